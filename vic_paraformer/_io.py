@@ -1,0 +1,44 @@
+"""Atomic file output: write to a temporary file beside the target, then rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success rename it to ``path``.
+
+    If the body raises (including ``KeyboardInterrupt``) the temporary file is removed
+    and ``path`` is left as it was, so an interrupted run never leaves a corrupt output.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically and return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def to_netcdf_atomic(ds, path: str | os.PathLike, **kwargs) -> Path:
+    """Write an xarray Dataset to netCDF atomically."""
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, **kwargs)
+    return Path(path)

@@ -1,0 +1,236 @@
+"""The strategy plugin interface: :class:`Calibrator` and :class:`CalibrationResult`.
+
+A strategy is a subclass of :class:`Calibrator` with two class attributes, ``name`` and
+``description``, and one required method, :meth:`Calibrator.calibrate`. It is registered in the
+entry-point group ``vic_paraformer.strategies`` (see :mod:`vic_paraformer.registry`)::
+
+    [options.entry_points]
+    vic_paraformer.strategies =
+        mystrategy = my_package.module:MyCalibrator
+
+Options are keyword arguments to the constructor; each strategy declares its defaults in
+``default_options`` and unknown options are rejected with an error naming them.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+import xarray as xr
+
+from ._io import to_netcdf_atomic
+from .errors import ParameterError, StrategyError
+from .parameters import ParameterSpace
+from .region import Region
+
+log = logging.getLogger(__name__)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape results (stored with every result and checkpoint)."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for dist in ("vic-paraformer", "torch", "numpy", "xarray", "spotpy", "dask"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclass
+class CalibrationResult:
+    """Calibrated parameters per cell and everything needed to judge and reproduce them.
+
+    Attributes
+    ----------
+    params:
+        Dataset over ``cell`` with one variable per calibrated parameter (physical units,
+        inside the parameter space's bounds).
+    strategy:
+        Registered name of the strategy that produced it.
+    parameter_space:
+        The bounds the parameters were calibrated within.
+    options:
+        The strategy's options as used (JSON-serialisable).
+    seed:
+        Random seed of the run.
+    history:
+        Named series, e.g. ``train_loss``/``val_loss`` per epoch, or ``best_objective`` per cell.
+    n_evaluations:
+        Number of simulator or surrogate evaluations (cell-runs), counted by the strategy itself.
+    wall_time:
+        Seconds spent in :meth:`Calibrator.calibrate`.
+    train_cells:
+        Cell ids the strategy learned from.
+    info:
+        Free-form extras (library versions, model file path, evaluation kind...).
+    """
+
+    params: xr.Dataset
+    strategy: str
+    parameter_space: ParameterSpace
+    options: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    n_evaluations: int = 0
+    wall_time: float = 0.0
+    train_cells: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        values = self.parameter_space.from_dataset(self.params)
+        if not self.parameter_space.contains(values, atol=1e-6):
+            lo, hi = np.asarray(self.parameter_space.lower), np.asarray(self.parameter_space.upper)
+            bad = np.argwhere(~np.isfinite(values) | (values < lo - 1e-6) | (values > hi + 1e-6))
+            c, j = bad[0]
+            name = self.parameter_space.names[j]
+            raise ParameterError(
+                f"strategy {self.strategy!r} returned {name}={values[c, j]!r} for cell "
+                f"{self.params['cell'].values[c]}, outside [{lo[j]:g}, {hi[j]:g}] ({len(bad)} value(s) out of bounds)")
+
+    @property
+    def cells(self) -> np.ndarray:
+        return self.params["cell"].values
+
+    def values(self) -> np.ndarray:
+        """Parameters as an array ``(cell, p)`` in parameter-space order."""
+        return self.parameter_space.from_dataset(self.params)
+
+    def to_dataset(self) -> xr.Dataset:
+        ds = self.params.copy()
+        ds["train_cell"] = ("cell", np.isin(ds["cell"].values, self.train_cells).astype("i1"))
+        meta = {
+            "strategy": self.strategy,
+            "parameter_space": self.parameter_space.to_dict(),
+            "options": self.options,
+            "seed": self.seed,
+            "history": self.history,
+            "n_evaluations": int(self.n_evaluations),
+            "wall_time": float(self.wall_time),
+            "info": self.info,
+        }
+        ds.attrs = {"title": "vic_paraformer calibration result", "vic_paraformer_result": json.dumps(meta, default=_jsonable)}
+        return ds
+
+    def save(self, path: str | Path) -> Path:
+        """Write to netCDF atomically; :meth:`open` reads it back."""
+        return to_netcdf_atomic(self.to_dataset(), path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "CalibrationResult":
+        path = Path(path)
+        if not path.exists():
+            raise StrategyError(f"{path}: calibration result not found")
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+        if "vic_paraformer_result" not in ds.attrs:
+            raise StrategyError(f"{path}: not a vic_paraformer calibration result (attribute 'vic_paraformer_result' missing)")
+        meta = json.loads(ds.attrs["vic_paraformer_result"])
+        space = ParameterSpace.from_dict(meta["parameter_space"])
+        train = ds["cell"].values[ds["train_cell"].values.astype(bool)] if "train_cell" in ds else np.array([], int)
+        params = ds[list(space.names)]
+        params.attrs = {}
+        return cls(params=params, strategy=meta["strategy"], parameter_space=space, options=meta.get("options", {}),
+                   seed=meta.get("seed"), history=meta.get("history", {}), n_evaluations=meta.get("n_evaluations", 0),
+                   wall_time=meta.get("wall_time", 0.0), train_cells=train, info=meta.get("info", {}))
+
+    def to_vic(self, template_params_nc: str | Path, out_path: str | Path, **kwargs) -> Path:
+        """Write a copy of a VIC parameter file with these parameters (see :mod:`vic_paraformer.vic.params`)."""
+        from .vic.params import write_parameters
+
+        return write_parameters(self, template_params_nc, out_path, **kwargs)
+
+    def summary(self) -> str:
+        v = self.values()
+        parts = [f"{n}: median {np.median(v[:, j]):.4g} [{v[:, j].min():.4g}, {v[:, j].max():.4g}]"
+                 for j, n in enumerate(self.parameter_space.names)]
+        return (f"{self.strategy}: {len(self.cells)} cells ({len(self.train_cells)} trained), "
+                f"{self.n_evaluations} evaluations, {self.wall_time:.1f} s; " + "; ".join(parts))
+
+
+def _jsonable(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, Path):
+        return str(x)
+    return str(x)
+
+
+class Calibrator(abc.ABC):
+    """Base class of calibration strategies.
+
+    Subclasses set ``name``, ``description`` and ``default_options`` and implement
+    :meth:`calibrate`. ``validate`` is an optional preflight that lists problems with a
+    region before any expensive work; ``calibrate`` should call :meth:`check` first.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    default_options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, *, seed: int = 0, parameter_space: ParameterSpace | str | None = None, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.default_options))
+        if unknown:
+            raise StrategyError(
+                f"strategy {self.name!r} got unknown option(s) {unknown}; it accepts "
+                f"{sorted(self.default_options) or 'no options'} plus seed and parameter_space")
+        self.seed = int(seed)
+        self.parameter_space = ParameterSpace.resolve(parameter_space)
+        self.options: dict[str, Any] = {**self.default_options, **options}
+
+    def validate(self, region: Region) -> list[str]:
+        """Problems that would make :meth:`calibrate` fail on ``region`` (empty list: go ahead).
+
+        The default checks that observations exist and every training cell has some.
+        Override to add strategy-specific checks (and call ``super().validate``).
+        """
+        problems: list[str] = []
+        if not region.has("obs_sm"):
+            problems.append("region has no 'obs_sm' observations to calibrate against")
+            return problems
+        if len(region.training_cells) == 0:
+            problems.append("region has no training cells (no cell has any valid obs_sm)")
+            return problems
+        try:
+            region.require_observations()
+        except Exception as exc:  # noqa: BLE001 - reported as a problem, not raised
+            problems.append(str(exc))
+        return problems
+
+    def check(self, region: Region) -> None:
+        """Raise StrategyError listing every problem :meth:`validate` finds."""
+        problems = self.validate(region)
+        if problems:
+            raise StrategyError(f"strategy {self.name!r} cannot calibrate this region: " + "; ".join(problems))
+
+    @abc.abstractmethod
+    def calibrate(self, region: Region) -> CalibrationResult:
+        """Calibrate ``region``'s training cells and return parameters for every cell."""
+
+    # helpers for subclasses --------------------------------------------------------
+    def _result(self, region: Region, values: np.ndarray, *, started: float, history=None,
+                n_evaluations: int = 0, info: dict | None = None) -> CalibrationResult:
+        """Build a CalibrationResult for all of ``region``'s cells from values ``(cell, p)``."""
+        params = self.parameter_space.to_dataset(values, region.cells)
+        return CalibrationResult(
+            params=params, strategy=self.name, parameter_space=self.parameter_space, options=dict(self.options),
+            seed=self.seed, history=history or {}, n_evaluations=int(n_evaluations),
+            wall_time=time.perf_counter() - started, train_cells=np.asarray(region.training_cells),
+            info={"versions": library_versions(), **(info or {})})
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} seed={self.seed} options={self.options}>"

@@ -1,0 +1,1 @@
+"""The ``vic-paraformer`` command-line tool."""

@@ -1,0 +1,92 @@
+"""Entry point of the ``vic-paraformer`` command.
+
+Each sub-command lives in its own module of this package exposing ``register(subparsers)``,
+which adds an argparse sub-parser whose ``func(args) -> int`` does the work. Errors print one
+readable line on stderr and exit non-zero; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from .. import __version__
+from ..errors import VicParaformerError
+
+# Sub-command modules, in the order they appear in --help.
+COMMAND_MODULES = (
+    "strategies_cmd",
+    "demo_cmd",
+    "synth_cmd",
+    "simulate_cmd",
+    "surrogate_cmd",
+    "calibrate_cmd",
+    "evaluate_cmd",
+    "vic_cmd",
+    "benchmark_cmd",
+)
+
+log = logging.getLogger("vic_paraformer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vic-paraformer",
+        description="Calibrate VIC 5 soil parameters (infilt, Ds, Dsmax, Ws, expt) with ParaFormer, "
+                    "dPL baselines and SCE-UA.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod_name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"{__package__}.{mod_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__package__}.{mod_name}":
+                continue  # sub-command not shipped in this build
+            raise
+        mod.register(sub)
+    return parser
+
+
+def _setup_logging(debug: bool, quiet: bool) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s"))
+    root = logging.getLogger("vic_paraformer")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.debug, args.quiet)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("vic-paraformer: interrupted; no partial output was written", file=sys.stderr)
+        return 130
+    except (VicParaformerError, FileNotFoundError, PermissionError, ValueError) as exc:
+        if args.debug:
+            raise
+        msg = str(exc).replace("\n", " ").strip() or type(exc).__name__
+        print(f"vic-paraformer: error: {msg}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - unexpected: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"vic-paraformer: unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Exception hierarchy. Every error the toolkit raises on bad input derives from
+:class:`VicParaformerError`, so the CLI can print it as one readable line."""
+
+from __future__ import annotations
+
+
+class VicParaformerError(Exception):
+    """Base class of all errors raised by vic_paraformer on bad input or failed runs."""
+
+
+class RegionError(VicParaformerError, ValueError):
+    """A Region (or a file that should become one) breaks the documented schema."""
+
+
+class ParameterError(VicParaformerError, ValueError):
+    """Parameter values, names or bounds are invalid."""
+
+
+class StrategyError(VicParaformerError, LookupError):
+    """A calibration strategy is unknown, failed to load, or was misconfigured."""
+
+
+class SimulatorError(VicParaformerError, RuntimeError):
+    """A simulator is unknown or a simulation failed."""
+
+
+class SurrogateError(VicParaformerError, RuntimeError):
+    """A surrogate checkpoint is invalid or incompatible with a Region."""
+
+
+class VICError(SimulatorError):
+    """The VIC image driver could not be run, or its inputs/outputs are invalid."""

@@ -1,0 +1,406 @@
+"""The Region: the one data model every simulator, strategy and adapter speaks.
+
+A :class:`Region` wraps an :class:`xarray.Dataset` with this schema:
+
+Dimensions
+    ``cell`` (grid cells, any order), ``time`` (daily, consecutive days), ``attribute``.
+
+Coordinates
+    ``cell(cell)`` integer cell ids (kept through :meth:`Region.subset`);
+    ``lat(cell)``, ``lon(cell)`` in degrees (lat in [-90, 90], lon in [-180, 360]);
+    optional ``row(cell)``, ``col(cell)`` integer grid indices (maps, spatial sampling);
+    ``time(time)`` daily timestamps; ``attribute(attribute)`` attribute names.
+
+Forcing ``(cell, time)``, VIC names, daily values
+    ``prec`` (mm/day, >= 0), ``air_temp`` (degC), ``swdown``, ``lwdown`` (W m-2),
+    ``pressure``, ``vp`` (kPa), ``wind`` (m s-1).
+
+Static attributes
+    ``attributes(cell, attribute)``: soil, vegetation, topography and climate descriptors
+    (the A of the paper). Names are free; the water-balance simulator documents the ones it reads.
+
+Observations (optional at construction, required for calibration)
+    ``obs_sm(cell, time)`` volumetric top-layer soil moisture (m3 m-3), NaN where not observed;
+    ``obs_et(cell, time)`` evapotranspiration (mm/day), optional.
+
+Parameters (optional)
+    ``infilt``, ``Ds``, ``Dsmax``, ``Ws``, ``expt`` over ``cell``: current VIC values (e.g. from
+    an imported VIC setup); ``true_<param>`` over ``cell`` for synthetic twins.
+
+Training cells (optional)
+    ``train_cell(cell)`` boolean: the cells a strategy may learn from. Without it, every cell with
+    at least one observation is a training cell. A training cell whose observations are all NaN
+    is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ._io import to_netcdf_atomic
+from .errors import RegionError
+from .parameters import PARAMETER_NAMES, ParameterSpace
+
+log = logging.getLogger(__name__)
+
+FORCING_VARS: dict[str, str] = {
+    "prec": "mm/day",
+    "air_temp": "degC",
+    "swdown": "W m-2",
+    "lwdown": "W m-2",
+    "pressure": "kPa",
+    "vp": "kPa",
+    "wind": "m s-1",
+}
+OBSERVATION_VARS: dict[str, str] = {"obs_sm": "m3 m-3", "obs_et": "mm/day"}
+
+
+@dataclass(frozen=True)
+class SpatialSplit:
+    """Cells of a DAS-Sk split: ``train`` (one per k x k block) and ``neighbours`` (the untrained
+    cells adjacent to a training cell, the paper's DAS-S8NG spatial test set). Both hold cell ids."""
+
+    k: int
+    train: np.ndarray
+    neighbours: np.ndarray
+
+
+class Region:
+    """A set of grid cells with daily forcing, static attributes and (optionally) observations.
+
+    ``Region(ds)`` validates ``ds`` against the schema in this module's docstring and raises
+    :class:`~vic_paraformer.errors.RegionError` naming the variable or cell at fault.
+    """
+
+    def __init__(self, ds: xr.Dataset, *, source: str | None = None, validate: bool = True) -> None:
+        if not isinstance(ds, xr.Dataset):
+            raise RegionError(f"a Region is built from an xarray.Dataset, got {type(ds).__name__}")
+        self.source = source
+        if "cell" in ds.dims and "cell" not in ds.coords:
+            ds = ds.assign_coords(cell=np.arange(ds.sizes["cell"]))
+        self._ds = ds
+        if validate:
+            self.validate()
+
+    # ------------------------------------------------------------------ I/O
+    @classmethod
+    def open(cls, path: str | Path) -> "Region":
+        """Open a Region saved with :meth:`save` (or any netCDF following the schema)."""
+        path = Path(path)
+        if not path.exists():
+            raise RegionError(f"{path}: region file not found")
+        try:
+            with xr.open_dataset(path) as ds:
+                ds = ds.load()
+        except (OSError, ValueError) as exc:
+            raise RegionError(f"{path}: cannot read as a netCDF region ({exc})") from None
+        if "train_cell" in ds:
+            ds["train_cell"] = ds["train_cell"].astype(bool)
+        return cls(ds, source=str(path))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the Region to netCDF atomically (temporary file, then rename)."""
+        ds = self._ds.copy()
+        if "train_cell" in ds:
+            ds["train_cell"] = ds["train_cell"].astype("i1")
+        return to_netcdf_atomic(ds, path)
+
+    # ------------------------------------------------------------------ validation
+    def _err(self, msg: str) -> RegionError:
+        return RegionError(f"{self.source}: {msg}" if self.source else msg)
+
+    def validate(self) -> None:
+        """Check the schema; raise RegionError naming the variable or cell at fault."""
+        ds = self._ds
+        for dim in ("cell", "time"):
+            if dim not in ds.dims:
+                raise self._err(f"missing dimension {dim!r}; a Region needs dims ('cell', 'time'), found {tuple(ds.dims)}")
+        if ds.sizes["cell"] < 1 or ds.sizes["time"] < 1:
+            raise self._err(f"a Region needs at least one cell and one day, got {ds.sizes['cell']} cells x {ds.sizes['time']} days")
+        for name in ("lat", "lon"):
+            if name not in ds.variables:
+                raise self._err(f"missing coordinate {name!r} (degrees, over 'cell')")
+            if ds[name].dims != ("cell",):
+                raise self._err(f"coordinate {name!r} must have dims ('cell',), has {ds[name].dims}")
+        lat, lon = ds["lat"].values, ds["lon"].values
+        bad = np.flatnonzero(~np.isfinite(lat) | (lat < -90) | (lat > 90))
+        if bad.size:
+            raise self._err(f"lat of cell {self._cell_id(bad[0])} is {lat[bad[0]]!r}; expected -90..90 degrees")
+        bad = np.flatnonzero(~np.isfinite(lon) | (lon < -180) | (lon > 360))
+        if bad.size:
+            raise self._err(f"lon of cell {self._cell_id(bad[0])} is {lon[bad[0]]!r}; expected -180..360 degrees")
+        self._validate_time()
+        for name, units in FORCING_VARS.items():
+            self._require_var(name, ("cell", "time"), f"forcing in {units}")
+            values = ds[name].values
+            if not np.all(np.isfinite(values)):
+                c, t = np.argwhere(~np.isfinite(values))[0]
+                raise self._err(f"forcing {name!r} is not finite at cell {self._cell_id(c)}, {self._day(t)}")
+        prec = ds["prec"].values
+        if np.any(prec < 0):
+            c, t = np.argwhere(prec < 0)[0]
+            raise self._err(f"negative precipitation in 'prec' at cell {self._cell_id(c)}, {self._day(t)}: {prec[c, t]:g} mm/day; expected >= 0")
+        self._require_var("attributes", ("cell", "attribute"), "static attributes")
+        if "attribute" not in ds.coords:
+            raise self._err("variable 'attributes' needs an 'attribute' coordinate with the attribute names")
+        att = ds["attributes"].values
+        if not np.all(np.isfinite(att)):
+            c, a = np.argwhere(~np.isfinite(att))[0]
+            raise self._err(f"attribute {str(ds['attribute'].values[a])!r} of cell {self._cell_id(c)} is not finite")
+        if "obs_sm" in ds:
+            self._require_var("obs_sm", ("cell", "time"), "observed soil moisture in m3 m-3")
+            sm = ds["obs_sm"].values
+            bad = np.isfinite(sm) & ((sm < 0) | (sm > 1))
+            if bad.any():
+                c, t = np.argwhere(bad)[0]
+                raise self._err(f"obs_sm at cell {self._cell_id(c)}, {self._day(t)} is {sm[c, t]:g}; expected volumetric 0..1 m3 m-3 (or NaN)")
+        if "obs_et" in ds:
+            self._require_var("obs_et", ("cell", "time"), "observed ET in mm/day")
+        for name in PARAMETER_NAMES:
+            for var in (name, f"true_{name}"):
+                if var in ds and ds[var].dims != ("cell",):
+                    raise self._err(f"parameter variable {var!r} must have dims ('cell',), has {ds[var].dims}")
+        if "train_cell" in ds:
+            self._require_var("train_cell", ("cell",), "boolean training-cell flag")
+            self.require_observations(self.training_cells)
+
+    def _validate_time(self) -> None:
+        t = self._ds["time"].values
+        if not np.issubdtype(t.dtype, np.datetime64):
+            raise self._err(f"time axis must be datetimes (daily), got dtype {t.dtype}")
+        if t.size > 1:
+            step = np.diff(t).astype("timedelta64[s]").astype(np.int64)
+            bad = np.flatnonzero(step != 86400)
+            if bad.size:
+                raise self._err(
+                    f"time axis is not daily: step of {step[bad[0]] / 3600:g} h between {self._day(bad[0])} and "
+                    f"{self._day(bad[0] + 1)}; expected consecutive days (aggregate sub-daily data first)")
+
+    def _require_var(self, name: str, dims: tuple[str, ...], what: str) -> None:
+        if name not in self._ds:
+            raise self._err(f"missing variable {name!r} ({what}, dims {dims})")
+        if set(self._ds[name].dims) != set(dims):
+            raise self._err(f"variable {name!r} has dims {self._ds[name].dims}; expected {dims}")
+        if self._ds[name].dims != dims:
+            self._ds[name] = self._ds[name].transpose(*dims)
+
+    def _cell_id(self, i: int) -> str:
+        ds = self._ds
+        cid = ds["cell"].values[i]
+        return f"{cid} (lat {float(ds['lat'].values[i]):.4f}, lon {float(ds['lon'].values[i]):.4f})"
+
+    def _day(self, t: int) -> str:
+        return str(pd.Timestamp(self._ds["time"].values[t]).date())
+
+    def require_observations(self, cells: Iterable[int] | None = None, var: str = "obs_sm") -> None:
+        """Raise RegionError unless every given cell (default: training cells) has some observations."""
+        if var not in self._ds:
+            raise self._err(f"missing variable {var!r}: calibration needs observations ({OBSERVATION_VARS.get(var, '')}, dims ('cell', 'time'))")
+        cells = self.training_cells if cells is None else np.asarray(list(cells))
+        obs = self._ds[var].sel(cell=cells)
+        counts = np.isfinite(obs.values).sum(axis=1)
+        empty = np.flatnonzero(counts == 0)
+        if empty.size:
+            i = int(np.flatnonzero(self.cells == cells[empty[0]])[0])
+            raise self._err(f"training cell {self._cell_id(i)} has no valid {var} (all NaN); "
+                            f"drop it from the training cells or provide observations ({len(empty)} such cell(s))")
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def ds(self) -> xr.Dataset:
+        """The underlying Dataset (treat as read-only; use the methods to derive new Regions)."""
+        return self._ds
+
+    @property
+    def cells(self) -> np.ndarray:
+        return self._ds["cell"].values
+
+    @property
+    def n_cells(self) -> int:
+        return int(self._ds.sizes["cell"])
+
+    @property
+    def times(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self._ds["time"].values)
+
+    @property
+    def n_days(self) -> int:
+        return int(self._ds.sizes["time"])
+
+    @property
+    def attribute_names(self) -> list[str]:
+        return [str(a) for a in self._ds["attribute"].values]
+
+    @property
+    def forcing_names(self) -> list[str]:
+        return list(FORCING_VARS)
+
+    @property
+    def has_grid(self) -> bool:
+        return "row" in self._ds.variables and "col" in self._ds.variables
+
+    @property
+    def training_cells(self) -> np.ndarray:
+        """Cell ids a strategy may train on (``train_cell`` flag, else cells with any obs_sm)."""
+        if "train_cell" in self._ds:
+            return self.cells[self._ds["train_cell"].values.astype(bool)]
+        if "obs_sm" not in self._ds:
+            return self.cells[:0]
+        has = np.isfinite(self._ds["obs_sm"].values).any(axis=1)
+        return self.cells[has]
+
+    def forcing(self, names: Sequence[str] | None = None) -> np.ndarray:
+        """Forcing as a float32 array ``(cell, time, variable)`` in :data:`FORCING_VARS` order."""
+        names = list(names) if names is not None else self.forcing_names
+        return np.stack([self._ds[n].values for n in names], axis=-1).astype(np.float32)
+
+    def attributes(self, names: Sequence[str] | None = None) -> np.ndarray:
+        """Static attributes ``(cell, attribute)``; ``names`` selects and orders them."""
+        att = self._ds["attributes"]
+        if names is not None:
+            missing = [n for n in names if n not in self.attribute_names]
+            if missing:
+                raise self._err(f"missing attribute(s) {missing}; the region has {self.attribute_names}")
+            att = att.sel(attribute=list(names))
+        return np.asarray(att.values, dtype=np.float32)
+
+    def attribute(self, name: str, default: float | None = None) -> np.ndarray:
+        """One attribute over cells; ``default`` (broadcast) when the region lacks it."""
+        if name in self.attribute_names:
+            return np.asarray(self._ds["attributes"].sel(attribute=name).values, dtype=float)
+        if default is None:
+            raise self._err(f"missing attribute {name!r}; the region has {self.attribute_names}")
+        return np.full(self.n_cells, float(default))
+
+    def observations(self, var: str = "obs_sm") -> np.ndarray:
+        """Observations ``(cell, time)`` with NaN gaps."""
+        if var not in self._ds:
+            raise self._err(f"missing variable {var!r} ({OBSERVATION_VARS.get(var, 'observations')}, dims ('cell', 'time'))")
+        return np.asarray(self._ds[var].values, dtype=float)
+
+    def has(self, var: str) -> bool:
+        return var in self._ds
+
+    def parameters(self, space: ParameterSpace | None = None, prefix: str = "") -> np.ndarray | None:
+        """Stored parameters ``(cell, p)`` (``prefix="true_"`` for a synthetic truth), or None."""
+        space = ParameterSpace.resolve(space)
+        if not all(prefix + n in self._ds for n in space.names):
+            return None
+        return space.from_dataset(self._ds, prefix=prefix)
+
+    def fingerprint(self) -> str:
+        """A short hash of the attribute names and forcing variables (for checkpoint compatibility)."""
+        payload = json.dumps({"attributes": self.attribute_names, "forcing": self.forcing_names})
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(row, col)`` integer indices per cell; raises if the region has no grid indices."""
+        if not self.has_grid:
+            raise self._err("this operation needs grid indices: coordinates 'row' and 'col' over 'cell'")
+        return self._ds["row"].values.astype(int), self._ds["col"].values.astype(int)
+
+    def __repr__(self) -> str:
+        t = self.times
+        return (f"<Region {self.n_cells} cells x {self.n_days} days ({t[0].date()}..{t[-1].date()}), "
+                f"{len(self.attribute_names)} attributes, training cells: {len(self.training_cells)}>")
+
+    # ------------------------------------------------------------------ derived regions
+    def _derive(self, ds: xr.Dataset) -> "Region":
+        return Region(ds, source=self.source)
+
+    def sel_time(self, start=None, end=None) -> "Region":
+        """Days from ``start`` to ``end`` inclusive (strings, datetimes or a slice as ``start``)."""
+        sl = start if isinstance(start, slice) else slice(start, end)
+        ds = self._ds.sel(time=sl)
+        if ds.sizes["time"] == 0:
+            raise self._err(f"no days between {sl.start} and {sl.stop}; the region covers "
+                            f"{self.times[0].date()}..{self.times[-1].date()}")
+        if "train_cell" in ds:
+            ds = ds.drop_vars("train_cell")
+            out = self._derive(ds)
+            return out.with_training_cells(self.training_cells)
+        return self._derive(ds)
+
+    def subset(self, cells: Iterable[int]) -> "Region":
+        """The given cell ids (in the given order)."""
+        cells = np.asarray(list(cells))
+        missing = np.setdiff1d(cells, self.cells)
+        if missing.size:
+            raise self._err(f"cell id(s) {missing[:5].tolist()} not in the region (ids {self.cells.min()}..{self.cells.max()})")
+        return self._derive(self._ds.sel(cell=cells))
+
+    def with_training_cells(self, cells: Iterable[int]) -> "Region":
+        """A copy whose ``train_cell`` flag marks exactly ``cells`` (which must have observations)."""
+        cells = np.asarray(list(cells))
+        missing = np.setdiff1d(cells, self.cells)
+        if missing.size:
+            raise self._err(f"training cell id(s) {missing[:5].tolist()} not in the region")
+        flag = np.isin(self.cells, cells)
+        ds = self._ds.assign(train_cell=("cell", flag))
+        return self._derive(ds)
+
+    def with_parameters(self, params: xr.Dataset, prefix: str = "") -> "Region":
+        """A copy with parameter variables (over ``cell``) added or replaced."""
+        ds = self._ds.copy()
+        for name in params.data_vars:
+            ds[prefix + str(name)] = params[name].reindex(cell=self.cells)
+        return self._derive(ds)
+
+    def spatial_split(self, k: int) -> SpatialSplit:
+        """The paper's DAS-Sk sampling: one training cell per k x k block of the grid.
+
+        In each block the cell nearest the block centre (row, col) = (r0 + k//2, c0 + k//2) is
+        taken; blocks without cells are skipped. ``neighbours`` are the cells not trained on
+        that touch a training cell (8-neighbourhood), the untrained spatial test set (DAS-SkNG).
+        """
+        if k < 1:
+            raise self._err(f"spatial_split needs k >= 1, got {k}")
+        row, col = self.grid()
+        cells = self.cells
+        train: list[int] = []
+        for br in np.unique(row // k):
+            for bc in np.unique(col // k):
+                inb = np.flatnonzero((row // k == br) & (col // k == bc))
+                if inb.size == 0:
+                    continue
+                cr, cc = br * k + k // 2, bc * k + k // 2
+                d = (row[inb] - cr) ** 2 + (col[inb] - cc) ** 2
+                train.append(int(inb[np.argmin(d)]))
+        train_idx = np.array(sorted(train), dtype=int)
+        is_train = np.zeros(len(cells), bool)
+        is_train[train_idx] = True
+        near = np.zeros(len(cells), bool)
+        for i in train_idx:
+            near |= (np.abs(row - row[i]) <= 1) & (np.abs(col - col[i]) <= 1)
+        neigh_idx = np.flatnonzero(near & ~is_train)
+        return SpatialSplit(k=k, train=cells[train_idx], neighbours=cells[neigh_idx])
+
+
+def make_region(*, lat, lon, time, forcing: dict, attributes, attribute_names: Sequence[str],
+                row=None, col=None, obs_sm=None, obs_et=None, extra: dict | None = None,
+                source: str | None = None) -> Region:
+    """Build a Region from plain arrays (forcing ``(cell, time)`` per variable, attributes ``(cell, n_attr)``)."""
+    n = len(np.asarray(lat))
+    coords = {"cell": np.arange(n), "lat": ("cell", np.asarray(lat, float)), "lon": ("cell", np.asarray(lon, float)),
+              "time": pd.DatetimeIndex(time), "attribute": list(attribute_names)}
+    if row is not None:
+        coords["row"] = ("cell", np.asarray(row, int))
+        coords["col"] = ("cell", np.asarray(col, int))
+    data = {k: (("cell", "time"), np.asarray(v, np.float32), {"units": FORCING_VARS.get(k, "")}) for k, v in forcing.items()}
+    data["attributes"] = (("cell", "attribute"), np.asarray(attributes, np.float32))
+    if obs_sm is not None:
+        data["obs_sm"] = (("cell", "time"), np.asarray(obs_sm, np.float32), {"units": "m3 m-3"})
+    if obs_et is not None:
+        data["obs_et"] = (("cell", "time"), np.asarray(obs_et, np.float32), {"units": "mm/day"})
+    for k, v in (extra or {}).items():
+        data[k] = v
+    return Region(xr.Dataset(data, coords=coords), source=source)

@@ -1,0 +1,80 @@
+"""The simulator interface: Region + parameters -> simulated soil moisture and fluxes.
+
+A simulator maps a :class:`~vic_paraformer.region.Region` and parameter sets to daily outputs.
+Parameter sets come as an xarray Dataset with one variable per calibrated parameter over
+``cell`` (one set per cell) or over ``(sample, cell)`` (an ensemble). The result is a Dataset over
+``(cell, time)`` or ``(sample, cell, time)`` with at least:
+
+``sm``        top-layer volumetric soil moisture (m3 m-3)
+``et``        evapotranspiration (mm/day)
+``runoff``    surface runoff (mm/day)
+``baseflow``  baseflow (mm/day)
+``dstorage``  change of total water storage (soil + snow) over the day (mm/day)
+
+Simulators are registered by name in the entry-point group ``vic_paraformer.simulators``.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import SimulatorError
+from ..parameters import ParameterSpace
+from ..region import Region
+
+OUTPUT_VARS = {"sm": "m3 m-3", "et": "mm/day", "runoff": "mm/day", "baseflow": "mm/day", "dstorage": "mm/day"}
+
+
+class Simulator(abc.ABC):
+    """Base class of simulators. Subclasses set ``name`` and implement :meth:`simulate`."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @abc.abstractmethod
+    def simulate(self, region: Region, params: xr.Dataset, *, period: tuple | slice | None = None) -> xr.Dataset:
+        """Run the model for every cell of ``region`` with ``params``; outputs over ``period`` only.
+
+        The model always runs from the region's first day (so earlier days act as warm-up); ``period``
+        (``(start, end)`` inclusive, or a slice) selects which days are returned.
+        """
+
+
+def check_params(region: Region, params: xr.Dataset, space: ParameterSpace | None = None) -> ParameterSpace:
+    """Validate a parameter Dataset against ``region``; returns the space it was checked against."""
+    space = ParameterSpace.resolve(space)
+    missing = [n for n in space.names if n not in params]
+    if missing:
+        raise SimulatorError(f"parameter set lacks variable(s) {missing}; expected {list(space.names)}")
+    for n in space.names:
+        dims = params[n].dims
+        if dims not in (("cell",), ("sample", "cell")):
+            raise SimulatorError(f"parameter {n!r} has dims {dims}; expected ('cell',) or ('sample', 'cell')")
+        if "cell" in params.coords and not np.array_equal(params["cell"].values, region.cells):
+            raise SimulatorError(f"parameter set cells do not match the region's cells "
+                                 f"({params.sizes['cell']} vs {region.n_cells})")
+        if params.sizes["cell"] != region.n_cells:
+            raise SimulatorError(f"parameter {n!r} has {params.sizes['cell']} cells; the region has {region.n_cells}")
+        if not np.all(np.isfinite(params[n].values)):
+            raise SimulatorError(f"parameter {n!r} has non-finite values")
+    return space
+
+
+def select_period(ds: xr.Dataset, period: tuple | slice | None) -> xr.Dataset:
+    """Restrict ``ds`` to ``period`` (inclusive ``(start, end)`` or slice); None keeps all."""
+    if period is None:
+        return ds
+    sl = period if isinstance(period, slice) else slice(*period)
+    out = ds.sel(time=sl)
+    if out.sizes["time"] == 0:
+        t = pd.DatetimeIndex(ds["time"].values)
+        raise SimulatorError(f"period {sl.start}..{sl.stop} has no days in {t[0].date()}..{t[-1].date()}")
+    return out
