@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+import torch
+
+from vic_paraformer import ParameterError, ParameterSpace
+
+
+def test_vic_preset_is_default_and_valid():
+    space = ParameterSpace.resolve(None)
+    assert space.names == ("infilt", "Ds", "Dsmax", "Ws", "expt")
+    assert space.preset_name == "vic"
+    assert space.vic_problems() == []
+
+
+def test_paper_preset_matches_table1_and_warns():
+    with pytest.warns(UserWarning, match="leaves the range VIC can use"):
+        space = ParameterSpace.preset("paper")
+    assert space.bounds("Ds") == (0.0, 7.6)
+    assert space.bounds("Dsmax") == (0.0, 10.8)
+    assert space.bounds("expt") == (0.0, 4.6)
+    assert space.bounds("infilt") == (0.0, 1.0)
+    assert space.bounds("Ws") == (0.0, 1.0)
+
+
+def test_normalize_roundtrip_numpy_and_torch():
+    space = ParameterSpace.preset("vic")
+    x = space.sample(50, seed=1)
+    np.testing.assert_allclose(space.denormalize(space.normalize(x)), x)
+    t = torch.tensor(x, dtype=torch.float64)
+    torch.testing.assert_close(space.denormalize(space.normalize(t)), t)
+    u = space.normalize(x)
+    assert u.min() >= 0 and u.max() <= 1
+
+
+def test_lhs_is_stratified_and_seeded():
+    space = ParameterSpace.preset("vic")
+    a = space.sample(10, seed=3)
+    b = space.sample(10, seed=3)
+    np.testing.assert_array_equal(a, b)
+    u = space.normalize(a)
+    for j in range(space.n):  # one draw per stratum
+        assert sorted(np.floor(u[:, j] * 10).astype(int)) == list(range(10))
+    assert not np.array_equal(a, space.sample(10, seed=4))
+
+
+def test_bad_bounds_and_shapes_raise():
+    with pytest.raises(ParameterError, match="lower < upper"):
+        ParameterSpace(("a",), (1.0,), (0.0,))
+    space = ParameterSpace.preset("vic")
+    with pytest.raises(ParameterError, match="last axis"):
+        space.normalize(np.zeros((3, 4)))
+    with pytest.raises(ParameterError, match="unknown parameter preset"):
+        ParameterSpace.preset("nope")
+
+
+def test_dataset_roundtrip_and_dict():
+    space = ParameterSpace.preset("vic")
+    x = space.sample(4, seed=0)
+    ds = space.to_dataset(x, cells=[10, 11, 12, 13])
+    np.testing.assert_array_equal(space.from_dataset(ds), x)
+    assert ParameterSpace.from_dict(space.to_dict()) == space
