@@ -1,0 +1,294 @@
+"""Tensor core of the ``waterbalance`` simulator: a VIC-style stand-in, NOT VIC.
+
+This module holds the differentiable daily soil water balance used by
+:class:`~vic_paraformer.simulators.waterbalance.WaterBalanceSimulator`, by surrogate training
+and by gradient-based strategies. Everything is vectorised over a batch ``B`` (cells times
+parameter samples); only the days are looped over. See the docstring of
+:mod:`vic_paraformer.simulators.waterbalance` for the equations and units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+import torch
+
+# ---------------------------------------------------------------- constants (documented in waterbalance.py)
+PT_ALPHA = 1.26            # Priestley-Taylor coefficient (-)
+ALBEDO = 0.23              # surface albedo used for net shortwave (-)
+EMISSIVITY = 0.97          # surface emissivity (-)
+STEFAN_BOLTZMANN = 5.670374419e-8  # W m-2 K-4
+LAMBDA_V = 2.45            # latent heat of vaporisation (MJ kg-1)
+T_SNOW = -1.0              # all precipitation is snow below this air temperature (degC)
+T_RAIN = 2.0               # all precipitation is rain above this air temperature (degC)
+T_MELT = 0.0               # degree-day melt threshold (degC)
+DDF = 3.0                  # degree-day melt factor (mm degC-1 day-1)
+SNOW_COVER_SWE = 10.0      # SWE (mm) at which the snowpack fully covers the cell (suppresses ET)
+WCR_FRACTION = 0.7         # critical moisture W_cr = 0.7 W_fc as in VIC (no transpiration stress above)
+N_LAYERS = 3
+
+#: Order of the daily forcing variables along the last axis (``vic_paraformer.region.FORCING_VARS``).
+FORCING_ORDER = ("prec", "air_temp", "swdown", "lwdown", "pressure", "vp", "wind")
+
+
+@dataclass
+class SoilInputs:
+    """Static inputs of the water balance, one row per batch element (cell x sample).
+
+    All layer quantities have shape ``(B, 3)`` and are in mm of water (depth times volumetric
+    content), except ``depth_mm`` (mm of soil), ``ksat`` (mm/day); ``veg_fraction`` has shape
+    ``(B,)`` and ``root_fraction`` ``(B, 3)`` (rows sum to 1).
+    """
+
+    depth_mm: torch.Tensor
+    wmax: torch.Tensor       # porosity * depth: maximum layer water (mm)
+    wfc: torch.Tensor        # field capacity water (mm)
+    wwp: torch.Tensor        # wilting point water (mm)
+    wres: torch.Tensor       # residual water (mm), drainage and bare-soil evaporation stop here
+    ksat: torch.Tensor       # saturated hydraulic conductivity (mm/day)
+    veg_fraction: torch.Tensor
+    root_fraction: torch.Tensor
+
+    @property
+    def batch(self) -> int:
+        return int(self.wmax.shape[0])
+
+    def to(self, device=None, dtype=None) -> "SoilInputs":
+        """A copy on ``device`` with floating dtype ``dtype``."""
+        return SoilInputs(**{f.name: getattr(self, f.name).to(device=device, dtype=dtype) for f in fields(self)})
+
+    def repeat(self, n: int) -> "SoilInputs":
+        """Tile the batch ``n`` times (sample-major: row ``s * B + b``)."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.repeat(n, *([1] * (v.dim() - 1)))
+        return SoilInputs(**out)
+
+    def index(self, idx) -> "SoilInputs":
+        """Rows ``idx`` of every field."""
+        return SoilInputs(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    @classmethod
+    def coerce(cls, soil: "SoilInputs | Mapping[str, torch.Tensor]") -> "SoilInputs":
+        """Accept a SoilInputs or a mapping with the same field names."""
+        if isinstance(soil, SoilInputs):
+            return soil
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in soil]
+        if missing:
+            raise ValueError(f"soil inputs lack {missing}; expected keys {names}")
+        return cls(**{n: torch.as_tensor(soil[n]) for n in names})
+
+
+def saturation_vapour_pressure(t):
+    """Tetens saturation vapour pressure (kPa) at air temperature ``t`` (degC)."""
+    return 0.6108 * torch.exp(17.27 * t / (t + 237.3))
+
+
+def potential_et(forcing: torch.Tensor) -> torch.Tensor:
+    """Priestley-Taylor potential evapotranspiration (mm/day) from forcing ``(..., 7)``.
+
+    ``Rn = (1 - albedo) swdown + emissivity (lwdown - sigma (T + 273.15)^4)`` (W m-2, daily mean,
+    ground heat flux neglected); ``PET = alpha Delta / (Delta + gamma) Rn 0.0864 / lambda``,
+    ``Delta = 4098 e_s(T) / (T + 237.3)^2``, ``gamma = 0.000665 pressure`` (kPa K-1), clipped at 0.
+    """
+    t = forcing[..., 1]
+    sw = forcing[..., 2]
+    lw = forcing[..., 3]
+    pres = forcing[..., 4]
+    rn = (1.0 - ALBEDO) * sw + EMISSIVITY * (lw - STEFAN_BOLTZMANN * (t + 273.15) ** 4)
+    delta = 4098.0 * saturation_vapour_pressure(t) / (t + 237.3) ** 2
+    gamma = 0.000665 * pres
+    pet = PT_ALPHA * delta / (delta + gamma) * rn * 0.0864 / LAMBDA_V
+    return pet.clamp_min(0.0)
+
+
+def snowpack(forcing: torch.Tensor, swe0: torch.Tensor | None = None):
+    """Degree-day snowpack. Returns ``(liquid_input, swe)`` each ``(B, T)`` in mm/day and mm.
+
+    Rain fraction ramps linearly from 0 at ``T_SNOW`` to 1 at ``T_RAIN``; melt is
+    ``min(SWE + snowfall, DDF * max(T - T_MELT, 0))``. Independent of the calibrated parameters.
+    """
+    prec = forcing[..., 0]
+    t = forcing[..., 1]
+    frac_rain = ((t - T_SNOW) / (T_RAIN - T_SNOW)).clamp(0.0, 1.0)
+    rain = prec * frac_rain
+    snowfall = prec - rain
+    potmelt = DDF * (t - T_MELT).clamp_min(0.0)
+    B, T = prec.shape
+    swe = torch.zeros(B, dtype=prec.dtype, device=prec.device) if swe0 is None else swe0
+    if not bool((snowfall > 0).any()) and swe0 is None:
+        return prec.clone(), torch.zeros_like(prec)
+    melts, swes = [], []
+    for k in range(T):
+        pack = swe + snowfall[:, k]
+        melt = torch.minimum(pack, potmelt[:, k])
+        swe = pack - melt
+        melts.append(melt)
+        swes.append(swe)
+    melt = torch.stack(melts, dim=1)
+    return rain + melt, torch.stack(swes, dim=1)
+
+
+def initial_state(soil: SoilInputs) -> torch.Tensor:
+    """Spin-up start: every layer halfway between wilting point and field capacity (mm, ``(B, 3)``)."""
+    return soil.wwp + 0.5 * (soil.wfc - soil.wwp)
+
+
+def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, torch.Tensor]", theta: torch.Tensor,
+                     *, state0: torch.Tensor | None = None, return_state: bool = False) -> dict[str, torch.Tensor]:
+    """Run the VIC-style daily three-layer water balance (NOT VIC).
+
+    Parameters
+    ----------
+    forcing
+        ``(B, T, 7)`` daily forcing in :data:`FORCING_ORDER` (prec mm/day, air_temp degC, swdown,
+        lwdown W m-2, pressure, vp kPa, wind m/s). Its dtype/device set those of the run.
+    soil
+        :class:`SoilInputs` (or mapping of its fields) with batch ``B``.
+    theta
+        ``(B, 5)`` physical parameter values ``infilt, Ds, Dsmax, Ws, expt``; gradients flow back.
+    state0
+        Optional initial layer water ``(B, 3)`` mm (default :func:`initial_state`).
+    return_state
+        Also return the final layer water under key ``"state"``.
+
+    Returns
+    -------
+    dict with ``sm`` (top-layer volumetric m3/m3), ``et``, ``runoff``, ``baseflow``, ``dstorage``
+    (mm/day), each ``(B, T)``; plus ``swe`` (mm) and ``pet`` (mm/day) diagnostics.
+    """
+    if forcing.dim() != 3 or forcing.shape[-1] != 7:
+        raise ValueError(f"forcing must have shape (B, T, 7), got {tuple(forcing.shape)}")
+    dtype, device = forcing.dtype, forcing.device
+    soil = SoilInputs.coerce(soil).to(device=device, dtype=dtype)
+    theta = theta.to(device=device, dtype=dtype)
+    B, T, _ = forcing.shape
+    if theta.shape != (B, 5):
+        raise ValueError(f"theta must have shape ({B}, 5) (infilt, Ds, Dsmax, Ws, expt), got {tuple(theta.shape)}")
+    if soil.batch != B:
+        raise ValueError(f"soil inputs have batch {soil.batch}; forcing has {B}")
+
+    with torch.no_grad():
+        liquid, swe = snowpack(forcing)
+        cover = (swe / SNOW_COVER_SWE).clamp(max=1.0)
+        pet = potential_et(forcing) * (1.0 - cover)
+
+    b = theta[:, 0]
+    ds, dsmax, ws, expt = theta[:, 1], theta[:, 2], theta[:, 3], theta[:, 4]
+
+    # ---- per-run constants (B,) / (B, 3)
+    wmax, wres, wwp = soil.wmax, soil.wres, soil.wwp
+    wcr = torch.maximum(WCR_FRACTION * soil.wfc, wwp + 1e-6 * soil.depth_mm)
+    stress_range = wcr - wwp
+    wmax_top = wmax[:, 0] + wmax[:, 1]
+    b1 = 1.0 + b
+    inv_b1 = 1.0 / b1
+    im = wmax_top * b1                                 # max point infiltration capacity (mm)
+    drain_range = (wmax - wres)[:, :2]                 # (B, 2)
+    kdr = soil.ksat[:, :2] / drain_range                # 1/day
+    c1 = (expt - 1.0).unsqueeze(1)                     # Brooks-Corey exponent minus one, all layers
+    inv_c1 = -1.0 / c1
+    expt_col = expt.unsqueeze(1)
+    recv_range = (wmax - wres)[:, 1:]
+    wm3 = wmax[:, 2]
+    ws_wm = ws * wm3
+    lin_coef = ds * dsmax / ws_wm                      # ARNO linear baseflow coefficient (1/day)
+    nl_coef = dsmax - ds * dsmax / ws                  # ARNO non-linear part at saturation (mm/day)
+    nl_den = wm3 - ws_wm
+    fv = soil.veg_fraction
+    tr_w = fv.unsqueeze(1) * soil.root_fraction        # (B, 3) transpiration weights
+    bare = 1.0 - fv
+    wres1, wfc1 = wres[:, 0], soil.wfc[:, 0]
+    es_range = (wfc1 - wres1).clamp_min(1e-9)
+    wmax1, wmax2, wres3 = wmax[:, 0], wmax[:, 1], wres[:, 2]
+    depth1 = soil.depth_mm[:, 0]
+    eps = 1e-12 if dtype == torch.float64 else 1e-7
+
+    w = initial_state(soil) if state0 is None else state0.to(device=device, dtype=dtype)
+    swe_prev = torch.zeros(B, dtype=dtype, device=device)
+    store_prev = w.sum(dim=1) + swe_prev
+    sm_l, et_l, ro_l, bf_l, dst_l = [], [], [], [], []
+    for k in range(T):
+        p = liquid[:, k]
+        w1, w2, w3 = w.unbind(1)
+        # 1) variable infiltration curve over the top two layers (Liang et al. 1994)
+        wt = w1 + w2
+        sat = (wt / wmax_top).clamp(0.0, 1.0)
+        i0 = im * (1.0 - (1.0 - sat).clamp_min(eps) ** inv_b1)
+        x = (1.0 - (i0 + p) / im).clamp_min(eps)
+        runoff = p - (wmax_top - wt) + wmax_top * x ** b1
+        runoff = torch.minimum(runoff.clamp_min(0.0), p)
+        infil = p - runoff
+        a1 = torch.minimum(infil, wmax1 - w1)
+        rest = infil - a1
+        a2 = torch.minimum(rest, wmax2 - w2)
+        runoff = runoff + (rest - a2)                 # no room left: saturation excess
+        w1 = w1 + a1
+        w2 = w2 + a2
+        w = torch.stack((w1, w2, w3), dim=1)
+        # 2) evapotranspiration: transpiration by root fraction with moisture stress, bare-soil evaporation
+        avail = (w - wwp).clamp_min(0.0)
+        beta = (avail / stress_range).clamp(max=1.0)
+        tr = torch.minimum(tr_w * pet[:, k:k + 1] * beta, avail)
+        w = w - tr
+        esoil_avail = (w[:, 0] - wres1).clamp_min(0.0)
+        es = torch.minimum(bare * pet[:, k] * (esoil_avail / es_range).clamp(max=1.0), esoil_avail)
+        et = tr.sum(dim=1) + es
+        w1 = w[:, 0] - es
+        w2 = w[:, 1]
+        # 3) gravity drainage 1->2, 2->3: exact daily solution of dW/dt = -Ksat S^expt
+        top2 = torch.stack((w1, w2), dim=1)
+        s0 = ((top2 - wres[:, :2]) / drain_range).clamp(1e-10, 1.0)
+        s1 = s0 * (1.0 + c1 * kdr * s0 ** c1) ** inv_c1
+        q = (s0 - s1) * drain_range
+        # percolation into a nearly full layer is impeded: scale by 1 - S_recv^c (smooth form of VIC's
+        # "a full layer takes no more water"), so a wet bottom layer backs water up into the upper layers
+        recv = torch.stack((w2, w[:, 2]), dim=1)
+        s_recv = ((recv - wres[:, 1:]) / recv_range).clamp(1e-10, 1.0)
+        q = q * (1.0 - s_recv ** expt_col)
+        q23 = torch.minimum(q[:, 1], wm3 - w[:, 2])
+        q12 = torch.minimum(q[:, 0], wmax2 - w[:, 1] + q23)
+        w1 = w1 - q12
+        w2 = w2 + q12 - q23
+        w3 = w[:, 2] + q23
+        # 4) ARNO baseflow from the bottom layer
+        excess = (w3 - ws_wm).clamp_min(0.0) / nl_den
+        bf = (lin_coef * w3 + nl_coef * excess * excess).clamp_min(0.0)
+        bf = torch.minimum(bf, (w3 - wres3).clamp_min(0.0))
+        w3 = w3 - bf
+        w = torch.stack((w1, w2, w3), dim=1)
+        store = w.sum(dim=1) + swe[:, k]
+        sm_l.append(w1 / depth1)
+        et_l.append(et)
+        ro_l.append(runoff)
+        bf_l.append(bf)
+        dst_l.append(store - store_prev)
+        store_prev = store
+    out = {
+        "sm": torch.stack(sm_l, dim=1),
+        "et": torch.stack(et_l, dim=1),
+        "runoff": torch.stack(ro_l, dim=1),
+        "baseflow": torch.stack(bf_l, dim=1),
+        "dstorage": torch.stack(dst_l, dim=1),
+        "swe": swe,
+        "pet": pet,
+    }
+    if return_state:
+        out["state"] = w
+    return out
+
+
+def extraterrestrial_radiation(lat_deg, doy):
+    """Daily top-of-atmosphere shortwave (W m-2) for latitude (deg) and day of year (FAO-56 eq. 21)."""
+    import numpy as np
+
+    phi = np.deg2rad(lat_deg)
+    dr = 1 + 0.033 * np.cos(2 * math.pi * doy / 365.0)
+    dec = 0.409 * np.sin(2 * math.pi * doy / 365.0 - 1.39)
+    ws = np.arccos(np.clip(-np.tan(phi) * np.tan(dec), -1.0, 1.0))
+    ra = 24 * 60 / math.pi * 0.0820 * dr * (ws * np.sin(phi) * np.sin(dec) + np.cos(phi) * np.cos(dec) * np.sin(ws))
+    return ra / 0.0864  # MJ m-2 day-1 -> W m-2

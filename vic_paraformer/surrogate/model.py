@@ -1,0 +1,404 @@
+"""The LSTM surrogate of a simulator: (forcing X_t, attributes A, parameters theta) -> (sm, et).
+
+:class:`Surrogate` is an ``nn.Module``. Its forward pass takes *normalised* inputs (forcing and
+attributes normalised with the statistics stored in the model, see :meth:`Surrogate.prepare`;
+parameters normalised to [0, 1] with :meth:`ParameterSpace.normalize`) and returns soil moisture
+(m3 m-3) and ET (mm/day) in *physical* units, so a calibration loss can compare them with
+observations directly.
+
+Frozen use
+----------
+Strategies learn *through* the surrogate: gradients must reach ``theta_u`` while the surrogate's
+weights stay fixed. :meth:`Surrogate.freeze` (done by :meth:`Surrogate.load` and
+:func:`~vic_paraformer.surrogate.train.train_surrogate`) sets ``requires_grad_(False)`` on every
+weight and sets every dropout probability to 0. cuDNN refuses the backward pass of an RNN in
+eval mode ("cudnn RNN backward can only be called in training mode"), so a frozen surrogate keeps
+its LSTM in training mode even after ``.eval()`` - with dropout 0 that is numerically identical
+to eval mode, and it lets gradients flow to the inputs on GPU as on CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from ..errors import SurrogateError
+from ..parameters import ParameterSpace
+from ..region import FORCING_VARS, Region
+
+log = logging.getLogger(__name__)
+
+OUTPUT_NAMES: tuple[str, ...] = ("sm", "et")
+OUTPUT_UNITS: dict[str, str] = {"sm": "m3 m-3", "et": "mm/day"}
+CHECKPOINT_FORMAT = "vic_paraformer.surrogate"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class SurrogateConfig:
+    """Architecture and windowing of a surrogate (stored in its checkpoint)."""
+
+    n_forcing: int
+    n_attributes: int
+    n_parameters: int
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+    window: int = 240
+    warmup: int = 60
+    n_outputs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.hidden_size < 1 or self.num_layers < 1:
+            raise SurrogateError(f"hidden_size and num_layers must be >= 1, got {self.hidden_size}, {self.num_layers}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SurrogateError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.window < 2 or not 0 <= self.warmup < self.window:
+            raise SurrogateError(f"need window >= 2 and 0 <= warmup < window, got window={self.window}, warmup={self.warmup}")
+
+
+@dataclass
+class Normalization:
+    """Statistics that map physical inputs/outputs to the network's scale.
+
+    Forcing variables listed in ``log_forcing`` (default ``prec``) are transformed with
+    ``log1p`` before standardisation. Outputs are predicted standardised and mapped back with
+    ``y = y_n * output_std + output_mean``.
+    """
+
+    forcing_mean: list[float]
+    forcing_std: list[float]
+    attribute_mean: list[float]
+    attribute_std: list[float]
+    output_mean: list[float]
+    output_std: list[float]
+    log_forcing: list[str] = field(default_factory=lambda: ["prec"])
+
+    @classmethod
+    def fit(cls, forcing: np.ndarray, attributes: np.ndarray, outputs: np.ndarray, forcing_names: Sequence[str],
+            log_forcing: Sequence[str] = ("prec",)) -> "Normalization":
+        """Statistics from forcing ``(C, T, nf)``, attributes ``(C, na)`` and outputs ``(..., 2)``."""
+        f = _log_transform(np.asarray(forcing, dtype=np.float64), forcing_names, log_forcing)
+        fm, fs = f.reshape(-1, f.shape[-1]).mean(0), f.reshape(-1, f.shape[-1]).std(0)
+        a = np.asarray(attributes, dtype=np.float64)
+        am, as_ = a.mean(0), a.std(0)
+        y = np.asarray(outputs, dtype=np.float64).reshape(-1, outputs.shape[-1])
+        y = y[np.all(np.isfinite(y), axis=1)]
+        ym, ys = y.mean(0), y.std(0)
+        return cls([float(v) for v in fm], [float(v) for v in _safe_std(fs)], [float(v) for v in am],
+                   [float(v) for v in _safe_std(as_)], [float(v) for v in ym], [float(v) for v in _safe_std(ys)],
+                   list(log_forcing))
+
+
+def _safe_std(s: np.ndarray) -> np.ndarray:
+    s = np.asarray(s, dtype=np.float64)
+    return np.where(np.isfinite(s) & (s > 1e-8), s, 1.0)
+
+
+def _log_transform(f: np.ndarray, names: Sequence[str], log_forcing: Sequence[str]) -> np.ndarray:
+    f = np.array(f, copy=True)
+    for i, n in enumerate(names):
+        if n in log_forcing:
+            f[..., i] = np.log1p(np.maximum(f[..., i], 0.0))
+    return f
+
+
+class Surrogate(nn.Module):
+    """LSTM emulator of a simulator; see the module docstring for the calling convention.
+
+    Build one with :func:`~vic_paraformer.surrogate.train.train_surrogate` or :meth:`load`.
+    """
+
+    def __init__(self, config: SurrogateConfig, normalization: Normalization, parameter_space: ParameterSpace,
+                 forcing_names: Sequence[str], attribute_names: Sequence[str], *, simulator: str = "unknown",
+                 region_fingerprint: str | None = None, info: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        if len(forcing_names) != config.n_forcing or len(attribute_names) != config.n_attributes \
+                or parameter_space.n != config.n_parameters:
+            raise SurrogateError(
+                f"config expects {config.n_forcing} forcing, {config.n_attributes} attributes, "
+                f"{config.n_parameters} parameters; got {len(forcing_names)}, {len(attribute_names)}, {parameter_space.n}")
+        self.config = config
+        self.normalization = normalization
+        self.parameter_space = parameter_space
+        self.forcing_names = list(forcing_names)
+        self.attribute_names = list(attribute_names)
+        self.simulator = simulator
+        self.region_fingerprint = region_fingerprint
+        self.info: dict[str, Any] = dict(info or {})
+        n_in = config.n_forcing + config.n_attributes + config.n_parameters
+        self.lstm = nn.LSTM(n_in, config.hidden_size, num_layers=config.num_layers, batch_first=True,
+                            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_size, config.n_outputs)
+        self.register_buffer("output_mean", torch.tensor(normalization.output_mean, dtype=torch.float32))
+        self.register_buffer("output_std", torch.tensor(normalization.output_std, dtype=torch.float32))
+        self._frozen = False
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def warmup(self) -> int:
+        """Days at the start of a window whose outputs are spin-up (exclude them from losses)."""
+        return int(self.config.warmup)
+
+    @property
+    def window(self) -> int:
+        """Window length (days) the surrogate was trained on."""
+        return int(self.config.window)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the weights."""
+        return self.head.weight.device
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor, a: torch.Tensor, theta_u: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(B, L, 2)`` in physical units (``[..., 0]`` sm in m3 m-3, ``[..., 1]`` et in mm/day).
+
+        ``x`` ``(B, L, n_forcing)`` normalised forcing, ``a`` ``(B, n_attr)`` normalised attributes,
+        ``theta_u`` ``(B, p)`` parameters normalised to [0, 1].
+        """
+        return self.forward_normalized(x, a, theta_u) * self.output_std + self.output_mean
+
+    def forward_normalized(self, x: torch.Tensor, a: torch.Tensor, theta_u: torch.Tensor) -> torch.Tensor:
+        """Like :meth:`forward` but returns the standardised outputs (the training target scale)."""
+        if x.dim() != 3 or a.dim() != 2 or theta_u.dim() != 2:
+            raise SurrogateError(f"expected x (B, L, nf), a (B, na), theta_u (B, p); got shapes "
+                                 f"{tuple(x.shape)}, {tuple(a.shape)}, {tuple(theta_u.shape)}")
+        b, length, nf = x.shape
+        cfg = self.config
+        if nf != cfg.n_forcing or a.shape != (b, cfg.n_attributes) or theta_u.shape != (b, cfg.n_parameters):
+            raise SurrogateError(
+                f"expected x (B, L, {cfg.n_forcing}), a (B, {cfg.n_attributes}), theta_u (B, {cfg.n_parameters}); got "
+                f"{tuple(x.shape)}, {tuple(a.shape)}, {tuple(theta_u.shape)}")
+        static = torch.cat([a, 2.0 * theta_u - 1.0], dim=-1)
+        inp = torch.cat([x, static.unsqueeze(1).expand(b, length, static.shape[-1])], dim=-1)
+        h, _ = self.lstm(inp)
+        return self.head(self.dropout(h))
+
+    # ------------------------------------------------------------------ frozen use
+    def freeze(self) -> "Surrogate":
+        """Fix the weights (no gradients, dropout 0) while keeping the model differentiable wrt inputs."""
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.lstm.dropout = 0.0
+        self.dropout.p = 0.0
+        self._frozen = True
+        self.train(False)
+        return self
+
+    def train(self, mode: bool = True) -> "Surrogate":
+        """Set training mode; a frozen surrogate keeps its LSTM in training mode (see module docstring)."""
+        super().train(mode)
+        if getattr(self, "_frozen", False):
+            self.lstm.train(True)
+        return self
+
+    # ------------------------------------------------------------------ data preparation
+    def check_region(self, region: Region) -> None:
+        """Raise SurrogateError unless ``region`` has the forcing and attributes this surrogate expects."""
+        src = f"region {region.source}" if region.source else "the region"
+        if list(region.forcing_names) != self.forcing_names:
+            raise SurrogateError(f"surrogate was trained on forcing {self.forcing_names}, {src} has {list(region.forcing_names)}")
+        names = region.attribute_names
+        missing = [n for n in self.attribute_names if n not in names]
+        extra = [n for n in names if n not in self.attribute_names]
+        if missing or extra:
+            raise SurrogateError(
+                f"surrogate was trained on attributes {self.attribute_names}; {src} has {names} "
+                f"(missing {missing}, unexpected {extra}). Train a surrogate on a region with these attributes.")
+
+    def normalize_forcing(self, forcing: np.ndarray) -> np.ndarray:
+        """Physical forcing ``(..., n_forcing)`` -> network scale (float32)."""
+        n = self.normalization
+        f = _log_transform(np.asarray(forcing, dtype=np.float64), self.forcing_names, n.log_forcing)
+        return ((f - np.asarray(n.forcing_mean)) / np.asarray(n.forcing_std)).astype(np.float32)
+
+    def normalize_attributes(self, attributes: np.ndarray) -> np.ndarray:
+        """Physical attributes ``(..., n_attr)`` -> network scale (float32)."""
+        n = self.normalization
+        a = np.asarray(attributes, dtype=np.float64)
+        return ((a - np.asarray(n.attribute_mean)) / np.asarray(n.attribute_std)).astype(np.float32)
+
+    def prepare(self, region: Region) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised forcing ``x`` ``(C, T, n_forcing)`` (all days) and attributes ``a`` ``(C, n_attr)``."""
+        self.check_region(region)
+        x = self.normalize_forcing(region.forcing(self.forcing_names))
+        a = self.normalize_attributes(region.attributes(self.attribute_names))
+        far = np.abs(a) > 6
+        if far.any():
+            c, j = np.argwhere(far)[0]
+            log.warning("attribute %r of cell %s is %.1f standard deviations from the surrogate's training data; "
+                        "its predictions there are extrapolations", self.attribute_names[j], region.cells[c], a[c, j])
+        return (torch.as_tensor(x, device=self.device), torch.as_tensor(a, device=self.device))
+
+    # ------------------------------------------------------------------ prediction
+    def window_starts(self, n_days: int) -> list[int]:
+        """Starts of the overlapping windows :meth:`predict_normalized` tiles ``n_days`` with."""
+        length = self.window
+        if n_days <= length:
+            return [0]
+        step = length - self.warmup
+        starts = list(range(0, n_days - length, step)) + [n_days - length]
+        return starts
+
+    def predict_tensor(self, x: torch.Tensor, a: torch.Tensor, theta_u: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(B, T, 2)`` over whole series of any length ``T`` (physical units).
+
+        The series is tiled with windows of the training length overlapping by ``warmup`` days;
+        each day is taken from a window in which it lies after the warm-up (except the first
+        window's first days, which the model learned from the simulator's own spin-up). This
+        keeps every prediction in the regime the model was trained in. Differentiable.
+        """
+        b, n_days, _ = x.shape
+        starts = self.window_starts(n_days)
+        length = min(self.window, n_days)
+        xs = torch.stack([x[:, s:s + length] for s in starts], dim=1).reshape(b * len(starts), length, -1)
+        rep = len(starts)
+        y = self(xs, a.repeat_interleave(rep, 0), theta_u.repeat_interleave(rep, 0)).reshape(b, rep, length, -1)
+        out = []
+        covered = 0
+        for k, s in enumerate(starts):
+            lo = covered - s
+            out.append(y[:, k, lo:])
+            covered = s + length
+        return torch.cat(out, dim=1)
+
+    def predict(self, region: Region, params, batch_size: int = 256, *, progress: bool = False) -> xr.Dataset:
+        """Surrogate sm and et ``(cell, time)`` for physical parameters ``params`` (no gradients).
+
+        ``params``: array ``(C, p)`` in physical units (parameter-space order) or a Dataset over
+        ``cell`` with one variable per parameter.
+        """
+        values = self._param_array(region, params)
+        x, a = self.prepare(region)
+        theta_u = torch.as_tensor(np.asarray(self.parameter_space.normalize(values), dtype=np.float32), device=self.device)
+        out = np.empty((region.n_cells, region.n_days, 2), dtype=np.float32)
+        batches = range(0, region.n_cells, max(1, int(batch_size)))
+        if progress:
+            from tqdm.auto import tqdm
+            batches = tqdm(batches, desc="surrogate predict", unit="batch")
+        with torch.no_grad():
+            for i in batches:
+                sl = slice(i, i + batch_size)
+                out[sl] = self.predict_tensor(x[sl], a[sl], theta_u[sl]).cpu().numpy()
+        coords = {"cell": region.cells, "time": region.times}
+        data = {name: (("cell", "time"), out[..., k], {"units": OUTPUT_UNITS[name]}) for k, name in enumerate(OUTPUT_NAMES)}
+        return xr.Dataset(data, coords=coords, attrs={"source": f"surrogate of {self.simulator}"})
+
+    def _param_array(self, region: Region, params) -> np.ndarray:
+        space = self.parameter_space
+        if isinstance(params, xr.Dataset):
+            missing = [n for n in space.names if n not in params]
+            if missing:
+                raise SurrogateError(f"parameter dataset lacks {missing}; the surrogate expects {list(space.names)}")
+            if "cell" in params.coords and not np.array_equal(params["cell"].values, region.cells):
+                params = params.reindex(cell=region.cells)
+            values = space.from_dataset(params)
+        else:
+            values = np.asarray(params.detach().cpu() if isinstance(params, torch.Tensor) else params, dtype=float)
+        if values.ndim == 1:
+            values = np.broadcast_to(values, (region.n_cells, values.shape[-1]))
+        if values.shape != (region.n_cells, space.n):
+            raise SurrogateError(f"params must have shape (cells={region.n_cells}, p={space.n}) ({', '.join(space.names)}), "
+                                 f"got {values.shape}")
+        if not np.all(np.isfinite(values)):
+            raise SurrogateError("params contain non-finite values")
+        return values
+
+    # ------------------------------------------------------------------ checkpoint
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to rebuild the model, as a plain dict (``torch.load(weights_only=True)``-safe)."""
+        from ..calibrator import library_versions
+
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": asdict(self.config),
+            "normalization": asdict(self.normalization),
+            "parameter_space": self.parameter_space.to_dict(),
+            "forcing_names": list(self.forcing_names),
+            "attribute_names": list(self.attribute_names),
+            "output_names": list(OUTPUT_NAMES),
+            "simulator": self.simulator,
+            "region_fingerprint": self.region_fingerprint,
+            "versions": library_versions(),
+            "info": _plain(self.info),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the checkpoint to one file atomically."""
+        from .._io import atomic_path
+
+        with atomic_path(path) as tmp:
+            torch.save(self.checkpoint(), tmp)
+        return Path(path)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any], *, source: str = "checkpoint", freeze: bool = True) -> "Surrogate":
+        """Rebuild from :meth:`checkpoint`'s dict."""
+        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise SurrogateError(f"{source}: not a vic_paraformer surrogate checkpoint")
+        if int(ckpt.get("version", -1)) > CHECKPOINT_VERSION:
+            raise SurrogateError(f"{source}: checkpoint version {ckpt.get('version')} is newer than this "
+                                 f"vic_paraformer supports ({CHECKPOINT_VERSION})")
+        try:
+            model = cls(SurrogateConfig(**ckpt["config"]), Normalization(**ckpt["normalization"]),
+                        ParameterSpace.from_dict(ckpt["parameter_space"]), ckpt["forcing_names"], ckpt["attribute_names"],
+                        simulator=ckpt.get("simulator", "unknown"), region_fingerprint=ckpt.get("region_fingerprint"),
+                        info=dict(ckpt.get("info", {}), versions=ckpt.get("versions", {})))
+            model.load_state_dict(ckpt["state_dict"])
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise SurrogateError(f"{source}: incomplete or inconsistent surrogate checkpoint ({type(exc).__name__}: {exc})") from None
+        return model.freeze() if freeze else model
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device | None = None, *, freeze: bool = True) -> "Surrogate":
+        """Load a surrogate saved with :meth:`save`; frozen and on ``device`` (default CPU)."""
+        path = Path(path)
+        if not path.exists():
+            raise SurrogateError(f"{path}: surrogate checkpoint not found")
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad file
+            raise SurrogateError(f"{path}: cannot read surrogate checkpoint ({type(exc).__name__}: {exc})") from None
+        model = cls.from_checkpoint(ckpt, source=str(path), freeze=freeze)
+        return model.to(device) if device is not None else model
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"<Surrogate of {self.simulator}: LSTM hidden {c.hidden_size} x {c.num_layers}, window {c.window} "
+                f"(warm-up {c.warmup}), {c.n_forcing} forcing + {c.n_attributes} attributes + {c.n_parameters} parameters"
+                f"{', frozen' if self._frozen else ''}>")
+
+
+def _plain(x: Any) -> Any:
+    """Convert to plain Python containers/scalars (for weights_only-safe checkpoints)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, Path):
+        return str(x)
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    return str(x)
+
+
+FORCING_NAMES: tuple[str, ...] = tuple(FORCING_VARS)

@@ -1,0 +1,308 @@
+"""Training of the LSTM surrogate (:func:`train_surrogate`).
+
+Data: parameter samples run through the simulator (:mod:`.data`). Split: the last
+``val_samples`` fraction of the samples and a seeded ``val_cells`` fraction of the cells are held
+out; the model trains on (training sample, training cell) pairs and early-stops on a fixed set of
+validation windows from the held-out samples and held-out cells. Minibatches are random
+(cell, sample, ``window``-day window) triples; the first ``warmup`` days of a window are left out
+of the loss (except in windows starting on the region's first day, where the simulator's own
+spin-up is learned). The loss is the MSE of standardised sm and et.
+
+Presets (``preset=``) give settings that fit a CPU budget; explicit arguments override them.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import SurrogateError
+from ..parameters import ParameterSpace
+from ..region import Region
+from .data import TrainingStore, generate_training_data
+from .model import Normalization, Surrogate, SurrogateConfig
+
+log = logging.getLogger(__name__)
+
+#: Named settings. ``test``: seconds, for unit tests; ``demo``: ~1-2 min on 2 CPU cores;
+#: ``benchmark``: the accuracy target (held-out median NSE >= 0.95), a few minutes on CPU.
+PRESETS: dict[str, dict[str, Any]] = {
+    "test": dict(n_samples=32, hidden_size=32, num_layers=1, dropout=0.0, epochs=12, steps_per_epoch=25,
+                 batch_size=32, lr=1e-2, window=240, warmup=60, patience=4, max_time=None),
+    "demo": dict(n_samples=64, hidden_size=64, num_layers=1, dropout=0.0, epochs=30, steps_per_epoch=40,
+                 batch_size=64, lr=5e-3, window=240, warmup=60, patience=6, max_time=100.0),
+    "benchmark": dict(n_samples=128, hidden_size=96, num_layers=1, dropout=0.0, epochs=60, steps_per_epoch=50,
+                      batch_size=64, lr=5e-3, window=240, warmup=60, patience=8, max_time=600.0),
+}
+
+
+@dataclass
+class Split:
+    """Which samples and cells (indices) train and which validate."""
+
+    train_samples: np.ndarray
+    val_samples: np.ndarray
+    train_cells: np.ndarray
+    val_cells: np.ndarray
+
+
+def make_split(n_samples: int, n_cells: int, *, val_samples: float = 0.15, val_cells: float = 0.2, seed: int = 0) -> Split:
+    """Hold out the last ``val_samples`` fraction of samples and a random ``val_cells`` fraction of cells.
+
+    At least one sample is held out when ``n_samples >= 2``, and one cell when ``n_cells >= 2``
+    and ``val_cells > 0``; at least one of each is always kept for training.
+    """
+    rng = np.random.default_rng(seed + 7919)
+    nvs = min(n_samples - 1, max(1 if n_samples >= 2 and val_samples > 0 else 0, int(round(val_samples * n_samples))))
+    nvc = min(n_cells - 1, max(1 if n_cells >= 2 and val_cells > 0 else 0, int(round(val_cells * n_cells))))
+    cells = rng.permutation(n_cells)
+    return Split(np.arange(n_samples - nvs), np.arange(n_samples - nvs, n_samples),
+                 np.sort(cells[nvc:]), np.sort(cells[:nvc]))
+
+
+def resolve_settings(preset: str | None, **overrides: Any) -> dict[str, Any]:
+    """The preset's settings with every non-None override applied."""
+    preset = preset or "demo"
+    if preset not in PRESETS:
+        raise SurrogateError(f"unknown surrogate preset {preset!r}; expected one of {sorted(PRESETS)}")
+    out = dict(PRESETS[preset])
+    out.update({k: v for k, v in overrides.items() if v is not None})
+    return out
+
+
+def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_samples: int | None = None,
+                    epochs: int | None = None, hidden_size: int | None = None, seed: int = 0, preset: str | None = "demo",
+                    num_layers: int | None = None, dropout: float | None = None, window: int | None = None,
+                    warmup: int | None = None, batch_size: int | None = None, lr: float | None = None,
+                    steps_per_epoch: int | None = None, patience: int | None = None, max_time: float | None = None,
+                    val_samples: float = 0.15, val_cells: float = 0.2, per_cell: bool = False,
+                    parameter_space: ParameterSpace | str | None = None, store: str | Path | None = None,
+                    out: str | Path | None = None, device: str | torch.device | None = None,
+                    simulator_options: dict | None = None, runner=None, chunk_size: int = 16,
+                    max_memory_gb: float = 2.0, progress: bool = True) -> Surrogate:
+    """Generate training data for ``region`` with ``simulator`` and train a surrogate on it.
+
+    Returns a frozen :class:`Surrogate` (best validation epoch). ``store`` keeps the simulator
+    runs (resumable; a temporary folder when None). ``out`` writes the best checkpoint after
+    every improving epoch (atomically), so an interrupted training leaves a usable file.
+    ``max_time`` (seconds) stops training early once spent. Other settings default to ``preset``.
+    """
+    s = resolve_settings(preset, n_samples=n_samples, epochs=epochs, hidden_size=hidden_size, num_layers=num_layers,
+                         dropout=dropout, window=window, warmup=warmup, batch_size=batch_size, lr=lr,
+                         steps_per_epoch=steps_per_epoch, patience=patience, max_time=max_time)
+    space = ParameterSpace.resolve(parameter_space)
+    started = time.perf_counter()
+    tmp = None
+    if store is None:
+        tmp = tempfile.TemporaryDirectory(prefix="vp-surrogate-store-")
+        store = tmp.name
+    try:
+        ts = generate_training_data(region, store, simulator=simulator, n_samples=int(s["n_samples"]), seed=seed,
+                                    per_cell=per_cell, chunk_size=chunk_size, parameter_space=space,
+                                    simulator_options=simulator_options, runner=runner, progress=progress)
+        t_data = time.perf_counter() - started
+        model = train_from_store(ts, region, settings=s, seed=seed, val_samples=val_samples, val_cells=val_cells,
+                                 out=out, device=device, max_memory_gb=max_memory_gb, progress=progress)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    model.info.update(store=None if tmp is not None else str(store), data_seconds=round(t_data, 2),
+                      total_seconds=round(time.perf_counter() - started, 2))
+    if out is not None:
+        model.save(out)
+    return model
+
+
+def _windows(rng: np.random.Generator, n: int, samples: np.ndarray, cells: np.ndarray, n_days: int, length: int,
+             p_start0: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = rng.choice(samples, n)
+    c = rng.choice(cells, n)
+    t = rng.integers(0, n_days - length + 1, n)
+    t[rng.random(n) < p_start0] = 0
+    return s, c, t
+
+
+class _Batcher:
+    """Gathers (sample, cell, window) minibatches from in-memory tensors."""
+
+    def __init__(self, x: torch.Tensor, a: torch.Tensor, theta_u: torch.Tensor, y: torch.Tensor, length: int,
+                 warmup: int) -> None:
+        self.x, self.a, self.theta_u, self.y = x, a, theta_u, y  # y: (S, C, T, 2) normalised
+        self.ar = torch.arange(length, device=x.device)
+        self.warmup = warmup
+
+    def batch(self, s: np.ndarray, c: np.ndarray, t: np.ndarray):
+        dev = self.x.device
+        s_t, c_t, t_t = (torch.as_tensor(v, device=dev) for v in (s, c, t))
+        days = t_t[:, None] + self.ar[None, :]
+        x = self.x[c_t[:, None], days]
+        y = self.y[s_t[:, None], c_t[:, None], days]
+        mask = (self.ar[None, :] >= self.warmup) | (t_t[:, None] == 0)
+        return x, self.a[c_t], self.theta_u[s_t, c_t], y, mask
+
+
+def _masked_mse(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(pred.dtype)
+    return ((pred - y) ** 2 * m).sum() / (m.sum() * pred.shape[-1]).clamp_min(1.0)
+
+
+def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, Any], seed: int = 0,
+                     val_samples: float = 0.15, val_cells: float = 0.2, out: str | Path | None = None,
+                     device: str | torch.device | None = None, max_memory_gb: float = 2.0,
+                     progress: bool = True) -> Surrogate:
+    """Train a surrogate on a complete :class:`TrainingStore` made from ``region``."""
+    if ts.manifest["region_fingerprint"] != region.fingerprint() or ts.manifest["n_cells"] != region.n_cells \
+            or ts.manifest["n_days"] != region.n_days:
+        raise SurrogateError(f"{ts.path}: training store was generated for another region "
+                             f"({ts.manifest['n_cells']} cells x {ts.manifest['n_days']} days)")
+    missing = ts.missing_chunks()
+    if missing:
+        raise SurrogateError(f"{ts.path}: training store incomplete ({len(missing)} chunk(s) missing); rerun generation")
+    s = settings
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    space = ts.parameter_space
+    n_days = region.n_days
+    window = int(min(s["window"], n_days))
+    warmup = int(min(s["warmup"], max(0, window - 10)))
+    if window < 20:
+        raise SurrogateError(f"region has only {n_days} days; the surrogate needs at least 20 (window {s['window']})")
+    split = make_split(ts.n_samples, region.n_cells, val_samples=val_samples, val_cells=val_cells, seed=seed)
+    est_gb = ts.n_samples * region.n_cells * n_days * 2 * 4 / 1e9
+    if est_gb > max_memory_gb:
+        raise SurrogateError(
+            f"training store needs {est_gb:.1f} GB in memory, above max_memory_gb={max_memory_gb}; "
+            "use fewer samples or raise max_memory_gb")
+    theta, y = ts.load()  # (S, C, p), (S, C, T, 2)
+    forcing = region.forcing()
+    attrs = region.attributes()
+    tc = split.train_cells
+    norm = Normalization.fit(forcing[tc], attrs[tc], y[np.ix_(split.train_samples, tc)], region.forcing_names)
+    config = SurrogateConfig(n_forcing=forcing.shape[-1], n_attributes=attrs.shape[-1], n_parameters=space.n,
+                             hidden_size=int(s["hidden_size"]), num_layers=int(s["num_layers"]),
+                             dropout=float(s["dropout"]), window=window, warmup=warmup)
+    model = Surrogate(config, norm, space, region.forcing_names, region.attribute_names, simulator=ts.simulator,
+                      region_fingerprint=region.fingerprint()).to(dev)
+    x_n = torch.as_tensor(model.normalize_forcing(forcing), device=dev)
+    a_n = torch.as_tensor(model.normalize_attributes(attrs), device=dev)
+    theta_u = torch.as_tensor(np.asarray(space.normalize(theta), dtype=np.float32), device=dev)
+    y_n = torch.as_tensor((y - np.asarray(norm.output_mean, np.float32)) / np.asarray(norm.output_std, np.float32),
+                          device=dev)
+    del y
+    batcher = _Batcher(x_n, a_n, theta_u, y_n, window, warmup)
+
+    # fixed validation windows: held-out samples on all cells + training samples on held-out cells
+    vrng = np.random.default_rng(seed + 1)
+    n_val = 256
+    vs, vc, vt = [], [], []
+    groups = [(split.val_samples, np.arange(region.n_cells))]
+    if split.val_cells.size:
+        groups.append((split.train_samples, split.val_cells))
+    for samples, cells in groups:
+        if samples.size and cells.size:
+            a, b, c = _windows(vrng, n_val // len(groups), samples, cells, n_days, window)
+            vs.append(a), vc.append(b), vt.append(c)
+    if not vs:
+        raise SurrogateError("no validation data: need at least 2 parameter samples")
+    val = (np.concatenate(vs), np.concatenate(vc), np.concatenate(vt))
+
+    opt = torch.optim.Adam(model.parameters(), lr=float(s["lr"]))
+    epochs, steps = int(s["epochs"]), int(s["steps_per_epoch"])
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(s["lr"]), total_steps=epochs * steps,
+                                                pct_start=0.15)
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
+    best, best_state, best_epoch, bad_epochs = math.inf, None, -1, 0
+    t0 = time.perf_counter()
+    max_time = s.get("max_time")
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc="training surrogate", unit="epoch")
+    try:
+        for epoch in range(epochs):
+            model.train()
+            tot = 0.0
+            for _ in range(steps):
+                xb, ab, tb, yb, mb = batcher.batch(*_windows(rng, int(s["batch_size"]), split.train_samples,
+                                                             split.train_cells, n_days, window))
+                loss = _masked_mse(model.forward_normalized(xb, ab, tb), yb, mb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                tot += float(loss.detach())
+            vloss = _evaluate_loss(model, batcher, val)
+            history["train_loss"].append(tot / steps)
+            history["val_loss"].append(vloss)
+            if vloss < best:
+                best, best_epoch, bad_epochs = vloss, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+                if out is not None:
+                    _snapshot(model, best_state, history, split, region, s, seed).save(out)
+            else:
+                bad_epochs += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(train=f"{tot / steps:.4f}", val=f"{vloss:.4f}", best=f"{best:.4f}")
+            log.debug("epoch %d train %.5f val %.5f", epoch, tot / steps, vloss)
+            if bad_epochs >= int(s["patience"]):
+                log.info("early stopping after epoch %d (best %d)", epoch, best_epoch)
+                break
+            if max_time is not None and time.perf_counter() - t0 > float(max_time):
+                log.info("time budget of %.0f s spent after epoch %d", float(max_time), epoch)
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    model.load_state_dict(best_state)
+    model.info.update(_info(history, split, region, s, seed, best_epoch, time.perf_counter() - t0, dev))
+    log.info("surrogate trained: best validation MSE %.4f (standardised) at epoch %d, %.1f s", best, best_epoch,
+             time.perf_counter() - t0)
+    return model.freeze()
+
+
+def _evaluate_loss(model: Surrogate, batcher: _Batcher, val, chunk: int = 128) -> float:
+    model.eval()
+    s, c, t = val
+    tot, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(s), chunk):
+            xb, ab, tb, yb, mb = batcher.batch(s[i:i + chunk], c[i:i + chunk], t[i:i + chunk])
+            tot += float(_masked_mse(model.forward_normalized(xb, ab, tb), yb, mb)) * len(xb)
+            n += len(xb)
+    return tot / max(n, 1)
+
+
+def _info(history, split: Split, region: Region, s: dict, seed: int, best_epoch: int, seconds: float, dev) -> dict:
+    return {
+        "history": history,
+        "best_epoch": best_epoch,
+        "train_seconds": round(seconds, 2),
+        "settings": dict(s),
+        "seed": seed,
+        "device": str(dev),
+        "val_sample_indices": split.val_samples.tolist(),
+        "val_cells": region.cells[split.val_cells].tolist(),
+        "train_cells": region.cells[split.train_cells].tolist(),
+        "training_region": region.source,
+    }
+
+
+def _snapshot(model: Surrogate, state: dict, history, split, region, s, seed) -> Surrogate:
+    snap = Surrogate(model.config, model.normalization, model.parameter_space, model.forcing_names,
+                     model.attribute_names, simulator=model.simulator, region_fingerprint=model.region_fingerprint,
+                     info=_info(history, split, region, s, seed, len(history["val_loss"]) - 1, 0.0, "cpu"))
+    snap.load_state_dict(state)
+    return snap
