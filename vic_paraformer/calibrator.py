@@ -226,6 +226,8 @@ class Calibrator(abc.ABC):
                 n_evaluations: int = 0, info: dict | None = None) -> CalibrationResult:
         """Build a CalibrationResult for all of ``region``'s cells from values ``(cell, p)``."""
         params = self.parameter_space.to_dataset(values, region.cells)
+        # lat/lon let vic.params.write_parameters match result cells to a VIC grid.
+        params = params.assign_coords(lat=("cell", region.ds["lat"].values), lon=("cell", region.ds["lon"].values))
         return CalibrationResult(
             params=params, strategy=self.name, parameter_space=self.parameter_space, options=dict(self.options),
             seed=self.seed, history=history or {}, n_evaluations=int(n_evaluations),

@@ -123,9 +123,11 @@ def snowpack(forcing: torch.Tensor, swe0: torch.Tensor | None = None):
     if not bool((snowfall > 0).any()) and swe0 is None:
         return prec.clone(), torch.zeros_like(prec)
     melts, swes = [], []
+    snowfall_t = snowfall.t().contiguous()   # time-major: contiguous rows per day
+    potmelt_t = potmelt.t().contiguous()
     for k in range(T):
-        pack = swe + snowfall[:, k]
-        melt = torch.minimum(pack, potmelt[:, k])
+        pack = swe + snowfall_t[k]
+        melt = torch.minimum(pack, potmelt_t[k])
         swe = pack - melt
         melts.append(melt)
         swes.append(swe)
@@ -212,8 +214,12 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
     swe_prev = torch.zeros(B, dtype=dtype, device=device)
     store_prev = w.sum(dim=1) + swe_prev
     sm_l, et_l, ro_l, bf_l, dst_l = [], [], [], [], []
+    liquid_t = liquid.t().contiguous()       # time-major: contiguous rows per day
+    pet_t = pet.t().contiguous()
+    swe_t = swe.t().contiguous()
     for k in range(T):
-        p = liquid[:, k]
+        p = liquid_t[k]
+        pet_k = pet_t[k]
         w1, w2, w3 = w.unbind(1)
         # 1) variable infiltration curve over the top two layers (Liang et al. 1994)
         wt = w1 + w2
@@ -233,10 +239,10 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
         # 2) evapotranspiration: transpiration by root fraction with moisture stress, bare-soil evaporation
         avail = (w - wwp).clamp_min(0.0)
         beta = (avail / stress_range).clamp(max=1.0)
-        tr = torch.minimum(tr_w * pet[:, k:k + 1] * beta, avail)
+        tr = torch.minimum(tr_w * pet_k.unsqueeze(1) * beta, avail)
         w = w - tr
         esoil_avail = (w[:, 0] - wres1).clamp_min(0.0)
-        es = torch.minimum(bare * pet[:, k] * (esoil_avail / es_range).clamp(max=1.0), esoil_avail)
+        es = torch.minimum(bare * pet_k * (esoil_avail / es_range).clamp(max=1.0), esoil_avail)
         et = tr.sum(dim=1) + es
         w1 = w[:, 0] - es
         w2 = w[:, 1]
@@ -261,7 +267,7 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
         bf = torch.minimum(bf, (w3 - wres3).clamp_min(0.0))
         w3 = w3 - bf
         w = torch.stack((w1, w2, w3), dim=1)
-        store = w.sum(dim=1) + swe[:, k]
+        store = w.sum(dim=1) + swe_t[k]
         sm_l.append(w1 / depth1)
         et_l.append(et)
         ro_l.append(runoff)

@@ -54,6 +54,7 @@ from ..calibrator import CalibrationResult, Calibrator
 from ..errors import StrategyError, SurrogateError
 from ..parameters import ParameterSpace
 from ..region import Region
+from ..simulators.base import Simulator
 
 log = logging.getLogger(__name__)
 spotpy_log = logging.getLogger("vic_paraformer.strategies.spotpy")
@@ -132,7 +133,10 @@ def load_surrogate_cached(path: str | Path):
 
 
 class SurrogateCellModel(CellModel):
-    """A cell evaluated through a trained surrogate (run on the cell's whole prepared series).
+    """A cell evaluated through a trained surrogate over the cell's whole series.
+
+    The series is tiled with the surrogate's training windows (``Surrogate.predict_tensor``), as
+    :meth:`Surrogate.predict` does.
 
     ``x`` is the cell's normalised forcing ``(T, n_forcing)`` and ``a`` its normalised
     attributes ``(n_attr,)``, both from ``Surrogate.prepare``. Either ``surrogate_path`` (for
@@ -170,8 +174,12 @@ class SurrogateCellModel(CellModel):
             self._xt = torch.as_tensor(self.x)[None]
             self._at = torch.as_tensor(self.a)[None]
         u = torch.as_tensor(self.space.normalize(np.asarray(theta, float)), dtype=torch.float32)[None]
+        dev = getattr(sur, "device", None) or "cpu"
+        args = (self._xt.to(dev), self._at.to(dev), u.clamp(0.0, 1.0).to(dev))
         with torch.no_grad():
-            y = sur(self._xt, self._at, u.clamp(0.0, 1.0))
+            # predict_tensor tiles long series with training windows; a surrogate without it
+            # (any nn.Module following the forward contract) runs on the whole series at once
+            y = sur.predict_tensor(*args) if hasattr(sur, "predict_tensor") else sur(*args)
         return y[0, :, 0].detach().cpu().numpy().astype(float)
 
     def describe(self) -> str:
@@ -365,19 +373,38 @@ def preserved_global_rng():
         random.setstate(py_state)
 
 
+@contextlib.contextmanager
+def single_torch_thread():
+    """Run torch on one intra-op thread (restored on exit).
+
+    A cell's model runs are small sequential tensor operations; with several intra-op threads they
+    are slower, and on a loaded machine dramatically so (measured: 1 ms vs 250 ms per surrogate run
+    on 2 busy cores). Parallelism comes from running cells in separate workers instead.
+    """
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def run_cell(task: CellTask) -> CellOutcome:
     """Calibrate one cell with spotpy's ``task.algorithm`` (top-level, so workers can pickle it)."""
     import spotpy.algorithms
 
     started = time.perf_counter()
-    setup = SpotpySetup(task.model, task.obs, task.mask, task.space, maximize=task.maximize,
-                        max_evaluations=task.max_evaluations)
     try:
         algo_cls = getattr(spotpy.algorithms, task.algorithm)
     except AttributeError:
         raise StrategyError(f"spotpy has no algorithm {task.algorithm!r}") from None
     exhausted = False
-    with preserved_global_rng(), quiet_spotpy():
+    with preserved_global_rng(), quiet_spotpy(), single_torch_thread():
+        # spotpy's parameter objects draw from the global RNG when built, so build them in here
+        setup = SpotpySetup(task.model, task.obs, task.mask, task.space, maximize=task.maximize,
+                            max_evaluations=task.max_evaluations)
         sampler = algo_cls(setup, dbname=f"vic_paraformer_cell{task.cell}", dbformat="ram", save_sim=False,
                            parallel="seq", random_state=task.seed, **task.algorithm_kwargs)
         try:
@@ -396,25 +423,31 @@ def run_cell(task: CellTask) -> CellOutcome:
                        budget_exhausted=exhausted, wall_time=time.perf_counter() - started)
 
 
+class _MapOnly(Simulator):
+    """Placeholder simulator for an EnsembleRunner used only for :meth:`EnsembleRunner.map`."""
+
+    name = "map-only"
+
+    def simulate(self, region, params, *, period=None):  # pragma: no cover - never called
+        raise StrategyError("this ensemble runner only maps per-cell tasks")
+
+
 def map_cells(func: Callable, tasks: Sequence, *, n_workers: int | None = None, backend: str = "local",
               scheduler: str | None = None, client=None, desc: str = "cells") -> list:
-    """Apply ``func`` to every task, in order; ``n_workers=1`` with the local backend runs in process.
+    """Apply ``func`` to every task through :class:`vic_paraformer.ensemble.EnsembleRunner`, in order.
 
-    Otherwise the tasks go through :class:`vic_paraformer.ensemble.EnsembleRunner` (local process
-    pool or Dask). Progress is shown with tqdm either way.
+    ``n_workers=1`` (or a single task) with the local backend runs in this process; otherwise a
+    local process pool (``n_workers``, default all cores) or Dask (``scheduler``/``client``).
+    Progress is shown with tqdm; the pool is shut down afterwards, also on Ctrl-C.
     """
+    from ..ensemble import EnsembleRunner
+
     if backend not in ("local", "dask"):
         raise StrategyError(f"unknown backend {backend!r}; expected 'local' or 'dask'")
-    if backend == "local" and (n_workers == 1 or len(tasks) <= 1):
-        from tqdm.auto import tqdm
-
-        return [func(t) for t in tqdm(tasks, desc=desc, unit="cell", leave=False)]
-    try:
-        from ..ensemble import EnsembleRunner
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise StrategyError(f"parallel calibration needs vic_paraformer.ensemble ({exc}); use n_workers=1") from None
-    runner = EnsembleRunner(None, backend=backend, n_workers=n_workers, client=client, scheduler=scheduler)
-    return list(runner.map(func, list(tasks), desc=desc))
+    if backend == "local" and len(tasks) <= 1:
+        n_workers = 1
+    with EnsembleRunner(_MapOnly(), backend=backend, n_workers=n_workers, client=client, scheduler=scheduler) as runner:
+        return list(runner.map(func, list(tasks), desc=desc))
 
 
 # ----------------------------------------------------------------------------- the strategy base
@@ -435,8 +468,11 @@ class SpotpyCellCalibrator(Calibrator):
         Days at the start excluded from the loss (None: the surrogate's ``warmup``, or
         :data:`DEFAULT_SIMULATOR_WARMUP` days with a simulator).
     ``n_workers``, ``backend``, ``scheduler``
-        Parallel execution over cells through :class:`vic_paraformer.ensemble.EnsembleRunner`
-        (``n_workers=1``: in process).
+        Parallel execution over cells through :class:`vic_paraformer.ensemble.EnsembleRunner`:
+        ``backend="local"`` with ``n_workers`` processes (default None: all cores; ``1``: in this
+        process) or ``backend="dask"`` with ``scheduler="tcp://host:port"``. A surrogate given as an
+        object is saved to a temporary checkpoint for the workers. Results do not depend on the
+        number of workers (each cell has its own seed).
 
     Subclasses set :attr:`algorithm` (a ``spotpy.algorithms`` name), :attr:`maximize` and
     override :meth:`algorithm_kwargs`/:meth:`sample_kwargs` to map their own options.
@@ -453,11 +489,13 @@ class SpotpyCellCalibrator(Calibrator):
         "simulator_options": {},
         "repetitions": 1000,
         "warmup": None,
-        "n_workers": 1,
+        "n_workers": None,
         "backend": "local",
         "scheduler": None,
     }
     default_options: ClassVar[Mapping[str, Any]] = common_options
+
+    _tmpdir = None
 
     # hooks -----------------------------------------------------------------------------
     def algorithm_kwargs(self) -> dict[str, Any]:
@@ -498,6 +536,8 @@ class SpotpyCellCalibrator(Calibrator):
             problems.append(f"n_workers must be a positive integer or None, got {nw!r}")
         if o.get("backend") not in ("local", "dask"):
             problems.append(f"backend must be 'local' or 'dask', got {o.get('backend')!r}")
+        elif o.get("backend") == "dask" and not o.get("scheduler"):
+            problems.append("backend='dask' needs scheduler='tcp://host:port'")
         w = o.get("warmup")
         if w is not None and (not isinstance(w, int) or w < 0):
             problems.append(f"warmup must be a non-negative number of days, got {w!r}")
@@ -515,6 +555,21 @@ class SpotpyCellCalibrator(Calibrator):
             return load_surrogate_cached(sur), str(Path(sur).resolve())
         return sur, getattr(sur, "path", None)
 
+    def _in_process(self, n_tasks: int) -> bool:
+        o = self.options
+        return o.get("backend", "local") == "local" and (o.get("n_workers") == 1 or n_tasks <= 1)
+
+    def _checkpoint_for_workers(self, sur) -> str:
+        """Save an in-memory surrogate to a temporary checkpoint that worker processes can load."""
+        import tempfile
+
+        if not hasattr(sur, "save"):
+            raise StrategyError(f"the surrogate object ({type(sur).__name__}) has no file and cannot be saved for "
+                                "worker processes; pass surrogate=<checkpoint path> or n_workers=1")
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="vic_paraformer_sur_")
+        return str(sur.save(Path(self._tmpdir.name) / "surrogate.pt"))
+
     def _tasks(self, region: Region, cells: np.ndarray) -> tuple[list[CellTask], int, str]:
         o = self.options
         obs_all = region.ds["obs_sm"]
@@ -528,16 +583,15 @@ class SpotpyCellCalibrator(Calibrator):
                 raise SurrogateError(f"surrogate parameters {list(sur.parameter_space.names)} differ from the "
                                      f"strategy's {list(self.parameter_space.names)}")
             warmup = int(o["warmup"]) if o.get("warmup") is not None else int(getattr(sur, "warmup", 0))
-            in_process = self.options.get("backend") == "local" and self.options.get("n_workers") == 1
+            in_process = self._in_process(len(cells))
+            if path is None and not in_process:
+                path = self._checkpoint_for_workers(sur)
             x, a = sur.prepare(region)
             x, a = _numpy(x), _numpy(a)
             for c in cells:
                 i = pos[int(c)]
                 model = SurrogateCellModel(x[i], a[i], self.parameter_space, surrogate_path=path,
-                                           surrogate=sur if (in_process or path is None) else None)
-                if path is None and not in_process:
-                    raise StrategyError("a Surrogate object without a file path can only be used with n_workers=1; "
-                                        "pass surrogate=<checkpoint path> for parallel runs")
+                                           surrogate=sur if in_process else None)
                 tasks.append(CellTask(cell=int(c), model=model, obs=obs_all.values[i].astype(float), warmup=warmup,
                                       seed=cell_seed(self.seed, int(c)), **base))
             mode = f"surrogate {path or '<in memory>'}"
@@ -563,9 +617,14 @@ class SpotpyCellCalibrator(Calibrator):
         tasks, warmup, mode = self._tasks(region, train)
         log.info("%s: calibrating %d training cell(s) against %s, up to %d runs each",
                  self.name, len(tasks), mode, self.options["repetitions"])
-        outcomes: list[CellOutcome] = map_cells(
-            run_cell, tasks, n_workers=self.options.get("n_workers"), backend=self.options.get("backend", "local"),
-            scheduler=self.options.get("scheduler"), desc=f"{self.name} cells")
+        try:
+            outcomes: list[CellOutcome] = map_cells(
+                run_cell, tasks, n_workers=self.options.get("n_workers"), backend=self.options.get("backend", "local"),
+                scheduler=self.options.get("scheduler"), desc=f"{self.name} cells")
+        finally:
+            if self._tmpdir is not None:
+                self._tmpdir.cleanup()
+                self._tmpdir = None
         thetas = np.stack([o.theta for o in outcomes])
         near = nearest_trained(region, train)
         values = thetas[near]

@@ -178,23 +178,18 @@ def _inputs_dataset(region: Region) -> xr.Dataset:
     return ds.drop_vars(drop)
 
 
-def _run_simulator(simulator, region: Region, params: xr.Dataset, runner=None) -> xr.Dataset:
-    if runner is not None:
-        return runner.run(region, params)
-    return simulator.simulate(region, params)
-
-
 def generate_training_data(region: Region, store: str | Path, *, simulator: str = "waterbalance", n_samples: int = 64,
                            seed: int = 0, per_cell: bool = False, chunk_size: int = 16,
                            parameter_space: ParameterSpace | str | None = None, simulator_options: dict | None = None,
-                           runner=None, progress: bool = True) -> TrainingStore:
+                           runner=None, n_workers: int = 1, progress: bool = True) -> TrainingStore:
     """Run ``n_samples`` parameter sets per cell through ``simulator`` into the store at ``store``.
 
     Resumable: if ``store`` already holds a manifest for the same region, simulator, samples and
     seed, its complete chunks are kept and only the missing ones are generated; a manifest for
-    different settings is an error (choose another folder). ``runner`` is an object with
-    ``run(region, params)`` (e.g. :class:`vic_paraformer.ensemble.EnsembleRunner`) used instead of
-    calling the simulator directly.
+    different settings is an error (choose another folder). The runs go through a
+    :class:`vic_paraformer.ensemble.EnsembleRunner` with ``n_workers`` processes (1: in this
+    process, best for the vectorised ``waterbalance``; more for ``vic``); ``runner`` passes any object
+    with ``run(region, params) -> Dataset`` instead (e.g. a runner on a Dask cluster).
     """
     from ..calibrator import library_versions
 
@@ -240,11 +235,21 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
     if len(todo) < ts.n_chunks:
         log.info("resuming training store %s: %d of %d chunks to generate", store, len(todo), ts.n_chunks)
     theta_all = sample_parameters(space, n_samples, region.n_cells, seed=seed, per_cell=per_cell)
-    sim = None
-    if runner is None:
-        from ..registry import get_simulator
+    own_runner = runner is None
+    if own_runner:
+        from ..ensemble import EnsembleRunner
 
-        sim = get_simulator(simulator, **(simulator_options or {}))
+        runner = EnsembleRunner(simulator, n_workers=n_workers, simulator_options=simulator_options, progress=False)
+    try:
+        _generate_chunks(ts, region, runner, theta_all, todo, space, simulator, progress)
+    finally:
+        if own_runner:
+            runner.close()
+    return ts
+
+
+def _generate_chunks(ts: TrainingStore, region: Region, runner, theta_all: np.ndarray, todo: list[int],
+                     space: ParameterSpace, simulator: str, progress: bool) -> None:
     it = todo
     if progress:
         from tqdm.auto import tqdm
@@ -254,7 +259,7 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
         lo, hi = ts.chunk_samples(i)
         theta = theta_all[lo:hi]
         params = space.to_dataset(theta, region.cells, dims=("sample", "cell"))
-        out = _run_simulator(sim, region, params, runner)
+        out = runner.run(region, params)
         for v in ("sm", "et"):
             if v not in out:
                 raise SurrogateError(f"simulator {simulator!r} returned no {v!r} output")
@@ -271,4 +276,3 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
                     "parameter": list(space.names)},
             attrs={"sample_start": lo, "simulator": simulator})
         to_netcdf_atomic(ds, ts.chunk_path(i))
-    return ts

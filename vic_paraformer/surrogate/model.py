@@ -192,6 +192,7 @@ class Surrogate(nn.Module):
         """Fix the weights (no gradients, dropout 0) while keeping the model differentiable wrt inputs."""
         for p in self.parameters():
             p.requires_grad_(False)
+            p.grad = None
         self.lstm.dropout = 0.0
         self.dropout.p = 0.0
         self._frozen = True
@@ -296,6 +297,32 @@ class Surrogate(nn.Module):
         coords = {"cell": region.cells, "time": region.times}
         data = {name: (("cell", "time"), out[..., k], {"units": OUTPUT_UNITS[name]}) for k, name in enumerate(OUTPUT_NAMES)}
         return xr.Dataset(data, coords=coords, attrs={"source": f"surrogate of {self.simulator}"})
+
+    def predict_ensemble(self, region: Region, theta: np.ndarray, batch_size: int = 1024, *,
+                         progress: bool = False) -> np.ndarray:
+        """Outputs ``(S, C, T, 2)`` (sm, et; physical units) for physical parameters ``theta (S, C, p)``.
+
+        Prepares the region once and batches over all (sample, cell) pairs; no gradients.
+        """
+        theta = np.asarray(theta, dtype=float)
+        if theta.ndim != 3 or theta.shape[1:] != (region.n_cells, self.parameter_space.n):
+            raise SurrogateError(f"theta must have shape (samples, cells={region.n_cells}, p={self.parameter_space.n}), "
+                                 f"got {theta.shape}")
+        x, a = self.prepare(region)
+        n_s, n_c = theta.shape[:2]
+        tu = torch.as_tensor(np.asarray(self.parameter_space.normalize(theta.reshape(n_s * n_c, -1)), np.float32),
+                             device=self.device)
+        out = np.empty((n_s * n_c, region.n_days, 2), dtype=np.float32)
+        batches = range(0, n_s * n_c, max(1, int(batch_size)))
+        if progress:
+            from tqdm.auto import tqdm
+            batches = tqdm(batches, desc="surrogate predict", unit="batch")
+        with torch.no_grad():
+            for i in batches:
+                idx = torch.arange(i, min(i + batch_size, n_s * n_c), device=self.device)
+                cells = idx % n_c
+                out[i:i + len(idx)] = self.predict_tensor(x[cells], a[cells], tu[idx]).cpu().numpy()
+        return out.reshape(n_s, n_c, region.n_days, 2)
 
     def _param_array(self, region: Region, params) -> np.ndarray:
         space = self.parameter_space

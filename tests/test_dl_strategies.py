@@ -1,0 +1,258 @@
+"""The four DL strategies (ParaFormer-A/Z, FFN-A, LSTM-Z) trained through a (fake) frozen surrogate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vic_paraformer.calibrator import CalibrationResult
+from vic_paraformer.errors import StrategyError
+from vic_paraformer.parameters import ParameterSpace
+from vic_paraformer.registry import get_calibrator
+from vic_paraformer.strategies.obs_operator import ObservationOperator
+from vic_paraformer.strategies._dl import InputNormalization, apply_model, load_model, window_starts
+
+from _dl_fakes import FakeSurrogate, surrogate_rmse, twin_region
+
+STRATEGIES = ["paraformer_a", "paraformer_z", "ffn_a", "lstm_z"]
+FAST = dict(preset="small", window=50, epochs=15, batch_size=16, progress=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The test machine's cores are shared: oversubscribed torch threads are many times slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def twin():
+    return twin_region(ny=4, nx=4, days=150, untrained=2)
+
+
+@pytest.fixture(scope="module")
+def sur():
+    return FakeSurrogate()
+
+
+@pytest.fixture(scope="module")
+def results(twin, sur):
+    return {name: get_calibrator(name, surrogate=sur, seed=3, **FAST).calibrate(twin) for name in STRATEGIES}
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_calibrates_every_cell_in_bounds_and_beats_the_midpoint(name, twin, sur, results):
+    res = results[name]
+    assert isinstance(res, CalibrationResult) and res.strategy == name
+    values = res.values()
+    assert values.shape == (twin.n_cells, 5)
+    assert np.array_equal(res.cells, twin.cells)
+    assert res.parameter_space.contains(values)
+    assert len(twin.training_cells) == twin.n_cells - 2  # two cells without observations get parameters too
+    mid = np.tile(sur.parameter_space.midpoint(), (twin.n_cells, 1))
+    loss_mid = surrogate_rmse(sur, twin, mid, twin.training_cells)
+    loss_cal = surrogate_rmse(sur, twin, values, twin.training_cells)
+    assert loss_cal < 0.8 * loss_mid, (loss_cal, loss_mid)
+    n_epochs = res.info["epochs_run"]
+    assert len(res.history["train_loss"]) == len(res.history["val_loss"]) == n_epochs >= 1
+    assert np.all(np.isfinite(res.history["val_loss"]))
+    assert res.n_evaluations >= n_epochs * res.info["batches_per_epoch"] * FAST["batch_size"]
+    assert res.info["cell_days"] > res.n_evaluations
+    assert res.wall_time > 0 and res.seed == 3
+    assert res.options["surrogate"].startswith("FakeSurrogate")
+
+
+def test_same_seed_same_parameters_other_seed_differs(twin, sur, results):
+    for name in ("paraformer_a", "lstm_z"):
+        again = get_calibrator(name, surrogate=sur, seed=3, **FAST).calibrate(twin)
+        np.testing.assert_array_equal(again.values(), results[name].values())
+        assert again.history == results[name].history
+    other = get_calibrator("paraformer_a", surrogate=sur, seed=4, **FAST).calibrate(twin)
+    assert not np.array_equal(other.values(), results["paraformer_a"].values())
+
+
+def test_threads_option_is_restored(twin, sur):
+    get_calibrator("ffn_a", surrogate=sur, threads=2, **{**FAST, "epochs": 1}).calibrate(twin)
+    assert torch.get_num_threads() == 1
+
+
+def test_caller_rng_state_untouched(twin, sur):
+    torch.manual_seed(99)
+    expected = torch.rand(3)
+    torch.manual_seed(99)
+    get_calibrator("ffn_a", surrogate=sur, seed=0, **{**FAST, "epochs": 1}).calibrate(twin)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_surrogate_weights_unchanged(twin, sur):
+    before = {k: v.clone() for k, v in sur.state_dict().items()}
+    get_calibrator("paraformer_z", surrogate=sur, **{**FAST, "epochs": 1}).calibrate(twin)
+    for k, v in sur.state_dict().items():
+        assert torch.equal(v, before[k])
+
+
+def test_missing_or_bad_surrogate_is_a_clear_error(twin, tmp_path):
+    cal = get_calibrator("paraformer_a", **FAST)
+    assert any("surrogate" in p for p in cal.validate(twin))
+    with pytest.raises(StrategyError, match="needs option 'surrogate'|'surrogate' is required"):
+        cal.calibrate(twin)
+    with pytest.raises(StrategyError, match="not found"):
+        get_calibrator("ffn_a", surrogate=tmp_path / "none.pt", **FAST).calibrate(twin)
+    with pytest.raises(StrategyError, match="not a Surrogate"):
+        get_calibrator("ffn_a", surrogate=object(), **FAST).calibrate(twin)
+
+
+def test_bad_options_are_rejected():
+    with pytest.raises(StrategyError, match="unknown option"):
+        get_calibrator("ffn_a", d_model=8)
+    with pytest.raises(StrategyError, match="unknown preset"):
+        get_calibrator("paraformer_a", preset="huge")
+    with pytest.raises(StrategyError, match="unknown optimizer"):
+        get_calibrator("lstm_z", optimizer="sgd")
+    with pytest.raises(StrategyError, match="epochs must be a positive integer"):
+        get_calibrator("paraformer_z", epochs=0)
+    with pytest.raises(StrategyError, match="threads"):
+        get_calibrator("ffn_a", threads=0)
+    with pytest.raises(StrategyError, match="val_fraction"):
+        get_calibrator("ffn_a", val_fraction=1.5)
+    cal = get_calibrator("paraformer_a", optimizer="adam")
+    assert cal.options["lr"] == 1e-3 and cal.options["d_model"] == 128 and cal.options["n_layers"] == 2
+    assert get_calibrator("paraformer_z").options["d_model"] == 256
+    assert get_calibrator("paraformer_z").options["n_heads"] == 8
+    assert get_calibrator("ffn_a").options["lr"] == 1.0
+
+
+def test_parameter_space_adopted_or_checked(twin):
+    paper = ParameterSpace.preset("vic")
+    custom = ParameterSpace(paper.names, paper.lower, tuple(u * 0.9 for u in paper.upper))
+    sur = FakeSurrogate(custom)
+    res = get_calibrator("ffn_a", surrogate=sur, **{**FAST, "epochs": 1}).calibrate(twin)
+    assert res.parameter_space == custom
+    with pytest.raises(StrategyError, match="parameter space"):
+        get_calibrator("ffn_a", surrogate=sur, parameter_space="vic", **FAST).calibrate(twin)
+
+
+def test_window_longer_than_warmup_required(sur):
+    short = twin_region(days=6)
+    with pytest.raises(StrategyError, match="warm-up"):
+        get_calibrator("ffn_a", surrogate=sur, **FAST).calibrate(short)
+
+
+@pytest.mark.parametrize("name", ["paraformer_a", "lstm_z"])
+def test_model_file_roundtrip_and_apply(name, twin, sur, tmp_path):
+    out = tmp_path / "model.pt"
+    cal = get_calibrator(name, surrogate=sur, seed=1, model_out=str(out), **{**FAST, "epochs": 2})
+    res = cal.calibrate(twin)
+    assert res.info["model_file"] == str(out)
+    payload = torch.load(out, weights_only=True)
+    assert payload["strategy"] == name and "state_dict" in payload and "versions" in payload
+    assert payload["normalization"]["attribute_names"] == twin.attribute_names
+    model = load_model(out)
+    assert model.parameter_space == res.parameter_space
+    applied = apply_model(out, twin)
+    if name == "paraformer_a":
+        np.testing.assert_allclose(applied.values(), res.values(), rtol=1e-5, atol=1e-6)
+    else:  # apply_model uses every cell's observations; the two unobserved cells match exactly too
+        np.testing.assert_allclose(applied.values(), res.values(), rtol=1e-5, atol=1e-6)
+    assert applied.strategy == name and len(applied.train_cells) == 0
+    # new cells: a different region with the same attributes
+    other = twin_region(ny=2, nx=3, days=120, seed=7)
+    new = apply_model(out, other)
+    assert new.values().shape == (6, 5) and new.parameter_space.contains(new.values())
+    again = tmp_path / "again.pt"
+    cal.save_model(again)
+    assert again.exists()
+
+
+def test_apply_model_errors(tmp_path):
+    with pytest.raises(StrategyError, match="not found"):
+        apply_model(tmp_path / "x.pt", twin_region(days=30))
+    bad = tmp_path / "bad.pt"
+    torch.save({"format": "something"}, bad)
+    with pytest.raises(StrategyError, match="not a vic_paraformer DL model"):
+        load_model(bad)
+    with pytest.raises(StrategyError, match="run calibrate"):
+        get_calibrator("ffn_a").save_model(tmp_path / "m.pt")
+
+
+def test_untrained_cells_see_all_missing_z(twin):
+    train_idx = np.flatnonzero(np.isin(twin.cells, twin.training_cells))
+    norm = InputNormalization.fit(twin, train_idx)
+    use = np.isin(twin.cells, twin.training_cells)
+    use[0] = False  # hide a cell that has observations
+    s = norm.series(twin, use)
+    assert s.shape == (twin.n_cells, twin.n_days, 9)
+    assert np.all(s[0, :, -2:] == 0) and np.all(s[-1, :, -2:] == 0)
+    assert s[1, :, -1].sum() == np.isfinite(twin.observations()[1]).sum()
+
+
+def test_z_models_give_untrained_cells_their_own_parameters(twin, results):
+    values = results["paraformer_z"].values()
+    assert results["paraformer_z"].info["untrained_cells"].startswith("Z channel fed as all-missing")
+    assert np.all(np.isfinite(values[-2:]))
+    assert not np.array_equal(values[-1], values[-2])  # attributes/forcing still individualise them
+
+
+def test_window_starts():
+    assert window_starts(100, 240, 4) == [0]
+    assert window_starts(300, 100, 3) == [0, 100, 200]
+    assert window_starts(300, 100, 1) == [0]
+
+
+def test_observation_operator_learns_a_linear_map(sur):
+    region = twin_region(days=150, seed=2)
+    obs = region.observations()
+    ds = region.ds.assign(obs_sm=(("cell", "time"), 0.7 * obs + 0.05))
+    from vic_paraformer.region import Region
+
+    scaled = Region(ds)
+    res = get_calibrator("ffn_a", surrogate=sur, seed=0, obs_operator=True, obs_operator_l2=0.0, optimizer="adam",
+                         lr=0.03, **{**FAST, "epochs": 15}).calibrate(scaled)
+    op = res.info["obs_operator"]
+    assert op["cells"] == [int(c) for c in scaled.training_cells]
+    assert len(op["a"]) == len(op["b"]) == scaled.training_cells.size
+    assert np.mean(op["a"]) < 0.95  # moved from the identity towards the true a = 0.7
+    off = get_calibrator("ffn_a", surrogate=sur, seed=0, optimizer="adam", lr=0.03,
+                         **{**FAST, "epochs": 15}).calibrate(scaled)
+    assert "obs_operator" not in off.info
+
+    def fit(res, with_op):
+        x, a = sur.prepare(scaled)
+        u = torch.as_tensor(sur.parameter_space.normalize(res.values()), dtype=torch.float32)
+        with torch.no_grad():
+            sm = sur(x, a, u)[..., 0].numpy().astype(float)
+        if with_op:
+            sm = ObservationOperator.apply_info(res.info["obs_operator"], scaled.cells, sm)
+        return float(np.sqrt(np.nanmean((sm - scaled.observations())[:, sur.warmup:] ** 2)))
+
+    assert fit(res, True) < fit(off, False)
+
+
+class _Interrupting(FakeSurrogate):
+    def __init__(self, after: int):
+        super().__init__()
+        self.calls, self.after = 0, after
+
+    def forward(self, x, a, theta_u):
+        self.calls += 1
+        if self.calls > self.after:
+            raise KeyboardInterrupt
+        return super().forward(x, a, theta_u)
+
+
+def test_interrupt_leaves_no_output(twin, tmp_path):
+    out = tmp_path / "model.pt"
+    with pytest.raises(KeyboardInterrupt):
+        get_calibrator("ffn_a", surrogate=_Interrupting(3), model_out=str(out), **FAST).calibrate(twin)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_result_save_open_roundtrip(results, tmp_path):
+    res = results["paraformer_a"]
+    path = res.save(tmp_path / "r.nc")
+    back = CalibrationResult.open(path)
+    np.testing.assert_allclose(back.values(), res.values())
+    assert back.history["val_loss"] == pytest.approx(res.history["val_loss"])

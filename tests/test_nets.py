@@ -1,0 +1,126 @@
+"""Architectures of the DL strategies: shapes, token mixing, gradients through a frozen surrogate."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vic_paraformer.errors import StrategyError
+from vic_paraformer.strategies.nets import (FFNA, LSTMZ, AttributeEmbedding, ParaFormerA, ParaFormerZ,
+                                            SinusoidalPositionEncoding, build_network)
+
+from _dl_fakes import FakeSurrogate
+
+N_ATTR, N_SERIES, P, B, L = 6, 9, 5, 3, 20
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The test machine's cores are shared: oversubscribed torch threads are many times slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _nets():
+    torch.manual_seed(0)
+    return {
+        "paraformer_a": ParaFormerA(N_ATTR, P, d_model=16, n_heads=4, n_layers=2, dropout=0.0),
+        "paraformer_z": ParaFormerZ(N_ATTR, N_SERIES, P, d_model=16, n_heads=4, n_layers=2, dropout=0.0),
+        "ffn_a": FFNA(N_ATTR, P, hidden_size=16, dropout=0.0),
+        "lstm_z": LSTMZ(N_ATTR, N_SERIES, P, hidden_size=16, dropout=0.0),
+    }
+
+
+@pytest.mark.parametrize("kind", ["paraformer_a", "paraformer_z", "ffn_a", "lstm_z"])
+def test_output_shape_and_midpoint_start(kind):
+    net = _nets()[kind].eval()
+    a, s = torch.randn(B, N_ATTR), torch.randn(B, L, N_SERIES)
+    u = net(a, s)
+    assert u.shape == (B, P)
+    # the head starts at bias 0.5 with tiny weights: an untrained net proposes about the midpoint
+    assert torch.allclose(u, torch.full_like(u, 0.5), atol=0.05)
+
+
+def test_attribute_embedding_is_value_times_vector_plus_identity():
+    emb = AttributeEmbedding(N_ATTR, 8)
+    a = torch.randn(B, N_ATTR)
+    h = emb(a)
+    assert h.shape == (B, N_ATTR, 8)
+    assert torch.allclose(h[1, 2], a[1, 2] * emb.weight[2] + emb.identity[2])
+
+
+def test_position_encoding_is_sinusoidal_and_checked():
+    pe = SinusoidalPositionEncoding(8, max_len=50)
+    out = pe(torch.zeros(1, 10, 8))
+    assert torch.allclose(out[0, :, 0], torch.sin(torch.arange(10.0)))
+    assert torch.allclose(out[0, :, 1], torch.cos(torch.arange(10.0)))
+    with pytest.raises(StrategyError, match="longer than"):
+        pe(torch.zeros(1, 51, 8))
+
+
+def test_paraformer_a_attention_mixes_tokens():
+    net = _nets()["paraformer_a"].eval()
+    a = torch.randn(1, N_ATTR)
+    with torch.no_grad():
+        tokens = net.encode(a)
+        base = net(a)
+        for i in range(N_ATTR):
+            b = a.clone()
+            b[0, i] += 1.0
+            t2 = net.encode(b)
+            others = [j for j in range(N_ATTR) if j != i]
+            # every *other* token changes: self-attention carried attribute i into them
+            assert (t2[0, others] - tokens[0, others]).abs().amax(dim=-1).min() > 1e-4, f"attribute {i} not mixed"
+            assert (net(b) - base).abs().max() > 1e-6, f"output ignores attribute {i}"
+
+
+def test_paraformer_z_depends_on_every_attribute_and_the_series():
+    net = _nets()["paraformer_z"].eval()
+    a, s = torch.randn(1, N_ATTR), torch.randn(1, L, N_SERIES)
+    with torch.no_grad():
+        base = net(a, s)
+        for i in range(N_ATTR):
+            b = a.clone()
+            b[0, i] += 1.0
+            assert (net(b, s) - base).abs().max() > 1e-6, f"output ignores attribute {i}"
+        for t in (0, L // 2, L - 1):  # cross-attention reads every day of the window
+            s2 = s.clone()
+            s2[0, t] += 1.0
+            assert (net(a, s2) - base).abs().max() > 1e-6, f"output ignores day {t}"
+
+
+@pytest.mark.parametrize("kind", ["paraformer_a", "paraformer_z", "ffn_a", "lstm_z"])
+def test_gradients_reach_the_network_through_the_frozen_surrogate(kind):
+    net = _nets()[kind]
+    sur = FakeSurrogate()
+    for q in sur.parameters():
+        q.requires_grad_(False)
+    before = {k: v.clone() for k, v in sur.state_dict().items()}
+    a, s = torch.randn(B, 4), torch.randn(B, L, N_SERIES)
+    net = build_network({"kind": kind, "n_attr": 4, "n_params": P, **({"n_series": N_SERIES} if kind.endswith("_z") else {}),
+                         **({"d_model": 16, "n_heads": 4} if kind.startswith("paraformer") else {"hidden_size": 16})})
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    u = net(a, s)
+    y = sur(torch.randn(B, L, 7), a, u.clamp(0, 1))
+    loss = ((y[..., 0] - 0.3) ** 2).mean()
+    loss.backward()
+    grads = [q.grad for q in net.parameters()]
+    assert all(g is not None for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+    first = next(iter(net.parameters()))
+    assert first.grad.abs().sum() > 0, "no gradient reached the first layer"
+    opt.step()
+    for k, v in sur.state_dict().items():
+        assert torch.equal(v, before[k])
+        assert sur.get_parameter(k).grad is None if k in dict(sur.named_parameters()) else True
+
+
+def test_build_network_rejects_bad_configs():
+    with pytest.raises(StrategyError, match="unknown network kind"):
+        build_network({"kind": "nope"})
+    with pytest.raises(StrategyError, match="invalid configuration"):
+        build_network({"kind": "ffn_a", "n_attr": 3})
+    with pytest.raises(StrategyError, match="multiple of n_heads"):
+        build_network({"kind": "paraformer_a", "n_attr": 3, "n_params": 5, "d_model": 10, "n_heads": 4})

@@ -1,0 +1,220 @@
+"""SCE-UA strategy and the shared spotpy plumbing (vic_paraformer.strategies.spotpy_base)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import vic_paraformer as vp
+from vic_paraformer.errors import StrategyError
+from vic_paraformer.parameters import ParameterSpace
+from vic_paraformer.strategies import spotpy_base as sb
+from vic_paraformer.strategies.sceua import SCEUACalibrator
+
+TRAIN = [0, 8]  # two opposite corners of a 3 x 3 grid
+SIM_KW = dict(simulator="waterbalance", warmup=30, ngs=2, n_workers=1)
+
+
+@pytest.fixture(scope="module")
+def region():
+    """A 3 x 3, half-year synthetic twin trained on two corner cells (about 65 ms per model run)."""
+    return vp.synthetic_region(ny=3, nx=3, years=0.5, seed=0).with_training_cells(TRAIN)
+
+
+def tiny_surrogate(region, path=None, seed=0):
+    """A small randomly initialised surrogate (the optimisation tests need any theta-dependent model)."""
+    from vic_paraformer.surrogate import Normalization, Surrogate, SurrogateConfig
+
+    torch.manual_seed(seed)
+    space = ParameterSpace.preset("vic")
+    f = region.forcing()
+    norm = Normalization.fit(f, region.attributes(), np.array([[0.2, 1.5], [0.35, 2.5]]), region.forcing_names)
+    cfg = SurrogateConfig(n_forcing=f.shape[-1], n_attributes=len(region.attribute_names), n_parameters=space.n,
+                          hidden_size=8, window=90, warmup=20)
+    sur = Surrogate(cfg, norm, space, region.forcing_names, region.attribute_names, simulator="test",
+                    region_fingerprint=region.fingerprint()).freeze()
+    if path is not None:
+        sur.save(path)
+    return sur
+
+
+@pytest.fixture(scope="module")
+def surrogate_path(region, tmp_path_factory):
+    path = tmp_path_factory.mktemp("sur") / "surrogate.pt"
+    tiny_surrogate(region, path)
+    return path
+
+
+class CountingWaterBalance:
+    """Wraps the waterbalance simulator and counts simulate() calls."""
+
+    calls = 0
+
+    def __init__(self, **options):
+        from vic_paraformer.simulators.waterbalance import WaterBalanceSimulator
+
+        self.inner = WaterBalanceSimulator(**options)
+
+    def simulate(self, region, params, *, period=None):
+        type(self).calls += 1
+        return self.inner.simulate(region, params, period=period)
+
+
+def _loss_with_simulator(region, cell, theta, warmup):
+    sim = vp.get_simulator("waterbalance")
+    one = region.subset([cell])
+    out = sim.simulate(one, ParameterSpace.preset().to_dataset(np.asarray(theta)[None], [cell]))
+    obs = one.observations("obs_sm")[0]
+    mask = np.isfinite(obs)
+    mask[:warmup] = False
+    return float(np.sqrt(np.mean((out["sm"].values[0][mask] - obs[mask]) ** 2)))
+
+
+def test_sceua_against_simulator_beats_midpoint_and_counts_real_runs(region, monkeypatch, capsys):
+    monkeypatch.setattr("vic_paraformer.registry.get_simulator", lambda name, **kw: CountingWaterBalance(**kw))
+    CountingWaterBalance.calls = 0
+    rng_before = np.random.get_state()[1].copy()
+    res = vp.calibrate(region, strategy="sceua", seed=1, repetitions=25, **SIM_KW)
+    monkeypatch.undo()
+
+    # every model run is counted: our count equals the simulator's real calls (spotpy's own count does not)
+    assert res.n_evaluations == CountingWaterBalance.calls == 2 * 25
+    assert res.history["evaluations"] == [25.0, 25.0]
+    assert res.info["budget_exhausted_cells"] == TRAIN  # 25 < burn-in (22) + one evolution loop: hard cap hit
+    # spotpy printed nothing to stdout, and the caller's global RNG is untouched
+    assert capsys.readouterr().out == ""
+    assert np.array_equal(np.random.get_state()[1], rng_before)
+
+    values = res.values()
+    space = res.parameter_space
+    assert values.shape == (9, 5) and space.contains(values)
+    assert list(res.train_cells) == TRAIN
+    # untrained cells copy the nearest trained cell (cell 4, the centre, ties -> the first trained cell)
+    by_cell = dict(zip(res.cells.tolist(), values))
+    for c in (1, 3, 4):
+        np.testing.assert_array_equal(by_cell[c], by_cell[0])
+    for c in (5, 7):
+        np.testing.assert_array_equal(by_cell[c], by_cell[8])
+    # the optimised loss is what the simulator gives, and lower than the parameter-space midpoint
+    for k, c in enumerate(TRAIN):
+        best = res.history["best_objective"][k]
+        assert best == pytest.approx(_loss_with_simulator(region, c, by_cell[c], 30), rel=1e-9)
+        assert best < _loss_with_simulator(region, c, space.midpoint(), 30)
+        assert res.history["algorithm_best_objective"][k] == pytest.approx(best)
+
+
+def test_sceua_against_surrogate_beats_midpoint(region, surrogate_path):
+    res = vp.calibrate(region, strategy="sceua", seed=0, surrogate=str(surrogate_path), repetitions=60, ngs=2, n_workers=1)
+    sur = tiny_surrogate(region)
+    assert res.info["warmup_days"] == sur.warmup and "surrogate" in res.info["mode"]
+    assert res.n_evaluations == sum(res.history["evaluations"]) <= 2 * 60
+    assert res.parameter_space.contains(res.values())
+    obs = region.observations("obs_sm")
+    mask = np.isfinite(obs)
+    mask[:, : sur.warmup] = False
+    mid = np.broadcast_to(res.parameter_space.midpoint(), (region.n_cells, 5))
+    sm_best = sur.predict(region, res.params)["sm"].values
+    sm_mid = sur.predict(region, mid)["sm"].values
+    for k, c in enumerate(TRAIN):
+        m = mask[c]
+        loss_best = np.sqrt(np.mean((sm_best[c][m] - obs[c][m]) ** 2))
+        loss_mid = np.sqrt(np.mean((sm_mid[c][m] - obs[c][m]) ** 2))
+        assert loss_best == pytest.approx(res.history["best_objective"][k], rel=1e-4)
+        assert loss_best < loss_mid
+
+
+def test_in_memory_surrogate_and_seeding(region):
+    sur = tiny_surrogate(region)
+    kw = dict(surrogate=sur, repetitions=30, ngs=2, n_workers=1)
+    a = vp.calibrate(region, strategy="sceua", seed=5, **kw).values()
+    b = vp.calibrate(region, strategy="sceua", seed=5, **kw).values()
+    c = vp.calibrate(region, strategy="sceua", seed=6, **kw).values()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_parallel_workers_give_the_same_result(region, surrogate_path):
+    """Cells go through the ensemble runner's process pool; per-cell seeds make the result worker-independent."""
+    kw = dict(surrogate=str(surrogate_path), repetitions=30, ngs=2, seed=4)
+    one = vp.calibrate(region, strategy="sceua", n_workers=1, **kw)
+    two = vp.calibrate(region, strategy="sceua", n_workers=2, **kw)
+    np.testing.assert_array_equal(one.values(), two.values())
+    assert one.n_evaluations == two.n_evaluations
+    # an in-memory surrogate is saved to a temporary checkpoint for the workers
+    mem = vp.calibrate(region, strategy="sceua", n_workers=2, **{**kw, "surrogate": tiny_surrogate(region)})
+    np.testing.assert_array_equal(one.values(), mem.values())
+
+
+def test_validate_lists_problems_before_any_work(region, tmp_path):
+    assert any("surrogate=<checkpoint>" in p for p in SCEUACalibrator().validate(region))
+    both = SCEUACalibrator(surrogate=str(tmp_path / "s.pt"), simulator="waterbalance").validate(region)
+    assert any("not both" in p for p in both)
+    assert any("not found" in p for p in SCEUACalibrator(surrogate=str(tmp_path / "missing.pt")).validate(region))
+    assert any("unknown simulator 'nope'" in p for p in SCEUACalibrator(simulator="nope").validate(region))
+    bad = SCEUACalibrator(simulator="waterbalance", ngs=0, repetitions=1, n_workers=0, backend="dask").validate(region)
+    assert any("ngs" in p for p in bad) and any("repetitions" in p for p in bad)
+    assert any("n_workers" in p for p in bad) and any("needs scheduler" in p for p in bad)
+    late = SCEUACalibrator(simulator="waterbalance", warmup=183).validate(region)
+    assert any("no obs_sm after the 183-day warm-up" in p for p in late)
+    with pytest.raises(StrategyError, match="cannot calibrate"):
+        vp.calibrate(region, strategy="sceua", simulator="nope")
+    with pytest.raises(StrategyError, match="unknown option"):
+        SCEUACalibrator(repetitons=10)
+
+
+def test_nearest_trained_uses_great_circle_distance():
+    import pandas as pd
+
+    from vic_paraformer.region import FORCING_VARS, make_region
+
+    # cell 0 at lon 179.9 is 0.2 degrees from cell 1 (-179.9) across the antimeridian, 10 degrees from cell 2
+    lat, lon = [0.0, 0.0, 0.0, 0.0], [179.9, -179.9, 170.0, -170.5]
+    forcing = {k: np.ones((4, 3)) for k in FORCING_VARS}
+    r = make_region(lat=lat, lon=lon, time=pd.date_range("2020-01-01", periods=3), forcing=forcing,
+                    attributes=np.ones((4, 1)), attribute_names=["a"])
+    near = sb.nearest_trained(r, [2, 1])
+    assert near.tolist() == [1, 1, 0, 1]  # positions in [2, 1]: cell 0 -> cell 1, cell 3 -> cell 1
+    assert sb.great_circle_km(0.0, 179.9, 0.0, -179.9) == pytest.approx(22.24, abs=0.01)
+
+
+class Quadratic(sb.CellModel):
+    """sm = 0.3 + a seasonal wave + the squared distance of theta_u from a known optimum."""
+
+    def __init__(self, space, truth):
+        self.space, self.truth = space, np.asarray(truth)
+        self.t = np.linspace(0, 10, 120)
+
+    def simulate(self, theta):
+        u = self.space.normalize(theta)
+        return 0.3 + 0.05 * np.sin(self.t) + 0.1 * np.sum((u - self.truth) ** 2)
+
+
+@pytest.mark.parametrize("reps", [40, 400])
+def test_run_cell_budget_is_a_hard_cap_and_best_is_tracked(reps):
+    space = ParameterSpace.preset()
+    truth = np.array([0.2, 0.5, 0.7, 0.3, 0.6])
+    model = Quadratic(space, truth)
+    obs = model.simulate(space.denormalize(truth))
+    obs[::3] = np.nan
+    task = sb.CellTask(cell=3, model=model, obs=obs, warmup=5, space=space, algorithm="sceua", seed=sb.cell_seed(0, 3),
+                       max_evaluations=reps, sample_kwargs=dict(ngs=3, kstop=10, pcento=0.01, peps=0.001))
+    out = sb.run_cell(task)
+    assert out.n_evaluations <= reps
+    assert out.loss == pytest.approx(out.algorithm_best_loss)
+    assert out.loss < sb.rmse_loss(model.simulate(space.midpoint())[task.mask], obs[task.mask])
+    if reps == 400:  # enough budget to converge near the optimum
+        assert out.loss < 1e-3 and not out.budget_exhausted
+    else:
+        assert out.n_evaluations == reps and out.budget_exhausted
+    again = sb.run_cell(task)
+    np.testing.assert_array_equal(out.theta, again.theta)
+
+
+def test_spotpy_bounds_are_exact():
+    """spotpy.parameter.Uniform without minbound/maxbound uses noisy sample extremes as bounds."""
+    space = ParameterSpace.preset()
+    setup = sb.SpotpySetup(Quadratic(space, np.full(5, 0.5)), np.full(120, 0.3), np.ones(120, bool), space)
+    p = setup.parameters()
+    np.testing.assert_array_equal(p["minbound"], space.lower)
+    np.testing.assert_array_equal(p["maxbound"], space.upper)

@@ -1,0 +1,308 @@
+"""Tests of the LSTM surrogate (model, frozen use, checkpoint, training store, training, evaluation).
+
+A small numpy bucket model (:class:`ToyBucket`) stands in for the simulator here so these tests do
+not depend on the water-balance simulator; tests against ``waterbalance`` use the conftest
+fixture ``small_surrogate``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+
+from vic_paraformer import metrics
+from vic_paraformer.errors import SurrogateError
+from vic_paraformer.parameters import ParameterSpace
+from vic_paraformer.region import make_region
+from vic_paraformer.simulators.base import Simulator, check_params
+from vic_paraformer.surrogate import (Normalization, Surrogate, SurrogateConfig, TrainingStore, generate_training_data,
+                                      make_split, sample_parameters, train_surrogate)
+from vic_paraformer.surrogate.evaluate import evaluate_surrogate, write_report
+
+
+class ToyBucket(Simulator):
+    """One-bucket daily model in numpy: all five parameters and the first attribute matter."""
+
+    name = "toy"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def simulate(self, region, params, *, period=None):
+        self.calls += 1
+        space = check_params(region, params)
+        th = space.from_dataset(params)
+        one = th.ndim == 2
+        th = th[None] if one else th
+        infilt, ds, dsmax, ws, expt = np.moveaxis(th, -1, 0)
+        f, att = region.forcing(), region.attributes()
+        wmax = 150 * (0.5 + att[:, 0])
+        w = 0.5 * wmax * np.ones(th.shape[:2])
+        sm = np.empty(th.shape[:2] + (region.n_days,), np.float32)
+        et = np.empty_like(sm)
+        for t in range(region.n_days):
+            p = f[:, t, 0]
+            pet = np.maximum(0.0, 0.12 * (f[:, t, 1] + 5)) * (f[:, t, 2] / 200)
+            frac = np.clip(w / wmax, 0, 1)
+            runoff = p * frac ** (1.0 / (infilt * 4 + 0.05))
+            e = pet * np.minimum(1.0, frac / ws)
+            bf = dsmax * ds * frac + dsmax * (1 - ds) * np.maximum(0, frac - ws) ** 2
+            w = np.clip(w + p - runoff - e - bf, 0, wmax)
+            sm[..., t] = 0.05 + 0.4 * (w / wmax) ** (1 + expt / 20)
+            et[..., t] = e
+        dims = ("cell", "time") if one else ("sample", "cell", "time")
+        sm, et = (sm[0], et[0]) if one else (sm, et)
+        return xr.Dataset({"sm": (dims, sm), "et": (dims, et)}, coords={"cell": region.cells, "time": region.times})
+
+
+class Runner:
+    """The ensemble-runner interface (``run(region, params)``) around a simulator."""
+
+    def __init__(self, sim) -> None:
+        self.sim = sim
+
+    def run(self, region, params):
+        return self.sim.simulate(region, params)
+
+
+def toy_region(ny=3, nx=4, days=400, seed=0, attribute_names=("sand", "clay", "elev")):
+    rng = np.random.default_rng(seed)
+    n = ny * nx
+    row, col = np.divmod(np.arange(n), nx)
+    season = np.sin(2 * np.pi * np.arange(days) / 365.25)
+    forcing = {
+        "prec": rng.gamma(0.4, 6.0, (n, days)) * (rng.random((n, days)) < 0.35) * (1 + 0.5 * rng.random((n, 1))),
+        "air_temp": 10 + 10 * season + 3 * rng.standard_normal((n, days)),
+        "swdown": 180 + 80 * season + 30 * rng.random((n, days)),
+        "lwdown": 300 + 20 * rng.random((n, days)),
+        "pressure": np.full((n, days), 95.0),
+        "vp": np.full((n, days), 1.0),
+        "wind": 2 + rng.random((n, days)),
+    }
+    return make_region(lat=45 + 0.125 * row, lon=-120 + 0.125 * col, time=pd.date_range("2015-01-01", periods=days),
+                       forcing=forcing, attributes=rng.random((n, len(attribute_names))),
+                       attribute_names=list(attribute_names), row=row, col=col)
+
+
+def untrained(region, hidden=16, window=60, warmup=10, seed=0) -> Surrogate:
+    torch.manual_seed(seed)
+    space = ParameterSpace.preset("vic")
+    f = region.forcing()
+    norm = Normalization.fit(f, region.attributes(), np.array([[0.25, 1.5], [0.35, 2.5]]), region.forcing_names)
+    cfg = SurrogateConfig(n_forcing=f.shape[-1], n_attributes=len(region.attribute_names), n_parameters=space.n,
+                          hidden_size=hidden, window=window, warmup=warmup, dropout=0.3, num_layers=2)
+    return Surrogate(cfg, norm, space, region.forcing_names, region.attribute_names, simulator="toy",
+                     region_fingerprint=region.fingerprint())
+
+
+@pytest.fixture(scope="module")
+def region():
+    return toy_region()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine two threads spin and run LSTMs many times slower."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+# ------------------------------------------------------------------ model and frozen use
+def test_forward_shapes_and_physical_units(region):
+    sur = untrained(region).freeze()
+    x, a = sur.prepare(region)
+    assert x.shape == (region.n_cells, region.n_days, 7) and a.shape == (region.n_cells, 3)
+    assert x.dtype == torch.float32
+    # log1p-normalised forcing is standardised over the data it was fitted on
+    assert abs(float(x[..., 0].mean())) < 1e-3 and abs(float(x[..., 0].std()) - 1) < 1e-2
+    y = sur(x[:, :50], a, torch.full((region.n_cells, 5), 0.5))
+    assert y.shape == (region.n_cells, 50, 2)
+    # outputs are mapped back with the stored output statistics
+    yn = sur.forward_normalized(x[:, :50], a, torch.full((region.n_cells, 5), 0.5))
+    assert torch.allclose(y, yn * sur.output_std + sur.output_mean)
+    assert sur.warmup == 10 and sur.parameter_space.names == ("infilt", "Ds", "Dsmax", "Ws", "expt")
+    with pytest.raises(SurrogateError, match="expected x"):
+        sur(x[:, :50, :3], a, torch.zeros(region.n_cells, 5))
+
+
+def test_frozen_gradients_reach_theta_and_parameter_net_only(region):
+    sur = untrained(region).freeze()
+    sur.eval()  # a frozen surrogate keeps its LSTM in training mode (cuDNN RNN backward) with dropout 0
+    assert sur.lstm.training and sur.lstm.dropout == 0.0 and sur.dropout.p == 0.0
+    assert all(not p.requires_grad for p in sur.parameters())
+    x, a = sur.prepare(region)
+    before = {k: v.clone() for k, v in sur.state_dict().items()}
+    theta_u = torch.full((region.n_cells, 5), 0.4, requires_grad=True)
+    sur(x[:, :60], a, theta_u)[..., 0].mean().backward()
+    assert theta_u.grad is not None and torch.all(torch.isfinite(theta_u.grad)) and theta_u.grad.abs().sum() > 0
+    # a parameter network trained through the frozen surrogate gets gradients; the surrogate does not change
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 5), torch.nn.Sigmoid())
+    opt = torch.optim.Adam(list(net.parameters()), lr=0.1)
+    for _ in range(3):
+        loss = ((sur(x[:, :60], a, net(a))[..., 0] - 0.3) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+        opt.step()
+    assert all(p.grad is None for p in sur.parameters())
+    for k, v in sur.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    # deterministic: dropout is really off in the frozen model
+    with torch.no_grad():
+        assert torch.equal(sur(x[:4, :30], a[:4], theta_u[:4]), sur(x[:4, :30], a[:4], theta_u[:4]))
+
+
+def test_predict_tiles_long_series_like_windows(region):
+    sur = untrained(region, window=60, warmup=10).freeze()
+    x, a = sur.prepare(region)
+    tu = torch.rand(region.n_cells, 5, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        full = sur.predict_tensor(x, a, tu)
+        assert full.shape == (region.n_cells, region.n_days, 2)
+        # the first window is predicted as is; a later day comes from a window where it is past the warm-up
+        assert torch.allclose(full[:, :60], sur(x[:, :60], a, tu), atol=1e-6)
+        s = sur.window_starts(region.n_days)[1]
+        assert torch.allclose(full[:, s + 10:s + 60], sur(x[:, s:s + 60], a, tu)[:, 10:], atol=1e-6)
+    space = sur.parameter_space
+    phys = space.denormalize(tu.numpy().astype(float))
+    ds = sur.predict(region, phys, batch_size=5)
+    assert set(ds.data_vars) == {"sm", "et"} and ds["sm"].dims == ("cell", "time")
+    np.testing.assert_allclose(ds["sm"].values, full[..., 0].numpy(), atol=1e-5)
+    ds2 = sur.predict(region, space.to_dataset(phys, region.cells))
+    np.testing.assert_allclose(ds2["et"].values, ds["et"].values, atol=1e-6)
+    with pytest.raises(SurrogateError, match="shape"):
+        sur.predict(region, phys[:3])
+
+
+def test_checkpoint_round_trip_and_compatibility(region, tmp_path):
+    sur = untrained(region).freeze()
+    theta = sur.parameter_space.sample(region.n_cells, seed=3)
+    before = sur.predict(region, theta)
+    path = sur.save(tmp_path / "s.pt")
+    raw = torch.load(path, weights_only=True)
+    assert raw["simulator"] == "toy" and raw["region_fingerprint"] == region.fingerprint()
+    assert raw["attribute_names"] == ["sand", "clay", "elev"] and "torch" in raw["versions"]
+    assert raw["parameter_space"]["names"] == ["infilt", "Ds", "Dsmax", "Ws", "expt"]
+    loaded = Surrogate.load(path)
+    assert loaded.frozen and all(not p.requires_grad for p in loaded.parameters())
+    after = loaded.predict(region, theta)
+    np.testing.assert_array_equal(before["sm"].values, after["sm"].values)
+    np.testing.assert_array_equal(before["et"].values, after["et"].values)
+    other = toy_region(attribute_names=("sand", "silt", "elev"))
+    with pytest.raises(SurrogateError, match=r"missing \['clay'\], unexpected \['silt'\]"):
+        loaded.prepare(other)
+    with pytest.raises(SurrogateError, match="attributes"):
+        loaded.predict(other, theta)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SurrogateError, match="bad.pt"):
+        Surrogate.load(tmp_path / "bad.pt")
+    torch.save({"format": "something else"}, tmp_path / "other.pt")
+    with pytest.raises(SurrogateError, match="not a vic_paraformer surrogate"):
+        Surrogate.load(tmp_path / "other.pt")
+    with pytest.raises(SurrogateError, match="not found"):
+        Surrogate.load(tmp_path / "missing.pt")
+
+
+# ------------------------------------------------------------------ data
+def test_sample_parameters_shared_and_per_cell():
+    space = ParameterSpace.preset("vic")
+    shared = sample_parameters(space, 8, 3, seed=1)
+    assert shared.shape == (8, 3, 5) and np.array_equal(shared[:, 0], shared[:, 2])
+    per = sample_parameters(space, 8, 3, seed=1, per_cell=True)
+    assert not np.array_equal(per[:, 0], per[:, 1]) and space.contains(per)
+    np.testing.assert_array_equal(per, sample_parameters(space, 8, 3, seed=1, per_cell=True))
+    # each cell's samples are a Latin hypercube: one per stratum
+    u = space.normalize(per[:, 1])
+    assert all(sorted(np.floor(u[:, j] * 8).astype(int)) == list(range(8)) for j in range(5))
+
+
+def test_store_is_chunked_and_resumable(tmp_path):
+    reg = toy_region(ny=2, nx=2, days=80)
+    sim = ToyBucket()
+    ts = generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=2,
+                                runner=Runner(sim), progress=False)
+    assert ts.n_chunks == 3 and ts.complete and sim.calls == 3
+    manifest = json.loads((tmp_path / "st" / "manifest.json").read_text())
+    assert manifest["n_samples"] == 10 and manifest["region_fingerprint"] == reg.fingerprint()
+    theta, y = ts.load()
+    assert theta.shape == (10, 4, 5) and y.shape == (10, 4, 80, 2)
+    ref = sim.simulate(reg, ts.parameter_space.to_dataset(theta[5], reg.cells))
+    np.testing.assert_allclose(y[5, :, :, 0], ref["sm"].values, rtol=1e-6)
+    t2, y2 = ts.load(np.array([9, 1]))
+    np.testing.assert_array_equal(y2[0], y[9]), np.testing.assert_array_equal(t2[1], theta[1])
+    # an interrupted run: one chunk lost -> only that chunk is regenerated, identically
+    (tmp_path / "st" / "chunk_00001.nc").unlink()
+    assert ts.missing_chunks() == [1]
+    ts = generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=2,
+                                runner=Runner(sim), progress=False)
+    assert sim.calls == 5 and ts.complete  # 3 + the reference run above + 1 regenerated chunk
+    np.testing.assert_array_equal(ts.load()[1], y)
+    with pytest.raises(SurrogateError, match="other settings.*seed"):
+        generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=3,
+                               runner=Runner(sim), progress=False)
+    with pytest.raises(SurrogateError, match="not a surrogate training store"):
+        TrainingStore.open(tmp_path)
+
+
+def test_split_holds_out_samples_and_cells():
+    sp = make_split(20, 10, val_samples=0.15, val_cells=0.2, seed=0)
+    assert list(sp.val_samples) == [17, 18, 19] and len(sp.val_cells) == 2
+    assert not set(sp.val_cells) & set(sp.train_cells) and len(sp.train_cells) == 8
+    assert make_split(20, 10, seed=0).val_cells.tolist() == sp.val_cells.tolist()
+    tiny = make_split(2, 1)
+    assert tiny.val_samples.tolist() == [1] and tiny.train_cells.tolist() == [0] and tiny.val_cells.size == 0
+
+
+# ------------------------------------------------------------------ training and evaluation
+def test_trained_surrogate_beats_the_mean_on_held_out_samples(small_surrogate, synthetic_small, tmp_path):
+    sur, region = small_surrogate, synthetic_small
+    assert sur.frozen and sur.simulator == "waterbalance" and sur.info["val_cells"]
+    hist = sur.info["history"]["val_loss"]
+    assert len(hist) >= 2 and min(hist) < hist[0]
+    assert sur.info["total_seconds"] < 60
+    report = evaluate_surrogate(sur, region, n_samples=2, seed=5)
+    for group in ("held_out_samples", "held_out_cells"):
+        for var in ("sm", "et"):
+            assert report["summary"][group][var]["nse"]["median"] > 0.5, (group, var, report["summary"][group])
+    paths = write_report(report, tmp_path / "rep")
+    data = json.loads(paths["json"].read_text())
+    assert data["summary"]["all"]["sm"]["nse"]["n"] == 2 * region.n_cells
+    assert paths["timeseries"].stat().st_size > 1000 and paths["cdf"].stat().st_size > 1000
+
+
+def test_trained_surrogate_passes_gradients_to_parameters(small_surrogate, synthetic_small):
+    sur = small_surrogate
+    x, a = sur.prepare(synthetic_small)
+    theta_u = torch.full((8, 5), 0.5, requires_grad=True)
+    y = sur(x[:8, 100:340], a[:8], theta_u)
+    y[:, sur.warmup:, 0].mean().backward()
+    g = theta_u.grad
+    assert g is not None and torch.all(torch.isfinite(g)) and g.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in sur.parameters())
+    # the outputs depend on the parameters (an insensitive surrogate would make calibration impossible)
+    sim = sur.predict(synthetic_small, sur.parameter_space.denormalize(np.tile([0.05, .5, .5, .5, .5], (64, 1))))
+    sim2 = sur.predict(synthetic_small, sur.parameter_space.denormalize(np.tile([0.95, .5, .5, .5, .5], (64, 1))))
+    assert np.isfinite(sim["sm"].values).all() and not np.allclose(sim["sm"].values, sim2["sm"].values)
+
+
+def test_training_is_seeded_and_writes_checkpoint(region, tmp_path):
+    kw = dict(runner=Runner(ToyBucket()), preset="test", n_samples=8, epochs=2, steps_per_epoch=5, progress=False,
+              hidden_size=8, num_threads=1)
+    a = train_surrogate(region, "toy", seed=4, out=tmp_path / "a.pt", **kw)
+    b = train_surrogate(region, "toy", seed=4, **kw)
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+    loaded = Surrogate.load(tmp_path / "a.pt")
+    assert loaded.info["history"] == a.info["history"]
+    theta = loaded.parameter_space.midpoint()
+    np.testing.assert_array_equal(loaded.predict(region, theta)["sm"].values, a.predict(region, theta)["sm"].values)
+    with pytest.raises(SurrogateError, match="unknown surrogate preset"):
+        train_surrogate(region, "toy", preset="huge", **{k: v for k, v in kw.items() if k != "preset"})

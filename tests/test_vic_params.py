@@ -1,0 +1,139 @@
+"""Writing calibrated parameters into a copy of a VIC parameter file (no VIC needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+from vic_paraformer.calibrator import CalibrationResult
+from vic_paraformer.cli.main import main
+from vic_paraformer.errors import VICError
+from vic_paraformer.parameters import ParameterSpace
+from vic_paraformer.vic.params import write_parameters
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data"
+pytestmark = pytest.mark.skipif(not (SAMPLE / "image").is_dir(), reason=f"VIC sample data not found at {SAMPLE}")
+STEHEKIN_PARAMS = SAMPLE / "image/Stehekin/parameters/params.Stehekin.MOD_IGBP.nc"
+CALIBRATED = {"infilt": ("infilt", False), "Ds": ("Ds", False), "Dsmax": ("Dsmax", False), "Ws": ("Ws", False),
+              "expt": ("expt", True)}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _result(cells_rc, seed=0, with_latlon=True, values=None) -> CalibrationResult:
+    with xr.open_dataset(STEHEKIN_PARAMS) as p:
+        lat, lon = p["lat"].values, p["lon"].values
+    rows, cols = zip(*cells_rc)
+    space = ParameterSpace.preset("vic")
+    vals = space.sample(len(rows), seed=seed) if values is None else values
+    params = space.to_dataset(vals, cells=np.arange(len(rows)) + 100)
+    if with_latlon:
+        params = params.assign_coords(lat=("cell", lat[list(rows)]), lon=("cell", lon[list(cols)]))
+    return CalibrationResult(params=params, strategy="test", parameter_space=space)
+
+
+def _compare_everything_else(template: Path, out: Path, rows, cols, changed: dict[str, np.ndarray], layers=(0,)):
+    with netCDF4.Dataset(template) as a, netCDF4.Dataset(out) as b:
+        assert a.data_model == b.data_model
+        assert {k: len(v) for k, v in a.dimensions.items()} == {k: len(v) for k, v in b.dimensions.items()}
+        assert {k: a.getncattr(k) for k in a.ncattrs()} == {k: b.getncattr(k) for k in b.ncattrs()}
+        assert list(a.variables) == list(b.variables)
+        for name, va in a.variables.items():
+            vb = b.variables[name]
+            assert va.dtype == vb.dtype and va.dimensions == vb.dimensions, name
+            attrs_a = {k: va.getncattr(k) for k in va.ncattrs()}
+            attrs_b = {k: vb.getncattr(k) for k in vb.ncattrs()}
+            assert attrs_a.keys() == attrs_b.keys(), name
+            for k in attrs_a:
+                np.testing.assert_array_equal(attrs_a[k], attrs_b[k], err_msg=f"{name}.{k}")
+            va.set_auto_maskandscale(False)
+            vb.set_auto_maskandscale(False)
+            da, db = va[:], vb[:]
+            if name not in changed:
+                np.testing.assert_array_equal(da, db, err_msg=name)
+                continue
+            # only the calibrated cells (and layers) differ, and they hold the new values
+            expected = np.array(da, copy=True)
+            if CALIBRATED[name][1]:
+                for k in layers:
+                    expected[k, rows, cols] = changed[name]
+            else:
+                expected[rows, cols] = changed[name]
+            np.testing.assert_array_equal(db, expected, err_msg=name)
+
+
+def test_only_calibrated_variables_and_cells_change(tmp_path):
+    rc = [(2, 0), (3, 4), (5, 9), (0, 2)]
+    res = _result(rc)
+    before = _sha(STEHEKIN_PARAMS)
+    out = res.to_vic(STEHEKIN_PARAMS, tmp_path / "new.nc")
+    assert _sha(STEHEKIN_PARAMS) == before  # template untouched
+    rows, cols = [r for r, _ in rc], [c for _, c in rc]
+    changed = {n: res.params[n].values for n in CALIBRATED}
+    _compare_everything_else(STEHEKIN_PARAMS, out, rows, cols, changed)
+    assert [p.name for p in tmp_path.iterdir()] == ["new.nc"]  # no temporary file left behind
+
+
+def test_expt_all_layers(tmp_path):
+    rc = [(2, 2), (4, 4)]
+    res = _result(rc, seed=3)
+    out = write_parameters(res, STEHEKIN_PARAMS, tmp_path / "new.nc", expt_layers=(0, 1, 2))
+    changed = {n: res.params[n].values for n in CALIBRATED}
+    _compare_everything_else(STEHEKIN_PARAMS, out, [2, 4], [2, 4], changed, layers=(0, 1, 2))
+
+
+def test_values_clipped_to_vic_limits_with_warning(tmp_path, caplog):
+    rc = [(2, 2), (3, 3), (4, 4)]
+    space = ParameterSpace.preset("vic")
+    vals = np.tile(space.midpoint(), (3, 1))
+    res = _result(rc, values=vals)
+    ds = res.params.copy()
+    ds["Ws"] = ("cell", np.array([1.0, 0.5, 1.2]))  # VIC needs Ws < 1
+    ds["expt"] = ("cell", np.array([2.0, 11.5, 11.5]))  # and expt >= 3
+    with caplog.at_level(logging.WARNING, logger="vic_paraformer.vic.params"):
+        out = write_parameters(ds, STEHEKIN_PARAMS, tmp_path / "new.nc")
+    assert "Ws: 2 of 3 cell(s) clipped" in caplog.text and "expt: 1 of 3 cell(s) clipped" in caplog.text
+    with xr.open_dataset(out) as p:
+        ws = p["Ws"].values[[2, 3, 4], [2, 3, 4]]
+        assert np.all(ws < 1.0) and ws[1] == 0.5
+        assert p["expt"].values[0, 2, 2] == 3.0
+
+
+def test_result_file_and_cli(tmp_path):
+    res = _result([(2, 1), (6, 5)], seed=7)
+    res.save(tmp_path / "result.nc")
+    before = _sha(STEHEKIN_PARAMS)
+    rc = main(["vic", "write-params", "--template", str(STEHEKIN_PARAMS), "--result", str(tmp_path / "result.nc"),
+               "--out", str(tmp_path / "out.nc")])
+    assert rc == 0 and _sha(STEHEKIN_PARAMS) == before
+    with xr.open_dataset(tmp_path / "out.nc") as p:
+        np.testing.assert_allclose(p["Dsmax"].values[[2, 6], [1, 5]], res.params["Dsmax"].values)
+
+
+def test_errors(tmp_path, capsys):
+    res = _result([(2, 1)], with_latlon=False)
+    with pytest.raises(VICError, match="no lat/lon"):
+        write_parameters(res, STEHEKIN_PARAMS, tmp_path / "x.nc")
+    res = _result([(0, 0)])  # run_cell == 0 there
+    with pytest.raises(VICError, match="does not simulate"):
+        write_parameters(res, STEHEKIN_PARAMS, tmp_path / "x.nc")
+    res = _result([(2, 1)])
+    with pytest.raises(VICError, match="would overwrite the template"):
+        write_parameters(res, STEHEKIN_PARAMS, STEHEKIN_PARAMS)
+    with pytest.raises(VICError, match="VIC parameter file not found"):
+        write_parameters(res, tmp_path / "missing.nc", tmp_path / "x.nc")
+    ds = res.params.assign_coords(lat=("cell", [10.0]))
+    with pytest.raises(VICError, match="outside the VIC domain"):
+        write_parameters(ds, STEHEKIN_PARAMS, tmp_path / "x.nc")
+    assert not (tmp_path / "x.nc").exists()
+    rc = main(["vic", "write-params", "--template", str(STEHEKIN_PARAMS), "--result", str(tmp_path / "nope.nc"),
+               "--out", str(tmp_path / "x.nc")])
+    assert rc == 1 and "calibration result not found" in capsys.readouterr().err

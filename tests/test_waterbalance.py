@@ -1,0 +1,215 @@
+"""Tests of the embedded ``waterbalance`` simulator (VIC-style stand-in)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from vic_paraformer import ParameterSpace, SimulatorError, get_simulator
+from vic_paraformer.region import Region
+from vic_paraformer.simulators.waterbalance import (SOIL_ATTRIBUTES, WaterBalanceSimulator, run_waterbalance,
+                                                    soil_from_region)
+
+NAMES = ("infilt", "Ds", "Dsmax", "Ws", "expt")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return WaterBalanceSimulator(device="cpu", dtype="float64")
+
+
+@pytest.fixture(scope="module")
+def truth(synthetic_tiny):
+    return synthetic_tiny.parameters(prefix="true_")
+
+
+def _run(sim, region, theta):
+    return sim.run_arrays(region, theta)
+
+
+def test_registered_and_options():
+    s = get_simulator("waterbalance", device="cpu", dtype="float32")
+    assert isinstance(s, WaterBalanceSimulator) and s.dtype == torch.float32
+    with pytest.raises(SimulatorError, match="unknown option"):
+        WaterBalanceSimulator(bogus=1)
+    with pytest.raises(SimulatorError, match="dtype"):
+        WaterBalanceSimulator(dtype="float16")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_mass_balance_closes_every_cell(synthetic_tiny, truth, dtype):
+    region = synthetic_tiny
+    forcing = torch.as_tensor(region.forcing(), dtype=getattr(torch, dtype))
+    soil = soil_from_region(region, dtype=getattr(torch, dtype))
+    # truth plus two extreme corners of the space
+    space = ParameterSpace.preset("vic")
+    thetas = [truth, np.tile(space.lower, (region.n_cells, 1)), np.tile(space.upper, (region.n_cells, 1))]
+    for theta in thetas:
+        with torch.no_grad():
+            out = run_waterbalance(forcing, soil, torch.as_tensor(theta))
+        prec = forcing[..., 0].double().sum(1)
+        resid = (forcing[..., 0].double() - out["et"].double() - out["runoff"].double() - out["baseflow"].double()
+                 - out["dstorage"].double()).sum(1)
+        assert torch.all(prec > 100)
+        assert torch.all(resid.abs() / prec < 1e-4), (resid / prec).abs().max()
+        for k in ("et", "runoff", "baseflow"):
+            assert torch.all(out[k] >= -1e-6), k
+        sm = out["sm"]
+        por = torch.as_tensor(region.attribute("porosity"))[:, None]
+        assert torch.all(sm >= 0) and torch.all(sm <= por + 1e-5)
+
+
+def _vary(sim, region, truth, name, low, high):
+    j = NAMES.index(name)
+    lo, hi = truth.copy(), truth.copy()
+    lo[:, j], hi[:, j] = low, high
+    return _run(sim, region, lo), _run(sim, region, hi)
+
+
+def test_infilt_more_surface_runoff(sim, synthetic_tiny, truth):
+    lo, hi = _vary(sim, synthetic_tiny, truth, "infilt", 0.02, 0.4)
+    assert np.all(hi["runoff"].sum(-1) > lo["runoff"].sum(-1))
+
+
+def test_dsmax_more_baseflow(sim, synthetic_tiny, truth):
+    lo, hi = _vary(sim, synthetic_tiny, truth, "Dsmax", 1.0, 20.0)
+    assert np.all(hi["baseflow"].sum(-1) > lo["baseflow"].sum(-1))
+
+
+def test_ws_less_baseflow(sim, synthetic_tiny, truth):
+    lo, hi = _vary(sim, synthetic_tiny, truth, "Ws", 0.3, 0.9)
+    assert np.all(hi["baseflow"].sum(-1) < lo["baseflow"].sum(-1))
+
+
+def test_expt_slower_drainage_wetter_top_less_baseflow(sim, synthetic_tiny, truth):
+    lo, hi = _vary(sim, synthetic_tiny, truth, "expt", 4.0, 15.0)
+    assert np.all(hi["sm"].mean(-1) > lo["sm"].mean(-1))
+    assert np.all(hi["baseflow"].sum(-1) < lo["baseflow"].sum(-1))
+
+
+def test_ds_more_baseflow_at_low_moisture(synthetic_tiny):
+    """Dry-down without rain from a bottom layer below Ws * Wmax3: higher Ds drains more."""
+    region = synthetic_tiny
+    n = region.n_cells
+    forcing = torch.as_tensor(region.forcing()[:, :60].copy(), dtype=torch.float64)
+    forcing[..., 0] = 0.0
+    soil = soil_from_region(region)
+    state0 = soil.wwp + 0.5 * (soil.wfc - soil.wwp)
+    ws = 0.9
+    assert torch.all(state0[:, 2] < ws * soil.wmax[:, 2])
+    base = torch.tensor([0.2, 0.0, 10.0, ws, 8.0], dtype=torch.float64).repeat(n, 1)
+    res = []
+    for ds in (0.05, 0.5):
+        th = base.clone()
+        th[:, 1] = ds
+        with torch.no_grad():
+            res.append(run_waterbalance(forcing, soil, th, state0=state0)["baseflow"])
+    assert torch.all(res[1][:, 0] > res[0][:, 0])
+    assert torch.all(res[1].sum(1) > res[0].sum(1))
+
+
+def test_gradients_finite_and_nonzero(synthetic_tiny):
+    region = synthetic_tiny.subset(synthetic_tiny.cells[:4]).sel_time(None, "2016-03-31")
+    forcing = torch.as_tensor(region.forcing(), dtype=torch.float64)
+    soil = soil_from_region(region)
+    obs = torch.as_tensor(region.observations("obs_sm"))
+    # low Ds/Dsmax keep the bottom layer wet, so baseflow parameters feed back on the top layer
+    theta = torch.tensor([0.2, 0.05, 2.0, 0.5, 6.0], dtype=torch.float64).repeat(region.n_cells, 1)
+    theta.requires_grad_(True)
+    sm = run_waterbalance(forcing, soil, theta)["sm"]
+    mask = torch.isfinite(obs)
+    loss = torch.sqrt(((sm - torch.nan_to_num(obs)) ** 2)[mask].mean())
+    loss.backward()
+    g = theta.grad.sum(0)
+    assert torch.all(torch.isfinite(theta.grad))
+    assert torch.all(g.abs() > 0), dict(zip(NAMES, g.tolist()))
+
+
+def test_simulate_cell_and_sample_dims(sim, synthetic_tiny, truth):
+    region = synthetic_tiny
+    space = ParameterSpace.preset("vic")
+    p_cell = space.to_dataset(truth, region.cells)
+    out = sim.simulate(region, p_cell)
+    assert out["sm"].dims == ("cell", "time") and out.sizes["time"] == region.n_days
+    assert set(out.data_vars) >= {"sm", "et", "runoff", "baseflow", "dstorage"}
+    samples = np.stack([truth, space.sample(region.n_cells, seed=1)])
+    p_s = space.to_dataset(samples, region.cells, dims=("sample", "cell"))
+    out_s = sim.simulate(region, p_s, period=("2016-01-01", "2016-06-30"))
+    assert out_s["sm"].dims == ("sample", "cell", "time")
+    assert out_s.sizes["time"] == 182
+    np.testing.assert_allclose(out_s["sm"].isel(sample=0).values,
+                               out["sm"].sel(time=slice("2016-01-01", "2016-06-30")).values, rtol=1e-6)
+    # chunking over the batch does not change results
+    small = WaterBalanceSimulator(device="cpu", max_batch=11).simulate(region, p_s)
+    np.testing.assert_array_equal(small["sm"].values, sim.simulate(region, p_s)["sm"].values)
+
+
+def test_float32_close_to_float64(synthetic_tiny, truth):
+    a = WaterBalanceSimulator(device="cpu", dtype="float32").run_arrays(synthetic_tiny, truth)
+    b = WaterBalanceSimulator(device="cpu", dtype="float64").run_arrays(synthetic_tiny, truth)
+    assert np.abs(a["sm"] - b["sm"]).max() < 2e-3
+
+
+def test_bad_params_rejected(sim, synthetic_tiny, truth):
+    space = ParameterSpace.preset("vic")
+    bad = truth.copy()
+    bad[3, 3] = 1.5
+    with pytest.raises(SimulatorError, match="Ws"):
+        sim.simulate(synthetic_tiny, space.to_dataset(bad, synthetic_tiny.cells))
+    ds = space.to_dataset(truth, synthetic_tiny.cells).drop_vars("expt")
+    with pytest.raises(SimulatorError, match="expt"):
+        sim.simulate(synthetic_tiny, ds)
+
+
+def test_missing_attributes_use_defaults_and_bad_ones_are_named(sim, synthetic_tiny, truth):
+    ds = synthetic_tiny.ds.sel(attribute=["sand", "clay"])
+    region = Region(ds)
+    soil = soil_from_region(region)
+    assert torch.allclose(soil.wmax[:, 0], torch.full((region.n_cells,), SOIL_ATTRIBUTES["porosity"] * 100.0,
+                                                      dtype=torch.float64))
+    out = sim.run_arrays(region, truth)
+    assert np.all(np.isfinite(out["sm"]))
+    att = synthetic_tiny.ds["attributes"].copy()
+    att.loc[{"cell": synthetic_tiny.cells[2], "attribute": "field_capacity"}] = 0.9
+    bad = Region(synthetic_tiny.ds.assign(attributes=att))
+    with pytest.raises(SimulatorError, match=r"cell 2: expected field_capacity < porosity"):
+        soil_from_region(bad)
+
+
+def test_simulate_cli_true_and_file_params(synthetic_tiny, tmp_path, capsys):
+    from vic_paraformer.cli.main import main
+
+    region_nc = synthetic_tiny.save(tmp_path / "region.nc")
+    before = region_nc.read_bytes()
+    out = tmp_path / "sim.nc"
+    assert main(["simulate", "--region", str(region_nc), "--params", "true", "--out", str(out),
+                 "--period", "2016-01-01", "2016-01-31"]) == 0
+    ds = xr.open_dataset(out)
+    assert ds["sm"].dims == ("cell", "time") and ds.sizes["time"] == 31
+    ref = WaterBalanceSimulator(device="cpu").simulate(
+        synthetic_tiny, ParameterSpace.preset().to_dataset(synthetic_tiny.parameters(prefix="true_"), synthetic_tiny.cells),
+        period=("2016-01-01", "2016-01-31"))
+    np.testing.assert_array_equal(ds["sm"].values, ref["sm"].values)
+    ds.close()
+    # a parameter file covering some cells simulates those cells
+    cells = synthetic_tiny.cells[[1, 5, 6]]
+    pfile = tmp_path / "p.nc"
+    ParameterSpace.preset().to_dataset(np.tile(ParameterSpace.preset().midpoint(), (3, 1)), cells).to_netcdf(pfile)
+    assert main(["simulate", "--region", str(region_nc), "--params", str(pfile), "--out", str(out)]) == 0
+    with xr.open_dataset(out) as ds2:
+        np.testing.assert_array_equal(ds2["cell"].values, cells)
+    assert region_nc.read_bytes() == before
+    capsys.readouterr()
+    # errors are one line, no output written
+    bad = tmp_path / "bad.nc"
+    xr.Dataset({"infilt": ("cell", [0.1])}).to_netcdf(bad)
+    assert main(["simulate", "--region", str(region_nc), "--params", str(bad), "--out", str(tmp_path / "o.nc")]) == 1
+    err = capsys.readouterr().err
+    assert "lacks parameter variable(s)" in err and "Ds" in err
+    assert not (tmp_path / "o.nc").exists()
+    plain = tmp_path / "plain.nc"
+    synthetic_tiny.ds.drop_vars([f"true_{n}" for n in NAMES]).to_netcdf(plain)
+    assert main(["simulate", "--region", str(plain), "--params", "true", "--out", str(tmp_path / "o.nc")]) == 1
+    assert "true_infilt" in capsys.readouterr().err

@@ -1,0 +1,50 @@
+"""``vic-paraformer evaluate``: score a calibration result with a real simulator.
+
+::
+
+    vic-paraformer evaluate --region R --result result.nc --simulator waterbalance|vic
+                            [--period START END] [--variables sm et] --out metrics.json
+
+Runs the simulator (never the surrogate) with the result's parameters from the region's first
+day, scores RMSE/PCC/NSE per cell over the period against obs_sm (and obs_et if present) for
+the training and the untrained cells, prints medians and writes every per-cell value as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import ConfigError, parse_options
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a calibration result with a simulator (RMSE, PCC, NSE)",
+                       description="Run a simulator with calibrated parameters and compare with the region's "
+                                   "observations over a period, for training and untrained cells.")
+    p.add_argument("--region", required=True, help="region netCDF with obs_sm (and optionally obs_et)")
+    p.add_argument("--result", required=True, help="calibration result written by 'vic-paraformer calibrate'")
+    p.add_argument("--simulator", default="waterbalance", help="registered simulator (waterbalance, vic)")
+    p.add_argument("--simulator-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="simulator option, repeatable (e.g. exe=/path/vic_image.exe)")
+    p.add_argument("--period", nargs=2, metavar=("START", "END"), default=None,
+                   help="score only these days (inclusive, e.g. 2016-01-01 2016-12-31); earlier days are warm-up")
+    p.add_argument("--variables", nargs="+", default=["sm", "et"], help="variables to score (default: sm et)")
+    p.add_argument("--out", required=True, help="metrics JSON to write")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate, format_table, write_metrics
+    from ..region import Region
+
+    for src in (args.region, args.result):
+        if Path(args.out).resolve() == Path(src).resolve():
+            raise ConfigError(f"--out {args.out} is an input file; choose another file (inputs are never overwritten)")
+    region = Region.open(args.region)
+    metrics = evaluate(region, args.result, simulator=args.simulator, period=tuple(args.period) if args.period else None,
+                       variables=tuple(args.variables), simulator_options=parse_options(args.simulator_option))
+    write_metrics(metrics, args.out)
+    print(format_table(metrics))
+    print(f"written {args.out}")
+    return 0

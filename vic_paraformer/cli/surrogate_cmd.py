@@ -1,0 +1,79 @@
+"""``vic-paraformer surrogate train|evaluate``: train an LSTM surrogate and report its accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("surrogate", help="train or evaluate the LSTM surrogate of a simulator",
+                       description="Train an LSTM surrogate (forcing, attributes, parameters -> sm, et) on simulator "
+                                   "runs of a region, or report its accuracy against the simulator.")
+    ss = p.add_subparsers(dest="surrogate_command", metavar="ACTION")
+    t = ss.add_parser("train", help="generate simulator runs and train a surrogate")
+    t.add_argument("--region", required=True, help="region netCDF (vic_paraformer Region)")
+    t.add_argument("--simulator", default="waterbalance", help="simulator to imitate (default: waterbalance)")
+    t.add_argument("--samples", type=int, default=None, help="parameter samples per cell (default: preset)")
+    t.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    t.add_argument("--preset", default="demo", help="settings preset: test, demo (default) or benchmark")
+    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--hidden", type=int, default=None, help="LSTM hidden size")
+    t.add_argument("--layers", type=int, default=None, help="LSTM layers")
+    t.add_argument("--max-time", type=float, default=None, help="training time budget in seconds")
+    t.add_argument("--per-cell", action="store_true", help="independent parameter samples per cell (default: shared)")
+    t.add_argument("--parameter-space", default=None, help="parameter preset (vic or paper)")
+    t.add_argument("--store", default=None, help="folder for the simulator runs (resumable; default: temporary)")
+    t.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    t.add_argument("--workers", type=int, default=1,
+                   help="simulator processes for the training runs (default 1; more for the vic simulator)")
+    t.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads while training (1 is fastest when other processes load the cores)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    t.set_defaults(func=run_train)
+    e = ss.add_parser("evaluate", help="accuracy of a surrogate against its simulator")
+    e.add_argument("--surrogate", required=True, help="checkpoint written by 'surrogate train'")
+    e.add_argument("--region", required=True, help="region netCDF")
+    e.add_argument("--simulator", default=None, help="simulator to compare with (default: the one it imitates)")
+    e.add_argument("--samples", type=int, default=4, help="fresh parameter samples per cell (default 4)")
+    e.add_argument("--out", default=None, help="folder for metrics.json, timeseries.png, nse_cdf.png")
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(func=run_evaluate)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..region import Region
+    from ..surrogate import train_surrogate
+
+    region = Region.open(args.region)
+    sur = train_surrogate(region, args.simulator, n_samples=args.samples, epochs=args.epochs, hidden_size=args.hidden,
+                          num_layers=args.layers, max_time=args.max_time, seed=args.seed, preset=args.preset,
+                          per_cell=args.per_cell, parameter_space=args.parameter_space, store=args.store,
+                          out=args.out, device=args.device, num_threads=args.threads, n_workers=args.workers,
+                          progress=not args.no_progress)
+    hist = sur.info.get("history", {})
+    best = sur.info.get("best_epoch", -1)
+    val = hist.get("val_loss", [float("nan")])[best] if hist else float("nan")
+    print(f"{sur!r}\nbest epoch {best + 1} of {len(hist.get('val_loss', []))}: validation MSE {val:.4f} (standardised); "
+          f"{sur.info.get('total_seconds', 0):.1f} s in all\nwritten {args.out}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ..region import Region
+    from ..surrogate.evaluate import evaluate_surrogate, format_report, write_report
+    from ..surrogate.model import Surrogate
+
+    sur = Surrogate.load(args.surrogate)
+    region = Region.open(args.region)
+    report = evaluate_surrogate(sur, region, simulator=args.simulator, n_samples=args.samples, seed=args.seed)
+    print(format_report(report))
+    if args.out:
+        paths = write_report(report, Path(args.out))
+        print("written " + ", ".join(str(p) for p in paths.values()))
+    else:
+        print(json.dumps(report["summary"]["held_out_samples"], indent=1))
+    return 0

@@ -1,0 +1,116 @@
+"""Run configuration files (YAML or JSON) for ``vic-paraformer calibrate --config``.
+
+A configuration holds the same settings as the command line; command-line values win::
+
+    # calibrate.yaml
+    region: runs/region.nc
+    strategy: sceua
+    seed: 3
+    surrogate: runs/surrogate.pt      # passed as the strategy option ``surrogate``
+    out: runs/sceua.nc
+    model_out: null                   # DL strategies: where to save the trained model
+    parameter_space: vic              # preset name or {names, lower, upper}
+    options:                          # strategy options (see ``vic-paraformer strategies -v``)
+      repetitions: 2000
+      n_workers: 4
+
+Unknown top-level keys are rejected with an error naming them (a typo must not be ignored).
+``--option key=value`` values are parsed as YAML scalars: ``3`` is an int, ``0.5`` and ``1e-3``
+floats, ``true`` a bool, ``null`` None, ``[1, 2]`` a list, anything else a string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from .errors import VicParaformerError
+
+CONFIG_KEYS: dict[str, str] = {
+    "region": "path of the region netCDF",
+    "strategy": "registered strategy name",
+    "seed": "integer random seed",
+    "surrogate": "surrogate checkpoint (strategy option 'surrogate')",
+    "out": "path of the result netCDF",
+    "model_out": "where a DL strategy saves its trained model (strategy option 'model_out')",
+    "parameter_space": "parameter preset name ('vic', 'paper') or {names, lower, upper}",
+    "options": "mapping of strategy options",
+}
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+class ConfigError(VicParaformerError, ValueError):
+    """A configuration file or ``--option`` is malformed."""
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) run configuration and check its keys."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: configuration file not found")
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        msg = str(exc).replace("\n", " ")
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({msg})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown}; expected some of {sorted(CONFIG_KEYS)}")
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise ConfigError(f"{path}: 'options' must be a mapping of strategy options, got {type(options).__name__}")
+    data["options"] = dict(options)
+    if "seed" in data and data["seed"] is not None and (isinstance(data["seed"], bool) or not isinstance(data["seed"], int)):
+        raise ConfigError(f"{path}: 'seed' must be an integer, got {data['seed']!r}")
+    base = path.parent
+    for key in ("region", "surrogate", "out", "model_out"):  # relative paths are relative to the config file
+        v = data.get(key)
+        if isinstance(v, str) and v and not Path(v).is_absolute():
+            data[key] = str(base / v)
+    return data
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """Parse one ``key=value`` (value as a YAML scalar/list) into ``(key, value)``."""
+    if "=" not in text:
+        raise ConfigError(f"option {text!r} is not key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key.isidentifier():
+        raise ConfigError(f"option name {key!r} (from {text!r}) is not a valid name")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        value = float(value)  # YAML 1.1 reads "1e-3" (no dot) as a string
+    return key, value
+
+
+def parse_options(items: Iterable[str] | None) -> dict[str, Any]:
+    """Parse repeated ``key=value`` strings; a repeated key is an error."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        k, v = parse_option(item)
+        if k in out:
+            raise ConfigError(f"option {k!r} given twice")
+        out[k] = v
+    return out
+
+
+def merged(config: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
+    """``config`` with every override that is not None applied on top."""
+    out = dict(config)
+    out.update({k: v for k, v in overrides.items() if v is not None})
+    return out

@@ -1,0 +1,417 @@
+"""Ensemble runner: one simulator over many parameter sets and cells, locally or on Dask.
+
+:class:`EnsembleRunner` has one interface and two back-ends:
+
+``backend="local"`` (default)
+    With ``n_workers=1`` everything runs in this process (for ``waterbalance`` that is vectorised
+    torch over all series of a chunk). With ``n_workers > 1`` (default: all cores) tasks go to a
+    persistent process pool (``forkserver`` start method on Linux, ``spawn`` elsewhere; each worker
+    uses one torch thread).
+``backend="dask"``
+    A :class:`dask.distributed.Client` passed as ``client=``, or one connected to ``scheduler=``
+    (``"tcp://host:port"``; the runner closes clients it opened itself).
+
+Two entry points:
+
+:meth:`EnsembleRunner.run`
+    ``(region, params over (sample, cell) or (cell))`` -> Dataset of the simulator outputs over
+    ``(sample, cell, time)`` (or ``(cell, time)``) plus the parameters. Work is cut into chunks of at
+    most ``chunk_size`` (sample, cell) series so memory stays bounded; with ``out_path`` chunks are
+    streamed into a netCDF file (written atomically) and the result is opened lazily from it.
+:meth:`EnsembleRunner.map`
+    ``func(item)`` for every item (``func`` must be a picklable top-level function), results in input
+    order, with a progress bar; used for per-cell tasks (SCE-UA, the VIC driver).
+
+A failing chunk or task raises :class:`~vic_paraformer.errors.SimulatorError` naming its cells and
+parameters (or its item) and chained to the original exception. Results are identical across
+back-ends: each chunk is computed by the same function on the same inputs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing as mp
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import xarray as xr
+from tqdm.auto import tqdm
+
+from ._io import atomic_path
+from .errors import SimulatorError
+from .parameters import PARAMETER_NAMES
+from .region import Region
+from .simulators.base import OUTPUT_VARS, Simulator, check_params
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_SIZE = 4096
+
+
+# ----------------------------------------------------------------------------- worker-side functions
+def _worker_init() -> None:
+    """Pool worker start-up: one torch thread per process (the pool provides the parallelism)."""
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except Exception:  # pragma: no cover - torch is a hard dependency
+        pass
+
+
+@dataclass
+class _Chunk:
+    """One unit of ensemble work: sample indices x cell indices of the full arrays."""
+
+    index: int
+    samples: np.ndarray
+    cells: np.ndarray
+
+
+def _run_chunk(simulator: Simulator, region: Region, cell_ids: np.ndarray, theta: np.ndarray,
+               names: Sequence[str], period) -> dict[str, np.ndarray]:
+    """Simulate ``theta`` ``(sample, cell, p)`` for ``cell_ids`` of ``region``; returns float32 arrays."""
+    sub = region.subset(cell_ids) if not np.array_equal(cell_ids, region.cells) else region
+    params = xr.Dataset({n: (("sample", "cell"), theta[..., j]) for j, n in enumerate(names)},
+                        coords={"cell": sub.cells})
+    out = simulator.simulate(sub, params, period=period)
+    return {k: np.asarray(out[k].transpose("sample", "cell", "time").values, dtype=np.float32)
+            for k in OUTPUT_VARS if k in out}
+
+
+def _describe_params(names: Sequence[str], theta: np.ndarray, limit: int = 3) -> str:
+    flat = theta.reshape(-1, theta.shape[-1])
+    sets = ["{" + ", ".join(f"{n}={v:.4g}" for n, v in zip(names, row)) + "}" for row in flat[:limit]]
+    more = f" and {len(flat) - limit} more" if len(flat) > limit else ""
+    return "; ".join(sets) + more
+
+
+def _short(x: Any, n: int = 200) -> str:
+    s = repr(x)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+# ----------------------------------------------------------------------------- the runner
+class EnsembleRunner:
+    """Run a simulator over many parameter sets and cells (local process pool or Dask).
+
+    Parameters
+    ----------
+    simulator
+        A registered simulator name (default ``"waterbalance"``) or a :class:`Simulator` instance
+        (it must be picklable for the pool and Dask back-ends); ``None`` for a runner used only
+        through :meth:`map`.
+    backend
+        ``"local"`` or ``"dask"``.
+    n_workers
+        Local back-end: worker processes (default ``os.cpu_count()``; ``1`` runs in-process).
+    client, scheduler
+        Dask back-end: an existing ``dask.distributed.Client`` or a scheduler address.
+    chunk_size
+        Maximum (sample, cell) series per chunk of :meth:`run` (default 4096).
+    progress
+        Show tqdm progress bars.
+    simulator_options
+        Options for the simulator when given by name.
+    """
+
+    def __init__(self, simulator: str | Simulator = "waterbalance", backend: str = "local", n_workers: int | None = None,
+                 client=None, scheduler: str | None = None, chunk_size: int | None = None, progress: bool = True,
+                 simulator_options: dict | None = None) -> None:
+        if client is not None or scheduler is not None:
+            backend = "dask" if backend == "local" else backend
+        if backend not in ("local", "dask"):
+            raise SimulatorError(f"unknown ensemble backend {backend!r}; expected 'local' or 'dask'")
+        if simulator is None:
+            pass  # map-only runner (per-cell tasks); run() then needs a simulator
+        elif isinstance(simulator, str):
+            from .registry import get_simulator
+
+            simulator = get_simulator(simulator, **(simulator_options or {}))
+        elif simulator_options:
+            raise SimulatorError("simulator_options only apply when the simulator is given by name")
+        if simulator is not None and not isinstance(simulator, Simulator):
+            raise SimulatorError(f"simulator must be a name or a Simulator, got {type(simulator).__name__}")
+        self.simulator = simulator
+        self.backend = backend
+        self.n_workers = int(n_workers) if n_workers is not None else (os.cpu_count() or 1)
+        if self.n_workers < 1:
+            raise SimulatorError(f"n_workers must be >= 1, got {n_workers}")
+        self.chunk_size = int(chunk_size) if chunk_size is not None else DEFAULT_CHUNK_SIZE
+        if self.chunk_size < 1:
+            raise SimulatorError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.progress = progress
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._client = client
+        self._own_client = False
+        if backend == "dask" and client is None:
+            if scheduler is None:
+                raise SimulatorError("the dask backend needs client= (a dask.distributed.Client) or "
+                                     "scheduler='tcp://host:port'")
+            from dask.distributed import Client
+
+            try:
+                self._client = Client(scheduler, timeout="30s")
+            except (OSError, TimeoutError) as exc:
+                raise SimulatorError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
+            self._own_client = True
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "EnsembleRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut down the process pool and any Dask client this runner opened."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._own_client and self._client is not None:
+            self._client.close()
+            self._client = None
+            self._own_client = False
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+        except Exception:
+            pass
+
+    @property
+    def in_process(self) -> bool:
+        """True when work runs in this process (local back-end with one worker)."""
+        return self.backend == "local" and self.n_workers == 1
+
+    def _get_pool(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            if sys.platform.startswith("linux"):
+                ctx = mp.get_context("forkserver")
+                ctx.set_forkserver_preload(["torch", "xarray", "vic_paraformer.ensemble"])
+            else:  # pragma: no cover
+                ctx = mp.get_context("spawn")
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx, initializer=_worker_init)
+        return self._pool
+
+    # ------------------------------------------------------------------ generic map
+    def _execute(self, func: Callable, arg_lists: list[tuple], desc: str, on_error: Callable[[int, BaseException], Exception],
+                 on_result: Callable[[int, Any], None] | None = None) -> list:
+        """Run ``func(*args)`` for each tuple; results in order (or handed to ``on_result``)."""
+        n = len(arg_lists)
+        results: list = [None] * n
+        bar = tqdm(total=n, desc=desc, disable=not self.progress or n == 0, leave=False)
+
+        def done(i: int, value: Any) -> None:
+            if on_result is not None:
+                on_result(i, value)
+            else:
+                results[i] = value
+            bar.update(1)
+
+        try:
+            if self.in_process:
+                for i, args in enumerate(arg_lists):
+                    try:
+                        value = func(*args)
+                    except Exception as exc:
+                        raise on_error(i, exc) from exc
+                    done(i, value)
+            elif self.backend == "local":
+                pool = self._get_pool()
+                futures = {pool.submit(func, *args): i for i, args in enumerate(arg_lists)}
+                try:
+                    for fut in cf.as_completed(futures):
+                        i = futures[fut]
+                        exc = fut.exception()
+                        if exc is not None:
+                            raise on_error(i, exc) from exc
+                        done(i, fut.result())
+                except BaseException:
+                    for fut in futures:
+                        fut.cancel()
+                    raise
+            else:
+                from dask.distributed import as_completed
+
+                client = self._client
+                futures = [client.submit(func, *args, pure=False) for args in arg_lists]
+                index = {f.key: i for i, f in enumerate(futures)}
+                try:
+                    for fut in as_completed(futures):
+                        i = index[fut.key]
+                        if fut.status == "error":
+                            exc = fut.exception()
+                            raise on_error(i, exc) from exc
+                        done(i, fut.result())
+                except BaseException:
+                    client.cancel(futures)
+                    raise
+        finally:
+            bar.close()
+        return results
+
+    def map(self, func: Callable[[Any], Any], items: Iterable[Any], desc: str = "tasks") -> list:
+        """``[func(item) for item in items]`` on the back-end, in input order, with a progress bar.
+
+        ``func`` must be a picklable top-level function unless the runner is in-process. A failing
+        task raises :class:`SimulatorError` naming the task index and item.
+        """
+        items = list(items)
+
+        def on_error(i: int, exc: BaseException) -> Exception:
+            return SimulatorError(f"{desc}: task {i} of {len(items)} failed for item {_short(items[i])}: "
+                                  f"{type(exc).__name__}: {exc}")
+
+        return self._execute(func, [(it,) for it in items], desc, on_error)
+
+    # ------------------------------------------------------------------ ensemble simulation
+    def chunks(self, n_samples: int, n_cells: int) -> list[_Chunk]:
+        """Cut ``n_samples x n_cells`` series into chunks of at most ``chunk_size`` series."""
+        cell_block = min(n_cells, self.chunk_size)
+        sample_block = max(1, self.chunk_size // cell_block)
+        out = []
+        for s0 in range(0, n_samples, sample_block):
+            for c0 in range(0, n_cells, cell_block):
+                out.append(_Chunk(len(out), np.arange(s0, min(s0 + sample_block, n_samples)),
+                                  np.arange(c0, min(c0 + cell_block, n_cells))))
+        return out
+
+    def run(self, region: Region, params: xr.Dataset, *, period: tuple | slice | None = None,
+            out_path: str | os.PathLike | None = None, desc: str = "ensemble") -> xr.Dataset:
+        """Simulate every (sample, cell) of ``params`` for ``region``.
+
+        ``params`` holds ``infilt .. expt`` over ``(sample, cell)`` or ``(cell)``. Returns the outputs
+        (float32) over ``(sample, cell, time)`` (or ``(cell, time)``) with the parameters added. With
+        ``out_path`` the chunks are streamed into that netCDF file (atomically) and it is returned
+        opened lazily.
+        """
+        if self.simulator is None:
+            raise SimulatorError("this EnsembleRunner was built without a simulator (simulator=None); "
+                                 "it can only map() tasks")
+        check_params(region, params)
+        names = list(PARAMETER_NAMES)
+        dims = params[names[0]].dims
+        single = dims == ("cell",)
+        theta = np.stack([np.asarray(params[n].transpose(*dims).values, dtype=float) for n in names], axis=-1)
+        if single:
+            theta = theta[None]
+        n_s, n_c = theta.shape[:2]
+        times = region.times
+        if period is not None:
+            sl = period if isinstance(period, slice) else slice(*period)
+            times = pd_index_slice(times, sl)
+        n_t = len(times)
+        chunks = self.chunks(n_s, n_c)
+        cells = region.cells
+
+        if self.backend == "dask":
+            region_ref = self._client.scatter(region, broadcast=False, hash=False)
+        else:
+            region_ref = None
+        arg_lists = []
+        for ch in chunks:
+            cell_ids = cells[ch.cells]
+            th = theta[ch.samples][:, ch.cells]
+            reg = region_ref if region_ref is not None else (
+                region if self.in_process else region.subset(cell_ids))
+            arg_lists.append((self.simulator, reg, cell_ids, th, names, period))
+
+        def on_error(i: int, exc: BaseException) -> Exception:
+            ch = chunks[i]
+            return SimulatorError(
+                f"{desc}: chunk {i} of {len(chunks)} failed ({self.simulator.name} simulator; samples "
+                f"{ch.samples[0]}..{ch.samples[-1]}, cells {_short(cells[ch.cells].tolist(), 120)}; parameters "
+                f"{_describe_params(names, theta[ch.samples][:, ch.cells])}): {type(exc).__name__}: {exc}")
+
+        coords = {"sample": np.arange(n_s), "cell": cells, "time": times,
+                  "lat": ("cell", region.ds["lat"].values), "lon": ("cell", region.ds["lon"].values)}
+        if not single and "sample" in params.coords:
+            coords["sample"] = params["sample"].values
+        if out_path is None:
+            arrays = {k: np.full((n_s, n_c, n_t), np.nan, dtype=np.float32) for k in OUTPUT_VARS}
+
+            def store(i: int, res: dict[str, np.ndarray]) -> None:
+                ch = chunks[i]
+                for k, v in res.items():
+                    if k in arrays:
+                        arrays[k][np.ix_(ch.samples, ch.cells)] = v
+
+            self._execute(_run_chunk, arg_lists, desc, on_error, on_result=store)
+            data = {k: (("sample", "cell", "time"), v, {"units": OUTPUT_VARS[k]}) for k, v in arrays.items()}
+            for j, n in enumerate(names):
+                data[n] = (("sample", "cell"), theta[..., j])
+            ds = xr.Dataset(data, coords=coords)
+            ds.attrs.update(simulator=self.simulator.name)
+            return ds.isel(sample=0, drop=True) if single else ds
+        return self._run_to_file(out_path, arg_lists, chunks, theta, names, coords, desc, on_error, single)
+
+    def _run_to_file(self, out_path, arg_lists, chunks, theta, names, coords, desc, on_error, single) -> xr.Dataset:
+        import netCDF4
+
+        n_s, n_c = theta.shape[:2]
+        times = coords["time"]
+        n_t = len(times)
+        out_path = Path(out_path)
+        with atomic_path(out_path) as tmp:
+            nc = netCDF4.Dataset(tmp, "w", format="NETCDF4")
+            try:
+                nc.createDimension("sample", n_s)
+                nc.createDimension("cell", n_c)
+                nc.createDimension("time", n_t)
+                nc.createVariable("sample", "i8", ("sample",))[:] = np.asarray(coords["sample"])
+                nc.createVariable("cell", "i8", ("cell",))[:] = np.asarray(coords["cell"])
+                for k in ("lat", "lon"):
+                    nc.createVariable(k, "f8", ("cell",))[:] = coords[k][1]
+                tv = nc.createVariable("time", "i8", ("time",))
+                tv.units = f"days since {times[0].strftime('%Y-%m-%d')}"
+                tv.calendar = "proleptic_gregorian"
+                tv[:] = np.arange(n_t)
+                for j, n in enumerate(names):
+                    nc.createVariable(n, "f8", ("sample", "cell"))[:] = theta[..., j]
+                cs = (1, min(n_c, 256), n_t)
+                ncvars = {}
+                for k, units in OUTPUT_VARS.items():
+                    v = nc.createVariable(k, "f4", ("sample", "cell", "time"), fill_value=np.float32(np.nan),
+                                          chunksizes=cs, zlib=False)
+                    v.units = units
+                    v.coordinates = "lat lon"
+                    ncvars[k] = v
+                nc.simulator = self.simulator.name
+
+                def store(i: int, res: dict[str, np.ndarray]) -> None:
+                    ch = chunks[i]
+                    s0, s1 = int(ch.samples[0]), int(ch.samples[-1]) + 1
+                    c0, c1 = int(ch.cells[0]), int(ch.cells[-1]) + 1
+                    for k, v in res.items():
+                        if k in ncvars:
+                            ncvars[k][s0:s1, c0:c1, :] = v
+
+                self._execute(_run_chunk, arg_lists, desc, on_error, on_result=store)
+            finally:
+                nc.close()
+        ds = xr.open_dataset(out_path)
+        return ds.isel(sample=0, drop=True) if single else ds
+
+
+def pd_index_slice(times, sl: slice):
+    """The days of ``times`` inside ``sl`` (inclusive), raising SimulatorError if none."""
+    import pandas as pd
+
+    idx = pd.Series(np.arange(len(times)), index=times).loc[sl]
+    if len(idx) == 0:
+        raise SimulatorError(f"period {sl.start}..{sl.stop} has no days in {times[0].date()}..{times[-1].date()}")
+    return times[idx.values]
+
+
+def run_ensemble(region: Region, params: xr.Dataset, simulator: str | Simulator = "waterbalance", **options) -> xr.Dataset:
+    """Convenience: ``EnsembleRunner(simulator, **options).run(region, params)`` with clean-up."""
+    run_kw = {k: options.pop(k) for k in ("period", "out_path", "desc") if k in options}
+    with EnsembleRunner(simulator, **options) as runner:
+        return runner.run(region, params, **run_kw)

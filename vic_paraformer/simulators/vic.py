@@ -1,0 +1,275 @@
+"""``vic``: the real VIC 5 image driver behind the :class:`Simulator` interface.
+
+The Region must come from :func:`vic_paraformer.vic.importer.region_from_vic` (it records the
+global parameter file in ``region.ds.attrs["vic_global_param_file"]``), or the global file is
+given as ``global_param_file``. For each parameter set the simulator
+
+1. creates a run directory (under ``workdir``, default the system temp folder),
+2. writes a copy of the template parameter file (default: the global file's ``PARAMETERS``) with
+   the set's values on the Region's cells (:func:`vic_paraformer.vic.params.write_parameters`) and,
+   with ``only_region_cells`` (default), ``run_cell = 0`` on the grid cells outside the Region so
+   VIC does not spend time on them,
+3. renders the global file for the Region's period (its first to last day),
+4. runs VIC (:mod:`vic_paraformer.vic.runner`) and reads ``sm``, ``et``, ``runoff``, ``baseflow``,
+   ``dstorage`` (and ``prec``) back per ``(cell, time)``,
+5. removes the run directory unless ``keep_runs`` (a failed run's directory is always kept and
+   named in the error).
+
+Ensembles (parameters over ``(sample, cell)``) run one VIC process per sample, ``n_workers`` at a
+time, each in its own run directory, through the small internal :func:`_map` (a thread pool: each
+worker only waits on its VIC child process). It is meant to be swapped for
+``vic_paraformer.ensemble.EnsembleRunner`` once that exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import VICError
+from ..region import Region
+from ..vic.globalfile import GlobalParamFile, Period
+from ..vic.importer import VicGrid, global_file_of, read_grid
+from ..vic.params import write_parameters
+from ..vic.runner import RunDir, cleanup, find_executable, kill_all, read_outputs, run_vic
+from .base import Simulator, check_params, select_period
+
+log = logging.getLogger(__name__)
+
+
+def _map(func: Callable[[Any], Any], items: Sequence[Any], n_workers: int, progress: bool, desc: str) -> list:
+    """Apply ``func`` to ``items`` with ``n_workers`` threads, in order, with a tqdm bar."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(items), desc=desc, disable=not progress or len(items) < 2, leave=False)
+    try:
+        if n_workers <= 1 or len(items) < 2:
+            out = []
+            for it in items:
+                out.append(func(it))
+                bar.update()
+            return out
+        stop = threading.Event()
+
+        def guarded(it):
+            if stop.is_set():
+                raise VICError("cancelled")
+            return func(it)
+
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            futures = [pool.submit(guarded, it) for it in items]
+            out = []
+            try:
+                for f in futures:
+                    out.append(f.result())
+                    bar.update()
+            except BaseException:
+                # Ctrl-C or a failed run: start nothing new and kill what runs until every worker is done
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                while not all(f.done() for f in futures):
+                    kill_all()
+                    time.sleep(0.05)
+                raise
+            return out
+    finally:
+        bar.close()
+
+
+class VICSimulator(Simulator):
+    """Run the VIC 5 image driver for a Region imported from a VIC setup.
+
+    Parameters
+    ----------
+    exe:
+        The image driver (default: ``$VIC_IMAGE_EXE``, then ``vic_image.exe`` on PATH).
+    mpi_procs:
+        Run each VIC process under ``mpiexec -n mpi_procs`` (None/1: no MPI).
+    timeout:
+        Seconds one VIC run may take before it is killed (VICError).
+    keep_runs:
+        Keep the run directories of successful runs.
+    workdir:
+        Folder for run directories (default: the system temp folder).
+    global_param_file:
+        The global file (default: the Region's ``vic_global_param_file`` attribute).
+    template_params:
+        Parameter file to copy for each run (default: the global file's ``PARAMETERS``).
+    variables:
+        ``${NAME}`` values for the global file (default: those stored on import).
+    n_workers:
+        VIC processes run at once for ensembles.
+    expt_layers:
+        Soil layers (0-based) that receive the calibrated ``expt``.
+    keep_user_outputs:
+        Keep the user's own output streams in the per-run global file (off by default: they
+        only cost time; the run writes its own daily stream).
+    only_region_cells:
+        Simulate only the Region's cells (``run_cell = 0`` elsewhere in the run's parameter copy).
+    progress:
+        Show a tqdm bar over ensemble members.
+    """
+
+    name = "vic"
+    description = "VIC 5 image driver (external executable) run through isolated run directories"
+
+    def __init__(self, exe: str | os.PathLike | None = None, mpi_procs: int | None = None, timeout: float = 3600.0,
+                 keep_runs: bool = False, workdir: str | os.PathLike | None = None,
+                 global_param_file: str | os.PathLike | None = None, template_params: str | os.PathLike | None = None,
+                 variables: dict | None = None, n_workers: int = 1, expt_layers: Sequence[int] = (0,),
+                 keep_user_outputs: bool = False, only_region_cells: bool = True, mpiexec: str | None = None,
+                 progress: bool = True) -> None:
+        super().__init__(exe=exe, mpi_procs=mpi_procs, timeout=timeout, keep_runs=keep_runs, workdir=workdir,
+                         global_param_file=global_param_file, template_params=template_params, variables=variables,
+                         n_workers=n_workers, expt_layers=tuple(expt_layers), keep_user_outputs=keep_user_outputs,
+                         only_region_cells=only_region_cells, mpiexec=mpiexec, progress=progress)
+        self.exe = exe
+        self.mpi_procs = mpi_procs
+        self.timeout = float(timeout)
+        self.keep_runs = bool(keep_runs)
+        self.workdir = Path(workdir) if workdir is not None else None
+        self.global_param_file = global_param_file
+        self.template_params = template_params
+        self.variables = variables
+        self.n_workers = max(1, int(n_workers))
+        self.expt_layers = tuple(expt_layers)
+        self.keep_user_outputs = bool(keep_user_outputs)
+        self.only_region_cells = bool(only_region_cells)
+        self.mpiexec = mpiexec
+        self.progress = progress
+        self.last_wall_times: list[float] = []
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, region: Region) -> "_Setup":
+        """Resolve the global file, grid, template and period for ``region`` (checks everything first)."""
+        exe = find_executable(self.exe)
+        if self.global_param_file is not None:
+            gpath, stored = Path(self.global_param_file), {}
+            if "vic_global_param_file" in region.ds.attrs:
+                stored = global_file_of(region)[1]
+        else:
+            gpath, stored = global_file_of(region)
+        variables = {**stored, **(self.variables or {})}
+        gf = GlobalParamFile.read(gpath, variables)
+        gf.validate()
+        template = Path(self.template_params) if self.template_params is not None else gf.parameters_path
+        if not template.is_file():
+            raise VICError(f"{template}: template parameter file not found")
+        grid = read_grid(gf) if self.template_params is None else _grid_from_template(gf, template)
+        rows, cols = grid.locate(region.ds["lat"].values, region.ds["lon"].values,
+                                 what=f"region cell (for {gf.parameters_path})")
+        t = region.times
+        period = Period(t[0].date(), t[-1].date())
+        gf.forcing_files(period.years)
+        with xr.open_dataset(template, decode_times=False) as p:
+            for v in ("depth", "init_moist"):
+                if v not in p.variables:
+                    raise VICError(f"{template}: parameter file lacks variable {v!r}")
+            depth0 = np.asarray(p["depth"].values, float)[0, rows, cols]
+            init = np.asarray(p["init_moist"].values, float)[:, rows, cols].sum(axis=0)
+        return _Setup(exe=exe, gf=gf, template=template, grid=grid, rows=rows, cols=cols, period=period,
+                      days=pd.DatetimeIndex(t), depth0=depth0,
+                      init_storage=None if gf.has_init_state else init, cells=region.cells,
+                      lat=region.ds["lat"].values, lon=region.ds["lon"].values)
+
+    def _run_dir(self) -> RunDir:
+        base = self.workdir or Path(tempfile.gettempdir())
+        base.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="vicrun_", dir=base))
+        if any(c.isspace() for c in str(path)):
+            raise VICError(f"run directory {path} contains a space; VIC cannot read such paths (set workdir)")
+        return RunDir(path).create()
+
+    def _execute(self, setup: "_Setup", params_file_writer: Callable[[RunDir], None]) -> xr.Dataset:
+        run = self._run_dir()
+        params_file_writer(run)
+        if self.only_region_cells:
+            _restrict_run_cells(run.params_file, setup.rows, setup.cols)
+        run.write_global(setup.gf, setup.period, keep_user_outputs=self.keep_user_outputs)
+        wall = run_vic(run, setup.exe, mpi_procs=self.mpi_procs, mpiexec=self.mpiexec, timeout=self.timeout)
+        self.last_wall_times.append(wall)
+        out = read_outputs(run, setup.rows, setup.cols, setup.days, setup.depth0, cell_ids=setup.cells,
+                           init_storage=setup.init_storage)
+        out.attrs["vic_run_dir"] = str(run.path)
+        out.attrs["vic_wall_time_s"] = wall
+        if not self.keep_runs:
+            cleanup(run)
+        return out
+
+    # ------------------------------------------------------------------ API
+    def simulate(self, region: Region, params: xr.Dataset, *, period=None) -> xr.Dataset:
+        """Run VIC once per parameter set (see the module docstring)."""
+        space = check_params(region, params)
+        setup = self.setup(region)
+        values = {n: np.asarray(params[n].values, float) for n in space.names}
+        samples = params.sizes["sample"] if "sample" in params.dims else None
+        self.last_wall_times = []
+
+        def one(i):
+            vals = {n: (v if samples is None else v[i]) for n, v in values.items()}
+            ds = xr.Dataset({n: ("cell", v) for n, v in vals.items()},
+                            coords={"cell": setup.cells, "lat": ("cell", setup.lat), "lon": ("cell", setup.lon)})
+
+            def writer(run: RunDir) -> None:
+                write_parameters(ds, setup.template, run.params_file, expt_layers=self.expt_layers)
+
+            return self._execute(setup, writer)
+
+        try:
+            if samples is None:
+                out = one(0)
+            else:
+                runs = _map(one, list(range(samples)), self.n_workers, self.progress, desc="VIC runs")
+                out = xr.concat(runs, dim="sample", combine_attrs="drop")
+        except BaseException:
+            kill_all()
+            raise
+        out = select_period(out, period)
+        out.attrs.update({"simulator": self.name, "vic_global_param_file": str(setup.gf.path)})
+        return out
+
+    def run_parameter_file(self, region: Region, params_file: str | os.PathLike, *, period=None) -> xr.Dataset:
+        """Run VIC with an existing parameter file (copied unchanged into the run directory)."""
+        src = Path(params_file)
+        if not src.is_file():
+            raise VICError(f"{src}: parameter file not found")
+        setup = self.setup(region)
+        import shutil
+
+        out = self._execute(setup, lambda run: shutil.copyfile(src, run.params_file))
+        out = select_period(out, period)
+        out.attrs.update({"simulator": self.name, "vic_params_file": str(src)})
+        return out
+
+
+class _Setup:
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+def _grid_from_template(gf: GlobalParamFile, template: Path) -> VicGrid:
+    with xr.open_dataset(template, decode_times=False) as p:
+        return read_grid(gf, p)
+
+
+def _restrict_run_cells(params_file: Path, rows: np.ndarray, cols: np.ndarray) -> None:
+    with netCDF4.Dataset(params_file, "a") as nc:
+        var = nc.variables["run_cell"]
+        var.set_auto_maskandscale(False)
+        rc = var[:]
+        keep = np.zeros(rc.shape, bool)
+        keep[rows, cols] = True
+        rc[~keep & (rc == 1)] = 0
+        var[:] = rc

@@ -1,0 +1,169 @@
+"""Accuracy of a surrogate against the simulator it imitates (:func:`evaluate_surrogate`).
+
+Fresh parameter sets (a Latin hypercube per cell, seeded with a seed the training never used)
+are run through both the simulator and the surrogate; every (sample, cell) series is scored
+with :mod:`vic_paraformer.metrics` (NSE, RMSE, PCC, days after the surrogate's warm-up) for sm
+and et. The scores are summarised (median, 5th percentile, ...) over
+
+``held_out_samples``  training cells with the fresh (never trained on) parameter samples;
+``held_out_cells``    the cells the surrogate held out for validation (when evaluated on its
+                      training region);
+``all``               every cell of the region.
+
+:func:`write_report` saves the report as JSON and plots (time series of a few cells, NSE CDF).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import metrics
+from .._io import atomic_path, write_text_atomic
+from ..errors import SurrogateError
+from ..region import Region
+from .data import sample_parameters
+from .model import OUTPUT_NAMES, Surrogate
+
+log = logging.getLogger(__name__)
+
+EVAL_SEED_OFFSET = 104729  # keeps evaluation samples apart from any training seed's samples
+
+
+def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, simulator: str | None = None,
+                       n_samples: int = 4, seed: int = 0, simulator_options: dict | None = None, runner=None,
+                       batch_size: int = 1024, progress: bool = False) -> dict[str, Any]:
+    """Score ``surrogate`` against ``simulator`` (default: the one it was trained on) on ``region``.
+
+    Returns a JSON-serialisable report with per-group summaries (see the module docstring),
+    per-cell medians over samples, timings, and the raw series of sample 0 under ``"_series"``
+    (numpy arrays, for plotting; dropped by :func:`write_report`'s JSON).
+    """
+    sur = Surrogate.load(surrogate) if isinstance(surrogate, (str, Path)) else surrogate
+    check_report_region(sur, region)
+    if n_samples < 1:
+        raise SurrogateError(f"n_samples must be >= 1, got {n_samples}")
+    sim_name = simulator or sur.simulator
+    space = sur.parameter_space
+    theta = sample_parameters(space, n_samples, region.n_cells, seed=seed + EVAL_SEED_OFFSET, per_cell=True)
+    params = space.to_dataset(theta, region.cells, dims=("sample", "cell"))
+    t0 = time.perf_counter()
+    if runner is not None:
+        ref = runner.run(region, params)
+    else:
+        from ..registry import get_simulator
+
+        ref = get_simulator(sim_name, **(simulator_options or {})).simulate(region, params)
+    t_sim = time.perf_counter() - t0
+    ref_y = np.stack([np.asarray(ref[v].transpose("sample", "cell", "time").values, float) for v in OUTPUT_NAMES], -1)
+    t0 = time.perf_counter()
+    pred_y = sur.predict_ensemble(region, theta, batch_size=batch_size, progress=progress)
+    t_sur = time.perf_counter() - t0
+    w = min(sur.warmup, region.n_days - 2)
+    scores = {v: metrics.all_metrics(pred_y[:, :, w:, k], ref_y[:, :, w:, k]) for k, v in enumerate(OUTPUT_NAMES)}
+
+    same_region = sur.region_fingerprint == region.fingerprint()
+    val_cells = np.asarray(sur.info.get("val_cells", []) if same_region else [], dtype=int)
+    is_val = np.isin(region.cells, val_cells)
+    groups = {"all": np.ones(region.n_cells, bool)}
+    if is_val.any():
+        groups["held_out_cells"] = is_val
+    groups["held_out_samples"] = ~is_val if is_val.any() else np.ones(region.n_cells, bool)
+    summary = {g: {v: {m: metrics.summarize(scores[v][m][:, mask]) for m in scores[v]} for v in OUTPUT_NAMES}
+               for g, mask in groups.items()}
+    cell_days = n_samples * region.n_cells * region.n_days
+    report = {
+        "simulator": sim_name,
+        "surrogate_simulator": sur.simulator,
+        "region": region.source,
+        "n_cells": region.n_cells,
+        "n_days": region.n_days,
+        "n_samples": n_samples,
+        "seed": seed,
+        "warmup_days_excluded": w,
+        "summary": summary,
+        "per_cell": {"cell": region.cells.tolist(), "held_out": is_val.tolist(),
+                     **{f"{v}_{m}": np.nanmedian(scores[v][m], axis=0).tolist() for v in OUTPUT_NAMES for m in scores[v]}},
+        "timing": {"simulator_seconds": t_sim, "surrogate_seconds": t_sur,
+                   "simulator_cell_days_per_s": cell_days / max(t_sim, 1e-9),
+                   "surrogate_cell_days_per_s": cell_days / max(t_sur, 1e-9)},
+        "_series": {"time": region.times, "cells": region.cells, "sim": ref_y[0], "sur": pred_y[0],
+                    "held_out": is_val},
+    }
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Human-readable table of the summaries."""
+    lines = [f"surrogate vs {report['simulator']}: {report['n_cells']} cells x {report['n_days']} days, "
+             f"{report['n_samples']} fresh parameter samples per cell (first {report['warmup_days_excluded']} days excluded)"]
+    for g, per_var in report["summary"].items():
+        for v, per_m in per_var.items():
+            parts = [f"{m.upper()} median {s['median']:.4g} p5 {s['p5']:.4g}" if m != "rmse"
+                     else f"RMSE median {s['median']:.4g} p95 {s['p95']:.4g}" for m, s in per_m.items()]
+            n = next(iter(per_m.values()))["n"]
+            lines.append(f"  {g:<17} {v:<3} (n={n}): " + "; ".join(parts))
+    t = report["timing"]
+    lines.append(f"  throughput: surrogate {t['surrogate_cell_days_per_s']:.4g} cell-days/s, "
+                 f"simulator {t['simulator_cell_days_per_s']:.4g} cell-days/s")
+    return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], out_dir: str | Path, n_plot_cells: int = 3) -> dict[str, Path]:
+    """Write ``metrics.json``, ``timeseries.png`` and ``nse_cdf.png`` into ``out_dir`` (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "metrics.json", "timeseries": out_dir / "timeseries.png", "cdf": out_dir / "nse_cdf.png"}
+    plain = {k: v for k, v in report.items() if not k.startswith("_")}
+    write_text_atomic(paths["json"], json.dumps(plain, indent=1, default=float))
+
+    ser = report["_series"]
+    held = np.flatnonzero(ser["held_out"])
+    rest = np.flatnonzero(~np.asarray(ser["held_out"]))
+    pick = list(held[:1]) + list(rest[: max(0, n_plot_cells - len(held[:1]))])
+    fig, axes = plt.subplots(len(pick), 2, figsize=(12, 2.6 * len(pick)), squeeze=False)
+    for row, i in enumerate(pick):
+        for k, (v, unit) in enumerate((("sm", "m3 m-3"), ("et", "mm/day"))):
+            ax = axes[row, k]
+            ax.plot(ser["time"], ser["sim"][i, :, k], lw=1.0, label=report["simulator"])
+            ax.plot(ser["time"], ser["sur"][i, :, k], lw=1.0, ls="--", label="surrogate")
+            tag = " (held-out cell)" if ser["held_out"][i] else ""
+            ax.set_title(f"cell {ser['cells'][i]}{tag}: {v}", fontsize=9)
+            ax.set_ylabel(unit)
+            if row == 0 and k == 0:
+                ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(paths["timeseries"]) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for v in OUTPUT_NAMES:
+        x, p = metrics.cdf(np.asarray(report["per_cell"][f"{v}_nse"]))
+        ax.plot(x, p, label=v)
+    ax.set_xlabel("NSE of surrogate vs simulator (per cell, median over samples)")
+    ax.set_ylabel("fraction of cells")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(paths["cdf"]) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return paths
+
+
+def check_report_region(surrogate: Surrogate, region: Region) -> None:
+    """Raise SurrogateError when ``region`` cannot be evaluated with ``surrogate``."""
+    surrogate.check_region(region)
+    if region.n_days <= surrogate.warmup + 2:
+        raise SurrogateError(f"region has {region.n_days} days; evaluation needs more than the warm-up "
+                             f"({surrogate.warmup} days)")

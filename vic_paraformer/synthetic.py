@@ -1,0 +1,277 @@
+"""Synthetic twin regions: forcing, attributes, known true parameters and noisy observations.
+
+:func:`synthetic_region` builds a regular 0.125-degree grid (by default in the US southern Great
+Plains around 35 N, 98 W) with
+
+* **forcing**: several years of daily weather with seasonality (temperature, radiation), storms
+  (intermittent, skewed precipitation from thresholded, spatially smooth random fields, so
+  neighbouring cells get correlated rain), humidity and wind;
+* **static attributes** with smooth spatial structure (names in :data:`ATTRIBUTE_NAMES`): soil texture
+  (sand/silt/clay fractions), pedotransfer-derived porosity, field capacity, wilting point,
+  residual moisture and Ksat, soil layer depths, vegetation and root fractions, elevation, slope and
+  climate indices (mean annual precipitation, mean temperature, aridity = PET/P);
+* **true parameters** ``true_infilt .. true_expt``: smooth non-linear functions of the attributes
+  plus a little spatial noise, inside the ``vic`` :class:`~vic_paraformer.parameters.ParameterSpace`
+  (covering most of each range);
+* **observations**: ``obs_sm`` is the ``waterbalance`` simulator's top-layer soil moisture under the
+  true parameters plus Gaussian noise (``sm_noise`` m3/m3), observed SMAP-like: per cell, the gap between
+  consecutive observations is drawn from ``obs_interval`` (inclusive, days), NaN otherwise.
+  ``obs_et`` (optional) is the simulated daily ET plus Gaussian noise (``et_noise`` mm/day, clipped at
+  0) observed on a random ~50% of days (cloud-like gaps, drawn independently per cell and day).
+
+The same arguments give identical arrays (everything derives from one ``numpy`` Generator seeded
+with ``seed``; the simulation runs in float64 on CPU).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.ndimage import gaussian_filter
+
+from .errors import RegionError
+from .parameters import ParameterSpace
+from .region import FORCING_VARS, Region, make_region
+
+log = logging.getLogger(__name__)
+
+#: Attribute names of a synthetic region, in order.
+ATTRIBUTE_NAMES: tuple[str, ...] = (
+    "sand", "silt", "clay", "porosity", "field_capacity", "wilting_point", "residual_moisture", "ksat",
+    "soil_depth1", "soil_depth2", "soil_depth3", "veg_fraction", "root_fraction1", "root_fraction2",
+    "root_fraction3", "elevation", "slope", "mean_annual_prec", "mean_temp", "aridity",
+)
+
+GRID_RES = 0.125
+
+
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+    """Zero-mean, unit-variance Gaussian random field smoothed over the last two axes."""
+    z = rng.standard_normal(shape)
+    sig = (0,) * (len(shape) - 2) + (sigma, sigma)
+    z = gaussian_filter(z, sigma=sig, mode="wrap" if min(shape[-2:]) > 2 * sigma else "nearest")
+    axes = (-2, -1)
+    z = z - z.mean(axis=axes, keepdims=True)
+    sd = z.std(axis=axes, keepdims=True)
+    return z / np.where(sd > 0, sd, 1.0)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _attributes(rng, ny, nx, lat, lon):
+    """Smooth static attributes (dict name -> (ny, nx))."""
+    sig = max(1.5, min(ny, nx) / 3.0)
+    f = lambda: _smooth_field(rng, (ny, nx), sig)  # noqa: E731
+    rows, cols = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+    grad_ew = (cols - (nx - 1) / 2) / max(nx - 1, 1)  # -0.5 .. 0.5 west -> east
+    grad_ns = (rows - (ny - 1) / 2) / max(ny - 1, 1)
+    a: dict[str, np.ndarray] = {}
+    # texture: softmax of smooth fields
+    logits = np.stack([0.9 * f() + 0.2, 0.6 * f(), 0.8 * f() - 0.2])
+    tex = np.exp(logits) / np.exp(logits).sum(axis=0)
+    a["sand"], a["silt"], a["clay"] = 0.1 + 0.8 * tex[0], 0.05 + 0.8 * tex[1], 0.05 + 0.8 * tex[2]
+    total = a["sand"] + a["silt"] + a["clay"]
+    for k in ("sand", "silt", "clay"):
+        a[k] = a[k] / total
+    # pedotransfer-like relations (Cosby et al. 1984 flavour)
+    a["porosity"] = 0.50 - 0.15 * a["sand"] + 0.03 * f() * 0.3
+    a["wilting_point"] = 0.04 + 0.30 * a["clay"] + 0.03 * a["silt"]
+    a["field_capacity"] = np.minimum(a["wilting_point"] + 0.10 + 0.15 * a["silt"] + 0.08 * a["clay"],
+                                     a["porosity"] - 0.05)
+    a["residual_moisture"] = 0.3 * a["wilting_point"]
+    a["ksat"] = 25.4 * 24 * 10 ** (-0.6 + 1.26 * a["sand"] - 0.64 * a["clay"])  # mm/day
+    a["soil_depth1"] = np.full((ny, nx), 0.1)
+    a["soil_depth2"] = 0.25 + 0.10 * _sigmoid(f())
+    a["soil_depth3"] = 0.30 + 0.50 * _sigmoid(1.2 * f())
+    a["elevation"] = 350 + 250 * (-grad_ew) + 80 * f()
+    a["slope"] = np.clip(1.5 + 1.2 * f() + 0.5 * np.abs(grad_ns), 0.05, None)
+    a["mean_annual_prec"] = 850 + 500 * grad_ew + 90 * f()      # target MAP (mm/yr), wetter to the east
+    a["mean_temp"] = 15.5 - 6.5e-3 * (a["elevation"] - 350) - 0.8 * (lat.reshape(ny, nx) - lat.mean())
+    a["veg_fraction"] = np.clip(0.25 + 0.6 * _sigmoid((a["mean_annual_prec"] - 750) / 200 + 0.5 * f()), 0.05, 0.95)
+    r1 = 0.25 + 0.1 * _sigmoid(f())
+    r3 = 0.10 + 0.15 * _sigmoid(f()) * a["veg_fraction"]
+    a["root_fraction1"], a["root_fraction3"] = r1, r3
+    a["root_fraction2"] = 1.0 - r1 - r3
+    return a
+
+
+def _forcing(rng, ny, nx, n_days, times, lat, attrs):
+    """Daily forcing dict name -> (cell, time)."""
+    n = ny * nx
+    doy = times.day_of_year.values.astype(float)
+    sig = max(1.5, min(ny, nx) / 3.0)
+    # temperature: seasonal cycle + regional AR(1) anomaly + smooth local anomaly
+    season = np.sin(2 * math.pi * (doy - 110) / 365.25)
+    reg = np.zeros(n_days)
+    e = rng.standard_normal(n_days)
+    for t in range(1, n_days):
+        reg[t] = 0.8 * reg[t - 1] + 0.6 * e[t]
+    local = _smooth_field(rng, (n_days, ny, nx), sig).reshape(n_days, n) * 0.8
+    tmean = attrs["mean_temp"].reshape(n)
+    air = tmean[:, None] + 12.0 * season[None, :] + 2.5 * reg[None, :] + local.T
+    # precipitation: storm fields (regional storminess x smooth local field), skewed amounts
+    wet_season = 0.5 + 0.25 * np.sin(2 * math.pi * (doy - 80) / 365.25)   # spring/early-summer peak
+    storm = np.zeros(n_days)
+    e = rng.standard_normal(n_days)
+    for t in range(1, n_days):
+        storm[t] = 0.55 * storm[t - 1] + 0.84 * e[t]
+    field = _smooth_field(rng, (n_days, ny, nx), sig * 0.8).reshape(n_days, n).T
+    latent = 0.7 * storm[None, :] + 0.7 * field + (wet_season[None, :] - 0.5)
+    thr = 0.75
+    excess = np.clip(latent - thr, 0.0, None)
+    prec = excess ** 1.5 * np.exp(0.25 * rng.standard_normal((n, n_days)))
+    map_target = attrs["mean_annual_prec"].reshape(n)
+    years = n_days / 365.25
+    scale = map_target * years / np.maximum(prec.sum(axis=1), 1e-9)
+    prec = prec * scale[:, None]
+    wet = (prec > 0.5).astype(float)
+    # radiation: extraterrestrial x transmissivity reduced on wet days
+    from .simulators._wb_core import extraterrestrial_radiation
+
+    ra = np.stack([extraterrestrial_radiation(la, doy) for la in lat])
+    cloud = np.clip(0.15 + 0.55 * wet + 0.1 * np.clip(latent, -1, 1), 0.0, 0.95)
+    swdown = ra * 0.75 * (1 - 0.65 * cloud)
+    tk = air + 273.15
+    lwdown = 5.670374419e-8 * tk ** 4 * np.clip(0.70 + 0.004 * air + 0.22 * cloud, 0.5, 1.0)
+    elev = attrs["elevation"].reshape(n)
+    pressure = 101.325 * ((293.0 - 0.0065 * elev) / 293.0) ** 5.26
+    pressure = np.repeat(pressure[:, None], n_days, axis=1)
+    rh = np.clip(0.45 + 0.35 * cloud + 0.1 * (map_target[:, None] - 850) / 500, 0.15, 0.98)
+    vp = rh * 0.6108 * np.exp(17.27 * air / (air + 237.3))
+    wind = 3.5 * np.exp(0.3 * _smooth_field(rng, (n_days, ny, nx), sig).reshape(n_days, n).T
+                        + 0.2 * np.sin(2 * math.pi * (doy - 60) / 365.25)[None, :])
+    return {"prec": prec, "air_temp": air, "swdown": swdown, "lwdown": lwdown, "pressure": pressure,
+            "vp": vp, "wind": wind}
+
+
+def true_parameter_fields(attrs: dict[str, np.ndarray], space: ParameterSpace, noise: np.ndarray) -> np.ndarray:
+    """The synthetic truth: normalised parameters as non-linear functions of attributes, ``(..., 5)``.
+
+    ``noise`` is ``(..., 5)`` (small smooth perturbations). Returns physical values inside ``space``.
+    """
+    clay = (attrs["clay"] - 0.3) / 0.12
+    sand = (attrs["sand"] - 0.35) / 0.14
+    lksat = (np.log(attrs["ksat"]) - 6.0) / 0.7
+    slope = (attrs["slope"] - 1.5) / 1.0
+    arid = (np.log(attrs["aridity"]) - 0.3) / 0.4
+    veg = (attrs["veg_fraction"] - 0.55) / 0.2
+    d3 = (attrs["soil_depth3"] - 0.55) / 0.15
+    u = np.stack([
+        _sigmoid(1.3 * clay - 0.8 * lksat + 0.5 * np.tanh(slope) + 0.6 * arid * clay + noise[..., 0]),   # infilt
+        _sigmoid(-0.6 - 1.1 * sand + 0.8 * np.tanh(d3) + 0.5 * arid + noise[..., 1]),                 # Ds
+        _sigmoid(-0.5 + 1.2 * lksat + 0.6 * slope - 0.5 * clay * veg + noise[..., 2]),                 # Dsmax
+        _sigmoid(0.3 + 1.0 * clay - 0.7 * np.tanh(sand * slope) - 0.5 * d3 + noise[..., 3]),           # Ws
+        _sigmoid(1.4 * clay - 0.6 * sand + 0.5 * veg ** 2 - 0.5 + noise[..., 4]),                       # expt
+    ], axis=-1)
+    u = 0.03 + 0.94 * u
+    # Ds and Dsmax skewed towards the low end (typical VIC values), where the bottom layer stays wet
+    # enough for the baseflow parameters to feed back on the upper layers
+    u[..., 1] = u[..., 1] ** 2
+    u[..., 2] = u[..., 2] ** 1.5
+    return space.denormalize(u)
+
+
+def _observation_mask(rng: np.random.Generator, n_cells: int, n_days: int, interval: tuple[int, int]) -> np.ndarray:
+    """Boolean (cell, time): an observation every ``interval[0]..interval[1]`` days, random start."""
+    lo, hi = int(interval[0]), int(interval[1])
+    mask = np.zeros((n_cells, n_days), dtype=bool)
+    gaps = rng.integers(lo, hi + 1, size=(n_cells, n_days // lo + 2))
+    starts = rng.integers(0, hi, size=n_cells)
+    for c in range(n_cells):
+        idx = starts[c] + np.concatenate([[0], np.cumsum(gaps[c])])
+        mask[c, idx[idx < n_days]] = True
+    return mask
+
+
+def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, start: str = "2015-04-01",
+                     obs_interval: tuple[int, int] = (2, 3), sm_noise: float = 0.01, et_noise: float = 0.3,
+                     with_et: bool = True, parameter_space: ParameterSpace | str | None = None,
+                     lat0: float = 35.0, lon0: float = -98.0) -> Region:
+    """A synthetic twin :class:`Region` with true parameters ``true_<param>`` and observations.
+
+    Parameters
+    ----------
+    ny, nx
+        Grid size (cells are numbered row-major; ``row``/``col`` coordinates are stored).
+    years
+        Length in years (``round(365.25 * years)`` days from ``start``).
+    seed
+        Seeds everything; the same arguments give identical arrays.
+    obs_interval
+        ``(min, max)`` days between consecutive soil-moisture observations (SMAP-like revisit).
+    sm_noise, et_noise
+        Standard deviations of the observation noise (m3/m3, mm/day).
+    with_et
+        Also store ``obs_et``.
+    parameter_space
+        Space the truth lies in (default: the ``vic`` preset).
+    lat0, lon0
+        Centre of the grid (degrees).
+    """
+    if ny < 1 or nx < 1:
+        raise RegionError(f"synthetic_region needs ny, nx >= 1, got {ny} x {nx}")
+    n_days = int(round(365.25 * years))
+    if n_days < 2:
+        raise RegionError(f"synthetic_region needs at least 2 days, got years={years}")
+    lo, hi = (int(x) for x in obs_interval)
+    if lo < 1 or hi < lo:
+        raise RegionError(f"obs_interval must be (min, max) days with 1 <= min <= max, got {obs_interval}")
+    if sm_noise < 0 or et_noise < 0:
+        raise RegionError(f"noise levels must be >= 0, got sm_noise={sm_noise}, et_noise={et_noise}")
+    space = ParameterSpace.resolve(parameter_space)
+    if tuple(space.names) != ("infilt", "Ds", "Dsmax", "Ws", "expt"):
+        raise RegionError(f"synthetic_region needs the five VIC parameters, got {space.names}")
+    rng = np.random.default_rng(seed)
+    times = pd.date_range(start, periods=n_days, freq="D")
+    rows, cols = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+    lat = (lat0 + ((ny - 1) / 2 - rows) * GRID_RES).reshape(-1)   # row 0 is the northern edge
+    lon = (lon0 + (cols - (nx - 1) / 2) * GRID_RES).reshape(-1)
+    attrs = _attributes(rng, ny, nx, lat, lon)
+    forcing = _forcing(rng, ny, nx, n_days, times, lat, attrs)
+    n = ny * nx
+    # climate indices from the generated forcing
+    from .simulators._wb_core import potential_et
+
+    f_t = torch.as_tensor(np.stack([forcing[k] for k in FORCING_VARS], axis=-1), dtype=torch.float64)
+    pet = potential_et(f_t).numpy()
+    attrs["mean_annual_prec"] = (forcing["prec"].mean(axis=1) * 365.25).reshape(ny, nx)
+    attrs["aridity"] = (pet.mean(axis=1) / np.maximum(forcing["prec"].mean(axis=1), 1e-6)).reshape(ny, nx)
+    sig = max(1.5, min(ny, nx) / 3.0)
+    noise = 0.25 * np.moveaxis(_smooth_field(rng, (5, ny, nx), sig), 0, -1)
+    truth = true_parameter_fields(attrs, space, noise).reshape(n, 5)
+    att = np.stack([attrs[k].reshape(n) for k in ATTRIBUTE_NAMES], axis=1)
+    forcing32 = {k: np.asarray(forcing[k], np.float32) for k in FORCING_VARS}
+    base = make_region(lat=lat, lon=lon, time=times, forcing=forcing32, attributes=att,
+                       attribute_names=ATTRIBUTE_NAMES, row=rows.reshape(-1), col=cols.reshape(-1))
+    # simulate the truth (float64, CPU)
+    from .simulators.waterbalance import WaterBalanceSimulator
+
+    sim = WaterBalanceSimulator(device="cpu", dtype="float64")
+    out = sim.run_arrays(base, truth)
+    mask = _observation_mask(rng, n, n_days, (lo, hi))
+    porosity = attrs["porosity"].reshape(n, 1)
+    sm = np.clip(out["sm"] + sm_noise * rng.standard_normal((n, n_days)), 0.01, porosity)
+    obs_sm = np.where(mask, sm, np.nan)
+    obs_et = None
+    if with_et:
+        et_mask = rng.random((n, n_days)) < 0.5
+        et = np.clip(out["et"] + et_noise * rng.standard_normal((n, n_days)), 0.0, None)
+        obs_et = np.where(et_mask, et, np.nan)
+    extra = {f"true_{name}": ("cell", truth[:, j].astype(np.float64),
+                              {"long_name": f"true {name} of the synthetic twin"})
+             for j, name in enumerate(space.names)}
+    region = make_region(lat=lat, lon=lon, time=times, forcing=forcing32, attributes=att,
+                         attribute_names=ATTRIBUTE_NAMES, row=rows.reshape(-1), col=cols.reshape(-1),
+                         obs_sm=obs_sm, obs_et=obs_et, extra=extra)
+    region.ds.attrs.update(title="vic_paraformer synthetic twin region", seed=int(seed), ny=int(ny), nx=int(nx),
+                           obs_interval=f"{lo}-{hi} days", sm_noise=float(sm_noise), et_noise=float(et_noise),
+                           simulator="waterbalance (VIC-style stand-in, not VIC)",
+                           parameter_space=str(space.preset_name))
+    log.info("synthetic region: %d x %d cells, %d days, seed %d", ny, nx, n_days, seed)
+    return region

@@ -1,0 +1,19 @@
+"""Adapter to the VIC 5 image driver: global files, import, parameter files, runs, verification.
+
+* :mod:`.globalfile`  read a global parameter file as ordered lines; write per-run copies
+* :mod:`.importer`    ``region_from_vic``: a VIC setup (+ observations) as a Region
+* :mod:`.params`      ``write_parameters``: calibrated values into a copy of a parameter file
+* :mod:`.runner`      run ``vic_image.exe`` in an isolated run directory, read history files
+* :mod:`.verify`      VIC with calibrated vs original parameters, scored against observations
+
+The ``vic`` simulator (:class:`vic_paraformer.simulators.vic.VICSimulator`) ties them together.
+VIC itself is not part of this package: install VIC 5 your usual way and point ``VIC_IMAGE_EXE``
+at ``vic_image.exe`` (or put it on PATH).
+"""
+
+from .globalfile import GlobalFileError, GlobalParamFile, Period
+from .importer import region_from_vic
+from .params import write_parameters
+from .runner import find_executable
+
+__all__ = ["GlobalFileError", "GlobalParamFile", "Period", "find_executable", "region_from_vic", "write_parameters"]

@@ -1,0 +1,153 @@
+"""Write calibrated parameters into a copy of a VIC 5 parameter netCDF file.
+
+:func:`write_parameters` copies the template file byte for byte into a temporary file in the
+output folder, opens the copy with netCDF4 in append mode and assigns only the calibrated
+variables (``infilt``, ``Ds``, ``Dsmax``, ``Ws`` on ``(lat, lon)``; ``expt`` on
+``(nlayer, lat, lon)``, layer 1 only unless ``expt_layers`` says otherwise) on the calibrated
+cells, then renames the copy into place. Every other variable, attribute, dimension, dtype, fill
+value and the file format stay exactly as in the template, and the template is only read.
+
+Result cells are matched to the grid by their ``lat``/``lon`` (coordinates of the result's
+parameter Dataset, or looked up by cell id in ``region``). Values are clipped to what VIC can use
+(:func:`vic_paraformer.parameters.vic_clip_limits`) with a logged warning counting the clipped cells.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import netCDF4
+import numpy as np
+import xarray as xr
+
+from .._io import atomic_path
+from ..errors import VICError
+from ..parameters import vic_clip_limits
+
+log = logging.getLogger(__name__)
+
+#: Calibrated parameter -> (variable in the VIC parameter file, has a layer dimension).
+VIC_VARIABLES: dict[str, tuple[str, bool]] = {"infilt": ("infilt", False), "Ds": ("Ds", False),
+                                              "Dsmax": ("Dsmax", False), "Ws": ("Ws", False), "expt": ("expt", True)}
+
+
+def _params_dataset(result) -> tuple[xr.Dataset, list[str]]:
+    from ..calibrator import CalibrationResult
+
+    if isinstance(result, (str, Path)):
+        result = CalibrationResult.open(result)
+    if isinstance(result, CalibrationResult):
+        return result.params, list(result.parameter_space.names)
+    if isinstance(result, xr.Dataset):
+        return result, [n for n in VIC_VARIABLES if n in result.data_vars]
+    raise VICError(f"write_parameters needs a CalibrationResult, a result file or a parameter Dataset, "
+                   f"got {type(result).__name__}")
+
+
+def _cell_latlon(params: xr.Dataset, region) -> tuple[np.ndarray, np.ndarray]:
+    if "lat" in params.variables and "lon" in params.variables:
+        return np.asarray(params["lat"].values, float), np.asarray(params["lon"].values, float)
+    if region is not None:
+        ds = region.ds if hasattr(region, "ds") else region
+        ids = params["cell"].values
+        missing = np.setdiff1d(ids, ds["cell"].values)
+        if missing.size:
+            raise VICError(f"result cell id(s) {missing[:5].tolist()} are not in the region given to match them")
+        sub = ds.sel(cell=ids)
+        return np.asarray(sub["lat"].values, float), np.asarray(sub["lon"].values, float)
+    raise VICError("the result has no lat/lon for its cells; pass the region it was calibrated on "
+                   "(region=..., or --region on the command line) to match cells to the VIC grid")
+
+
+def write_parameters(result, template_params_nc: str | Path, out_path: str | Path, *,
+                     cells: Iterable[int] | None = None, region=None, expt_layers: Sequence[int] = (0,),
+                     lat_name: str = "lat", lon_name: str = "lon") -> Path:
+    """Write ``out_path``: a copy of ``template_params_nc`` with the calibrated values of ``result``.
+
+    Parameters
+    ----------
+    result:
+        A :class:`~vic_paraformer.calibrator.CalibrationResult`, a path to a saved one, or a Dataset
+        with parameter variables over ``cell`` (and ``lat``/``lon`` coordinates).
+    template_params_nc:
+        The user's VIC parameter file (never modified).
+    out_path:
+        The new parameter file (written atomically; may not be the template itself).
+    cells:
+        Cell ids of the result to write (default: every cell of the result).
+    region:
+        Region (or Dataset) to look up lat/lon by cell id when the result has none.
+    expt_layers:
+        0-based soil layers that receive the calibrated ``expt`` (default: the top layer only).
+
+    Returns the output path.
+    """
+    template = Path(template_params_nc)
+    out = Path(out_path)
+    if not template.is_file():
+        raise VICError(f"{template}: VIC parameter file not found")
+    if out.resolve() == template.resolve():
+        raise VICError(f"{out}: the output would overwrite the template parameter file; choose another path")
+    params, names = _params_dataset(result)
+    unknown = [n for n in names if n not in VIC_VARIABLES]
+    if unknown:
+        raise VICError(f"parameter(s) {unknown} have no VIC parameter-file variable; known: {list(VIC_VARIABLES)}")
+    if not names:
+        raise VICError(f"the result has none of the VIC parameters {list(VIC_VARIABLES)}")
+    if cells is not None:
+        cells = np.asarray(list(cells))
+        missing = np.setdiff1d(cells, params["cell"].values)
+        if missing.size:
+            raise VICError(f"cell id(s) {missing[:5].tolist()} are not in the result")
+        params = params.sel(cell=cells)
+    lat, lon = _cell_latlon(params, region)
+    from .importer import VicGrid
+
+    with xr.open_dataset(template, decode_times=False) as tds:
+        for v in (lat_name, lon_name, "run_cell"):
+            if v not in tds.variables:
+                raise VICError(f"{template}: parameter file lacks variable {v!r}")
+        for n in names:
+            if VIC_VARIABLES[n][0] not in tds.variables:
+                raise VICError(f"{template}: parameter file lacks variable {VIC_VARIABLES[n][0]!r} (calibrated "
+                               f"parameter {n})")
+        mask = np.asarray(tds["mask"].fillna(0).values) if "mask" in tds.variables else np.ones(tds["run_cell"].shape)
+        grid = VicGrid(lat=np.asarray(tds[lat_name].values, float), lon=np.asarray(tds[lon_name].values, float),
+                       mask=mask.astype(int), run_cell=np.asarray(tds["run_cell"].fillna(0).values).astype(int))
+        nlayer = tds["expt"].shape[0] if "expt" in tds.variables else 0
+    rows, cols = grid.locate(lat, lon, what=f"result cell (for {template})")
+    if len(set(zip(rows.tolist(), cols.tolist()))) != len(rows):
+        raise VICError(f"several result cells fall in the same grid cell of {template}")
+    bad_layers = [k for k in expt_layers if not 0 <= k < nlayer]
+    if "expt" in names and bad_layers:
+        raise VICError(f"expt_layers {list(expt_layers)}: {template} has {nlayer} layer(s) (0-based indices)")
+    values = {}
+    for n in names:
+        v = np.asarray(params[n].values, float)
+        if not np.all(np.isfinite(v)):
+            raise VICError(f"result parameter {n!r} has non-finite values")
+        lo, hi = vic_clip_limits(n)
+        clipped = (v < lo) | (v > hi)
+        if clipped.any():
+            log.warning("%s: %d of %d cell(s) clipped into VIC's valid range [%g, %g] before writing",
+                        n, int(clipped.sum()), v.size, lo, hi)
+        values[n] = np.clip(v, lo, hi)
+    with atomic_path(out) as tmp:
+        shutil.copyfile(template, tmp)
+        with netCDF4.Dataset(tmp, "a") as nc:
+            for n in names:
+                vname, layered = VIC_VARIABLES[n]
+                var = nc.variables[vname]
+                var.set_auto_maskandscale(False)
+                data = var[:]
+                if layered:
+                    for k in expt_layers:
+                        data[k, rows, cols] = values[n]
+                else:
+                    data[rows, cols] = values[n]
+                var[:] = data
+    log.debug("wrote %s: %s on %d cell(s) (template %s)", out, ", ".join(names), len(rows), template)
+    return out
