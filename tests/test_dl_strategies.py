@@ -120,8 +120,12 @@ def test_bad_options_are_rejected():
         get_calibrator("ffn_a", val_fraction=1.5)
     cal = get_calibrator("paraformer_a", optimizer="adam")
     assert cal.options["lr"] == 1e-3 and cal.options["d_model"] == 128 and cal.options["n_layers"] == 2
-    assert get_calibrator("paraformer_z").options["d_model"] == 256
-    assert get_calibrator("paraformer_z").options["n_heads"] == 8
+    paper = get_calibrator("paraformer_z", preset="paper").options
+    assert (paper["d_model"], paper["n_heads"], paper["n_layers"]) == (256, 8, 2)
+    assert get_calibrator("lstm_z", preset="paper").options["hidden_size"] == 256
+    if not torch.cuda.is_available():  # "auto": paper sizes for A models, small for Z models on a CPU
+        assert get_calibrator("paraformer_z").options["preset"] == "small"
+        assert get_calibrator("paraformer_a").options["preset"] == "paper"
     assert get_calibrator("ffn_a").options["lr"] == 1.0
 
 
@@ -256,3 +260,26 @@ def test_result_save_open_roundtrip(results, tmp_path):
     back = CalibrationResult.open(path)
     np.testing.assert_allclose(back.values(), res.values())
     assert back.history["val_loss"] == pytest.approx(res.history["val_loss"])
+
+
+@pytest.fixture(scope="module")
+def real_twin(synthetic_small):
+    """16 cells x 2 years of the synthetic twin; 12 of them are training cells."""
+    region = synthetic_small.subset(synthetic_small.cells[::4]).sel_time("2015-04-01", "2017-03-31")
+    return region.with_training_cells(region.cells[:12])
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_real_surrogate_calibration_beats_the_midpoint(name, real_twin, small_surrogate):
+    sur, region = small_surrogate, real_twin
+    res = get_calibrator(name, surrogate=sur, seed=0, preset="small", epochs=6, progress=False).calibrate(region)
+    values = res.values()
+    assert values.shape == (16, 5) and sur.parameter_space.contains(values)
+    assert list(res.train_cells) == list(region.cells[:12])
+
+    def loss(v):
+        sm = sur.predict(region, v)["sm"].values[:12, sur.warmup:]
+        return float(np.sqrt(np.nanmean((sm - region.observations()[:12, sur.warmup:]) ** 2)))
+
+    mid = np.tile(sur.parameter_space.midpoint(), (16, 1))
+    assert loss(values) < loss(mid)

@@ -250,6 +250,44 @@ def test_store_is_chunked_and_resumable(tmp_path):
                                runner=Runner(sim), progress=False)
     with pytest.raises(SurrogateError, match="not a surrogate training store"):
         TrainingStore.open(tmp_path)
+    # same names and shape, other forcing values: the store is not reused
+    other = toy_region(ny=2, nx=2, days=80, seed=1)
+    with pytest.raises(SurrogateError, match="inputs_sha256"):
+        generate_training_data(other, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=2,
+                               runner=Runner(sim), progress=False)
+
+
+class InterruptingRunner(Runner):
+    """Raises KeyboardInterrupt (Ctrl-C) on its ``stop_at``-th run."""
+
+    def __init__(self, sim, stop_at: int) -> None:
+        super().__init__(sim)
+        self.n, self.stop_at = 0, stop_at
+
+    def run(self, region, params):
+        self.n += 1
+        if self.n == self.stop_at:
+            raise KeyboardInterrupt
+        return super().run(region, params)
+
+
+def test_interrupted_generation_resumes(tmp_path):
+    reg = toy_region(ny=2, nx=2, days=60)
+    sim = ToyBucket()
+    with pytest.raises(KeyboardInterrupt):
+        generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=9, chunk_size=3,
+                               runner=InterruptingRunner(sim, stop_at=2), progress=False)
+    files = sorted(p.name for p in (tmp_path / "st").iterdir())
+    assert files == ["chunk_00000.nc", "inputs.nc", "manifest.json"]  # no partial chunk, no temporary file
+    ts = TrainingStore.open(tmp_path / "st")
+    assert not ts.complete and ts.missing_chunks() == [1, 2]
+    calls = sim.calls
+    ts = generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=9, chunk_size=3,
+                                runner=Runner(sim), progress=False)
+    assert ts.complete and sim.calls == calls + 2
+    fresh = generate_training_data(reg, tmp_path / "st2", simulator="toy", n_samples=9, chunk_size=3,
+                                   runner=Runner(ToyBucket()), progress=False)
+    np.testing.assert_array_equal(ts.load()[1], fresh.load()[1])
 
 
 def test_split_holds_out_samples_and_cells():

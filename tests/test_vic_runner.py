@@ -13,7 +13,6 @@ import os
 import shutil
 import stat
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from vic_paraformer.cli.main import main
 from vic_paraformer.errors import VICError
 from vic_paraformer.simulators.vic import VICSimulator
 from vic_paraformer.vic.importer import region_from_vic
-from vic_paraformer.vic.runner import EXE_ENV, RunDir, command, find_executable
+from vic_paraformer.vic.runner import EXE_ENV, command, find_executable
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data"
 needs_sample = pytest.mark.skipif(not (SAMPLE / "image").is_dir(), reason=f"VIC sample data not found at {SAMPLE}")

@@ -143,9 +143,9 @@ def evaluate_parameters(region: Region, params, simulator: str | Simulator = "wa
     sim_obj, sim_name = _simulator(simulator, simulator_options)
     period = _period(period)
     ds_params = _params_dataset(region, params, space)
+    obs_ds = select_period(region.ds[list(available.values())], period)  # a bad period fails before the run
     log.info("evaluating %s with simulator %s over %s", label, sim_name, period or "all days")
     out_sim = sim_obj.simulate(region, ds_params, period=period)
-    obs_ds = select_period(region.ds[list(available.values())], period)
     times = pd.DatetimeIndex(obs_ds["time"].values)
     train = np.asarray(region.training_cells if train_cells is None else list(train_cells))
     cells = region.cells

@@ -141,7 +141,8 @@ def initial_state(soil: SoilInputs) -> torch.Tensor:
 
 
 def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, torch.Tensor]", theta: torch.Tensor,
-                     *, state0: torch.Tensor | None = None, return_state: bool = False) -> dict[str, torch.Tensor]:
+                     *, state0: torch.Tensor | None = None, return_state: bool = False,
+                     return_layers: bool = False) -> dict[str, torch.Tensor]:
     """Run the VIC-style daily three-layer water balance (NOT VIC).
 
     Parameters
@@ -156,7 +157,9 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
     state0
         Optional initial layer water ``(B, 3)`` mm (default :func:`initial_state`).
     return_state
-        Also return the final layer water under key ``"state"``.
+        Also return the final layer water ``(B, 3)`` mm under key ``"state"``.
+    return_layers
+        Also return the daily layer water ``(B, T, 3)`` mm (end of day) under key ``"layers"``.
 
     Returns
     -------
@@ -182,109 +185,103 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
     b = theta[:, 0]
     ds, dsmax, ws, expt = theta[:, 1], theta[:, 2], theta[:, 3], theta[:, 4]
 
-    # ---- per-run constants (B,) / (B, 3)
+    # ---- per-run constants (B,) / (B, 3) and per-day inputs (T, B) precomputed outside the day loop
     wmax, wres, wwp = soil.wmax, soil.wres, soil.wwp
     wcr = torch.maximum(WCR_FRACTION * soil.wfc, wwp + 1e-6 * soil.depth_mm)
-    stress_range = wcr - wwp
+    inv_stress = 1.0 / (wcr - wwp)
     wmax_top = wmax[:, 0] + wmax[:, 1]
+    inv_wmax_top = 1.0 / wmax_top
     b1 = 1.0 + b
     inv_b1 = 1.0 / b1
-    im = wmax_top * b1                                 # max point infiltration capacity (mm)
-    drain_range = (wmax - wres)[:, :2]                 # (B, 2)
-    kdr = soil.ksat[:, :2] / drain_range                # 1/day
-    c1 = (expt - 1.0).unsqueeze(1)                     # Brooks-Corey exponent minus one, all layers
+    inv_im = inv_wmax_top / b1                          # 1 / maximum point infiltration capacity i_m
+    inv_range = 1.0 / (wmax - wres)                     # (B, 3)
+    drain_range = (wmax - wres)[:, :2]                  # (B, 2)
+    c1 = (expt - 1.0).unsqueeze(1)                      # Brooks-Corey exponent minus one, all layers
+    c1k = c1 * soil.ksat[:, :2] / drain_range           # (c - 1) Ksat / (Wmax - Wres), 1/day
     inv_c1 = -1.0 / c1
-    expt_col = expt.unsqueeze(1)
-    recv_range = (wmax - wres)[:, 1:]
     wm3 = wmax[:, 2]
     ws_wm = ws * wm3
-    lin_coef = ds * dsmax / ws_wm                      # ARNO linear baseflow coefficient (1/day)
-    nl_coef = dsmax - ds * dsmax / ws                  # ARNO non-linear part at saturation (mm/day)
-    nl_den = wm3 - ws_wm
+    lin_coef = ds * dsmax / ws_wm                       # ARNO linear baseflow coefficient (1/day)
+    nl_coef = dsmax - ds * dsmax / ws                   # ARNO non-linear part at saturation (mm/day)
+    inv_nl_den = 1.0 / (wm3 - ws_wm)
     fv = soil.veg_fraction
-    tr_w = fv.unsqueeze(1) * soil.root_fraction        # (B, 3) transpiration weights
-    bare = 1.0 - fv
-    wres1, wfc1 = wres[:, 0], soil.wfc[:, 0]
-    es_range = (wfc1 - wres1).clamp_min(1e-9)
+    wres1 = wres[:, 0]
+    inv_es = 1.0 / (soil.wfc[:, 0] - wres1).clamp_min(1e-9)
     wmax1, wmax2, wres3 = wmax[:, 0], wmax[:, 1], wres[:, 2]
-    depth1 = soil.depth_mm[:, 0]
     eps = 1e-12 if dtype == torch.float64 else 1e-7
 
-    w = initial_state(soil) if state0 is None else state0.to(device=device, dtype=dtype)
-    swe_prev = torch.zeros(B, dtype=dtype, device=device)
-    store_prev = w.sum(dim=1) + swe_prev
-    sm_l, et_l, ro_l, bf_l, dst_l = [], [], [], [], []
-    liquid_t = liquid.t().contiguous()       # time-major: contiguous rows per day
+    liquid_t = liquid.t().contiguous()                  # time-major: contiguous rows per day
     pet_t = pet.t().contiguous()
-    swe_t = swe.t().contiguous()
+    p_over_im = liquid_t * inv_im                       # P / i_m
+    p_minus_wm = liquid_t - wmax_top                    # P - Wm
+    pet_tr = pet_t.unsqueeze(2) * (fv.unsqueeze(1) * soil.root_fraction)   # (T, B, 3) f_v r_i PET
+    pet_bare = pet_t * (1.0 - fv)                       # (T, B) (1 - f_v) PET
+
+    w = initial_state(soil) if state0 is None else state0.to(device=device, dtype=dtype)
+    store0 = w.sum(dim=1)
+    w1, w2, w3 = w.unbind(1)
+    w1_l, st_l, et_l, ro_l, bf_l, lay_l = [], [], [], [], [], []
     for k in range(T):
         p = liquid_t[k]
-        pet_k = pet_t[k]
-        w1, w2, w3 = w.unbind(1)
-        # 1) variable infiltration curve over the top two layers (Liang et al. 1994)
+        # 1) variable infiltration curve over the top two layers (Liang et al. 1994):
+        #    R = P - (Wm - W) + Wm [1 - (i0 + P)/i_m]^(1+b), (i0 + P)/i_m = 1 - (1 - W/Wm)^(1/(1+b)) + P/i_m
         wt = w1 + w2
-        sat = (wt / wmax_top).clamp(0.0, 1.0)
-        i0 = im * (1.0 - (1.0 - sat).clamp_min(eps) ** inv_b1)
-        x = (1.0 - (i0 + p) / im).clamp_min(eps)
-        runoff = p - (wmax_top - wt) + wmax_top * x ** b1
-        runoff = torch.minimum(runoff.clamp_min(0.0), p)
-        infil = p - runoff
-        a1 = torch.minimum(infil, wmax1 - w1)
-        rest = infil - a1
-        a2 = torch.minimum(rest, wmax2 - w2)
-        runoff = runoff + (rest - a2)                 # no room left: saturation excess
-        w1 = w1 + a1
-        w2 = w2 + a2
-        w = torch.stack((w1, w2, w3), dim=1)
+        d = (1.0 - wt * inv_wmax_top).clamp(eps, 1.0)
+        x = (d ** inv_b1 - p_over_im[k]).clamp_min(eps)
+        runoff = torch.minimum((p_minus_wm[k] + wt + wmax_top * x ** b1).clamp_min(0.0), p)
+        # infiltration fills layer 1, then layer 2; what finds no room runs off (saturation excess)
+        filled = w1 + (p - runoff)
+        w1n = torch.minimum(filled, wmax1)
+        filled2 = w2 + (filled - w1n)
+        w2 = torch.minimum(filled2, wmax2)
+        runoff = runoff + (filled2 - w2)
         # 2) evapotranspiration: transpiration by root fraction with moisture stress, bare-soil evaporation
+        w = torch.stack((w1n, w2, w3), dim=1)
         avail = (w - wwp).clamp_min(0.0)
-        beta = (avail / stress_range).clamp(max=1.0)
-        tr = torch.minimum(tr_w * pet_k.unsqueeze(1) * beta, avail)
-        w = w - tr
-        esoil_avail = (w[:, 0] - wres1).clamp_min(0.0)
-        es = torch.minimum(bare * pet_k * (esoil_avail / es_range).clamp(max=1.0), esoil_avail)
+        tr = torch.minimum(pet_tr[k] * (avail * inv_stress).clamp(max=1.0), avail)
+        w1, w2, w3 = (w - tr).unbind(1)
+        esa = (w1 - wres1).clamp_min(0.0)
+        es = torch.minimum(pet_bare[k] * (esa * inv_es).clamp(max=1.0), esa)
+        w1 = w1 - es
         et = tr.sum(dim=1) + es
-        w1 = w[:, 0] - es
-        w2 = w[:, 1]
-        # 3) gravity drainage 1->2, 2->3: exact daily solution of dW/dt = -Ksat S^expt
-        top2 = torch.stack((w1, w2), dim=1)
-        s0 = ((top2 - wres[:, :2]) / drain_range).clamp(1e-10, 1.0)
-        s1 = s0 * (1.0 + c1 * kdr * s0 ** c1) ** inv_c1
-        q = (s0 - s1) * drain_range
-        # percolation into a nearly full layer is impeded: scale by 1 - S_recv^c (smooth form of VIC's
-        # "a full layer takes no more water"), so a wet bottom layer backs water up into the upper layers
-        recv = torch.stack((w2, w[:, 2]), dim=1)
-        s_recv = ((recv - wres[:, 1:]) / recv_range).clamp(1e-10, 1.0)
-        q = q * (1.0 - s_recv ** expt_col)
-        q23 = torch.minimum(q[:, 1], wm3 - w[:, 2])
-        q12 = torch.minimum(q[:, 0], wmax2 - w[:, 1] + q23)
+        # 3) gravity drainage 1->2, 2->3: exact daily solution of dW/dt = -Ksat S^c, scaled by the
+        #    receiving layer's unfilled fraction 1 - S_recv (a smooth form of VIC's "a full layer takes no
+        #    more water": a wet bottom layer backs water up into the upper layers), limited by its room
+        s_all = ((torch.stack((w1, w2, w3), dim=1) - wres) * inv_range).clamp(0.0, 1.0)
+        s0 = s_all[:, :2].clamp_min(1e-10)
+        q = (s0 - s0 * (1.0 + c1k * s0 ** c1) ** inv_c1) * drain_range * (1.0 - s_all[:, 1:])
+        q23 = torch.minimum(q[:, 1], wm3 - w3)
+        q12 = torch.minimum(q[:, 0], wmax2 - w2 + q23)
         w1 = w1 - q12
-        w2 = w2 + q12 - q23
-        w3 = w[:, 2] + q23
+        w2 = w2 + (q12 - q23)
+        w3 = w3 + q23
         # 4) ARNO baseflow from the bottom layer
-        excess = (w3 - ws_wm).clamp_min(0.0) / nl_den
-        bf = (lin_coef * w3 + nl_coef * excess * excess).clamp_min(0.0)
-        bf = torch.minimum(bf, (w3 - wres3).clamp_min(0.0))
+        excess = (w3 - ws_wm).clamp_min(0.0) * inv_nl_den
+        bf = torch.minimum((lin_coef * w3 + nl_coef * excess * excess).clamp_min(0.0), (w3 - wres3).clamp_min(0.0))
         w3 = w3 - bf
-        w = torch.stack((w1, w2, w3), dim=1)
-        store = w.sum(dim=1) + swe_t[k]
-        sm_l.append(w1 / depth1)
+        if return_layers:
+            lay_l.append(torch.stack((w1, w2, w3), dim=1))
+        w1_l.append(w1)
+        st_l.append(w1 + w2 + w3)
         et_l.append(et)
         ro_l.append(runoff)
         bf_l.append(bf)
-        dst_l.append(store - store_prev)
-        store_prev = store
+    w = torch.stack((w1, w2, w3), dim=1)
+    store = torch.stack(st_l, dim=1) + swe              # soil + snow water at the end of each day (mm)
+    dstorage = torch.diff(store, dim=1, prepend=store0.unsqueeze(1))
     out = {
-        "sm": torch.stack(sm_l, dim=1),
+        "sm": torch.stack(w1_l, dim=1) / soil.depth_mm[:, :1],
         "et": torch.stack(et_l, dim=1),
         "runoff": torch.stack(ro_l, dim=1),
         "baseflow": torch.stack(bf_l, dim=1),
-        "dstorage": torch.stack(dst_l, dim=1),
+        "dstorage": dstorage,
         "swe": swe,
         "pet": pet,
     }
     if return_state:
         out["state"] = w
+    if return_layers:
+        out["layers"] = torch.stack(lay_l, dim=1)
     return out
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -246,8 +247,6 @@ class VICSimulator(Simulator):
         if not src.is_file():
             raise VICError(f"{src}: parameter file not found")
         setup = self.setup(region)
-        import shutil
-
         out = self._execute(setup, lambda run: shutil.copyfile(src, run.params_file))
         out = select_period(out, period)
         out.attrs.update({"simulator": self.name, "vic_params_file": str(src)})

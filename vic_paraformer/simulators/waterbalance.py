@@ -33,9 +33,10 @@ and volumetric porosity / field capacity / wilting point / residual content of t
 4. **Drainage** 1->2 and 2->3 by gravity with Brooks-Corey conductivity
    ``K(W) = Ksat S^c``, ``S = (W - Wres)/(Wmax - Wres)``, ``c = expt``. The layer's drainage over the day
    is the exact solution of ``dW/dt = -K(W)``: ``S_1 = S_0 [1 + (c-1) (Ksat/(Wmax-Wres)) S_0^{c-1}]^{-1/(c-1)}``,
-   scaled by ``1 - S_recv^c`` (``S_recv`` the relative saturation of the receiving layer: percolation into a
-   nearly full layer is impeded, a smooth form of VIC's rule that a full layer takes no more water, through
-   which a wet bottom layer, i.e. slow baseflow, backs water up into the upper layers) and limited by the
+   scaled by ``1 - S_recv`` (``S_recv`` the relative saturation of the receiving layer: percolation is
+   proportional to the receiving layer's unfilled pore fraction, a smooth form of VIC's rule that a full
+   layer takes no more water, through which a wet bottom layer, i.e. slow baseflow, backs water up into
+   the upper layers; this coupling is a stand-in choice, not VIC's) and limited by the
    room in the receiving layer. Layers 2 and 3 use the same exponent as the top layer
    (VIC derives each layer's ``expt`` from its texture; with one calibrated value, one exponent for all
    layers is the simplest consistent choice). Layer 3 has no drainage out of its bottom.

@@ -3,7 +3,7 @@
 Two hidden ReLU layers of ``hidden_size`` units with dropout, trained end to end through a
 frozen surrogate exactly like ParaFormer-A (see :mod:`._dl`).
 
-Presets: ``paper`` (default; hidden 256, dropout 0.5, the paper's DAS-S8 setting) and ``small``
+Presets: ``paper`` (the default on CPU and GPU via ``preset="auto"``; hidden 256, dropout 0.5, the paper's DAS-S8 setting) and ``small``
 (hidden 64, dropout 0.2).
 """
 

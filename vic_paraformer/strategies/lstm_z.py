@@ -5,7 +5,8 @@ and observed/missing mask; the final hidden state, after dropout, goes through a
 the parameters. A cell's parameters are the mean over ``param_windows`` windows of its period;
 cells without observations see an all-missing Z channel. Training as in :mod:`._dl`.
 
-Presets: ``paper`` (default; hidden 256, dropout 0.5, the paper's DAS-S8 setting) and ``small``
+Presets (``preset="auto"``, the default, picks ``paper`` on a GPU and ``small`` on a CPU):
+``paper`` (hidden 256, dropout 0.5, the paper's DAS-S8 setting) and ``small``
 (hidden 32, dropout 0.2).
 """
 
@@ -21,6 +22,7 @@ class LSTMZCalibrator(DLCalibrator):
     description = "LSTM-Z: LSTM over (A, X, Z) windows -> theta (dPL, Tsai et al. 2021)"
     network_kind = "lstm_z"
     uses_series = True
+    cpu_preset = "small"
     arch_presets = {"paper": {"hidden_size": 256, "dropout": 0.5}, "small": {"hidden_size": 32, "dropout": 0.2}}
     default_options = {**COMMON_OPTIONS, **SERIES_OPTIONS, "hidden_size": None}
 

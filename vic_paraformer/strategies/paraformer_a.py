@@ -5,7 +5,7 @@ eq. 4), ``n_layers`` transformer encoder layers mix them (eq. 5-7) and an MLP he
 parameters (eq. 8). Trained end to end through a frozen surrogate; see :mod:`._dl` for the
 training loop, options, presets and model files.
 
-Presets: ``paper`` (default; d_model 128, 4 heads, N = 2, as in the paper) and ``small``
+Presets: ``paper`` (the default on CPU and GPU via ``preset="auto"``; d_model 128, 4 heads, N = 2, as in the paper) and ``small``
 (d_model 32, 4 heads, N = 1) for quick runs.
 """
 

@@ -8,7 +8,8 @@ blocks (eq. 11-12); an MLP head gives the parameters. A cell's parameters are th
 ``param_windows`` windows of its period; cells without observations see an all-missing Z channel
 (see :mod:`._dl`, which also documents training, options and model files).
 
-Presets: ``paper`` (default; d_model 256, 8 heads, N = 2, as in the paper) and ``small``
+Presets (``preset="auto"``, the default, picks ``paper`` on a GPU and ``small`` on a CPU):
+``paper`` (d_model 256, 8 heads, N = 2, as in the paper) and ``small``
 (d_model 32, 4 heads, N = 1) for quick runs.
 """
 
@@ -24,6 +25,7 @@ class ParaFormerZCalibrator(DLCalibrator):
     description = "ParaFormer-Z: attribute queries cross-attend to the (X, Z) series"
     network_kind = "paraformer_z"
     uses_series = True
+    cpu_preset = "small"
     arch_presets = {"paper": {"d_model": 256, "n_heads": 8, "n_layers": 2, "dropout": 0.1},
                     "small": {"d_model": 32, "n_heads": 4, "n_layers": 1, "dropout": 0.1}}
     default_options = {**COMMON_OPTIONS, **SERIES_OPTIONS, "d_model": None, "n_heads": None, "n_layers": None}

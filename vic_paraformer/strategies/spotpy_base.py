@@ -11,7 +11,7 @@ This module hides spotpy's traps behind a small API:
 * **Evaluation counting.** spotpy's ``repetitions``/``status.rep`` count calls of its
   bookkeeping, not model runs (SCE-UA books each evolution step twice and may overshoot the
   budget by a whole loop). :class:`SpotpySetup` counts the real model calls itself and stops
-  the algorithm after exactly ``max_evaluations`` of them.
+  the algorithm once ``max_evaluations`` have been made (it may stop earlier when it converges).
 * **Direction.** We always *minimise* a loss. Algorithms that maximise (spotpy's ``dds``) get
   ``maximize=True`` and see ``-loss``; the best point is tracked on the loss itself, and
   spotpy's own best is kept for cross-checking (:attr:`CellOutcome.algorithm_best_loss`).
@@ -29,7 +29,7 @@ This module hides spotpy's traps behind a small API:
 * **Parallelism.** One small picklable :class:`CellTask` per cell (that cell's forcing,
   attributes and observations, and the surrogate checkpoint *path*) is mapped over cells by
   :class:`vic_paraformer.ensemble.EnsembleRunner` (local process pool or Dask), or run in
-  process when ``n_workers=1``.
+  process when ``n_workers=1``. Each cell runs torch on one thread (:func:`single_torch_thread`).
 
 To build a new spotpy strategy, subclass :class:`SpotpyCellCalibrator` and set
 ``algorithm``, ``maximize`` and the two hooks :meth:`SpotpyCellCalibrator.algorithm_kwargs`
@@ -51,7 +51,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import numpy as np
 
 from ..calibrator import CalibrationResult, Calibrator
-from ..errors import StrategyError, SurrogateError
+from ..errors import StrategyError, SurrogateError, VicParaformerError
 from ..parameters import ParameterSpace
 from ..region import Region
 from ..simulators.base import Simulator
@@ -470,8 +470,9 @@ class SpotpyCellCalibrator(Calibrator):
     ``n_workers``, ``backend``, ``scheduler``
         Parallel execution over cells through :class:`vic_paraformer.ensemble.EnsembleRunner`:
         ``backend="local"`` with ``n_workers`` processes (default None: all cores; ``1``: in this
-        process) or ``backend="dask"`` with ``scheduler="tcp://host:port"``. A surrogate given as an
-        object is saved to a temporary checkpoint for the workers. Results do not depend on the
+        process) or ``backend="dask"`` with ``scheduler="tcp://host:port"`` (Dask workers load the
+        surrogate from its path, so it must be on a filesystem they share). A surrogate given as an
+        object is saved to a temporary checkpoint for local workers. Results do not depend on the
         number of workers (each cell has its own seed).
 
     Subclasses set :attr:`algorithm` (a ``spotpy.algorithms`` name), :attr:`maximize` and
@@ -539,13 +540,28 @@ class SpotpyCellCalibrator(Calibrator):
         elif o.get("backend") == "dask" and not o.get("scheduler"):
             problems.append("backend='dask' needs scheduler='tcp://host:port'")
         w = o.get("warmup")
-        if w is not None and (not isinstance(w, int) or w < 0):
+        if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 0):
             problems.append(f"warmup must be a non-negative number of days, got {w!r}")
+        if not problems and sur is not None:
+            try:
+                surrogate, _ = self._surrogate()
+                if hasattr(surrogate, "check_region"):
+                    surrogate.check_region(region)
+                if list(surrogate.parameter_space.names) != list(self.parameter_space.names):
+                    problems.append(f"surrogate parameters {list(surrogate.parameter_space.names)} differ from "
+                                    f"the strategy's {list(self.parameter_space.names)}")
+                if w is None:
+                    w = int(getattr(surrogate, "warmup", 0))
+            except VicParaformerError as exc:
+                problems.append(str(exc))
+        elif w is None:
+            w = DEFAULT_SIMULATOR_WARMUP
         if not problems and isinstance(w, int) and region.has("obs_sm"):
             obs = region.ds["obs_sm"].sel(cell=region.training_cells).values[:, w:]
             empty = region.training_cells[~np.isfinite(obs).any(axis=1)]
             if empty.size:
-                problems.append(f"training cell(s) {empty[:5].tolist()} have no obs_sm after the {w}-day warm-up")
+                problems.append(f"training cell(s) {empty[:5].tolist()} have no obs_sm after the {w}-day warm-up "
+                                "(set the 'warmup' option to fewer days)")
         return problems
 
     # work ------------------------------------------------------------------------------
@@ -584,6 +600,7 @@ class SpotpyCellCalibrator(Calibrator):
                                      f"strategy's {list(self.parameter_space.names)}")
             warmup = int(o["warmup"]) if o.get("warmup") is not None else int(getattr(sur, "warmup", 0))
             in_process = self._in_process(len(cells))
+            mode = f"surrogate {path or '<in memory>'}"
             if path is None and not in_process:
                 path = self._checkpoint_for_workers(sur)
             x, a = sur.prepare(region)
@@ -594,7 +611,6 @@ class SpotpyCellCalibrator(Calibrator):
                                            surrogate=sur if in_process else None)
                 tasks.append(CellTask(cell=int(c), model=model, obs=obs_all.values[i].astype(float), warmup=warmup,
                                       seed=cell_seed(self.seed, int(c)), **base))
-            mode = f"surrogate {path or '<in memory>'}"
         else:
             warmup = int(o["warmup"]) if o.get("warmup") is not None else DEFAULT_SIMULATOR_WARMUP
             for c in cells:
@@ -614,10 +630,10 @@ class SpotpyCellCalibrator(Calibrator):
         started = time.perf_counter()
         self.check(region)
         train = np.asarray(region.training_cells)
-        tasks, warmup, mode = self._tasks(region, train)
-        log.info("%s: calibrating %d training cell(s) against %s, up to %d runs each",
-                 self.name, len(tasks), mode, self.options["repetitions"])
         try:
+            tasks, warmup, mode = self._tasks(region, train)
+            log.info("%s: calibrating %d training cell(s) against %s, up to %d runs each",
+                     self.name, len(tasks), mode, self.options["repetitions"])
             outcomes: list[CellOutcome] = map_cells(
                 run_cell, tasks, n_workers=self.options.get("n_workers"), backend=self.options.get("backend", "local"),
                 scheduler=self.options.get("scheduler"), desc=f"{self.name} cells")

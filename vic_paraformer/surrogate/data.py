@@ -21,6 +21,7 @@ an interrupted generation continues where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -171,6 +172,15 @@ class TrainingStore:
         return theta_out, y_out
 
 
+def inputs_hash(region: Region) -> str:
+    """SHA-256 of the region's forcing and attribute values (a store belongs to exactly these inputs)."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(region.forcing()).tobytes())
+    h.update(np.ascontiguousarray(region.attributes()).tobytes())
+    h.update(json.dumps(region.attribute_names).encode())
+    return h.hexdigest()
+
+
 def _inputs_dataset(region: Region) -> xr.Dataset:
     keep = list(region.forcing_names) + ["attributes"]
     ds = region.ds[keep]
@@ -203,6 +213,7 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
         "simulator": simulator,
         "simulator_options": dict(simulator_options or {}),
         "region_fingerprint": region.fingerprint(),
+        "inputs_sha256": inputs_hash(region),
         "region_source": region.source,
         "n_cells": region.n_cells,
         "cells": [int(c) for c in region.cells],

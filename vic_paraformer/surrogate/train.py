@@ -28,7 +28,7 @@ import torch
 from ..errors import SurrogateError
 from ..parameters import ParameterSpace
 from ..region import Region
-from .data import TrainingStore, generate_training_data
+from .data import TrainingStore, generate_training_data, inputs_hash
 from .model import Normalization, Surrogate, SurrogateConfig
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                  batch_size=32, lr=1e-2, window=240, warmup=60, patience=4, max_time=None),
     "demo": dict(n_samples=64, hidden_size=64, num_layers=1, dropout=0.0, epochs=30, steps_per_epoch=40,
                  batch_size=64, lr=5e-3, window=240, warmup=60, patience=6, max_time=100.0),
-    "benchmark": dict(n_samples=96, hidden_size=96, num_layers=1, dropout=0.0, epochs=40, steps_per_epoch=50,
+    "benchmark": dict(n_samples=96, hidden_size=64, num_layers=1, dropout=0.0, epochs=40, steps_per_epoch=50,
                       batch_size=64, lr=5e-3, window=240, warmup=60, patience=8, max_time=420.0),
 }
 
@@ -171,6 +171,9 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
             or ts.manifest["n_days"] != region.n_days:
         raise SurrogateError(f"{ts.path}: training store was generated for another region "
                              f"({ts.manifest['n_cells']} cells x {ts.manifest['n_days']} days)")
+    if ts.manifest.get("inputs_sha256") not in (None, inputs_hash(region)):
+        raise SurrogateError(f"{ts.path}: training store was generated from other forcing/attribute values than "
+                             "this region's")
     missing = ts.missing_chunks()
     if missing:
         raise SurrogateError(f"{ts.path}: training store incomplete ({len(missing)} chunk(s) missing); rerun generation")

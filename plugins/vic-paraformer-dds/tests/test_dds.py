@@ -78,7 +78,7 @@ def test_calibrates_a_tiny_region(region):
 
 
 def test_validate(region):
-    assert DDSCalibrator(simulator="waterbalance").validate(region) == []
+    assert DDSCalibrator(simulator="waterbalance", warmup=30).validate(region) == []
     problems = DDSCalibrator(simulator="waterbalance", r=1.5, repetitions=5).validate(region)
     assert any("r (DDS perturbation size)" in p for p in problems)
     assert any("repetitions must be >= 6" in p for p in problems)
