@@ -102,3 +102,9 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "missing.nc" in out.stderr
+
+
+def test_strategies_stays_callable_after_importing_a_builtin_module():
+    import vic_paraformer.strategies.sceua  # noqa: F401  (binds vp.strategies to the sub-package)
+
+    assert BUILTINS <= set(vp.strategies())

@@ -200,10 +200,10 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
     c1k = c1 * soil.ksat[:, :2] / drain_range           # (c - 1) Ksat / (Wmax - Wres), 1/day
     inv_c1 = -1.0 / c1
     wm3 = wmax[:, 2]
-    ws_wm = ws * wm3
-    lin_coef = ds * dsmax / ws_wm                       # ARNO linear baseflow coefficient (1/day)
+    lin_coef = ds * dsmax / ws                          # ARNO linear baseflow rate at S_3 = 1 (mm/day)
     nl_coef = dsmax - ds * dsmax / ws                   # ARNO non-linear part at saturation (mm/day)
-    inv_nl_den = 1.0 / (wm3 - ws_wm)
+    inv_nl_den = 1.0 / (1.0 - ws)
+    inv_range3 = inv_range[:, 2]
     fv = soil.veg_fraction
     wres1 = wres[:, 0]
     inv_es = 1.0 / (soil.wfc[:, 0] - wres1).clamp_min(1e-9)
@@ -256,8 +256,10 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
         w2 = w2 + (q12 - q23)
         w3 = w3 + q23
         # 4) ARNO baseflow from the bottom layer
-        excess = (w3 - ws_wm).clamp_min(0.0) * inv_nl_den
-        bf = torch.minimum((lin_coef * w3 + nl_coef * excess * excess).clamp_min(0.0), (w3 - wres3).clamp_min(0.0))
+        avail3 = (w3 - wres3).clamp_min(0.0)
+        rel = avail3 * inv_range3
+        excess = (rel - ws).clamp_min(0.0) * inv_nl_den
+        bf = torch.minimum((lin_coef * rel + nl_coef * excess * excess).clamp_min(0.0), avail3)
         w3 = w3 - bf
         if return_layers:
             lay_l.append(torch.stack((w1, w2, w3), dim=1))

@@ -40,9 +40,10 @@ and volumetric porosity / field capacity / wilting point / residual content of t
    room in the receiving layer. Layers 2 and 3 use the same exponent as the top layer
    (VIC derives each layer's ``expt`` from its texture; with one calibrated value, one exponent for all
    layers is the simplest consistent choice). Layer 3 has no drainage out of its bottom.
-5. **Baseflow** (ARNO, VIC 5) from layer 3:
-   ``Qb = Ds Dsmax W_3/(Ws Wmax_3) + (Dsmax - Ds Dsmax/Ws) [max(W_3 - Ws Wmax_3, 0)/(Wmax_3 - Ws Wmax_3)]^2``,
-   clipped at 0 and limited by ``W_3 - Wres_3``.
+5. **Baseflow** (ARNO form of VIC 5) from layer 3, with ``S_3 = (W_3 - Wres_3)/(Wmax_3 - Wres_3)``:
+   ``Qb = Ds Dsmax S_3 / Ws + Dsmax (1 - Ds/Ws) [max(S_3 - Ws, 0)/(1 - Ws)]^2`` (mm/day), clipped at 0
+   and limited by ``W_3 - Wres_3``. Higher ``Dsmax`` raises baseflow everywhere, higher ``Ds`` raises
+   the linear (low-moisture) part, higher ``Ws`` delays the fast non-linear part.
 
 Every flux is limited by the water available to it, so no store goes negative or overflows, and
 ``dstorage`` is the actual change of ``W_1 + W_2 + W_3 + SWE`` over the day: ``prec - et - runoff -
