@@ -143,34 +143,56 @@ def evaluate_parameters(region: Region, params, simulator: str | Simulator = "wa
     sim_obj, sim_name = _simulator(simulator, simulator_options)
     period = _period(period)
     ds_params = _params_dataset(region, params, space)
-    obs_ds = select_period(region.ds[list(available.values())], period)  # a bad period fails before the run
     log.info("evaluating %s with simulator %s over %s", label, sim_name, period or "all days")
     out_sim = sim_obj.simulate(region, ds_params, period=period)
-    times = pd.DatetimeIndex(obs_ds["time"].values)
     train = np.asarray(region.training_cells if train_cells is None else list(train_cells))
     cells = region.cells
     is_train = np.isin(cells, train)
-    groups = {"train": np.flatnonzero(is_train), "untrained": np.flatnonzero(~is_train),
-              "all": np.arange(len(cells))}
+    groups = {"train": cells[is_train], "untrained": cells[~is_train], "all": cells}
+    scored = score_simulation(region, out_sim, period, groups, list(available), simulator_name=sim_name)
     result: dict[str, Any] = {
         "simulator": sim_name,
         "strategy": label,
-        "period": [str(times[0].date()), str(times[-1].date())],
-        "n_days": int(len(times)),
+        "period": scored["period"],
+        "n_days": scored["n_days"],
         "groups": {"train": [int(c) for c in cells[is_train]], "untrained": [int(c) for c in cells[~is_train]]},
-        "variables": {},
+        "variables": scored["variables"],
         "skipped": skipped,
     }
+    return json_clean(result)
+
+
+def score_simulation(region: Region, out_sim: xr.Dataset, period, groups: Mapping[str, Sequence[int]],
+                     variables: Sequence[str] = ("sm", "et"), *, simulator_name: str = "simulator") -> dict[str, Any]:
+    """Per-cell RMSE/PCC/NSE of an existing simulation against the region's observations.
+
+    ``out_sim`` is a simulator output over ``(cell, time)`` covering ``period``; ``groups`` maps a
+    name to the cell ids scored together (e.g. ``{"DAS-S8": train_ids, "DAS-S8NG": neighbour_ids}``).
+    Variables without observations in the region are left out. Returns
+    ``{"period", "n_days", "variables": {var: {"observation", group: {"cells", "rmse", "pcc", "nse",
+    "summary"}}}}`` with plain lists (NaN kept as float; pass through :func:`json_clean` for JSON).
+    """
+    period = _period(period)
+    available = {v: OBSERVATION_OF[v] for v in variables if region.has(OBSERVATION_OF[v])}
+    obs_ds = select_period(region.ds[list(available.values())], period) if available else None
+    times = pd.DatetimeIndex(obs_ds["time"].values if obs_ds is not None else out_sim["time"].values)
+    cells = region.cells
+    pos = {c: i for i, c in enumerate(cells)}
+    out: dict[str, Any] = {"period": [str(times[0].date()), str(times[-1].date())], "n_days": int(len(times)),
+                           "variables": {}}
     for var, obs_name in available.items():
         if var not in out_sim:
-            raise SimulatorError(f"simulator {sim_name!r} returned no {var!r}")
+            raise SimulatorError(f"simulator {simulator_name!r} returned no {var!r}")
         sim = np.asarray(out_sim[var].sel(cell=cells).values, dtype=float)
         obs = np.asarray(obs_ds[obs_name].sel(cell=cells).values, dtype=float)
         if sim.shape != obs.shape:
-            raise SimulatorError(f"simulator {sim_name!r} returned {var} of shape {sim.shape}; observations have {obs.shape}")
-        result["variables"][var] = {"observation": obs_name,
-                                    **{g: _group_metrics(sim, obs, cells, rows) for g, rows in groups.items()}}
-    return json_clean(result)
+            raise SimulatorError(f"simulator {simulator_name!r} returned {var} of shape {sim.shape}; "
+                                 f"observations have {obs.shape}")
+        out["variables"][var] = {"observation": obs_name}
+        for g, ids in groups.items():
+            rows = np.array([pos[c] for c in ids], dtype=int)
+            out["variables"][var][g] = _group_metrics(sim, obs, cells, rows)
+    return out
 
 
 def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: str | Simulator = "waterbalance",

@@ -28,7 +28,7 @@ import pandas as pd
 from .._io import write_text_atomic
 from ..calibrator import library_versions
 from ..errors import VicParaformerError
-from ..metrics import all_metrics
+from ..evaluation import score_simulation
 from ..region import Region
 from ..registry import get_calibrator_class, get_simulator, strategies as installed_strategies
 from .recovery import recovery_error, roughness
@@ -121,23 +121,11 @@ def _options_for(calibrator_cls, name: str, config: BenchmarkConfig, surrogate_p
     return {k: v for k, v in wanted.items() if k in accepted}
 
 
-def _cell_metrics(sim, obs, idx: np.ndarray) -> dict[str, np.ndarray]:
-    return all_metrics(sim[idx], obs[idx])
-
-
 def _score(region: Region, sim_ds, test, datasets: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
     """Per dataset and variable, per-cell metrics of a simulation over the test period."""
-    out: dict[str, dict[str, dict[str, np.ndarray]]] = {}
-    test_region = region.sel_time(*test)
-    pos = {c: i for i, c in enumerate(region.cells)}
-    for dname, cells in datasets.items():
-        idx = np.array([pos[c] for c in cells])
-        out[dname] = {}
-        for var, obs_name in (("sm", "obs_sm"), ("et", "obs_et")):
-            if not test_region.has(obs_name):
-                continue
-            out[dname][var] = _cell_metrics(np.asarray(sim_ds[var].values, float), test_region.observations(obs_name), idx)
-    return out
+    scored = score_simulation(region, sim_ds, test, datasets)["variables"]
+    return {d: {var: {m: np.asarray(g[d][m], float) for m in METRIC_NAMES} for var, g in scored.items()}
+            for d in datasets}
 
 
 def _mean_pairs(region: Region, sim_ds, test, datasets: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
