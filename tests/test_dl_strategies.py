@@ -119,14 +119,15 @@ def test_bad_options_are_rejected():
     with pytest.raises(StrategyError, match="val_fraction"):
         get_calibrator("ffn_a", val_fraction=1.5)
     cal = get_calibrator("paraformer_a", optimizer="adam")
-    assert cal.options["lr"] == 1e-3 and cal.options["d_model"] == 128 and cal.options["n_layers"] == 2
+    assert cal.options["lr"] == 3e-4 and cal.options["d_model"] == 128 and cal.options["n_layers"] == 2
     paper = get_calibrator("paraformer_z", preset="paper").options
     assert (paper["d_model"], paper["n_heads"], paper["n_layers"]) == (256, 8, 2)
     assert get_calibrator("lstm_z", preset="paper").options["hidden_size"] == 256
     if not torch.cuda.is_available():  # "auto": paper sizes for A models, small for Z models on a CPU
         assert get_calibrator("paraformer_z").options["preset"] == "small"
         assert get_calibrator("paraformer_a").options["preset"] == "paper"
-    assert get_calibrator("ffn_a").options["lr"] == 1.0
+    assert get_calibrator("ffn_a").options["lr"] == 0.5 and get_calibrator("lstm_z").options["lr"] == 1.0
+    assert get_calibrator("ffn_a", lr=0.1).options["lr"] == 0.1
 
 
 def test_parameter_space_adopted_or_checked(twin):

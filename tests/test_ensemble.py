@@ -137,3 +137,26 @@ def test_map_only_runner(region, params):
     assert runner.map(_negate, [2]) == [-2]
     with pytest.raises(SimulatorError, match="without a simulator"):
         runner.run(region, params)
+
+
+class InterruptedSimulator(Simulator):
+    """Simulates Ctrl-C on the second chunk."""
+
+    name = "interrupted"
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def simulate(self, region, params, *, period=None):
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return WaterBalanceSimulator(device="cpu").simulate(region, params, period=period)
+
+
+def test_interrupt_leaves_no_partial_output(region, params, tmp_path):
+    runner = EnsembleRunner(InterruptedSimulator(), n_workers=1, chunk_size=8, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(region, params, out_path=tmp_path / "out.nc")
+    assert list(tmp_path.iterdir()) == []

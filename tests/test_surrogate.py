@@ -15,7 +15,6 @@ import pytest
 import torch
 import xarray as xr
 
-from vic_paraformer import metrics
 from vic_paraformer.errors import SurrogateError
 from vic_paraformer.parameters import ParameterSpace
 from vic_paraformer.region import make_region
@@ -342,5 +341,10 @@ def test_training_is_seeded_and_writes_checkpoint(region, tmp_path):
     assert loaded.info["history"] == a.info["history"]
     theta = loaded.parameter_space.midpoint()
     np.testing.assert_array_equal(loaded.predict(region, theta)["sm"].values, a.predict(region, theta)["sm"].values)
+    # a store larger than max_memory_gb is trained on group by group, with the same statistics
+    c = train_surrogate(region, "toy", seed=4, chunk_size=3, max_memory_gb=1e-9, **kw)
+    assert c.normalization.output_mean == pytest.approx(a.normalization.output_mean, rel=1e-6)
+    assert c.normalization.output_std == pytest.approx(a.normalization.output_std, rel=1e-5)
+    assert len(c.info["history"]["val_loss"]) == 2
     with pytest.raises(SurrogateError, match="unknown surrogate preset"):
         train_surrogate(region, "toy", preset="huge", **{k: v for k, v in kw.items() if k != "preset"})

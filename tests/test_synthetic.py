@@ -112,6 +112,8 @@ def test_bad_arguments():
         synthetic_region(ny=2, nx=2, years=1, obs_interval=(3, 2))
     with pytest.raises(RegionError, match="ny, nx"):
         synthetic_region(ny=0, nx=2)
+    with pytest.warns(UserWarning), pytest.raises(RegionError, match="expt lower bound"):
+        synthetic_region(ny=2, nx=2, years=1, parameter_space="paper")
 
 
 def test_synth_cli(tmp_path, capsys):

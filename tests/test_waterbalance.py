@@ -29,6 +29,13 @@ def _run(sim, region, theta):
     return sim.run_arrays(region, theta)
 
 
+def test_forcing_order_matches_region():
+    from vic_paraformer.region import FORCING_VARS
+    from vic_paraformer.simulators.waterbalance import FORCING_ORDER
+
+    assert tuple(FORCING_VARS) == FORCING_ORDER
+
+
 def test_registered_and_options():
     s = get_simulator("waterbalance", device="cpu", dtype="float32")
     assert isinstance(s, WaterBalanceSimulator) and s.dtype == torch.float32
@@ -46,11 +53,15 @@ def test_mass_balance_closes_every_cell(synthetic_tiny, truth, dtype):
     # truth plus two extreme corners of the space
     space = ParameterSpace.preset("vic")
     thetas = [truth, np.tile(space.lower, (region.n_cells, 1)), np.tile(space.upper, (region.n_cells, 1))]
-    for theta in thetas:
+    cold = forcing.clone()
+    cold[..., 1] -= 12.0  # long snowy winters: the snowpack must conserve mass too
+    for theta, f in [(t, forcing) for t in thetas] + [(truth, cold)]:
         with torch.no_grad():
-            out = run_waterbalance(forcing, soil, torch.as_tensor(theta))
-        prec = forcing[..., 0].double().sum(1)
-        resid = (forcing[..., 0].double() - out["et"].double() - out["runoff"].double() - out["baseflow"].double()
+            out = run_waterbalance(f, soil, torch.as_tensor(theta))
+        if f is cold:
+            assert out["swe"].max() > 50
+        prec = f[..., 0].double().sum(1)
+        resid = (f[..., 0].double() - out["et"].double() - out["runoff"].double() - out["baseflow"].double()
                  - out["dstorage"].double()).sum(1)
         assert torch.all(prec > 100)
         assert torch.all(resid.abs() / prec < 1e-4), (resid / prec).abs().max()

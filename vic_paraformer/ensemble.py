@@ -22,6 +22,9 @@ Two entry points:
     ``func(item)`` for every item (``func`` must be a picklable top-level function), results in input
     order, with a progress bar; used for per-cell tasks (SCE-UA, the VIC driver).
 
+Inputs are built lazily and at most ``2 x workers`` tasks are in flight at once, so neither queued
+inputs nor pending results grow with the number of tasks.
+
 A failing chunk or task raises :class:`~vic_paraformer.errors.SimulatorError` naming its cells and
 parameters (or its item) and chained to the original exception. Results are identical across
 back-ends: each chunk is computed by the same function on the same inputs.
@@ -201,10 +204,23 @@ class EnsembleRunner:
         return self._pool
 
     # ------------------------------------------------------------------ generic map
-    def _execute(self, func: Callable, arg_lists: list[tuple], desc: str, on_error: Callable[[int, BaseException], Exception],
+    def _window(self) -> int:
+        """How many tasks may be in flight at once (bounds the memory of queued inputs and results)."""
+        if self.backend == "dask":
+            try:
+                return max(2, 2 * sum(self._client.nthreads().values()))
+            except Exception:  # pragma: no cover - scheduler without workers yet
+                return 8
+        return 2 * self.n_workers
+
+    def _execute(self, func: Callable, n: int, make_args: Callable[[int], tuple], desc: str,
+                 on_error: Callable[[int, BaseException], Exception],
                  on_result: Callable[[int, Any], None] | None = None) -> list:
-        """Run ``func(*args)`` for each tuple; results in order (or handed to ``on_result``)."""
-        n = len(arg_lists)
+        """Run ``func(*make_args(i))`` for ``i < n``; results in order (or handed to ``on_result``).
+
+        Inputs are built lazily and at most :meth:`_window` tasks are in flight, so memory stays
+        bounded however many tasks there are.
+        """
         results: list = [None] * n
         bar = tqdm(total=n, desc=desc, disable=not self.progress or n == 0, leave=False)
 
@@ -217,45 +233,74 @@ class EnsembleRunner:
 
         try:
             if self.in_process:
-                for i, args in enumerate(arg_lists):
+                for i in range(n):
                     try:
-                        value = func(*args)
+                        value = func(*make_args(i))
                     except Exception as exc:
                         raise on_error(i, exc) from exc
                     done(i, value)
             elif self.backend == "local":
-                pool = self._get_pool()
-                futures = {pool.submit(func, *args): i for i, args in enumerate(arg_lists)}
-                try:
-                    for fut in cf.as_completed(futures):
-                        i = futures[fut]
-                        exc = fut.exception()
-                        if exc is not None:
-                            raise on_error(i, exc) from exc
-                        done(i, fut.result())
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
+                self._run_windowed(func, n, make_args, on_error, done)
             else:
-                from dask.distributed import as_completed
-
-                client = self._client
-                futures = [client.submit(func, *args, pure=False) for args in arg_lists]
-                index = {f.key: i for i, f in enumerate(futures)}
-                try:
-                    for fut in as_completed(futures):
-                        i = index[fut.key]
-                        if fut.status == "error":
-                            exc = fut.exception()
-                            raise on_error(i, exc) from exc
-                        done(i, fut.result())
-                except BaseException:
-                    client.cancel(futures)
-                    raise
+                self._run_dask(func, n, make_args, on_error, done)
         finally:
             bar.close()
         return results
+
+    def _run_windowed(self, func, n, make_args, on_error, done) -> None:
+        pool = self._get_pool()
+        window = self._window()
+        pending: dict[cf.Future, int] = {}
+        nxt = 0
+        try:
+            while nxt < n or pending:
+                while nxt < n and len(pending) < window:
+                    pending[pool.submit(func, *make_args(nxt))] = nxt
+                    nxt += 1
+                finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for fut in sorted(finished, key=pending.__getitem__):
+                    i = pending.pop(fut)
+                    exc = fut.exception()
+                    if exc is not None:
+                        raise on_error(i, exc) from exc
+                    done(i, fut.result())
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+    def _run_dask(self, func, n, make_args, on_error, done) -> None:
+        from dask.distributed import as_completed
+
+        client = self._client
+        window = self._window()
+        index: dict[str, int] = {}
+        futures = []
+        nxt = 0
+
+        def submit() -> Any:
+            nonlocal nxt
+            fut = client.submit(func, *make_args(nxt), pure=False)
+            index[fut.key] = nxt
+            futures.append(fut)
+            nxt += 1
+            return fut
+
+        first = [submit() for _ in range(min(window, n))]
+        queue = as_completed(first)
+        try:
+            for fut in queue:
+                i = index[fut.key]
+                if fut.status == "error":
+                    exc = fut.exception()
+                    raise on_error(i, exc) from exc
+                done(i, fut.result())
+                fut.release()
+                if nxt < n:
+                    queue.add(submit())
+        except BaseException:
+            client.cancel([f for f in futures if not f.done()])
+            raise
 
     def map(self, func: Callable[[Any], Any], items: Iterable[Any], desc: str = "tasks") -> list:
         """``[func(item) for item in items]`` on the back-end, in input order, with a progress bar.
@@ -269,7 +314,7 @@ class EnsembleRunner:
             return SimulatorError(f"{desc}: task {i} of {len(items)} failed for item {_short(items[i])}: "
                                   f"{type(exc).__name__}: {exc}")
 
-        return self._execute(func, [(it,) for it in items], desc, on_error)
+        return self._execute(func, len(items), lambda i: (items[i],), desc, on_error)
 
     # ------------------------------------------------------------------ ensemble simulation
     def chunks(self, n_samples: int, n_cells: int) -> list[_Chunk]:
@@ -306,7 +351,7 @@ class EnsembleRunner:
         times = region.times
         if period is not None:
             sl = period if isinstance(period, slice) else slice(*period)
-            times = pd_index_slice(times, sl)
+            times = _period_times(times, sl)
         n_t = len(times)
         chunks = self.chunks(n_s, n_c)
         cells = region.cells
@@ -315,13 +360,13 @@ class EnsembleRunner:
             region_ref = self._client.scatter(region, broadcast=False, hash=False)
         else:
             region_ref = None
-        arg_lists = []
-        for ch in chunks:
+        def make_args(i: int) -> tuple:
+            ch = chunks[i]
             cell_ids = cells[ch.cells]
             th = theta[ch.samples][:, ch.cells]
             reg = region_ref if region_ref is not None else (
                 region if self.in_process else region.subset(cell_ids))
-            arg_lists.append((self.simulator, reg, cell_ids, th, names, period))
+            return (self.simulator, reg, cell_ids, th, names, period)
 
         def on_error(i: int, exc: BaseException) -> Exception:
             ch = chunks[i]
@@ -343,16 +388,16 @@ class EnsembleRunner:
                     if k in arrays:
                         arrays[k][np.ix_(ch.samples, ch.cells)] = v
 
-            self._execute(_run_chunk, arg_lists, desc, on_error, on_result=store)
+            self._execute(_run_chunk, len(chunks), make_args, desc, on_error, on_result=store)
             data = {k: (("sample", "cell", "time"), v, {"units": OUTPUT_VARS[k]}) for k, v in arrays.items()}
             for j, n in enumerate(names):
                 data[n] = (("sample", "cell"), theta[..., j])
             ds = xr.Dataset(data, coords=coords)
             ds.attrs.update(simulator=self.simulator.name)
             return ds.isel(sample=0, drop=True) if single else ds
-        return self._run_to_file(out_path, arg_lists, chunks, theta, names, coords, desc, on_error, single)
+        return self._run_to_file(out_path, make_args, chunks, theta, names, coords, desc, on_error, single)
 
-    def _run_to_file(self, out_path, arg_lists, chunks, theta, names, coords, desc, on_error, single) -> xr.Dataset:
+    def _run_to_file(self, out_path, make_args, chunks, theta, names, coords, desc, on_error, single) -> xr.Dataset:
         import netCDF4
 
         n_s, n_c = theta.shape[:2]
@@ -393,14 +438,14 @@ class EnsembleRunner:
                         if k in ncvars:
                             ncvars[k][s0:s1, c0:c1, :] = v
 
-                self._execute(_run_chunk, arg_lists, desc, on_error, on_result=store)
+                self._execute(_run_chunk, len(chunks), make_args, desc, on_error, on_result=store)
             finally:
                 nc.close()
         ds = xr.open_dataset(out_path)
         return ds.isel(sample=0, drop=True) if single else ds
 
 
-def pd_index_slice(times, sl: slice):
+def _period_times(times, sl: slice):
     """The days of ``times`` inside ``sl`` (inclusive), raising SimulatorError if none."""
     import pandas as pd
 

@@ -227,6 +227,10 @@ def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, 
     space = ParameterSpace.resolve(parameter_space)
     if tuple(space.names) != ("infilt", "Ds", "Dsmax", "Ws", "expt"):
         raise RegionError(f"synthetic_region needs the five VIC parameters, got {space.names}")
+    problems = space.vic_problems()
+    if problems:
+        raise RegionError("synthetic_region draws its truth inside the parameter space, which must stay in the "
+                          "range the simulator can use: " + "; ".join(problems))
     rng = np.random.default_rng(seed)
     times = pd.date_range(start, periods=n_days, freq="D")
     rows, cols = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")

@@ -29,7 +29,7 @@ def register(sub) -> None:
     t.add_argument("--workers", type=int, default=1,
                    help="simulator processes for the training runs (default 1; more for the vic simulator)")
     t.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads while training (1 is fastest when other processes load the cores)")
+                   help="torch CPU threads while training (default 1 on CPU: fastest for small LSTMs)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
     t.set_defaults(func=run_train)

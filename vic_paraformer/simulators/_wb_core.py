@@ -15,6 +15,8 @@ from typing import Mapping
 
 import torch
 
+from ..errors import SimulatorError
+
 # ---------------------------------------------------------------- constants (documented in waterbalance.py)
 PT_ALPHA = 1.26            # Priestley-Taylor coefficient (-)
 ALBEDO = 0.23              # surface albedo used for net shortwave (-)
@@ -79,7 +81,7 @@ class SoilInputs:
         names = [f.name for f in fields(cls)]
         missing = [n for n in names if n not in soil]
         if missing:
-            raise ValueError(f"soil inputs lack {missing}; expected keys {names}")
+            raise SimulatorError(f"soil inputs lack {missing}; expected keys {names}")
         return cls(**{n: torch.as_tensor(soil[n]) for n in names})
 
 
@@ -167,15 +169,15 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
     (mm/day), each ``(B, T)``; plus ``swe`` (mm) and ``pet`` (mm/day) diagnostics.
     """
     if forcing.dim() != 3 or forcing.shape[-1] != 7:
-        raise ValueError(f"forcing must have shape (B, T, 7), got {tuple(forcing.shape)}")
+        raise SimulatorError(f"forcing must have shape (B, T, 7), got {tuple(forcing.shape)}")
     dtype, device = forcing.dtype, forcing.device
     soil = SoilInputs.coerce(soil).to(device=device, dtype=dtype)
     theta = theta.to(device=device, dtype=dtype)
     B, T, _ = forcing.shape
     if theta.shape != (B, 5):
-        raise ValueError(f"theta must have shape ({B}, 5) (infilt, Ds, Dsmax, Ws, expt), got {tuple(theta.shape)}")
+        raise SimulatorError(f"theta must have shape ({B}, 5) (infilt, Ds, Dsmax, Ws, expt), got {tuple(theta.shape)}")
     if soil.batch != B:
-        raise ValueError(f"soil inputs have batch {soil.batch}; forcing has {B}")
+        raise SimulatorError(f"soil inputs have batch {soil.batch}; forcing has {B}")
 
     with torch.no_grad():
         liquid, swe = snowpack(forcing)

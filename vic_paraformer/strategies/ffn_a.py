@@ -18,6 +18,7 @@ class FFNACalibrator(DLCalibrator):
     name = "ffn_a"
     description = "FFN-A: fully connected network A -> theta (dPL, Tsai et al. 2021)"
     network_kind = "ffn_a"
+    adadelta_lr = 0.5
     uses_series = False
     arch_presets = {"paper": {"hidden_size": 256, "dropout": 0.5}, "small": {"hidden_size": 64, "dropout": 0.2}}
     default_options = {**COMMON_OPTIONS, "hidden_size": None}

@@ -21,6 +21,7 @@ class LSTMZCalibrator(DLCalibrator):
     name = "lstm_z"
     description = "LSTM-Z: LSTM over (A, X, Z) windows -> theta (dPL, Tsai et al. 2021)"
     network_kind = "lstm_z"
+    adadelta_lr = 1.0
     uses_series = True
     cpu_preset = "small"
     arch_presets = {"paper": {"hidden_size": 256, "dropout": 0.5}, "small": {"hidden_size": 32, "dropout": 0.2}}

@@ -20,6 +20,7 @@ class ParaFormerACalibrator(DLCalibrator):
     name = "paraformer_a"
     description = "ParaFormer-A: transformer encoder over static attributes"
     network_kind = "paraformer_a"
+    adadelta_lr = 0.2
     uses_series = False
     arch_presets = {"paper": {"d_model": 128, "n_heads": 4, "n_layers": 2, "dropout": 0.1},
                     "small": {"d_model": 32, "n_heads": 4, "n_layers": 1, "dropout": 0.1}}

@@ -24,6 +24,7 @@ class ParaFormerZCalibrator(DLCalibrator):
     name = "paraformer_z"
     description = "ParaFormer-Z: attribute queries cross-attend to the (X, Z) series"
     network_kind = "paraformer_z"
+    adadelta_lr = 0.5
     uses_series = True
     cpu_preset = "small"
     arch_presets = {"paper": {"d_model": 256, "n_heads": 8, "n_layers": 2, "dropout": 0.1},

@@ -54,7 +54,6 @@ from ..calibrator import CalibrationResult, Calibrator
 from ..errors import StrategyError, SurrogateError, VicParaformerError
 from ..parameters import ParameterSpace
 from ..region import Region
-from ..simulators.base import Simulator
 
 log = logging.getLogger(__name__)
 spotpy_log = logging.getLogger("vic_paraformer.strategies.spotpy")
@@ -423,15 +422,6 @@ def run_cell(task: CellTask) -> CellOutcome:
                        budget_exhausted=exhausted, wall_time=time.perf_counter() - started)
 
 
-class _MapOnly(Simulator):
-    """Placeholder simulator for an EnsembleRunner used only for :meth:`EnsembleRunner.map`."""
-
-    name = "map-only"
-
-    def simulate(self, region, params, *, period=None):  # pragma: no cover - never called
-        raise StrategyError("this ensemble runner only maps per-cell tasks")
-
-
 def map_cells(func: Callable, tasks: Sequence, *, n_workers: int | None = None, backend: str = "local",
               scheduler: str | None = None, client=None, desc: str = "cells") -> list:
     """Apply ``func`` to every task through :class:`vic_paraformer.ensemble.EnsembleRunner`, in order.
@@ -446,7 +436,7 @@ def map_cells(func: Callable, tasks: Sequence, *, n_workers: int | None = None, 
         raise StrategyError(f"unknown backend {backend!r}; expected 'local' or 'dask'")
     if backend == "local" and len(tasks) <= 1:
         n_workers = 1
-    with EnsembleRunner(_MapOnly(), backend=backend, n_workers=n_workers, client=client, scheduler=scheduler) as runner:
+    with EnsembleRunner(None, backend=backend, n_workers=n_workers, client=client, scheduler=scheduler) as runner:
         return list(runner.map(func, list(tasks), desc=desc))
 
 

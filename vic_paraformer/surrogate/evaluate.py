@@ -37,7 +37,7 @@ EVAL_SEED_OFFSET = 104729  # keeps evaluation samples apart from any training se
 
 def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, simulator: str | None = None,
                        n_samples: int = 4, seed: int = 0, simulator_options: dict | None = None, runner=None,
-                       batch_size: int = 1024, progress: bool = False) -> dict[str, Any]:
+                       batch_size: int = 512, progress: bool = False) -> dict[str, Any]:
     """Score ``surrogate`` against ``simulator`` (default: the one it was trained on) on ``region``.
 
     Returns a JSON-serialisable report with per-group summaries (see the module docstring),
@@ -119,6 +119,7 @@ def write_report(report: dict[str, Any], out_dir: str | Path, n_plot_cells: int 
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
@@ -140,6 +141,9 @@ def write_report(report: dict[str, Any], out_dir: str | Path, n_plot_cells: int 
             tag = " (held-out cell)" if ser["held_out"][i] else ""
             ax.set_title(f"cell {ser['cells'][i]}{tag}: {v}", fontsize=9)
             ax.set_ylabel(unit)
+            loc = mdates.AutoDateLocator()
+            ax.xaxis.set_major_locator(loc)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
             if row == 0 and k == 0:
                 ax.legend(fontsize=8)
     fig.tight_layout()

@@ -298,7 +298,7 @@ class Surrogate(nn.Module):
         data = {name: (("cell", "time"), out[..., k], {"units": OUTPUT_UNITS[name]}) for k, name in enumerate(OUTPUT_NAMES)}
         return xr.Dataset(data, coords=coords, attrs={"source": f"surrogate of {self.simulator}"})
 
-    def predict_ensemble(self, region: Region, theta: np.ndarray, batch_size: int = 1024, *,
+    def predict_ensemble(self, region: Region, theta: np.ndarray, batch_size: int = 512, *,
                          progress: bool = False) -> np.ndarray:
         """Outputs ``(S, C, T, 2)`` (sm, et; physical units) for physical parameters ``theta (S, C, p)``.
 

@@ -29,12 +29,15 @@ from ..errors import SurrogateError
 from ..parameters import ParameterSpace
 from ..region import Region
 from .data import TrainingStore, generate_training_data, inputs_hash
-from .model import Normalization, Surrogate, SurrogateConfig
+from .model import Normalization, Surrogate, SurrogateConfig, _safe_std
 
 log = logging.getLogger(__name__)
 
-#: Named settings. ``test``: seconds, for unit tests; ``demo``: ~1-2 min on 2 CPU cores;
-#: ``benchmark``: the accuracy target (held-out median NSE >= 0.95), a few minutes on CPU.
+#: Named settings (measured with ``benchmarks/bench_surrogate.py`` on the 2-core dev machine, one torch
+#: thread, waterbalance, trained on 2 years of the synthetic twin, scored on fresh parameter samples
+#: over 3 years): ``test`` ~5-10 s on the 8 x 8 test region (held-out median sm NSE ~0.95);
+#: ``demo`` ~1 min on 12 x 12 cells (median NSE 0.99); ``benchmark`` ~2-4 min on 32 x 32 cells
+#: (median NSE 0.994, ~0.86 M cell-days/s prediction).
 PRESETS: dict[str, dict[str, Any]] = {
     "test": dict(n_samples=32, hidden_size=32, num_layers=1, dropout=0.0, epochs=16, steps_per_epoch=25,
                  batch_size=32, lr=1e-2, window=240, warmup=60, patience=4, max_time=None),
@@ -95,8 +98,9 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
     runs (resumable; a temporary folder when None). ``out`` writes the best checkpoint after
     every improving epoch (atomically), so an interrupted training leaves a usable file.
     ``max_time`` (seconds) stops training early once spent. ``num_threads`` sets torch's CPU threads
-    for the duration of the call (1 is much faster than 2 on a machine whose cores are busy with other
-    processes). Other settings default to ``preset``.
+    for the duration of the call; by default 1 when training on CPU: the per-step matrices of a small
+    LSTM are too small to gain from more, and on a machine whose cores are busy with other processes
+    two threads were measured ~10x slower than one. Other settings default to ``preset``.
     """
     s = resolve_settings(preset, n_samples=n_samples, epochs=epochs, hidden_size=hidden_size, num_layers=num_layers,
                          dropout=dropout, window=window, warmup=warmup, batch_size=batch_size, lr=lr,
@@ -105,6 +109,9 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
     started = time.perf_counter()
     tmp = None
     old_threads = torch.get_num_threads()
+    on_cpu = torch.device(device).type == "cpu" if device is not None else not torch.cuda.is_available()
+    if num_threads is None and on_cpu:
+        num_threads = 1
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
     if store is None:
@@ -166,7 +173,12 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
                      val_samples: float = 0.15, val_cells: float = 0.2, out: str | Path | None = None,
                      device: str | torch.device | None = None, max_memory_gb: float = 2.0,
                      progress: bool = True) -> Surrogate:
-    """Train a surrogate on a complete :class:`TrainingStore` made from ``region``."""
+    """Train a surrogate on a complete :class:`TrainingStore` made from ``region``.
+
+    Memory: the store is read in groups of whole chunks of at most ``max_memory_gb`` of outputs. A
+    first pass computes the output statistics and the validation targets; if the store fits in one
+    group it stays loaded, otherwise each epoch trains on the next group in turn.
+    """
     if ts.manifest["region_fingerprint"] != region.fingerprint() or ts.manifest["n_cells"] != region.n_cells \
             or ts.manifest["n_days"] != region.n_days:
         raise SurrogateError(f"{ts.path}: training store was generated for another region "
@@ -188,16 +200,55 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     if window < 20:
         raise SurrogateError(f"region has only {n_days} days; the surrogate needs at least 20 (window {s['window']})")
     split = make_split(ts.n_samples, region.n_cells, val_samples=val_samples, val_cells=val_cells, seed=seed)
-    est_gb = ts.n_samples * region.n_cells * n_days * 2 * 4 / 1e9
-    if est_gb > max_memory_gb:
-        raise SurrogateError(
-            f"training store needs {est_gb:.1f} GB in memory, above max_memory_gb={max_memory_gb}; "
-            "use fewer samples or raise max_memory_gb")
-    theta, y = ts.load()  # (S, C, p), (S, C, T, 2)
     forcing = region.forcing()
     attrs = region.attributes()
     tc = split.train_cells
-    norm = Normalization.fit(forcing[tc], attrs[tc], y[np.ix_(split.train_samples, tc)], region.forcing_names)
+
+    # fixed validation windows: held-out samples on all cells + training samples on held-out cells
+    vrng = np.random.default_rng(seed + 1)
+    n_val = 256
+    vs, vc, vt = [], [], []
+    vgroups = [(split.val_samples, np.arange(region.n_cells))]
+    if split.val_cells.size:
+        vgroups.append((split.train_samples, split.val_cells))
+    for samples, cells in vgroups:
+        if samples.size and cells.size:
+            a_, b_, c_ = _windows(vrng, n_val // len(vgroups), samples, cells, n_days, window)
+            vs.append(a_), vc.append(b_), vt.append(c_)
+    if not vs:
+        raise SurrogateError("no validation data: need at least 2 parameter samples")
+    val = (np.concatenate(vs), np.concatenate(vc), np.concatenate(vt))
+
+    # one pass over the store (group by group, each within max_memory_gb): output statistics of the
+    # training samples x training cells, and the validation windows' targets
+    groups = _sample_groups(ts, region, max_memory_gb)
+    sums = np.zeros(2), np.zeros(2), 0
+    val_y = np.empty((len(val[0]), window, 2), np.float32)
+    val_theta = np.empty((len(val[0]), space.n), np.float32)
+    kept = None
+    for g in groups:
+        theta, y = ts.load(g)
+        tr = np.flatnonzero(np.isin(g, split.train_samples))
+        yt = y[np.ix_(tr, tc)].reshape(-1, 2).astype(np.float64)
+        sums = sums[0] + yt.sum(0), sums[1] + (yt ** 2).sum(0), sums[2] + len(yt)
+        del yt
+        pos = {int(v): i for i, v in enumerate(g)}
+        for k in np.flatnonzero(np.isin(val[0], g)):
+            j = pos[int(val[0][k])]
+            val_y[k] = y[j, val[1][k], val[2][k]:val[2][k] + window]
+            val_theta[k] = theta[j, val[1][k]]
+        if len(groups) == 1:
+            kept = (theta, y)
+        del theta, y
+    if sums[2] == 0:
+        raise SurrogateError("no training data: need at least 1 training sample and cell")
+    mean = sums[0] / sums[2]
+    std = np.sqrt(np.maximum(sums[1] / sums[2] - mean ** 2, 0.0))
+    norm = Normalization.fit(forcing[tc], attrs[tc], np.stack([mean, mean]), region.forcing_names)
+    norm.output_mean = [float(v) for v in mean]
+    norm.output_std = [float(v) for v in _safe_std(std)]
+    out_mean, out_std = np.asarray(norm.output_mean, np.float32), np.asarray(norm.output_std, np.float32)
+
     config = SurrogateConfig(n_forcing=forcing.shape[-1], n_attributes=attrs.shape[-1], n_parameters=space.n,
                              hidden_size=int(s["hidden_size"]), num_layers=int(s["num_layers"]),
                              dropout=float(s["dropout"]), window=window, warmup=warmup)
@@ -205,27 +256,23 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
                       region_fingerprint=region.fingerprint()).to(dev)
     x_n = torch.as_tensor(model.normalize_forcing(forcing), device=dev)
     a_n = torch.as_tensor(model.normalize_attributes(attrs), device=dev)
-    theta_u = torch.as_tensor(np.asarray(space.normalize(theta), dtype=np.float32), device=dev)
-    y -= np.asarray(norm.output_mean, np.float32)  # in place: the store's outputs can be large
-    y /= np.asarray(norm.output_std, np.float32)
-    y_n = torch.from_numpy(y).to(dev)
-    del y
-    batcher = _Batcher(x_n, a_n, theta_u, y_n, window, warmup)
+    val_set = _ValSet(x_n, a_n, torch.as_tensor(np.asarray(space.normalize(val_theta), np.float32), device=dev),
+                      torch.as_tensor((val_y - out_mean) / out_std, device=dev), val[1], val[2], window, warmup)
+    train_groups = [g for g in groups if np.isin(g, split.train_samples).any()]
 
-    # fixed validation windows: held-out samples on all cells + training samples on held-out cells
-    vrng = np.random.default_rng(seed + 1)
-    n_val = 256
-    vs, vc, vt = [], [], []
-    groups = [(split.val_samples, np.arange(region.n_cells))]
-    if split.val_cells.size:
-        groups.append((split.train_samples, split.val_cells))
-    for samples, cells in groups:
-        if samples.size and cells.size:
-            a, b, c = _windows(vrng, n_val // len(groups), samples, cells, n_days, window)
-            vs.append(a), vc.append(b), vt.append(c)
-    if not vs:
-        raise SurrogateError("no validation data: need at least 2 parameter samples")
-    val = (np.concatenate(vs), np.concatenate(vc), np.concatenate(vt))
+    def load_group(g: np.ndarray, data=None) -> tuple[_Batcher, np.ndarray]:
+        theta, y = data if data is not None else ts.load(g)
+        y -= out_mean  # in place: the store's outputs can be large
+        y /= out_std
+        theta_u = torch.as_tensor(np.asarray(space.normalize(theta), dtype=np.float32), device=dev)
+        local = np.flatnonzero(np.isin(g, split.train_samples))
+        return _Batcher(x_n, a_n, theta_u, torch.from_numpy(y).to(dev), window, warmup), local
+
+    batcher, local_samples = load_group(train_groups[0], kept)
+    kept = None
+    if len(train_groups) > 1:
+        log.info("training store exceeds max_memory_gb=%g: training on %d groups of samples in turn",
+                 max_memory_gb, len(train_groups))
 
     opt = torch.optim.Adam(model.parameters(), lr=float(s["lr"]))
     epochs, steps = int(s["epochs"]), int(s["steps_per_epoch"])
@@ -242,10 +289,13 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
         bar = tqdm(total=epochs, desc="training surrogate", unit="epoch")
     try:
         for epoch in range(epochs):
+            if len(train_groups) > 1 and epoch > 0:
+                del batcher
+                batcher, local_samples = load_group(train_groups[epoch % len(train_groups)])
             model.train()
             tot = 0.0
             for _ in range(steps):
-                xb, ab, tb, yb, mb = batcher.batch(*_windows(rng, int(s["batch_size"]), split.train_samples,
+                xb, ab, tb, yb, mb = batcher.batch(*_windows(rng, int(s["batch_size"]), local_samples,
                                                              split.train_cells, n_days, window))
                 loss = _masked_mse(model.forward_normalized(xb, ab, tb), yb, mb)
                 opt.zero_grad(set_to_none=True)
@@ -254,7 +304,7 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
                 opt.step()
                 sched.step()
                 tot += float(loss.detach())
-            vloss = _evaluate_loss(model, batcher, val)
+            vloss = val_set.loss(model)
             history["train_loss"].append(tot / steps)
             history["val_loss"].append(vloss)
             if vloss < best:
@@ -284,16 +334,40 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     return model.freeze()
 
 
-def _evaluate_loss(model: Surrogate, batcher: _Batcher, val, chunk: int = 128) -> float:
-    model.eval()
-    s, c, t = val
-    tot, n = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(s), chunk):
-            xb, ab, tb, yb, mb = batcher.batch(s[i:i + chunk], c[i:i + chunk], t[i:i + chunk])
-            tot += float(_masked_mse(model.forward_normalized(xb, ab, tb), yb, mb)) * len(xb)
-            n += len(xb)
-    return tot / max(n, 1)
+def _sample_groups(ts: TrainingStore, region: Region, max_memory_gb: float) -> list[np.ndarray]:
+    """Sample indices in groups of whole chunks whose outputs fit in ``max_memory_gb`` (at least one chunk)."""
+    chunk_gb = ts.chunk_size * region.n_cells * region.n_days * 2 * 4 / 1e9
+    per = max(1, int(max_memory_gb // max(chunk_gb, 1e-12)))
+    out = []
+    for i in range(0, ts.n_chunks, per):
+        lo = ts.chunk_samples(i)[0]
+        hi = ts.chunk_samples(min(i + per, ts.n_chunks) - 1)[1]
+        out.append(np.arange(lo, hi))
+    return out
+
+
+class _ValSet:
+    """Fixed validation windows with their targets (kept in memory: a few hundred windows)."""
+
+    def __init__(self, x, a, theta_u, y, cells, starts, length, warmup) -> None:
+        self.x, self.a, self.theta_u, self.y = x, a, theta_u, y
+        dev = x.device
+        self.c = torch.as_tensor(cells, device=dev)
+        self.t = torch.as_tensor(starts, device=dev)
+        self.ar = torch.arange(length, device=dev)
+        self.mask = (self.ar[None, :] >= warmup) | (self.t[:, None] == 0)
+
+    def loss(self, model: Surrogate, chunk: int = 128) -> float:
+        model.eval()
+        tot, n = 0.0, 0
+        with torch.no_grad():
+            for i in range(0, len(self.c), chunk):
+                c, t = self.c[i:i + chunk], self.t[i:i + chunk]
+                xb = self.x[c[:, None], t[:, None] + self.ar[None, :]]
+                pred = model.forward_normalized(xb, self.a[c], self.theta_u[i:i + chunk])
+                tot += float(_masked_mse(pred, self.y[i:i + chunk], self.mask[i:i + chunk])) * len(c)
+                n += len(c)
+        return tot / max(n, 1)
 
 
 def _info(history, split: Split, region: Region, s: dict, seed: int, best_epoch: int, seconds: float, dev) -> dict:
