@@ -34,7 +34,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--surrogate", required=True)
     ap.add_argument("--region")
-    ap.add_argument("--preset", default="paper")
+    ap.add_argument("--preset", default="auto")
     ap.add_argument("--strategies", default="paraformer_a,paraformer_z,ffn_a,lstm_z")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--k", type=int, default=0)
