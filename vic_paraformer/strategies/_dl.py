@@ -21,6 +21,10 @@ operator of :mod:`.obs_operator`) is updated; the surrogate's weights never chan
   training cells is the validation loss. Training stops after ``patience`` epochs without
   improvement and the best weights are restored (with ``val_fraction=0`` the training loss is
   monitored instead).
+* History: ``train_loss`` is the mean minibatch loss of an epoch (masked RMSE + RBL, plus the
+  observation-operator penalty when on); ``val_loss`` the RMSE on the held-out days (m3 m-3).
+  ``n_evaluations`` counts surrogate cell-window runs (training windows plus one whole-period run
+  per training cell per validation); ``info["cell_days"]`` the simulated cell-days.
 * Optimiser: AdaDelta (``rho=0.95``, weight decay 1e-5) as in the paper, with a default ``lr``
   (a multiplier of AdaDelta's adaptive step) per network that trained stably on the synthetic
   twin: ParaFormer-A 0.2, ParaFormer-Z 0.5, FFN-A 0.5, LSTM-Z 1.0 (the transformers oscillate at
