@@ -108,3 +108,9 @@ def test_strategies_stays_callable_after_importing_a_builtin_module():
     import vic_paraformer.strategies.sceua  # noqa: F401  (binds vp.strategies to the sub-package)
 
     assert BUILTINS <= set(vp.strategies())
+
+
+def test_simulators_stays_callable_after_importing_the_subpackage():
+    import vic_paraformer.simulators.base  # noqa: F401
+
+    assert {"waterbalance", "vic"} <= set(vp.simulators())

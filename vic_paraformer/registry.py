@@ -132,3 +132,22 @@ def calibrate(region, strategy: str = "paraformer_z", **options: Any):
     calibrator = get_calibrator(strategy, **options)
     calibrator.check(region)
     return calibrator.calibrate(region)
+
+
+def make_listing_package(module_name: str, lister) -> None:
+    """Make the sub-package ``module_name`` callable as ``lister``.
+
+    ``vic_paraformer.strategies()`` and ``vic_paraformer.simulators()`` are public functions, but Python
+    rebinds those names of the parent package to the sub-packages of the same name as soon as any module
+    in them is imported. Giving the sub-package a ``__call__`` keeps ``vic_paraformer.strategies()``
+    working whichever object the name points to.
+    """
+    import sys
+    import types
+
+    class _ListingPackage(types.ModuleType):
+        def __call__(self) -> list[str]:
+            return lister()
+
+    _ListingPackage.__call__.__doc__ = lister.__doc__
+    sys.modules[module_name].__class__ = _ListingPackage

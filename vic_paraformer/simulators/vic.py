@@ -49,6 +49,9 @@ from .base import Simulator, check_params, select_period
 log = logging.getLogger(__name__)
 
 
+_NETCDF_LOCK = threading.Lock()
+
+
 def _map(func: Callable[[Any], Any], items: Sequence[Any], n_workers: int, progress: bool, desc: str) -> list:
     """Apply ``func`` to ``items`` with ``n_workers`` threads, in order, with a tqdm bar."""
     from tqdm.auto import tqdm
@@ -195,14 +198,17 @@ class VICSimulator(Simulator):
 
     def _execute(self, setup: "_Setup", params_file_writer: Callable[[RunDir], None]) -> xr.Dataset:
         run = self._run_dir()
-        params_file_writer(run)
-        if self.only_region_cells:
-            _restrict_run_cells(run.params_file, setup.rows, setup.cols)
+        # netCDF-C/HDF5 are not thread-safe: file I/O of parallel runs is serialised, VIC itself is not.
+        with _NETCDF_LOCK:
+            params_file_writer(run)
+            if self.only_region_cells:
+                _restrict_run_cells(run.params_file, setup.rows, setup.cols)
         run.write_global(setup.gf, setup.period, keep_user_outputs=self.keep_user_outputs)
         wall = run_vic(run, setup.exe, mpi_procs=self.mpi_procs, mpiexec=self.mpiexec, timeout=self.timeout)
         self.last_wall_times.append(wall)
-        out = read_outputs(run, setup.rows, setup.cols, setup.days, setup.depth0, cell_ids=setup.cells,
-                           init_storage=setup.init_storage)
+        with _NETCDF_LOCK:
+            out = read_outputs(run, setup.rows, setup.cols, setup.days, setup.depth0, cell_ids=setup.cells,
+                               init_storage=setup.init_storage).load()
         out.attrs["vic_run_dir"] = str(run.path)
         out.attrs["vic_wall_time_s"] = wall
         if not self.keep_runs:
