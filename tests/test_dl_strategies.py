@@ -16,7 +16,7 @@ from vic_paraformer.strategies._dl import InputNormalization, apply_model, load_
 from _dl_fakes import FakeSurrogate, surrogate_rmse, twin_region
 
 STRATEGIES = ["paraformer_a", "paraformer_z", "ffn_a", "lstm_z"]
-FAST = dict(preset="small", window=50, epochs=15, batch_size=16, progress=False)
+FAST = dict(preset="small", window=50, epochs=15, batch_size=16, batches_per_epoch=3, progress=False)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -81,16 +81,17 @@ class BenchmarkConfig:
 
 
 # Per-strategy options of the two presets (options a strategy does not know are dropped with a log line).
+_DL_QUICK = {"epochs": 15, "threads": 1, "progress": False}
+_DL_FULL = {"epochs": 60, "patience": 15, "threads": 1, "progress": False}
 QUICK_STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
     "sceua": {"repetitions": 300},
-    "ffn_a": {"epochs": 15},
-    "lstm_z": {"epochs": 15},
-    "paraformer_a": {"epochs": 15},
-    "paraformer_z": {"epochs": 15},
     "dds": {"repetitions": 300},
+    **{name: dict(_DL_QUICK) for name in ("ffn_a", "lstm_z", "paraformer_a", "paraformer_z")},
 }
 FULL_STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
     "sceua": {"repetitions": 2000},
+    "dds": {"repetitions": 2000},
+    **{name: dict(_DL_FULL) for name in ("ffn_a", "lstm_z", "paraformer_a", "paraformer_z")},
 }
 
 

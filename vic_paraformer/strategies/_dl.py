@@ -13,8 +13,11 @@ operator of :mod:`.obs_operator`) is updated; the surrogate's weights never chan
 * Minibatches: ``batch_size`` training cells drawn at random, each with a random ``window``-day
   window (default 240) from the fitting part of the period. The first ``surrogate.warmup`` days
   of each window are spin-up and excluded from the loss. One epoch has
-  ``ceil(n_train_cells * fit_days / (batch_size * window))`` minibatches (about one pass over the
-  training cell-days) unless ``batches_per_epoch`` is given.
+  ``max(MIN_BATCHES_PER_EPOCH, ceil(n_train_cells * fit_days / (batch_size * window)))``
+  minibatches (about one pass over the training cell-days, but at least 20, so that a small
+  training set still gets enough gradient steps per epoch: with one pass only, 16 training cells
+  gave 2-3 steps per epoch and the networks stopped early with nearly uniform parameter maps)
+  unless ``batches_per_epoch`` is given.
 * Validation: the last ``val_fraction`` (default 0.2) of the region's days are held out. After
   each epoch the per-cell parameters (computed as for the final result, from the fitting days
   only) drive the surrogate over the whole period and the masked RMSE on the held-out days of the
@@ -130,6 +133,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 #: Default learning rates (AdaDelta's per strategy: ``DLCalibrator.adadelta_lr``).
 DEFAULT_LR = {"adadelta": 1.0, "adam": 3e-4, "adamw": 3e-4}
+MIN_BATCHES_PER_EPOCH = 20  # default floor of minibatches per epoch (see the module docstring)
 N_SERIES_EXTRA = 2  # observed sm (gaps = 0) and its mask
 
 
@@ -390,7 +394,8 @@ class DLCalibrator(Calibrator):
 
         bs = int(o["batch_size"])
         n_train = len(train_idx)
-        n_batches = int(o["batches_per_epoch"] or max(1, math.ceil(n_train * fit_days / (bs * window))))
+        n_batches = int(o["batches_per_epoch"]
+                        or max(MIN_BATCHES_PER_EPOCH, math.ceil(n_train * fit_days / (bs * window))))
         history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
         n_eval, cell_days = 0, 0
         best, best_epoch, best_state, stale = math.inf, 0, None, 0
