@@ -1,0 +1,90 @@
+"""A reduced run of the paper's protocol: the files and the table's structure, not its numbers."""
+
+import json
+
+import numpy as np
+import pytest
+
+import vic_paraformer as vp
+from vic_paraformer.benchmark import BenchmarkConfig, periods, run_benchmark
+from vic_paraformer.benchmark.recovery import recovery_error, roughness
+from vic_paraformer.benchmark.report import markdown_table
+
+
+@pytest.fixture(scope="module")
+def reduced(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    config = BenchmarkConfig.quick(
+        ny=8, nx=8, splits=(2, 4), neighbour_split=4, strategies=["sceua", "paraformer_a"], seeds=[0, 1],
+        surrogate_options={"preset": "test"},
+        strategy_options={"sceua": {"repetitions": 40, "n_workers": 1},
+                          "paraformer_a": {"epochs": 2, "batches_per_epoch": 3, "threads": 1, "progress": False,
+                                           "preset": "small"}})
+    results = run_benchmark(config, out, command="pytest reduced benchmark")
+    return out, results
+
+
+def test_writes_every_file(reduced):
+    out, results = reduced
+    for name in ("results.json", "table.md", "report.md", "config.json", "surrogate.pt", "region.nc"):
+        assert (out / name).is_file(), name
+    figs = {p.name for p in (out / "figures").glob("*.png")}
+    assert {"cdf_nse_DAS-S2.png", "cdf_pcc_DAS-S4NG.png", "scatter_sm_DAS-S4.png", "map_infilt_S2.png",
+            "loss_S4.png"} <= figs
+    assert len(list((out / "results").glob("*.nc"))) == 2 * 2 * 2  # strategies x splits x seeds
+    report = (out / "report.md").read_text()
+    assert "pytest reduced benchmark" in report and "Seeds: [0, 1]" in report
+    for fig in results["figures"]:
+        assert f"({fig})" in report and (out / fig).is_file()
+
+
+def test_results_json_layout(reduced):
+    out, _ = reduced
+    res = json.loads((out / "results.json").read_text())
+    assert set(res["table"]) == {"sm", "et"}
+    assert set(res["table"]["sm"]) == {"DAS-S2", "DAS-S4", "DAS-S4NG"}
+    row = res["table"]["sm"]["DAS-S4NG"]["sceua"]
+    assert set(row) == {"rmse", "pcc", "nse"} and row["nse"]["n"] == 2  # two seeds
+    assert set(res["table"]["sm"]["DAS-S4"]) == {"sceua", "paraformer_a", "oracle"}
+    assert set(res["cost"]) == {"sceua|S2", "sceua|S4", "paraformer_a|S2", "paraformer_a|S4"}
+    assert res["cost"]["sceua|S4"]["n_evaluations"]["mean"] > 0
+    assert set(res["recovery"]["sceua|S4"]["error"]) == set(vp.PARAMETER_NAMES)
+    assert "truth|S4" in res["recovery"]
+
+
+def test_table_has_paper_layout(reduced):
+    out, _ = reduced
+    table = (out / "table.md").read_text()
+    assert "### Soil moisture (calibrated variable)" in table and "### ET (uncalibrated variable)" in table
+    header = next(line for line in table.splitlines() if line.startswith("| strategy | DAS-S2 RMSE"))
+    assert header.count("|") == 1 + 1 + 3 * 3  # strategy + 3 metrics x 3 datasets
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
+    assert {"sceua", "paraformer_a", "oracle", "truth"} <= set(rows)
+    assert "±" in table  # spread over the two seeds
+
+
+def test_periods_need_three_years():
+    region = vp.synthetic_region(ny=2, nx=2, years=2, seed=0)
+    with pytest.raises(vp.VicParaformerError, match="needs 3 years"):
+        periods(region, train_years=2)
+
+
+def test_recovery_and_roughness_hand_values():
+    space = vp.ParameterSpace.preset("vic")
+    lo, hi = np.array(space.lower), np.array(space.upper)
+    truth = np.tile(lo, (4, 1))
+    values = truth + 0.5 * (hi - lo)
+    assert all(abs(v - 0.5) < 1e-12 for v in recovery_error(values, truth, space).values())
+    row, col = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    checker = truth.copy()
+    checker[[1, 2]] = hi  # a checkerboard: every neighbour pair differs by the full range
+    assert all(abs(v - 1.0) < 1e-12 for v in roughness(checker, row, col, space).values())
+    assert all(v == 0 for v in roughness(truth, row, col, space).values())
+
+
+def test_markdown_table_marks_missing_values():
+    res = {"table": {"sm": {"DAS-S4": {"a": {"rmse": {"mean": 0.1, "sd": 0.0, "n": 1},
+                                              "pcc": {"mean": float("nan"), "sd": float("nan"), "n": 0},
+                                              "nse": {"mean": 0.5, "sd": 0.1, "n": 2}}}}}}
+    table = markdown_table(res)
+    assert "| a | 0.100 | – | 0.500 ± 0.100 |" in table
