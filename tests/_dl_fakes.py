@@ -16,6 +16,8 @@ from torch import nn
 from vic_paraformer.parameters import ParameterSpace
 from vic_paraformer.region import FORCING_VARS, make_region
 
+from _helpers import random_forcing
+
 ATTRS = ["sand", "clay", "elev", "slope"]
 
 
@@ -66,15 +68,7 @@ def twin_region(ny: int = 4, nx: int = 4, days: int = 150, seed: int = 0, obs_ev
     rng = np.random.default_rng(seed)
     n = ny * nx
     row, col = np.divmod(np.arange(n), nx)
-    forcing = {
-        "prec": rng.gamma(0.5, 4.0, (n, days)),
-        "air_temp": 10 + 5 * rng.standard_normal((n, days)),
-        "swdown": 150 + 50 * rng.random((n, days)),
-        "lwdown": 300 + 20 * rng.random((n, days)),
-        "pressure": 95 + rng.random((n, days)),
-        "vp": 1 + 0.2 * rng.random((n, days)),
-        "wind": 2 + rng.random((n, days)),
-    }
+    forcing = random_forcing(rng, n, days)
     att = rng.random((n, len(ATTRS))).astype(np.float32)
     region = make_region(lat=45 + 0.125 * row, lon=-120 + 0.125 * col, time=pd.date_range("2015-04-01", periods=days),
                          forcing=forcing, attributes=att, attribute_names=ATTRS, row=row, col=col)

@@ -8,21 +8,27 @@ import pandas as pd
 from vic_paraformer.region import FORCING_VARS, make_region
 
 
-def grid_region(ny: int = 4, nx: int = 4, days: int = 30, seed: int = 0, obs: bool = True, **overrides):
-    """A valid Region on an ny x nx grid with random but plausible forcing."""
-    rng = np.random.default_rng(seed)
-    n = ny * nx
-    row, col = np.divmod(np.arange(n), nx)
+def random_forcing(rng: np.random.Generator, n: int, days: int) -> dict[str, np.ndarray]:
+    """Plausible random daily forcing ``(cell, time)`` for every Region forcing variable."""
     forcing = {
         "prec": rng.gamma(0.5, 4.0, (n, days)),
         "air_temp": 10 + 5 * rng.standard_normal((n, days)),
         "swdown": 150 + 50 * rng.random((n, days)),
         "lwdown": 300 + 20 * rng.random((n, days)),
-        "pressure": np.full((n, days), 95.0),
-        "vp": np.full((n, days), 1.0),
+        "pressure": 95 + rng.random((n, days)),
+        "vp": 1 + 0.2 * rng.random((n, days)),
         "wind": 2 + rng.random((n, days)),
     }
     assert set(forcing) == set(FORCING_VARS)
+    return forcing
+
+
+def grid_region(ny: int = 4, nx: int = 4, days: int = 30, seed: int = 0, obs: bool = True, **overrides):
+    """A valid Region on an ny x nx grid with random but plausible forcing."""
+    rng = np.random.default_rng(seed)
+    n = ny * nx
+    row, col = np.divmod(np.arange(n), nx)
+    forcing = random_forcing(rng, n, days)
     forcing.update({k: v for k, v in overrides.pop("forcing", {}).items()})
     obs_sm = None
     if obs:

@@ -5,6 +5,18 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Run each test module with one torch thread: the test machine's 2 cores are shared, and
+    oversubscribed torch threads were measured many times slower. The previous setting is restored."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def synthetic_small():
     """An 8 x 8-cell, 3-year synthetic twin region (seed 0) with obs_sm, obs_et and true_<param>."""

@@ -18,16 +18,6 @@ API_OPTS = dict(simulator="waterbalance", repetitions=12, ngs=2, warmup=30, n_wo
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The test machine's cores are shared: oversubscribed torch threads are many times slower."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 @pytest.fixture(scope="module")
 def region_file(tmp_path_factory):
     region = vp.synthetic_region(ny=2, nx=3, years=0.5, seed=2).with_training_cells([0, 5])

@@ -19,14 +19,6 @@ STRATEGIES = ["paraformer_a", "paraformer_z", "ffn_a", "lstm_z"]
 FAST = dict(preset="small", window=50, epochs=15, batch_size=16, batches_per_epoch=3, progress=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The test machine's cores are shared: oversubscribed torch threads are many times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def twin():

@@ -17,16 +17,6 @@ PERIOD = ("2015-07-01", "2015-09-30")
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The test machine's cores are shared: oversubscribed torch threads are many times slower."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 @pytest.fixture(scope="module")
 def region():
     return vp.synthetic_region(ny=3, nx=3, years=0.5, seed=1).with_training_cells([0, 4, 8])

@@ -14,14 +14,6 @@ from _dl_fakes import FakeSurrogate
 N_ATTR, N_SERIES, P, B, L = 6, 9, 5, 3, 20
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The test machine's cores are shared: oversubscribed torch threads are many times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _nets():
     torch.manual_seed(0)

@@ -17,16 +17,6 @@ SIM_KW = dict(simulator="waterbalance", warmup=30, ngs=2, n_workers=1)
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The test machine's cores are shared: oversubscribed torch threads are many times slower."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 @pytest.fixture(scope="module")
 def region():
     """A 3 x 3, half-year synthetic twin trained on two corner cells (about 65 ms per model run)."""
