@@ -42,3 +42,17 @@ def to_netcdf_atomic(ds, path: str | os.PathLike, **kwargs) -> Path:
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, **kwargs)
     return Path(path)
+
+
+def load_torch_file(path: str | os.PathLike, what: str, error_cls: type[Exception]) -> dict:
+    """``torch.load(path, weights_only=True)`` onto the CPU, with one clear ``error_cls`` for a missing
+    or unreadable file (``what`` names the kind of file in the message)."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise error_cls(f"{path}: {what} not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling problem means a bad file
+        raise error_cls(f"{path}: cannot read {what} ({type(exc).__name__}: {exc})") from None

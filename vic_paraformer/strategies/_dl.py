@@ -88,7 +88,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import torch
 
-from .._io import atomic_path
+from .._io import atomic_path, load_torch_file
 from ..calibrator import CalibrationResult, Calibrator, library_versions
 from ..errors import StrategyError, SurrogateError
 from ..losses import masked_rmse, range_boundary_loss
@@ -619,12 +619,7 @@ class DLModel:
 def load_model(path: str | Path) -> DLModel:
     """Read a model file written by ``save_model`` / option ``model_out`` (``weights_only`` safe)."""
     path = Path(path)
-    if not path.exists():
-        raise StrategyError(f"{path}: model file not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem means a bad file
-        raise StrategyError(f"{path}: cannot read model file ({type(exc).__name__}: {exc})") from None
+    payload = load_torch_file(path, "model file", StrategyError)
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise StrategyError(f"{path}: not a vic_paraformer DL model file (format {MODEL_FORMAT!r} expected)")
     if int(payload.get("version", -1)) > MODEL_VERSION:

@@ -29,6 +29,7 @@ import torch
 import xarray as xr
 from torch import nn
 
+from .._io import load_torch_file
 from ..errors import SurrogateError
 from ..parameters import ParameterSpace
 from ..region import FORCING_VARS, Region
@@ -395,12 +396,7 @@ class Surrogate(nn.Module):
     def load(cls, path: str | Path, device: str | torch.device | None = None, *, freeze: bool = True) -> "Surrogate":
         """Load a surrogate saved with :meth:`save`; frozen and on ``device`` (default CPU)."""
         path = Path(path)
-        if not path.exists():
-            raise SurrogateError(f"{path}: surrogate checkpoint not found")
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad file
-            raise SurrogateError(f"{path}: cannot read surrogate checkpoint ({type(exc).__name__}: {exc})") from None
+        ckpt = load_torch_file(path, "surrogate checkpoint", SurrogateError)
         model = cls.from_checkpoint(ckpt, source=str(path), freeze=freeze)
         return model.to(device) if device is not None else model
 
