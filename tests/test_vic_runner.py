@@ -311,6 +311,24 @@ def test_vic_changed_parameters_change_soil_moisture(tmp_path):
 @pytest.mark.vic
 @needs_sample
 @needs_vic_exe
+def test_vic_ensemble_through_the_ensemble_runner(tmp_path):
+    """VIC ensembles go through EnsembleRunner (here two worker processes, one chunk per sample)."""
+    from vic_paraformer.ensemble import EnsembleRunner
+
+    region = region_from_vic(WALNUT, variables=VARS, end="2008-02-29")
+    params = _params(region, samples=3)
+    sim = VICSimulator(exe=REAL_VIC, workdir=tmp_path / "runs", progress=False)
+    with EnsembleRunner(sim, n_workers=2, chunk_size=region.n_cells, progress=False) as runner:
+        out = runner.run(region, params)
+    assert dict(out.sizes)["sample"] == 3 and np.isfinite(out["sm"].values).all()
+    direct = sim.simulate(region, params.isel(sample=2))
+    np.testing.assert_allclose(out["sm"].values[2], direct["sm"].values, atol=1e-6)
+    assert not list((tmp_path / "runs").glob("vicrun_*"))  # run folders cleaned up
+
+
+@pytest.mark.vic
+@needs_sample
+@needs_vic_exe
 def test_vic_rejects_parameter_file(tmp_path):
     src = SAMPLE / "image/WalnutGulch/parameters/params.WalnutGulch.MOD_IGBP.0.0625_deg.nc"
     bad = tmp_path / "bad.nc"
