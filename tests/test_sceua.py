@@ -229,3 +229,15 @@ def test_spotpy_bounds_are_exact():
     p = setup.parameters()
     np.testing.assert_array_equal(p["minbound"], space.lower)
     np.testing.assert_array_equal(p["maxbound"], space.upper)
+
+
+def test_dask_scheduler_gives_the_same_parameters_as_in_process(region, surrogate_path):
+    """Cells fanned out to a Dask cluster (``scheduler=``) give exactly the in-process result."""
+    from dask.distributed import LocalCluster
+
+    kw = dict(surrogate=str(surrogate_path), repetitions=30, ngs=2)
+    local = SCEUACalibrator(seed=5, n_workers=1, **kw).calibrate(region)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        remote = SCEUACalibrator(seed=5, scheduler=cluster.scheduler_address, **kw).calibrate(region)
+    np.testing.assert_array_equal(remote.values(), local.values())
+    assert remote.n_evaluations == local.n_evaluations
