@@ -88,3 +88,15 @@ def test_markdown_table_marks_missing_values():
                                               "nse": {"mean": 0.5, "sd": 0.1, "n": 2}}}}}}
     table = markdown_table(res)
     assert "| a | 0.100 | – | 0.500 ± 0.100 |" in table
+
+
+def test_rerun_of_the_same_configuration_resumes(reduced):
+    """An interrupted benchmark continues: same config -> surrogate and finished calibrations reused."""
+    out, results = reduced
+    config = BenchmarkConfig(**{k: v for k, v in json.loads((out / "config.json").read_text()).items()})
+    config.splits = tuple(config.splits)
+    messages = []
+    again = run_benchmark(config, out, command="pytest reduced benchmark", progress=messages.append)
+    assert any(m.startswith("resuming") for m in messages)
+    assert not any("calibrating with" in m for m in messages)
+    assert again["table"] == json.loads(json.dumps(results["table"]))

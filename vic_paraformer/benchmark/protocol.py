@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .._io import write_text_atomic
-from ..calibrator import library_versions
+from ..calibrator import CalibrationResult, library_versions
 from ..errors import VicParaformerError
 from ..evaluation import score_simulation
 from ..region import Region
@@ -151,7 +151,7 @@ def _trained_roughness(region: Region, values: np.ndarray, train_cells, k: int, 
 def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region | None = None,
                   command: str | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the protocol and write results.json, table.md, report.md and figures to ``out_dir``."""
-    from ..surrogate import train_surrogate
+    from ..surrogate import Surrogate, train_surrogate
     from ..synthetic import synthetic_region
     from . import report
 
@@ -160,7 +160,11 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     (out / "figures").mkdir(exist_ok=True)
     say = progress or log.info
     started = time.perf_counter()
-    write_text_atomic(out / "config.json", json.dumps(asdict(config), indent=2, default=str))
+    config_text = json.dumps(asdict(config), indent=2, default=str)
+    # Resume: an interrupted run of the same configuration keeps its surrogate and finished calibrations.
+    resume = (out / "config.json").is_file() and (out / "config.json").read_text() == config_text
+    if not resume:
+        write_text_atomic(out / "config.json", config_text)
 
     if region is None:
         say(f"generating the synthetic twin region ({config.ny} x {config.nx} cells, {config.years} years, seed {config.region_seed})")
@@ -182,12 +186,19 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
         datasets_per_split[k] = ds
         say(f"DAS-S{k}: {len(sp.train)} training cells, {len(sp.neighbours)} untrained neighbours")
 
-    say(f"training the surrogate of '{config.simulator}' once on the training period {train_p[0].date()}..{train_p[1].date()}")
-    t0 = time.perf_counter()
-    surrogate = train_surrogate(train_region, simulator=config.simulator, seed=config.region_seed, **config.surrogate_options)
     sur_path = out / "surrogate.pt"
-    surrogate.save(sur_path)
-    surrogate_time = time.perf_counter() - t0
+    if resume and sur_path.is_file():
+        say(f"resuming: reusing {sur_path} and the finished calibrations in {out / 'results'}")
+        surrogate = Surrogate.load(sur_path)
+        surrogate_time = float(surrogate.info.get("total_seconds", float("nan")))
+    else:
+        say(f"training the surrogate of '{config.simulator}' once on the training period "
+            f"{train_p[0].date()}..{train_p[1].date()}")
+        t0 = time.perf_counter()
+        surrogate = train_surrogate(train_region, simulator=config.simulator, seed=config.region_seed,
+                                    **config.surrogate_options)
+        surrogate.save(sur_path)
+        surrogate_time = time.perf_counter() - t0
 
     runs: list[dict[str, Any]] = []
     histories: dict[int, dict[str, dict]] = {k: {} for k in splits}
@@ -218,10 +229,15 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                 log.warning("skipping strategy %s: %s", name, exc)
                 continue
             for seed in config.seeds:
-                say(f"[DAS-S{k}] calibrating with {name} (seed {seed})")
-                calibrator = cls(seed=seed, **_options_for(cls, name, config, sur_path))
-                result = calibrator.calibrate(cal_region)
-                result.save(out / "results" / f"{name}_S{k}_seed{seed}.nc")
+                result_path = out / "results" / f"{name}_S{k}_seed{seed}.nc"
+                if resume and result_path.is_file():
+                    say(f"[DAS-S{k}] {name} (seed {seed}): reusing {result_path}")
+                    result = CalibrationResult.open(result_path)
+                else:
+                    say(f"[DAS-S{k}] calibrating with {name} (seed {seed})")
+                    calibrator = cls(seed=seed, **_options_for(cls, name, config, sur_path))
+                    result = calibrator.calibrate(cal_region)
+                    result.save(result_path)
                 sim = simulator.simulate(region, result.params, period=test_p)
                 scores = _score(region, sim, test_p, datasets_per_split[k])
                 row = {"strategy": name, "seed": seed, "split": k, "scores": scores, "wall_time": result.wall_time,
