@@ -56,3 +56,32 @@ def load_torch_file(path: str | os.PathLike, what: str, error_cls: type[Exceptio
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem means a bad file
         raise error_cls(f"{path}: cannot read {what} ({type(exc).__name__}: {exc})") from None
+
+
+def to_plain(x, *, nan_as_none: bool = True):
+    """Plain Python containers and scalars, safe for ``json.dumps`` and ``torch.load(weights_only=True)``.
+
+    Mappings become dicts with string keys, sequences and numpy arrays lists, numpy scalars Python
+    scalars, paths strings; NaN and infinities become None when ``nan_as_none`` (strict JSON); any
+    other object becomes its ``str``.
+    """
+    import math
+
+    import numpy as np
+
+    if isinstance(x, dict) or (hasattr(x, "items") and hasattr(x, "keys")):
+        return {str(k): to_plain(v, nan_as_none=nan_as_none) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_plain(v, nan_as_none=nan_as_none) for v in x]
+    if isinstance(x, np.ndarray):
+        return to_plain(x.tolist(), nan_as_none=nan_as_none)
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        v = float(x)
+        return None if nan_as_none and not math.isfinite(v) else v
+    if x is None or isinstance(x, str):
+        return x
+    return str(x)

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import xarray as xr
 
-from ._io import to_netcdf_atomic
+from ._io import to_netcdf_atomic, to_plain
 from .errors import ParameterError, StrategyError
 from .parameters import ParameterSpace
 from .region import Region
@@ -119,7 +119,7 @@ class CalibrationResult:
             "wall_time": float(self.wall_time),
             "info": self.info,
         }
-        ds.attrs = {"title": "vic_paraformer calibration result", "vic_paraformer_result": json.dumps(meta, default=_jsonable)}
+        ds.attrs = {"title": "vic_paraformer calibration result", "vic_paraformer_result": json.dumps(to_plain(meta, nan_as_none=False))}
         return ds
 
     def save(self, path: str | Path) -> Path:
@@ -156,18 +156,6 @@ class CalibrationResult:
                  for j, n in enumerate(self.parameter_space.names)]
         return (f"{self.strategy}: {len(self.cells)} cells ({len(self.train_cells)} trained), "
                 f"{self.n_evaluations} evaluations, {self.wall_time:.1f} s; " + "; ".join(parts))
-
-
-def _jsonable(x):
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    if isinstance(x, Path):
-        return str(x)
-    return str(x)
 
 
 class Calibrator(abc.ABC):

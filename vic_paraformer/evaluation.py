@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -34,7 +33,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._io import write_text_atomic
+from ._io import to_plain, write_text_atomic
 from .calibrator import CalibrationResult
 from .errors import ParameterError, SimulatorError, VicParaformerError
 from .metrics import METRIC_FUNCTIONS, summarize
@@ -103,6 +102,11 @@ def _group_metrics(sim: np.ndarray, obs: np.ndarray, cells: np.ndarray, rows: np
         summary[name] = summarize(vals)
     out["summary"] = summary
     return out
+
+
+def json_clean(x: Any) -> Any:
+    """Plain JSON types, with NaN/inf as None (numpy scalars/arrays converted)."""
+    return to_plain(x, nan_as_none=True)
 
 
 def evaluate_parameters(region: Region, params, simulator: str | Simulator = "waterbalance", period=None,
@@ -212,26 +216,6 @@ def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: 
     out["n_evaluations"] = int(result.n_evaluations)
     out["calibration_wall_time"] = float(result.wall_time)
     return out
-
-
-def json_clean(x: Any) -> Any:
-    """Plain JSON types, with NaN/inf as None (numpy scalars/arrays converted)."""
-    if isinstance(x, Mapping):
-        return {str(k): json_clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_clean(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return json_clean(x.tolist())
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    if x is None or isinstance(x, str):
-        return x
-    return str(x)
 
 
 def write_metrics(metrics: Mapping[str, Any], path: str | Path) -> Path:

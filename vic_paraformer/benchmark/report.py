@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import platform
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._io import write_text_atomic
+from .._io import to_plain, write_text_atomic
 from ..metrics import summarize
 from ..parameters import ParameterSpace
 from ..region import Region
@@ -57,24 +56,12 @@ def aggregate(runs: list[dict], config, region: Region, space: ParameterSpace, t
         key: {field: {p: _mean_sd([e[p] for e in r[field]]) for p in space.names}
               for field in ("error", "roughness_map", "roughness_trained") if r[field]}
         for key, r in recovery.items()}
-    return {"config": _plain(config.__dict__), "table": table, "cost": cost_out, "recovery": rec_out,
+    return {"config": to_plain(config.__dict__), "table": table, "cost": cost_out, "recovery": rec_out,
             "runs": [{k: v for k, v in r.items() if k != "scores"} | {"medians": _run_medians(r)} for r in runs]}
 
 
 def _run_medians(run) -> dict:
     return {d: {v: {k: summarize(m[k])["median"] for k in METRICS} for v, m in pv.items()} for d, pv in run["scores"].items()}
-
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return None if not math.isfinite(float(x)) else float(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
 
 
 def _fmt(ms: dict[str, float], digits: int = 3) -> str:
@@ -173,7 +160,7 @@ def write_all(out: Path, results: dict[str, Any], per_cell, histories, maps, sca
         if h:
             figs.append((f"training loss, DAS-S{k}", figures.loss_curves(h, fig_dir / f"loss_S{k}.png", f"training loss, DAS-S{k}")))
     results["figures"] = [str(p.relative_to(out)) for _, p in figs]
-    write_text_atomic(out / "results.json", json.dumps(_plain(results), indent=2))
+    write_text_atomic(out / "results.json", json.dumps(to_plain(results), indent=2))
     table = markdown_table(results)
     write_text_atomic(out / "table.md", table)
     cfg = results["config"]

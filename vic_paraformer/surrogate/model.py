@@ -29,7 +29,7 @@ import torch
 import xarray as xr
 from torch import nn
 
-from .._io import load_torch_file
+from .._io import load_torch_file, to_plain
 from ..errors import SurrogateError
 from ..parameters import ParameterSpace
 from ..region import FORCING_VARS, Region
@@ -362,7 +362,7 @@ class Surrogate(nn.Module):
             "simulator": self.simulator,
             "region_fingerprint": self.region_fingerprint,
             "versions": library_versions(),
-            "info": _plain(self.info),
+            "info": to_plain(self.info, nan_as_none=False),
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
         }
 
@@ -405,23 +405,6 @@ class Surrogate(nn.Module):
         return (f"<Surrogate of {self.simulator}: LSTM hidden {c.hidden_size} x {c.num_layers}, window {c.window} "
                 f"(warm-up {c.warmup}), {c.n_forcing} forcing + {c.n_attributes} attributes + {c.n_parameters} parameters"
                 f"{', frozen' if self._frozen else ''}>")
-
-
-def _plain(x: Any) -> Any:
-    """Convert to plain Python containers/scalars (for weights_only-safe checkpoints)."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, Path):
-        return str(x)
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    return str(x)
 
 
 FORCING_NAMES: tuple[str, ...] = tuple(FORCING_VARS)

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .._io import to_netcdf_atomic, write_text_atomic
+from .._io import to_netcdf_atomic, to_plain, write_text_atomic
 from ..errors import VICError
 from ..metrics import all_metrics, summarize
 from .globalfile import GlobalParamFile
@@ -37,20 +36,6 @@ log = logging.getLogger(__name__)
 
 #: Simulated variable -> observed variable of the Region.
 SCORED = {"sm": "obs_sm", "et": "obs_et"}
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _clean(x.tolist())
-    if isinstance(x, (np.floating, float)):
-        return None if not math.isfinite(float(x)) else float(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
 
 
 def verify(global_param_file: str | Path, result, observations: str | Path, out_dir: str | Path, *,
@@ -102,7 +87,7 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
             report["metrics"][var][name] = {k: {"per_cell": v, "summary": summarize(v)} for k, v in m.items()}
             for k, v in m.items():
                 table[f"{var}_{k}_{name}"] = v
-    report = _clean(report)
+    report = to_plain(report)
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1))
     write_text_atomic(out_dir / "per_cell.csv", table.to_csv(index=False))
     log.info("verification report written to %s", out_dir)
