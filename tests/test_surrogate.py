@@ -105,14 +105,6 @@ def region():
     return toy_region()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two threads spin and run LSTMs many times slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 # ------------------------------------------------------------------ model and frozen use
 def test_forward_shapes_and_physical_units(region):

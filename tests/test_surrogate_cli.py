@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import torch
 
 from vic_paraformer.cli.main import main
 from vic_paraformer.region import Region
 from vic_paraformer.surrogate import Surrogate, TrainingStore
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_cli_train_then_evaluate(synthetic_tiny, tmp_path, capsys):
