@@ -59,14 +59,13 @@ def parse_options(pairs: list[str]) -> dict:
 
 def load_params(region: Region, spec: str) -> tuple[Region, xr.Dataset]:
     """Resolve ``--params`` into (the region restricted to the parameter cells, params over cell)."""
-    space = ParameterSpace(PARAMETER_NAMES, (0,) * 5, (1,) * 5)
     if spec == "true":
+        space = ParameterSpace.preset("vic")
         values = region.parameters(space, prefix="true_")
         if values is None:
             missing = [f"true_{n}" for n in PARAMETER_NAMES if not region.has(f"true_{n}")]
             raise ParameterError(f"{region.source}: --params true needs {missing} in the region (a synthetic twin)")
-        return region, xr.Dataset({n: ("cell", values[:, j]) for j, n in enumerate(PARAMETER_NAMES)},
-                                  coords={"cell": region.cells})
+        return region, space.to_dataset(values, region.cells)
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"{path}: parameter file not found (or use --params true)")
