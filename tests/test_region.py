@@ -105,7 +105,3 @@ def test_spatial_split_16x16_k8():
         assert min(max(abs(row[c] - r), abs(col[c] - cc)) for r, cc in rc) == 1
 
 
-def test_spatial_split_needs_grid():
-    ds = grid_region().ds.drop_vars(["row", "col"])
-    with pytest.raises(RegionError, match="row"):
-        Region(ds).spatial_split(2)

@@ -127,3 +127,115 @@ def test_synth_cli(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path / "x.nc"), "--obs-interval", "0", "2"]) == 1
     assert "obs_interval" in capsys.readouterr().err
     assert not (tmp_path / "x.nc").exists()
+
+
+# ----------------------------------------------------------------------------- realistic preset
+
+@pytest.fixture(scope="module")
+def realistic():
+    return synthetic_region(ny=8, nx=8, years=2, seed=0, difficulty="realistic")
+
+
+@pytest.fixture(scope="module")
+def realistic_truth_sm(realistic):
+    """The simulator's top layer under the true parameters and the true forcing."""
+    from vic_paraformer.synthetic import true_forcing_region
+
+    sim = WaterBalanceSimulator(device="cpu", dtype="float64")
+    return sim.run_arrays(true_forcing_region(realistic), realistic.parameters(prefix="true_"))
+
+
+def test_realistic_is_deterministic_byte_for_byte(realistic, tmp_path):
+    again = synthetic_region(ny=8, nx=8, years=2, seed=0, difficulty="realistic")
+    assert again.ds.identical(realistic.ds)
+    assert realistic.save(tmp_path / "a.nc").read_bytes() == again.save(tmp_path / "b.nc").read_bytes()
+    other = synthetic_region(ny=8, nx=8, years=2, seed=1, difficulty="realistic")
+    assert not np.array_equal(other.ds["true_obs_offset"].values, realistic.ds["true_obs_offset"].values)
+    assert realistic.ds.attrs["difficulty"] == "realistic"
+    assert realistic.ds.attrs["difficulty_obs_offset_sd"] == "0.03"
+
+
+def test_realistic_shares_the_true_world_of_the_clean_preset(realistic):
+    clean = synthetic_region(ny=8, nx=8, years=2, seed=0)
+    np.testing.assert_array_equal(realistic.ds["true_prec"].values, clean.ds["prec"].values)
+    np.testing.assert_array_equal(realistic.ds["true_air_temp"].values, clean.ds["air_temp"].values)
+    for name in ("porosity", "ksat", "soil_depth3", "veg_fraction"):   # simulator attributes: exact
+        np.testing.assert_array_equal(realistic.attribute(name), clean.attribute(name))
+    for name in ("clay", "slope", "elevation"):                        # others observed with noise
+        assert not np.allclose(realistic.attribute(name), clean.attribute(name))
+    assert realistic.attribute_names == list(ATTRIBUTE_NAMES) + ["aux1", "aux2", "aux3"]
+    # the truth has a residual the attributes do not explain
+    assert not np.allclose(realistic.parameters(prefix="true_"), clean.parameters(prefix="true_"))
+
+
+def test_realistic_observations_are_biased_by_the_documented_operator(realistic, realistic_truth_sm):
+    r = realistic
+    sm = realistic_truth_sm["sm"]
+    obs = r.observations("obs_sm")
+    a, b = r.ds["true_obs_scale"].values, r.ds["true_obs_offset"].values
+    # documented: log a ~ N(0, 0.12), b ~ N(0, 0.03) m3/m3, independent per cell
+    assert 0.07 < np.log(a).std() < 0.18 and 0.018 < b.std() < 0.045
+    slope, icpt = [], []
+    for c in range(r.n_cells):
+        m = np.isfinite(obs[c])
+        p = np.polyfit(sm[c, m], obs[c, m], 1)
+        slope.append(p[0])
+        icpt.append(p[1])
+    assert np.corrcoef(slope, a)[0, 1] > 0.8
+    assert np.corrcoef(np.array(icpt) + np.array(slope) * sm.mean(1), b + a * sm.mean(1))[0, 1] > 0.9
+    # bias against the simulator's top layer: the mean offset per cell is b + (a - 1) mean(sm)
+    m = np.isfinite(obs)
+    bias = np.array([np.mean(obs[c, m[c]] - sm[c, m[c]]) for c in range(r.n_cells)])
+    expected = b + (a - 1) * np.array([sm[c, m[c]].mean() for c in range(r.n_cells)])
+    np.testing.assert_allclose(bias, expected, atol=0.006)
+    # representativeness noise grows with wetness: 0.01 dry .. 0.04 saturated
+    resid = obs - (a[:, None] * sm + b[:, None])
+    wp, por = r.attribute("wilting_point")[:, None], r.attribute("porosity")[:, None]
+    wet = np.clip((sm - wp) / (por - wp), 0, 1)
+    ok = m & (obs > 0.011) & (obs < por - 0.001)   # away from the clipping bounds
+    dry, wetter = ok & (wet < 0.2), ok & (wet > 0.5)
+    assert dry.sum() > 50 and wetter.sum() > 50
+    assert 0.008 < resid[dry].std() < 0.02 and resid[wetter].std() > 1.5 * resid[dry].std()
+
+
+def test_realistic_gaps_frozen_days_and_et_towers(realistic):
+    from vic_paraformer.synthetic import _running_mean
+
+    obs = r_obs = realistic.observations("obs_sm")
+    cold = _running_mean(realistic.ds["true_air_temp"].values.astype(float), 3) < 1.0
+    assert cold.sum() > 100 and not np.isfinite(r_obs[cold]).any()
+    assert 0.2 < np.isfinite(obs).mean() < 0.4   # revisit 2-3 days, minus ~10 % and frozen days
+    et = realistic.observations("obs_et")
+    towers = realistic.ds["et_tower"].values.astype(bool)
+    assert towers.sum() == 4                          # 1/16 of 64 cells
+    assert not np.isfinite(et[~towers]).any()
+    assert 0.7 < np.isfinite(et[towers]).mean() < 0.9
+
+
+def test_realistic_forcing_differs_from_the_truth(realistic):
+    from vic_paraformer.synthetic import true_forcing_region
+
+    seen, true = realistic.ds["prec"].values.astype(float), realistic.ds["true_prec"].values.astype(float)
+    wet = true > 1
+    ratio = np.log(seen[wet] / true[wet])
+    assert 0.3 < ratio.std() < 0.5                    # daily ~35 % plus a static ~15 % error
+    assert abs(seen.sum() / true.sum() - 1) < 0.15    # unbiased in expectation
+    assert np.all(seen[true == 0] == 0)               # no rain where none fell
+    dt = realistic.ds["air_temp"].values - realistic.ds["true_air_temp"].values
+    assert abs(dt.mean() - 1.0) < 0.3 and dt.std() > 0.1
+    oracle = true_forcing_region(realistic)
+    np.testing.assert_array_equal(oracle.ds["prec"].values, realistic.ds["true_prec"].values)
+    np.testing.assert_array_equal(oracle.ds["wind"].values, realistic.ds["wind"].values)
+
+
+def test_unknown_difficulty():
+    with pytest.raises(RegionError, match="realistic"):
+        synthetic_region(ny=2, nx=2, years=1, difficulty="hard")
+
+
+def test_synth_cli_difficulty(tmp_path, capsys):
+    out = tmp_path / "r.nc"
+    assert main(["synth", "--out", str(out), "--ny", "2", "--nx", "2", "--years", "1", "--difficulty", "realistic"]) == 0
+    r = Region.open(out)
+    assert r.has("true_prec") and r.ds.attrs["difficulty"] == "realistic"
+    assert "realistic" in capsys.readouterr().out

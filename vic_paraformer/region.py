@@ -362,15 +362,30 @@ class Region:
             ds[prefix + str(name)] = params[name].reindex(cell=self.cells)
         return self._derive(ds)
 
-    def spatial_split(self, k: int) -> SpatialSplit:
-        """The paper's DAS-Sk sampling: one training cell per k x k block of the grid.
+    def spatial_split(self, k: int, seed: int = 0) -> SpatialSplit:
+        """The paper's DAS-Sk sampling: one training cell per k x k block, and its untrained neighbours.
 
-        In each block the cell nearest the block centre (row, col) = (r0 + k//2, c0 + k//2) is
-        taken; blocks without cells are skipped. ``neighbours`` are the cells not trained on
-        that touch a training cell (8-neighbourhood), the untrained spatial test set (DAS-SkNG).
+        **Grids** (``row``/``col`` present): in each k x k block the cell nearest the block centre
+        (row, col) = (r0 + k//2, c0 + k//2) is taken; blocks without cells are skipped.
+        ``neighbours`` are the cells not trained on that touch a training cell (8-neighbourhood),
+        the untrained spatial test set (DAS-SkNG). ``seed`` is not used.
+
+        **Point sets** (stations; no ``row``/``col``): distances are great-circle distances between
+        ``lat``/``lon``, and ``s`` is the median distance from a point to its nearest other point
+        (the network's spacing, the analogue of one grid step). ``n_train = max(1, round(n / k**2))``
+        training points (the share of a DAS-Sk grid) are chosen by seeded farthest-point sampling:
+        the first point at random (``numpy`` Generator seeded with ``seed``), then repeatedly the point
+        farthest from every point chosen so far (ties to the lowest index), which spreads them evenly
+        like one per block. ``neighbours`` are the other points within ``1.5 s`` of a training point
+        (the analogue of the 8-neighbourhood: one diagonal step is ``1.41`` steps) but farther than
+        ``0.01 s`` from every training point (points at a training point's location are neither).
+        Both sets are disjoint and sorted by cell id; the same region, ``k`` and ``seed`` give the
+        same split.
         """
         if k < 1:
             raise self._err(f"spatial_split needs k >= 1, got {k}")
+        if not self.has_grid:
+            return self._point_split(k, seed)
         row, col = self.grid()
         cells = self.cells
         train: list[int] = []
@@ -390,6 +405,38 @@ class Region:
             near |= (np.abs(row - row[i]) <= 1) & (np.abs(col - col[i]) <= 1)
         neigh_idx = np.flatnonzero(near & ~is_train)
         return SpatialSplit(k=k, train=cells[train_idx], neighbours=cells[neigh_idx])
+
+    def _point_split(self, k: int, seed: int) -> SpatialSplit:
+        """:meth:`spatial_split` for regions without grid indices (see there)."""
+        cells = self.cells
+        n = len(cells)
+        if n < 2:
+            raise self._err(f"spatial_split of a point set needs at least 2 points, got {n}")
+        lat = np.radians(self._ds["lat"].values.astype(float))
+        lon = np.radians(self._ds["lon"].values.astype(float))
+        dlat = lat[:, None] - lat[None, :]
+        dlon = lon[:, None] - lon[None, :]
+        h = np.sin(dlat / 2) ** 2 + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin(dlon / 2) ** 2
+        dist = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))   # km
+        off = dist + np.diag(np.full(n, np.inf))
+        spacing = float(np.median(off.min(axis=1)))
+        if spacing <= 0:
+            raise self._err("spatial_split of a point set needs distinct locations: more than half the points "
+                            "share their location with another point")
+        n_train = max(1, int(round(n / k ** 2)))
+        rng = np.random.default_rng(seed)
+        chosen = [int(rng.integers(n))]
+        nearest = dist[chosen[0]].copy()
+        while len(chosen) < n_train:
+            nxt = int(np.argmax(nearest))
+            chosen.append(nxt)
+            nearest = np.minimum(nearest, dist[nxt])
+        train_idx = np.array(sorted(chosen), dtype=int)
+        to_train = dist[:, train_idx].min(axis=1)
+        is_train = np.zeros(n, bool)
+        is_train[train_idx] = True
+        neigh = (~is_train) & (to_train <= 1.5 * spacing) & (to_train > 0.01 * spacing)
+        return SpatialSplit(k=k, train=cells[train_idx], neighbours=cells[np.flatnonzero(neigh)])
 
 
 def make_region(*, lat, lon, time, forcing: dict, attributes, attribute_names: Sequence[str],

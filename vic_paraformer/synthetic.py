@@ -19,14 +19,55 @@ Plains around 35 N, 98 W) with
   ``obs_et`` (optional) is the simulated daily ET plus Gaussian noise (``et_noise`` mm/day, clipped at
   0) observed on a random ~50% of days (cloud-like gaps, drawn independently per cell and day).
 
-The same arguments give identical arrays (everything derives from one ``numpy`` Generator seeded
-with ``seed``; the simulation runs in float64 on CPU).
+Difficulty presets (``difficulty=``, numbers in :data:`DIFFICULTIES`)
+---------------------------------------------------------------------
+``"clean"`` (the default of :func:`synthetic_region`) is the description above: the calibrator sees
+the true forcing and exact attributes, the truth is a smooth function of the attributes, and the
+observations are the simulated top layer plus white noise.
+
+``"realistic"`` (the benchmark's default) keeps the same true world (same attributes, forcing, truth
+function) and degrades what the calibrator sees, with these fixed numbers (:data:`REALISTIC`):
+
+* **observation operator the calibrator does not know**: ``obs_sm = a_c sm_top + b_c + e``, per
+  cell (independently) ``a_c = exp(N(0, 0.12))`` (a probe or satellite product reads a different
+  dynamic range than the model's 10 cm layer) and ``b_c ~ N(0, 0.03)`` m3/m3; representativeness
+  noise ``e ~ N(0, s)`` with ``s = sm_noise (1 + 3 w)`` growing with wetness
+  ``w = (sm - wilting_point)/(porosity - wilting_point)`` clipped to [0, 1] (0.01 m3/m3 dry,
+  0.04 saturated); the result is clipped to [0.01, porosity]. Observed SMAP-like every
+  ``obs_interval`` days, minus seasonal dropouts (frozen or snow-covered ground: days whose 3-day
+  mean *true* air temperature is below 1 degC) and 10 % random dropouts (retrieval flags).
+  ``a_c``, ``b_c`` are stored as ``true_obs_scale``, ``true_obs_offset``.
+* **forcing error**: the region's ``prec`` (what a calibrator sees) is the true precipitation times
+  ``exp(0.15 z_c - 0.15^2/2) exp(0.35 z_ct - 0.35^2/2)``, ``z_c`` a smooth static field (a
+  persistent gauge/radar bias of about 15 %), ``z_ct`` smooth daily fields (storm placement error of
+  about 35 %, spatially correlated like the storms); ``air_temp`` carries a bias of
+  ``+1.0 degC + 0.5 degC z'_c`` (smooth). The true forcing is kept as ``true_prec`` and
+  ``true_air_temp`` (:func:`true_forcing_region` gives the oracle's region); the other forcing
+  variables are exact.
+* **parameters not fully explained by the attributes**: the truth's logits get, besides the clean
+  preset's smooth perturbation (amplitude 0.25), a spatially correlated residual of standard
+  deviation 0.6 with a correlation length of 2 cells (Gaussian filter sigma), i.e. variability
+  at scales between the DAS-S8 training cells that no attribute explains.
+* **attributes observed with noise**: every attribute the simulator does not read (texture,
+  elevation, slope, climate indices) gets independent Gaussian noise of 0.3 times its spatial
+  standard deviation (texture renormalised to sum 1); the climate indices are computed from the
+  calibrator's (erroneous) forcing. The simulator's soil and vegetation attributes are exact (they
+  define the model both sides share). Three irrelevant attributes ``aux1..aux3`` (smooth random
+  fields, unit variance) are appended.
+* **ET at a few tower-like cells**: ``obs_et`` only at 1/16 of the cells (at least 2, chosen at
+  random, flagged by ``et_tower = 1``), on 80 % of days, as ``k_c et + N(0, et_noise)`` clipped at
+  0 with an energy-closure factor ``k_c ~ U(0.85, 1.0)``; NaN elsewhere.
+
+The same arguments give identical arrays (everything derives from ``numpy`` Generators seeded with
+``seed``; the realistic perturbations come from a second generator seeded with ``(seed, 1)``, so
+the true world of both presets is the same; the simulation runs in float64 on CPU).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -47,6 +88,47 @@ ATTRIBUTE_NAMES: tuple[str, ...] = (
 )
 
 GRID_RES = 0.125
+#: Attributes the ``waterbalance`` simulator reads (kept exact in every preset).
+SIMULATOR_ATTRIBUTES: tuple[str, ...] = (
+    "porosity", "field_capacity", "wilting_point", "residual_moisture", "ksat", "soil_depth1", "soil_depth2",
+    "soil_depth3", "veg_fraction", "root_fraction1", "root_fraction2", "root_fraction3",
+)
+
+
+@dataclass(frozen=True)
+class TwinDifficulty:
+    """What the calibrator of a synthetic twin does not get to see exactly (see the module docstring)."""
+
+    name: str
+    obs_scale_sd: float = 0.0        # log-sd of the per-cell scale a_c of the observation operator
+    obs_offset_sd: float = 0.0       # sd of the per-cell offset b_c (m3/m3)
+    wet_noise_factor: float = 0.0    # noise sd = sm_noise (1 + factor * wetness)
+    frozen_temp: float | None = None  # drop SM obs when the 3-day mean true air temperature < this (degC)
+    random_dropout: float = 0.0      # fraction of SM revisits dropped at random
+    prec_bias_sd: float = 0.0        # log-sd of the static, smooth multiplicative precipitation error
+    prec_daily_sd: float = 0.0       # log-sd of the daily, spatially smooth multiplicative error
+    temp_bias: float = 0.0           # uniform air-temperature bias (degC)
+    temp_bias_sd: float = 0.0        # sd of the smooth spatial part of the bias (degC)
+    residual_sd: float = 0.0         # sd of the spatially correlated residual of the truth's logits
+    residual_sigma: float = 2.0      # its correlation length (Gaussian filter sigma, cells)
+    attribute_noise: float = 0.0     # noise on non-simulator attributes, fraction of their spatial sd
+    n_irrelevant: int = 0            # irrelevant attributes aux1.. appended
+    et_fraction: float = 1.0         # fraction of cells with ET observations (towers)
+    et_obs_prob: float = 0.5         # fraction of days with an ET observation at those cells
+    et_closure: tuple[float, float] = (1.0, 1.0)  # range of the per-tower multiplicative factor
+
+    def as_attrs(self) -> dict[str, str]:
+        """The numbers as netCDF global attributes (``difficulty_<field>``)."""
+        return {f"difficulty_{k}": str(v) for k, v in asdict(self).items() if k != "name"}
+
+
+CLEAN = TwinDifficulty("clean")
+REALISTIC = TwinDifficulty(
+    "realistic", obs_scale_sd=0.12, obs_offset_sd=0.03, wet_noise_factor=3.0, frozen_temp=1.0, random_dropout=0.10,
+    prec_bias_sd=0.15, prec_daily_sd=0.35, temp_bias=1.0, temp_bias_sd=0.5, residual_sd=0.6, residual_sigma=2.0,
+    attribute_noise=0.3, n_irrelevant=3, et_fraction=1 / 16, et_obs_prob=0.8, et_closure=(0.85, 1.0))
+#: The difficulty presets by name.
+DIFFICULTIES: dict[str, TwinDifficulty] = {"clean": CLEAN, "realistic": REALISTIC}
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
@@ -189,10 +271,69 @@ def _observation_mask(rng: np.random.Generator, n_cells: int, n_days: int, inter
     return mask
 
 
+def _resolve_difficulty(difficulty: "str | TwinDifficulty") -> TwinDifficulty:
+    if isinstance(difficulty, TwinDifficulty):
+        return difficulty
+    if difficulty not in DIFFICULTIES:
+        raise RegionError(f"unknown twin difficulty {difficulty!r}; expected one of {sorted(DIFFICULTIES)}")
+    return DIFFICULTIES[difficulty]
+
+
+def _running_mean(x: np.ndarray, width: int) -> np.ndarray:
+    """Trailing mean over ``width`` days along the last axis (shorter windows at the start)."""
+    c = np.cumsum(np.pad(x, [(0, 0)] * (x.ndim - 1) + [(1, 0)]), axis=-1)
+    idx = np.arange(x.shape[-1])
+    lo = np.maximum(idx + 1 - width, 0)
+    return (c[..., idx + 1] - c[..., lo]) / (idx + 1 - lo)
+
+
+def _degrade_forcing(rng_r, d: TwinDifficulty, forcing: dict, ny: int, nx: int, sig: float) -> dict:
+    """The calibrator's forcing: multiplicative precipitation error and a temperature bias."""
+    n, n_days = ny * nx, forcing["prec"].shape[1]
+    seen = dict(forcing)
+    z_c = _smooth_field(rng_r, (ny, nx), sig).reshape(n, 1)
+    z_ct = _smooth_field(rng_r, (n_days, ny, nx), sig * 0.8).reshape(n_days, n).T
+    factor = (np.exp(d.prec_bias_sd * z_c - d.prec_bias_sd ** 2 / 2)
+              * np.exp(d.prec_daily_sd * z_ct - d.prec_daily_sd ** 2 / 2))
+    seen["prec"] = forcing["prec"] * factor
+    z_t = _smooth_field(rng_r, (ny, nx), sig).reshape(n, 1)
+    seen["air_temp"] = forcing["air_temp"] + d.temp_bias + d.temp_bias_sd * z_t
+    return seen
+
+
+def _observed_attributes(rng_r, d: TwinDifficulty, attrs: dict, ny: int, nx: int, sig: float) -> dict:
+    """Attributes as the calibrator sees them: noise on the non-simulator ones, irrelevant ones added."""
+    seen = dict(attrs)
+    for name in ATTRIBUTE_NAMES:
+        if name in SIMULATOR_ATTRIBUTES:
+            continue
+        a = attrs[name]
+        seen[name] = a + d.attribute_noise * float(a.std()) * rng_r.standard_normal(a.shape)
+    tex = np.stack([np.clip(seen[k], 0.01, None) for k in ("sand", "silt", "clay")])
+    tex = tex / tex.sum(axis=0)
+    seen["sand"], seen["silt"], seen["clay"] = tex
+    seen["slope"] = np.clip(seen["slope"], 0.05, None)
+    seen["aridity"] = np.clip(seen["aridity"], 0.05, None)
+    for j in range(d.n_irrelevant):
+        seen[f"aux{j + 1}"] = _smooth_field(rng_r, (ny, nx), sig)
+    return seen
+
+
+def _climate_indices(forcing: dict, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean annual precipitation (mm/yr) and aridity (PET/P) from a forcing dict."""
+    from .simulators._wb_core import potential_et
+
+    f_t = torch.as_tensor(np.stack([forcing[k] for k in FORCING_VARS], axis=-1), dtype=torch.float64)
+    pet = potential_et(f_t).numpy()
+    p = forcing["prec"].mean(axis=1)
+    return (p * 365.25).reshape(ny, nx), (pet.mean(axis=1) / np.maximum(p, 1e-6)).reshape(ny, nx)
+
+
 def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, start: str = "2015-04-01",
                      obs_interval: tuple[int, int] = (2, 3), sm_noise: float = 0.01, et_noise: float = 0.3,
                      with_et: bool = True, parameter_space: ParameterSpace | str | None = None,
-                     lat0: float = 35.0, lon0: float = -98.0) -> Region:
+                     lat0: float = 35.0, lon0: float = -98.0,
+                     difficulty: "str | TwinDifficulty" = "clean") -> Region:
     """A synthetic twin :class:`Region` with true parameters ``true_<param>`` and observations.
 
     Parameters
@@ -206,14 +347,19 @@ def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, 
     obs_interval
         ``(min, max)`` days between consecutive soil-moisture observations (SMAP-like revisit).
     sm_noise, et_noise
-        Standard deviations of the observation noise (m3/m3, mm/day).
+        Standard deviations of the observation noise (m3/m3, mm/day); with ``"realistic"``,
+        ``sm_noise`` is the dry-soil level of the wetness-dependent noise.
     with_et
         Also store ``obs_et``.
     parameter_space
         Space the truth lies in (default: the ``vic`` preset).
     lat0, lon0
         Centre of the grid (degrees).
+    difficulty
+        ``"clean"`` (default) or ``"realistic"`` (or a :class:`TwinDifficulty`); see the module
+        docstring for what each changes, with its numbers.
     """
+    d = _resolve_difficulty(difficulty)
     if ny < 1 or nx < 1:
         raise RegionError(f"synthetic_region needs ny, nx >= 1, got {ny} x {nx}")
     n_days = int(round(365.25 * years))
@@ -232,6 +378,8 @@ def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, 
         raise RegionError("synthetic_region draws its truth inside the parameter space, which must stay in the "
                           "range the simulator can use: " + "; ".join(problems))
     rng = np.random.default_rng(seed)
+    rng_r = np.random.default_rng([seed, 1])   # realistic perturbations only: the true world is shared
+    realistic = d != CLEAN
     times = pd.date_range(start, periods=n_days, freq="D")
     rows, cols = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
     lat = (lat0 + ((ny - 1) / 2 - rows) * GRID_RES).reshape(-1)   # row 0 is the northern edge
@@ -239,43 +387,111 @@ def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, 
     attrs = _attributes(rng, ny, nx, lat, lon)
     forcing = _forcing(rng, ny, nx, n_days, times, lat, attrs)
     n = ny * nx
-    # climate indices from the generated forcing
-    from .simulators._wb_core import potential_et
-
-    f_t = torch.as_tensor(np.stack([forcing[k] for k in FORCING_VARS], axis=-1), dtype=torch.float64)
-    pet = potential_et(f_t).numpy()
-    attrs["mean_annual_prec"] = (forcing["prec"].mean(axis=1) * 365.25).reshape(ny, nx)
-    attrs["aridity"] = (pet.mean(axis=1) / np.maximum(forcing["prec"].mean(axis=1), 1e-6)).reshape(ny, nx)
+    # climate indices from the generated (true) forcing
+    attrs["mean_annual_prec"], attrs["aridity"] = _climate_indices(forcing, ny, nx)
     sig = max(1.5, min(ny, nx) / 3.0)
     noise = 0.25 * np.moveaxis(_smooth_field(rng, (5, ny, nx), sig), 0, -1)
+    if realistic and d.residual_sd > 0:
+        noise = noise + d.residual_sd * np.moveaxis(_smooth_field(rng_r, (5, ny, nx), d.residual_sigma), 0, -1)
     truth = true_parameter_fields(attrs, space, noise).reshape(n, 5)
     att = np.stack([attrs[k].reshape(n) for k in ATTRIBUTE_NAMES], axis=1)
     forcing32 = {k: np.asarray(forcing[k], np.float32) for k in FORCING_VARS}
     base = make_region(lat=lat, lon=lon, time=times, forcing=forcing32, attributes=att,
                        attribute_names=ATTRIBUTE_NAMES, row=rows.reshape(-1), col=cols.reshape(-1))
-    # simulate the truth (float64, CPU)
+    # simulate the truth (true forcing, float64, CPU)
     from .simulators.waterbalance import WaterBalanceSimulator
 
     sim = WaterBalanceSimulator(device="cpu", dtype="float64")
     out = sim.run_arrays(base, truth)
     mask = _observation_mask(rng, n, n_days, (lo, hi))
     porosity = attrs["porosity"].reshape(n, 1)
-    sm = np.clip(out["sm"] + sm_noise * rng.standard_normal((n, n_days)), 0.01, porosity)
-    obs_sm = np.where(mask, sm, np.nan)
+    extra: dict = {}
+    if not realistic:
+        sm = np.clip(out["sm"] + sm_noise * rng.standard_normal((n, n_days)), 0.01, porosity)
+        obs_sm = np.where(mask, sm, np.nan)
+    else:
+        wp = attrs["wilting_point"].reshape(n, 1)
+        wet = np.clip((out["sm"] - wp) / (porosity - wp), 0.0, 1.0)
+        scale = np.exp(d.obs_scale_sd * rng_r.standard_normal(n))
+        offset = d.obs_offset_sd * rng_r.standard_normal(n)
+        e = sm_noise * (1.0 + d.wet_noise_factor * wet) * rng_r.standard_normal((n, n_days))
+        sm = np.clip(scale[:, None] * out["sm"] + offset[:, None] + e, 0.01, porosity)
+        if d.frozen_temp is not None:
+            mask &= _running_mean(forcing["air_temp"], 3) >= d.frozen_temp
+        if d.random_dropout > 0:
+            mask &= rng_r.random((n, n_days)) >= d.random_dropout
+        obs_sm = np.where(mask, sm, np.nan)
+        extra["true_obs_scale"] = ("cell", scale, {"long_name": "true scale a of the observation operator "
+                                                                "obs_sm = a sm_top + b + noise", "units": "1"})
+        extra["true_obs_offset"] = ("cell", offset, {"long_name": "true offset b of the observation operator",
+                                                     "units": "m3 m-3"})
     obs_et = None
     if with_et:
         et_mask = rng.random((n, n_days)) < 0.5
         et = np.clip(out["et"] + et_noise * rng.standard_normal((n, n_days)), 0.0, None)
+        if realistic:
+            n_towers = min(n, max(2, int(round(d.et_fraction * n))))
+            towers = np.sort(rng_r.choice(n, size=n_towers, replace=False))
+            is_tower = np.zeros(n, bool)
+            is_tower[towers] = True
+            closure = rng_r.uniform(*d.et_closure, size=n)
+            et_mask = (rng_r.random((n, n_days)) < d.et_obs_prob) & is_tower[:, None]
+            et = np.clip(closure[:, None] * out["et"] + et_noise * rng_r.standard_normal((n, n_days)), 0.0, None)
+            extra["et_tower"] = ("cell", is_tower.astype(np.int8), {"long_name": "1 where obs_et is observed "
+                                                                                  "(tower-like cells)"})
         obs_et = np.where(et_mask, et, np.nan)
-    extra = {f"true_{name}": ("cell", truth[:, j].astype(np.float64),
-                              {"long_name": f"true {name} of the synthetic twin"})
-             for j, name in enumerate(space.names)}
+    names = ATTRIBUTE_NAMES
+    if realistic:
+        seen_forcing = _degrade_forcing(rng_r, d, forcing, ny, nx, sig)
+        seen_attrs = dict(attrs)
+        seen_attrs["mean_annual_prec"], seen_attrs["aridity"] = _climate_indices(seen_forcing, ny, nx)
+        seen_attrs = _observed_attributes(rng_r, d, seen_attrs, ny, nx, sig)
+        names = ATTRIBUTE_NAMES + tuple(f"aux{j + 1}" for j in range(d.n_irrelevant))
+        att = np.stack([seen_attrs[k].reshape(n) for k in names], axis=1)
+        for k in ("prec", "air_temp"):
+            extra[f"true_{k}"] = (("cell", "time"), forcing32[k],
+                                  {"long_name": f"true {k} (the calibrator sees {k})", "units": FORCING_VARS[k]})
+        forcing32 = {k: np.asarray(seen_forcing[k], np.float32) for k in FORCING_VARS}
+        forcing32["prec"] = np.clip(forcing32["prec"], 0.0, None)
+    extra.update({f"true_{name}": ("cell", truth[:, j].astype(np.float64),
+                                   {"long_name": f"true {name} of the synthetic twin"})
+                  for j, name in enumerate(space.names)})
     region = make_region(lat=lat, lon=lon, time=times, forcing=forcing32, attributes=att,
-                         attribute_names=ATTRIBUTE_NAMES, row=rows.reshape(-1), col=cols.reshape(-1),
+                         attribute_names=names, row=rows.reshape(-1), col=cols.reshape(-1),
                          obs_sm=obs_sm, obs_et=obs_et, extra=extra)
     region.ds.attrs.update(title="vic_paraformer synthetic twin region", seed=int(seed), ny=int(ny), nx=int(nx),
                            obs_interval=f"{lo}-{hi} days", sm_noise=float(sm_noise), et_noise=float(et_noise),
                            simulator="waterbalance (VIC-style stand-in, not VIC)",
-                           parameter_space=str(space.preset_name))
-    log.info("synthetic region: %d x %d cells, %d days, seed %d", ny, nx, n_days, seed)
+                           parameter_space=str(space.preset_name), difficulty=d.name)
+    if realistic:
+        region.ds.attrs.update(d.as_attrs())
+    log.info("synthetic region (%s): %d x %d cells, %d days, seed %d", d.name, ny, nx, n_days, seed)
     return region
+
+
+def true_forcing_region(region: Region) -> Region:
+    """The region with its forcing replaced by the twin's true forcing (``true_prec``, ``true_air_temp``).
+
+    A region without stored true forcing (the ``clean`` preset, or not a twin) is returned unchanged:
+    its forcing is the truth's.
+    """
+    ds = region.ds
+    names = [k for k in FORCING_VARS if f"true_{k}" in ds]
+    if not names:
+        return region
+    new = ds.copy()
+    for k in names:
+        new[k] = ds[f"true_{k}"].astype(ds[k].dtype).assign_attrs(ds[k].attrs)
+    return Region(new, source=region.source)
+
+
+def true_observation_operator(region: Region, sm: np.ndarray) -> np.ndarray:
+    """Simulated top-layer SM ``(cell, time)`` mapped through the twin's true operator ``a sm + b``.
+
+    Without ``true_obs_scale``/``true_obs_offset`` (the clean preset) ``sm`` is returned as is.
+    """
+    if "true_obs_scale" not in region.ds or "true_obs_offset" not in region.ds:
+        return sm
+    a = region.ds["true_obs_scale"].values[:, None]
+    b = region.ds["true_obs_offset"].values[:, None]
+    return a * np.asarray(sm, float) + b

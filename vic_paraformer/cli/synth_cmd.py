@@ -4,7 +4,7 @@
 
     vic-paraformer synth --out region.nc [--ny 8] [--nx 8] [--years 3] [--seed 0] [--start 2015-04-01]
                          [--obs-interval 2 3] [--sm-noise 0.01] [--et-noise 0.3] [--no-et]
-                         [--parameter-space vic]
+                         [--parameter-space vic] [--difficulty clean|realistic]
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ def register(sub) -> None:
     p.add_argument("--et-noise", type=float, default=0.3, help="obs_et noise std, mm/day (default 0.3)")
     p.add_argument("--no-et", action="store_true", help="do not store obs_et")
     p.add_argument("--parameter-space", default="vic", help="parameter preset of the truth (default vic)")
+    p.add_argument("--difficulty", default="clean", choices=("clean", "realistic"),
+                   help="clean (default): the calibrator sees the true forcing and the simulator's top layer plus "
+                        "white noise; realistic: an unknown observation operator, forcing error, a truth the "
+                        "attributes do not fully explain, noisy attributes and ET at a few tower-like cells "
+                        "(numbers in vic_paraformer.synthetic)")
     p.add_argument("--lat", type=float, default=35.0, help="grid centre latitude (default 35.0)")
     p.add_argument("--lon", type=float, default=-98.0, help="grid centre longitude (default -98.0)")
     p.set_defaults(func=run)
@@ -44,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     region = synthetic_region(ny=args.ny, nx=args.nx, years=args.years, seed=args.seed, start=args.start,
                               obs_interval=tuple(args.obs_interval), sm_noise=args.sm_noise, et_noise=args.et_noise,
                               with_et=not args.no_et, parameter_space=args.parameter_space,
-                              lat0=args.lat, lon0=args.lon)
+                              lat0=args.lat, lon0=args.lon, difficulty=args.difficulty)
     path = region.save(args.out)
     obs = region.observations("obs_sm")
     print(f"wrote {path}: {region.n_cells} cells x {region.n_days} days "
           f"({region.times[0].date()}..{region.times[-1].date()}), {len(region.attribute_names)} attributes, "
-          f"obs_sm on {np.isfinite(obs).mean():.0%} of cell-days, seed {args.seed} "
+          f"obs_sm on {np.isfinite(obs).mean():.0%} of cell-days, {args.difficulty} twin, seed {args.seed} "
           f"({time.perf_counter() - t0:.1f} s)")
     return 0
