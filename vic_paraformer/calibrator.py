@@ -28,6 +28,7 @@ import xarray as xr
 
 from ._io import to_netcdf_atomic, to_plain
 from .errors import ParameterError, StrategyError
+from .observation import ObservationOperator, identity_operator
 from .parameters import ParameterSpace
 from .region import Region
 
@@ -74,6 +75,14 @@ class CalibrationResult:
         Cell ids the strategy learned from.
     info:
         Free-form extras (library versions, model file path, evaluation kind...).
+    obs_operator:
+        The observation operator fitted with the parameters (:mod:`vic_paraformer.observation`);
+        the identity when the strategy used none. ``evaluate``, ``vic verify`` and the benchmark
+        score soil moisture raw and through it.
+    warmup_days:
+        Days at the start of the calibration period excluded from every loss (None: not recorded).
+    spinup_years:
+        Years of spin-up (first year repeated) before every simulator run of the calibration.
     """
 
     params: xr.Dataset
@@ -86,8 +95,18 @@ class CalibrationResult:
     wall_time: float = 0.0
     train_cells: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))
     info: dict[str, Any] = field(default_factory=dict)
+    obs_operator: ObservationOperator = field(default_factory=identity_operator)
+    warmup_days: int | None = None
+    spinup_years: int = 0
 
     def __post_init__(self) -> None:
+        if self.obs_operator is None:
+            self.obs_operator = identity_operator()
+        elif not isinstance(self.obs_operator, ObservationOperator):
+            self.obs_operator = ObservationOperator.from_dict(self.obs_operator)
+        legacy = self.info.get("obs_operator") if isinstance(self.info, dict) else None
+        if self.obs_operator.is_identity and isinstance(legacy, dict) and "a" in legacy and "kind" not in legacy:
+            self.obs_operator = _legacy_operator(legacy, self.params)
         values = self.parameter_space.from_dataset(self.params)
         if not self.parameter_space.contains(values, atol=1e-6):
             lo, hi = np.asarray(self.parameter_space.lower), np.asarray(self.parameter_space.upper)
@@ -118,6 +137,9 @@ class CalibrationResult:
             "n_evaluations": int(self.n_evaluations),
             "wall_time": float(self.wall_time),
             "info": self.info,
+            "obs_operator": self.obs_operator.to_dict(),
+            "warmup_days": self.warmup_days,
+            "spinup_years": int(self.spinup_years),
         }
         ds.attrs = {"title": "vic_paraformer calibration result", "vic_paraformer_result": json.dumps(to_plain(meta, nan_as_none=False))}
         return ds
@@ -142,7 +164,9 @@ class CalibrationResult:
         params.attrs = {}
         return cls(params=params, strategy=meta["strategy"], parameter_space=space, options=meta.get("options", {}),
                    seed=meta.get("seed"), history=meta.get("history", {}), n_evaluations=meta.get("n_evaluations", 0),
-                   wall_time=meta.get("wall_time", 0.0), train_cells=train, info=meta.get("info", {}))
+                   wall_time=meta.get("wall_time", 0.0), train_cells=train, info=meta.get("info", {}),
+                   obs_operator=ObservationOperator.from_dict(meta.get("obs_operator")),
+                   warmup_days=meta.get("warmup_days"), spinup_years=int(meta.get("spinup_years") or 0))
 
     def to_vic(self, template_params_nc: str | Path, out_path: str | Path, **kwargs) -> Path:
         """Write a copy of a VIC parameter file with these parameters (see :mod:`vic_paraformer.vic.params`)."""
@@ -154,8 +178,22 @@ class CalibrationResult:
         v = self.values()
         parts = [f"{n}: median {np.median(v[:, j]):.4g} [{v[:, j].min():.4g}, {v[:, j].max():.4g}]"
                  for j, n in enumerate(self.parameter_space.names)]
+        extra = "" if self.obs_operator.is_identity else f"; observation operator: {self.obs_operator.describe()}"
         return (f"{self.strategy}: {len(self.cells)} cells ({len(self.train_cells)} trained), "
-                f"{self.n_evaluations} evaluations, {self.wall_time:.1f} s; " + "; ".join(parts))
+                f"{self.n_evaluations} evaluations, {self.wall_time:.1f} s; " + "; ".join(parts) + extra)
+
+
+def _legacy_operator(info: dict, params: xr.Dataset) -> ObservationOperator:
+    """The older ``info["obs_operator"] = {"cells", "a", "b"}`` form as a linear operator (locations
+    from the result's own lat/lon)."""
+    cells = np.asarray(info["cells"], int)
+    if "lat" in params.coords and "lon" in params.coords:
+        sub = params.sel(cell=cells)
+        lat, lon = sub["lat"].values, sub["lon"].values
+    else:
+        lat, lon = np.zeros(cells.size), cells.astype(float)
+    return ObservationOperator(kind="linear", cells=cells, lat=lat, lon=lon, a=info["a"], b=info["b"],
+                               n_obs=np.ones(cells.size, int), new_cells="identity")
 
 
 class Calibrator(abc.ABC):
@@ -211,7 +249,8 @@ class Calibrator(abc.ABC):
 
     # helpers for subclasses --------------------------------------------------------
     def _result(self, region: Region, values: np.ndarray, *, started: float, history=None,
-                n_evaluations: int = 0, info: dict | None = None) -> CalibrationResult:
+                n_evaluations: int = 0, info: dict | None = None, obs_operator: ObservationOperator | None = None,
+                warmup_days: int | None = None, spinup_years: int = 0) -> CalibrationResult:
         """Build a CalibrationResult for all of ``region``'s cells from values ``(cell, p)``."""
         params = self.parameter_space.to_dataset(values, region.cells)
         # lat/lon let vic.params.write_parameters match result cells to a VIC grid.
@@ -220,7 +259,8 @@ class Calibrator(abc.ABC):
             params=params, strategy=self.name, parameter_space=self.parameter_space, options=dict(self.options),
             seed=self.seed, history=history or {}, n_evaluations=int(n_evaluations),
             wall_time=time.perf_counter() - started, train_cells=np.asarray(region.training_cells),
-            info={"versions": library_versions(), **(info or {})})
+            info={"versions": library_versions(), **(info or {})}, obs_operator=obs_operator,
+            warmup_days=warmup_days, spinup_years=spinup_years)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} seed={self.seed} options={self.options}>"
