@@ -109,6 +109,26 @@ def test_period_and_cell_only_params(region, params, reference):
                                   reference["sm"].isel(sample=2).sel(time=slice("2015-06-01", "2015-06-30")).values)
 
 
+def test_outputs_asked_for_only_and_chunks_not_revalidated(region, params, reference, tmp_path, monkeypatch):
+    from vic_paraformer.region import Region
+
+    calls = []
+    orig = Region.validate
+    monkeypatch.setattr(Region, "validate", lambda self: (calls.append(1), orig(self))[1])
+    runner = EnsembleRunner(n_workers=1, chunk_size=7, progress=False)
+    out = runner.run(region, params, outputs=["sm", "et"])
+    assert set(out.data_vars) == {"sm", "et", *params.data_vars}
+    for k in ("sm", "et"):
+        np.testing.assert_array_equal(out[k].values, reference[k].values)
+    assert calls == []  # 3 cell chunks of a validated region: no second validation
+    filed = runner.run(region, params, outputs=["sm"], out_path=tmp_path / "sm.nc")
+    assert "et" not in filed and "sm" in filed
+    np.testing.assert_array_equal(filed["sm"].values, reference["sm"].values)
+    filed.close()
+    with pytest.raises(SimulatorError, match="unknown output"):
+        runner.run(region, params, outputs=["soil"])
+
+
 def test_failing_chunk_names_cells_and_parameters(region, params, tmp_path):
     runner = EnsembleRunner(FailingSimulator(), n_workers=1, chunk_size=4, progress=False)
     path = tmp_path / "out.nc"

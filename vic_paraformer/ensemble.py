@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
@@ -76,15 +77,31 @@ class _Chunk:
     cells: np.ndarray
 
 
+def _cell_subset(region: Region, cell_ids: np.ndarray) -> Region:
+    """``cell_ids`` of an already validated ``region`` as a Region, without validating it again.
+
+    ``Region.subset`` re-validates the whole sub-dataset (every forcing value); a chunk of a
+    validated region needs no second check, so this selects by position and skips it.
+    """
+    if np.array_equal(cell_ids, region.cells):
+        return region
+    pos = pd.Index(region.cells).get_indexer(cell_ids)
+    if (pos < 0).any():
+        raise SimulatorError(f"cell id(s) {cell_ids[pos < 0][:5].tolist()} not in the region")
+    return Region(region.ds.isel(cell=pos), source=region.source, validate=False)
+
+
 def _run_chunk(simulator: Simulator, region: Region, cell_ids: np.ndarray, theta: np.ndarray,
-               names: Sequence[str], period) -> dict[str, np.ndarray]:
-    """Simulate ``theta`` ``(sample, cell, p)`` for ``cell_ids`` of ``region``; returns float32 arrays."""
-    sub = region.subset(cell_ids) if not np.array_equal(cell_ids, region.cells) else region
+               names: Sequence[str], period, outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Simulate ``theta`` ``(sample, cell, p)`` for ``cell_ids`` of ``region``; returns float32 arrays
+    of the ``outputs`` asked for (default: every output the simulator produces)."""
+    sub = _cell_subset(region, cell_ids)
     params = xr.Dataset({n: (("sample", "cell"), theta[..., j]) for j, n in enumerate(names)},
                         coords={"cell": sub.cells})
     out = simulator.simulate(sub, params, period=period)
+    keep = OUTPUT_VARS if outputs is None else outputs
     return {k: np.asarray(out[k].transpose("sample", "cell", "time").values, dtype=np.float32)
-            for k in OUTPUT_VARS if k in out}
+            for k in keep if k in out}
 
 
 def _describe_params(names: Sequence[str], theta: np.ndarray, limit: int = 3) -> str:
@@ -329,17 +346,25 @@ class EnsembleRunner:
         return out
 
     def run(self, region: Region, params: xr.Dataset, *, period: tuple | slice | None = None,
-            out_path: str | os.PathLike | None = None, desc: str = "ensemble") -> xr.Dataset:
+            out_path: str | os.PathLike | None = None, desc: str = "ensemble",
+            outputs: Sequence[str] | None = None) -> xr.Dataset:
         """Simulate every (sample, cell) of ``params`` for ``region``.
 
         ``params`` holds ``infilt .. expt`` over ``(sample, cell)`` or ``(cell)``. Returns the outputs
         (float32) over ``(sample, cell, time)`` (or ``(cell, time)``) with the parameters added. With
         ``out_path`` the chunks are streamed into that netCDF file (atomically) and it is returned
-        opened lazily.
+        opened lazily. ``outputs`` names the output variables to keep (default: all of
+        :data:`~vic_paraformer.simulators.base.OUTPUT_VARS`); only those are allocated and returned.
         """
         if self.simulator is None:
             raise SimulatorError("this EnsembleRunner was built without a simulator (simulator=None); "
                                  "it can only map() tasks")
+        if outputs is not None:
+            outputs = list(outputs)
+            unknown = [k for k in outputs if k not in OUTPUT_VARS]
+            if unknown or not outputs:
+                raise SimulatorError(f"unknown output(s) {unknown or outputs}; expected some of {list(OUTPUT_VARS)}")
+        out_vars = {k: u for k, u in OUTPUT_VARS.items() if outputs is None or k in outputs}
         check_params(region, params)
         names = list(PARAMETER_NAMES)
         dims = params[names[0]].dims
@@ -365,8 +390,8 @@ class EnsembleRunner:
             cell_ids = cells[ch.cells]
             th = theta[ch.samples][:, ch.cells]
             reg = region_ref if region_ref is not None else (
-                region if self.in_process else region.subset(cell_ids))
-            return (self.simulator, reg, cell_ids, th, names, period)
+                region if self.in_process else _cell_subset(region, cell_ids))
+            return (self.simulator, reg, cell_ids, th, names, period, list(out_vars))
 
         def on_error(i: int, exc: BaseException) -> Exception:
             ch = chunks[i]
@@ -380,7 +405,7 @@ class EnsembleRunner:
         if not single and "sample" in params.coords:
             coords["sample"] = params["sample"].values
         if out_path is None:
-            arrays = {k: np.full((n_s, n_c, n_t), np.nan, dtype=np.float32) for k in OUTPUT_VARS}
+            arrays = {k: np.full((n_s, n_c, n_t), np.nan, dtype=np.float32) for k in out_vars}
 
             def store(i: int, res: dict[str, np.ndarray]) -> None:
                 ch = chunks[i]
@@ -389,15 +414,16 @@ class EnsembleRunner:
                         arrays[k][np.ix_(ch.samples, ch.cells)] = v
 
             self._execute(_run_chunk, len(chunks), make_args, desc, on_error, on_result=store)
-            data = {k: (("sample", "cell", "time"), v, {"units": OUTPUT_VARS[k]}) for k, v in arrays.items()}
+            data = {k: (("sample", "cell", "time"), v, {"units": out_vars[k]}) for k, v in arrays.items()}
             for j, n in enumerate(names):
                 data[n] = (("sample", "cell"), theta[..., j])
             ds = xr.Dataset(data, coords=coords)
             ds.attrs.update(simulator=self.simulator.name)
             return ds.isel(sample=0, drop=True) if single else ds
-        return self._run_to_file(out_path, make_args, chunks, theta, names, coords, desc, on_error, single)
+        return self._run_to_file(out_path, make_args, chunks, theta, names, coords, desc, on_error, single, out_vars)
 
-    def _run_to_file(self, out_path, make_args, chunks, theta, names, coords, desc, on_error, single) -> xr.Dataset:
+    def _run_to_file(self, out_path, make_args, chunks, theta, names, coords, desc, on_error, single,
+                     out_vars: dict[str, str]) -> xr.Dataset:
         import netCDF4
 
         n_s, n_c = theta.shape[:2]
@@ -422,7 +448,7 @@ class EnsembleRunner:
                     nc.createVariable(n, "f8", ("sample", "cell"))[:] = theta[..., j]
                 cs = (1, min(n_c, 256), n_t)
                 ncvars = {}
-                for k, units in OUTPUT_VARS.items():
+                for k, units in out_vars.items():
                     v = nc.createVariable(k, "f4", ("sample", "cell", "time"), fill_value=np.float32(np.nan),
                                           chunksizes=cs, zlib=False)
                     v.units = units
