@@ -173,6 +173,31 @@ def test_predict_tiles_long_series_like_windows(region):
         sur.predict(region, phys[:3])
 
 
+def test_predict_tensor_reuses_window_stack_only_for_the_same_unchanged_inputs(region):
+    sur = untrained(region, window=60, warmup=10).freeze()
+    x, a = sur.prepare(region)
+    x, a = x[:1].clone(), a[:1].clone()
+    u1, u2 = torch.full((1, 5), 0.3), torch.full((1, 5), 0.7)
+    with torch.no_grad():
+        first = sur.predict_tensor(x, a, u1)
+        stacked = sur._window_cache[3]
+        again = sur.predict_tensor(x, a, u2)
+        assert sur._window_cache[3] is stacked  # same tensors, same version: not stacked again
+        torch.testing.assert_close(again, sur.predict_tensor(x.clone(), a.clone(), u2), rtol=0, atol=0)
+        x[0, 5:] += 1.0  # an in-place change bumps the version: the cache is not used
+        changed = sur.predict_tensor(x, a, u1)
+        torch.testing.assert_close(changed, sur.predict_tensor(x.clone(), a.clone(), u1), rtol=0, atol=0)
+        assert not torch.equal(changed, first)
+
+
+def test_presets_budget_in_epochs_never_wall_clock():
+    from vic_paraformer.surrogate.train import PRESETS
+
+    for name, settings in PRESETS.items():
+        assert settings.get("max_time") is None, name
+        assert settings["epochs"] >= 1 and settings["steps_per_epoch"] >= 1
+
+
 def test_checkpoint_round_trip_and_compatibility(region, tmp_path):
     sur = untrained(region).freeze()
     theta = sur.parameter_space.sample(region.n_cells, seed=3)
@@ -248,6 +273,26 @@ def test_store_is_chunked_and_resumable(tmp_path):
                                runner=Runner(sim), progress=False)
 
 
+def test_waterbalance_training_data_in_float32_and_only_sm_et(synthetic_tiny, tmp_path):
+    from vic_paraformer.simulators.waterbalance import WaterBalanceSimulator
+
+    reg = synthetic_tiny.sel_time(None, "2015-06-30")
+    ts = generate_training_data(reg, tmp_path / "wb", n_samples=3, chunk_size=3, seed=1, progress=False)
+    assert ts.manifest["simulator_options"] == {"dtype": "float32"}
+    y = ts.load()[1]
+    theta = sample_parameters(ts.parameter_space, 3, reg.n_cells, seed=1)  # the float64 sets it simulated
+    ref = WaterBalanceSimulator(device="cpu").simulate(reg, ts.parameter_space.to_dataset(theta, reg.cells,
+                                                                                          dims=("sample", "cell")))
+    np.testing.assert_allclose(y[..., 0], ref["sm"].values, atol=1e-5)  # float32 run vs the float64 default
+    with xr.open_dataset(ts.chunk_path(0)) as ds:
+        assert set(ds.data_vars) == {"theta", "sm", "et"}
+    # an explicit dtype is kept
+    ts64 = generate_training_data(reg, tmp_path / "wb64", n_samples=3, chunk_size=3, seed=1, progress=False,
+                                  simulator_options={"dtype": "float64"})
+    assert ts64.manifest["simulator_options"] == {"dtype": "float64"}
+    np.testing.assert_array_equal(ts64.load()[1][..., 0], ref["sm"].values.astype(np.float32))
+
+
 class InterruptingRunner(Runner):
     """Raises KeyboardInterrupt (Ctrl-C) on its ``stop_at``-th run."""
 
@@ -305,6 +350,11 @@ def test_trained_surrogate_beats_the_mean_on_held_out_samples(small_surrogate, s
     data = json.loads(paths["json"].read_text())
     assert data["summary"]["all"]["sm"]["nse"]["n"] == 2 * region.n_cells
     assert paths["timeseries"].stat().st_size > 1000 and paths["cdf"].stat().st_size > 1000
+    # a tiny memory budget: the same scores, computed over many cell chunks
+    tiny = evaluate_surrogate(sur, region, n_samples=2, seed=5, max_memory_gb=2e-5 * region.n_days / 1000)
+    assert tiny["timing"]["chunks"] > 4 and report["timing"]["chunks"] == 1
+    assert tiny["summary"] == report["summary"] and tiny["per_cell"] == report["per_cell"]
+    np.testing.assert_array_equal(tiny["_series"]["sim"], report["_series"]["sim"])
 
 
 def test_trained_surrogate_passes_gradients_to_parameters(small_surrogate, synthetic_small):

@@ -21,7 +21,9 @@ def register(sub) -> None:
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--hidden", type=int, default=None, help="LSTM hidden size")
     t.add_argument("--layers", type=int, default=None, help="LSTM layers")
-    t.add_argument("--max-time", type=float, default=None, help="training time budget in seconds")
+    t.add_argument("--max-time", type=float, default=None, 
+                   help="stop training once this many seconds are spent (opt-in: the result then depends on "
+                        "the machine's load; presets budget in epochs)")
     t.add_argument("--per-cell", action="store_true", help="independent parameter samples per cell (default: shared)")
     t.add_argument("--parameter-space", default=None, help="parameter preset (vic or paper)")
     t.add_argument("--store", default=None, help="folder for the simulator runs (resumable; default: temporary)")
@@ -40,6 +42,8 @@ def register(sub) -> None:
     e.add_argument("--samples", type=int, default=4, help="fresh parameter samples per cell (default 4)")
     e.add_argument("--out", default=None, help="folder for metrics.json, timeseries.png, nse_cdf.png")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--max-memory", type=float, default=1.0, metavar="GB",
+                   help="memory budget: cells are simulated and scored in chunks that fit it (default 1 GB)")
     e.set_defaults(func=run_evaluate)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -69,7 +73,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     sur = Surrogate.load(args.surrogate)
     region = Region.open(args.region)
-    report = evaluate_surrogate(sur, region, simulator=args.simulator, n_samples=args.samples, seed=args.seed)
+    report = evaluate_surrogate(sur, region, simulator=args.simulator, n_samples=args.samples, seed=args.seed,
+                                max_memory_gb=args.max_memory)
     print(format_report(report))
     if args.out:
         paths = write_report(report, Path(args.out))

@@ -35,14 +35,34 @@ log = logging.getLogger(__name__)
 EVAL_SEED_OFFSET = 104729  # keeps evaluation samples apart from any training seed's samples
 
 
+#: Bytes of memory per (sample, cell, day) of one evaluation chunk: the simulator's working arrays
+#: (the water balance measured ~280 B per series-day) plus both float64 output copies for scoring.
+EVAL_BYTES_PER_SERIES_DAY = 320
+
+
+def evaluation_chunks(n_cells: int, n_samples: int, n_days: int, max_memory_gb: float) -> list[slice]:
+    """Consecutive cell slices whose ``n_samples x cells x n_days`` series fit ``max_memory_gb``."""
+    if max_memory_gb <= 0:
+        raise SurrogateError(f"max_memory_gb must be > 0, got {max_memory_gb}")
+    per = int(max_memory_gb * 1e9 // (EVAL_BYTES_PER_SERIES_DAY * n_samples * n_days))
+    per = max(1, min(n_cells, per))
+    return [slice(i, min(i + per, n_cells)) for i in range(0, n_cells, per)]
+
+
 def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, simulator: str | None = None,
                        n_samples: int = 4, seed: int = 0, simulator_options: dict | None = None, runner=None,
-                       batch_size: int = 512, progress: bool = False) -> dict[str, Any]:
+                       batch_size: int = 512, progress: bool = False, max_memory_gb: float = 1.0,
+                       n_series_cells: int = 3) -> dict[str, Any]:
     """Score ``surrogate`` against ``simulator`` (default: the one it was trained on) on ``region``.
 
     Returns a JSON-serialisable report with per-group summaries (see the module docstring),
-    per-cell medians over samples, timings, and the raw series of sample 0 under ``"_series"``
-    (numpy arrays, for plotting; dropped by :func:`write_report`'s JSON).
+    per-cell medians over samples, timings, and the raw series of sample 0 for ``n_series_cells``
+    cells (the first held-out cell and the first others) under ``"_series"`` (numpy arrays, for
+    plotting; dropped by :func:`write_report`'s JSON).
+
+    Memory is bounded by ``max_memory_gb`` whatever the region's size: the cells are simulated,
+    predicted and scored in consecutive chunks (see :func:`evaluation_chunks`); scores do not
+    depend on the chunking (every series is scored on its own).
     """
     sur = Surrogate.load(surrogate) if isinstance(surrogate, (str, Path)) else surrogate
     check_report_region(sur, region)
@@ -51,25 +71,47 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
     sim_name = simulator or sur.simulator
     space = sur.parameter_space
     theta = sample_parameters(space, n_samples, region.n_cells, seed=seed + EVAL_SEED_OFFSET, per_cell=True)
-    params = space.to_dataset(theta, region.cells, dims=("sample", "cell"))
-    t0 = time.perf_counter()
-    if runner is not None:
-        ref = runner.run(region, params)
-    else:
-        from ..registry import get_simulator
-
-        ref = get_simulator(sim_name, **(simulator_options or {})).simulate(region, params)
-    t_sim = time.perf_counter() - t0
-    ref_y = np.stack([np.asarray(ref[v].transpose("sample", "cell", "time").values, float) for v in OUTPUT_NAMES], -1)
-    t0 = time.perf_counter()
-    pred_y = sur.predict_ensemble(region, theta, batch_size=batch_size, progress=progress)
-    t_sur = time.perf_counter() - t0
     w = min(sur.warmup, region.n_days - 2)
-    scores = {v: metrics.all_metrics(pred_y[:, :, w:, k], ref_y[:, :, w:, k]) for k, v in enumerate(OUTPUT_NAMES)}
-
     same_region = sur.region_fingerprint == region.fingerprint()
     val_cells = np.asarray(sur.info.get("val_cells", []) if same_region else [], dtype=int)
     is_val = np.isin(region.cells, val_cells)
+    held, rest = np.flatnonzero(is_val), np.flatnonzero(~is_val)
+    plot_idx = np.sort(np.concatenate([held[:1], rest[:max(0, n_series_cells - len(held[:1]))]])).astype(int)
+    sim = None
+    if runner is None:
+        from ..registry import get_simulator
+
+        sim = get_simulator(sim_name, **(simulator_options or {}))
+    from ..ensemble import _cell_subset
+
+    chunks = evaluation_chunks(region.n_cells, n_samples, region.n_days, max_memory_gb)
+    if len(chunks) > 1:
+        log.info("evaluating %d cells in %d chunks of <= %d cells (max_memory_gb=%g)", region.n_cells, len(chunks),
+                 chunks[0].stop - chunks[0].start, max_memory_gb)
+    parts: dict[str, dict[str, list[np.ndarray]]] = {v: {} for v in OUTPUT_NAMES}
+    series_sim = np.empty((len(plot_idx), region.n_days, 2), np.float32)
+    series_sur = np.empty_like(series_sim)
+    t_sim = t_sur = 0.0
+    for sl in chunks:
+        sub = _cell_subset(region, region.cells[sl])
+        params = space.to_dataset(theta[:, sl], sub.cells, dims=("sample", "cell"))
+        t0 = time.perf_counter()
+        ref = runner.run(sub, params) if runner is not None else sim.simulate(sub, params)
+        t_sim += time.perf_counter() - t0
+        ref_y = np.stack([np.asarray(ref[v].transpose("sample", "cell", "time").values, float) for v in OUTPUT_NAMES], -1)
+        del ref
+        t0 = time.perf_counter()
+        pred_y = sur.predict_ensemble(sub, theta[:, sl], batch_size=batch_size, progress=progress)
+        t_sur += time.perf_counter() - t0
+        for k, v in enumerate(OUTPUT_NAMES):
+            for m, vals in metrics.all_metrics(pred_y[:, :, w:, k], ref_y[:, :, w:, k]).items():
+                parts[v].setdefault(m, []).append(vals)
+        inside = (plot_idx >= sl.start) & (plot_idx < sl.stop)
+        series_sim[inside] = ref_y[0, plot_idx[inside] - sl.start]
+        series_sur[inside] = pred_y[0, plot_idx[inside] - sl.start]
+        del ref_y, pred_y
+    scores = {v: {m: np.concatenate(vals, axis=1) for m, vals in per.items()} for v, per in parts.items()}
+
     groups = {"all": np.ones(region.n_cells, bool)}
     if is_val.any():
         groups["held_out_cells"] = is_val
@@ -91,9 +133,9 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
                      **{f"{v}_{m}": np.nanmedian(scores[v][m], axis=0).tolist() for v in OUTPUT_NAMES for m in scores[v]}},
         "timing": {"simulator_seconds": t_sim, "surrogate_seconds": t_sur,
                    "simulator_cell_days_per_s": cell_days / max(t_sim, 1e-9),
-                   "surrogate_cell_days_per_s": cell_days / max(t_sur, 1e-9)},
-        "_series": {"time": region.times, "cells": region.cells, "sim": ref_y[0], "sur": pred_y[0],
-                    "held_out": is_val},
+                   "surrogate_cell_days_per_s": cell_days / max(t_sur, 1e-9), "chunks": len(chunks)},
+        "_series": {"time": region.times, "cells": region.cells[plot_idx], "sim": series_sim, "sur": series_sur,
+                    "held_out": is_val[plot_idx]},
     }
     return report
 

@@ -40,6 +40,8 @@ OUTPUT_NAMES: tuple[str, ...] = ("sm", "et")
 OUTPUT_UNITS: dict[str, str] = {"sm": "m3 m-3", "et": "mm/day"}
 CHECKPOINT_FORMAT = "vic_paraformer.surrogate"
 CHECKPOINT_VERSION = 1
+#: Largest stacked-window input (values) :meth:`Surrogate.predict_tensor` keeps for reuse.
+WINDOW_CACHE_VALUES = 1 << 20
 
 
 @dataclass
@@ -84,10 +86,20 @@ class Normalization:
 
     @classmethod
     def fit(cls, forcing: np.ndarray, attributes: np.ndarray, outputs: np.ndarray, forcing_names: Sequence[str],
-            log_forcing: Sequence[str] = ("prec",)) -> "Normalization":
-        """Statistics from forcing ``(C, T, nf)``, attributes ``(C, na)`` and outputs ``(..., 2)``."""
-        f = _log_transform(np.asarray(forcing, dtype=np.float64), forcing_names, log_forcing)
-        fm, fs = f.reshape(-1, f.shape[-1]).mean(0), f.reshape(-1, f.shape[-1]).std(0)
+            log_forcing: Sequence[str] = ("prec",), cells: np.ndarray | None = None) -> "Normalization":
+        """Statistics from forcing ``(C, T, nf)``, attributes ``(C, na)`` and outputs ``(..., 2)``.
+
+        ``cells`` (indices into the first axis of ``forcing``) restricts the forcing statistics to
+        those cells. The forcing is converted to float64 one variable at a time, so the extra memory
+        is one variable's values, not a float64 copy of the whole forcing.
+        """
+        forcing = np.asarray(forcing)
+        fm, fs = np.empty(len(forcing_names)), np.empty(len(forcing_names))
+        for i, name in enumerate(forcing_names):
+            v = (forcing[..., i] if cells is None else forcing[cells, ..., i]).astype(np.float64)
+            if name in log_forcing:
+                v = np.log1p(np.maximum(v, 0.0))
+            fm[i], fs[i] = v.mean(), v.std()
         a = np.asarray(attributes, dtype=np.float64)
         am, as_ = a.mean(0), a.std(0)
         y = np.asarray(outputs, dtype=np.float64).reshape(-1, outputs.shape[-1])
@@ -101,14 +113,6 @@ class Normalization:
 def _safe_std(s: np.ndarray) -> np.ndarray:
     s = np.asarray(s, dtype=np.float64)
     return np.where(np.isfinite(s) & (s > 1e-8), s, 1.0)
-
-
-def _log_transform(f: np.ndarray, names: Sequence[str], log_forcing: Sequence[str]) -> np.ndarray:
-    f = np.array(f, copy=True)
-    for i, n in enumerate(names):
-        if n in log_forcing:
-            f[..., i] = np.log1p(np.maximum(f[..., i], 0.0))
-    return f
 
 
 class Surrogate(nn.Module):
@@ -222,10 +226,19 @@ class Surrogate(nn.Module):
                 f"(missing {missing}, unexpected {extra}). Train a surrogate on a region with these attributes.")
 
     def normalize_forcing(self, forcing: np.ndarray) -> np.ndarray:
-        """Physical forcing ``(..., n_forcing)`` -> network scale (float32)."""
+        """Physical forcing ``(..., n_forcing)`` -> network scale (float32).
+
+        Computed in float64 one variable at a time (no float64 copy of the whole forcing).
+        """
         n = self.normalization
-        f = _log_transform(np.asarray(forcing, dtype=np.float64), self.forcing_names, n.log_forcing)
-        return ((f - np.asarray(n.forcing_mean)) / np.asarray(n.forcing_std)).astype(np.float32)
+        forcing = np.asarray(forcing)
+        out = np.empty(forcing.shape, dtype=np.float32)
+        for i, name in enumerate(self.forcing_names):
+            v = forcing[..., i].astype(np.float64)
+            if name in n.log_forcing:
+                v = np.log1p(np.maximum(v, 0.0))
+            out[..., i] = (v - n.forcing_mean[i]) / n.forcing_std[i]
+        return out
 
     def normalize_attributes(self, attributes: np.ndarray) -> np.ndarray:
         """Physical attributes ``(..., n_attr)`` -> network scale (float32)."""
@@ -255,6 +268,28 @@ class Surrogate(nn.Module):
         starts = list(range(0, n_days - length, step)) + [n_days - length]
         return starts
 
+    def _window_inputs(self, x: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Stack ``x`` into its overlapping windows and repeat ``a`` per window.
+
+        When neither needs gradients, the last result is kept (with references to ``x`` and ``a``,
+        so their memory cannot be reused while cached) and returned again for the same tensors at
+        the same version: a calibration that evaluates many parameter sets on the same cells
+        stacks their windows once. Only small stacks (at most :data:`WINDOW_CACHE_VALUES` values,
+        e.g. one cell's series) are kept.
+        """
+        b, n_days, _ = x.shape
+        starts = self.window_starts(n_days)
+        length = min(self.window, n_days)
+        cacheable = not (x.requires_grad or a.requires_grad)
+        c = getattr(self, "_window_cache", None)
+        if cacheable and c is not None and c[0] is x and c[1] is a and c[2] == (x._version, a._version):
+            return c[3], c[4], len(starts)
+        xs = torch.stack([x[:, s:s + length] for s in starts], dim=1).reshape(b * len(starts), length, -1)
+        a_rep = a.repeat_interleave(len(starts), 0)
+        keep = cacheable and xs.numel() <= WINDOW_CACHE_VALUES
+        self._window_cache = (x, a, (x._version, a._version), xs, a_rep) if keep else None
+        return xs, a_rep, len(starts)
+
     def predict_tensor(self, x: torch.Tensor, a: torch.Tensor, theta_u: torch.Tensor) -> torch.Tensor:
         """Outputs ``(B, T, 2)`` over whole series of any length ``T`` (physical units).
 
@@ -266,9 +301,8 @@ class Surrogate(nn.Module):
         b, n_days, _ = x.shape
         starts = self.window_starts(n_days)
         length = min(self.window, n_days)
-        xs = torch.stack([x[:, s:s + length] for s in starts], dim=1).reshape(b * len(starts), length, -1)
-        rep = len(starts)
-        y = self(xs, a.repeat_interleave(rep, 0), theta_u.repeat_interleave(rep, 0)).reshape(b, rep, length, -1)
+        xs, a_rep, rep = self._window_inputs(x, a)
+        y = self(xs, a_rep, theta_u.repeat_interleave(rep, 0)).reshape(b, rep, length, -1)
         out = []
         covered = 0
         for k, s in enumerate(starts):

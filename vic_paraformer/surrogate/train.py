@@ -8,7 +8,10 @@ validation windows from the held-out samples and held-out cells. Minibatches are
 of the loss (except in windows starting on the region's first day, where the simulator's own
 spin-up is learned). The loss is the MSE of standardised sm and et.
 
-Presets (``preset=``) give settings that fit a CPU budget; explicit arguments override them.
+Presets (``preset=``) give settings that fit a CPU budget; explicit arguments override them. Their
+budgets are epochs and steps, never wall-clock time, so the same command gives the same surrogate
+however loaded the machine is; ``max_time`` exists as an explicit opt-in for interactive use and
+makes the result depend on the machine's speed.
 """
 
 from __future__ import annotations
@@ -37,14 +40,14 @@ log = logging.getLogger(__name__)
 #: thread, waterbalance, trained on 2 years of the synthetic twin, scored on fresh parameter samples
 #: over 3 years): ``test`` ~5-10 s on the 8 x 8 test region (held-out median sm NSE ~0.95);
 #: ``demo`` ~1 min on 12 x 12 cells (median NSE 0.99); ``benchmark`` ~2-4 min on 32 x 32 cells
-#: (median NSE 0.994, ~0.86 M cell-days/s prediction).
+#: (median NSE 0.994, ~0.86 M cell-days/s prediction). No preset sets ``max_time`` (reproducibility).
 PRESETS: dict[str, dict[str, Any]] = {
     "test": dict(n_samples=32, hidden_size=32, num_layers=1, dropout=0.0, epochs=16, steps_per_epoch=25,
                  batch_size=32, lr=1e-2, window=240, warmup=60, patience=4, max_time=None),
     "demo": dict(n_samples=64, hidden_size=64, num_layers=1, dropout=0.0, epochs=30, steps_per_epoch=40,
-                 batch_size=64, lr=5e-3, window=240, warmup=60, patience=6, max_time=100.0),
+                 batch_size=64, lr=5e-3, window=240, warmup=60, patience=6, max_time=None),
     "benchmark": dict(n_samples=96, hidden_size=64, num_layers=1, dropout=0.0, epochs=40, steps_per_epoch=50,
-                      batch_size=64, lr=5e-3, window=240, warmup=60, patience=8, max_time=420.0),
+                      batch_size=64, lr=5e-3, window=240, warmup=60, patience=8, max_time=None),
 }
 
 
@@ -97,7 +100,8 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
     Returns a frozen :class:`Surrogate` (best validation epoch). ``store`` keeps the simulator
     runs (resumable; a temporary folder when None). ``out`` writes the best checkpoint after
     every improving epoch (atomically), so an interrupted training leaves a usable file.
-    ``max_time`` (seconds) stops training early once spent. ``num_threads`` sets torch's CPU threads
+    ``max_time`` (seconds) stops training early once spent: an explicit opt-in that makes the
+    result depend on the machine's load (no preset sets it). ``num_threads`` sets torch's CPU threads
     for the duration of the call; by default 1 when training on CPU: the per-step matrices of a small
     LSTM are too small to gain from more, and on a machine whose cores are busy with other processes
     two threads were measured ~10x slower than one. Other settings default to ``preset``.
@@ -228,10 +232,12 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     kept = None
     for g in groups:
         theta, y = ts.load(g)
-        tr = np.flatnonzero(np.isin(g, split.train_samples))
-        yt = y[np.ix_(tr, tc)].reshape(-1, 2).astype(np.float64)
-        sums = sums[0] + yt.sum(0), sums[1] + (yt ** 2).sum(0), sums[2] + len(yt)
-        del yt
+        for j in np.flatnonzero(np.isin(g, split.train_samples)):
+            # one sample at a time, accumulated in float64 without a float64 copy of the outputs
+            yj = y[j, tc].reshape(-1, 2)
+            sums = (sums[0] + yj.sum(0, dtype=np.float64),
+                    sums[1] + np.einsum("nk,nk->k", yj, yj, dtype=np.float64), sums[2] + len(yj))
+            del yj
         pos = {int(v): i for i, v in enumerate(g)}
         for k in np.flatnonzero(np.isin(val[0], g)):
             j = pos[int(val[0][k])]
@@ -244,7 +250,7 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
         raise SurrogateError("no training data: need at least 1 training sample and cell")
     mean = sums[0] / sums[2]
     std = np.sqrt(np.maximum(sums[1] / sums[2] - mean ** 2, 0.0))
-    norm = Normalization.fit(forcing[tc], attrs[tc], np.stack([mean, mean]), region.forcing_names)
+    norm = Normalization.fit(forcing, attrs[tc], np.stack([mean, mean]), region.forcing_names, cells=tc)
     norm.output_mean = [float(v) for v in mean]
     norm.output_std = [float(v) for v in _safe_std(std)]
     out_mean, out_std = np.asarray(norm.output_mean, np.float32), np.asarray(norm.output_std, np.float32)
