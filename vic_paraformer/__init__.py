@@ -11,20 +11,47 @@ API::
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .calibrator import CalibrationResult, Calibrator
 from .errors import (ParameterError, RegionError, SimulatorError, StrategyError, SurrogateError,
                      VicParaformerError, VICError)
-from .parameters import PARAMETER_NAMES, ParameterSpace
-from .region import Region, SpatialSplit
 from .registry import calibrate, get_calibrator, get_simulator, simulators, strategies
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+# Names imported on first use, so that ``import vic_paraformer`` (and the command line's --help) does
+# not load xarray, pandas or torch.
+_LAZY: dict[str, str] = {
+    "CalibrationResult": ".calibrator",
+    "Calibrator": ".calibrator",
+    "PARAMETER_NAMES": ".parameters",
+    "ParameterSpace": ".parameters",
+    "Region": ".region",
+    "SpatialSplit": ".region",
+}
 
-def synthetic_region(*args, **kwargs) -> Region:
+if TYPE_CHECKING:  # pragma: no cover
+    from .calibrator import CalibrationResult, Calibrator
+    from .parameters import PARAMETER_NAMES, ParameterSpace
+    from .region import Region, SpatialSplit
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def synthetic_region(*args, **kwargs) -> "Region":
     """A synthetic twin region with known true parameters (see :mod:`vic_paraformer.synthetic`)."""
     from .synthetic import synthetic_region as _make
 

@@ -10,7 +10,11 @@ A configuration holds the same settings as the command line; command-line values
     out: runs/sceua.nc
     model_out: null                   # DL strategies: where to save the trained model
     parameter_space: vic              # preset name or {names, lower, upper}
-    options:                          # strategy options (see ``vic-paraformer strategies -v``)
+    train_period: [2015-04-01, 2017-03-31]   # days to learn from (default: all, or before test_period)
+    test_period: [2017-04-01, 2018-03-31]    # days held out, recorded for ``evaluate``
+    train_cells: das:4                # das:K, a file of cell ids, or a list of ids
+    threads: 1                        # torch CPU threads of a DL strategy (strategy option ``threads``)
+    options:                          # strategy options (see ``vic-paraformer strategies NAME``)
       repetitions: 2000
       n_workers: 4
 
@@ -38,6 +42,10 @@ CONFIG_KEYS: dict[str, str] = {
     "out": "path of the result netCDF",
     "model_out": "where a DL strategy saves its trained model (strategy option 'model_out')",
     "parameter_space": "parameter preset name ('vic', 'paper') or {names, lower, upper}",
+    "train_period": "[START, END] days to learn from (inclusive)",
+    "test_period": "[START, END] days held out for evaluation",
+    "train_cells": "das:K, a file of cell ids, or a list of cell ids",
+    "threads": "torch CPU threads of a DL strategy (strategy option 'threads')",
     "options": "mapping of strategy options",
 }
 
@@ -78,6 +86,21 @@ def load_config(path: str | Path) -> dict[str, Any]:
         v = data.get(key)
         if isinstance(v, str) and v and not Path(v).is_absolute():
             data[key] = str(base / v)
+    for key in ("train_period", "test_period"):
+        v = data.get(key)
+        if v is not None:
+            if not isinstance(v, (list, tuple)) or len(v) != 2:
+                raise ConfigError(f"{path}: '{key}' must be a list of two dates [START, END], got {v!r}")
+            data[key] = [str(x) for x in v]
+    cells = data.get("train_cells")
+    if isinstance(cells, (list, tuple)):
+        data["train_cells"] = ",".join(str(c) for c in cells)
+    elif isinstance(cells, int) and not isinstance(cells, bool):
+        data["train_cells"] = str(cells)
+    elif isinstance(cells, str) and not Path(cells).is_absolute() and (base / cells).is_file():
+        data["train_cells"] = str(base / cells)
+    elif cells is not None and not isinstance(cells, str):
+        raise ConfigError(f"{path}: 'train_cells' must be das:K, a file or a list of cell ids, got {cells!r}")
     return data
 
 

@@ -4,7 +4,12 @@
 
     vic-paraformer calibrate --region R --strategy NAME [--surrogate S.pt] [--config cfg.yaml]
                              [--seed N] [--option key=value ...] --out result.nc [--model-out model.pt]
+                             [--train-period START END] [--test-period START END] [--train-cells SPEC]
     vic-paraformer calibrate --apply MODEL --region R --out result.nc
+
+``--train-period`` / ``--test-period`` / ``--train-cells`` keep days and cells out of training
+(see :mod:`vic_paraformer.selection`); the periods are recorded in the result, so ``evaluate``
+scores the test period by default.
 
 The strategy's ``validate()`` runs first; its problems are reported on one line without any
 expensive work. The result is written atomically, so an interrupted run leaves no file behind.
@@ -13,17 +18,27 @@ expensive work. The result is written atomically, so an interrupted run leaves n
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from ..config import ConfigError, load_config, merged, parse_options
 from ..errors import StrategyError
+from ._split import add_split_arguments, split_message, split_region
+
+log = logging.getLogger("vic_paraformer.cli")
+
+#: Torch CPU threads of the DL strategies from the command line, as the demo and the benchmark run them.
+DEFAULT_THREADS = 1
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "calibrate", help="calibrate a region's soil parameters with a strategy (or apply a saved model)",
-        description="Calibrate infilt, Ds, Dsmax, Ws, expt for every cell of a region with a registered strategy "
-                    "(see 'vic-paraformer strategies'), or apply a model saved by a DL strategy with --apply.")
+        description="Calibrate infilt, Ds, Dsmax, Ws, expt for every cell of a region with a registered strategy, "
+                    "or apply a model saved by a DL strategy with --apply.",
+        epilog="Strategy options: 'vic-paraformer strategies NAME' lists every option of a strategy with its type, "
+               "default and meaning; set them with --option KEY=VALUE or in a --config file (examples in "
+               "examples/configs/).")
     p.add_argument("--region", help="region netCDF (vic_paraformer Region)")
     p.add_argument("--strategy", help="registered strategy name (sceua, paraformer_z, ...)")
     p.add_argument("--surrogate", help="surrogate checkpoint (strategy option 'surrogate')")
@@ -36,13 +51,19 @@ def register(sub) -> None:
     p.add_argument("--model-out", help="where a DL strategy saves its trained model (strategy option 'model_out')")
     p.add_argument("--apply", metavar="MODEL", help="apply a model saved by a DL strategy instead of calibrating")
     p.add_argument("--device", default="cpu", help="torch device for --apply (default cpu)")
+    p.add_argument("--threads", type=int, default=None,
+                   help=f"torch CPU threads of a DL strategy (strategy option 'threads'; default {DEFAULT_THREADS}, "
+                        "fastest on shared cores)")
+    add_split_arguments(p)
     p.set_defaults(func=run)
 
 
 def _settings(args: argparse.Namespace) -> dict:
     cfg = load_config(args.config) if args.config else {"options": {}}
     s = merged(cfg, region=args.region, strategy=args.strategy, seed=args.seed, surrogate=args.surrogate,
-               out=args.out, model_out=args.model_out, parameter_space=args.parameter_space)
+               out=args.out, model_out=args.model_out, parameter_space=args.parameter_space,
+               threads=getattr(args, "threads", None), train_period=getattr(args, "train_period", None),
+               test_period=getattr(args, "test_period", None), train_cells=getattr(args, "train_cells", None))
     options = dict(cfg.get("options") or {})
     cli_options = parse_options(args.option)
     options.update(cli_options)
@@ -74,17 +95,42 @@ def run(args: argparse.Namespace) -> int:
     _check_paths(s.get("region"), s.get("out"))
     if not s.get("strategy"):
         raise ConfigError("--strategy is required (or 'strategy' in --config); see 'vic-paraformer strategies'")
-    region = Region.open(s["region"])
+    options = _with_threads(s["strategy"], s["options"], s.get("threads"))
     calibrator = make_calibrator(s["strategy"], seed=s["seed"], parameter_space=s.get("parameter_space"),
-                                 options=s["options"])
+                                 options=options)
+    full = Region.open(s["region"])
+    region, split = split_region(full, s.get("train_period"), s.get("test_period"), s.get("train_cells"))
     problems = calibrator.validate(region)
     if problems:
         raise StrategyError(f"strategy {calibrator.name!r} cannot calibrate {s['region']}: " + "; ".join(problems))
+    log.info(split_message(full, region, split))
     result = calibrator.calibrate(region)
+    result.info.update(split)
     result.save(s["out"])
     print(result.summary())
     print(f"written {s['out']}")
     return 0
+
+
+def _with_threads(strategy: str, options: dict, threads: int | None) -> dict:
+    """``options`` with the strategy option ``threads`` from ``--threads``, else the CLI default.
+
+    Strategies without a ``threads`` option (SCE-UA, DDS: one process per worker) are left alone
+    unless ``--threads`` was given explicitly, which is then an error naming the strategy.
+    """
+    from ..registry import get_calibrator_class
+
+    if threads is not None and options.get("threads") is not None and options["threads"] != threads:
+        raise ConfigError("threads given both as --threads and --option threads=...")
+    accepted = getattr(get_calibrator_class(strategy), "default_options", {})
+    if "threads" not in accepted:
+        if threads is not None:
+            raise ConfigError(f"--threads: strategy {strategy!r} has no torch threads option (see "
+                              f"'vic-paraformer strategies {strategy}')")
+        return options
+    if threads is not None:
+        return {**options, "threads": int(threads)}
+    return options if options.get("threads") is not None else {**options, "threads": DEFAULT_THREADS}
 
 
 def make_calibrator(strategy: str, *, seed: int, parameter_space=None, options: dict):
@@ -100,7 +146,8 @@ def make_calibrator(strategy: str, *, seed: int, parameter_space=None, options: 
 def _run_apply(args: argparse.Namespace) -> int:
     from ..region import Region
 
-    if args.strategy or args.surrogate or args.option or args.config or args.model_out:
+    if (args.strategy or args.surrogate or args.option or args.config or args.model_out or args.train_period
+            or args.test_period or args.train_cells or args.threads is not None):
         raise ConfigError("--apply takes only --region, --out and --device (the model fixes the strategy and options)")
     _check_paths(args.region, args.out)
     if not Path(args.apply).exists():

@@ -3,19 +3,24 @@
 ::
 
     vic-paraformer evaluate --region R --result result.nc --simulator waterbalance|vic
-                            [--period START END] [--variables sm et] --out metrics.json
+                            [--test-period START END] [--variables sm et] --out metrics.json
 
 Runs the simulator (never the surrogate) with the result's parameters from the region's first
-day, scores RMSE/PCC/NSE per cell over the period against obs_sm (and obs_et if present) for
-the training and the untrained cells, prints medians and writes every per-cell value as JSON.
+day, scores RMSE/PCC/NSE per cell over the test period against obs_sm (and obs_et if present)
+for the training and the untrained cells, prints medians and writes every per-cell value as JSON.
+The test period defaults to the one recorded by ``calibrate --test-period`` (or the days after
+its ``--train-period``), else every day of the region.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from ..config import ConfigError, parse_options
+
+log = logging.getLogger("vic_paraformer.cli")
 
 
 def register(sub) -> None:
@@ -27,14 +32,16 @@ def register(sub) -> None:
     p.add_argument("--simulator", default="waterbalance", help="registered simulator (waterbalance, vic)")
     p.add_argument("--simulator-option", action="append", default=[], metavar="KEY=VALUE",
                    help="simulator option, repeatable (e.g. exe=/path/vic_image.exe)")
-    p.add_argument("--period", nargs=2, metavar=("START", "END"), default=None,
-                   help="score only these days (inclusive, e.g. 2016-01-01 2016-12-31); earlier days are warm-up")
+    p.add_argument("--test-period", "--period", dest="period", nargs=2, metavar=("START", "END"), default=None,
+                   help="score only these days (inclusive, e.g. 2016-01-01 2016-12-31; earlier days are warm-up); "
+                        "default: the test period recorded in the result, else all days")
     p.add_argument("--variables", nargs="+", default=["sm", "et"], help="variables to score (default: sm et)")
     p.add_argument("--out", required=True, help="metrics JSON to write")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..calibrator import CalibrationResult
     from ..evaluation import evaluate, format_table, write_metrics
     from ..region import Region
 
@@ -42,7 +49,15 @@ def run(args: argparse.Namespace) -> int:
         if Path(args.out).resolve() == Path(src).resolve():
             raise ConfigError(f"--out {args.out} is an input file; choose another file (inputs are never overwritten)")
     region = Region.open(args.region)
-    metrics = evaluate(region, args.result, simulator=args.simulator, period=tuple(args.period) if args.period else None,
+    result = CalibrationResult.open(args.result)
+    period = tuple(args.period) if args.period else None
+    recorded = result.info.get("test_period")
+    if period is None and recorded:
+        period = tuple(recorded)
+        log.info("scoring the test period %s..%s recorded in %s", period[0], period[1], args.result)
+    elif period is None:
+        log.info("scoring every day of the region (the result records no test period; --test-period sets one)")
+    metrics = evaluate(region, result, simulator=args.simulator, period=period,
                        variables=tuple(args.variables), simulator_options=parse_options(args.simulator_option))
     write_metrics(metrics, args.out)
     print(format_table(metrics))

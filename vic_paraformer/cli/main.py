@@ -62,6 +62,14 @@ def _setup_logging(debug: bool, quiet: bool) -> None:
     root.propagate = False
 
 
+def _run(args: argparse.Namespace) -> int:
+    """The sub-command, with log lines printed above any progress bar instead of through it."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm(loggers=[logging.getLogger("vic_paraformer")]):
+        return int(args.func(args) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -70,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        return _run(args)
     except KeyboardInterrupt:
         print("vic-paraformer: interrupted; no partial output was written", file=sys.stderr)
         return 130

@@ -17,15 +17,14 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import xarray as xr
-import yaml
-
-from .._io import to_netcdf_atomic
 from ..errors import ParameterError
-from ..parameters import PARAMETER_NAMES, ParameterSpace
-from ..region import Region
+
+if TYPE_CHECKING:  # imported where used, so that --help starts fast
+    import xarray as xr
+
+    from ..region import Region
 
 
 def register(sub) -> None:
@@ -48,6 +47,8 @@ def register(sub) -> None:
 
 def parse_options(pairs: list[str]) -> dict:
     """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as YAML)."""
+    import yaml
+
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -59,6 +60,11 @@ def parse_options(pairs: list[str]) -> dict:
 
 def load_params(region: Region, spec: str) -> tuple[Region, xr.Dataset]:
     """Resolve ``--params`` into (the region restricted to the parameter cells, params over cell)."""
+    import numpy as np
+    import xarray as xr
+
+    from ..parameters import PARAMETER_NAMES, ParameterSpace
+
     if spec == "true":
         space = ParameterSpace.preset("vic")
         values = region.parameters(space, prefix="true_")
@@ -98,7 +104,12 @@ def load_params(region: Region, spec: str) -> tuple[Region, xr.Dataset]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .._io import to_netcdf_atomic
+    from ..parameters import PARAMETER_NAMES
     from ..ensemble import EnsembleRunner
+    from ..region import Region
 
     region = Region.open(args.region)
     region, params = load_params(region, args.params)

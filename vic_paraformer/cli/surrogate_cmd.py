@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
+
+from ._split import add_split_arguments
+
+log = logging.getLogger("vic_paraformer.cli")
 
 
 def register(sub) -> None:
@@ -18,10 +23,10 @@ def register(sub) -> None:
     t.add_argument("--samples", type=int, default=None, help="parameter samples per cell (default: preset)")
     t.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
     t.add_argument("--preset", default="demo", help="settings preset: test, demo (default) or benchmark")
-    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--epochs", type=int, default=None, help="most training epochs (default: preset)")
     t.add_argument("--hidden", type=int, default=None, help="LSTM hidden size")
     t.add_argument("--layers", type=int, default=None, help="LSTM layers")
-    t.add_argument("--max-time", type=float, default=None, 
+    t.add_argument("--max-time", type=float, default=None,
                    help="stop training once this many seconds are spent (opt-in: the result then depends on "
                         "the machine's load; presets budget in epochs)")
     t.add_argument("--per-cell", action="store_true", help="independent parameter samples per cell (default: shared)")
@@ -32,8 +37,11 @@ def register(sub) -> None:
                    help="simulator processes for the training runs (default 1; more for the vic simulator)")
     t.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads while training (default 1 on CPU: fastest for small LSTMs)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="random seed of the parameter samples and the training "
+                                                       "(default 0)")
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_split_arguments(t, cells_help="cells whose simulator runs train the surrogate (default: all): das:K (one "
+                                      "cell per K x K block), a file of cell ids, or ids like 3,17,40")
     t.set_defaults(func=run_train)
     e = ss.add_parser("evaluate", help="accuracy of a surrogate against its simulator")
     e.add_argument("--surrogate", required=True, help="checkpoint written by 'surrogate train'")
@@ -41,7 +49,7 @@ def register(sub) -> None:
     e.add_argument("--simulator", default=None, help="simulator to compare with (default: the one it imitates)")
     e.add_argument("--samples", type=int, default=4, help="fresh parameter samples per cell (default 4)")
     e.add_argument("--out", default=None, help="folder for metrics.json, timeseries.png, nse_cdf.png")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=int, default=0, help="random seed of the fresh parameter samples (default 0)")
     e.add_argument("--max-memory", type=float, default=1.0, metavar="GB",
                    help="memory budget: cells are simulated and scored in chunks that fit it (default 1 GB)")
     e.set_defaults(func=run_evaluate)
@@ -51,8 +59,11 @@ def register(sub) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from ..region import Region
     from ..surrogate import train_surrogate
+    from ._split import split_message, split_region
 
-    region = Region.open(args.region)
+    full = Region.open(args.region)
+    region, split = split_region(full, args.train_period, args.test_period, args.train_cells, subset=True)
+    log.info(split_message(full, region, split, subset=True))
     sur = train_surrogate(region, args.simulator, n_samples=args.samples, epochs=args.epochs, hidden_size=args.hidden,
                           num_layers=args.layers, max_time=args.max_time, seed=args.seed, preset=args.preset,
                           per_cell=args.per_cell, parameter_space=args.parameter_space, store=args.store,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 
 
 def register(sub) -> None:
@@ -43,6 +42,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..synthetic import synthetic_region
 
     t0 = time.perf_counter()

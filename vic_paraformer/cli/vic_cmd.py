@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import VICError
+from ._text import plain_text
 
 
 def _variables(items) -> dict[str, str]:
@@ -63,7 +64,7 @@ def _sim_options(args) -> dict:
 
 def register(sub) -> None:
     p = sub.add_parser("vic", help="VIC 5 image driver: import, write-params, run, verify",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=plain_text(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
     vsub = p.add_subparsers(dest="vic_command", metavar="VIC_COMMAND")
 
     q = vsub.add_parser("import", help="import a VIC setup as a Region netCDF")

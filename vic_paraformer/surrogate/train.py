@@ -289,6 +289,9 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     t0 = time.perf_counter()
     max_time = s.get("max_time")
     bar = None
+    budget = f", stopping early on a time budget of {float(max_time):.0f} s (wall clock)" if max_time is not None else ""
+    log.info("training the surrogate for up to %d epochs of %d minibatches (early stop after %d epochs without "
+             "improvement%s)", epochs, steps, int(s["patience"]), budget)
     if progress:
         from tqdm.auto import tqdm
 
@@ -323,20 +326,20 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(train=f"{tot / steps:.4f}", val=f"{vloss:.4f}", best=f"{best:.4f}")
-            log.debug("epoch %d train %.5f val %.5f", epoch, tot / steps, vloss)
+            log.debug("epoch %d train %.5f val %.5f", epoch + 1, tot / steps, vloss)
             if bad_epochs >= int(s["patience"]):
-                log.info("early stopping after epoch %d (best %d)", epoch, best_epoch)
+                log.info("early stopping after epoch %d of %d (best %d)", epoch + 1, epochs, best_epoch + 1)
                 break
             if max_time is not None and time.perf_counter() - t0 > float(max_time):
-                log.info("time budget of %.0f s spent after epoch %d", float(max_time), epoch)
+                log.info("time budget of %.0f s spent after epoch %d of %d", float(max_time), epoch + 1, epochs)
                 break
     finally:
         if bar is not None:
             bar.close()
     model.load_state_dict(best_state)
     model.info.update(_info(history, split, region, s, seed, best_epoch, time.perf_counter() - t0, dev))
-    log.info("surrogate trained: best validation MSE %.4f (standardised) at epoch %d, %.1f s", best, best_epoch,
-             time.perf_counter() - t0)
+    log.info("surrogate trained: best validation MSE %.4f (standardised) at epoch %d of %d, %.1f s", best,
+             best_epoch + 1, len(history["val_loss"]), time.perf_counter() - t0)
     return model.freeze()
 
 

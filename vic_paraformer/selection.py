@@ -1,0 +1,139 @@
+"""Training/test splits in time and space, as the command line spells them.
+
+A held-out score needs two things kept apart: the days a model learns from and the days it is
+scored on (``--train-period`` / ``--test-period``), and the cells it learns from and the cells it
+never saw (``--train-cells``). This module turns those settings into periods and cell ids:
+
+* :func:`resolve_periods` -- ``train`` and ``test`` as ``(start, end)`` day pairs (inclusive).
+  Given only a test period, the training period is every day before it; given only a training
+  period, the test period is every day after it. The two must not overlap.
+* :func:`parse_train_cells` -- an explicit list of cell ids (``"3,17,40"``), a text file with
+  ids separated by commas, spaces or newlines (``#`` starts a comment), or ``das:K``, the paper's
+  DAS-Sk spatial sampling (one training cell per k x k block, :meth:`Region.spatial_split`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import VicParaformerError
+from .region import Region
+
+Period = tuple[pd.Timestamp, pd.Timestamp]
+
+
+class SelectionError(VicParaformerError, ValueError):
+    """A period or a training-cell selection is malformed or does not fit the region."""
+
+
+def _day(text, what: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(text).normalize()
+    except (ValueError, TypeError):
+        raise SelectionError(f"{what}: {text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def parse_period(values: Sequence | None, what: str) -> Period | None:
+    """``(start, end)`` from two date strings (inclusive), or None."""
+    if values is None:
+        return None
+    if len(values) != 2:
+        raise SelectionError(f"{what} takes two dates, START END; got {list(values)}")
+    start, end = _day(values[0], what), _day(values[1], what)
+    if end < start:
+        raise SelectionError(f"{what} {start.date()} {end.date()}: the end is before the start")
+    return start, end
+
+
+def _fmt(p: Period) -> str:
+    return f"{p[0].date()}..{p[1].date()}"
+
+
+def resolve_periods(region: Region, train: Sequence | None = None,
+                    test: Sequence | None = None) -> tuple[Period | None, Period | None]:
+    """The training and test periods of ``region`` from the user's settings (either may be None).
+
+    Missing halves are completed from the region: with only ``test``, training is every day before
+    it; with only ``train``, the test period is every day after it (None when there is none). Both
+    are clipped to the days the region has; a period outside the region or overlapping periods
+    are errors naming the dates.
+    """
+    tr, te = parse_period(train, "--train-period"), parse_period(test, "--test-period")
+    first, last = region.times[0].normalize(), region.times[-1].normalize()
+    span = f"the region covers {first.date()}..{last.date()}"
+    for p, what in ((tr, "--train-period"), (te, "--test-period")):
+        if p is not None and (p[1] < first or p[0] > last):
+            raise SelectionError(f"{what} {_fmt(p)} lies outside the region's days ({span})")
+    if te is not None and tr is None:
+        if te[0] <= first:
+            raise SelectionError(f"--test-period {_fmt(te)} leaves no days before it to train on ({span}); "
+                                 "give --train-period too")
+        tr = (first, te[0] - pd.Timedelta(days=1))
+    elif tr is not None and te is None and tr[1] < last:
+        te = (tr[1] + pd.Timedelta(days=1), last)
+    clip = lambda p: None if p is None else (max(p[0], first), min(p[1], last))  # noqa: E731
+    tr, te = clip(tr), clip(te)
+    if tr is not None and te is not None and tr[0] <= te[1] and te[0] <= tr[1]:
+        raise SelectionError(f"--train-period {_fmt(tr)} and --test-period {_fmt(te)} overlap: a test score "
+                             "on days the model learnt from is not a held-out score")
+    return tr, te
+
+
+_DAS = re.compile(r"das:(\d+)", re.I)
+
+
+def _ids_from_text(text: str, source: str) -> list[int]:
+    body = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    out = []
+    for tok in re.split(r"[\s,;]+", body.strip()):
+        if not tok:
+            continue
+        try:
+            out.append(int(tok))
+        except ValueError:
+            raise SelectionError(f"--train-cells {source}: {tok!r} is not an integer cell id") from None
+    return out
+
+
+def parse_train_cells(spec: str, region: Region) -> np.ndarray:
+    """Cell ids selected by ``spec``: ``das:K``, a file of ids, or a comma-separated list of ids."""
+    spec = str(spec).strip()
+    if not spec:
+        raise SelectionError("--train-cells is empty; expected das:K, a file of cell ids, or ids like 3,17,40")
+    m = _DAS.fullmatch(spec)
+    if m:
+        k = int(m.group(1))
+        if k < 1:
+            raise SelectionError(f"--train-cells {spec}: K must be at least 1")
+        if not region.has_grid:
+            raise SelectionError(f"--train-cells {spec}: the region has no grid indices (row, col) for DAS sampling; "
+                                 "list the cell ids instead")
+        return np.asarray(region.spatial_split(k).train)
+    path = Path(spec)
+    if path.is_file():
+        ids = _ids_from_text(path.read_text(), str(path))
+        if not ids:
+            raise SelectionError(f"--train-cells {path}: the file lists no cell ids")
+    elif spec.lower().startswith("das"):
+        raise SelectionError(f"--train-cells {spec!r}: expected das:K with an integer K, e.g. das:4")
+    elif re.fullmatch(r"[\d\s,;]+", spec):
+        ids = _ids_from_text(spec, repr(spec))
+    else:
+        raise SelectionError(f"--train-cells {spec!r}: no such file, and not das:K or a list of cell ids like 3,17,40")
+    ids_arr = np.unique(np.asarray(ids, dtype=np.int64))
+    missing = np.setdiff1d(ids_arr, region.cells)
+    if missing.size:
+        raise SelectionError(f"--train-cells {spec}: cell id(s) {missing[:5].tolist()} not in the region "
+                             f"(ids {int(region.cells.min())}..{int(region.cells.max())})")
+    return ids_arr
+
+
+def describe(train: Period | None, test: Period | None) -> dict[str, list[str] | None]:
+    """The periods as ISO day strings (for a result's metadata)."""
+    iso = lambda p: None if p is None else [str(p[0].date()), str(p[1].date())]  # noqa: E731
+    return {"train_period": iso(train), "test_period": iso(test)}
