@@ -130,7 +130,7 @@ def test_calibrate_with_surrogate_flag_and_evaluate(region_file, tmp_path, capsy
     assert _cli("evaluate", "--region", region_file, "--result", out, "--simulator", "waterbalance",
                 "--period", "2015-06-01", "2015-09-30", "--out", metrics) == 0
     printed = capsys.readouterr().out
-    assert "sm   train          2" in printed and "sm   untrained      4" in printed
+    assert "sm raw        train          2" in printed and "sm raw        untrained      4" in printed
     data = json.loads(metrics.read_text())
     assert data == evaluate(region, res, "waterbalance", ("2015-06-01", "2015-09-30"))
     assert data["period"] == ["2015-06-01", "2015-09-30"] and data["simulator"] == "waterbalance"

@@ -53,7 +53,7 @@ def test_evaluate_scores_the_simulator_over_the_period_by_group(region):
     assert out["strategy"] == "test" and out["seed"] == 7 and out["n_evaluations"] == 11
     json.dumps(out, allow_nan=False)  # strictly JSON-serialisable
     table = format_table(out)
-    assert "sm   train" in table and "et   untrained" in table
+    assert "sm raw        train" in table and "et            untrained" in table
 
 
 def test_oracle_parameters_beat_the_midpoint(region):
@@ -98,3 +98,62 @@ def test_bad_inputs_name_what_is_wrong(region, tmp_path):
         evaluate(region, res, period=("2030-01-01", "2030-02-01"))
     with pytest.raises(ParameterError, match=r"shape \(cells=9, p=5\)"):
         evaluate_parameters(region, np.ones((3, 5)))
+
+
+def test_evaluate_applies_the_stored_operator_with_baseline_and_budget(region):
+    """Hand check: H(sim) = a sim + b per trained cell (nearest trained cell elsewhere), default run beside."""
+    from vic_paraformer.observation import ObservationOperator
+
+    space = vp.ParameterSpace.preset()
+    truth = region.parameters(prefix="true_")
+    tc = np.array([0, 4, 8])
+    lat, lon = region.ds["lat"].values[tc], region.ds["lon"].values[tc]
+    op = ObservationOperator(kind="linear", cells=tc, lat=lat, lon=lon, a=[0.5, 0.6, 0.7], b=[0.01, 0.02, 0.03])
+    res = CalibrationResult(params=space.to_dataset(truth, region.cells), strategy="test", parameter_space=space,
+                            train_cells=tc, obs_operator=op)
+    out = evaluate(region, res, period=PERIOD, variables=("sm", "et"))
+    sim = vp.get_simulator("waterbalance").simulate(region, res.params).sel(time=slice(*PERIOD))
+    obs = region.ds["obs_sm"].sel(time=slice(*PERIOD)).values
+    h = sim["sm"].values.copy()
+    near = op.positions(region.ds["lat"].values, region.ds["lon"].values)
+    for i in range(region.n_cells):
+        h[i] = op.a[near[i]] * h[i] + op.b[near[i]]
+    assert list(near[tc]) == [0, 1, 2]
+    np.testing.assert_allclose(out["variables"]["sm_through_H"]["train"]["nse"], metrics.nse(h, obs)[tc], rtol=1e-6)
+    np.testing.assert_allclose(out["variables"]["sm"]["train"]["nse"], metrics.nse(sim["sm"].values, obs)[tc], rtol=1e-10)
+    assert out["variables"]["sm_through_H"]["scored"] == "through H (linear)"
+    assert "et_through_H" not in out["variables"]  # ET never passes through H
+    # the default baseline (typical VIC defaults: a synthetic twin carries no parameters of its own)
+    from vic_paraformer.evaluation import TYPICAL_VIC_DEFAULTS
+
+    b = out["baseline"]
+    assert "typical VIC defaults" in b["source"] and b["obs_operator"]["fitted_on"][0] == "2015-04-01"
+    dvals = np.tile([TYPICAL_VIC_DEFAULTS[n] for n in space.names], (region.n_cells, 1))
+    dsim = vp.get_simulator("waterbalance").simulate(region, space.to_dataset(dvals, region.cells))
+    np.testing.assert_allclose(b["variables"]["sm"]["all"]["nse"],
+                               metrics.nse(dsim["sm"].sel(time=slice(*PERIOD)).values, obs), rtol=1e-10)
+    d = out["difference"]["sm"]["train"]["nse"]
+    assert d == pytest.approx(out["variables"]["sm"]["train"]["summary"]["nse"]["median"]
+                              - b["variables"]["sm"]["train"]["summary"]["nse"]["median"])
+    # water balance rows: annual totals over the period that close
+    wb = out["water_balance"]
+    row = wb["cells"][0]
+    p = region.ds["prec"].sel(time=slice(*PERIOD)).values[0].mean() * 365.25
+    assert row["calibrated_P"] == pytest.approx(p, rel=1e-5) and abs(row["calibrated_closure"]) < 1e-3
+    assert row["calibrated_ET"] == pytest.approx(sim["et"].values[0].mean() * 365.25, rel=1e-5)
+    assert "sm through H" in format_table(out) and "default parameters" in format_table(out)
+    json.dumps(out, allow_nan=False)
+
+
+def test_budget_warnings_name_drained_cells():
+    from vic_paraformer.budget import budget_warnings
+
+    cal = {"P": np.array([400.0, 400.0, 400.0]), "ET": np.array([300.0, 100.0, 310.0]),
+           "runoff": np.array([50.0, 200.0, 40.0]), "baseflow": np.array([40.0, 250.0, 40.0])}
+    w = budget_warnings(cal, [7, 8, 9], reference_et=np.array([310.0, 320.0, 300.0]))
+    assert len(w) == 2 and "1 cell(s): 8 (100 vs 320" in w[0] and "exceeds precipitation in 1 cell(s)" in w[1] and "8 (450 > 400" in w[1]
+    obs = np.full((3, 40), 0.3)
+    sim = np.full((3, 40), 0.3)
+    w = budget_warnings({**cal, "runoff": np.zeros(3), "baseflow": np.zeros(3)}, [7, 8, 9],
+                        reference_et=np.array([310.0, 100.0, 300.0]), obs_et=obs, sim_et=sim * 2)
+    assert "3 cell(s)" in w[0] and "observed ET" in w[0]

@@ -366,11 +366,17 @@ def test_vic_verify_cli(tmp_path, capsys):
     truth = np.tile([0.3, 0.05, 5.0, 0.6, 6.0], (region.n_cells, 1))
     params = space.to_dataset(truth, region.cells).assign_coords(lat=("cell", region.ds["lat"].values),
                                                                  lon=("cell", region.ds["lon"].values))
-    res = CalibrationResult(params=params, strategy="truth", parameter_space=space)
+    from vic_paraformer.observation import ObservationOperator
+
+    # a stored linear operator on the first three cells (nearest of them elsewhere): H(sm) = a sm + b
+    tc = region.cells[:3]
+    op = ObservationOperator(kind="linear", cells=tc, lat=region.ds["lat"].values[:3], lon=region.ds["lon"].values[:3],
+                             a=[0.5, 0.6, 0.7], b=[-0.01, 0.0, 0.01])
+    res = CalibrationResult(params=params, strategy="truth", parameter_space=space, obs_operator=op, train_cells=tc)
     res.save(tmp_path / "result.nc")
     sim = VICSimulator(exe=REAL_VIC, workdir=tmp_path / "runs")
     obs = sim.simulate(region, params)
-    sm = obs["sm"].values.copy()
+    sm = 0.6 * obs["sm"].values.copy() + 0.005
     sm[:, ::3] = np.nan
     rows = [{"time": str(t.date()), "lat": la, "lon": lo, "obs_sm": sm[i, j]}
             for i, (la, lo) in enumerate(zip(region.ds["lat"].values, region.ds["lon"].values))
@@ -381,8 +387,20 @@ def test_vic_verify_cli(tmp_path, capsys):
                str(tmp_path / "report"), "--exe", REAL_VIC, "--workdir", str(tmp_path / "runs")])
     assert rc == 0
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    cal = report["metrics"]["sm"]["calibrated"]["rmse"]["summary"]
-    orig = report["metrics"]["sm"]["original"]["rmse"]["summary"]
-    assert cal["n"] == 15 and cal["median"] < 1e-5 < orig["median"]
-    assert "calibrated" in capsys.readouterr().out
+    from vic_paraformer import metrics
+
+    # hand check of the scores through H from the calibrated run written beside the report
+    with xr.open_dataset(tmp_path / "report" / "sim_calibrated.nc") as ds:
+        cal_sm = ds["sm"].values
+    near = op.positions(region.ds["lat"].values, region.ds["lon"].values)
+    h = op.a[near][:, None] * cal_sm + op.b[near][:, None]
+    got = np.array(report["metrics"]["sm_through_H"]["calibrated"]["rmse"]["per_cell"], float)
+    np.testing.assert_allclose(got, metrics.rmse(h, sm), rtol=1e-6)
+    assert report["metrics"]["sm"]["calibrated"]["rmse"]["summary"]["n"] == 15
+    assert report["obs_operator"]["original_fitted"]["in_sample"] is True
+    wb = report["water_balance"]
+    assert len(wb["cells"]) == 15 and {"default_ET", "calibrated_baseflow", "calibrated_closure"} <= set(wb["cells"][0])
+    assert (tmp_path / "report" / "water_balance.csv").is_file()
+    out = capsys.readouterr().out
+    assert "sm through H" in out and "water balance" in out
     assert (tmp_path / "report" / "params.calibrated.nc").is_file()

@@ -20,6 +20,26 @@ Layout::
                              "summary": {"rmse": {"median": .., "mean": .., "p5": .., "p95": .., "n": ..}, ...}},
                "untrained": {...}, "all": {...}}},
      "skipped": {"et": "region has no obs_et"}}
+
+Observation operator, baseline and water balance (:func:`evaluate`)
+-----------------------------------------------------------------
+When the result carries a fitted observation operator (``CalibrationResult.obs_operator``, see
+:mod:`vic_paraformer.observation`), soil moisture is scored twice: ``variables["sm"]`` is the raw
+simulated top layer, ``variables["sm_through_H"]`` the same run through the stored operator
+(cells the operator was not fitted on follow its documented ``new_cells`` rule). ET is never
+passed through H.
+
+:func:`evaluate` also runs the region's *default* parameters (its current ``infilt .. expt``, e.g.
+from the imported VIC parameter file; a region without them uses :data:`TYPICAL_VIC_DEFAULTS`,
+clipped to the result's bounds, and says so) and reports them under ``"baseline"`` in the same
+layout, raw and through H, where H for the baseline is an operator of the same kind fitted to the
+default run on the days *outside* the scored period (the calibration days; if there are none, the
+scored period itself, flagged ``"in_sample": true``): a calibration that does not beat "default
+parameters + the same rescaling" has not learned parameters. ``"difference"`` holds calibrated
+minus default medians per variable, group and metric. ``"water_balance"`` holds the per-cell annual
+budget of both runs over the scored period (:mod:`vic_paraformer.budget`) and the warnings naming
+cells whose calibrated ET departs from the reference or whose runoff + baseflow exceeds
+precipitation.
 """
 
 from __future__ import annotations
@@ -34,9 +54,11 @@ import pandas as pd
 import xarray as xr
 
 from ._io import to_plain, write_text_atomic
+from .budget import annual_budget, budget_table, budget_warnings, format_budget
 from .calibrator import CalibrationResult
 from .errors import ParameterError, SimulatorError, VicParaformerError
 from .metrics import METRIC_FUNCTIONS, summarize
+from .observation import ObservationOperator, fit as fit_operator
 from .parameters import ParameterSpace
 from .region import Region
 from .simulators.base import Simulator, select_period
@@ -46,6 +68,10 @@ log = logging.getLogger(__name__)
 #: Simulated variable -> the region variable holding its observations.
 OBSERVATION_OF: dict[str, str] = {"sm": "obs_sm", "et": "obs_et"}
 GROUPS = ("train", "untrained", "all")
+#: Key of soil moisture scored through the observation operator.
+THROUGH_H = "sm_through_H"
+#: Parameters used as the default baseline when a region carries none of its own (common VIC values).
+TYPICAL_VIC_DEFAULTS: dict[str, float] = {"infilt": 0.2, "Ds": 0.001, "Dsmax": 10.0, "Ws": 0.9, "expt": 12.0}
 
 
 def _simulator(simulator: str | Simulator, options: Mapping[str, Any] | None) -> tuple[Simulator, str]:
@@ -112,7 +138,8 @@ def json_clean(x: Any) -> Any:
 def evaluate_parameters(region: Region, params, simulator: str | Simulator = "waterbalance", period=None,
                         variables: Sequence[str] = ("sm", "et"), *, train_cells: Sequence[int] | None = None,
                         parameter_space: ParameterSpace | str | None = None,
-                        simulator_options: Mapping[str, Any] | None = None, label: str = "parameters") -> dict[str, Any]:
+                        simulator_options: Mapping[str, Any] | None = None, label: str = "parameters",
+                        obs_operator: ObservationOperator | None = None) -> dict[str, Any]:
     """Simulate ``region`` with ``params`` and score it against the observations over ``period``.
 
     Parameters
@@ -134,6 +161,8 @@ def evaluate_parameters(region: Region, params, simulator: str | Simulator = "wa
         Cells reported as "train" (default: the region's training cells); the rest are "untrained".
     label:
         Stored as ``"strategy"`` in the output.
+    obs_operator:
+        Also score soil moisture through this operator (``"sm_through_H"``).
     """
     space = ParameterSpace.resolve(parameter_space)
     unknown = [v for v in variables if v not in OBSERVATION_OF]
@@ -153,7 +182,8 @@ def evaluate_parameters(region: Region, params, simulator: str | Simulator = "wa
     cells = region.cells
     is_train = np.isin(cells, train)
     groups = {"train": cells[is_train], "untrained": cells[~is_train], "all": cells}
-    scored = score_simulation(region, out_sim, period, groups, list(available), simulator_name=sim_name)
+    scored = score_simulation(region, out_sim, period, groups, list(available), simulator_name=sim_name,
+                              obs_operator=obs_operator)
     result: dict[str, Any] = {
         "simulator": sim_name,
         "strategy": label,
@@ -167,7 +197,8 @@ def evaluate_parameters(region: Region, params, simulator: str | Simulator = "wa
 
 
 def score_simulation(region: Region, out_sim: xr.Dataset, period, groups: Mapping[str, Sequence[int]],
-                     variables: Sequence[str] = ("sm", "et"), *, simulator_name: str = "simulator") -> dict[str, Any]:
+                     variables: Sequence[str] = ("sm", "et"), *, simulator_name: str = "simulator",
+                     obs_operator: ObservationOperator | None = None) -> dict[str, Any]:
     """Per-cell RMSE/PCC/NSE of an existing simulation against the region's observations.
 
     ``out_sim`` is a simulator output over ``(cell, time)`` covering ``period``; ``groups`` maps a
@@ -175,8 +206,11 @@ def score_simulation(region: Region, out_sim: xr.Dataset, period, groups: Mappin
     Variables without observations in the region are left out. Returns
     ``{"period", "n_days", "variables": {var: {"observation", group: {"cells", "rmse", "pcc", "nse",
     "summary"}}}}`` with plain lists (NaN kept as float; pass through :func:`json_clean` for JSON).
+    With a non-identity ``obs_operator``, soil moisture is also scored through it under
+    ``"sm_through_H"`` (ET never is).
     """
     period = _period(period)
+    out_sim = select_period(out_sim, period)
     available = {v: OBSERVATION_OF[v] for v in variables if region.has(OBSERVATION_OF[v])}
     obs_ds = select_period(region.ds[list(available.values())], period) if available else None
     times = pd.DatetimeIndex(obs_ds["time"].values if obs_ds is not None else out_sim["time"].values)
@@ -192,30 +226,147 @@ def score_simulation(region: Region, out_sim: xr.Dataset, period, groups: Mappin
         if sim.shape != obs.shape:
             raise SimulatorError(f"simulator {simulator_name!r} returned {var} of shape {sim.shape}; "
                                  f"observations have {obs.shape}")
-        out["variables"][var] = {"observation": obs_name}
-        for g, ids in groups.items():
-            rows = np.array([pos[c] for c in ids], dtype=int)
-            out["variables"][var][g] = _group_metrics(sim, obs, cells, rows)
+        blocks = {var: (sim, "raw")}
+        if var == "sm" and obs_operator is not None and not obs_operator.is_identity:
+            blocks[THROUGH_H] = (obs_operator.apply_region(sim, region), f"through H ({obs_operator.kind})")
+        for key, (values, how) in blocks.items():
+            out["variables"][key] = {"observation": obs_name, "scored": how}
+            for g, ids in groups.items():
+                rows = np.array([pos[c] for c in ids], dtype=int)
+                out["variables"][key][g] = _group_metrics(values, obs, cells, rows)
+    return out
+
+
+def default_parameters(region: Region, space: ParameterSpace) -> tuple[np.ndarray, str]:
+    """The baseline parameters ``(cell, p)``: the region's own, else :data:`TYPICAL_VIC_DEFAULTS` clipped
+    to ``space``; with a sentence saying which."""
+    own = region.parameters(space)
+    if own is not None and np.all(np.isfinite(own)):
+        return own, "the region's current parameters"
+    vals = np.array([TYPICAL_VIC_DEFAULTS.get(n, np.nan) for n in space.names], float)
+    mid = np.asarray(space.midpoint(), float)
+    vals = np.where(np.isfinite(vals), vals, mid)
+    vals = np.clip(vals, space.lower, space.upper)
+    return np.tile(vals, (region.n_cells, 1)), ("typical VIC defaults " + ", ".join(
+        f"{n}={v:g}" for n, v in zip(space.names, vals)) + " (the region has no parameters of its own)")
+
+
+def _outside(times: pd.DatetimeIndex, period) -> np.ndarray:
+    if period is None:
+        return np.zeros(len(times), bool)
+    sl = slice(*period)
+    inside = np.zeros(len(times), bool)
+    inside[times.slice_indexer(sl.start, sl.stop)] = True
+    return ~inside
+
+
+def _baseline_operator(region: Region, result: CalibrationResult, sim_sm: np.ndarray, period) -> tuple[ObservationOperator, dict]:
+    """Operator of the result's kind fitted to the default run on the training cells outside ``period``."""
+    op = result.obs_operator
+    times = region.times
+    fit_days = _outside(times, period)
+    in_sample = not fit_days.any()
+    if in_sample:
+        fit_days = np.ones(len(times), bool) if period is None else ~_outside(times, period)
+    train = np.asarray(result.train_cells if len(result.train_cells) else region.training_cells)
+    rows = np.flatnonzero(np.isin(region.cells, train))
+    obs = region.observations("obs_sm")[rows][:, fit_days]
+    base = fit_operator(op.kind, sim_sm[rows][:, fit_days], obs, cells=region.cells[rows],
+                        lat=region.ds["lat"].values[rows], lon=region.ds["lon"].values[rows],
+                        new_cells=op.new_cells, **{k: v for k, v in op.options.items() if k in ("l2", "n_quantiles")})
+    d = times[fit_days]
+    return base, {"kind": op.kind, "fitted_on": [str(d[0].date()), str(d[-1].date())], "in_sample": bool(in_sample),
+                  "n_days": int(fit_days.sum())}
+
+
+def _difference(cal: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for var, block in cal.items():
+        if var not in base:
+            continue
+        out[var] = {}
+        for g in GROUPS:
+            out[var][g] = {}
+            for m in METRIC_FUNCTIONS:
+                a, b = block[g]["summary"][m]["median"], base[var][g]["summary"][m]["median"]
+                out[var][g][m] = float(a - b) if np.isfinite(a) and np.isfinite(b) else float("nan")
     return out
 
 
 def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: str | Simulator = "waterbalance",
              period=None, variables: Sequence[str] = ("sm", "et"), *,
-             simulator_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             simulator_options: Mapping[str, Any] | None = None, baseline: bool = True) -> dict[str, Any]:
     """Score a calibration result with a real simulator (see the module docstring for the output).
 
     ``result`` is a CalibrationResult or the path of one saved with ``CalibrationResult.save``.
-    Its ``train_cells`` are reported as "train", the region's other cells as "untrained".
+    Its ``train_cells`` are reported as "train", the region's other cells as "untrained". Soil
+    moisture is scored raw and, with a fitted operator, through it; ``baseline`` (default on) adds
+    the default-parameter run, the difference and the per-cell water balance of both runs.
     """
     if not isinstance(result, CalibrationResult):
         result = CalibrationResult.open(result)
-    out = evaluate_parameters(region, result.params, simulator, period, variables, train_cells=result.train_cells,
-                              parameter_space=result.parameter_space, simulator_options=simulator_options,
-                              label=result.strategy)
-    out["seed"] = result.seed
-    out["n_evaluations"] = int(result.n_evaluations)
-    out["calibration_wall_time"] = float(result.wall_time)
-    return out
+    space = result.parameter_space
+    unknown = [v for v in variables if v not in OBSERVATION_OF]
+    if unknown:
+        raise VicParaformerError(f"cannot evaluate variable(s) {unknown}; known: {sorted(OBSERVATION_OF)}")
+    available = [v for v in variables if region.has(OBSERVATION_OF[v])]
+    if not available:
+        raise VicParaformerError(f"nothing to evaluate: the region has none of {[OBSERVATION_OF[v] for v in variables]}")
+    period = _period(period)
+    if period is not None:
+        select_period(region.ds[["prec"]], period)  # a clear error before any run when the period is empty
+    sim_obj, sim_name = _simulator(simulator, simulator_options)
+    cells = region.cells
+    is_train = np.isin(cells, result.train_cells)
+    groups = {"train": cells[is_train], "untrained": cells[~is_train], "all": cells}
+    op = result.obs_operator
+    log.info("evaluating %s with simulator %s over %s", result.strategy, sim_name, period or "all days")
+    runs = {"calibrated": sim_obj.simulate(region, _params_dataset(region, result, space))}
+    base_src = None
+    if baseline:
+        values, base_src = default_parameters(region, space)
+        runs["default"] = sim_obj.simulate(region, space.to_dataset(values, cells))
+    scored = score_simulation(region, runs["calibrated"], period, groups, available, simulator_name=sim_name,
+                              obs_operator=op)
+    out: dict[str, Any] = {
+        "simulator": sim_name, "strategy": result.strategy, "period": scored["period"], "n_days": scored["n_days"],
+        "groups": {"train": [int(c) for c in cells[is_train]], "untrained": [int(c) for c in cells[~is_train]]},
+        "variables": scored["variables"],
+        "skipped": {v: f"region has no {OBSERVATION_OF[v]}" for v in variables if v not in available},
+        "obs_operator": {"kind": op.kind, "description": op.describe(), "new_cells": op.new_cells},
+        "warmup_days": result.warmup_days, "spinup_years": int(result.spinup_years),
+        "seed": result.seed, "n_evaluations": int(result.n_evaluations),
+        "calibration_wall_time": float(result.wall_time),
+    }
+    if baseline:
+        base_op, base_info = (None, None)
+        if not op.is_identity and "sm" in available:
+            base_op, base_info = _baseline_operator(region, result, np.asarray(runs["default"]["sm"].values, float), period)
+        base_scored = score_simulation(region, runs["default"], period, groups, available, simulator_name=sim_name,
+                                       obs_operator=base_op)
+        out["baseline"] = {"label": "default parameters", "source": base_src, "variables": base_scored["variables"],
+                           "obs_operator": base_info}
+        out["difference"] = _difference(out["variables"], base_scored["variables"])
+        out["water_balance"] = water_balance_report(region, runs, period)
+    return json_clean(out)
+
+
+def water_balance_report(region: Region, runs: Mapping[str, xr.Dataset], period) -> dict[str, Any]:
+    """Per-cell annual budgets of ``runs`` (``"default"``, ``"calibrated"``) over ``period`` and the warnings."""
+    cells = region.cells
+    prec = np.asarray(select_period(region.ds[["prec"]], period)["prec"].sel(cell=cells).values, float)
+    budgets = {name: annual_budget(select_period(ds, period), cells, prec) for name, ds in runs.items()}
+    obs_et = sim_et = None
+    if region.has("obs_et"):
+        obs_et = np.asarray(select_period(region.ds[["obs_et"]], period)["obs_et"].sel(cell=cells).values, float)
+        sim_et = np.asarray(select_period(runs["calibrated"], period)["et"].sel(cell=cells).values, float)
+    warnings = budget_warnings(budgets["calibrated"], cells,
+                               reference_et=budgets["default"]["ET"] if "default" in budgets else None,
+                               obs_et=obs_et, sim_et=sim_et)
+    t = pd.DatetimeIndex(select_period(region.ds[["prec"]], period)["time"].values)
+    return {"period": [str(t[0].date()), str(t[-1].date())], "units": "mm/yr", "cells": budget_table(budgets, cells),
+            "median": {name: {k: float(np.nanmedian(v)) for k, v in b.items()} for name, b in budgets.items()},
+            "warnings": warnings}
 
 
 def write_metrics(metrics: Mapping[str, Any], path: str | Path) -> Path:
@@ -224,18 +375,44 @@ def write_metrics(metrics: Mapping[str, Any], path: str | Path) -> Path:
 
 
 def format_table(metrics: Mapping[str, Any]) -> str:
-    """A short text table of the median metrics per variable and cell group."""
+    """A text table of the median metrics per variable and cell group: calibrated, default and their
+    difference (when the report has a baseline), soil moisture raw and through H; then the water
+    balance medians and warnings."""
     def f(v):
         return "     -" if v is None else f"{v:6.3f}"
 
+    base = (metrics.get("baseline") or {}).get("variables", {})
     lines = [f"{metrics.get('strategy', '')} evaluated with {metrics.get('simulator')} over "
-             f"{metrics['period'][0]}..{metrics['period'][1]} ({metrics['n_days']} days)",
-             f"{'var':<4} {'cells':<10} {'n':>5}  {'RMSE':>6}  {'PCC':>6}  {'NSE':>6}   (medians)"]
+             f"{metrics['period'][0]}..{metrics['period'][1]} ({metrics['n_days']} days)"]
+    head = f"{'var':<13} {'cells':<10} {'n':>5}  {'RMSE':>6}  {'PCC':>6}  {'NSE':>6}"
+    if base:
+        head += f"   {'NSE def':>7}  {'dNSE':>6}  {'RMSE def':>8}"
+    lines.append(head + "   (medians)")
     for var, block in metrics["variables"].items():
+        name = {"sm": "sm raw", THROUGH_H: "sm through H"}.get(var, var)
         for g in ("train", "untrained"):
             s = block[g]["summary"]
-            lines.append(f"{var:<4} {g:<10} {len(block[g]['cells']):>5}  {f(s['rmse']['median'])}  "
-                         f"{f(s['pcc']['median'])}  {f(s['nse']['median'])}")
+            row = (f"{name:<13} {g:<10} {len(block[g]['cells']):>5}  {f(s['rmse']['median'])}  "
+                   f"{f(s['pcc']['median'])}  {f(s['nse']['median'])}")
+            if base and var in base:
+                b = base[var][g]["summary"]
+                d = metrics["difference"][var][g]["nse"]
+                row += f"   {f(b['nse']['median']):>7}  {f(d)}  {f(b['rmse']['median']):>8}"
+            lines.append(row)
     for var, why in metrics.get("skipped", {}).items():
-        lines.append(f"{var:<4} skipped: {why}")
+        lines.append(f"{var:<13} skipped: {why}")
+    if base:
+        lines.append(f"default parameters: {metrics['baseline']['source']}")
+        bop = metrics["baseline"].get("obs_operator")
+        if bop:
+            lines.append(f"default through H: {bop['kind']} operator fitted to the default run on "
+                         f"{bop['fitted_on'][0]}..{bop['fitted_on'][1]}" + (" (in sample)" if bop["in_sample"] else ""))
+    wb = metrics.get("water_balance")
+    if wb:
+        lines.append(f"water balance {wb['period'][0]}..{wb['period'][1]} (median over cells, mm/yr):")
+        for name, m in wb["median"].items():
+            lines.append(f"  {name:<11} " + "  ".join(f"{k} {f(v).strip() if v is None else f'{v:.0f}'}"
+                                                     for k, v in m.items()))
+        for w in wb["warnings"]:
+            lines.append(f"WARNING: {w}")
     return "\n".join(lines)

@@ -10,6 +10,10 @@ day, scores RMSE/PCC/NSE per cell over the test period against obs_sm (and obs_e
 for the training and the untrained cells, prints medians and writes every per-cell value as JSON.
 The test period defaults to the one recorded by ``calibrate --test-period`` (or the days after
 its ``--train-period``), else every day of the region.
+Soil moisture is scored raw and, when the result carries an observation operator, through it
+(``sm through H``); the region's default parameters are run and scored beside the calibrated ones
+(``--no-baseline`` skips that run), with a per-cell annual water balance of both and warnings
+naming cells whose calibrated ET or runoff look wrong.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ def register(sub) -> None:
                    help="score only these days (inclusive, e.g. 2016-01-01 2016-12-31; earlier days are warm-up); "
                         "default: the test period recorded in the result, else all days")
     p.add_argument("--variables", nargs="+", default=["sm", "et"], help="variables to score (default: sm et)")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="do not run the default parameters beside the calibrated ones (no water-balance table)")
     p.add_argument("--out", required=True, help="metrics JSON to write")
     p.set_defaults(func=run)
 
@@ -58,8 +64,13 @@ def run(args: argparse.Namespace) -> int:
     elif period is None:
         log.info("scoring every day of the region (the result records no test period; --test-period sets one)")
     metrics = evaluate(region, result, simulator=args.simulator, period=period,
-                       variables=tuple(args.variables), simulator_options=parse_options(args.simulator_option))
+                       variables=tuple(args.variables), simulator_options=parse_options(args.simulator_option),
+                       baseline=not args.no_baseline)
     write_metrics(metrics, args.out)
     print(format_table(metrics))
+    if "water_balance" in metrics:
+        from ..budget import format_budget
+
+        print(format_budget(metrics["water_balance"]["cells"], max_rows=10))
     print(f"written {args.out}")
     return 0

@@ -4,7 +4,14 @@
 (:func:`vic_paraformer.vic.params.write_parameters`), runs VIC with it and with the original
 parameter file over the same period, and scores both runs with RMSE, PCC and NSE
 (:mod:`vic_paraformer.metrics`) per cell and summarised over the cells with observations, for soil
-moisture and, when ET observations are given, ET.
+moisture and, when ET observations are given, ET. The original run is the default-parameter
+baseline. When the result carries an observation operator, soil moisture is also scored through
+H (``sm_through_H``): the calibrated run through the stored operator, the original run through an
+operator of the same kind fitted to it on the days outside ``score_period`` (or, with no such
+days, on the scored days themselves, flagged ``in_sample``). ET is never passed through H. The
+report's ``water_balance`` holds per-cell annual P, ET, runoff, baseflow, storage change and
+closure of both runs over the scored days, and warnings naming suspect calibrated cells
+(:mod:`vic_paraformer.budget`).
 
 Files written to ``out_dir`` (each atomically):
 
@@ -13,6 +20,7 @@ Files written to ``out_dir`` (each atomically):
 ``sim_calibrated.nc``     VIC outputs with the calibrated parameters
 ``report.json``           metrics per cell and summaries (NaN written as null)
 ``per_cell.csv``          one row per cell: ids, lat/lon, each metric for both runs
+``water_balance.csv``     one row per cell: annual budget terms of both runs (mm/yr)
 """
 
 from __future__ import annotations
@@ -40,12 +48,14 @@ SCORED = {"sm": "obs_sm", "et": "obs_et"}
 
 def verify(global_param_file: str | Path, result, observations: str | Path, out_dir: str | Path, *,
            variables: Mapping[str, str] | None = None, start=None, end=None, expt_layers=(0,),
-           **simulator_options: Any) -> dict:
+           score_period: tuple | None = None, **simulator_options: Any) -> dict:
     """Run VIC with the original and the calibrated parameters and compare both with observations.
 
     ``result`` is a CalibrationResult or the path of a saved one; ``simulator_options`` go to
     :class:`~vic_paraformer.simulators.vic.VICSimulator` (exe, mpi_procs, timeout, workdir,
-    keep_runs...). Returns the report (also written to ``out_dir/report.json``).
+    keep_runs, spinup_years...). ``score_period`` ``(start, end)`` restricts the scores and the water
+    balance to those days (default: every simulated day). Returns the report (also written to
+    ``out_dir/report.json``).
     """
     from ..calibrator import CalibrationResult
     from ..simulators.vic import VICSimulator
@@ -77,16 +87,39 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
         "wall_time_s": {k: float(v.attrs.get("vic_wall_time_s", float("nan"))) for k, v in runs.items()},
         "metrics": {},
     }
+    from ..evaluation import _baseline_operator, water_balance_report
+    from ..simulators.base import select_period
+
+    period = tuple(score_period) if score_period is not None else None
+    op = result.obs_operator
+    scored_region = region.sel_time(*period) if period is not None else region
     table = pd.DataFrame({"cell": region.cells, "lat": region.ds["lat"].values, "lon": region.ds["lon"].values})
-    for var in scored:
-        obs = region.observations(SCORED[var])
-        report["metrics"][var] = {}
+    sims = {name: select_period(ds, period) for name, ds in runs.items()}
+    through = {}
+    if "sm" in scored and not op.is_identity:
+        base_op, base_info = _baseline_operator(region, result, np.asarray(runs["original"]["sm"].values, float), period)
+        through = {"original": base_op.apply_region(sims["original"]["sm"].values, region),
+                   "calibrated": op.apply_region(sims["calibrated"]["sm"].values, region)}
+        report["obs_operator"] = {"kind": op.kind, "description": op.describe(), "original_fitted": base_info}
+    report["score_period"] = [str(scored_region.times[0].date()), str(scored_region.times[-1].date())]
+    blocks = [(var, var, {n: ds[var].values for n, ds in sims.items()}) for var in scored]
+    if through:
+        blocks.insert(1, ("sm_through_H", "sm", through))
+    for key, var, values in blocks:
+        obs = scored_region.observations(SCORED[var])
+        report["metrics"][key] = {}
         table[f"n_obs_{var}"] = np.isfinite(obs).sum(axis=1)
-        for name, ds in runs.items():
-            m = all_metrics(ds[var].values, obs)
-            report["metrics"][var][name] = {k: {"per_cell": v, "summary": summarize(v)} for k, v in m.items()}
+        for name, sim_values in values.items():
+            m = all_metrics(sim_values, obs)
+            report["metrics"][key][name] = {k: {"per_cell": v, "summary": summarize(v)} for k, v in m.items()}
             for k, v in m.items():
-                table[f"{var}_{k}_{name}"] = v
+                table[f"{key}_{k}_{name}"] = v
+    report["difference"] = {key: {k: report["metrics"][key]["calibrated"][k]["summary"]["median"]
+                                  - report["metrics"][key]["original"][k]["summary"]["median"]
+                                  for k in report["metrics"][key]["calibrated"]} for key in report["metrics"]}
+    wb = water_balance_report(region, {"default": runs["original"], "calibrated": runs["calibrated"]}, period)
+    report["water_balance"] = wb
+    write_text_atomic(out_dir / "water_balance.csv", pd.DataFrame(wb["cells"]).to_csv(index=False))
     report = to_plain(report)
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1))
     write_text_atomic(out_dir / "per_cell.csv", table.to_csv(index=False))
@@ -95,9 +128,12 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
 
 
 def format_table(report: dict) -> str:
-    """A short text table of the summarised metrics (median over cells) of a :func:`verify` report."""
-    lines = [f"{'variable':<9}{'metric':<7}{'original':>12}{'calibrated':>12}   (median over cells, n cells)"]
-    for var, runs in report["metrics"].items():
+    """A short text table of the summarised metrics (median over cells) of a :func:`verify` report:
+    original (default parameters) and calibrated, soil moisture raw and through H, then the water
+    balance medians and warnings."""
+    lines = [f"{'variable':<14}{'metric':<7}{'original':>12}{'calibrated':>12}   (median over cells, n cells)"]
+    for key, runs in report["metrics"].items():
+        var = {"sm": "sm raw", "sm_through_H": "sm through H"}.get(key, key)
         for metric in runs["original"]:
             o = runs["original"][metric]["summary"]
             c = runs["calibrated"][metric]["summary"]
@@ -105,5 +141,12 @@ def format_table(report: dict) -> str:
             def fmt(s):
                 return "nan" if s.get("median") is None else f"{s['median']:.4f}"
 
-            lines.append(f"{var:<9}{metric:<7}{fmt(o):>12}{fmt(c):>12}   n={c.get('n')}")
+            lines.append(f"{var:<14}{metric:<7}{fmt(o):>12}{fmt(c):>12}   n={c.get('n')}")
+    wb = report.get("water_balance")
+    if wb:
+        lines.append(f"water balance {wb['period'][0]}..{wb['period'][1]} (median over cells, mm/yr):")
+        for name, m in wb["median"].items():
+            lines.append(f"  {name:<11} " + "  ".join(f"{k} {'nan' if v is None else f'{v:.0f}'}" for k, v in m.items()))
+        for w in wb["warnings"]:
+            lines.append(f"WARNING: {w}")
     return "\n".join(lines)
