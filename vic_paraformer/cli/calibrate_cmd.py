@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..config import ConfigError, load_config, merged, parse_options
 from ..errors import StrategyError
+from ._spinup import add_spinup_argument, with_spinup
 from ._split import add_split_arguments, split_message, split_region
 
 log = logging.getLogger("vic_paraformer.cli")
@@ -54,6 +55,8 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help=f"torch CPU threads of a DL strategy (strategy option 'threads'; default {DEFAULT_THREADS}, "
                         "fastest on shared cores)")
+    add_spinup_argument(p, "1 when a strategy runs the vic simulator, else 0; only for strategies with a "
+                           "'simulator' option")
     add_split_arguments(p)
     p.set_defaults(func=run)
 
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if not s.get("strategy"):
         raise ConfigError("--strategy is required (or 'strategy' in --config); see 'vic-paraformer strategies'")
     options = _with_threads(s["strategy"], s["options"], s.get("threads"))
+    options = _with_spinup(s["strategy"], options, args)
     calibrator = make_calibrator(s["strategy"], seed=s["seed"], parameter_space=s.get("parameter_space"),
                                  options=options)
     full = Region.open(s["region"])
@@ -110,6 +114,20 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"written {s['out']}")
     return 0
+
+
+def _with_spinup(strategy: str, options: dict, args: argparse.Namespace) -> dict:
+    """``options`` with ``simulator_options.spinup_years`` for strategies that run a simulator themselves."""
+    from ..registry import get_calibrator_class
+
+    accepted = getattr(get_calibrator_class(strategy), "default_options", {})
+    simulator = options.get("simulator", accepted.get("simulator"))
+    if "simulator_options" not in accepted or not simulator or simulator == "surrogate":
+        if getattr(args, "spinup_years", None):
+            raise ConfigError(f"--spinup-years: strategy {strategy!r} runs no simulator here (it learns through the "
+                              "surrogate; give --spinup-years to 'surrogate train')")
+        return options
+    return {**options, "simulator_options": with_spinup(options.get("simulator_options"), args, simulator)}
 
 
 def _with_threads(strategy: str, options: dict, threads: int | None) -> dict:

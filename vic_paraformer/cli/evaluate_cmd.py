@@ -23,6 +23,7 @@ import logging
 from pathlib import Path
 
 from ..config import ConfigError, parse_options
+from ._spinup import add_spinup_argument, with_spinup
 
 log = logging.getLogger("vic_paraformer.cli")
 
@@ -40,6 +41,7 @@ def register(sub) -> None:
                    help="score only these days (inclusive, e.g. 2016-01-01 2016-12-31; earlier days are warm-up); "
                         "default: the test period recorded in the result, else all days")
     p.add_argument("--variables", nargs="+", default=["sm", "et"], help="variables to score (default: sm et)")
+    add_spinup_argument(p)
     p.add_argument("--no-baseline", action="store_true",
                    help="do not run the default parameters beside the calibrated ones (no water-balance table)")
     p.add_argument("--out", required=True, help="metrics JSON to write")
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     elif period is None:
         log.info("scoring every day of the region (the result records no test period; --test-period sets one)")
     metrics = evaluate(region, result, simulator=args.simulator, period=period,
-                       variables=tuple(args.variables), simulator_options=parse_options(args.simulator_option),
+                       variables=tuple(args.variables), simulator_options=with_spinup(parse_options(args.simulator_option), args, args.simulator),
                        baseline=not args.no_baseline)
     write_metrics(metrics, args.out)
     print(format_table(metrics))

@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+from ._spinup import add_spinup_argument, with_spinup
 from ._split import add_split_arguments
 
 log = logging.getLogger("vic_paraformer.cli")
@@ -20,6 +21,7 @@ def register(sub) -> None:
     t = ss.add_parser("train", help="generate simulator runs and train a surrogate")
     t.add_argument("--region", required=True, help="region netCDF (vic_paraformer Region)")
     t.add_argument("--simulator", default="waterbalance", help="simulator to imitate (default: waterbalance)")
+    add_spinup_argument(t)
     t.add_argument("--samples", type=int, default=None, help="parameter samples per cell (default: preset)")
     t.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
     t.add_argument("--preset", default="demo", help="settings preset: test, demo (default) or benchmark")
@@ -68,7 +70,8 @@ def run_train(args: argparse.Namespace) -> int:
                           num_layers=args.layers, max_time=args.max_time, seed=args.seed, preset=args.preset,
                           per_cell=args.per_cell, parameter_space=args.parameter_space, store=args.store,
                           out=args.out, device=args.device, num_threads=args.threads, n_workers=args.workers,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress,
+                          simulator_options=with_spinup(None, args, args.simulator))
     hist = sur.info.get("history", {})
     best = sur.info.get("best_epoch", -1)
     val = hist.get("val_loss", [float("nan")])[best] if hist else float("nan")

@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import VICError
+from ._spinup import add_spinup_argument, spinup_years
 from ._text import plain_text
 
 
@@ -45,6 +46,7 @@ def _add_vic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", help="folder for run directories (default: system temp)")
     p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
     p.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
+    add_spinup_argument(p, "1")
 
 
 def _layers(text: str) -> tuple[int, ...]:
@@ -59,7 +61,7 @@ def _layers(text: str) -> tuple[int, ...]:
 
 def _sim_options(args) -> dict:
     return {"exe": args.exe, "mpi_procs": args.mpi_procs, "timeout": args.timeout, "workdir": args.workdir,
-            "keep_runs": args.keep_runs}
+            "keep_runs": args.keep_runs, "spinup_years": spinup_years(args, "vic")}
 
 
 def register(sub) -> None:

@@ -12,6 +12,10 @@ Parameter sets come as an xarray Dataset with one variable per calibrated parame
 ``dstorage``  change of total water storage (soil + snow) over the day (mm/day)
 
 Simulators are registered by name in the entry-point group ``vic_paraformer.simulators``.
+
+Spin-up: both built-in simulators take ``spinup_years`` (``N``): before the region's first day the
+model runs its first year (the first 365 days, or all days of a shorter region) ``N`` times and
+starts the region from the state reached. Outputs never include the spin-up days.
 """
 
 from __future__ import annotations
@@ -78,3 +82,24 @@ def select_period(ds: xr.Dataset, period: tuple | slice | None) -> xr.Dataset:
         t = pd.DatetimeIndex(ds["time"].values)
         raise SimulatorError(f"period {sl.start}..{sl.stop} has no days in {t[0].date()}..{t[-1].date()}")
     return out
+
+
+#: Days of the "first year" a spin-up repeats.
+SPINUP_DAYS = 365
+
+
+def spinup_years_option(value, error_cls: type[Exception] = SimulatorError) -> int:
+    """``value`` as a whole number of spin-up years >= 0, else ``error_cls`` naming the option."""
+    try:
+        n = int(value)
+        ok = float(value) == n and n >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise error_cls(f"spinup_years must be a whole number >= 0, got {value!r}")
+    return n
+
+
+def spinup_days(n_days: int) -> int:
+    """Length of the repeated "first year" for a region of ``n_days`` days."""
+    return min(SPINUP_DAYS, int(n_days))

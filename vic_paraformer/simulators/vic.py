@@ -15,6 +15,17 @@ given as ``global_param_file``. For each parameter set the simulator
 5. removes the run directory unless ``keep_runs`` (a failed run's directory is always kept and
    named in the error).
 
+Spin-up (``spinup_years``, default :data:`DEFAULT_SPINUP_YEARS` = 0 in the library; the command
+line's ``--spinup-years`` defaults to 1 for ``vic``): before the run, VIC runs the
+region's first year (its first 365 days, or all its days when it is shorter, with a warning) that
+many times with the same parameters, each time starting from the state the previous one saved
+(the first from the global file's own initial state: ``INIT_STATE`` if it has one, else the
+parameter file's ``init_moist``) and saving its end state (``STATENAME``/``STATEYEAR``.. in the run
+directory); the run itself then starts from that state (``INIT_STATE``). VIC does not check a
+state file's date, so the first year's end state is a valid start for its first day. With
+spin-up, the first day's ``dstorage`` is the water-balance residual (the start storage comes
+from the state file). ``spinup_years=0`` starts from the global file's initial state.
+
 Ensembles (parameters over ``(sample, cell)``) run one VIC process per sample, ``n_workers`` at a
 time, each in its own run directory, through the small internal :func:`_map` (a thread pool: each
 worker only waits on its VIC child process). It is meant to be swapped for
@@ -23,6 +34,7 @@ worker only waits on its VIC child process). It is meant to be swapped for
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import os
 import shutil
@@ -44,10 +56,12 @@ from ..vic.globalfile import GlobalParamFile, Period
 from ..vic.importer import VicGrid, global_file_of, read_grid
 from ..vic.params import write_parameters
 from ..vic.runner import RunDir, cleanup, find_executable, kill_all, read_outputs, run_vic
-from .base import Simulator, check_params, select_period
+from .base import Simulator, check_params, select_period, spinup_years_option
 
 log = logging.getLogger(__name__)
 
+#: Years of spin-up (first year repeated) before every VIC run unless ``spinup_years`` says otherwise.
+DEFAULT_SPINUP_YEARS = 0
 
 _NETCDF_LOCK = threading.Lock()
 
@@ -124,6 +138,8 @@ class VICSimulator(Simulator):
         Simulate only the Region's cells (``run_cell = 0`` elsewhere in the run's parameter copy).
     progress:
         Show a tqdm bar over ensemble members.
+    spinup_years:
+        Repetitions of the first year before the run (see the module docstring); 0: none.
     """
 
     name = "vic"
@@ -134,11 +150,14 @@ class VICSimulator(Simulator):
                  global_param_file: str | os.PathLike | None = None, template_params: str | os.PathLike | None = None,
                  variables: dict | None = None, n_workers: int = 1, expt_layers: Sequence[int] = (0,),
                  keep_user_outputs: bool = False, only_region_cells: bool = True, mpiexec: str | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, spinup_years: int = DEFAULT_SPINUP_YEARS) -> None:
+        spinup_years = spinup_years_option(spinup_years, VICError)
         super().__init__(exe=exe, mpi_procs=mpi_procs, timeout=timeout, keep_runs=keep_runs, workdir=workdir,
                          global_param_file=global_param_file, template_params=template_params, variables=variables,
                          n_workers=n_workers, expt_layers=tuple(expt_layers), keep_user_outputs=keep_user_outputs,
-                         only_region_cells=only_region_cells, mpiexec=mpiexec, progress=progress)
+                         only_region_cells=only_region_cells, mpiexec=mpiexec, progress=progress,
+                         spinup_years=int(spinup_years))
+        self.spinup_years = int(spinup_years)
         self.exe = exe
         self.mpi_procs = mpi_procs
         self.timeout = float(timeout)
@@ -176,6 +195,10 @@ class VICSimulator(Simulator):
                                  what=f"region cell (for {gf.parameters_path})")
         t = region.times
         period = Period(t[0].date(), t[-1].date())
+        n_spin = min(365, len(t))
+        if self.spinup_years and n_spin < 365:
+            log.warning("VIC spin-up repeats the whole region (%d days): it is shorter than a year", n_spin)
+        spin_period = Period(t[0].date(), t[n_spin - 1].date())
         gf.forcing_files(period.years)
         with xr.open_dataset(template, decode_times=False) as p:
             for v in ("depth", "init_moist"):
@@ -185,7 +208,8 @@ class VICSimulator(Simulator):
             init = np.asarray(p["init_moist"].values, float)[:, rows, cols].sum(axis=0)
         return _Setup(exe=exe, gf=gf, template=template, grid=grid, rows=rows, cols=cols, period=period,
                       days=pd.DatetimeIndex(t), depth0=depth0,
-                      init_storage=None if gf.has_init_state else init, cells=region.cells,
+                      init_storage=None if (gf.has_init_state or self.spinup_years) else init, cells=region.cells,
+                      spin_period=spin_period,
                       lat=region.ds["lat"].values, lon=region.ds["lon"].values)
 
     def _run_dir(self) -> RunDir:
@@ -203,8 +227,21 @@ class VICSimulator(Simulator):
             params_file_writer(run)
             if self.only_region_cells:
                 _restrict_run_cells(run.params_file, setup.rows, setup.cols)
-        run.write_global(setup.gf, setup.period, keep_user_outputs=self.keep_user_outputs)
-        wall = run_vic(run, setup.exe, mpi_procs=self.mpi_procs, mpiexec=self.mpiexec, timeout=self.timeout)
+        wall = 0.0
+        state = None
+        for k in range(self.spinup_years):
+            prefix = run.state_dir / f"spinup{k + 1}"
+            run.write_global(setup.gf, setup.spin_period, keep_user_outputs=False, init_state=state,
+                             save_state=(prefix, setup.spin_period.end))
+            wall += run_vic(run, setup.exe, mpi_procs=self.mpi_procs, mpiexec=self.mpiexec, timeout=self.timeout)
+            at = setup.spin_period.end + _dt.timedelta(days=1)
+            state = prefix.parent / f"{prefix.name}.{at:%Y%m%d}_00000.nc"
+            if not state.is_file():
+                raise VICError(f"VIC spin-up year {k + 1} wrote no state file {state} (run directory {run.path})")
+            for f in run.result_dir.iterdir():  # the spin-up's history files are not outputs
+                f.unlink()
+        run.write_global(setup.gf, setup.period, keep_user_outputs=self.keep_user_outputs, init_state=state)
+        wall += run_vic(run, setup.exe, mpi_procs=self.mpi_procs, mpiexec=self.mpiexec, timeout=self.timeout)
         self.last_wall_times.append(wall)
         with _NETCDF_LOCK:
             out = read_outputs(run, setup.rows, setup.cols, setup.days, setup.depth0, cell_ids=setup.cells,

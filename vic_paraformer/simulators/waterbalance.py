@@ -80,7 +80,7 @@ from ..errors import SimulatorError
 from ..parameters import PARAMETER_NAMES, ParameterSpace
 from ..region import Region
 from ._wb_core import FORCING_ORDER, SoilInputs, initial_state, potential_et, run_waterbalance, snowpack
-from .base import OUTPUT_VARS, Simulator, check_params, select_period
+from .base import SPINUP_DAYS, OUTPUT_VARS, Simulator, check_params, select_period, spinup_days, spinup_years_option
 
 log = logging.getLogger(__name__)
 
@@ -162,17 +162,23 @@ class WaterBalanceSimulator(Simulator):
         ``"float64"`` (default; mass balance closes to ~1e-12) or ``"float32"`` (faster).
     max_batch
         Largest number of (sample, cell) series run at once (bounds memory); default 65536.
+    spinup_years
+        Repetitions of the region's first year (first 365 days, or all days of a shorter region)
+        run before its first day, starting from the documented initial state; the region then starts
+        from the state reached. Default 0: start from the initial state (the synthetic twins are
+        generated that way).
     """
 
     name = "waterbalance"
     description = "embedded daily 3-layer VIC-style water balance (stand-in, not VIC), torch, differentiable"
 
     def __init__(self, device: str | None = None, dtype: str | torch.dtype = "float64", max_batch: int = 65536,
-                 **options: Any) -> None:
+                 spinup_years: int = 0, **options: Any) -> None:
         if options:
             raise SimulatorError(f"unknown option(s) {sorted(options)} for simulator 'waterbalance'; "
-                                 "expected device, dtype, max_batch")
-        super().__init__(device=device, dtype=dtype, max_batch=max_batch)
+                                 "expected device, dtype, max_batch, spinup_years")
+        self.spinup_years = spinup_years_option(spinup_years)
+        super().__init__(device=device, dtype=dtype, max_batch=max_batch, spinup_years=self.spinup_years)
         self.device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if isinstance(dtype, str):
             if dtype not in ("float32", "float64"):
@@ -187,6 +193,17 @@ class WaterBalanceSimulator(Simulator):
         """The region's forcing as ``(cell, time, 7)`` on this simulator's device/dtype."""
         return torch.as_tensor(region.forcing(list(FORCING_ORDER))).to(device=self.device, dtype=self.dtype)
 
+    def spinup_forcing(self, forcing: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """``forcing`` ``(cell, time, 7)`` with ``spinup_years`` copies of its first year in front, and
+        the number of days put in front."""
+        if not self.spinup_years:
+            return forcing, 0
+        n = spinup_days(forcing.shape[1])
+        if n < SPINUP_DAYS:
+            log.warning("waterbalance spin-up repeats the whole region (%d days): it is shorter than a year", n)
+        pre = forcing[:, :n].repeat(1, self.spinup_years, 1)
+        return torch.cat([pre, forcing], dim=1), n * self.spinup_years
+
     def run_arrays(self, region: Region, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Run parameter sets ``theta`` of shape ``(cell, 5)`` or ``(sample, cell, 5)``.
 
@@ -198,7 +215,7 @@ class WaterBalanceSimulator(Simulator):
         if th.ndim != 3 or th.shape[1] != region.n_cells or th.shape[2] != 5:
             raise SimulatorError(f"parameter array of shape {theta.shape} does not match (sample, {region.n_cells}, 5)")
         n_s, n_c = th.shape[:2]
-        forcing = self.forcing_tensor(region)
+        forcing, n_pre = self.spinup_forcing(self.forcing_tensor(region))
         soil = soil_from_region(region, dtype=self.dtype, device=self.device)
         out = {k: np.empty((n_s, n_c, region.n_days), dtype=np.float32) for k in OUTPUT_VARS}
         flat = th.reshape(n_s * n_c, 5)
@@ -211,7 +228,7 @@ class WaterBalanceSimulator(Simulator):
                                        torch.as_tensor(flat[idx], dtype=self.dtype, device=self.device))
                 s, c = idx // n_c, idx % n_c
                 for k in OUTPUT_VARS:
-                    out[k][s, c] = res[k].cpu().numpy()
+                    out[k][s, c] = res[k][:, n_pre:].cpu().numpy()
         if single:
             out = {k: v[0] for k, v in out.items()}
         return out

@@ -13,6 +13,9 @@ package owns and keeps every other line as the user wrote it (placeholders subst
   directory), the period (``STARTYEAR``/``STARTMONTH``/``STARTDAY``/``STARTSEC``,
   ``ENDYEAR``/``ENDMONTH``/``ENDDAY``; a ``NRECS`` line is replaced by the END keys),
   ``STATENAME`` (redirected into the run directory so parallel runs never share a state file);
+* for spin-up (``init_state`` / ``save_state``): ``INIT_STATE`` (start from a state file) and
+  ``STATENAME`` + ``STATEYEAR``/``STATEMONTH``/``STATEDAY``/``STATESEC`` (save the state at the end
+  of a given day, i.e. at 00000 s of the next day, which VIC names ``<prefix>.YYYYMMDD_00000.nc``);
 * one extra output stream appended at the end: ``OUTFILE <prefix>`` with ``AGGFREQ NDAYS 1``,
   ``HISTFREQ END`` and the variables in :data:`RUN_OUTVARS`;
 * optionally (``keep_user_outputs=False``) the user's own output-stream lines are commented out.
@@ -339,10 +342,13 @@ class GlobalParamFile:
     def for_run(self, *, parameters: str | Path, result_dir: str | Path, log_dir: str | Path,
                 period: Period | None = None, outfile: str = RUN_OUTFILE,
                 outvars: Sequence[str] = RUN_OUTVARS, state_dir: str | Path | None = None,
-                keep_user_outputs: bool = True) -> str:
+                keep_user_outputs: bool = True, init_state: str | Path | None = None,
+                save_state: tuple[str | Path, _dt.date] | None = None) -> str:
         """Text of a global file for one run (see the module docstring for what is overridden).
 
-        Every path must be free of spaces (VIC cannot read them).
+        ``init_state`` starts the run from that state file; ``save_state = (prefix, day)`` writes the
+        state at the end of ``day`` to ``prefix.<day + 1 as YYYYMMDD>_00000.nc``. Every path must be
+        free of spaces (VIC cannot read them).
         """
         period = period or self.period()
         paths = {"PARAMETERS": str(parameters), "RESULT_DIR": str(result_dir).rstrip("/") + "/",
@@ -368,6 +374,19 @@ class GlobalParamFile:
             tok = self.substitute(statename).split()
             name = Path(tok[1]).name if len(tok) > 1 else "state"
             new["STATENAME"] = [f"STATENAME {sdir / name}"]
+        owned = OWNED_KEYS
+        for key, p in (("INIT_STATE", init_state), ("STATENAME", save_state[0] if save_state else None)):
+            if p is not None and any(c.isspace() for c in str(p)):
+                raise GlobalFileError(f"{key} path {str(p)!r} contains a space; VIC cannot read such paths")
+        if init_state is not None:
+            owned = owned + ("INIT_STATE",)
+            new["INIT_STATE"] = [f"INIT_STATE {init_state}"]
+        if save_state is not None:
+            owned = owned + ("STATEYEAR", "STATEMONTH", "STATEDAY", "STATESEC")
+            at = save_state[1] + _dt.timedelta(days=1)
+            new["STATENAME"] = [f"STATENAME {save_state[0]}"]
+            new.update({"STATEYEAR": [f"STATEYEAR {at.year}"], "STATEMONTH": [f"STATEMONTH {at.month:02d}"],
+                        "STATEDAY": [f"STATEDAY {at.day:02d}"], "STATESEC": ["STATESEC 0"]})
         # NRECS is replaced by the END keys, at the place of the NRECS line.
         if self.find("NRECS") and not self.find("ENDYEAR"):
             new["NRECS"] = new.pop("ENDYEAR") + new.pop("ENDMONTH") + new.pop("ENDDAY")
@@ -375,7 +394,7 @@ class GlobalParamFile:
         out: list[str] = []
         for ln in self.lines:
             key = ln.key
-            if key in OWNED_KEYS:
+            if key in owned:
                 if key in new and key not in done:
                     done.add(key)
                     for i, text in enumerate(new[key]):

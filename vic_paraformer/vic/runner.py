@@ -124,11 +124,13 @@ class RunDir:
         return self
 
     def write_global(self, gf: GlobalParamFile, period: Period, *, keep_user_outputs: bool = False,
-                     parameters: Path | None = None) -> Path:
-        """Render ``gf`` for this run into :attr:`global_file`."""
+                     parameters: Path | None = None, init_state: Path | None = None,
+                     save_state: tuple[Path, object] | None = None) -> Path:
+        """Render ``gf`` for this run into :attr:`global_file` (``init_state``/``save_state``: see
+        :meth:`GlobalParamFile.for_run`)."""
         text = gf.for_run(parameters=parameters or self.params_file, result_dir=self.result_dir,
                           log_dir=self.log_dir, period=period, state_dir=self.state_dir,
-                          keep_user_outputs=keep_user_outputs)
+                          keep_user_outputs=keep_user_outputs, init_state=init_state, save_state=save_state)
         self.global_file.write_text(text)
         return self.global_file
 
