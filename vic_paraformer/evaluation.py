@@ -59,7 +59,7 @@ from .calibrator import CalibrationResult
 from .errors import ParameterError, SimulatorError, VicParaformerError
 from .metrics import METRIC_FUNCTIONS, summarize
 from .observation import ObservationOperator, fit as fit_operator
-from .parameters import ParameterSpace
+from .parameters import TYPICAL_VIC_DEFAULTS, ParameterSpace, default_parameters  # noqa: F401 (re-exported)
 from .region import Region
 from .simulators.base import Simulator, select_period
 
@@ -70,8 +70,6 @@ OBSERVATION_OF: dict[str, str] = {"sm": "obs_sm", "et": "obs_et"}
 GROUPS = ("train", "untrained", "all")
 #: Key of soil moisture scored through the observation operator.
 THROUGH_H = "sm_through_H"
-#: Parameters used as the default baseline when a region carries none of its own (common VIC values).
-TYPICAL_VIC_DEFAULTS: dict[str, float] = {"infilt": 0.2, "Ds": 0.001, "Dsmax": 10.0, "Ws": 0.9, "expt": 12.0}
 
 
 def _simulator(simulator: str | Simulator, options: Mapping[str, Any] | None) -> tuple[Simulator, str]:
@@ -235,20 +233,6 @@ def score_simulation(region: Region, out_sim: xr.Dataset, period, groups: Mappin
                 rows = np.array([pos[c] for c in ids], dtype=int)
                 out["variables"][key][g] = _group_metrics(values, obs, cells, rows)
     return out
-
-
-def default_parameters(region: Region, space: ParameterSpace) -> tuple[np.ndarray, str]:
-    """The baseline parameters ``(cell, p)``: the region's own, else :data:`TYPICAL_VIC_DEFAULTS` clipped
-    to ``space``; with a sentence saying which."""
-    own = region.parameters(space)
-    if own is not None and np.all(np.isfinite(own)):
-        return own, "the region's current parameters"
-    vals = np.array([TYPICAL_VIC_DEFAULTS.get(n, np.nan) for n in space.names], float)
-    mid = np.asarray(space.midpoint(), float)
-    vals = np.where(np.isfinite(vals), vals, mid)
-    vals = np.clip(vals, space.lower, space.upper)
-    return np.tile(vals, (region.n_cells, 1)), ("typical VIC defaults " + ", ".join(
-        f"{n}={v:g}" for n, v in zip(space.names, vals)) + " (the region has no parameters of its own)")
 
 
 def _outside(times: pd.DatetimeIndex, period) -> np.ndarray:

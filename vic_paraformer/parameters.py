@@ -301,3 +301,24 @@ class ParameterSpace:
 
 def _is_torch(x) -> bool:
     return type(x).__module__.startswith("torch")
+
+
+#: Parameters used as the default baseline when a region carries none of its own (common VIC values).
+TYPICAL_VIC_DEFAULTS: dict[str, float] = {"infilt": 0.2, "Ds": 0.001, "Dsmax": 10.0, "Ws": 0.9, "expt": 12.0}
+
+
+def default_parameters(region, space: "ParameterSpace | str | None" = None) -> tuple[np.ndarray, str]:
+    """The default-parameter baseline ``(cell, p)`` of ``region`` and a sentence saying where it comes from.
+
+    The region's own ``infilt .. expt`` (e.g. imported from a VIC parameter file) when it has them,
+    else :data:`TYPICAL_VIC_DEFAULTS` clipped to ``space`` (its midpoint for a parameter not listed).
+    """
+    space = ParameterSpace.resolve(space)
+    own = region.parameters(space)
+    if own is not None and np.all(np.isfinite(own)):
+        return np.clip(own, space.lower, space.upper), "the region's current parameters"
+    vals = np.array([TYPICAL_VIC_DEFAULTS.get(n, np.nan) for n in space.names], float)
+    vals = np.where(np.isfinite(vals), vals, space.midpoint())
+    vals = np.clip(vals, space.lower, space.upper)
+    return np.tile(vals, (region.n_cells, 1)), ("typical VIC defaults " + ", ".join(
+        f"{n}={v:g}" for n, v in zip(space.names, vals)) + " (the region has no parameters of its own)")
