@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "surrogate_cmd",
     "calibrate_cmd",
     "evaluate_cmd",
+    "refine_cmd",
     "vic_cmd",
     "benchmark_cmd",
 )

@@ -1,0 +1,81 @@
+"""Surrogate refinement against the simulator (waterbalance; a tiny VIC case marked vic)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import vic_paraformer as vp
+from vic_paraformer.calibrator import CalibrationResult
+from vic_paraformer.refine import refine
+
+
+@pytest.fixture(scope="module")
+def undertrained():
+    from vic_paraformer.surrogate import train_surrogate
+
+    torch.set_num_threads(1)
+    region = vp.synthetic_region(ny=3, nx=3, years=1, seed=2).with_training_cells([0, 4, 8])
+    # one epoch on 16 runs: a surrogate that is deliberately far from the simulator
+    sur = train_surrogate(region, "waterbalance", preset="test", seed=0, num_threads=1, progress=False, epochs=1,
+                          n_samples=16)
+    return region, sur
+
+
+def test_refinement_lowers_the_simulator_verified_loss(undertrained, tmp_path):
+    region, sur = undertrained
+    out = refine(region, "sceua", sur, options=dict(repetitions=80, ngs=2, n_workers=1), rounds=2, n_local=4,
+                 fine_tune_steps=150, seed=0, out_dir=tmp_path)
+    losses = [r["verified_loss"] for r in out.log]
+    errs = [r["surrogate_vs_simulator_rmse_sm"] for r in out.log]
+    assert len(losses) >= 2 and min(losses[1:]) < 0.8 * losses[0], losses
+    assert errs[-1] < errs[0]  # the surrogate got closer to the simulator where it was checked
+    assert [r["simulator_runs"] for r in out.log] == [1 + 5 * (k + 1) for k in range(len(out.log))]
+    assert out.best_round == int(np.argmin(losses)) and out.best_round > 0
+    log = json.loads((tmp_path / "refine_log.json").read_text())
+    assert [r["round"] for r in log["rounds"]] == list(range(len(losses)))
+    best = CalibrationResult.open(tmp_path / "best.nc")
+    assert best.info["refinement"]["round"] == out.best_round
+    for k in range(len(losses)):
+        assert (tmp_path / f"round_{k}" / "result.nc").is_file() and (tmp_path / f"round_{k}" / "runs.nc").is_file()
+    assert sur.frozen  # the caller's surrogate is left as it was (frozen)
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data"
+WALNUT = SAMPLE / "image/WalnutGulch/parameters/global_param.WalnutGulch.MOD_IGBP.txt"
+EXE = os.environ.get("VIC_IMAGE_EXE") or shutil.which("vic_image.exe")
+
+
+@pytest.mark.vic
+@pytest.mark.skipif(not (EXE and os.access(EXE, os.X_OK) and WALNUT.is_file()),
+                    reason="VIC image driver (VIC_IMAGE_EXE) or the WalnutGulch sample not found")
+def test_refinement_with_vic_on_a_tiny_setup(tmp_path):
+    from vic_paraformer.simulators.vic import VICSimulator
+    from vic_paraformer.surrogate import train_surrogate
+    from vic_paraformer.vic.importer import region_from_vic
+
+    torch.set_num_threads(1)
+    region = region_from_vic(WALNUT, variables={"VIC_SAMPLE_DATA": str(SAMPLE)}, end="2008-03-31")
+    space = vp.ParameterSpace.preset()
+    truth = np.tile([0.3, 0.3, 5.0, 0.7, 8.0], (region.n_cells, 1))
+    sim = VICSimulator(exe=EXE, workdir=tmp_path / "runs", progress=False)
+    twin = sim.simulate(region, space.to_dataset(truth, region.cells))
+    obs = 0.6 * twin["sm"].values + 0.01  # a biased shallow sensor
+    ds = region.ds.assign(obs_sm=(("cell", "time"), obs.astype(np.float32)))
+    region = vp.Region(ds).with_training_cells(region.cells[:2])
+    sur = train_surrogate(region, "vic", preset="test", seed=0, num_threads=1, progress=False, epochs=2, n_samples=6,
+                          window=60, warmup=15, simulator_options={"exe": EXE, "workdir": str(tmp_path / "runs"),
+                                                                   "progress": False})
+    out = refine(region, "sceua", sur, simulator="vic",
+                 simulator_options={"exe": EXE, "workdir": str(tmp_path / "runs"), "progress": False},
+                 options=dict(repetitions=30, ngs=2, n_workers=1), rounds=1, n_local=2, fine_tune_steps=60, seed=0,
+                 out_dir=tmp_path / "refine")
+    assert len(out.log) == 2 and all(np.isfinite(r["verified_loss"]) for r in out.log)
+    assert out.log[-1]["simulator_runs"] == 1 + 2 * 3
+    assert (tmp_path / "refine" / "round_1" / "result.nc").is_file()

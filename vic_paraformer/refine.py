@@ -1,0 +1,274 @@
+r"""Surrogate refinement against the simulator: trust the surrogate only where it was checked.
+
+A surrogate-based calibration ends where the surrogate is most likely wrong: at the edge of the
+parameter space that fits the observations best *according to the surrogate*. :func:`refine`
+checks the result with the real simulator and teaches the surrogate that neighbourhood:
+
+1. calibrate the region with the strategy through the surrogate (round 0);
+2. run the simulator at the calibrated parameters and at ``n_local`` seeded parameter sets around
+   them (per cell, normalised parameters ``u + sigma * N(0, 1)`` clipped to [0, 1]);
+3. score the simulator run at the calibrated parameters with the calibration's own objective
+   (:func:`verified_loss`: soil-moisture RMSE of the training cells through an operator of the
+   result's kind fitted to that run, plus the water-balance term of :mod:`vic_paraformer.objective`
+   against the simulator's default-parameter run, unless the strategy ran with ``loss="paper"``);
+4. add the runs to the refinement data (every round's runs, kept as ``round_<k>/runs.nc``) and
+   fine-tune a copy of the surrogate on them (``fine_tune_steps`` Adam steps on random windows,
+   half of each minibatch replayed from the original training store when ``store`` is given, so
+   the surrogate does not forget the rest of the space);
+5. recalibrate with the fine-tuned surrogate and go back to 2, for at most ``rounds`` rounds or
+   until the simulator-verified loss has not improved by ``min_improvement`` (relative) for
+   ``patience`` rounds.
+
+Every round's result is saved (``round_<k>/result.nc``, with ``info["refinement"]``) and logged:
+the surrogate-vs-simulator RMSE at the calibrated parameters (SM and ET, training cells), the
+simulator-verified loss and the number of simulator runs. The best round's result is returned
+(and written as ``best.nc``); ``refine_log.json`` holds the per-round figures.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ._io import to_netcdf_atomic, to_plain, write_text_atomic
+from .calibrator import CalibrationResult
+from .errors import VicParaformerError
+from .objective import reference_et, wb_term_np
+from .observation import fit_apply
+from .parameters import default_parameters
+from .region import Region
+
+log = logging.getLogger(__name__)
+
+__all__ = ["refine", "verified_loss", "fine_tune", "RefineOutcome", "RefineError"]
+
+
+class RefineError(VicParaformerError, RuntimeError):
+    """Refinement cannot run (bad settings, incompatible surrogate or store)."""
+
+
+@dataclass
+class RefineOutcome:
+    """The best round's result, every round's result and the per-round log."""
+
+    best: CalibrationResult
+    results: list[CalibrationResult]
+    log: list[dict[str, Any]]
+    best_round: int
+    surrogate: Any = None
+    out_dir: Path | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _sim_arrays(simulator, region: Region, values: np.ndarray, space) -> dict[str, np.ndarray]:
+    """Simulator outputs for ``values`` ``(cell, p)`` or ``(sample, cell, p)`` as numpy arrays."""
+    if values.ndim == 2:
+        ds = space.to_dataset(values, region.cells)
+    else:
+        data = {n: (("sample", "cell"), values[..., j]) for j, n in enumerate(space.names)}
+        ds = xr.Dataset(data, coords={"sample": np.arange(values.shape[0]), "cell": region.cells})
+    out = simulator.simulate(region, ds)
+    return {k: np.asarray(out[k].values, dtype=float) for k in ("sm", "et", "runoff", "baseflow") if k in out}
+
+
+def verified_loss(result: CalibrationResult, sim_sm: np.ndarray, sim_et: np.ndarray, region: Region, *,
+                  ref_et: np.ndarray | None, loss_days: np.ndarray) -> dict[str, float]:
+    """The calibration objective evaluated on a simulator run (see the module docstring).
+
+    ``sim_sm``/``sim_et``/``ref_et`` ``(cell, time)`` over the region's cells; ``loss_days`` boolean
+    over time. Returns ``{"loss", "sm_rmse", "wb"}``.
+    """
+    rows = np.flatnonzero(np.isin(region.cells, result.train_cells))
+    obs = region.observations("obs_sm")[rows][:, loss_days]
+    sm = np.asarray(sim_sm, float)[rows][:, loss_days]
+    op = result.obs_operator
+    h = fit_apply(op.kind, sm, obs, **{k: v for k, v in op.options.items() if k in ("l2", "n_quantiles")})
+    ok = np.isfinite(obs) & np.isfinite(h)
+    rmse = float(np.sqrt(np.mean((h[ok] - obs[ok]) ** 2))) if ok.any() else math.nan
+    loss_kind = str(result.options.get("loss", "wb"))
+    wb = 0.0
+    if loss_kind != "paper" and ref_et is not None:
+        weight = float(result.options.get("wb_weight", 1.0))
+        wb = wb_term_np(np.asarray(sim_et, float)[rows][:, loss_days], np.asarray(ref_et, float)[rows][:, loss_days],
+                        weight)
+    return {"loss": rmse + wb, "sm_rmse": rmse, "wb": wb}
+
+
+def fine_tune(surrogate, region: Region, theta: np.ndarray, y: np.ndarray, *, steps: int = 200, lr: float = 1e-3,
+              batch_size: int = 32, seed: int = 0, store=None, replay: float = 0.5):
+    """A fine-tuned, frozen copy of ``surrogate`` on simulator runs ``theta (S, C, p)`` -> ``y (S, C, T, 2)``.
+
+    Minibatches draw random windows of the surrogate's length (loss after its warm-up days, or from
+    day 0 for windows that start on the first day) in the standardised output scale it was trained in;
+    with a ``store`` (:class:`~vic_paraformer.surrogate.data.TrainingStore` of the same region) a
+    ``replay`` fraction of each minibatch comes from the original training runs.
+    """
+    sur = copy.deepcopy(surrogate)
+    for p in sur.parameters():
+        p.requires_grad_(True)
+    sur._frozen = False
+    sur.train(True)
+    dev = sur.device
+    space = sur.parameter_space
+    x_all, a_all = sur.prepare(region)
+    mean, std = sur.output_mean.to(dev), sur.output_std.to(dev)
+    n_days = region.n_days
+    length = min(sur.window, n_days)
+    warm = sur.warmup
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    theta_u = torch.as_tensor(np.asarray(space.normalize(theta), np.float32), device=dev)
+    y_t = torch.as_tensor(np.asarray(y, np.float32), device=dev)
+    rep_theta = rep_y = None
+    if store is not None and replay > 0:
+        th, yy = store.load()
+        rep_theta = torch.as_tensor(np.asarray(space.normalize(th), np.float32), device=dev)
+        rep_y = torch.as_tensor(np.asarray(yy, np.float32), device=dev)
+    opt = torch.optim.Adam(sur.parameters(), lr=float(lr))
+    ar = torch.arange(length, device=dev)
+
+    def draw(th_u, yy, n):
+        s = rng.integers(0, th_u.shape[0], n)
+        c = rng.integers(0, th_u.shape[1], n)
+        t = rng.integers(0, n_days - length + 1, n)
+        t[rng.random(n) < 0.1] = 0
+        s_t, c_t, t_t = (torch.as_tensor(v, device=dev) for v in (s, c, t))
+        days = t_t[:, None] + ar[None, :]
+        mask = (ar[None, :] >= warm) | (t_t[:, None] == 0)
+        return x_all[c_t[:, None], days], a_all[c_t], th_u[s_t, c_t], yy[s_t[:, None], c_t[:, None], days], mask
+
+    for _ in range(int(steps)):
+        n_rep = int(round(batch_size * replay)) if rep_theta is not None else 0
+        parts = [draw(theta_u, y_t, batch_size - n_rep)]
+        if n_rep:
+            parts.append(draw(rep_theta, rep_y, n_rep))
+        xb, ab, tb, yb, mb = (torch.cat(z, 0) for z in zip(*parts))
+        pred = sur.forward_normalized(xb, ab, tb)
+        target = (yb - mean) / std
+        m = mb.unsqueeze(-1).to(pred.dtype)
+        loss = ((pred - target) ** 2 * m).sum() / (m.sum() * pred.shape[-1]).clamp_min(1.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(sur.parameters(), 1.0)
+        opt.step()
+    sur.info = dict(sur.info)
+    sur.info["fine_tuned"] = int(sur.info.get("fine_tuned", 0)) + 1
+    return sur.freeze()
+
+
+def _local_ensemble(space, values: np.ndarray, n: int, sigma: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    u = np.asarray(space.normalize(values), float)
+    samples = np.clip(u[None] + sigma * rng.standard_normal((n,) + u.shape), 0.0, 1.0)
+    return np.asarray(space.denormalize(samples), float)
+
+
+def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterbalance",
+           simulator_options: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
+           rounds: int = 3, n_local: int = 8, sigma: float = 0.05, fine_tune_steps: int = 200,
+           fine_tune_lr: float = 1e-3, store=None, seed: int = 0, min_improvement: float = 0.01,
+           patience: int = 1, out_dir: str | Path | None = None, warmup_days: int | None = None) -> RefineOutcome:
+    """Calibrate ``region`` with ``strategy`` through ``surrogate``, then refine (see the module docstring).
+
+    ``surrogate`` is a Surrogate or checkpoint path; ``options`` the strategy's options (``surrogate``
+    is set here); ``store`` an optional TrainingStore (or its path) of the surrogate's training runs
+    for replay. ``warmup_days`` (default: the result's ``warmup_days``, else the surrogate's warm-up)
+    are left out of the verified loss.
+    """
+    from .registry import get_calibrator, get_simulator
+    from .surrogate import Surrogate
+
+    if int(rounds) < 0 or int(n_local) < 0 or not 0 < float(sigma) <= 0.5:
+        raise RefineError(f"refine needs rounds >= 0, n_local >= 0 and 0 < sigma <= 0.5; got {rounds}, {n_local}, {sigma}")
+    if isinstance(surrogate, (str, Path)):
+        surrogate = Surrogate.load(surrogate)
+    if isinstance(store, (str, Path)):
+        from .surrogate import TrainingStore
+
+        store = TrainingStore.open(store)
+    out = Path(out_dir) if out_dir is not None else None
+    sim = get_simulator(simulator, **dict(simulator_options or {}))
+    opts = dict(options or {})
+    opts.pop("surrogate", None)
+
+    def calibrate(sur) -> CalibrationResult:
+        return get_calibrator(strategy, seed=seed, parameter_space=sur.parameter_space, surrogate=sur, **opts).calibrate(region)
+
+    space = surrogate.parameter_space
+    d_vals, d_src = default_parameters(region, space)
+    default_run = _sim_arrays(sim, region, d_vals, space)
+    n_runs = 1
+    ref = None
+    result = calibrate(surrogate)
+    warm = int(warmup_days if warmup_days is not None else (result.warmup_days if result.warmup_days is not None
+                                                            else surrogate.warmup))
+    if warm >= region.n_days:
+        raise RefineError(f"warm-up of {warm} days leaves nothing of the region's {region.n_days} days to score")
+    loss_days = np.zeros(region.n_days, bool)
+    loss_days[warm:] = True
+    ref, ref_src = reference_et(default_run["et"], region.observations("obs_et") if region.has("obs_et") else None,
+                                loss_days)
+    data_theta: list[np.ndarray] = []
+    data_y: list[np.ndarray] = []
+    results: list[CalibrationResult] = []
+    rows_log: list[dict[str, Any]] = []
+    best_loss, best_round, stale = math.inf, 0, 0
+    sur = surrogate
+    rows = np.flatnonzero(np.isin(region.cells, result.train_cells))
+    for k in range(int(rounds) + 1):
+        values = result.values()
+        theta = np.concatenate([values[None], _local_ensemble(space, values, int(n_local), float(sigma), seed + 1000 * k)])
+        runs = _sim_arrays(sim, region, theta, space)
+        n_runs += theta.shape[0]
+        scores = verified_loss(result, runs["sm"][0], runs["et"][0], region, ref_et=ref, loss_days=loss_days)
+        pred = sur.predict(region, values)
+        err = {v: float(np.sqrt(np.nanmean((np.asarray(pred[v].values, float)[rows][:, loss_days]
+                                            - runs[v][0][rows][:, loss_days]) ** 2))) for v in ("sm", "et")}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            et_ratio = float(np.nanmedian(runs["et"][0][rows][:, loss_days].mean(1)
+                                          / np.nanmean(ref[rows][:, loss_days], axis=1)))
+        row = {"round": k, "verified_loss": scores["loss"], "verified_sm_rmse": scores["sm_rmse"],
+               "verified_wb": scores["wb"], "surrogate_vs_simulator_rmse_sm": err["sm"],
+               "surrogate_vs_simulator_rmse_et": err["et"], "median_et_over_reference": et_ratio,
+               "simulator_runs": int(n_runs), "calibration_evaluations": int(result.n_evaluations)}
+        rows_log.append(row)
+        log.info("refinement round %d: simulator-verified loss %.5f (sm rmse %.5f, wb %.5f); surrogate vs simulator "
+                 "rmse sm %.4f, et %.3f; %d simulator runs so far", k, scores["loss"], scores["sm_rmse"], scores["wb"],
+                 err["sm"], err["et"], n_runs)
+        result.info["refinement"] = {**row, "reference_et": d_src, "warmup_days": warm}
+        results.append(result)
+        if out is not None:
+            result.save(out / f"round_{k}" / "result.nc")
+            to_netcdf_atomic(xr.Dataset(
+                {"theta": (("sample", "cell", "parameter"), theta),
+                 **{v: (("sample", "cell", "time"), runs[v].astype(np.float32)) for v in runs}},
+                coords={"cell": region.cells, "time": region.times, "parameter": list(space.names)}),
+                out / f"round_{k}" / "runs.nc")
+        if scores["loss"] < best_loss * (1 - float(min_improvement)):
+            best_loss, best_round, stale = scores["loss"], k, 0
+        else:
+            stale += 1
+        if k == int(rounds) or stale >= int(patience):
+            break
+        data_theta.append(theta)
+        data_y.append(np.stack([runs["sm"], runs["et"]], -1))
+        sur = fine_tune(sur, region, np.concatenate(data_theta), np.concatenate(data_y), steps=fine_tune_steps,
+                        lr=fine_tune_lr, seed=seed + k, store=store)
+        result = calibrate(sur)
+    best = results[best_round]
+    if out is not None:
+        best.save(out / "best.nc")
+        write_text_atomic(out / "refine_log.json", json.dumps(to_plain({"strategy": strategy, "simulator": simulator,
+                                                                         "best_round": best_round, "rounds": rows_log,
+                                                                         "reference_et": d_src}), indent=1))
+    return RefineOutcome(best=best, results=results, log=rows_log, best_round=best_round, surrogate=sur, out_dir=out,
+                         info={"reference_et": d_src, "reference_et_source": list(ref_src)})
