@@ -40,7 +40,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -93,19 +93,66 @@ class Region:
 
     # ------------------------------------------------------------------ I/O
     @classmethod
-    def open(cls, path: str | Path) -> "Region":
-        """Open a Region saved with :meth:`save` (or any netCDF following the schema)."""
+    def open(cls, path: str | Path, *, chunks: int | None = None, max_memory_gb: float | None = None) -> "Region":
+        """Open a Region saved with :meth:`save` (or any netCDF following the schema).
+
+        By default the file is read into memory. ``chunks=N`` opens it lazily instead (xarray
+        with dask chunks of ``N`` cells over ``cell``): nothing but the coordinates is read until
+        asked for, validation reads one chunk of cells at a time, and :meth:`iter_chunks` /
+        :meth:`load_cells` give in-memory pieces, so a region larger than memory can be worked
+        through in bounded memory (see :func:`cells_per_chunk` for sizing ``N`` from a budget).
+        ``max_memory_gb`` opens lazily with chunks sized by :func:`cells_per_chunk` for the file's
+        number of days. Values are identical either way.
+        """
         path = Path(path)
         if not path.exists():
             raise RegionError(f"{path}: region file not found")
+        if chunks is not None and int(chunks) < 1:
+            raise RegionError(f"{path}: chunks must be a positive number of cells, got {chunks}")
         try:
-            with xr.open_dataset(path) as ds:
-                ds = ds.load()
+            if chunks is None and max_memory_gb is None:
+                with xr.open_dataset(path) as ds:
+                    ds = ds.load()
+            else:
+                if chunks is None:
+                    with xr.open_dataset(path) as probe:
+                        chunks = cells_per_chunk(max_memory_gb, int(probe.sizes.get("time", 1)))
+                ds = xr.open_dataset(path, chunks={"cell": int(chunks)})
         except (OSError, ValueError) as exc:
             raise RegionError(f"{path}: cannot read as a netCDF region ({exc})") from None
         if "train_cell" in ds:
             ds["train_cell"] = ds["train_cell"].astype(bool)
         return cls(ds, source=str(path))
+
+    @property
+    def lazy(self) -> bool:
+        """True when the data variables are dask arrays (opened with ``Region.open(..., chunks=N)``)."""
+        return any(getattr(v.variable, "chunks", None) is not None for v in self._ds.data_vars.values())
+
+    @property
+    def chunk_cells(self) -> int:
+        """Cells per chunk of a lazy region (its first dask chunk over ``cell``); all cells otherwise."""
+        for v in self._ds.data_vars.values():
+            ch = v.chunks
+            if ch is not None and "cell" in v.dims:
+                return int(ch[v.dims.index("cell")][0])
+        return self.n_cells
+
+    def load_cells(self, index: slice | np.ndarray) -> "Region":
+        """The cells at positions ``index`` read into memory, as a Region (not validated again:
+        the pieces of a validated region are valid)."""
+        ds = self._ds.isel(cell=index)
+        return Region(ds.load() if self.lazy else ds, source=self.source, validate=False)
+
+    def iter_chunks(self, n_cells: int | None = None) -> Iterator[tuple[slice, "Region"]]:
+        """``(positions, in-memory Region)`` for consecutive pieces of ``n_cells`` cells (default:
+        :attr:`chunk_cells`); at most one piece is held at a time by this iterator."""
+        step = int(n_cells or self.chunk_cells)
+        if step < 1:
+            raise self._err(f"chunk size must be >= 1 cell, got {n_cells}")
+        for start in range(0, self.n_cells, step):
+            sl = slice(start, min(start + step, self.n_cells))
+            yield sl, self.load_cells(sl)
 
     @classmethod
     def from_vic(cls, global_param_file: str | Path, observations=None, **kwargs) -> "Region":
@@ -126,7 +173,14 @@ class Region:
         return RegionError(f"{self.source}: {msg}" if self.source else msg)
 
     def validate(self) -> None:
-        """Check the schema; raise RegionError naming the variable or cell at fault."""
+        """Check the schema; raise RegionError naming the variable or cell at fault.
+
+        A lazy region is checked one chunk of cells at a time (every check is per cell, so the
+        chunks together check exactly what one in-memory pass would).
+        """
+        if self.lazy:
+            self._validate_chunks()
+            return
         ds = self._ds
         for dim in ("cell", "time"):
             if dim not in ds.dims:
@@ -179,6 +233,19 @@ class Region:
         if "train_cell" in ds:
             self._require_var("train_cell", ("cell",), "boolean training-cell flag")
             self.require_observations(self.training_cells)
+
+    def _validate_chunks(self) -> None:
+        ds = self._ds
+        for dim in ("cell", "time"):
+            if dim not in ds.dims:
+                raise self._err(f"missing dimension {dim!r}; a Region needs dims ('cell', 'time'), found {tuple(ds.dims)}")
+        for name, var in list(ds.data_vars.items()):  # the canonical dimension order, lazily
+            want = tuple(d for d in ("cell", "time", "attribute") if d in var.dims)
+            if set(var.dims) == set(want) and var.dims != want:
+                self._ds[name] = var.transpose(*want)
+        step = self.chunk_cells
+        for start in range(0, self.n_cells, step):
+            Region(self._ds.isel(cell=slice(start, start + step)).load(), source=self.source)
 
     def _validate_time(self) -> None:
         t = self._ds["time"].values
@@ -262,7 +329,7 @@ class Region:
             return self.cells[self._ds["train_cell"].values.astype(bool)]
         if "obs_sm" not in self._ds:
             return self.cells[:0]
-        has = np.isfinite(self._ds["obs_sm"].values).any(axis=1)
+        has = self._ds["obs_sm"].notnull().any("time").values
         return self.cells[has]
 
     def forcing(self, names: Sequence[str] | None = None) -> np.ndarray:
@@ -437,6 +504,19 @@ class Region:
         is_train[train_idx] = True
         neigh = (~is_train) & (to_train <= 1.5 * spacing) & (to_train > 0.01 * spacing)
         return SpatialSplit(k=k, train=cells[train_idx], neighbours=cells[np.flatnonzero(neigh)])
+
+
+#: Bytes of memory per cell-day a command needs when it works through a region chunk by chunk
+#: (forcing, observations and the working arrays of a simulation or a forward pass, measured on the
+#: synthetic twin). :func:`cells_per_chunk` divides a memory budget by it.
+BYTES_PER_CELL_DAY = 600
+
+
+def cells_per_chunk(max_memory_gb: float, n_days: int, bytes_per_cell_day: float = BYTES_PER_CELL_DAY) -> int:
+    """Cells per chunk so that a chunk of ``n_days`` days fits ``max_memory_gb`` (at least 1)."""
+    if not max_memory_gb > 0:
+        raise RegionError(f"the memory budget must be > 0 GB, got {max_memory_gb}")
+    return max(1, int(max_memory_gb * 1e9 // (bytes_per_cell_day * max(1, n_days))))
 
 
 def make_region(*, lat, lon, time, forcing: dict, attributes, attribute_names: Sequence[str],

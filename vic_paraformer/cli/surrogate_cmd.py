@@ -53,7 +53,8 @@ def register(sub) -> None:
     e.add_argument("--out", default=None, help="folder for metrics.json, timeseries.png, nse_cdf.png")
     e.add_argument("--seed", type=int, default=0, help="random seed of the fresh parameter samples (default 0)")
     e.add_argument("--max-memory", type=float, default=1.0, metavar="GB",
-                   help="memory budget: cells are simulated and scored in chunks that fit it (default 1 GB)")
+                   help="memory budget: the region is read, simulated and scored in cell chunks that fit it "
+                        "(default 1 GB)")
     e.set_defaults(func=run_evaluate)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -86,7 +87,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..surrogate.model import Surrogate
 
     sur = Surrogate.load(args.surrogate)
-    region = Region.open(args.region)
+    region = Region.open(args.region, max_memory_gb=args.max_memory)  # lazily: read chunk by chunk
     report = evaluate_surrogate(sur, region, simulator=args.simulator, n_samples=args.samples, seed=args.seed,
                                 max_memory_gb=args.max_memory)
     print(format_report(report))

@@ -62,7 +62,8 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
 
     Memory is bounded by ``max_memory_gb`` whatever the region's size: the cells are simulated,
     predicted and scored in consecutive chunks (see :func:`evaluation_chunks`); scores do not
-    depend on the chunking (every series is scored on its own).
+    depend on the chunking (every series is scored on its own). With a region opened lazily
+    (``Region.open(path, max_memory_gb=...)``) only the current chunk's forcing is read.
     """
     sur = Surrogate.load(surrogate) if isinstance(surrogate, (str, Path)) else surrogate
     check_report_region(sur, region)
@@ -82,7 +83,6 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
         from ..registry import get_simulator
 
         sim = get_simulator(sim_name, **(simulator_options or {}))
-    from ..ensemble import _cell_subset
 
     chunks = evaluation_chunks(region.n_cells, n_samples, region.n_days, max_memory_gb)
     if len(chunks) > 1:
@@ -93,7 +93,7 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
     series_sur = np.empty_like(series_sim)
     t_sim = t_sur = 0.0
     for sl in chunks:
-        sub = _cell_subset(region, region.cells[sl])
+        sub = region.load_cells(sl)  # in memory: this chunk only, also from a lazily opened region
         params = space.to_dataset(theta[:, sl], sub.cells, dims=("sample", "cell"))
         t0 = time.perf_counter()
         ref = runner.run(sub, params) if runner is not None else sim.simulate(sub, params)
