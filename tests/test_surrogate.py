@@ -293,6 +293,18 @@ def test_waterbalance_training_data_in_float32_and_only_sm_et(synthetic_tiny, tm
     np.testing.assert_array_equal(ts64.load()[1][..., 0], ref["sm"].values.astype(np.float32))
 
 
+def test_max_cells_trains_on_a_seeded_subset(synthetic_tiny):
+    reg = synthetic_tiny.sel_time(None, "2015-09-30")
+    kw = dict(preset="test", n_samples=4, epochs=1, steps_per_epoch=2, batch_size=8, window=60, warmup=10,
+              num_threads=1, progress=False, max_cells=6)
+    sur = train_surrogate(reg, seed=4, **kw)
+    used = sorted(sur.info["train_cells"] + sur.info["val_cells"])
+    assert len(used) == 6 and set(used) <= set(reg.cells.tolist())
+    assert sorted(train_surrogate(reg, seed=4, **kw).info["train_cells"] + sur.info["val_cells"]) == used
+    with pytest.raises(SurrogateError, match="max_cells"):
+        train_surrogate(reg, **{**kw, "max_cells": 1})
+
+
 class InterruptingRunner(Runner):
     """Raises KeyboardInterrupt (Ctrl-C) on its ``stop_at``-th run."""
 

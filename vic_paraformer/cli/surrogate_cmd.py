@@ -39,6 +39,9 @@ def register(sub) -> None:
                    help="simulator processes for the training runs (default 1; more for the vic simulator)")
     t.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads while training (default 1 on CPU: fastest for small LSTMs)")
+    t.add_argument("--max-cells", type=int, default=None, metavar="N",
+                   help="train on a seeded random subset of at most N cells (bounds memory for large regions; "
+                        "the region is then read lazily and only those cells are loaded)")
     t.add_argument("--seed", type=int, default=0, help="random seed of the parameter samples and the training "
                                                        "(default 0)")
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -64,14 +67,14 @@ def run_train(args: argparse.Namespace) -> int:
     from ..surrogate import train_surrogate
     from ._split import split_message, split_region
 
-    full = Region.open(args.region)
+    full = Region.open(args.region, chunks=4096) if args.max_cells else Region.open(args.region)
     region, split = split_region(full, args.train_period, args.test_period, args.train_cells, subset=True)
     log.info(split_message(full, region, split, subset=True))
     sur = train_surrogate(region, args.simulator, n_samples=args.samples, epochs=args.epochs, hidden_size=args.hidden,
                           num_layers=args.layers, max_time=args.max_time, seed=args.seed, preset=args.preset,
                           per_cell=args.per_cell, parameter_space=args.parameter_space, store=args.store,
                           out=args.out, device=args.device, num_threads=args.threads, n_workers=args.workers,
-                          progress=not args.no_progress,
+                          max_cells=args.max_cells, progress=not args.no_progress,
                           simulator_options=with_spinup(None, args, args.simulator))
     hist = sur.info.get("history", {})
     best = sur.info.get("best_epoch", -1)

@@ -36,6 +36,9 @@ def register(sub) -> None:
                         "white noise; realistic: an unknown observation operator, forcing error, a truth the "
                         "attributes do not fully explain, noisy attributes and ET at a few tower-like cells "
                         "(numbers in vic_paraformer.synthetic)")
+    p.add_argument("--train-k", type=int, default=None, metavar="K",
+                   help="mark the DAS-SK training cells (one per K x K block, Region.spatial_split) in train_cell "
+                        "(default: every observed cell trains)")
     p.add_argument("--lat", type=float, default=35.0, help="grid centre latitude (default 35.0)")
     p.add_argument("--lon", type=float, default=-98.0, help="grid centre longitude (default -98.0)")
     p.set_defaults(func=run)
@@ -51,10 +54,13 @@ def run(args: argparse.Namespace) -> int:
                               obs_interval=tuple(args.obs_interval), sm_noise=args.sm_noise, et_noise=args.et_noise,
                               with_et=not args.no_et, parameter_space=args.parameter_space,
                               lat0=args.lat, lon0=args.lon, difficulty=args.difficulty)
+    if args.train_k is not None:
+        region = region.with_training_cells(region.spatial_split(args.train_k).train)
     path = region.save(args.out)
     obs = region.observations("obs_sm")
     print(f"wrote {path}: {region.n_cells} cells x {region.n_days} days "
           f"({region.times[0].date()}..{region.times[-1].date()}), {len(region.attribute_names)} attributes, "
-          f"obs_sm on {np.isfinite(obs).mean():.0%} of cell-days, {args.difficulty} twin, seed {args.seed} "
+          f"obs_sm on {np.isfinite(obs).mean():.0%} of cell-days, {len(region.training_cells)} training cells, "
+          f"{args.difficulty} twin, seed {args.seed} "
           f"({time.perf_counter() - t0:.1f} s)")
     return 0

@@ -94,7 +94,8 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
                     parameter_space: ParameterSpace | str | None = None, store: str | Path | None = None,
                     out: str | Path | None = None, device: str | torch.device | None = None,
                     simulator_options: dict | None = None, runner=None, n_workers: int = 1, chunk_size: int = 16,
-                    max_memory_gb: float = 2.0, num_threads: int | None = None, progress: bool = True) -> Surrogate:
+                    max_memory_gb: float = 2.0, num_threads: int | None = None, max_cells: int | None = None,
+                    progress: bool = True) -> Surrogate:
     """Generate training data for ``region`` with ``simulator`` and train a surrogate on it.
 
     Returns a frozen :class:`Surrogate` (best validation epoch). ``store`` keeps the simulator
@@ -104,13 +105,23 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
     result depend on the machine's load (no preset sets it). ``num_threads`` sets torch's CPU threads
     for the duration of the call; by default 1 when training on CPU: the per-step matrices of a small
     LSTM are too small to gain from more, and on a machine whose cores are busy with other processes
-    two threads were measured ~10x slower than one. Other settings default to ``preset``.
+    two threads were measured ~10x slower than one. ``max_cells`` trains on at most that many cells,
+    a seeded random subset (the surrogate learns the simulator's response, which a sample of cells
+    spans): data generation and training memory then stay bounded whatever the region's size, and
+    with a lazily opened region only those cells are read. Other settings default to ``preset``.
     """
     s = resolve_settings(preset, n_samples=n_samples, epochs=epochs, hidden_size=hidden_size, num_layers=num_layers,
                          dropout=dropout, window=window, warmup=warmup, batch_size=batch_size, lr=lr,
                          steps_per_epoch=steps_per_epoch, patience=patience, max_time=max_time)
     space = ParameterSpace.resolve(parameter_space)
     started = time.perf_counter()
+    if max_cells is not None:
+        if int(max_cells) < 2:
+            raise SurrogateError(f"max_cells must be >= 2 (training and validation cells), got {max_cells}")
+        if region.n_cells > int(max_cells):
+            pick = np.sort(np.random.default_rng(seed + 31).choice(region.n_cells, int(max_cells), replace=False))
+            log.info("training the surrogate on %d of %d cells (max_cells)", len(pick), region.n_cells)
+            region = region.load_cells(pick)
     tmp = None
     old_threads = torch.get_num_threads()
     on_cpu = torch.device(device).type == "cpu" if device is not None else not torch.cuda.is_available()
