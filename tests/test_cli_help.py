@@ -66,3 +66,23 @@ def test_help_and_listing_do_not_import_torch_or_spotpy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = json.loads(out.strip().splitlines()[-1])
     assert loaded == {"torch": False, "spotpy": False, "matplotlib": False, "dask": False, "xarray": False}, loaded
+
+
+def test_strategies_name_lists_every_option_with_type_and_default(capsys):
+    from vic_paraformer.registry import get_calibrator_class
+
+    assert main(["strategies", "sceua"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("sceua: ")
+    header = out.splitlines()[1].split()
+    assert header == ["option", "type", "default", "meaning"]
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:] if line.startswith("  ") and line.split()
+            and not line.startswith("     ")}
+    cls = get_calibrator_class("sceua")
+    for key in ["seed", "parameter_space", *cls.default_options]:
+        assert key in rows, key
+    assert rows["repetitions"][1:3] == ["int", "1000"] and rows["seed"][1:3] == ["int", "0"]
+    assert main(["strategies", "--options"]) == 0
+    assert "paraformer_z: " in capsys.readouterr().out
+    assert main(["strategies", "nope"]) == 1
+    assert "unknown strategy 'nope'" in capsys.readouterr().err

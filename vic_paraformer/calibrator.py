@@ -9,7 +9,9 @@ entry-point group ``vic_paraformer.strategies`` (see :mod:`vic_paraformer.regist
         mystrategy = my_package.module:MyCalibrator
 
 Options are keyword arguments to the constructor; each strategy declares its defaults in
-``default_options`` and unknown options are rejected with an error naming them.
+``default_options`` and unknown options are rejected with an error naming them. ``option_help``
+gives each option's meaning (and ``option_types`` its type where the default does not show it);
+:meth:`Calibrator.describe_options` and ``vic-paraformer strategies NAME`` list them.
 """
 
 from __future__ import annotations
@@ -196,6 +198,34 @@ def _legacy_operator(info: dict, params: xr.Dataset) -> ObservationOperator:
                                n_obs=np.ones(cells.size, int), new_cells="identity")
 
 
+#: Options every strategy takes (constructor keywords of :class:`Calibrator` itself).
+BASE_OPTIONS: dict[str, tuple[str, Any, str]] = {
+    "seed": ("int", 0, "random seed; the same seed gives the same parameters (CLI: --seed)"),
+    "parameter_space": ("str or mapping", "vic",
+                        "parameter bounds: preset 'vic' (physically valid) or 'paper' (the paper's Table 1), or "
+                        "{names, lower, upper} (CLI: --parameter-space)"),
+}
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """One strategy option as ``vic-paraformer strategies NAME`` lists it."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    for kind, name in ((int, "int"), (float, "float"), (str, "str"), (Mapping, "mapping"), ((list, tuple), "list")):
+        if isinstance(value, kind):
+            return name
+    return "any" if value is None else type(value).__name__
+
+
 class Calibrator(abc.ABC):
     """Base class of calibration strategies.
 
@@ -207,6 +237,21 @@ class Calibrator(abc.ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     default_options: ClassVar[Mapping[str, Any]] = {}
+    #: Meaning of each option (one line each; shown by ``vic-paraformer strategies NAME``).
+    option_help: ClassVar[Mapping[str, str]] = {}
+    #: Type of an option whose default does not show it (e.g. ``None`` defaults), as text.
+    option_types: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def describe_options(cls) -> list[OptionInfo]:
+        """Every option of the strategy (``seed`` and ``parameter_space`` first) with type, default and meaning."""
+        out = [OptionInfo(k, t, d, h) for k, (t, d, h) in BASE_OPTIONS.items()]
+        for key, default in cls.default_options.items():
+            kind = cls.option_types.get(key) or _type_name(default)
+            if default is None and kind != "any" and "None" not in kind:
+                kind = f"{kind} or None"
+            out.append(OptionInfo(key, kind, default, str(cls.option_help.get(key, "")).strip()))
+        return out
 
     def __init__(self, *, seed: int = 0, parameter_space: ParameterSpace | str | None = None, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.default_options))
