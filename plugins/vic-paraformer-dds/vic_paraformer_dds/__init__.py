@@ -49,6 +49,11 @@ class DDSCalibrator(SpotpyCellCalibrator):
     maximize = True
     min_repetitions = 6
     default_options = {**SpotpyCellCalibrator.common_options, "r": 0.2}
+    option_help = {**SpotpyCellCalibrator.option_help,
+                   "r": "neighbourhood perturbation size as a share of each parameter's range (Tolson & Shoemaker "
+                        "recommend 0.2)",
+                   "repetitions": "exact number of model runs per training cell: max(5, 0.5 %) random starting "
+                                  "points, then DDS steps (at least 6)"}
 
     def validate(self, region: Region) -> list[str]:
         problems = super().validate(region)
