@@ -86,3 +86,14 @@ def test_strategies_name_lists_every_option_with_type_and_default(capsys):
     assert "paraformer_z: " in capsys.readouterr().out
     assert main(["strategies", "nope"]) == 1
     assert "unknown strategy 'nope'" in capsys.readouterr().err
+
+
+def test_vic_adapter_and_spotpy_strategy_options_load_without_torch():
+    code = ("import sys, json\n"
+            "from vic_paraformer.cli.main import main\n"
+            "main(['strategies', 'sceua'])\n"
+            "import vic_paraformer.vic.importer, vic_paraformer.vic.params, vic_paraformer.vic.verify\n"
+            "import vic_paraformer.evaluation\n"
+            "print(json.dumps({m: m in sys.modules for m in ('torch', 'spotpy')}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == {"torch": False, "spotpy": False}

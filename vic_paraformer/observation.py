@@ -56,10 +56,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported by the torch functions themselves: results and metrics load without it
+    import torch
 
 from .errors import VicParaformerError
 
@@ -390,6 +392,8 @@ def _apply_rows(op: ObservationOperator, sim: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------- torch (differentiable)
 def _linear_torch(s: torch.Tensor, o: torch.Tensor, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
     v = torch.isfinite(o) & torch.isfinite(s)
     n = v.sum(-1).to(s.dtype)
     zero = torch.zeros((), dtype=s.dtype, device=s.device)
@@ -410,6 +414,8 @@ def _linear_torch(s: torch.Tensor, o: torch.Tensor, l2: float) -> tuple[torch.Te
 
 def _interp_torch(s: torch.Tensor, xq: torch.Tensor, yq: torch.Tensor) -> torch.Tensor:
     """Row-wise piecewise-linear map of ``s`` ``(B, L)`` through ``(xq, yq)`` ``(B, K)``, slope 1 outside."""
+    import torch
+
     k = xq.shape[-1]
     idx = torch.searchsorted(xq.contiguous(), s.detach().contiguous()).clamp(1, k - 1)
     x0, x1 = torch.gather(xq, -1, idx - 1), torch.gather(xq, -1, idx)
@@ -421,6 +427,8 @@ def _interp_torch(s: torch.Tensor, xq: torch.Tensor, yq: torch.Tensor) -> torch.
 
 
 def _cdf_torch(s: torch.Tensor, o: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    import torch
+
     probs = torch.linspace(0.0, 1.0, k, dtype=s.dtype, device=s.device)
     v = torch.isfinite(o) & torch.isfinite(s)
     n = v.sum(-1)
@@ -441,6 +449,8 @@ def fit_apply_torch(kind: str, sim: torch.Tensor, obs: torch.Tensor, *, l2: floa
     The same numbers as :func:`fit_apply`; gradients flow to ``sim`` through the fitted
     coefficients (linear) or the simulated quantiles (cdf).
     """
+    import torch
+
     kind = check_operator_name(kind)
     if sim.shape != obs.shape or sim.dim() != 2:
         raise ObservationOperatorError(f"fit_apply_torch needs sim and obs of the same shape (B, L), got "
@@ -457,6 +467,8 @@ def fit_apply_torch(kind: str, sim: torch.Tensor, obs: torch.Tensor, *, l2: floa
 def apply_torch(op: ObservationOperator, sim: torch.Tensor, positions: torch.Tensor | Sequence[int]) -> torch.Tensor:
     """Differentiable ``H(sim)`` for a stored operator: row ``i`` of ``sim`` ``(B, L)`` uses fitted cell
     ``positions[i]`` (-1: identity)."""
+    import torch
+
     if op.kind == "identity":
         return sim
     pos = torch.as_tensor(np.asarray(positions, int), device=sim.device)
