@@ -29,25 +29,35 @@ def test_writes_every_file(reduced):
     for name in ("results.json", "table.md", "report.md", "config.json", "surrogate.pt", "region.nc"):
         assert (out / name).is_file(), name
     figs = {p.name for p in (out / "figures").glob("*.png")}
-    assert {"cdf_nse_DAS-S2.png", "cdf_pcc_DAS-S4NG.png", "scatter_sm_DAS-S4.png", "map_infilt_S2.png",
-            "loss_S4.png"} <= figs
+    assert {"cdf_nse_DAS-S2.png", "cdf_pcc_DAS-S4NG.png", "scatter_sm_DAS-S4.png", "maps_S2.png",
+            "loss_S4.png", "series_sm_S4.png"} <= figs
     assert len(list((out / "results").glob("*.nc"))) == 2 * 2 * 2  # strategies x splits x seeds
     report = (out / "report.md").read_text()
     assert "pytest reduced benchmark" in report and "Seeds: [0, 1]" in report
     for fig in results["figures"]:
-        assert f"({fig})" in report and (out / fig).is_file()
+        assert f"]({fig})" in report and (out / fig).is_file()
+        assert f"![" in report.split(f"]({fig})")[0].rsplit("\n", 1)[-1]   # embedded, not linked
 
 
 def test_results_json_layout(reduced):
     out, _ = reduced
     res = json.loads((out / "results.json").read_text())
-    assert set(res["table"]) == {"sm", "et"}
+    assert set(res["table"]) == {"sm", "sm_op", "et"}
     assert set(res["table"]["sm"]) == {"DAS-S2", "DAS-S4", "DAS-S4NG"}
     row = res["table"]["sm"]["DAS-S4NG"]["sceua"]
-    assert set(row) == {"rmse", "pcc", "nse"} and row["nse"]["n"] == 2  # two seeds
-    assert set(res["table"]["sm"]["DAS-S4"]) == {"sceua", "paraformer_a", "oracle"}
+    assert row["nse"]["n"] == 2  # two seeds
+    assert row["worst"]["mean"] <= row["nse"]["mean"]
+    assert set(res["table"]["sm"]["DAS-S4"]) == {"sceua", "paraformer_a", "oracle", "default"}
+    assert set(row) == {"rmse", "pcc", "nse", "worst", "n_cells"}
     assert set(res["cost"]) == {"sceua|S2", "sceua|S4", "paraformer_a|S2", "paraformer_a|S4"}
     assert res["cost"]["sceua|S4"]["n_evaluations"]["mean"] > 0
+    assert res["cost"]["sceua|S4"]["cpu_seconds"]["mean"] > 0
+    assert set(res["recovery"]["sceua|S4"]["correlation"]) == set(vp.PARAMETER_NAMES)
+    assert "default|all" in res["recovery"]
+    assert set(res["identifiability"]["by_parameter"]) == set(vp.PARAMETER_NAMES)
+    wb = res["water_balance"]
+    assert {"oracle|all", "default|all", "sceua|S4"} <= set(wb)
+    assert abs(wb["oracle|all"]["et_bias"]["mean"]) < 1e-9 and wb["sceua|S4"]["et_mae"]["mean"] >= 0
     assert set(res["recovery"]["sceua|S4"]["error"]) == set(vp.PARAMETER_NAMES)
     assert "truth|S4" in res["recovery"]
 
@@ -56,11 +66,51 @@ def test_table_has_paper_layout(reduced):
     out, _ = reduced
     table = (out / "table.md").read_text()
     assert "### Soil moisture (calibrated variable)" in table and "### ET (uncalibrated variable)" in table
-    header = next(line for line in table.splitlines() if line.startswith("| strategy | DAS-S2 RMSE"))
-    assert header.count("|") == 1 + 1 + 3 * 3  # strategy + 3 metrics x 3 datasets
+    header = next(line for line in table.splitlines() if line.startswith("| strategy | DAS-S2 RMSE (m3 m-3)"))
+    assert header.count("|") == 1 + 1 + 4 * 3  # strategy + (3 metrics + worst NSE) x 3 datasets
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
-    assert {"sceua", "paraformer_a", "oracle", "truth"} <= set(rows)
+    assert {"sceua", "paraformer_a", "oracle", "default", "truth", "truth (oracle)"} <= set(rows)
+    assert "fitted observation operator" in table and "Water balance" in table and "CPU time (s)" in table
+    assert "| default |" in table
     assert "±" in table  # spread over the two seeds
+
+
+def test_report_has_glossary_interpretation_and_recovery_correlation(reduced):
+    """The report (the demo writes the same one) explains every abbreviation and shows r per parameter."""
+    out, results = reduced
+    report = (out / "report.md").read_text()
+    assert "## Glossary" in report and "## Interpretation" in report
+    for term in ("DAS-Sk", "DAS-SkNG", "oracle", "default", "RBL", "NSE", "PCC", "RMSE", "ET", "SM"):
+        assert f"- **{term}**:" in report, term
+    assert "### Parameter recovery" in report
+    header = next(line for line in report.splitlines() if line.startswith("| strategy | training set | infilt error"))
+    for p in vp.PARAMETER_NAMES:
+        assert f"{p} r" in header
+    assert "Seeds: [0, 1] (2 seeds" in report and "mean ± s.d. over 2 seeds" in report
+    assert "x axis is cut at NSE" in report
+
+
+def test_negative_recovery_correlation_is_flagged():
+    from vic_paraformer.benchmark.report import interpretation, recovery_warnings
+
+    m = lambda v: {"mean": v, "sd": 0.0, "n": 1}  # noqa: E731
+    res = {"recovery": {"paraformer_z|S4": {"error": {"infilt": m(0.44), "Ds": m(0.1)},
+                                            "correlation": {"infilt": m(-0.93), "Ds": m(0.5)}}}}
+    warns = recovery_warnings(res)
+    assert len(warns) == 1 and "infilt" in warns[0] and "-0.93" in warns[0]
+    assert "anti-correlated" in interpretation(res)
+
+
+def test_fitted_operator_and_water_balance_hand_values():
+    from vic_paraformer.benchmark.diagnostics import fit_linear_operator, water_balance_summary
+
+    sim = np.tile(np.linspace(0.1, 0.3, 20), (2, 1))
+    obs = np.stack([1.2 * sim[0] + 0.03, np.full(20, np.nan)])
+    a, b = fit_linear_operator(sim, obs)
+    np.testing.assert_allclose([a[0], b[0]], [1.2, 0.03])
+    assert (a[1], b[1]) == (1.0, 0.0)   # too few observations: identity
+    s = water_balance_summary({"et": np.array([500.0, 700.0])}, {"et": np.array([600.0, 600.0])})
+    assert s == {"et_mean": 600.0, "et_bias": 0.0, "et_mae": 100.0}
 
 
 def test_periods_need_three_years():
@@ -87,7 +137,7 @@ def test_markdown_table_marks_missing_values():
                                               "pcc": {"mean": float("nan"), "sd": float("nan"), "n": 0},
                                               "nse": {"mean": 0.5, "sd": 0.1, "n": 2}}}}}}
     table = markdown_table(res)
-    assert "| a | 0.100 | – | 0.500 ± 0.100 |" in table
+    assert "| a | 0.100 | – | 0.500 ± 0.100 | – |" in table
 
 
 def test_rerun_of_the_same_configuration_resumes(reduced):
@@ -99,4 +149,4 @@ def test_rerun_of_the_same_configuration_resumes(reduced):
     again = run_benchmark(config, out, command="pytest reduced benchmark", progress=messages.append)
     assert any(m.startswith("resuming") for m in messages)
     assert not any("calibrating with" in m for m in messages)
-    assert again["table"] == json.loads(json.dumps(results["table"]))
+    assert json.dumps(again["table"], sort_keys=True) == json.dumps(results["table"], sort_keys=True)  # NaN-safe

@@ -9,8 +9,18 @@
    learning only from its training cells.
 4. The *simulator* (not the surrogate) is run with the calibrated parameters from the first day, and
    RMSE/PCC/NSE of soil moisture (calibrated) and ET (never calibrated) are computed on the test year
-   for the training cells and the untrained neighbours. An ``oracle`` row runs the true parameters
-   (synthetic twin only): the ceiling that observation noise allows.
+   for the training cells and the untrained neighbours: SM raw (model top layer against the
+   observations) and through a per-cell linear operator ``obs ~ a sim + b`` fitted on the cell's
+   training-period observations (what a satellite-product rescaling would do).
+
+Besides the strategies, two reference rows: ``default`` (the region's prior parameters: its
+``infilt .. expt`` variables where present, e.g. from a VIC parameter file, else the middle of each
+range; the paper's VIC/NLDAS row) and, for synthetic twins, ``oracle`` (true parameters run with the
+*true* forcing, SM mapped through the *true* observation operator: the ceiling the observation noise
+allows). Also written: per-strategy water balance (test-year ET and runoff against the truth's),
+parameter recovery (error and correlation with the truth), the simulator's sensitivity of SM and ET
+to each parameter (identifiability), and cost (wall time, evaluations, CPU seconds of the process
+and its children).
 """
 
 from __future__ import annotations
@@ -31,7 +41,8 @@ from ..errors import VicParaformerError
 from ..evaluation import score_simulation
 from ..region import Region
 from ..registry import get_calibrator_class, get_simulator, strategies as installed_strategies
-from .recovery import recovery_error, roughness
+from .diagnostics import CpuClock, fit_linear_operator, sensitivity, water_balance, water_balance_summary
+from .recovery import recovery_correlation, recovery_error, roughness
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +57,7 @@ class BenchmarkConfig:
     nx: int = 32
     years: int = 3
     region_seed: int = 0
+    difficulty: str = "realistic"
     train_years: int = 2
     splits: tuple[int, ...] = (4, 8)
     neighbour_split: int = 8
@@ -122,22 +134,24 @@ def _options_for(calibrator_cls, name: str, config: BenchmarkConfig, surrogate_p
     return {k: v for k, v in wanted.items() if k in accepted}
 
 
-def _score(region: Region, sim_ds, test, datasets: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+def _score(region: Region, sim_ds, test, datasets: dict[str, np.ndarray],
+           variables=("sm", "et")) -> dict[str, dict[str, dict[str, np.ndarray]]]:
     """Per dataset and variable, per-cell metrics of a simulation over the test period."""
-    scored = score_simulation(region, sim_ds, test, datasets)["variables"]
+    scored = score_simulation(region, sim_ds, test, datasets, variables)["variables"]
     return {d: {var: {m: np.asarray(g[d][m], float) for m in METRIC_NAMES} for var, g in scored.items()}
             for d in datasets}
 
 
-def _mean_pairs(region: Region, sim_ds, test, datasets: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _mean_pairs(region: Region, sim_sm: np.ndarray, test, datasets: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Observed and simulated test-period mean SM per cell (simulation sampled on observed days only)."""
     obs = region.sel_time(*test).observations("obs_sm")
-    sim = np.where(np.isfinite(obs), np.asarray(sim_ds["sm"].values, float), np.nan)
+    sim = np.where(np.isfinite(obs), sim_sm, np.nan)
     pos = {c: i for i, c in enumerate(region.cells)}
     out = {}
     for dname, cells in datasets.items():
         idx = np.array([pos[c] for c in cells])
-        out[dname] = (np.nanmean(obs[idx], axis=1), np.nanmean(sim[idx], axis=1))
+        with np.errstate(all="ignore"):
+            out[dname] = (np.nanmean(obs[idx], axis=1), np.nanmean(sim[idx], axis=1))
     return out
 
 
@@ -148,11 +162,68 @@ def _trained_roughness(region: Region, values: np.ndarray, train_cells, k: int, 
     return roughness(values[idx], row[idx], col[idx], space, step=k)
 
 
+def default_parameters(region: Region, space) -> tuple[np.ndarray, str]:
+    """The ``default`` row's parameters: the region's own (e.g. a VIC parameter file's) or the midpoint."""
+    own = region.parameters(space)
+    if own is not None:
+        return own, "the region's parameter values"
+    return np.tile(space.denormalize(np.full(space.n, 0.5)), (region.n_cells, 1)), "the middle of each range"
+
+
+def _series_cells(region: Region, split) -> dict[str, int]:
+    """A trained cell (the training cell nearest the region's centre) and its nearest untrained neighbour."""
+    lat, lon = region.ds["lat"].values, region.ds["lon"].values
+    pos = {c: i for i, c in enumerate(region.cells)}
+    tr = np.array([pos[c] for c in split.train])
+    d = (lat[tr] - lat.mean()) ** 2 + (lon[tr] - lon.mean()) ** 2
+    t = int(tr[np.argmin(d)])
+    out = {"trained": int(region.cells[t])}
+    if len(split.neighbours):
+        nb = np.array([pos[c] for c in split.neighbours])
+        dn = (lat[nb] - lat[t]) ** 2 + (lon[nb] - lon[t]) ** 2
+        out["untrained"] = int(region.cells[nb[np.argmin(dn)]])
+    return out
+
+
+class _Evaluator:
+    """Runs the simulator for one parameter set and derives every score of a benchmark row."""
+
+    def __init__(self, region: Region, simulator, space, train_p, test_p, datasets, truth_wb=None):
+        self.region, self.simulator, self.space = region, simulator, space
+        self.train_p, self.test_p, self.datasets = train_p, test_p, datasets
+        self.truth_wb = truth_wb
+        obs = region.observations("obs_sm")
+        times = region.times
+        self.train_idx = np.flatnonzero((times >= train_p[0]) & (times <= train_p[1]))
+        self.test_idx = np.flatnonzero((times >= test_p[0]) & (times <= test_p[1]))
+        self.obs_train = obs[:, self.train_idx]
+
+    def run(self, values: np.ndarray, sim_region: Region | None = None, operator=None) -> dict[str, Any]:
+        """``operator(sm)`` (e.g. the twin's true one, for the oracle) is applied to the raw SM scores."""
+        sim_region = sim_region or self.region
+        sim = self.simulator.simulate(sim_region, self.space.to_dataset(values, self.region.cells))
+        sm = np.asarray(sim["sm"].values, float)
+        test_ds = sim.isel(time=self.test_idx)
+        raw = test_ds.copy()
+        if operator is not None:
+            raw["sm"] = (raw["sm"].dims, operator(sm)[:, self.test_idx])
+        scores = _score(self.region, raw, self.test_p, self.datasets)
+        a, b = fit_linear_operator(sm[:, self.train_idx], self.obs_train)
+        fitted = test_ds[["sm"]].copy()
+        fitted["sm"] = (fitted["sm"].dims, a[:, None] * sm[:, self.test_idx] + b[:, None])
+        op_scores = _score(self.region, fitted, self.test_p, self.datasets, variables=("sm",))
+        for d in scores:
+            scores[d]["sm_op"] = op_scores[d]["sm"]
+        wb = water_balance(sim, self.test_p)
+        return {"scores": scores, "sim_sm": np.asarray(raw["sm"].values, float), "wb": wb,
+                "water_balance": water_balance_summary(wb, self.truth_wb)}
+
+
 def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region | None = None,
                   command: str | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the protocol and write results.json, table.md, report.md and figures to ``out_dir``."""
     from ..surrogate import Surrogate, train_surrogate
-    from ..synthetic import synthetic_region
+    from ..synthetic import synthetic_region, true_forcing_region, true_observation_operator
     from . import report
 
     out = Path(out_dir)
@@ -160,6 +231,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     (out / "figures").mkdir(exist_ok=True)
     say = progress or log.info
     started = time.perf_counter()
+    cpu_started = CpuClock.now()
     config_text = json.dumps(asdict(config), indent=2, default=str)
     # Resume: an interrupted run of the same configuration keeps its surrogate and finished calibrations.
     resume = (out / "config.json").is_file() and (out / "config.json").read_text() == config_text
@@ -167,15 +239,18 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
         write_text_atomic(out / "config.json", config_text)
 
     if region is None:
-        say(f"generating the synthetic twin region ({config.ny} x {config.nx} cells, {config.years} years, seed {config.region_seed})")
-        region = synthetic_region(ny=config.ny, nx=config.nx, years=config.years, seed=config.region_seed)
+        say(f"generating the {config.difficulty} synthetic twin region ({config.ny} x {config.nx} cells, "
+            f"{config.years} years, seed {config.region_seed})")
+        region = synthetic_region(ny=config.ny, nx=config.nx, years=config.years, seed=config.region_seed,
+                                  difficulty=config.difficulty)
     region.save(out / "region.nc")
     train_p, test_p = periods(region, config.train_years)
     train_region = region.sel_time(*train_p)
     simulator = get_simulator(config.simulator)
     names = config.strategies or installed_strategies()
 
-    splits = {k: region.spatial_split(k) for k in sorted(set(config.splits) | {config.neighbour_split})}
+    splits = {k: region.spatial_split(k, seed=config.region_seed)
+              for k in sorted(set(config.splits) | {config.neighbour_split})}
     datasets_per_split: dict[int, dict[str, np.ndarray]] = {}
     for k, sp in splits.items():
         ds = {}
@@ -185,6 +260,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
             ds[f"DAS-S{k}NG"] = sp.neighbours
         datasets_per_split[k] = ds
         say(f"DAS-S{k}: {len(sp.train)} training cells, {len(sp.neighbours)} untrained neighbours")
+    all_ds = {d: c for dd in datasets_per_split.values() for d, c in dd.items()}
 
     sur_path = out / "surrogate.pt"
     if resume and sur_path.is_file():
@@ -205,23 +281,56 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     maps: dict[int, dict[str, np.ndarray]] = {k: {} for k in splits}
     per_cell: dict[str, dict[str, dict[str, dict[str, np.ndarray]]]] = {}  # dataset -> strategy -> var -> metrics (seed 0)
     scatter: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}  # dataset -> strategy -> (obs mean, sim mean)
+    series_cells = {k: _series_cells(region, sp) for k, sp in splits.items()}
+    series: dict[int, dict[str, np.ndarray]] = {k: {} for k in splits}   # split -> row name -> sm (cell, test day)
+    pos = {c: i for i, c in enumerate(region.cells)}
     space = surrogate.parameter_space
     truth = region.parameters(space, prefix="true_")
+    oracle_region = true_forcing_region(region)
 
+    def keep_series(k: int, name: str, sm: np.ndarray) -> None:
+        series[k][name] = np.stack([sm[pos[c]] for c in series_cells[k].values()])
+
+    truth_wb = None
+    evaluator = _Evaluator(region, simulator, space, train_p, test_p, all_ds)
     if truth is not None:
-        say("oracle: simulating the true parameters")
-        oracle_sim = simulator.simulate(region, space.to_dataset(truth, region.cells), period=test_p)
-        all_ds = {d: c for dd in datasets_per_split.values() for d, c in dd.items()}
-        scores = _score(region, oracle_sim, test_p, all_ds)
-        runs.append({"strategy": "oracle", "seed": None, "split": None, "scores": scores, "wall_time": 0.0,
-                     "n_evaluations": 0})
-        for dname, s in scores.items():
+        say("oracle: simulating the true parameters with the true forcing")
+        row = evaluator.run(truth, sim_region=oracle_region, operator=lambda sm: true_observation_operator(region, sm))
+        truth_wb = row["wb"]
+        evaluator.truth_wb = truth_wb
+        row["water_balance"] = water_balance_summary(truth_wb, truth_wb)
+        runs.append({"strategy": "oracle", "seed": None, "split": None, "scores": row["scores"], "wall_time": 0.0,
+                     "n_evaluations": 0, "water_balance": row["water_balance"]})
+        for dname, s in row["scores"].items():
             per_cell.setdefault(dname, {})["oracle"] = s
-        for dname, pair in _mean_pairs(region, oracle_sim, test_p, all_ds).items():
+        for dname, pair in _mean_pairs(region, row["sim_sm"], test_p, all_ds).items():
             scatter.setdefault(dname, {})["oracle"] = pair
+        for k in splits:
+            keep_series(k, "oracle", row["sim_sm"])
+
+    default_values, default_source = default_parameters(region, space)
+    say(f"default: simulating {default_source}")
+    row = evaluator.run(default_values)
+    drow = {"strategy": "default", "seed": None, "split": None, "scores": row["scores"], "wall_time": 0.0,
+            "n_evaluations": 0, "water_balance": row["water_balance"], "source": default_source}
+    if truth is not None:
+        drow["recovery"] = recovery_error(default_values, truth, space)
+        drow["correlation"] = recovery_correlation(default_values, truth, space)
+    runs.append(drow)
+    for dname, s in row["scores"].items():
+        per_cell.setdefault(dname, {})["default"] = s
+    for k in splits:
+        keep_series(k, "default", row["sim_sm"])
+
+    sens_base = truth if truth is not None else default_values
+    rng = np.random.default_rng(config.region_seed)
+    sens_cells = np.sort(rng.choice(region.cells, size=min(64, region.n_cells), replace=False))
+    say(f"identifiability: the simulator's sensitivity to each parameter on {len(sens_cells)} cells")
+    identifiability = sensitivity(simulator, oracle_region, sens_base, space, test_p, sens_cells)
 
     for k, sp in splits.items():
         cal_region = train_region.with_training_cells(sp.train)
+        evaluator_k = _Evaluator(region, simulator, space, train_p, test_p, datasets_per_split[k], truth_wb)
         for name in names:
             try:
                 cls = get_calibrator_class(name)
@@ -230,40 +339,57 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                 continue
             for seed in config.seeds:
                 result_path = out / "results" / f"{name}_S{k}_seed{seed}.nc"
+                cpu_path = result_path.with_suffix(".cpu.json")
                 if resume and result_path.is_file():
                     say(f"[DAS-S{k}] {name} (seed {seed}): reusing {result_path}")
                     result = CalibrationResult.open(result_path)
+                    cpu = json.loads(cpu_path.read_text())["cpu_seconds"] if cpu_path.is_file() else float("nan")
                 else:
                     say(f"[DAS-S{k}] calibrating with {name} (seed {seed})")
                     calibrator = cls(seed=seed, **_options_for(cls, name, config, sur_path))
-                    result = calibrator.calibrate(cal_region)
+                    with CpuClock() as clock:
+                        result = calibrator.calibrate(cal_region)
+                    cpu = clock.seconds
                     result.save(result_path)
-                sim = simulator.simulate(region, result.params, period=test_p)
-                scores = _score(region, sim, test_p, datasets_per_split[k])
-                row = {"strategy": name, "seed": seed, "split": k, "scores": scores, "wall_time": result.wall_time,
-                       "n_evaluations": result.n_evaluations}
+                    write_text_atomic(cpu_path, json.dumps({"cpu_seconds": cpu}))
+                values = result.values()
+                ev = evaluator_k.run(values)
+                row = {"strategy": name, "seed": seed, "split": k, "scores": ev["scores"],
+                       "wall_time": result.wall_time, "n_evaluations": result.n_evaluations, "cpu_seconds": cpu,
+                       "water_balance": ev["water_balance"]}
                 if truth is not None:
-                    row["recovery"] = recovery_error(result.values(), truth, space)
+                    row["recovery"] = recovery_error(values, truth, space)
+                    row["correlation"] = recovery_correlation(values, truth, space)
                     if region.has_grid:
-                        row["roughness_map"] = roughness(result.values(), *region.grid(), space)
-                        row["roughness_trained"] = _trained_roughness(region, result.values(), sp.train, k, space)
+                        row["roughness_map"] = roughness(values, *region.grid(), space)
+                        row["roughness_trained"] = _trained_roughness(region, values, sp.train, k, space)
                 runs.append(row)
                 if seed == config.seeds[0]:
                     histories[k][name] = result.history
-                    maps[k][name] = result.values()[:, space.names.index("infilt")]
-                    for dname, s in scores.items():
+                    maps[k][name] = values
+                    for dname, s in ev["scores"].items():
                         per_cell.setdefault(dname, {})[name] = s
-                    for dname, pair in _mean_pairs(region, sim, test_p, datasets_per_split[k]).items():
+                    for dname, pair in _mean_pairs(region, ev["sim_sm"], test_p, datasets_per_split[k]).items():
                         scatter.setdefault(dname, {})[name] = pair
+                    keep_series(k, name, ev["sim_sm"])
     results = report.aggregate(runs, config, region, space, truth)
+    results["identifiability"] = {"cells": [int(c) for c in sens_cells], "step": 0.1,
+                                  "around": "truth" if truth is not None else "default", "by_parameter": identifiability}
+    results["default_source"] = default_source
     if truth is not None and region.has_grid:
         for k, sp in splits.items():
             results["recovery"][f"truth|S{k}"] = {"roughness_map": roughness(truth, *region.grid(), space),
                                                   "roughness_trained": _trained_roughness(region, truth, sp.train, k, space)}
     results["surrogate"] = {"path": str(sur_path), "train_seconds": surrogate_time}
     results["wall_time"] = time.perf_counter() - started
+    results["cpu_seconds"] = CpuClock.now() - cpu_started
     results["versions"] = library_versions()
     results["command"] = command
-    report.write_all(out, results, per_cell, histories, maps, scatter, region, space, truth, splits, test_p)
+    results["region"] = {"difficulty": str(region.ds.attrs.get("difficulty", "not a synthetic twin")),
+                         "n_cells": int(region.n_cells), "n_days": int(region.n_days)}
+    obs_test = region.sel_time(*test_p).observations("obs_sm")
+    series_obs = {k: np.stack([obs_test[pos[c]] for c in cells.values()]) for k, cells in series_cells.items()}
+    report.write_all(out, results, per_cell, histories, maps, scatter, region, space, truth, splits, test_p,
+                     series={k: (series_cells[k], series_obs[k], series[k]) for k in splits})
     say(f"benchmark finished in {results['wall_time']:.0f} s; report: {out / 'report.md'}")
     return results

@@ -36,3 +36,20 @@ def roughness(values: np.ndarray, row: np.ndarray, col: np.ndarray, space: Param
         diffs = diffs[np.isfinite(diffs)]
         out[name] = float(diffs.mean()) if diffs.size else float("nan")
     return out
+
+
+def recovery_correlation(values: np.ndarray, truth: np.ndarray, space: ParameterSpace) -> dict[str, float]:
+    """Pearson correlation per parameter between calibrated and true fields over the cells.
+
+    NaN where either field is constant (e.g. the default row's midpoint). A negative value means the
+    calibrated map is anti-correlated with the truth (equifinality: good scores, wrong parameters).
+    """
+    u, t = space.normalize(values), space.normalize(truth)
+    out: dict[str, float] = {}
+    for j, name in enumerate(space.names):
+        a, b = u[:, j], t[:, j]
+        if np.std(a) < 1e-12 or np.std(b) < 1e-12:
+            out[name] = float("nan")
+        else:
+            out[name] = float(np.corrcoef(a, b)[0, 1])
+    return out

@@ -16,6 +16,46 @@ from ..region import Region
 from . import figures
 
 METRICS = ("rmse", "pcc", "nse")
+#: Rows that are not calibration strategies.
+REFERENCE_ROWS = ("default", "oracle")
+#: Units of the VIC soil parameters (colour-bar labels).
+PARAMETER_UNITS = {"infilt": "-", "Ds": "fraction of Dsmax", "Dsmax": "mm/day", "Ws": "fraction of max. moisture",
+                   "expt": "-"}
+UNITS = {"sm": "m3 m-3", "sm_op": "m3 m-3", "et": "mm/day"}
+TITLES = {"sm": "Soil moisture (calibrated variable), raw model top layer against the observations, test period",
+          "sm_op": "Soil moisture through a fitted observation operator (per-cell a sim + b fitted on the cell's "
+                   "training-period observations), test period",
+          "et": "ET (uncalibrated variable), test period"}
+
+GLOSSARY = [
+    ("SM", "soil moisture of the top model layer (m3 m-3), the calibrated variable"),
+    ("ET", "evapotranspiration (mm/day), never calibrated: a check of the parameters' physical meaning"),
+    ("RMSE", "root-mean-square error, in the variable's units (lower is better)"),
+    ("PCC", "Pearson correlation coefficient of the daily series (-, 1 is perfect)"),
+    ("NSE", "Nash-Sutcliffe efficiency, 1 - SSE/variance of the observations (-, 1 perfect, 0 = the observed "
+            "mean, negative worse than the mean)"),
+    ("worst NSE", "the lowest per-cell NSE of the set (the cell a median hides)"),
+    ("DAS-Sk", "the paper's spatial sampling: one training cell per k x k block of the grid (point sets: "
+               "n/k^2 evenly spread points); scores on those training cells"),
+    ("DAS-SkNG", "the untrained cells next to a DAS-Sk training cell (8-neighbourhood; point sets: within 1.5 "
+                 "network spacings), never seen in calibration: the spatial-generalisation test"),
+    ("default", "the region's prior parameters (its parameter file's values, else the middle of each range), "
+                "uncalibrated: the paper's VIC/NLDAS row"),
+    ("oracle", "the true parameters run with the true forcing, SM mapped through the true observation "
+               "operator (synthetic twins only): the ceiling the observation noise allows"),
+    ("operator", "the map from model top-layer SM to what a sensor reads (scale and offset); 'fitted' = "
+                 "obs ~ a sim + b per cell on the training period"),
+    ("SCE-UA", "shuffled complex evolution (Duan et al.), a per-cell global optimiser; untrained cells copy the "
+               "nearest trained cell"),
+    ("DDS", "dynamically dimensioned search (plugin), a per-cell optimiser like SCE-UA"),
+    ("FFN-A", "feed-forward network from attributes to parameters"),
+    ("LSTM-Z", "LSTM from forcing/observation time series (Z) and attributes to parameters"),
+    ("ParaFormer-A / -Z", "the paper's transformer from attributes (A) or time series plus attributes (Z) to "
+                          "parameters"),
+    ("RBL", "the paper's relative-bias loss term added to RMSE in DL training"),
+    ("CDF", "cumulative distribution over cells"),
+    ("CPU s", "user + system CPU seconds of the process and its child processes"),
+]
 
 
 def _mean_sd(values: list[float]) -> dict[str, float]:
@@ -25,39 +65,76 @@ def _mean_sd(values: list[float]) -> dict[str, float]:
     return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0, "n": int(v.size)}
 
 
+def _key(run) -> str:
+    return f"{run['strategy']}|S{run['split']}" if run.get("split") is not None else f"{run['strategy']}|all"
+
+
 def aggregate(runs: list[dict], config, region: Region, space: ParameterSpace, truth) -> dict[str, Any]:
-    """Median over cells per run, then mean and spread over seeds, per strategy, dataset and variable."""
+    """Median (and worst) over cells per run, then mean and spread over seeds, per strategy, dataset, variable."""
     table: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     cost: dict[str, dict[str, Any]] = {}
     recovery: dict[str, dict[str, Any]] = {}
+    wbal: dict[str, dict[str, list[float]]] = {}
     by_key: dict[tuple[str, str, str], dict[str, list[float]]] = {}
     for run in runs:
         for dname, per_var in run["scores"].items():
             for var, m in per_var.items():
-                slot = by_key.setdefault((run["strategy"], dname, var), {k: [] for k in METRICS})
+                slot = by_key.setdefault((run["strategy"], dname, var), {k: [] for k in METRICS + ("worst", "n_cells")})
                 for k in METRICS:
                     slot[k].append(summarize(m[k])["median"])
-        if run["strategy"] != "oracle":
-            c = cost.setdefault(f"{run['strategy']}|S{run['split']}", {"wall_time": [], "n_evaluations": []})
+                finite = np.asarray(m["nse"], float)[np.isfinite(m["nse"])]
+                slot["worst"].append(float(finite.min()) if finite.size else float("nan"))
+                slot["n_cells"].append(float(finite.size))
+        key = _key(run)
+        for field, v in (run.get("water_balance") or {}).items():
+            wbal.setdefault(key, {}).setdefault(field, []).append(v)
+        if run["strategy"] not in REFERENCE_ROWS:
+            c = cost.setdefault(key, {"wall_time": [], "n_evaluations": [], "cpu_seconds": []})
             c["wall_time"].append(run["wall_time"])
             c["n_evaluations"].append(run["n_evaluations"])
-            if "recovery" in run:
-                r = recovery.setdefault(f"{run['strategy']}|S{run['split']}",
-                                        {"error": [], "roughness_map": [], "roughness_trained": []})
-                r["error"].append(run["recovery"])
-                for key in ("roughness_map", "roughness_trained"):
-                    if key in run:
-                        r[key].append(run[key])
+            c["cpu_seconds"].append(run.get("cpu_seconds", float("nan")))
+        if "recovery" in run:
+            r = recovery.setdefault(key, {"error": [], "correlation": [], "roughness_map": [], "roughness_trained": []})
+            r["error"].append(run["recovery"])
+            if "correlation" in run:
+                r["correlation"].append(run["correlation"])
+            for field in ("roughness_map", "roughness_trained"):
+                if field in run:
+                    r[field].append(run[field])
     for (strategy, dname, var), vals in by_key.items():
         table.setdefault(var, {}).setdefault(dname, {})[strategy] = {k: _mean_sd(v) for k, v in vals.items()}
-    cost_out = {k: {"wall_time": _mean_sd(v["wall_time"]), "n_evaluations": _mean_sd(v["n_evaluations"])}
-                for k, v in cost.items()}
+    cost_out = {k: {f: _mean_sd(v[f]) for f in v} for k, v in cost.items()}
     rec_out: dict[str, Any] = {
         key: {field: {p: _mean_sd([e[p] for e in r[field]]) for p in space.names}
-              for field in ("error", "roughness_map", "roughness_trained") if r[field]}
+              for field in ("error", "correlation", "roughness_map", "roughness_trained") if r[field]}
         for key, r in recovery.items()}
-    return {"config": to_plain(config.__dict__), "table": table, "cost": cost_out, "recovery": rec_out,
-            "runs": [{k: v for k, v in r.items() if k != "scores"} | {"medians": _run_medians(r)} for r in runs]}
+    wb_out = {k: {f: _mean_sd(v) for f, v in fields.items()} for k, fields in wbal.items()}
+    results = {"config": to_plain(config.__dict__), "table": table, "cost": cost_out, "recovery": rec_out,
+               "water_balance": wb_out,
+               "runs": [{k: v for k, v in r.items() if k != "scores"} | {"medians": _run_medians(r)} for r in runs]}
+    results["separation"] = separation(results, f"DAS-S{config.neighbour_split}NG")
+    return results
+
+
+def separation(results: dict[str, Any], dataset: str, var: str = "sm") -> dict[str, Any] | None:
+    """Can the benchmark tell the strategies apart? Spread of the strategies' mean median NSE on
+    ``dataset`` against the seed-to-seed standard deviation (the largest of any strategy), and the
+    oracle's margin over the best strategy."""
+    rows = results.get("table", {}).get(var, {}).get(dataset)
+    if not rows:
+        return None
+    strat = {s: m["nse"] for s, m in rows.items() if s not in REFERENCE_ROWS and m["nse"]["n"] > 0}
+    if len(strat) < 2:
+        return None
+    means = {s: m["mean"] for s, m in strat.items()}
+    best, worst = max(means, key=means.get), min(means, key=means.get)
+    sds = [m["sd"] for m in strat.values() if m["n"] > 1]
+    max_sd = max(sds) if sds else float("nan")
+    spread = means[best] - means[worst]
+    oracle = rows.get("oracle", {}).get("nse", {}).get("mean", float("nan"))
+    return {"dataset": dataset, "variable": var, "best": best, "worst": worst, "spread": spread,
+            "max_seed_sd": max_sd, "ratio": spread / max_sd if sds and max_sd > 0 else float("nan"),
+            "n_seeds": max(m["n"] for m in strat.values()), "oracle": oracle, "oracle_margin": oracle - means[best]}
 
 
 def _run_medians(run) -> dict:
@@ -65,118 +142,289 @@ def _run_medians(run) -> dict:
 
 
 def _fmt(ms: dict[str, float], digits: int = 3) -> str:
-    if not ms or ms.get("n", 0) == 0:
+    if not ms or ms.get("n", 0) == 0 or not np.isfinite(ms.get("mean", float("nan"))):
         return "–"
     if ms["n"] > 1:
         return f"{ms['mean']:.{digits}f} ± {ms['sd']:.{digits}f}"
     return f"{ms['mean']:.{digits}f}"
 
 
+def _row_order(names) -> list[str]:
+    return sorted(names, key=lambda s: (s == "oracle", s != "default", s))
+
+
+def _seed_note(results: dict[str, Any]) -> str:
+    seeds = (results.get("config") or {}).get("seeds")
+    if seeds is None:
+        return "mean ± s.d. over seeds where more than one ran"
+    n = len(seeds)
+    if n == 1:
+        return "one seed (no spread over seeds shown)"
+    return f"mean ± s.d. over {n} seeds"
+
+
 def markdown_table(results: dict[str, Any]) -> str:
-    """Table 2 (SM) and Table 3 (ET) layouts: rows strategies, column groups datasets."""
+    """Tables 2 (SM) and 3 (ET) of the paper, plus the operator, water-balance, cost, recovery and
+    identifiability tables; every table states its units."""
     lines: list[str] = []
-    titles = {"sm": "Soil moisture (calibrated variable), test period", "et": "ET (uncalibrated variable), test period"}
-    for var in ("sm", "et"):
+    seeds = _seed_note(results)
+    for var in ("sm", "sm_op", "et"):
         if var not in results["table"]:
             continue
         tab = results["table"][var]
         dsets = list(tab)
-        strategies = sorted({s for d in tab.values() for s in d}, key=lambda s: (s == "oracle", s))
-        lines.append(f"### {titles[var]}\n")
-        lines.append("Median over cells of per-cell RMSE / PCC / NSE; mean ± s.d. over seeds.\n")
-        header = "| strategy | " + " | ".join(f"{d} RMSE | {d} PCC | {d} NSE" for d in dsets) + " |"
+        unit = UNITS.get(var, "")
+        lines.append(f"### {TITLES.get(var, var)}\n")
+        note = (f"Median over cells of per-cell RMSE ({unit}), PCC (-) and NSE (-), and the worst cell's NSE (-); "
+                f"{seeds}. default and oracle rows do not depend on a seed.")
+        if var == "et":
+            counts = []
+            for d in dsets:
+                n = max((m.get("n_cells", {}).get("mean", 0) or 0 for m in tab[d].values()), default=0)
+                counts.append(f"{d} {int(n)}")
+            note += " Cells with ET observations: " + ", ".join(counts) + "."
+        lines.append(note + "\n")
+        header = "| strategy | " + " | ".join(f"{d} RMSE ({unit}) | {d} PCC | {d} NSE | {d} worst NSE"
+                                               for d in dsets) + " |"
         lines.append(header)
-        lines.append("|" + "---|" * (1 + 3 * len(dsets)))
-        for s in strategies:
+        lines.append("|" + "---|" * (1 + 4 * len(dsets)))
+        for s in _row_order({s for d in tab.values() for s in d}):
             cells = []
             for d in dsets:
                 m = tab[d].get(s, {})
-                cells += [_fmt(m.get(k, {})) for k in METRICS]
+                cells += [_fmt(m.get(k, {})) for k in METRICS + ("worst",)]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        lines.append("")
+    wb = results.get("water_balance") or {}
+    if wb:
+        lines.append("### Water balance, test year (all cells)\n")
+        lines.append("Mean over cells of the test-year total (mm/yr); bias and mean |error| per cell against the "
+                     "truth's (true parameters, true forcing), mm/yr; " + seeds + ". Runoff = surface runoff + "
+                     "baseflow.\n")
+        lines.append("| strategy | training set | ET (mm/yr) | ET bias (mm/yr) | ET mean abs. error (mm/yr) | "
+                     "runoff (mm/yr) | runoff bias (mm/yr) | runoff mean abs. error (mm/yr) |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for key in sorted(wb, key=lambda k: (_row_order([k.split('|')[0], 'default', 'oracle']).index(k.split('|')[0]), k)):
+            s, k = key.split("|")
+            f = wb[key]
+            label = "truth (oracle)" if s == "oracle" else s
+            lines.append(f"| {label} | {'-' if k == 'all' else 'DAS-' + k} | "
+                         + " | ".join(_fmt(f.get(x, {}), 0) for x in ("et_mean", "et_bias", "et_mae", "runoff_mean",
+                                                                       "runoff_bias", "runoff_mae")) + " |")
         lines.append("")
     if results.get("cost"):
         lines.append("### Cost per calibration\n")
-        lines.append("| strategy | training set | wall time (s) | surrogate/simulator evaluations |")
-        lines.append("|---|---|---|---|")
+        lines.append(f"Wall time (s), CPU time of the process and its children (s), and surrogate/simulator "
+                     f"evaluations; {seeds}.\n")
+        lines.append("| strategy | training set | wall time (s) | CPU time (s) | evaluations |")
+        lines.append("|---|---|---|---|---|")
         for key, c in sorted(results["cost"].items()):
             s, k = key.split("|")
-            lines.append(f"| {s} | DAS-{k} | {_fmt(c['wall_time'], 1)} | {_fmt(c['n_evaluations'], 0)} |")
+            lines.append(f"| {s} | DAS-{k} | {_fmt(c['wall_time'], 1)} | {_fmt(c.get('cpu_seconds', {}), 1)} | "
+                         f"{_fmt(c['n_evaluations'], 0)} |")
         lines.append("")
     rec = results.get("recovery") or {}
     fitted = {k: r for k, r in rec.items() if not k.startswith("truth|") and "error" in r}
     if fitted:
         names = list(next(iter(fitted.values()))["error"])
-        lines.append("### Parameter recovery and smoothness (synthetic twin)\n")
-        lines.append("Error: mean |calibrated − true| over all cells, as a fraction of each parameter's range (lower is "
-                     "better). Roughness of the normalised infilt field: mean |difference| between grid neighbours over "
-                     "the whole map, and between neighbouring *training* cells (k cells apart), where per-cell "
-                     "optimisation noise shows; the truth's rows give the reference.\n")
-        lines.append("| strategy | training set | " + " | ".join(f"{p} error" for p in names)
-                     + " | infilt roughness (map) | infilt roughness (training cells) |")
-        lines.append("|" + "---|" * (4 + len(names)))
-        for key, r in sorted(fitted.items()):
+        lines.append("### Parameter recovery (synthetic twin)\n")
+        lines.append("Error: mean |calibrated − true| over all cells, as a fraction of each parameter's range (-, lower "
+                     "is better; the default row is the constant mid-range guess). Correlation: Pearson r (-) between "
+                     f"the calibrated and the true map over all cells; negative = anti-correlated with the truth. {seeds}.\n")
+        lines.append("| strategy | training set | " + " | ".join(f"{p} error" for p in names) + " | "
+                     + " | ".join(f"{p} r" for p in names) + " |")
+        lines.append("|" + "---|" * (2 + 2 * len(names)))
+        for key in sorted(fitted, key=lambda k: (k.split("|")[0] != "default", k)):
+            r = fitted[key]
             s, k = key.split("|")
-            lines.append(f"| {s} | DAS-{k} | " + " | ".join(_fmt(r["error"][p]) for p in names) + " | "
-                         + _fmt(r.get("roughness_map", {}).get("infilt", {})) + " | "
-                         + _fmt(r.get("roughness_trained", {}).get("infilt", {})) + " |")
-        for key, r in sorted(rec.items()):
-            if key.startswith("truth|"):
-                lines.append(f"| truth | DAS-{key.split('|')[1]} | " + " | ".join("0" for _ in names)
-                             + f" | {r['roughness_map']['infilt']:.3f} | {r['roughness_trained']['infilt']:.3f} |")
+            corr = r.get("correlation", {})
+            lines.append(f"| {s} | {'-' if k == 'all' else 'DAS-' + k} | "
+                         + " | ".join(_fmt(r["error"][p]) for p in names) + " | "
+                         + " | ".join(_fmt(corr.get(p, {})) for p in names) + " |")
+        lines.append("")
+        rough = {k: r for k, r in fitted.items() if "roughness_map" in r}
+        if rough:
+            lines.append("### Map smoothness (synthetic twin)\n")
+            lines.append("Roughness of the normalised infilt field (-): mean |difference| between grid neighbours "
+                         "over the whole map, and between neighbouring *training* cells (k cells apart), where "
+                         f"per-cell optimisation noise shows; the truth's rows give the reference. {seeds}.\n")
+            lines.append("| strategy | training set | infilt roughness (map) | infilt roughness (training cells) |")
+            lines.append("|---|---|---|---|")
+            for key, r in sorted(rough.items()):
+                s, k = key.split("|")
+                lines.append(f"| {s} | DAS-{k} | " + _fmt(r["roughness_map"].get("infilt", {})) + " | "
+                             + _fmt(r.get("roughness_trained", {}).get("infilt", {})) + " |")
+            for key, r in sorted(rec.items()):
+                if key.startswith("truth|"):
+                    lines.append(f"| truth | DAS-{key.split('|')[1]} | {r['roughness_map']['infilt']:.3f} | "
+                                 f"{r['roughness_trained']['infilt']:.3f} |")
+            lines.append("")
+    ident = results.get("identifiability")
+    if ident:
+        lines.append("### Identifiability: the simulator's sensitivity to each parameter\n")
+        lines.append(f"RMS change of daily SM (m3 m-3) and ET (mm/day) over the test year when one parameter moves "
+                     f"by ±{ident['step']:.0%} of its range around the {ident['around']} parameters "
+                     f"({len(ident['cells'])} cells). Compare with the observation noise (about 0.01–0.04 m3 m-3 "
+                     "on the realistic twin): a parameter far below it cannot be recovered from SM.\n")
+        lines.append("| parameter | SM sensitivity (m3 m-3) | ET sensitivity (mm/day) |")
+        lines.append("|---|---|---|")
+        for p, v in ident["by_parameter"].items():
+            lines.append(f"| {p} | {v.get('sm', float('nan')):.4f} | {v.get('et', float('nan')):.3f} |")
         lines.append("")
     return "\n".join(lines)
 
 
+def recovery_warnings(results: dict[str, Any]) -> list[str]:
+    """One line per strategy and parameter whose calibrated map is anti-correlated with the truth."""
+    out = []
+    for key, r in sorted((results.get("recovery") or {}).items()):
+        for p, m in (r.get("correlation") or {}).items():
+            if m.get("n", 0) and np.isfinite(m["mean"]) and m["mean"] < 0:
+                s, k = key.split("|")
+                err = r["error"][p]["mean"]
+                out.append(f"**Warning:** {s} ({'DAS-' + k if k != 'all' else 'all'}): the {p} map is "
+                           f"anti-correlated with the truth (r = {m['mean']:.2f}, error {err:.2f} of the range); "
+                           "good scores with wrong parameters (equifinality).")
+    return out
+
+
+def interpretation(results: dict[str, Any]) -> str:
+    """A short paragraph generated from the numbers: who led where, by how much, the references, the
+    separation check and where the parameters disagree with the truth."""
+    parts: list[str] = []
+    for var in ("sm", "et"):
+        tab = (results.get("table") or {}).get(var) or {}
+        for dname, rows in tab.items():
+            strat = {s: m["nse"]["mean"] for s, m in rows.items()
+                     if s not in REFERENCE_ROWS and m["nse"]["n"] > 0 and np.isfinite(m["nse"]["mean"])}
+            if not strat:
+                continue
+            order = sorted(strat, key=strat.get, reverse=True)
+            best = order[0]
+            txt = f"{var.upper()} on {dname}: {best} led (median NSE {strat[best]:.3f}"
+            if len(order) > 1:
+                txt += f", {strat[best] - strat[order[1]]:+.3f} over {order[1]}, {strat[best] - strat[order[-1]]:+.3f} over {order[-1]}"
+            txt += ")"
+            refs = []
+            for ref in REFERENCE_ROWS:
+                m = rows.get(ref, {}).get("nse", {})
+                if m.get("n", 0) and np.isfinite(m["mean"]):
+                    refs.append(f"{ref} {m['mean']:.3f}")
+            if refs:
+                txt += "; " + ", ".join(refs)
+            parts.append(txt + ".")
+    sep = results.get("separation")
+    if sep:
+        if np.isfinite(sep["ratio"]):
+            verdict = "at least" if sep["ratio"] >= 5 else "below"
+            parts.append(f"Separation on {sep['dataset']} SM NSE: best−worst strategy spread {sep['spread']:.3f} is "
+                         f"{sep['ratio']:.1f}× the largest seed-to-seed s.d. ({sep['max_seed_sd']:.3f}, "
+                         f"{sep['n_seeds']} seeds): {verdict} the 5× a benchmark needs to rank the methods.")
+        else:
+            parts.append(f"Separation on {sep['dataset']}: best−worst strategy spread {sep['spread']:.3f} NSE; with "
+                         "one seed the seed-to-seed spread is unknown, so the ranking is not established.")
+        if np.isfinite(sep["oracle"]):
+            parts.append(f"The oracle is {sep['oracle_margin']:+.3f} NSE above the best strategy there.")
+    warns = recovery_warnings(results)
+    if warns:
+        parts.append(f"{len(warns)} calibrated parameter map(s) are anti-correlated with the truth (see the warnings "
+                     "under the recovery table).")
+    elif results.get("recovery"):
+        parts.append("No calibrated parameter map is anti-correlated with the truth.")
+    return " ".join(parts)
+
+
 def write_all(out: Path, results: dict[str, Any], per_cell, histories, maps, scatter, region: Region,
-              space: ParameterSpace, truth, splits, test_p) -> None:
-    """results.json, table.md, figures/*.png and report.md."""
+              space: ParameterSpace, truth, splits, test_p, series=None) -> None:
+    """results.json, table.md, figures/*.png and report.md (figures embedded)."""
     fig_dir = out / "figures"
-    figs: list[tuple[str, Path]] = []
+    figs: list[tuple[str, Path, str]] = []   # title, path, caption
     for dname, by_strategy in per_cell.items():
         sm = {s: v["sm"] for s, v in by_strategy.items() if "sm" in v}
         for metric in ("nse", "pcc"):
             if sm:
-                figs.append((f"SM {metric.upper()} CDF, {dname}",
-                             figures.metric_cdfs(sm, metric, fig_dir / f"cdf_{metric}_{dname}.png", f"SM {metric.upper()}, {dname}, test period")))
+                path = figures.metric_cdfs(sm, metric, fig_dir / f"cdf_{metric}_{dname}.png",
+                                           f"SM {metric.upper()}, {dname}, test period")
+                caption = f"CDF over the {dname} cells of the per-cell SM {metric.upper()} (raw), seed {results['config']['seeds'][0]}."
+                if metric == "nse":
+                    lo, hidden = figures.nse_axis_cut(sm)
+                    below = ", ".join(f"{s} {n}" for s, n in hidden.items() if n)
+                    caption += f" The x axis is cut at NSE = {lo:.2f}" + (f"; cells below, not shown: {below}." if below else
+                                                                         "; no cell lies below.")
+                figs.append((f"SM {metric.upper()} CDF, {dname}", path, caption))
     for dname, pairs in scatter.items():
         if pairs:
-            figs.append((f"annual-mean SM, {dname}", figures.annual_mean_scatter(pairs, fig_dir / f"scatter_sm_{dname}.png",
-                                                                                 f"test-period mean SM, {dname}")))
+            figs.append((f"test-year mean SM, {dname}",
+                         figures.annual_mean_scatter(pairs, fig_dir / f"scatter_sm_{dname}.png", f"test-period mean SM, {dname}"),
+                         "Per-cell test-year mean of the observations against the simulation (sampled on observed days)."))
     row, col = region.grid() if region.has_grid else (None, None)
+    pos = {c: i for i, c in enumerate(region.cells)}
     for k, m in maps.items():
         if not m or row is None:
             continue
-        panels = {}
-        if truth is not None:
-            panels["truth"] = truth[:, space.names.index("infilt")]
-        panels.update(m)
-        pos = {c: i for i, c in enumerate(region.cells)}
+        grid_maps: dict[str, dict[str, np.ndarray]] = {}
+        limits = {}
+        for j, p in enumerate(space.names):
+            label = f"{p} ({PARAMETER_UNITS.get(p, '-')})"
+            panels = {}
+            if truth is not None:
+                panels["truth"] = truth[:, j]
+            panels.update({s: np.asarray(v)[:, j] for s, v in m.items()})
+            grid_maps[label] = panels
+            limits[label] = space.bounds(p)
         marked = [pos[c] for c in splits[k].train]
-        lo, hi = space.bounds("infilt")
-        figs.append((f"infilt maps, DAS-S{k}", figures.parameter_maps(panels, row, col, fig_dir / f"map_infilt_S{k}.png",
-                                                                      f"infilt, trained on DAS-S{k} (red: training cells)",
-                                                                      vmin=lo, vmax=hi, marked=marked)))
+        figs.append((f"parameter maps, DAS-S{k}",
+                     figures.parameter_map_grid(grid_maps, row, col, fig_dir / f"maps_S{k}.png",
+                                                f"calibrated parameters, trained on DAS-S{k} (red: training cells)",
+                                                limits=limits, marked=marked),
+                     f"Each parameter over its full range (colour bar), truth in the first column, seed "
+                     f"{results['config']['seeds'][0]}; red squares: the DAS-S{k} training cells."))
     for k, h in histories.items():
         if h:
-            figs.append((f"training loss, DAS-S{k}", figures.loss_curves(h, fig_dir / f"loss_S{k}.png", f"training loss, DAS-S{k}")))
-    results["figures"] = [str(p.relative_to(out)) for _, p in figs]
+            figs.append((f"training loss, DAS-S{k}", figures.loss_curves(h, fig_dir / f"loss_S{k}.png", f"training loss, DAS-S{k}"),
+                         "Loss per epoch of the DL strategies (star: the best epoch, whose model is kept)."))
+    for k, (cells, obs, sims) in (series or {}).items():
+        labels = [f"{kind} cell {c} ({'a DAS-S%d training cell' % k if kind == 'trained' else 'untrained, next to it'})"
+                  for kind, c in cells.items()]
+        times = region.sel_time(*test_p).times
+        figs.append((f"SM time series, DAS-S{k}",
+                     figures.sm_series(times, obs, sims, labels, fig_dir / f"series_sm_S{k}.png",
+                                       f"calibrated vs observed SM, test period, DAS-S{k}"),
+                     "Observed SM (dots) and the simulated top layer of each row (lines; oracle through the true "
+                     "operator), for a trained cell and an untrained neighbour."))
+    results["figures"] = [str(p.relative_to(out)) for _, p, _ in figs]
     write_text_atomic(out / "results.json", json.dumps(to_plain(results), indent=2))
     table = markdown_table(results)
     write_text_atomic(out / "table.md", table)
     cfg = results["config"]
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items())
+    n_seeds = len(cfg["seeds"])
+    seed_text = f"Seeds: {cfg['seeds']} ({n_seeds} seed{'s' if n_seeds != 1 else ''}"
+    seed_text += ", so tables show mean ± s.d. over seeds)" if n_seeds > 1 else "; one seed, so no spread over seeds)"
+    reg = results.get("region", {})
     report = [
         "# vic_paraformer benchmark report\n",
         f"Command: `{results.get('command') or 'run_benchmark(...)'}`  ",
-        f"Seeds: {cfg['seeds']}; region: {region.n_cells} cells x {region.n_days} days; simulator: `{cfg['simulator']}` "
-        f"(evaluation always with the simulator, never the surrogate); test period {test_p[0].date()}..{test_p[1].date()}.  ",
+        f"{seed_text}; region: {region.n_cells} cells x {region.n_days} days, twin difficulty "
+        f"`{reg.get('difficulty', cfg.get('difficulty'))}`; simulator: `{cfg['simulator']}` "
+        f"(evaluation always with the simulator, never the surrogate); test period {test_p[0].date()}..{test_p[1].date()}; "
+        f"default row: {results.get('default_source', 'the middle of each range')}.  ",
         f"Machine: {platform.platform()}, {platform.processor() or platform.machine()}, {_ncpu()} CPU cores.  ",
         f"Versions: {versions}.  ",
-        f"Total wall time: {results['wall_time']:.0f} s (surrogate training {results['surrogate']['train_seconds']:.0f} s).\n",
-        "## Tables\n", table, "\n## Figures\n",
+        f"Total wall time: {results['wall_time']:.0f} s (surrogate training {results['surrogate']['train_seconds']:.0f} s); "
+        f"CPU time {results.get('cpu_seconds', float('nan')):.0f} s.\n",
+        "## Glossary\n",
+        *[f"- **{term}**: {meaning}" for term, meaning in GLOSSARY],
+        "\n## Interpretation\n", interpretation(results) + "\n",
+        "## Tables\n", table,
     ]
-    report += [f"- [{title}]({p.relative_to(out)})" for title, p in figs]
-    report += ["\n## Files\n", "- `results.json`: every number above, per run and aggregated",
+    warns = recovery_warnings(results)
+    if warns:
+        report += ["### Warnings\n", *[f"- {w}" for w in warns], ""]
+    report.append("\n## Figures\n")
+    for title, p, caption in figs:
+        report += [f"### {title}\n", f"![{title}]({p.relative_to(out)})\n", caption + "\n"]
+    report += ["## Files\n", "- `results.json`: every number above, per run and aggregated",
                "- `config.json`: the exact configuration", "- `results/`: each calibration result (netCDF)",
                "- `surrogate.pt`: the surrogate all strategies shared", "- `region.nc`: the region"]
     write_text_atomic(out / "report.md", "\n".join(report) + "\n")

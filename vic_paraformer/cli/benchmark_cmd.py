@@ -19,6 +19,10 @@ def register(sub) -> None:
     p.add_argument("--strategies", nargs="+", help="strategy names (default: every installed strategy)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 4; 1 with --quick)")
     p.add_argument("--grid", type=int, nargs=2, metavar=("NY", "NX"), help="synthetic grid size")
+    p.add_argument("--difficulty", default="realistic", choices=("clean", "realistic"),
+                   help="synthetic twin preset (default realistic: unknown observation operator, forcing error, "
+                        "truth not fully explained by attributes, noisy attributes, ET at a few towers; clean: the "
+                        "simulator's own top layer plus white noise). Ignored with --region")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) for the ensemble work")
     p.set_defaults(func=run)
 
@@ -27,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from ..benchmark import BenchmarkConfig, run_benchmark
     from ..region import Region
 
-    overrides = {"simulator": args.simulator}
+    overrides = {"simulator": args.simulator, "difficulty": args.difficulty}
     if args.strategies:
         overrides["strategies"] = args.strategies
     if args.seeds:

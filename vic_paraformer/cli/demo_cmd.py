@@ -8,7 +8,9 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="calibrate the built-in synthetic region with ParaFormer-Z and SCE-UA",
-                       description="Generate a 12 x 12 synthetic twin (3 years), train a small surrogate of the "
+                       description="Generate a 12 x 12 realistic synthetic twin (3 years: an observation operator the "
+                                   "calibrator does not know, forcing error, a truth the attributes do not fully "
+                                   "explain), train a small surrogate of the "
                                    "embedded water-balance simulator, calibrate with ParaFormer-Z and SCE-UA on the "
                                    "DAS-S4 cells, evaluate both with the simulator on the test year (trained and "
                                    "untrained cells) and write a report with figures.")
