@@ -1,5 +1,5 @@
-"""Diagnostics of a benchmark run beyond the scores: the fitted observation operator, the water
-balance, the simulator's sensitivity to each parameter (identifiability) and the CPU cost.
+"""Diagnostics of a benchmark run beyond the scores: the water balance, the simulator's sensitivity
+to each parameter (identifiability) and the CPU cost.
 
 All of them run the *simulator* (never the surrogate)."""
 
@@ -14,33 +14,6 @@ import numpy as np
 
 from ..parameters import ParameterSpace
 from ..region import Region
-
-#: Fewest training-period observations a cell needs for its own fitted operator (else identity).
-MIN_OPERATOR_OBS = 10
-
-
-def fit_linear_operator(sim: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cell least-squares ``obs ~ a sim + b`` over the days both are finite, ``(cell, time)`` inputs.
-
-    Cells with fewer than :data:`MIN_OPERATOR_OBS` pairs or a constant simulation get the
-    identity (``a = 1, b = 0``). Returns ``(a, b)``, each ``(cell,)``.
-    """
-    sim = np.asarray(sim, float)
-    obs = np.asarray(obs, float)
-    m = np.isfinite(sim) & np.isfinite(obs)
-    n = m.sum(axis=1)
-    s = np.where(m, sim, 0.0)
-    o = np.where(m, obs, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ms, mo = s.sum(1) / n, o.sum(1) / n
-        cov = (np.where(m, (sim - ms[:, None]) * (obs - mo[:, None]), 0.0)).sum(1)
-        var = (np.where(m, (sim - ms[:, None]) ** 2, 0.0)).sum(1)
-        a = cov / var
-    ok = (n >= MIN_OPERATOR_OBS) & (var > 1e-12) & np.isfinite(a)
-    a = np.where(ok, a, 1.0)
-    b = np.where(ok, mo - a * ms, 0.0)
-    return a, b
-
 
 def water_balance(sim_ds, period: tuple) -> dict[str, np.ndarray]:
     """Per-cell totals over ``period`` (mm): ``et`` and ``runoff`` (surface runoff + baseflow where given)."""

@@ -10,8 +10,10 @@
 4. The *simulator* (not the surrogate) is run with the calibrated parameters from the first day, and
    RMSE/PCC/NSE of soil moisture (calibrated) and ET (never calibrated) are computed on the test year
    for the training cells and the untrained neighbours: SM raw (model top layer against the
-   observations) and through a per-cell linear operator ``obs ~ a sim + b`` fitted on the cell's
-   training-period observations (what a satellite-product rescaling would do).
+   observations) and through a per-cell linear observation operator ``obs ~ a sim + b``
+   (:mod:`vic_paraformer.observation`, ``"linear"``) fitted on the cell's training-period observations
+   at the calibrated parameters (what a satellite-product rescaling would do; for untrained cells it
+   uses their training-year observations, which no strategy saw).
 
 Besides the strategies, two reference rows: ``default`` (the region's prior parameters: its
 ``infilt .. expt`` variables where present, e.g. from a VIC parameter file, else the middle of each
@@ -41,7 +43,8 @@ from ..errors import VicParaformerError
 from ..evaluation import score_simulation
 from ..region import Region
 from ..registry import get_calibrator_class, get_simulator, strategies as installed_strategies
-from .diagnostics import CpuClock, fit_linear_operator, sensitivity, water_balance, water_balance_summary
+from ..observation import fit as fit_operator
+from .diagnostics import CpuClock, sensitivity, water_balance, water_balance_summary
 from .recovery import recovery_correlation, recovery_error, roughness
 
 log = logging.getLogger(__name__)
@@ -208,9 +211,10 @@ class _Evaluator:
         if operator is not None:
             raw["sm"] = (raw["sm"].dims, operator(sm)[:, self.test_idx])
         scores = _score(self.region, raw, self.test_p, self.datasets)
-        a, b = fit_linear_operator(sm[:, self.train_idx], self.obs_train)
+        op = fit_operator("linear", sm[:, self.train_idx], self.obs_train, cells=self.region.cells,
+                          lat=self.region.ds["lat"].values, lon=self.region.ds["lon"].values)
         fitted = test_ds[["sm"]].copy()
-        fitted["sm"] = (fitted["sm"].dims, a[:, None] * sm[:, self.test_idx] + b[:, None])
+        fitted["sm"] = (fitted["sm"].dims, op.apply_region(sm[:, self.test_idx], self.region))
         op_scores = _score(self.region, fitted, self.test_p, self.datasets, variables=("sm",))
         for d in scores:
             scores[d]["sm_op"] = op_scores[d]["sm"]
