@@ -164,3 +164,9 @@ def test_rerun_of_the_same_configuration_resumes(reduced):
     assert any(m.startswith("resuming") for m in messages)
     assert not any("calibrating with" in m for m in messages)
     assert json.dumps(again["table"], sort_keys=True) == json.dumps(results["table"], sort_keys=True)  # NaN-safe
+    # fewer seeds (or strategies) reuse the stored calibrations too
+    config.seeds = [1]
+    messages.clear()
+    fewer = run_benchmark(config, out, command="pytest reduced benchmark", progress=messages.append)
+    assert any(m.startswith("resuming") for m in messages) and not any("calibrating with" in m for m in messages)
+    assert fewer["table"]["sm"]["DAS-S4NG"]["sceua"]["nse"]["n"] == 1

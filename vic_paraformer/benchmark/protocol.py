@@ -165,6 +165,10 @@ def _trained_roughness(region: Region, values: np.ndarray, train_cells, k: int, 
     return roughness(values[idx], row[idx], col[idx], space, step=k)
 
 
+def _resume_key(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in ("seeds", "strategies")}
+
+
 def default_parameters(region: Region, space) -> tuple[np.ndarray, str]:
     """The ``default`` row's parameters: the region's own (e.g. a VIC parameter file's) or the midpoint."""
     own = region.parameters(space)
@@ -238,9 +242,16 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     cpu_started = CpuClock.now()
     config_text = json.dumps(asdict(config), indent=2, default=str)
     # Resume: an interrupted run of the same configuration keeps its surrogate and finished calibrations.
-    resume = (out / "config.json").is_file() and (out / "config.json").read_text() == config_text
-    if not resume:
-        write_text_atomic(out / "config.json", config_text)
+    # The seed list and the strategy list may differ (each calibration is stored per strategy, split and
+    # seed, and does not depend on which others run).
+    resume = False
+    if (out / "config.json").is_file():
+        try:
+            before = json.loads((out / "config.json").read_text())
+        except ValueError:
+            before = None
+        resume = before is not None and _resume_key(before) == _resume_key(json.loads(config_text))
+    write_text_atomic(out / "config.json", config_text)
 
     if region is None:
         say(f"generating the {config.difficulty} synthetic twin region ({config.ny} x {config.nx} cells, "
@@ -332,16 +343,20 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     say(f"identifiability: the simulator's sensitivity to each parameter on {len(sens_cells)} cells")
     identifiability = sensitivity(simulator, oracle_region, sens_base, space, test_p, sens_cells)
 
-    for k, sp in splits.items():
-        cal_region = train_region.with_training_cells(sp.train)
-        evaluator_k = _Evaluator(region, simulator, space, train_p, test_p, datasets_per_split[k], truth_wb)
-        for name in names:
-            try:
-                cls = get_calibrator_class(name)
-            except VicParaformerError as exc:
-                log.warning("skipping strategy %s: %s", name, exc)
-                continue
-            for seed in config.seeds:
+    classes = {}
+    for name in names:
+        try:
+            classes[name] = get_calibrator_class(name)
+        except VicParaformerError as exc:
+            log.warning("skipping strategy %s: %s", name, exc)
+    cal_regions = {k: train_region.with_training_cells(sp.train) for k, sp in splits.items()}
+    evaluators = {k: _Evaluator(region, simulator, space, train_p, test_p, datasets_per_split[k], truth_wb)
+                  for k in splits}
+    # Seeds outermost: an interrupted run leaves complete seeds behind.
+    for seed in config.seeds:
+        for k, sp in splits.items():
+            cal_region, evaluator_k = cal_regions[k], evaluators[k]
+            for name, cls in classes.items():
                 result_path = out / "results" / f"{name}_S{k}_seed{seed}.nc"
                 cpu_path = result_path.with_suffix(".cpu.json")
                 if resume and result_path.is_file():
