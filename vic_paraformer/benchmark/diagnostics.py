@@ -80,8 +80,10 @@ def sensitivity(simulator, region: Region, params: np.ndarray, space: ParameterS
 class CpuClock:
     """CPU seconds (user + system) of this process and its children, live or finished.
 
-    Finished children count once waited for (``os.times``); children still alive at the reading
-    (e.g. a process pool that outlives the call) are added through ``psutil`` where installed.
+    Finished children count once waited for (``os.times``); descendants still alive at the reading
+    (a process pool, the ``forkserver`` that starts its workers) are added through ``psutil`` where
+    installed, with the children each of them has reaped (pool workers started by a forkserver are
+    its children, not ours).
     """
 
     start: float = 0.0
@@ -96,7 +98,8 @@ class CpuClock:
             for child in psutil.Process().children(recursive=True):
                 try:
                     ct = child.cpu_times()
-                    total += ct.user + ct.system
+                    # children_*: descendants it has reaped (a forkserver's finished pool workers)
+                    total += ct.user + ct.system + getattr(ct, "children_user", 0.0) + getattr(ct, "children_system", 0.0)
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     pass
         except ImportError:  # pragma: no cover - psutil is optional
