@@ -97,7 +97,7 @@ def test_negative_recovery_correlation_is_flagged():
     res = {"recovery": {"paraformer_z|S4": {"error": {"infilt": m(0.44), "Ds": m(0.1)},
                                             "correlation": {"infilt": m(-0.93), "Ds": m(0.5)}}}}
     warns = recovery_warnings(res)
-    assert len(warns) == 1 and "infilt" in warns[0] and "-0.93" in warns[0]
+    assert len(warns) == 1 and "infilt map" in warns[0] and "r = -0.93" in warns[0] and "Ds map" not in warns[0]
     assert "anti-correlated" in interpretation(res)
 
 

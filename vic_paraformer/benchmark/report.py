@@ -275,16 +275,24 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 
 def recovery_warnings(results: dict[str, Any]) -> list[str]:
-    """One line per strategy and parameter whose calibrated map is anti-correlated with the truth."""
-    out = []
+    """One line per parameter whose calibrated map is anti-correlated with the truth (r < 0) for some
+    strategy and training set, listing each with its r."""
+    by_param: dict[str, list[tuple[str, float, float]]] = {}
     for key, r in sorted((results.get("recovery") or {}).items()):
         for p, m in (r.get("correlation") or {}).items():
             if m.get("n", 0) and np.isfinite(m["mean"]) and m["mean"] < 0:
                 s, k = key.split("|")
-                err = r["error"][p]["mean"]
-                out.append(f"**Warning:** {s} ({'DAS-' + k if k != 'all' else 'all'}): the {p} map is "
-                           f"anti-correlated with the truth (r = {m['mean']:.2f}, error {err:.2f} of the range); "
-                           "good scores with wrong parameters (equifinality).")
+                label = s if k == "all" else f"{s} (DAS-{k})"
+                by_param.setdefault(p, []).append((label, m["mean"], r["error"][p]["mean"]))
+    out = []
+    for p, rows in by_param.items():
+        rows.sort(key=lambda x: x[1])
+        listed = ", ".join(f"{label} r = {r:.2f}" for label, r, _ in rows)
+        worst = rows[0]
+        out.append(f"**Warning:** the calibrated {p} map is anti-correlated with the truth for {len(rows)} "
+                   f"strategy/training-set pair(s): {listed} (the most negative has an error of {worst[2]:.2f} of "
+                   f"the range). Scores can be good while the parameters are wrong (equifinality); do not read "
+                   f"these {p} maps physically.")
     return out
 
 
@@ -325,10 +333,22 @@ def interpretation(results: dict[str, Any]) -> str:
                          "one seed the seed-to-seed spread is unknown, so the ranking is not established.")
         if np.isfinite(sep["oracle"]):
             parts.append(f"The oracle is {sep['oracle_margin']:+.3f} NSE above the best strategy there.")
+    ng = (results.get("table") or {}).get("sm", {})
+    ng = {d: rows for d, rows in ng.items() if d.endswith("NG")}
+    for dname, rows in ng.items():
+        nse = {s: m["nse"]["mean"] for s, m in rows.items() if m["nse"]["n"] > 0 and np.isfinite(m["nse"]["mean"])}
+        per_cell = [s for s in ("sceua", "dds") if s in nse]
+        dl = [s for s in ("ffn_a", "lstm_z", "paraformer_a", "paraformer_z") if s in nse]
+        if per_cell and dl:
+            best_pc = max(per_cell, key=nse.get)
+            ahead = [s for s in dl if nse[s] > nse[best_pc]]
+            parts.append(f"On the untrained cells ({dname}) {len(ahead)} of {len(dl)} DL strategies beat the best "
+                         f"per-cell optimiser ({best_pc}, {nse[best_pc]:.3f}), which copies the nearest trained cell.")
     warns = recovery_warnings(results)
     if warns:
-        parts.append(f"{len(warns)} calibrated parameter map(s) are anti-correlated with the truth (see the warnings "
-                     "under the recovery table).")
+        params = [w.split("calibrated ")[1].split(" map")[0] for w in warns]
+        parts.append(f"Calibrated maps of {', '.join(params)} are anti-correlated with the truth for some strategies "
+                     "(see the warnings under the tables).")
     elif results.get("recovery"):
         parts.append("No calibrated parameter map is anti-correlated with the truth.")
     return " ".join(parts)
@@ -384,8 +404,9 @@ def write_all(out: Path, results: dict[str, Any], per_cell, histories, maps, sca
             figs.append((f"training loss, DAS-S{k}", figures.loss_curves(h, fig_dir / f"loss_S{k}.png", f"training loss, DAS-S{k}"),
                          "Loss per epoch of the DL strategies (star: the best epoch, whose model is kept)."))
     for k, (cells, obs, sims) in (series or {}).items():
-        labels = [f"{kind} cell {c} ({'a DAS-S%d training cell' % k if kind == 'trained' else 'untrained, next to it'})"
-                  for kind, c in cells.items()]
+        trained = cells.get("trained")
+        labels = [f"cell {c}: a DAS-S{k} training cell" if kind == "trained" else
+                  f"cell {c}: untrained, next to training cell {trained}" for kind, c in cells.items()]
         times = region.sel_time(*test_p).times
         figs.append((f"SM time series, DAS-S{k}",
                      figures.sm_series(times, obs, sims, labels, fig_dir / f"series_sm_S{k}.png",
