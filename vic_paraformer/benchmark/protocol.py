@@ -15,9 +15,9 @@
    at the calibrated parameters (what a satellite-product rescaling would do; for untrained cells it
    uses their training-year observations, which no strategy saw).
 
-Besides the strategies, two reference rows: ``default`` (the region's prior parameters: its
-``infilt .. expt`` variables where present, e.g. from a VIC parameter file, else the middle of each
-range; the paper's VIC/NLDAS row) and, for synthetic twins, ``oracle`` (true parameters run with the
+Besides the strategies, two reference rows: ``default`` (the region's prior parameters:
+:func:`vic_paraformer.parameters.default_parameters`, i.e. its ``infilt .. expt`` variables where
+present, e.g. from a VIC parameter file, else typical VIC values; the paper's VIC/NLDAS row) and, for synthetic twins, ``oracle`` (true parameters run with the
 *true* forcing, SM mapped through the *true* observation operator: the ceiling the observation noise
 allows). Also written: per-strategy water balance (test-year ET and runoff against the truth's),
 parameter recovery (error and correlation with the truth), the simulator's sensitivity of SM and ET
@@ -44,6 +44,7 @@ from ..evaluation import score_simulation
 from ..region import Region
 from ..registry import get_calibrator_class, get_simulator, strategies as installed_strategies
 from ..observation import fit as fit_operator
+from ..parameters import default_parameters
 from .diagnostics import CpuClock, sensitivity, water_balance, water_balance_summary
 from .recovery import recovery_correlation, recovery_error, roughness
 
@@ -167,14 +168,6 @@ def _trained_roughness(region: Region, values: np.ndarray, train_cells, k: int, 
 
 def _resume_key(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in ("seeds", "strategies")}
-
-
-def default_parameters(region: Region, space) -> tuple[np.ndarray, str]:
-    """The ``default`` row's parameters: the region's own (e.g. a VIC parameter file's) or the midpoint."""
-    own = region.parameters(space)
-    if own is not None:
-        return own, "the region's parameter values"
-    return np.tile(space.denormalize(np.full(space.n, 0.5)), (region.n_cells, 1)), "the middle of each range"
 
 
 def _series_cells(region: Region, split) -> dict[str, int]:

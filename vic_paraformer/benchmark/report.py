@@ -39,7 +39,7 @@ GLOSSARY = [
                "n/k^2 evenly spread points); scores on those training cells"),
     ("DAS-SkNG", "the untrained cells next to a DAS-Sk training cell (8-neighbourhood; point sets: within 1.5 "
                  "network spacings), never seen in calibration: the spatial-generalisation test"),
-    ("default", "the region's prior parameters (its parameter file's values, else the middle of each range), "
+    ("default", "the region's prior parameters (its parameter file's values, else typical VIC values), "
                 "uncalibrated: the paper's VIC/NLDAS row"),
     ("oracle", "the true parameters run with the true forcing, SM mapped through the true observation "
                "operator (synthetic twins only): the ceiling the observation noise allows"),
@@ -229,7 +229,7 @@ def markdown_table(results: dict[str, Any]) -> str:
         names = list(next(iter(fitted.values()))["error"])
         lines.append("### Parameter recovery (synthetic twin)\n")
         lines.append("Error: mean |calibrated − true| over all cells, as a fraction of each parameter's range (-, lower "
-                     "is better; the default row is the constant mid-range guess). Correlation: Pearson r (-) between "
+                     "is better; the default row is the uncalibrated prior). Correlation: Pearson r (-) between "
                      f"the calibrated and the true map over all cells; negative = anti-correlated with the truth. {seeds}.\n")
         lines.append("| strategy | training set | " + " | ".join(f"{p} error" for p in names) + " | "
                      + " | ".join(f"{p} r" for p in names) + " |")
@@ -429,7 +429,7 @@ def write_all(out: Path, results: dict[str, Any], per_cell, histories, maps, sca
         f"{seed_text}; region: {region.n_cells} cells x {region.n_days} days, twin difficulty "
         f"`{reg.get('difficulty', cfg.get('difficulty'))}`; simulator: `{cfg['simulator']}` "
         f"(evaluation always with the simulator, never the surrogate); test period {test_p[0].date()}..{test_p[1].date()}; "
-        f"default row: {results.get('default_source', 'the middle of each range')}.  ",
+        f"default row: {results.get('default_source', 'typical VIC values')}.  ",
         f"Machine: {platform.platform()}, {platform.processor() or platform.machine()}, {_ncpu()} CPU cores.  ",
         f"Versions: {versions}.  ",
         f"Total wall time: {results['wall_time']:.0f} s (surrogate training {results['surrogate']['train_seconds']:.0f} s); "
