@@ -89,7 +89,7 @@ def test_problems_are_reported_in_one_line_without_output(region_file, tmp_path,
     assert _cli("calibrate", "--region", region_file, "--strategy", "nope", "--out", out) == 1
     assert "unknown strategy 'nope'" in capsys.readouterr().err
     assert _cli("calibrate", "--region", region_file, "--strategy", "sceua", "--out", region_file) == 1
-    assert "is the input region" in capsys.readouterr().err
+    assert "is the input --region" in capsys.readouterr().err
     assert _cli("calibrate", "--region", tmp_path / "none.nc", "--strategy", "sceua", "--out", out) == 1
     assert "region file not found" in capsys.readouterr().err
     assert _cli("calibrate", "--apply", tmp_path / "model.pt", "--region", region_file, "--out", out) == 1
@@ -135,7 +135,7 @@ def test_calibrate_with_surrogate_flag_and_evaluate(region_file, tmp_path, capsy
     assert data == evaluate(region, res, "waterbalance", ("2015-06-01", "2015-09-30"))
     assert data["period"] == ["2015-06-01", "2015-09-30"] and data["simulator"] == "waterbalance"
     assert _cli("evaluate", "--region", region_file, "--result", out, "--out", out) == 1
-    assert "is an input file" in capsys.readouterr().err
+    assert "is the input --result" in capsys.readouterr().err
 
 
 def test_apply_a_saved_dl_model(tmp_path, capsys):

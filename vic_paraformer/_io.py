@@ -8,6 +8,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from .errors import OutputError
+from .outputs import KIND_ATTR, apply_umask, describe, file_kind, explain_write_failure, guarded_replace
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -15,18 +18,30 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     If the body raises (including ``KeyboardInterrupt``) the temporary file is removed
     and ``path`` is left as it was, so an interrupted run never leaves a corrupt output.
+    The file gets the user's umask; an existing file of another kind is not replaced
+    (:func:`vic_paraformer.outputs.guarded_replace`); a full disk or a folder without
+    write permission is reported as such (:class:`~vic_paraformer.errors.OutputError`).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise (explain_write_failure(target, exc) or exc) from None
     os.close(fd)
     tmp_path = Path(tmp)
+    apply_umask(tmp_path)
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
-    except BaseException:
+        apply_umask(tmp_path)
+        guarded_replace(tmp_path, target)
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(exc, Exception) and not isinstance(exc, OutputError):
+            explained = explain_write_failure(target, exc)
+            if explained is not None:
+                raise explained from exc
         raise
 
 
@@ -37,8 +52,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
-def to_netcdf_atomic(ds, path: str | os.PathLike, **kwargs) -> Path:
-    """Write an xarray Dataset to netCDF atomically."""
+def to_netcdf_atomic(ds, path: str | os.PathLike, *, kind: str | None = None, **kwargs) -> Path:
+    """Write an xarray Dataset to netCDF atomically; ``kind`` is recorded as the global attribute
+    ``vic_paraformer_kind`` (see :func:`vic_paraformer.outputs.file_kind`)."""
+    if kind is not None:
+        ds = ds.copy(deep=False)
+        ds.attrs = {**ds.attrs, KIND_ATTR: kind}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, **kwargs)
     return Path(path)
@@ -52,10 +71,19 @@ def load_torch_file(path: str | os.PathLike, what: str, error_cls: type[Exceptio
     path = Path(path)
     if not path.exists():
         raise error_cls(f"{path}: {what} not found")
+    if path.is_dir():
+        raise error_cls(f"{path}: is a folder, expected a {what} file")
+    kind = file_kind(path)
+    if kind not in ("surrogate", "dl-model", "torch"):
+        raise error_cls(f"{path}: is a {describe(kind or 'file')}, not a {what}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem means a bad file
-        raise error_cls(f"{path}: cannot read {what} ({type(exc).__name__}: {exc})") from None
+        # torch's own text suggests weights_only=False, which would execute code from the file:
+        # never pass that advice on.
+        reason = "truncated or damaged" if "zip" in str(exc).lower() or "central directory" in str(exc) else \
+            "holds objects other than plain tensors and containers (refused for safety)"
+        raise error_cls(f"{path}: cannot read {what}: the file is {reason}") from None
 
 
 def to_plain(x, *, nan_as_none: bool = True):

@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ._io import to_netcdf_atomic, to_plain
+from .outputs import describe, file_kind
 from .errors import ParameterError, StrategyError
 from .observation import ObservationOperator, identity_operator
 from .parameters import ParameterSpace
@@ -100,6 +101,7 @@ class CalibrationResult:
     obs_operator: ObservationOperator = field(default_factory=identity_operator)
     warmup_days: int | None = None
     spinup_years: int = 0
+    source: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.obs_operator is None:
@@ -115,9 +117,10 @@ class CalibrationResult:
             bad = np.argwhere(~np.isfinite(values) | (values < lo - 1e-6) | (values > hi + 1e-6))
             c, j = bad[0]
             name = self.parameter_space.names[j]
+            who = f"{self.source}: result file has" if self.source else f"strategy {self.strategy!r} returned"
             raise ParameterError(
-                f"strategy {self.strategy!r} returned {name}={values[c, j]!r} for cell "
-                f"{self.params['cell'].values[c]}, outside [{lo[j]:g}, {hi[j]:g}] ({len(bad)} value(s) out of bounds)")
+                f"{who} {name}={float(values[c, j]):g} for cell {int(self.params['cell'].values[c])}, outside "
+                f"[{lo[j]:g}, {hi[j]:g}] ({len(bad)} value(s) out of bounds)")
 
     @property
     def cells(self) -> np.ndarray:
@@ -148,27 +151,52 @@ class CalibrationResult:
 
     def save(self, path: str | Path) -> Path:
         """Write to netCDF atomically; :meth:`open` reads it back."""
-        return to_netcdf_atomic(self.to_dataset(), path)
+        return to_netcdf_atomic(self.to_dataset(), path, kind="result")
 
     @classmethod
     def open(cls, path: str | Path) -> "CalibrationResult":
         path = Path(path)
         if not path.exists():
             raise StrategyError(f"{path}: calibration result not found")
-        with xr.open_dataset(path) as ds:
-            ds = ds.load()
+        if path.is_dir():
+            raise StrategyError(f"{path}: is a folder, expected a calibration result file (.nc)")
+        kind = file_kind(path)
+        if kind not in ("result", "netcdf"):
+            raise StrategyError(f"{path}: is a {describe(kind or 'file')}, not a calibration result")
+        try:
+            with xr.open_dataset(path) as ds:
+                ds = ds.load()
+        except Exception:  # noqa: BLE001 - any reader failure means a damaged file
+            raise StrategyError(f"{path}: cannot read the calibration result (damaged or truncated netCDF)") from None
         if "vic_paraformer_result" not in ds.attrs:
             raise StrategyError(f"{path}: not a vic_paraformer calibration result (attribute 'vic_paraformer_result' missing)")
-        meta = json.loads(ds.attrs["vic_paraformer_result"])
-        space = ParameterSpace.from_dict(meta["parameter_space"])
-        train = ds["cell"].values[ds["train_cell"].values.astype(bool)] if "train_cell" in ds else np.array([], int)
+        try:
+            meta = json.loads(ds.attrs["vic_paraformer_result"])
+            space = ParameterSpace.from_dict(meta["parameter_space"])
+            strategy = meta["strategy"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StrategyError(f"{path}: damaged result metadata (attribute 'vic_paraformer_result': "
+                                f"{type(exc).__name__})") from None
+        missing = [n for n in space.names if n not in ds]
+        if missing:
+            raise StrategyError(f"{path}: result lacks parameter variable(s) {', '.join(missing)}; "
+                                f"expected {', '.join(space.names)} over 'cell'")
+        bad_dims = [n for n in space.names if ds[n].dims != ("cell",)]
+        if bad_dims:
+            raise StrategyError(f"{path}: result variable {bad_dims[0]!r} has dims {ds[bad_dims[0]].dims}; "
+                                "expected ('cell',)")
+        cells = ds["cell"].values
+        if len(np.unique(cells)) != len(cells):
+            raise StrategyError(f"{path}: result has duplicated cell ids")
+        train = cells[ds["train_cell"].values.astype(bool)] if "train_cell" in ds else np.array([], int)
         params = ds[list(space.names)]
         params.attrs = {}
-        return cls(params=params, strategy=meta["strategy"], parameter_space=space, options=meta.get("options", {}),
+        return cls(params=params, strategy=strategy, parameter_space=space, options=meta.get("options", {}),
                    seed=meta.get("seed"), history=meta.get("history", {}), n_evaluations=meta.get("n_evaluations", 0),
                    wall_time=meta.get("wall_time", 0.0), train_cells=train, info=meta.get("info", {}),
                    obs_operator=ObservationOperator.from_dict(meta.get("obs_operator")),
-                   warmup_days=meta.get("warmup_days"), spinup_years=int(meta.get("spinup_years") or 0))
+                   warmup_days=meta.get("warmup_days"), spinup_years=int(meta.get("spinup_years") or 0),
+                   source=str(path))
 
     def to_vic(self, template_params_nc: str | Path, out_path: str | Path, **kwargs) -> Path:
         """Write a copy of a VIC parameter file with these parameters (see :mod:`vic_paraformer.vic.params`)."""

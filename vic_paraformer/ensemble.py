@@ -47,9 +47,10 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from ._io import atomic_path
+from ._procs import die_with_parent
 from .errors import SimulatorError
 from .parameters import PARAMETER_NAMES
-from .region import Region
+from .region import Region, parse_period
 from .simulators.base import OUTPUT_VARS, Simulator, check_params
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,10 @@ DEFAULT_CHUNK_SIZE = 4096
 
 
 # ----------------------------------------------------------------------------- worker-side functions
-def _worker_init() -> None:
-    """Pool worker start-up: one torch thread per process (the pool provides the parallelism)."""
+def _worker_init(owner: int | None = None) -> None:
+    """Pool worker start-up: one torch thread per process (the pool provides the parallelism);
+    the worker exits when the command process ``owner`` dies (:func:`~vic_paraformer._procs.die_with_parent`)."""
+    die_with_parent(owner)
     try:
         import torch
 
@@ -185,8 +188,21 @@ class EnsembleRunner:
     def __enter__(self) -> "EnsembleRunner":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            self.terminate()  # Ctrl-C / SIGTERM: do not wait for the tasks in flight
         self.close()
+
+    def terminate(self) -> None:
+        """Kill the pool's worker processes now, abandoning their tasks."""
+        if self._pool is not None:
+            for proc in list(getattr(self._pool, "_processes", {}).values()):
+                try:
+                    proc.kill()
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def close(self) -> None:
         """Shut down the process pool and any Dask client this runner opened."""
@@ -217,7 +233,8 @@ class EnsembleRunner:
                 ctx.set_forkserver_preload(["torch", "xarray", "vic_paraformer.ensemble"])
             else:  # pragma: no cover
                 ctx = mp.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx, initializer=_worker_init)
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx, initializer=_worker_init,
+                                                initargs=(os.getpid(),))
         return self._pool
 
     # ------------------------------------------------------------------ generic map
@@ -375,7 +392,7 @@ class EnsembleRunner:
         n_s, n_c = theta.shape[:2]
         times = region.times
         if period is not None:
-            sl = period if isinstance(period, slice) else slice(*period)
+            sl = slice(*parse_period(period))
             times = _period_times(times, sl)
         n_t = len(times)
         chunks = self.chunks(n_s, n_c)

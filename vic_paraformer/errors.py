@@ -30,3 +30,7 @@ class SurrogateError(VicParaformerError, RuntimeError):
 
 class VICError(SimulatorError):
     """The VIC image driver could not be run, or its inputs/outputs are invalid."""
+
+
+class OutputError(VicParaformerError):
+    """An output path is unusable: it is an input, holds a file of another kind, or cannot be written."""

@@ -60,7 +60,7 @@ from .errors import ParameterError, SimulatorError, VicParaformerError
 from .metrics import METRIC_FUNCTIONS, summarize
 from .observation import ObservationOperator, fit as fit_operator
 from .parameters import TYPICAL_VIC_DEFAULTS, ParameterSpace, default_parameters  # noqa: F401 (re-exported)
-from .region import Region
+from .region import Region, parse_period
 from .simulators.base import Simulator, select_period
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,37 @@ def _simulator(simulator: str | Simulator, options: Mapping[str, Any] | None) ->
 
 
 def _period(period) -> tuple | None:
-    if period is None:
-        return None
-    if isinstance(period, slice):
-        return (period.start, period.stop)
-    if isinstance(period, (list, tuple)) and len(period) == 2:
-        return (period[0], period[1])
-    raise VicParaformerError(f"period must be (start, end), got {period!r}")
+    return parse_period(period)
+
+
+def _require_scored_observations(region: Region, available: Mapping[str, str], period) -> None:
+    """An error when the period holds no observation at all (nothing would be scored)."""
+    obs = select_period(region.ds[list(available.values())], period)
+    counts = {name: int(np.isfinite(obs[name].values).sum()) for name in available.values()}
+    if not any(counts.values()):
+        t = region.times
+        where = f"period {period[0]}..{period[1]}" if period else "the region"
+        raise VicParaformerError(f"no observations ({', '.join(counts)}) in {where}; nothing to score (the region "
+                                 f"covers {t[0].date()}..{t[-1].date()}; choose a period with observations)")
+
+
+def check_result_cells(region: Region, result: CalibrationResult, tolerance: float = 1e-3) -> None:
+    """The result's cell ids must be the region's and, where it stores lat/lon, at the same places."""
+    params = result.params
+    if "lat" not in params.coords or "lon" not in params.coords:
+        return
+    ids = params["cell"].values
+    common, ri, pi = np.intersect1d(region.cells, ids, return_indices=True)
+    dlat = np.abs(region.ds["lat"].values[ri] - params["lat"].values[pi])
+    dlon = np.abs(((region.ds["lon"].values[ri] - params["lon"].values[pi]) + 180.0) % 360.0 - 180.0)
+    bad = np.flatnonzero((dlat > tolerance) | (dlon > tolerance))
+    if bad.size:
+        k = bad[0]
+        raise ParameterError(
+            f"result cell {int(common[k])} is at lat {float(params['lat'].values[pi[k]]):.4f}, lon "
+            f"{float(params['lon'].values[pi[k]]):.4f} but region cell {int(common[k])} is at lat "
+            f"{float(region.ds['lat'].values[ri[k]]):.4f}, lon {float(region.ds['lon'].values[ri[k]]):.4f} "
+            f"({bad.size} cell(s) differ); the result was calibrated for another region")
 
 
 def _params_dataset(region: Region, params, space: ParameterSpace) -> xr.Dataset:
@@ -171,8 +195,9 @@ def evaluate_parameters(region: Region, params, simulator: str | Simulator = "wa
     if not available:
         raise VicParaformerError(f"nothing to evaluate: the region has none of "
                                  f"{[OBSERVATION_OF[v] for v in variables]}")
-    sim_obj, sim_name = _simulator(simulator, simulator_options)
     period = _period(period)
+    _require_scored_observations(region, available, period)
+    sim_obj, sim_name = _simulator(simulator, simulator_options)
     ds_params = _params_dataset(region, params, space)
     log.info("evaluating %s with simulator %s over %s", label, sim_name, period or "all days")
     out_sim = sim_obj.simulate(region, ds_params, period=period)
@@ -289,6 +314,7 @@ def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: 
     """
     if not isinstance(result, CalibrationResult):
         result = CalibrationResult.open(result)
+    check_result_cells(region, result)
     space = result.parameter_space
     unknown = [v for v in variables if v not in OBSERVATION_OF]
     if unknown:
@@ -299,6 +325,7 @@ def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: 
     period = _period(period)
     if period is not None:
         select_period(region.ds[["prec"]], period)  # a clear error before any run when the period is empty
+    _require_scored_observations(region, {v: OBSERVATION_OF[v] for v in available}, period)
     sim_obj, sim_name = _simulator(simulator, simulator_options)
     cells = region.cells
     is_train = np.isin(cells, result.train_cells)

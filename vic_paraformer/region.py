@@ -48,7 +48,9 @@ import xarray as xr
 
 from ._io import to_netcdf_atomic
 from .errors import RegionError
+from .outputs import KIND_ATTR, describe, file_kind
 from .parameters import PARAMETER_NAMES, ParameterSpace
+from .units import ANNUAL_PREC_RANGE, RANGES, UNITS, convert_units, likely_mistake
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class Region:
         self.source = source
         if "cell" in ds.dims and "cell" not in ds.coords:
             ds = ds.assign_coords(cell=np.arange(ds.sizes["cell"]))
+        if validate:
+            ds = convert_units(ds)
         self._ds = ds
         if validate:
             self.validate()
@@ -109,6 +113,11 @@ class Region:
             raise RegionError(f"{path}: region file not found")
         if chunks is not None and int(chunks) < 1:
             raise RegionError(f"{path}: chunks must be a positive number of cells, got {chunks}")
+        if path.is_dir():
+            raise RegionError(f"{path}: is a folder, expected a region netCDF file")
+        kind = file_kind(path)
+        if kind not in ("region", "netcdf", "simulation", "vic-parameters", "result", "training-runs"):
+            raise RegionError(f"{path}: is a {describe(kind or 'file')}, not a netCDF region")
         try:
             if chunks is None and max_memory_gb is None:
                 with xr.open_dataset(path) as ds:
@@ -118,8 +127,9 @@ class Region:
                     with xr.open_dataset(path) as probe:
                         chunks = cells_per_chunk(max_memory_gb, int(probe.sizes.get("time", 1)))
                 ds = xr.open_dataset(path, chunks={"cell": int(chunks)})
-        except (OSError, ValueError) as exc:
-            raise RegionError(f"{path}: cannot read as a netCDF region ({exc})") from None
+        except Exception:  # noqa: BLE001 - the reader's own advice (extra IO back-ends) would mislead
+            raise RegionError(f"{path}: cannot read as a netCDF region (damaged or truncated file)") from None
+        ds.attrs.pop(KIND_ATTR, None)
         if "train_cell" in ds:
             ds["train_cell"] = ds["train_cell"].astype(bool)
         return cls(ds, source=str(path))
@@ -166,7 +176,7 @@ class Region:
         ds = self._ds.copy()
         if "train_cell" in ds:
             ds["train_cell"] = ds["train_cell"].astype("i1")
-        return to_netcdf_atomic(ds, path)
+        return to_netcdf_atomic(ds, path, kind="region")
 
     # ------------------------------------------------------------------ validation
     def _err(self, msg: str) -> RegionError:
@@ -195,10 +205,16 @@ class Region:
         lat, lon = ds["lat"].values, ds["lon"].values
         bad = np.flatnonzero(~np.isfinite(lat) | (lat < -90) | (lat > 90))
         if bad.size:
-            raise self._err(f"lat of cell {self._cell_id(bad[0])} is {lat[bad[0]]!r}; expected -90..90 degrees")
+            raise self._err(f"lat of cell {self._cell_id(bad[0])} is {float(lat[bad[0]]):g}; expected -90..90 degrees")
         bad = np.flatnonzero(~np.isfinite(lon) | (lon < -180) | (lon > 360))
         if bad.size:
-            raise self._err(f"lon of cell {self._cell_id(bad[0])} is {lon[bad[0]]!r}; expected -180..360 degrees")
+            raise self._err(f"lon of cell {self._cell_id(bad[0])} is {float(lon[bad[0]]):g}; expected -180..360 degrees")
+        ids = ds["cell"].values
+        uniq, counts = np.unique(ids, return_counts=True)
+        if (counts > 1).any():
+            dup = uniq[counts > 1]
+            raise self._err(f"cell ids must be unique; {dup.size} id(s) appear more than once, e.g. "
+                            f"{', '.join(str(x) for x in dup[:5].tolist())}")
         self._validate_time()
         for name, units in FORCING_VARS.items():
             self._require_var(name, ("cell", "time"), f"forcing in {units}")
@@ -206,10 +222,8 @@ class Region:
             if not np.all(np.isfinite(values)):
                 c, t = np.argwhere(~np.isfinite(values))[0]
                 raise self._err(f"forcing {name!r} is not finite at cell {self._cell_id(c)}, {self._day(t)}")
-        prec = ds["prec"].values
-        if np.any(prec < 0):
-            c, t = np.argwhere(prec < 0)[0]
-            raise self._err(f"negative precipitation in 'prec' at cell {self._cell_id(c)}, {self._day(t)}: {prec[c, t]:g} mm/day; expected >= 0")
+            self._check_range(name, values, "forcing")
+        self._check_annual_prec()
         self._require_var("attributes", ("cell", "attribute"), "static attributes")
         if "attribute" not in ds.coords:
             raise self._err("variable 'attributes' needs an 'attribute' coordinate with the attribute names")
@@ -219,13 +233,11 @@ class Region:
             raise self._err(f"attribute {str(ds['attribute'].values[a])!r} of cell {self._cell_id(c)} is not finite")
         if "obs_sm" in ds:
             self._require_var("obs_sm", ("cell", "time"), "observed soil moisture in m3 m-3")
-            sm = ds["obs_sm"].values
-            bad = np.isfinite(sm) & ((sm < 0) | (sm > 1))
-            if bad.any():
-                c, t = np.argwhere(bad)[0]
-                raise self._err(f"obs_sm at cell {self._cell_id(c)}, {self._day(t)} is {sm[c, t]:g}; expected volumetric 0..1 m3 m-3 (or NaN)")
+            self._check_range("obs_sm", ds["obs_sm"].values, "observation")
+            self._check_porosity()
         if "obs_et" in ds:
             self._require_var("obs_et", ("cell", "time"), "observed ET in mm/day")
+            self._check_range("obs_et", ds["obs_et"].values, "observation")
         for name in PARAMETER_NAMES:
             for var in (name, f"true_{name}"):
                 if var in ds and ds[var].dims != ("cell",):
@@ -246,6 +258,60 @@ class Region:
         step = self.chunk_cells
         for start in range(0, self.n_cells, step):
             Region(self._ds.isel(cell=slice(start, start + step)).load(), source=self.source)
+    def _check_range(self, name: str, values: np.ndarray, what: str) -> None:
+        """Values outside :data:`vic_paraformer.units.RANGES` are an error naming the first cell and day
+        and, when recognisable, the unit mistake (see :mod:`vic_paraformer.units`)."""
+        lo, hi = RANGES[name]
+        with np.errstate(invalid="ignore"):
+            bad = np.isfinite(values) & ((values < lo) | (values > hi))
+        if not bad.any():
+            return
+        c, t = np.argwhere(bad)[0]
+        hint = likely_mistake(name, np.asarray(values, dtype=float))
+        where = f"cell {self._cell_id(c)}, {self._day(t)}"
+        n = int(bad.sum())
+        negative = lo == 0.0 and bool(np.nanmin(values) < 0)
+        if negative:
+            c, t = np.argwhere(np.isfinite(values) & (values < 0))[0]
+            where = f"cell {self._cell_id(c)}, {self._day(t)}"
+            what_neg = "precipitation" if name == "prec" else "values"
+            extra = f" ({hint})" if hint and "negative" not in hint else ""
+            raise self._err(f"negative {what_neg} in {what} {name!r} at {where}: {float(values[c, t]):g} "
+                            f"{UNITS[name]}; expected >= 0 ({int((values < 0).sum())} value(s)){extra}")
+        detail = f"{hint}; " if hint else ""
+        msg = (f"{what} {name!r} {detail}value {float(values[c, t]):g} at {where} ({n} value(s)) is outside "
+               f"the plausible {lo:g}..{hi:g} {UNITS[name]}")
+        if hint or negative or name in ("obs_sm", "prec"):
+            raise self._err(msg)
+        # Outside the plausible range but no recognisable unit mistake: implausible, yet possible
+        # in idealised experiments, so a warning rather than an error.
+        log.warning("%s%s", f"{self.source}: " if self.source else "", msg)
+
+    def _check_annual_prec(self) -> None:
+        prec = np.asarray(self._ds["prec"].values, dtype=float)
+        annual = float(prec.mean()) * 365.25
+        lo, hi = ANNUAL_PREC_RANGE
+        if annual == 0.0:
+            log.warning("%sprecipitation is zero on every cell-day", f"{self.source}: " if self.source else "")
+        elif annual < lo:
+            raise self._err(f"forcing 'prec' mean annual total {annual:.3g} mm/year is below {lo:g} mm/year: looks "
+                            f"like m/day or kg m-2 s-1; expected mm/day (set units='m/day' or 'kg m-2 s-1')")
+        elif annual > hi:
+            raise self._err(f"forcing 'prec' mean annual total {annual:.4g} mm/year is above {hi:g} mm/year; "
+                            "expected daily totals in mm/day")
+
+    def _check_porosity(self) -> None:
+        """obs_sm above the cell's porosity attribute: a warning naming the cells (not an error)."""
+        if "porosity" not in self.attribute_names:
+            return
+        por = self.attribute("porosity")
+        with np.errstate(invalid="ignore"):
+            above = np.nanmax(np.where(np.isfinite(self._ds["obs_sm"].values), self._ds["obs_sm"].values, -np.inf),
+                              axis=1) > por + 0.02
+        if above.any():
+            ids = [str(c) for c in self.cells[above][:5]]
+            log.warning("%sobs_sm exceeds the porosity attribute (+0.02) in %d cell(s), e.g. cell(s) %s",
+                        f"{self.source}: " if self.source else "", int(above.sum()), ", ".join(ids))
 
     def _validate_time(self) -> None:
         t = self._ds["time"].values
@@ -517,6 +583,27 @@ def cells_per_chunk(max_memory_gb: float, n_days: int, bytes_per_cell_day: float
     if not max_memory_gb > 0:
         raise RegionError(f"the memory budget must be > 0 GB, got {max_memory_gb}")
     return max(1, int(max_memory_gb * 1e9 // (bytes_per_cell_day * max(1, n_days))))
+def parse_period(period, what: str = "period") -> tuple[str, str] | None:
+    """``(start, end)`` (strings, datetimes or a slice) as ISO dates; RegionError naming ``what`` when
+    a bound is not a date or the start is after the end. None stays None."""
+    if period is None:
+        return None
+    if isinstance(period, slice):
+        period = (period.start, period.stop)
+    if isinstance(period, str) or not isinstance(period, (list, tuple)) or len(period) != 2:
+        raise RegionError(f"{what} must be two dates START END (YYYY-MM-DD), got {period!r}")
+    out = []
+    for label, value in zip(("start", "end"), period):
+        try:
+            ts = pd.Timestamp(value)
+        except (ValueError, TypeError):
+            ts = None
+        if ts is None or ts is pd.NaT:
+            raise RegionError(f"{what} {label} {value!r} is not a date; expected YYYY-MM-DD")
+        out.append(ts)
+    if out[0] > out[1]:
+        raise RegionError(f"{what} starts {out[0].date()} after it ends {out[1].date()}")
+    return str(out[0].date()), str(out[1].date())
 
 
 def make_region(*, lat, lon, time, forcing: dict, attributes, attribute_names: Sequence[str],

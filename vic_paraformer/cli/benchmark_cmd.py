@@ -6,6 +6,9 @@ import argparse
 import shlex
 import sys
 
+from ._outputs import guard
+from ._types import positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("benchmark", help="run the paper's protocol (Tables 2-3, Figs. 3, 5-6) and write a report",
@@ -17,8 +20,8 @@ def register(sub) -> None:
     p.add_argument("--region", help="region netCDF (default: the built-in synthetic twin)")
     p.add_argument("--simulator", default="waterbalance", help="simulator to train the surrogate on and evaluate with")
     p.add_argument("--strategies", nargs="+", help="strategy names (default: every installed strategy)")
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 4; 1 with --quick)")
-    p.add_argument("--grid", type=int, nargs=2, metavar=("NY", "NX"), help="synthetic grid size")
+    p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds (default 4; 1 with --quick)")
+    p.add_argument("--grid", type=positive_int, nargs=2, metavar=("NY", "NX"), help="synthetic grid size")
     p.add_argument("--difficulty", default="realistic", choices=("clean", "realistic"),
                    help="synthetic twin preset (default realistic: unknown observation operator, forcing error, "
                         "truth not fully explained by attributes, noisy attributes, ET at a few towers; clean: the "
@@ -31,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..benchmark import BenchmarkConfig, run_benchmark
     from ..region import Region
 
+    guard(args, args.out, "directory", region=args.region)
     overrides = {"simulator": args.simulator, "difficulty": args.difficulty}
     if args.strategies:
         overrides["strategies"] = args.strategies

@@ -22,7 +22,8 @@ import logging
 from pathlib import Path
 
 from ..config import ConfigError, load_config, merged, parse_options
-from ..errors import StrategyError
+from ..errors import OutputError, StrategyError
+from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument, with_spinup
 from ._split import add_split_arguments, split_message, split_region
 
@@ -58,6 +59,7 @@ def register(sub) -> None:
     add_spinup_argument(p, "1 when a strategy runs the vic simulator, else 0; only for strategies with a "
                            "'simulator' option")
     add_split_arguments(p)
+    add_overwrite(p)
     p.set_defaults(func=run)
 
 
@@ -80,13 +82,19 @@ def _settings(args: argparse.Namespace) -> dict:
     return s
 
 
-def _check_paths(region: str | None, out: str | None) -> None:
+def _check_paths(args: argparse.Namespace, region: str | None, out: str | None, *, model_out: str | None = None,
+                 surrogate: str | None = None, model: str | None = None) -> None:
+    """Refuse unusable outputs before any work: an input, a file of another kind, an unwritable folder."""
     if not region:
         raise ConfigError("--region is required (or 'region' in --config)")
     if not out:
         raise ConfigError("--out is required (or 'out' in --config)")
-    if Path(out).resolve() == Path(region).resolve():
-        raise ConfigError(f"--out {out} is the input region; choose another file (inputs are never overwritten)")
+    inputs = dict(region=region, surrogate=surrogate, config=getattr(args, "config", None), apply=model)
+    guard(args, out, "result", **inputs)
+    if model_out:
+        if Path(model_out).expanduser().resolve() == Path(out).expanduser().resolve():
+            raise OutputError(f"--model-out {model_out} is the same file as --out; choose two paths")
+        guard(args, model_out, "dl-model", option="--model-out", **inputs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     if args.apply:
         return _run_apply(args)
     s = _settings(args)
-    _check_paths(s.get("region"), s.get("out"))
+    _check_paths(args, s.get("region"), s.get("out"), model_out=s["options"].get("model_out"),
+                 surrogate=s["options"].get("surrogate") if isinstance(s["options"].get("surrogate"), str) else None)
     if not s.get("strategy"):
         raise ConfigError("--strategy is required (or 'strategy' in --config); see 'vic-paraformer strategies'")
     options = _with_threads(s["strategy"], s["options"], s.get("threads"))
@@ -167,7 +176,7 @@ def _run_apply(args: argparse.Namespace) -> int:
     if (args.strategy or args.surrogate or args.option or args.config or args.model_out or args.train_period
             or args.test_period or args.train_cells or args.threads is not None):
         raise ConfigError("--apply takes only --region, --out and --device (the model fixes the strategy and options)")
-    _check_paths(args.region, args.out)
+    _check_paths(args, args.region, args.out, model=args.apply)
     if not Path(args.apply).exists():
         raise StrategyError(f"{args.apply}: model file not found")
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._outputs import guard
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="calibrate the built-in synthetic region with ParaFormer-Z and SCE-UA",
@@ -22,6 +24,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..benchmark import BenchmarkConfig, run_benchmark
 
+    guard(args, args.out, "directory")
     out = Path(args.out)
     config = BenchmarkConfig.demo(region_seed=args.seed, seeds=[args.seed])
     # On a terminal, every phase longer than a few seconds shows a progress bar (DL training included).

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from ..config import ConfigError, parse_options
+from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument, with_spinup
 
 log = logging.getLogger("vic_paraformer.cli")
@@ -45,6 +45,7 @@ def register(sub) -> None:
     p.add_argument("--no-baseline", action="store_true",
                    help="do not run the default parameters beside the calibrated ones (no water-balance table)")
     p.add_argument("--out", required=True, help="metrics JSON to write")
+    add_overwrite(p)
     p.set_defaults(func=run)
 
 
@@ -53,9 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate, format_table, write_metrics
     from ..region import Region
 
-    for src in (args.region, args.result):
-        if Path(args.out).resolve() == Path(src).resolve():
-            raise ConfigError(f"--out {args.out} is an input file; choose another file (inputs are never overwritten)")
+    guard(args, args.out, "json", region=args.region, result=args.result)
     region = Region.open(args.region)
     result = CalibrationResult.open(args.result)
     period = tuple(args.period) if args.period else None

@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 from typing import Sequence
 
 from .. import __version__
+from .._procs import Terminated, kill_children, raise_terminated
 from ..errors import VicParaformerError
 
 # Sub-command modules, in the order they appear in --help.
@@ -33,8 +36,15 @@ COMMAND_MODULES = (
 log = logging.getLogger("vic_paraformer")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (the full usage is one ``--help`` away)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vic-paraformer",
         description="Calibrate VIC 5 soil parameters (infilt, Ds, Dsmax, Ws, expt) with ParaFormer, "
                     "dPL baselines and SCE-UA.")
@@ -78,10 +88,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = _install_sigterm()
     try:
         return _run(args)
+    except Terminated:
+        kill_children()
+        print("vic-paraformer: terminated (SIGTERM); workers stopped, no partial output was written",
+              file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("vic-paraformer: interrupted; no partial output was written", file=sys.stderr)
+        kill_children()
+        print("vic-paraformer: interrupted; workers stopped, no partial output was written", file=sys.stderr)
         return 130
     except (VicParaformerError, FileNotFoundError, PermissionError, ValueError) as exc:
         if args.debug:
@@ -92,9 +109,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - unexpected: still one line unless --debug
         if args.debug:
             raise
-        print(f"vic-paraformer: unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+        text = str(exc).replace("\n", " ").strip()
+        print(f"vic-paraformer: unexpected error: {type(exc).__name__}: {text} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _install_sigterm():
+    """Handle SIGTERM like Ctrl-C (main thread only); return the handler to restore, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        return signal.signal(signal.SIGTERM, raise_terminated)
+    except (ValueError, OSError):  # pragma: no cover - no signals here
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ParameterError
+from ._outputs import add_overwrite, guard
+from ._types import positive_int
 
 if TYPE_CHECKING:  # imported where used, so that --help starts fast
     import xarray as xr
@@ -39,9 +41,10 @@ def register(sub) -> None:
     p.add_argument("--period", nargs=2, metavar=("START", "END"), help="days to write (the run starts on day one)")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="simulator option, repeatable; values parsed as YAML")
-    p.add_argument("--n-workers", type=int, default=1, help="local worker processes (default 1: in process)")
+    p.add_argument("--n-workers", type=positive_int, default=1, help="local worker processes (default 1: in process)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local")
-    p.add_argument("--chunk-size", type=int, default=None, help="max (sample, cell) series per chunk")
+    p.add_argument("--chunk-size", type=positive_int, default=None, help="max (sample, cell) series per chunk")
+    add_overwrite(p)
     p.set_defaults(func=run)
 
 
@@ -111,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from ..ensemble import EnsembleRunner
     from ..region import Region
 
+    guard(args, args.out, "simulation", region=args.region, params=None if args.params == "true" else args.params)
     region = Region.open(args.region)
     region, params = load_params(region, args.params)
     options = parse_options(args.option)
@@ -121,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         out = runner.run(region, params, period=tuple(args.period) if args.period else None, desc="simulate")
     out = out.drop_vars([n for n in PARAMETER_NAMES if n in out])
     out.attrs.update(region=str(args.region), params=str(args.params), simulator=args.simulator)
-    to_netcdf_atomic(out, args.out)
+    to_netcdf_atomic(out, args.out, kind="simulation")
     sm = out["sm"].values
     print(f"wrote {args.out}: {args.simulator} for {out.sizes['cell']} cells x {out.sizes['time']} days; "
           f"mean sm {np.nanmean(sm):.3f} m3/m3, mean et {float(out['et'].mean()):.2f} mm/day "

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
+from ..outputs import guarded_replace
+from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument, with_spinup
 from ._split import add_split_arguments
+from ._types import non_negative_int, positive_float, positive_int
 
 log = logging.getLogger("vic_paraformer.cli")
 
@@ -22,37 +26,38 @@ def register(sub) -> None:
     t.add_argument("--region", required=True, help="region netCDF (vic_paraformer Region)")
     t.add_argument("--simulator", default="waterbalance", help="simulator to imitate (default: waterbalance)")
     add_spinup_argument(t)
-    t.add_argument("--samples", type=int, default=None, help="parameter samples per cell (default: preset)")
+    t.add_argument("--samples", type=positive_int, default=None, help="parameter samples per cell (default: preset)")
     t.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
     t.add_argument("--preset", default="demo", help="settings preset: test, demo (default) or benchmark")
-    t.add_argument("--epochs", type=int, default=None, help="most training epochs (default: preset)")
-    t.add_argument("--hidden", type=int, default=None, help="LSTM hidden size")
-    t.add_argument("--layers", type=int, default=None, help="LSTM layers")
-    t.add_argument("--max-time", type=float, default=None,
+    t.add_argument("--epochs", type=positive_int, default=None, help="most training epochs (default: preset)")
+    t.add_argument("--hidden", type=positive_int, default=None, help="LSTM hidden size")
+    t.add_argument("--layers", type=positive_int, default=None, help="LSTM layers")
+    t.add_argument("--max-time", type=positive_float, default=None,
                    help="stop training once this many seconds are spent (opt-in: the result then depends on "
                         "the machine's load; presets budget in epochs)")
     t.add_argument("--per-cell", action="store_true", help="independent parameter samples per cell (default: shared)")
     t.add_argument("--parameter-space", default=None, help="parameter preset (vic or paper)")
     t.add_argument("--store", default=None, help="folder for the simulator runs (resumable; default: temporary)")
     t.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    t.add_argument("--workers", type=int, default=1,
+    t.add_argument("--workers", type=positive_int, default=1,
                    help="simulator processes for the training runs (default 1; more for the vic simulator)")
-    t.add_argument("--threads", type=int, default=None,
+    t.add_argument("--threads", type=positive_int, default=None,
                    help="torch CPU threads while training (default 1 on CPU: fastest for small LSTMs)")
-    t.add_argument("--max-cells", type=int, default=None, metavar="N",
+    t.add_argument("--max-cells", type=positive_int, default=None, metavar="N",
                    help="train on a seeded random subset of at most N cells (bounds memory for large regions; "
                         "the region is then read lazily and only those cells are loaded)")
-    t.add_argument("--seed", type=int, default=0, help="random seed of the parameter samples and the training "
-                                                       "(default 0)")
+    t.add_argument("--seed", type=non_negative_int, default=0, help="random seed of the parameter samples and the "
+                                                                    "training (default 0)")
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_split_arguments(t, cells_help="cells whose simulator runs train the surrogate (default: all): das:K (one "
                                       "cell per K x K block), a file of cell ids, or ids like 3,17,40")
+    add_overwrite(t)
     t.set_defaults(func=run_train)
     e = ss.add_parser("evaluate", help="accuracy of a surrogate against its simulator")
     e.add_argument("--surrogate", required=True, help="checkpoint written by 'surrogate train'")
     e.add_argument("--region", required=True, help="region netCDF")
     e.add_argument("--simulator", default=None, help="simulator to compare with (default: the one it imitates)")
-    e.add_argument("--samples", type=int, default=4, help="fresh parameter samples per cell (default 4)")
+    e.add_argument("--samples", type=positive_int, default=4, help="fresh parameter samples per cell (default 4)")
     e.add_argument("--out", default=None, help="folder for metrics.json, timeseries.png, nse_cdf.png")
     e.add_argument("--seed", type=int, default=0, help="random seed of the fresh parameter samples (default 0)")
     e.add_argument("--max-memory", type=float, default=1.0, metavar="GB",
@@ -67,15 +72,27 @@ def run_train(args: argparse.Namespace) -> int:
     from ..surrogate import train_surrogate
     from ._split import split_message, split_region
 
+    guard(args, args.out, "surrogate", region=args.region)
+    guard(args, args.store, "directory", option="--store", required=False, region=args.region)
     full = Region.open(args.region, chunks=4096) if args.max_cells else Region.open(args.region)
     region, split = split_region(full, args.train_period, args.test_period, args.train_cells, subset=True)
     log.info(split_message(full, region, split, subset=True))
-    sur = train_surrogate(region, args.simulator, n_samples=args.samples, epochs=args.epochs, hidden_size=args.hidden,
-                          num_layers=args.layers, max_time=args.max_time, seed=args.seed, preset=args.preset,
-                          per_cell=args.per_cell, parameter_space=args.parameter_space, store=args.store,
-                          out=args.out, device=args.device, num_threads=args.threads, n_workers=args.workers,
-                          max_cells=args.max_cells, progress=not args.no_progress,
-                          simulator_options=with_spinup(None, args, args.simulator))
+    # Training snapshots its best epoch so far; it goes to a hidden file beside --out that replaces
+    # --out only when training has finished, so an interrupted run leaves nothing at --out.
+    out = Path(args.out)
+    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    try:
+        sur = train_surrogate(region, args.simulator, n_samples=args.samples, epochs=args.epochs,
+                              hidden_size=args.hidden, num_layers=args.layers, max_time=args.max_time, seed=args.seed,
+                              preset=args.preset, per_cell=args.per_cell, parameter_space=args.parameter_space,
+                              store=args.store, out=partial, device=args.device, num_threads=args.threads,
+                              n_workers=args.workers, max_cells=args.max_cells, progress=not args.no_progress,
+                              simulator_options=with_spinup(None, args, args.simulator))
+        if not partial.exists():
+            sur.save(partial)
+        guarded_replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
     hist = sur.info.get("history", {})
     best = sur.info.get("best_epoch", -1)
     val = hist.get("val_loss", [float("nan")])[best] if hist else float("nan")
@@ -89,6 +106,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..surrogate.evaluate import evaluate_surrogate, format_report, write_report
     from ..surrogate.model import Surrogate
 
+    guard(args, args.out, "directory", required=False, surrogate=args.surrogate, region=args.region)
     sur = Surrogate.load(args.surrogate)
     region = Region.open(args.region, max_memory_gb=args.max_memory)  # lazily: read chunk by chunk
     report = evaluate_surrogate(sur, region, simulator=args.simulator, n_samples=args.samples, seed=args.seed,

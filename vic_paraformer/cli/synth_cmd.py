@@ -13,6 +13,9 @@ import argparse
 import time
 
 
+from ._outputs import add_overwrite, guard
+from ._types import non_negative_float, positive_float, positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("synth", help="write a synthetic twin region with known true parameters",
@@ -20,15 +23,15 @@ def register(sub) -> None:
                                    "smooth static attributes, true parameter fields (true_<param>) and noisy "
                                    "observations simulated by the 'waterbalance' simulator (a VIC-style stand-in).")
     p.add_argument("--out", required=True, help="region netCDF to write (atomically)")
-    p.add_argument("--ny", type=int, default=8, help="grid rows (default 8)")
-    p.add_argument("--nx", type=int, default=8, help="grid columns (default 8)")
-    p.add_argument("--years", type=float, default=3, help="length in years (default 3)")
+    p.add_argument("--ny", type=positive_int, default=8, help="grid rows (default 8)")
+    p.add_argument("--nx", type=positive_int, default=8, help="grid columns (default 8)")
+    p.add_argument("--years", type=positive_float, default=3, help="length in years (default 3)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--start", default="2015-04-01", help="first day (default 2015-04-01)")
-    p.add_argument("--obs-interval", type=int, nargs=2, default=(2, 3), metavar=("MIN", "MAX"),
+    p.add_argument("--obs-interval", type=positive_int, nargs=2, default=(2, 3), metavar=("MIN", "MAX"),
                    help="days between soil-moisture observations (default 2 3)")
-    p.add_argument("--sm-noise", type=float, default=0.01, help="obs_sm noise std, m3/m3 (default 0.01)")
-    p.add_argument("--et-noise", type=float, default=0.3, help="obs_et noise std, mm/day (default 0.3)")
+    p.add_argument("--sm-noise", type=non_negative_float, default=0.01, help="obs_sm noise std, m3/m3 (default 0.01)")
+    p.add_argument("--et-noise", type=non_negative_float, default=0.3, help="obs_et noise std, mm/day (default 0.3)")
     p.add_argument("--no-et", action="store_true", help="do not store obs_et")
     p.add_argument("--parameter-space", default="vic", help="parameter preset of the truth (default vic)")
     p.add_argument("--difficulty", default="clean", choices=("clean", "realistic"),
@@ -41,6 +44,7 @@ def register(sub) -> None:
                         "(default: every observed cell trains)")
     p.add_argument("--lat", type=float, default=35.0, help="grid centre latitude (default 35.0)")
     p.add_argument("--lon", type=float, default=-98.0, help="grid centre longitude (default -98.0)")
+    add_overwrite(p)
     p.set_defaults(func=run)
 
 
@@ -49,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..synthetic import synthetic_region
 
+    guard(args, args.out, "region")
     t0 = time.perf_counter()
     region = synthetic_region(ny=args.ny, nx=args.nx, years=args.years, seed=args.seed, start=args.start,
                               obs_interval=tuple(args.obs_interval), sm_noise=args.sm_noise, et_noise=args.et_noise,

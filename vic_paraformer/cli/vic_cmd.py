@@ -20,6 +20,8 @@ from pathlib import Path
 from ..errors import VICError
 from ._spinup import add_spinup_argument, spinup_years
 from ._text import plain_text
+from ._outputs import add_overwrite, guard
+from ._types import positive_float, positive_int
 
 
 def _variables(items) -> dict[str, str]:
@@ -41,8 +43,8 @@ def _add_setup(p: argparse.ArgumentParser) -> None:
 
 def _add_vic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exe", help="vic_image.exe (default: $VIC_IMAGE_EXE, then PATH)")
-    p.add_argument("--mpi-procs", type=int, help="run VIC under mpiexec -n N")
-    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per VIC run before it is killed")
+    p.add_argument("--mpi-procs", type=positive_int, help="run VIC under mpiexec -n N")
+    p.add_argument("--timeout", type=positive_float, default=3600.0, help="seconds per VIC run before it is killed")
     p.add_argument("--workdir", help="folder for run directories (default: system temp)")
     p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
     p.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
@@ -73,6 +75,7 @@ def register(sub) -> None:
     _add_setup(q)
     q.add_argument("--out", required=True, help="Region netCDF to write")
     q.add_argument("--obs", help="observations (netCDF or CSV with obs_sm / obs_et)")
+    add_overwrite(q)
     q.set_defaults(func=run_import)
 
     q = vsub.add_parser("write-params", help="write a VIC parameter file with calibrated values")
@@ -81,6 +84,7 @@ def register(sub) -> None:
     q.add_argument("--out", required=True, help="new VIC parameter file")
     q.add_argument("--region", help="Region netCDF to match cells by id when the result has no lat/lon")
     q.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
+    add_overwrite(q)
     q.set_defaults(func=run_write_params)
 
     q = vsub.add_parser("run", help="run VIC on an imported setup and save daily outputs")
@@ -88,6 +92,7 @@ def register(sub) -> None:
     _add_vic(q)
     q.add_argument("--result", help="calibration result to run with (default: the setup's own parameters)")
     q.add_argument("--out", required=True, help="netCDF of daily outputs (sm, et, runoff, baseflow, dstorage)")
+    add_overwrite(q)
     q.set_defaults(func=run_run)
 
     q = vsub.add_parser("verify", help="VIC with calibrated vs original parameters, scored against observations")
@@ -103,6 +108,7 @@ def register(sub) -> None:
 def run_import(args) -> int:
     from ..vic.importer import region_from_vic
 
+    guard(args, args.out, "region", global_=args.global_file, obs=args.obs)
     region = region_from_vic(args.global_file, args.obs, variables=_variables(args.var), start=args.start,
                              end=args.end)
     region.save(args.out)
@@ -114,6 +120,7 @@ def run_write_params(args) -> int:
     from ..region import Region
     from ..vic.params import write_parameters
 
+    guard(args, args.out, "vic-parameters", template=args.template, result=args.result, region=args.region)
     region = Region.open(args.region) if args.region else None
     out = write_parameters(args.result, args.template, args.out, region=region, expt_layers=_layers(args.expt_layers))
     print(f"wrote {out}")
@@ -126,6 +133,7 @@ def run_run(args) -> int:
     from ..vic.importer import region_from_vic
     from ..vic.params import write_parameters
 
+    guard(args, args.out, "simulation", global_=args.global_file, result=args.result)
     region = region_from_vic(args.global_file, variables=_variables(args.var), start=args.start, end=args.end)
     sim = VICSimulator(variables=_variables(args.var), expt_layers=_layers(args.expt_layers), **_sim_options(args))
     if args.result:
@@ -140,7 +148,7 @@ def run_run(args) -> int:
             out = sim.run_parameter_file(region, pfile)
     else:
         out = sim.run_parameter_file(region, region.ds.attrs["vic_parameters_file"])
-    to_netcdf_atomic(out, args.out)
+    to_netcdf_atomic(out, args.out, kind="simulation")
     print(f"wrote {args.out}: {out.sizes['cell']} cells x {out.sizes['time']} days, VIC took "
           f"{out.attrs.get('vic_wall_time_s', float('nan')):.2f} s")
     return 0
@@ -149,6 +157,7 @@ def run_run(args) -> int:
 def run_verify(args) -> int:
     from ..vic.verify import format_table, verify
 
+    guard(args, args.out, "directory", global_=args.global_file, result=args.result, obs=args.obs)
     report = verify(args.global_file, args.result, args.obs, args.out, variables=_variables(args.var),
                     start=args.start, end=args.end, expt_layers=_layers(args.expt_layers), **_sim_options(args))
     print(format_table(report))

@@ -76,7 +76,9 @@ def select_period(ds: xr.Dataset, period: tuple | slice | None) -> xr.Dataset:
     """Restrict ``ds`` to ``period`` (inclusive ``(start, end)`` or slice); None keeps all."""
     if period is None:
         return ds
-    sl = period if isinstance(period, slice) else slice(*period)
+    from ..region import parse_period
+
+    sl = slice(*parse_period(period))
     out = ds.sel(time=sl)
     if out.sizes["time"] == 0:
         t = pd.DatetimeIndex(ds["time"].values)

@@ -52,6 +52,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import VICError
+from .._procs import child_preexec
 from .globalfile import RUN_OUTFILE, GlobalParamFile, Period
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ def run_vic(run: RunDir, exe: Path, *, mpi_procs: int | None = None, mpiexec: st
     with open(run.stdout, "wb") as out, open(run.stderr, "wb") as err:
         try:
             proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=run.path, env=child_env,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=child_preexec)
         except OSError as exc:
             raise VICError(f"cannot start VIC ({' '.join(argv)}): {exc}; run directory {run.path}") from None
         with _active_lock:

@@ -78,7 +78,7 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     runs = {"original": sim.run_parameter_file(region, template),
             "calibrated": sim.run_parameter_file(region, cal_file)}
     for name, ds in runs.items():
-        to_netcdf_atomic(ds, out_dir / f"sim_{name}.nc")
+        to_netcdf_atomic(ds, out_dir / f"sim_{name}.nc", kind="simulation")
     report: dict[str, Any] = {
         "global_param_file": str(Path(global_param_file).resolve()), "result": result_path,
         "observations": str(observations), "template_params": str(template), "calibrated_params": str(cal_file),

@@ -1,0 +1,86 @@
+"""No worker outlives its command: kill a running ``calibrate --strategy sceua`` with two workers
+(SIGKILL and SIGTERM) and check that none of its descendants (fork server, resource tracker,
+pool workers) is alive 5 s later."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{d}/stat").read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.fixture(scope="module")
+def region_file(tmp_path_factory):
+    from vic_paraformer.synthetic import synthetic_region
+
+    return synthetic_region(ny=3, nx=3, years=1, seed=0).save(tmp_path_factory.mktemp("kill") / "region.nc")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_no_child_survives_its_command(sig, region_file, tmp_path):
+    err = tmp_path / "stderr.txt"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    with open(err, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "vic_paraformer.cli.main", "calibrate", "--region",
+                                 str(region_file), "--strategy", "sceua", "-o", "n_workers=2", "-o",
+                                 "simulator=waterbalance", "-o", "warmup=30", "-o", "repetitions=100000", "--out",
+                                 str(tmp_path / "r.nc")], stdout=subprocess.DEVNULL, stderr=fh, env=env)
+    try:
+        t0 = time.time()
+        kids: list[int] = []
+        while time.time() - t0 < 120 and proc.poll() is None:
+            kids = _descendants(proc.pid)
+            if len(kids) >= 4:  # fork server, resource tracker, two workers
+                break
+            time.sleep(0.2)
+        assert len(kids) >= 4, f"the command did not start its workers: {err.read_text()[-500:]}"
+        time.sleep(1.0)  # workers busy with cells
+        kids = _descendants(proc.pid)
+        proc.send_signal(sig)
+        rc = proc.wait(timeout=30)
+        t1 = time.time()
+        while time.time() - t1 < 5 and any(_alive(k) for k in kids):
+            time.sleep(0.1)
+        survivors = [k for k in kids if _alive(k)]
+        assert not survivors, f"{len(survivors)} of {len(kids)} children alive 5 s after {sig.name}"
+        if sig == signal.SIGTERM:
+            assert rc == 143
+            assert err.read_text().strip().splitlines()[-1].startswith("vic-paraformer: terminated (SIGTERM)")
+        assert not (tmp_path / "r.nc").exists()
+    finally:
+        for k in _descendants(proc.pid) + [proc.pid]:
+            if _alive(k):
+                os.kill(k, signal.SIGKILL)
