@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-SAMPLES = ROOT.parent / "shared" / "vic-sample-data" / "image"
+SAMPLES = Path(os.environ.get("VIC_SAMPLE_DATA") or ROOT.parent / "shared" / "vic-sample-data") / "image"
 STRATEGY_SCRIPTS = ["calibrate_sceua.py", "calibrate_ffn_a.py", "calibrate_lstm_z.py", "calibrate_paraformer_a.py",
                     "calibrate_paraformer_z.py"]
 

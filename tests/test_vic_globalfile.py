@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import datetime as dt
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from vic_paraformer.vic.globalfile import (OUTPUT_STREAM_KEYS, OWNED_KEYS, RUN_OUTFILE, RUN_OUTVARS, GlobalFileError,
                                            GlobalParamFile, Period)
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data"
+SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data")
 needs_sample = pytest.mark.skipif(not (SAMPLE / "image").is_dir(), reason=f"VIC sample data not found at {SAMPLE}")
 VARS = {"VIC_SAMPLE_DATA": str(SAMPLE)}
 WALNUT = SAMPLE / "image/WalnutGulch/parameters/global_param.WalnutGulch.MOD_IGBP.txt"

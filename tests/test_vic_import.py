@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from vic_paraformer.region import FORCING_VARS, Region
 from vic_paraformer.vic.globalfile import GlobalFileError
 from vic_paraformer.vic.importer import region_from_vic
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data"
+SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data")
 pytestmark = pytest.mark.skipif(not (SAMPLE / "image").is_dir(), reason=f"VIC sample data not found at {SAMPLE}")
 VARS = {"VIC_SAMPLE_DATA": str(SAMPLE)}
 WALNUT = SAMPLE / "image/WalnutGulch/parameters/global_param.WalnutGulch.MOD_IGBP.txt"

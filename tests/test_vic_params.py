@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import hashlib
 import logging
 from pathlib import Path
@@ -17,7 +18,7 @@ from vic_paraformer.errors import VICError
 from vic_paraformer.parameters import ParameterSpace
 from vic_paraformer.vic.params import write_parameters
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data"
+SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data")
 pytestmark = pytest.mark.skipif(not (SAMPLE / "image").is_dir(), reason=f"VIC sample data not found at {SAMPLE}")
 STEHEKIN_PARAMS = SAMPLE / "image/Stehekin/parameters/params.Stehekin.MOD_IGBP.nc"
 CALIBRATED = {"infilt": ("infilt", False), "Ds": ("Ds", False), "Dsmax": ("Dsmax", False), "Ws": ("Ws", False),

@@ -28,7 +28,7 @@ from vic_paraformer.simulators.vic import VICSimulator
 from vic_paraformer.vic.importer import region_from_vic
 from vic_paraformer.vic.runner import EXE_ENV, command, find_executable
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data"
+SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data")
 needs_sample = pytest.mark.skipif(not (SAMPLE / "image").is_dir(), reason=f"VIC sample data not found at {SAMPLE}")
 VARS = {"VIC_SAMPLE_DATA": str(SAMPLE)}
 WALNUT = SAMPLE / "image/WalnutGulch/parameters/global_param.WalnutGulch.MOD_IGBP.txt"
