@@ -191,7 +191,7 @@ def test_fake_run_reads_outputs(tmp_path, region, monkeypatch):
 
 @needs_sample
 def test_fake_ensemble_and_period(tmp_path, region):
-    sim = VICSimulator(exe=fake_vic(tmp_path), workdir=tmp_path / "runs", n_workers=2, progress=False)
+    sim = VICSimulator(exe=fake_vic(tmp_path), workdir=tmp_path / "runs", progress=False)
     out = sim.simulate(region, _params(region, samples=3), period=("2008-01-03", "2008-01-05"))
     assert out["et"].dims == ("sample", "cell", "time") and out.sizes["sample"] == 3 and out.sizes["time"] == 3
     infilt = region.ds["infilt"].values
@@ -208,7 +208,7 @@ def test_fake_vic_error_exit(tmp_path, region):
     kept = list((tmp_path / "runs").iterdir())
     assert len(kept) == 1 and (kept[0] / "logs" / "vic.stderr.log").read_text().startswith("[ERROR]")
     # in an ensemble the first failure stops the rest
-    sim = VICSimulator(exe=fake_vic(tmp_path, "fail"), workdir=tmp_path / "runs2", n_workers=2, progress=False)
+    sim = VICSimulator(exe=fake_vic(tmp_path, "fail"), workdir=tmp_path / "runs2", progress=False)
     with pytest.raises(VICError, match="VIC exited with status 1"):
         sim.simulate(region, _params(region, samples=4))
 
@@ -297,7 +297,7 @@ def test_vic_changed_parameters_change_soil_moisture(tmp_path):
     params["infilt"][1] = 0.4
     params["expt"][1] = 4.0
     params["Ws"][1] = 0.3
-    sim = VICSimulator(exe=REAL_VIC, workdir=tmp_path / "runs", n_workers=2, progress=False)
+    sim = VICSimulator(exe=REAL_VIC, workdir=tmp_path / "runs", progress=False)
     out = sim.simulate(region, params)
     assert out.sizes["sample"] == 2 and np.isfinite(out["sm"].values).all()
     diff = np.abs(out["sm"].values[1] - out["sm"].values[0])

@@ -203,6 +203,9 @@ class EnsembleRunner:
                     pass
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            cleanup = getattr(self.simulator, "cleanup_interrupted", None)
+            if cleanup is not None:
+                cleanup()  # what the killed workers' external runs left (VIC run folders)
 
     def close(self) -> None:
         """Shut down the process pool and any Dask client this runner opened."""
@@ -352,7 +355,14 @@ class EnsembleRunner:
 
     # ------------------------------------------------------------------ ensemble simulation
     def chunks(self, n_samples: int, n_cells: int) -> list[_Chunk]:
-        """Cut ``n_samples x n_cells`` series into chunks of at most ``chunk_size`` series."""
+        """Cut ``n_samples x n_cells`` series into chunks of at most ``chunk_size`` series.
+
+        For a simulator whose ``parallel_unit`` is ``"run"`` (the ``vic`` simulator: one external
+        model run per parameter set) each chunk is one sample over all cells (``chunk_size`` is not
+        applied: splitting a run's cells only adds runs), so every worker is busy with whole runs.
+        """
+        if getattr(self.simulator, "parallel_unit", "series") == "run":
+            return [_Chunk(s, np.array([s]), np.arange(n_cells)) for s in range(n_samples)]
         cell_block = min(n_cells, self.chunk_size)
         sample_block = max(1, self.chunk_size // cell_block)
         out = []
@@ -407,7 +417,7 @@ class EnsembleRunner:
             cell_ids = cells[ch.cells]
             th = theta[ch.samples][:, ch.cells]
             reg = region_ref if region_ref is not None else (
-                region if self.in_process else _cell_subset(region, cell_ids))
+                region if self.in_process or len(ch.cells) == n_c else _cell_subset(region, cell_ids))
             return (self.simulator, reg, cell_ids, th, names, period, list(out_vars))
 
         def on_error(i: int, exc: BaseException) -> Exception:

@@ -39,6 +39,9 @@ class Simulator(abc.ABC):
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: How ensemble work is best split: ``"series"`` (any (sample, cell) chunk; vectorised models) or
+    #: ``"run"`` (one parameter set per task: each sample is one external model run over all cells).
+    parallel_unit: ClassVar[str] = "series"
 
     def __init__(self, **options: Any) -> None:
         self.options = options

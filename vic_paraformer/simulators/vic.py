@@ -26,10 +26,20 @@ state file's date, so the first year's end state is a valid start for its first 
 spin-up, the first day's ``dstorage`` is the water-balance residual (the start storage comes
 from the state file). ``spinup_years=0`` starts from the global file's initial state.
 
-Ensembles (parameters over ``(sample, cell)``) run one VIC process per sample, ``n_workers`` at a
-time, each in its own run directory, through the small internal :func:`_map` (a thread pool: each
-worker only waits on its VIC child process). It is meant to be swapped for
-``vic_paraformer.ensemble.EnsembleRunner`` once that exists.
+Ensembles (parameters over ``(sample, cell)``) run one VIC process per sample, one after the
+other, each in its own run directory. To run them in parallel (local processes or Dask), use
+:class:`vic_paraformer.ensemble.EnsembleRunner`: for this simulator it makes one task per sample
+(``parallel_unit = "run"``), so every worker runs whole VIC runs and all workers are busy. Every
+command that runs VIC goes through it. With Dask each task runs in its own run directory under
+``workdir`` on the worker; the global file, the files it names and the executable must be readable
+at the same paths on every worker (a shared file system), and ``workdir`` must be writable there.
+
+Setup (global file, grid, template checks) is resolved once per Region and cached per process,
+so the per-run cost beyond VIC itself is the parameter-file copy, the global file and reading
+the daily history file back.
+
+Interrupting: Ctrl-C or SIGTERM kills the running VIC process group; the run directory is removed
+(``keep_runs``: kept) and a directory that is left behind is named in a warning.
 """
 
 from __future__ import annotations
@@ -40,8 +50,7 @@ import os
 import shutil
 import tempfile
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -50,11 +59,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import VICError
+from ..errors import SimulatorError, VICError
 from ..region import Region
 from ..vic.globalfile import GlobalParamFile, Period
 from ..vic.importer import VicGrid, global_file_of, read_grid
 from ..vic.params import write_parameters
+from ..vic.requirements import check_parameter_file
 from ..vic.runner import RunDir, cleanup, find_executable, kill_all, read_outputs, run_vic
 from .base import Simulator, check_params, select_period, spinup_years_option
 
@@ -66,44 +76,9 @@ DEFAULT_SPINUP_YEARS = 0
 _NETCDF_LOCK = threading.Lock()
 
 
-def _map(func: Callable[[Any], Any], items: Sequence[Any], n_workers: int, progress: bool, desc: str) -> list:
-    """Apply ``func`` to ``items`` with ``n_workers`` threads, in order, with a tqdm bar."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(items), desc=desc, disable=not progress or len(items) < 2, leave=False)
-    try:
-        if n_workers <= 1 or len(items) < 2:
-            out = []
-            for it in items:
-                out.append(func(it))
-                bar.update()
-            return out
-        stop = threading.Event()
-
-        def guarded(it):
-            if stop.is_set():
-                raise VICError("cancelled")
-            return func(it)
-
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            futures = [pool.submit(guarded, it) for it in items]
-            out = []
-            try:
-                for f in futures:
-                    out.append(f.result())
-                    bar.update()
-            except BaseException:
-                # Ctrl-C or a failed run: start nothing new and kill what runs until every worker is done
-                stop.set()
-                for f in futures:
-                    f.cancel()
-                while not all(f.done() for f in futures):
-                    kill_all()
-                    time.sleep(0.05)
-                raise
-            return out
-    finally:
-        bar.close()
+# Resolved setups per process (worker processes of an EnsembleRunner reuse them across tasks).
+_SETUP_CACHE: dict[tuple, "_Setup"] = {}
+_SETUP_LOCK = threading.Lock()
 
 
 class VICSimulator(Simulator):
@@ -127,8 +102,6 @@ class VICSimulator(Simulator):
         Parameter file to copy for each run (default: the global file's ``PARAMETERS``).
     variables:
         ``${NAME}`` values for the global file (default: those stored on import).
-    n_workers:
-        VIC processes run at once for ensembles.
     expt_layers:
         Soil layers (0-based) that receive the calibrated ``expt``.
     keep_user_outputs:
@@ -144,17 +117,26 @@ class VICSimulator(Simulator):
 
     name = "vic"
     description = "VIC 5 image driver (external executable) run through isolated run directories"
+    parallel_unit = "run"
 
     def __init__(self, exe: str | os.PathLike | None = None, mpi_procs: int | None = None, timeout: float = 3600.0,
                  keep_runs: bool = False, workdir: str | os.PathLike | None = None,
                  global_param_file: str | os.PathLike | None = None, template_params: str | os.PathLike | None = None,
-                 variables: dict | None = None, n_workers: int = 1, expt_layers: Sequence[int] = (0,),
+                 variables: dict | None = None, expt_layers: Sequence[int] = (0,),
                  keep_user_outputs: bool = False, only_region_cells: bool = True, mpiexec: str | None = None,
-                 progress: bool = True, spinup_years: int = DEFAULT_SPINUP_YEARS) -> None:
+                 progress: bool = True, spinup_years: int = DEFAULT_SPINUP_YEARS, **unknown: Any) -> None:
+        if "n_workers" in unknown:
+            raise SimulatorError("n_workers is not an option of the vic simulator: run ensembles in parallel with "
+                                 "EnsembleRunner(VICSimulator(...), n_workers=N) (the CLI's --workers)")
+        if unknown:
+            raise SimulatorError(f"unknown vic simulator option(s) {sorted(unknown)}")
+        if timeout is None or float(timeout) <= 0:
+            raise SimulatorError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        workdir = Path(workdir).expanduser().resolve() if workdir is not None else None
         spinup_years = spinup_years_option(spinup_years, VICError)
         super().__init__(exe=exe, mpi_procs=mpi_procs, timeout=timeout, keep_runs=keep_runs, workdir=workdir,
                          global_param_file=global_param_file, template_params=template_params, variables=variables,
-                         n_workers=n_workers, expt_layers=tuple(expt_layers), keep_user_outputs=keep_user_outputs,
+                         expt_layers=tuple(expt_layers), keep_user_outputs=keep_user_outputs,
                          only_region_cells=only_region_cells, mpiexec=mpiexec, progress=progress,
                          spinup_years=int(spinup_years))
         self.spinup_years = int(spinup_years)
@@ -162,21 +144,42 @@ class VICSimulator(Simulator):
         self.mpi_procs = mpi_procs
         self.timeout = float(timeout)
         self.keep_runs = bool(keep_runs)
-        self.workdir = Path(workdir) if workdir is not None else None
+        self.workdir = workdir
         self.global_param_file = global_param_file
         self.template_params = template_params
         self.variables = variables
-        self.n_workers = max(1, int(n_workers))
         self.expt_layers = tuple(expt_layers)
         self.keep_user_outputs = bool(keep_user_outputs)
         self.only_region_cells = bool(only_region_cells)
         self.mpiexec = mpiexec
         self.progress = progress
         self.last_wall_times: list[float] = []
+        # Run directories of this simulator (and its copies in worker processes) share this tag.
+        self._tag = uuid.uuid4().hex[:8]
 
     # ------------------------------------------------------------------ setup
     def setup(self, region: Region) -> "_Setup":
-        """Resolve the global file, grid, template and period for ``region`` (checks everything first)."""
+        """Resolve the global file, grid, template and period for ``region`` (checks everything first).
+
+        Cached per process for the same Region (source, cells, period) and options.
+        """
+        key = (_key(region.ds.attrs.get("vic_global_param_file")), _key(region.ds.attrs.get(
+            "vic_global_variables")), tuple(int(c) for c in region.cells), str(region.times[0]),
+            str(region.times[-1]), region.n_days, _key(self.exe), _key(self.global_param_file),
+            _key(self.template_params), _key(sorted((self.variables or {}).items())),
+            self.keep_user_outputs, self.spinup_years)
+        with _SETUP_LOCK:
+            cached = _SETUP_CACHE.get(key)
+        if cached is not None:
+            return cached
+        out = self._setup(region)
+        with _SETUP_LOCK:
+            if len(_SETUP_CACHE) >= 8:
+                _SETUP_CACHE.clear()
+            _SETUP_CACHE[key] = out
+        return out
+
+    def _setup(self, region: Region) -> "_Setup":
         exe = find_executable(self.exe)
         if self.global_param_file is not None:
             gpath, stored = Path(self.global_param_file), {}
@@ -187,9 +190,11 @@ class VICSimulator(Simulator):
         variables = {**stored, **(self.variables or {})}
         gf = GlobalParamFile.read(gpath, variables)
         gf.validate()
+        gf.check_placeholders(keep_user_outputs=self.keep_user_outputs)
         template = Path(self.template_params) if self.template_params is not None else gf.parameters_path
         if not template.is_file():
             raise VICError(f"{template}: template parameter file not found")
+        check_parameter_file(gf, template)
         grid = read_grid(gf) if self.template_params is None else _grid_from_template(gf, template)
         rows, cols = grid.locate(region.ds["lat"].values, region.ds["lon"].values,
                                  what=f"region cell (for {gf.parameters_path})")
@@ -213,44 +218,71 @@ class VICSimulator(Simulator):
                       lat=region.ds["lat"].values, lon=region.ds["lon"].values)
 
     def _run_dir(self) -> RunDir:
-        base = self.workdir or Path(tempfile.gettempdir())
+        base = self.workdir or Path(tempfile.gettempdir()).resolve()
         base.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="vicrun_", dir=base))
+        path = Path(tempfile.mkdtemp(prefix=f"vicrun_{self._tag}_", dir=base)).resolve()
         if any(c.isspace() for c in str(path)):
+            shutil.rmtree(path, ignore_errors=True)
             raise VICError(f"run directory {path} contains a space; VIC cannot read such paths (set workdir)")
         return RunDir(path).create()
 
     def _execute(self, setup: "_Setup", params_file_writer: Callable[[RunDir], None]) -> xr.Dataset:
         run = self._run_dir()
-        # netCDF-C/HDF5 are not thread-safe: file I/O of parallel runs is serialised, VIC itself is not.
-        with _NETCDF_LOCK:
-            params_file_writer(run)
-            if self.only_region_cells:
-                _restrict_run_cells(run.params_file, setup.rows, setup.cols)
-        wall = 0.0
-        state = None
-        for k in range(self.spinup_years):
-            prefix = run.state_dir / f"spinup{k + 1}"
-            run.write_global(setup.gf, setup.spin_period, keep_user_outputs=False, init_state=state,
-                             save_state=(prefix, setup.spin_period.end))
+        try:
+            # netCDF-C/HDF5 are not thread-safe: file I/O of parallel runs is serialised, VIC itself is not.
+            with _NETCDF_LOCK:
+                params_file_writer(run)
+                if self.only_region_cells:
+                    _restrict_run_cells(run.params_file, setup.rows, setup.cols)
+            wall = 0.0
+            state = None
+            for k in range(self.spinup_years):
+                prefix = run.state_dir / f"spinup{k + 1}"
+                run.write_global(setup.gf, setup.spin_period, keep_user_outputs=False, init_state=state,
+                                 save_state=(prefix, setup.spin_period.end))
+                wall += run_vic(run, setup.exe, mpi_procs=self.mpi_procs, mpiexec=self.mpiexec, timeout=self.timeout)
+                at = setup.spin_period.end + _dt.timedelta(days=1)
+                state = prefix.parent / f"{prefix.name}.{at:%Y%m%d}_00000.nc"
+                if not state.is_file():
+                    raise VICError(f"VIC spin-up year {k + 1} wrote no state file {state} (run directory {run.path})")
+                for f in run.result_dir.iterdir():  # the spin-up's history files are not outputs
+                    f.unlink()
+            run.write_global(setup.gf, setup.period, keep_user_outputs=self.keep_user_outputs, init_state=state)
             wall += run_vic(run, setup.exe, mpi_procs=self.mpi_procs, mpiexec=self.mpiexec, timeout=self.timeout)
-            at = setup.spin_period.end + _dt.timedelta(days=1)
-            state = prefix.parent / f"{prefix.name}.{at:%Y%m%d}_00000.nc"
-            if not state.is_file():
-                raise VICError(f"VIC spin-up year {k + 1} wrote no state file {state} (run directory {run.path})")
-            for f in run.result_dir.iterdir():  # the spin-up's history files are not outputs
-                f.unlink()
-        run.write_global(setup.gf, setup.period, keep_user_outputs=self.keep_user_outputs, init_state=state)
-        wall += run_vic(run, setup.exe, mpi_procs=self.mpi_procs, mpiexec=self.mpiexec, timeout=self.timeout)
-        self.last_wall_times.append(wall)
-        with _NETCDF_LOCK:
-            out = read_outputs(run, setup.rows, setup.cols, setup.days, setup.depth0, cell_ids=setup.cells,
-                               init_storage=setup.init_storage).load()
+            self.last_wall_times.append(wall)
+            with _NETCDF_LOCK:
+                out = read_outputs(run, setup.rows, setup.cols, setup.days, setup.depth0, cell_ids=setup.cells,
+                                   init_storage=setup.init_storage).load()
+        except (KeyboardInterrupt, SystemExit):
+            kill_all()
+            _interrupted(run, self.keep_runs)
+            raise
+        except VICError:
+            raise  # the failed run's directory is kept and named in the error
+        except BaseException as exc:
+            log.warning("VIC run failed (%s: %s); run directory %s kept", type(exc).__name__, exc, run.path)
+            raise
         out.attrs["vic_run_dir"] = str(run.path)
         out.attrs["vic_wall_time_s"] = wall
         if not self.keep_runs:
             cleanup(run)
         return out
+
+    def cleanup_interrupted(self) -> list[Path]:
+        """After an interrupted ensemble: remove this simulator's run directories (unless ``keep_runs``).
+
+        Returns the directories left behind, each named in a warning.
+        """
+        base = self.workdir or Path(tempfile.gettempdir()).resolve()
+        left = []
+        for d in sorted(base.glob(f"vicrun_{self._tag}_*")):
+            if not self.keep_runs:
+                shutil.rmtree(d, ignore_errors=True)
+            if d.exists():
+                left.append(d)
+        for d in left:
+            log.warning("VIC run interrupted; its run directory %s was left behind (remove it when done)", d)
+        return left
 
     # ------------------------------------------------------------------ API
     def simulate(self, region: Region, params: xr.Dataset, *, period=None) -> xr.Dataset:
@@ -271,15 +303,15 @@ class VICSimulator(Simulator):
 
             return self._execute(setup, writer)
 
-        try:
-            if samples is None:
-                out = one(0)
-            else:
-                runs = _map(one, list(range(samples)), self.n_workers, self.progress, desc="VIC runs")
-                out = xr.concat(runs, dim="sample", combine_attrs="drop")
-        except BaseException:
-            kill_all()
-            raise
+        if samples is None:
+            out = one(0)
+        else:
+            from tqdm.auto import tqdm
+
+            runs = []
+            for i in tqdm(range(samples), desc="VIC runs", disable=not self.progress or samples < 2, leave=False):
+                runs.append(one(i))
+            out = xr.concat(runs, dim="sample", combine_attrs="drop")
         out = select_period(out, period)
         out.attrs.update({"simulator": self.name, "vic_global_param_file": str(setup.gf.path)})
         return out
@@ -294,6 +326,20 @@ class VICSimulator(Simulator):
         out = select_period(out, period)
         out.attrs.update({"simulator": self.name, "vic_params_file": str(src)})
         return out
+
+
+def _key(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _interrupted(run: RunDir, keep: bool) -> None:
+    """Log what happened to the run directory of an interrupted run (removed unless ``keep``)."""
+    if not keep:
+        cleanup(run)
+    if run.path.exists():
+        log.warning("VIC run interrupted; its run directory %s was left behind (remove it when done)", run.path)
+    else:
+        log.info("VIC run interrupted and killed; its run directory %s was removed", run.path)
 
 
 class _Setup:

@@ -22,6 +22,19 @@ package owns and keeps every other line as the user wrote it (placeholders subst
 
 Replaced lines are written as the new line followed by ``# vic_paraformer (was: ...)``; a
 repeated owned key is commented out. Errors are :class:`GlobalFileError` naming the file and line.
+
+Relative paths
+    VIC opens the files a global file names relative to the folder it is *started from*. A setup
+    is usually run from the folder of its global file, so relative paths in ``DOMAIN``,
+    ``PARAMETERS``, ``FORCING1``/``FORCING2`` (prefixes), ``INIT_STATE``, ``CONSTANTS``,
+    ``RESULT_DIR``, ``LOG_DIR`` and ``STATENAME`` are taken relative to the **folder of the global
+    file** (after placeholder substitution), whatever the current folder. Per-run copies name every
+    such file by its absolute path, so runs work from any run directory.
+
+Placeholders
+    A ``${NAME}`` without a value is an error on a line the run uses, and a logged warning (once)
+    on a line that is not used (a key this package overrides, a commented-out output stream):
+    :meth:`GlobalParamFile.check_placeholders`.
 """
 
 from __future__ import annotations
@@ -52,6 +65,10 @@ PERIOD_KEYS: tuple[str, ...] = ("STARTYEAR", "STARTMONTH", "STARTDAY", "STARTSEC
                                 "ENDDAY", "NRECS")
 OWNED_KEYS: tuple[str, ...] = ("PARAMETERS", "RESULT_DIR", "LOG_DIR", "STATENAME") + PERIOD_KEYS
 OUTPUT_STREAM_KEYS: tuple[str, ...] = ("OUTFILE", "AGGFREQ", "HISTFREQ", "COMPRESS", "OUT_FORMAT", "OUTVAR")
+#: Keys whose first value is a file or folder path (relative ones are relative to the global file).
+PATH_KEYS: tuple[str, ...] = ("DOMAIN", "PARAMETERS", "FORCING1", "FORCING2", "INIT_STATE", "CONSTANTS",
+                              "RESULT_DIR", "LOG_DIR", "STATENAME")
+_warned_placeholders: set[tuple[str, str]] = set()
 SUPPORTED_CALENDARS = ("STANDARD", "GREGORIAN", "PROLEPTIC_GREGORIAN")
 
 _KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -112,8 +129,8 @@ class GlobalParamFile:
     lines:
         The file's lines (without newlines).
     path:
-        Where it came from (used in error messages and to resolve nothing else: VIC paths are
-        taken literally, as VIC does).
+        Where it came from (used in error messages; relative paths inside the file are resolved
+        against its folder, see the module docstring). ``"<string>"``: the current folder.
     variables:
         Values for ``${NAME}`` placeholders; the environment is consulted after this mapping.
     """
@@ -121,6 +138,7 @@ class GlobalParamFile:
     def __init__(self, lines: Sequence[str], path: str | Path = "<string>",
                  variables: Mapping[str, str] | None = None) -> None:
         self.path = str(path)
+        self.base_dir = Path(path).resolve().parent if str(path) != "<string>" else Path.cwd()
         self.variables: dict[str, str] = {str(k): str(v) for k, v in (variables or {}).items()}
         self.lines: list[GlobalLine] = [GlobalLine(t, i + 1) for i, t in enumerate(lines)]
         for ln in self.lines:
@@ -160,6 +178,43 @@ class GlobalParamFile:
                                   f"set it with --var {name}=VALUE or the environment variable {name}")
 
         return _VAR_RE.sub(repl, text)
+
+    def resolve_path(self, value: str) -> Path:
+        """``value`` as an absolute path: relative paths are relative to the global file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def unfilled_placeholders(self, line: GlobalLine) -> list[str]:
+        """Names of the ``${NAME}`` placeholders of ``line`` that have no value."""
+        return [m.group(1) for m in _VAR_RE.finditer(line.code)
+                if m.group(1) not in self.variables and m.group(1) not in os.environ]
+
+    def is_used(self, line: GlobalLine, *, keep_user_outputs: bool = False) -> bool:
+        """Whether a per-run copy (:meth:`for_run`) keeps ``line`` (else it is overridden or disabled)."""
+        if line.key is None:
+            return False
+        if line.key in OWNED_KEYS:
+            return line.key == "PARAMETERS" and line is self.line("PARAMETERS", required=False)
+        return keep_user_outputs or line.key not in OUTPUT_STREAM_KEYS
+
+    def check_placeholders(self, *, keep_user_outputs: bool = False) -> None:
+        """Raise GlobalFileError for an unfilled placeholder on a used line; warn (once) for unused ones."""
+        unused: dict[str, list[int]] = {}
+        for ln in self.lines:
+            names = self.unfilled_placeholders(ln)
+            if not names:
+                continue
+            if self.is_used(ln, keep_user_outputs=keep_user_outputs):
+                self.substitute(ln)  # raises, naming the line and the placeholder
+            for n in names:
+                unused.setdefault(n, []).append(ln.lineno)
+        for name, lines in unused.items():
+            if (self.path, name) in _warned_placeholders:
+                continue
+            _warned_placeholders.add((self.path, name))
+            log.warning("%s: placeholder ${%s} has no value on line(s) %s; those lines are not used for runs "
+                        "(overridden or disabled), so it is ignored", self.path, name,
+                        ", ".join(map(str, lines)))
 
     def find(self, key: str) -> list[GlobalLine]:
         """All lines with ``key`` (case-insensitive), in file order."""
@@ -298,8 +353,10 @@ class GlobalParamFile:
 
     @property
     def forcing_prefix(self) -> str:
-        """The FORCING1 prefix: VIC opens ``<prefix>YYYY.nc`` for each year."""
-        return self.value("FORCING1")
+        """The FORCING1 prefix (absolute): VIC opens ``<prefix>YYYY.nc`` for each year."""
+        raw = self.value("FORCING1")
+        p = str(self.resolve_path(raw))
+        return p + "/" if raw.endswith("/") and not p.endswith("/") else p
 
     def forcing_files(self, years: Iterable[int] | None = None) -> dict[int, Path]:
         """The forcing file of each year of ``years`` (default: the period); error if one is missing."""
@@ -315,9 +372,12 @@ class GlobalParamFile:
         return out
 
     def _existing_file(self, key: str) -> Path:
-        p = Path(self.value(key))
+        raw = self.value(key)
+        p = self.resolve_path(raw)
         if not p.is_file():
-            raise self._err(self.line(key), f"{key} file not found: {p}")
+            extra = f" ({raw!r} is relative to the global file's folder {self.base_dir})" \
+                if not Path(raw).expanduser().is_absolute() else ""
+            raise self._err(self.line(key), f"{key} file not found: {p}{extra}")
         return p
 
     @property
@@ -373,6 +433,8 @@ class GlobalParamFile:
             sdir = Path(state_dir) if state_dir is not None else Path(result_dir).parent / "states"
             tok = self.substitute(statename).split()
             name = Path(tok[1]).name if len(tok) > 1 else "state"
+            if len(tok) > 1 and not Path(tok[1]).name:
+                name = "state"
             new["STATENAME"] = [f"STATENAME {sdir / name}"]
         owned = OWNED_KEYS
         for key, p in (("INIT_STATE", init_state), ("STATENAME", save_state[0] if save_state else None)):
@@ -407,6 +469,17 @@ class GlobalParamFile:
                 continue
             if key is None:
                 out.append(ln.text)
+            elif key in PATH_KEYS and len(self.substitute(ln).split()) > 1:
+                tok = self.substitute(ln).split()
+                absolute = str(self.resolve_path(tok[1]))
+                if tok[1].endswith("/") and not absolute.endswith("/"):
+                    absolute += "/"
+                if any(c.isspace() for c in absolute):
+                    raise self._err(ln, f"{key} path {absolute!r} contains a space; VIC cannot read such paths")
+                if absolute == tok[1]:
+                    out.append(self.substitute(ln) + (" " + ln.comment if ln.comment else ""))
+                else:
+                    out.append(" ".join([tok[0], absolute] + tok[2:]) + f"  # vic_paraformer (was: {ln.text.strip()})")
             else:
                 out.append(self.substitute(ln) + (" " + ln.comment if ln.comment else ""))
         rest = [t for k, texts in new.items() if k not in done for t in texts]

@@ -68,7 +68,16 @@ Attributes (``attributes(cell, attribute)``), from the parameter file. ``k`` is 
 =======================  =====================================================================
 
 Optional variables ("if present") that are missing, or have missing values at simulated cells,
-are skipped with a logged warning (the samples' ``annual_prec`` is NaN everywhere).
+are skipped with a logged warning. ``annual_prec`` is the exception: when the parameter file has no
+finite value at the simulated cells (the samples' is NaN everywhere; VIC 5 does not use it in the
+image driver's water balance), the attribute is the mean annual precipitation of the imported
+forcing (mm/yr; an info line says so), so it is always present and the import stays quiet.
+
+Checks before anything else
+    The global file's keys, every ``${NAME}`` on a used line
+    (:meth:`~vic_paraformer.vic.globalfile.GlobalParamFile.check_placeholders`), and every variable
+    and dimension the VIC image driver reads from the parameter file for the file's options
+    (:mod:`vic_paraformer.vic.requirements`); errors name the user's files.
 
 Parameters
     ``infilt``, ``Ds``, ``Dsmax``, ``Ws`` and ``expt`` (layer 1) over ``cell``: the values VIC
@@ -98,6 +107,7 @@ import xarray as xr
 from ..errors import VICError
 from ..region import FORCING_VARS, Region
 from .globalfile import GlobalParamFile, Period
+from .requirements import check_parameter_file
 
 log = logging.getLogger(__name__)
 
@@ -445,10 +455,13 @@ def static_attributes(p: xr.Dataset, grid: VicGrid, ppath: Path, domain: xr.Data
     else:
         att["elev_band_std"] = np.zeros(len(grid.rows))
         att["elev_band_range"] = np.zeros(len(grid.rows))
-    for key in ("avg_T", "annual_prec", "rough", "dp"):
+    for key in ("avg_T", "rough", "dp"):
         v = fin(key, required=False)
         if v is not None:
             att[key] = v
+    ap = get("annual_prec", required=False)
+    if ap is not None and np.all(np.isfinite(ap) & (np.abs(ap) < 1e30)):
+        att["annual_prec"] = ap
     return att
 
 
@@ -555,6 +568,7 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
     """
     gf = GlobalParamFile.read(global_param_file, variables)
     gf.validate()
+    gf.check_placeholders()
     period = gf.period()
     if start is not None or end is not None:
         s = pd.Timestamp(start).date() if start is not None else period.start
@@ -570,10 +584,15 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
         for name in REQUIRED_PARAM_VARS:
             if name not in p.variables:
                 raise VICError(f"{ppath}: parameter file lacks variable {name!r} (needed to import the setup)")
+        check_parameter_file(gf, ppath, p)
         grid = read_grid(gf, p)
         att = static_attributes(p, grid, ppath, dom)
         params = current_parameters(p, grid, ppath)
     forcing = read_daily_forcing(gf, grid, period)
+    if "annual_prec" not in att:
+        att["annual_prec"] = forcing["prec"].mean(axis=1) * 365.25
+        log.info("%s: annual_prec has no values at the simulated cells; the attribute is the forcing's mean annual "
+                 "precipitation (%s..%s)", ppath, period.start, period.end)
     days = pd.date_range(pd.Timestamp(period.start), pd.Timestamp(period.end), freq="D")
     rows, cols = grid.rows, grid.cols
     coords = {"cell": grid.cell_ids, "lat": ("cell", grid.lat[rows]), "lon": ("cell", grid.lon[cols]),

@@ -9,7 +9,8 @@ One run = one directory holding everything VIC reads or writes for it::
     <run_dir>/states/        STATENAME, when the user's file writes states
 
 VIC is started as an argument list (no shell): ``[mpiexec -n N [--allow-run-as-root]] exe -g
-global.txt``, always with ``OMP_NUM_THREADS=1`` in its environment (more OpenMP threads make the
+/abs/run_dir/global.txt`` with the run directory as its working folder (every path is absolute,
+so a relative ``workdir`` works), always with ``OMP_NUM_THREADS=1`` in its environment (more OpenMP threads make the
 image driver write NaN cells and still exit 0, UW-Hydro/VIC#787), in its own process group so a
 timeout or Ctrl-C kills it together with any MPI ranks. The executable comes from the ``exe``
 argument, the ``VIC_IMAGE_EXE`` environment variable, or ``vic_image.exe`` on ``PATH``.
@@ -190,14 +191,15 @@ def _log_tail(run: RunDir, n: int = 12) -> str:
 def run_vic(run: RunDir, exe: Path, *, mpi_procs: int | None = None, mpiexec: str | None = None,
             timeout: float | None = 3600.0, env: dict | None = None) -> float:
     """Run VIC on ``run.global_file``; return the wall time in seconds or raise VICError."""
-    argv = command(exe, run.global_file, mpi_procs, mpiexec)
+    path = run.path.resolve()
+    argv = command(exe, path / run.global_file.name, mpi_procs, mpiexec)
     child_env = dict(os.environ if env is None else env)
     child_env["OMP_NUM_THREADS"] = "1"
     run.log_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(run.stdout, "wb") as out, open(run.stderr, "wb") as err:
         try:
-            proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=run.path, env=child_env,
+            proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=path, env=child_env,
                                     start_new_session=True, preexec_fn=child_preexec)
         except OSError as exc:
             raise VICError(f"cannot start VIC ({' '.join(argv)}): {exc}; run directory {run.path}") from None
