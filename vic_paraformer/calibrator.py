@@ -332,8 +332,9 @@ class Calibrator(abc.ABC):
             params=params, strategy=self.name, parameter_space=self.parameter_space, options=dict(self.options),
             seed=self.seed, history=history or {}, n_evaluations=int(n_evaluations),
             wall_time=time.perf_counter() - started, train_cells=np.asarray(region.training_cells),
-            info={"versions": library_versions(), **(info or {})}, obs_operator=obs_operator,
-            warmup_days=warmup_days, spinup_years=spinup_years)
+            info={"versions": library_versions(),
+                  "calibration_period": [str(region.times[0].date()), str(region.times[-1].date())], **(info or {})},
+            obs_operator=obs_operator, warmup_days=warmup_days, spinup_years=spinup_years)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} seed={self.seed} options={self.options}>"

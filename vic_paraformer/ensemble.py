@@ -301,9 +301,12 @@ class EnsembleRunner:
                     if exc is not None:
                         raise on_error(i, exc) from exc
                     done(i, fut.result())
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                self.terminate()  # Ctrl-C / SIGTERM: kill the workers (their VIC runs die with them)
+            else:
+                for fut in pending:
+                    fut.cancel()
             raise
 
     def _run_dask(self, func, n, make_args, on_error, done) -> None:

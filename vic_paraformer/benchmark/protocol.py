@@ -72,6 +72,7 @@ class BenchmarkConfig:
     strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     scheduler: str | None = None
     n_workers: int | None = None
+    simulator_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchmarkConfig":
@@ -254,7 +255,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     region.save(out / "region.nc")
     train_p, test_p = periods(region, config.train_years)
     train_region = region.sel_time(*train_p)
-    simulator = get_simulator(config.simulator)
+    simulator = get_simulator(config.simulator, **dict(config.simulator_options))
     names = config.strategies or installed_strategies()
 
     splits = {k: region.spatial_split(k, seed=config.region_seed)
@@ -279,8 +280,12 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
         say(f"training the surrogate of '{config.simulator}' once on the training period "
             f"{train_p[0].date()}..{train_p[1].date()}")
         t0 = time.perf_counter()
-        surrogate = train_surrogate(train_region, simulator=config.simulator, seed=config.region_seed,
-                                    **config.surrogate_options)
+        sur_kw = dict(config.surrogate_options)
+        if config.simulator_options:
+            sur_kw.setdefault("simulator_options", dict(config.simulator_options))
+        if config.n_workers:
+            sur_kw.setdefault("n_workers", int(config.n_workers))
+        surrogate = train_surrogate(train_region, simulator=config.simulator, seed=config.region_seed, **sur_kw)
         surrogate.save(sur_path)
         surrogate_time = time.perf_counter() - t0
 

@@ -8,6 +8,7 @@ import sys
 
 from ._outputs import guard
 from ._types import positive_int
+from ._vic_options import add_vic_options, vic_simulator_options, workers
 
 
 def register(sub) -> None:
@@ -27,6 +28,8 @@ def register(sub) -> None:
                         "truth not fully explained by attributes, noisy attributes, ET at a few towers; clean: the "
                         "simulator's own top layer plus white noise). Ignored with --region")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) for the ensemble work")
+    add_vic_options(p, workers_help="worker processes for ensembles and per-cell strategies (with --simulator vic: "
+                                    "VIC runs at once)")
     p.set_defaults(func=run)
 
 
@@ -44,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         overrides["ny"], overrides["nx"] = args.grid
     if args.scheduler:
         overrides["scheduler"] = args.scheduler
+    vic = vic_simulator_options(args, args.simulator, progress=False)
+    if vic:
+        overrides["simulator_options"] = vic
+    if args.workers is not None:
+        overrides["n_workers"] = workers(args)
     config = BenchmarkConfig.quick(**overrides) if args.quick else BenchmarkConfig.full(**overrides)
     region = Region.open(args.region) if args.region else None
     command = "vic-paraformer " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -31,6 +31,7 @@ log = logging.getLogger("vic_paraformer.cli")
 
 #: Torch CPU threads of the DL strategies from the command line, as the demo and the benchmark run them.
 DEFAULT_THREADS = 1
+from ._vic_options import add_vic_options, vic_simulator_options
 
 
 def register(sub) -> None:
@@ -60,6 +61,8 @@ def register(sub) -> None:
                            "'simulator' option")
     add_split_arguments(p)
     add_overwrite(p)
+    add_vic_options(p, workers_help="worker processes (strategy option n_workers; with -o simulator=vic each "
+                                    "runs its own VIC processes)")
     p.set_defaults(func=run)
 
 
@@ -77,6 +80,13 @@ def _settings(args: argparse.Namespace) -> dict:
             if key in cli_options and cli_options[key] != s[key]:
                 raise ConfigError(f"{key} given both as --{key.replace('_', '-')} and --option {key}=...")
             options[key] = s[key]
+    vic = vic_simulator_options(args, options.get("simulator"))
+    if vic:
+        options["simulator_options"] = {**dict(options.get("simulator_options") or {}), **vic}
+    if getattr(args, "workers", None) is not None:
+        if args.workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+        options["n_workers"] = args.workers
     s["options"] = options
     s["seed"] = 0 if s.get("seed") is None else s["seed"]
     return s

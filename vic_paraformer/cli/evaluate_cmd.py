@@ -26,6 +26,7 @@ from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument, with_spinup
 
 log = logging.getLogger("vic_paraformer.cli")
+from ._vic_options import add_vic_options, vic_simulator_options
 
 
 def register(sub) -> None:
@@ -46,6 +47,7 @@ def register(sub) -> None:
                    help="do not run the default parameters beside the calibrated ones (no water-balance table)")
     p.add_argument("--out", required=True, help="metrics JSON to write")
     add_overwrite(p)
+    add_vic_options(p, workers=False)
     p.set_defaults(func=run)
 
 
@@ -65,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     elif period is None:
         log.info("scoring every day of the region (the result records no test period; --test-period sets one)")
     metrics = evaluate(region, result, simulator=args.simulator, period=period,
-                       variables=tuple(args.variables), simulator_options=with_spinup(parse_options(args.simulator_option), args, args.simulator),
+                       variables=tuple(args.variables), simulator_options=with_spinup({**parse_options(args.simulator_option),
+                                                        **vic_simulator_options(args, args.simulator)},
+                                                       args, args.simulator),
                        baseline=not args.no_baseline)
     write_metrics(metrics, args.out)
     print(format_table(metrics))

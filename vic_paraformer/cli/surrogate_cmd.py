@@ -15,6 +15,7 @@ from ._split import add_split_arguments
 from ._types import non_negative_int, positive_float, positive_int
 
 log = logging.getLogger("vic_paraformer.cli")
+from ._vic_options import add_vic_options, vic_simulator_options, workers
 
 
 def register(sub) -> None:
@@ -39,8 +40,6 @@ def register(sub) -> None:
     t.add_argument("--parameter-space", default=None, help="parameter preset (vic or paper)")
     t.add_argument("--store", default=None, help="folder for the simulator runs (resumable; default: temporary)")
     t.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    t.add_argument("--workers", type=positive_int, default=1,
-                   help="simulator processes for the training runs (default 1; more for the vic simulator)")
     t.add_argument("--threads", type=positive_int, default=None,
                    help="torch CPU threads while training (default 1 on CPU: fastest for small LSTMs)")
     t.add_argument("--max-cells", type=positive_int, default=None, metavar="N",
@@ -52,6 +51,8 @@ def register(sub) -> None:
     add_split_arguments(t, cells_help="cells whose simulator runs train the surrogate (default: all): das:K (one "
                                       "cell per K x K block), a file of cell ids, or ids like 3,17,40")
     add_overwrite(t)
+    add_vic_options(t, workers_help="simulator processes for the training runs (default 1; more for the vic "
+                                    "simulator: one VIC run per parameter set and worker)")
     t.set_defaults(func=run_train)
     e = ss.add_parser("evaluate", help="accuracy of a surrogate against its simulator")
     e.add_argument("--surrogate", required=True, help="checkpoint written by 'surrogate train'")
@@ -86,8 +87,10 @@ def run_train(args: argparse.Namespace) -> int:
                               hidden_size=args.hidden, num_layers=args.layers, max_time=args.max_time, seed=args.seed,
                               preset=args.preset, per_cell=args.per_cell, parameter_space=args.parameter_space,
                               store=args.store, out=partial, device=args.device, num_threads=args.threads,
-                              n_workers=args.workers, max_cells=args.max_cells, progress=not args.no_progress,
-                              simulator_options=with_spinup(None, args, args.simulator))
+                              n_workers=workers(args), max_cells=args.max_cells, progress=not args.no_progress,
+                              simulator_options=with_spinup(vic_simulator_options(args, args.simulator,
+                                                                                  progress=not args.no_progress),
+                                                            args, args.simulator))
         if not partial.exists():
             sur.save(partial)
         guarded_replace(partial, out)

@@ -6,6 +6,8 @@ Sub-commands::
     vic write-params --template params.nc --result result.nc --out new_params.nc [--region region.nc]
     vic run          --global G --out sim.nc [--result result.nc] [--start D --end D]
     vic verify       --global G --result result.nc --obs obs.nc --out report_dir
+                     [--start D --end D] [--score-start D --score-end D]
+    vic export       --region R --template params.nc --domain domain.nc --out DIR
 
 ``--var NAME=VALUE`` (repeatable) substitutes ``${NAME}`` in the global file (the environment is
 used for names not given). The VIC executable comes from ``--exe``, ``$VIC_IMAGE_EXE`` or
@@ -37,7 +39,7 @@ def _variables(items) -> dict[str, str]:
 def _add_setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--global", dest="global_file", required=True, help="VIC global parameter file")
     p.add_argument("--var", action="append", metavar="NAME=VALUE", help="value for ${NAME} in the global file")
-    p.add_argument("--start", help="first day (default: the global file's start)")
+    p.add_argument("--start", help="first day of the run (default: the global file's start)")
     p.add_argument("--end", help="last day (default: the global file's end)")
 
 
@@ -101,6 +103,9 @@ def register(sub) -> None:
     q.add_argument("--result", required=True, help="calibration result netCDF")
     q.add_argument("--obs", required=True, help="observations (netCDF or CSV with obs_sm / obs_et)")
     q.add_argument("--out", required=True, help="report folder")
+    q.add_argument("--score-start", help="first day to score (default: the result's calibration period, then the "
+                                         "period after it, both reported)")
+    q.add_argument("--score-end", help="last day to score")
     q.set_defaults(func=run_verify)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -159,7 +164,8 @@ def run_verify(args) -> int:
 
     guard(args, args.out, "directory", global_=args.global_file, result=args.result, obs=args.obs)
     report = verify(args.global_file, args.result, args.obs, args.out, variables=_variables(args.var),
-                    start=args.start, end=args.end, expt_layers=_layers(args.expt_layers), **_sim_options(args))
+                    start=args.start, end=args.end, score_start=args.score_start, score_end=args.score_end,
+                    expt_layers=_layers(args.expt_layers), **_sim_options(args))
     print(format_table(report))
     print(f"report: {Path(args.out) / 'report.json'}")
     return 0

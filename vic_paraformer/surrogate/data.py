@@ -231,6 +231,9 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
         "method": "lhs",
         "parameter_space": space.to_dict(),
     }
+    # How the simulator is run (executable, folders, timeouts, workers) does not change its results.
+    runtime = {"exe", "workdir", "timeout", "mpi_procs", "mpiexec", "keep_runs", "progress", "n_workers"}
+    manifest["simulator_options"] = {k: v for k, v in manifest["simulator_options"].items() if k not in runtime}
     key_fields = [k for k in manifest if k not in ("region_source",)]
     if (store / MANIFEST).exists():
         old = TrainingStore.open(store).manifest

@@ -114,6 +114,7 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
                          dropout=dropout, window=window, warmup=warmup, batch_size=batch_size, lr=lr,
                          steps_per_epoch=steps_per_epoch, patience=patience, max_time=max_time)
     space = ParameterSpace.resolve(parameter_space)
+    check_length(region, s)  # before any (possibly hours of) simulator runs
     started = time.perf_counter()
     if max_cells is not None:
         if int(max_cells) < 2:
@@ -149,6 +150,13 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
     if out is not None:
         model.save(out)
     return model
+
+
+def check_length(region: Region, settings: dict[str, Any]) -> None:
+    """Raise SurrogateError if ``region`` is too short for the training windows of ``settings``."""
+    if min(int(settings["window"]), region.n_days) < 20:
+        raise SurrogateError(f"region has only {region.n_days} days; the surrogate needs at least 20 "
+                             f"(window {settings['window']})")
 
 
 def _windows(rng: np.random.Generator, n: int, samples: np.ndarray, cells: np.ndarray, n_days: int, length: int,
@@ -212,8 +220,7 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     n_days = region.n_days
     window = int(min(s["window"], n_days))
     warmup = int(min(s["warmup"], max(0, window - 10)))
-    if window < 20:
-        raise SurrogateError(f"region has only {n_days} days; the surrogate needs at least 20 (window {s['window']})")
+    check_length(region, s)
     split = make_split(ts.n_samples, region.n_cells, val_samples=val_samples, val_cells=val_cells, seed=seed)
     forcing = region.forcing()
     attrs = region.attributes()

@@ -20,7 +20,17 @@ Files written to ``out_dir`` (each atomically):
 ``sim_calibrated.nc``     VIC outputs with the calibrated parameters
 ``report.json``           metrics per cell and summaries (NaN written as null)
 ``per_cell.csv``          one row per cell: ids, lat/lon, each metric for both runs
-``water_balance.csv``     one row per cell: annual budget terms of both runs (mm/yr)
+``water_balance.csv``     one row per cell: annual budget terms of both runs (mm/yr), first period
+
+Periods
+    Both runs cover ``start..end`` (default: the global file's period). Scores are computed over
+    ``score_start..score_end`` when given; otherwise over two periods, both reported: the period the
+    result was calibrated on (its ``info["calibration_period"]``, clipped to the run) and the period
+    after it up to the end of the run (days the calibration never saw). Days before a scoring period
+    act as warm-up. A result without a recorded calibration period is scored over the whole run
+    (with a warning). ``report["periods"]`` holds each period's metrics, observation counts and
+    differences; the top-level ``metrics``/``difference``/``water_balance``/``score_period`` are
+    those of the first period, and ``n_obs_unscored`` counts observations outside every period.
 """
 
 from __future__ import annotations
@@ -46,15 +56,44 @@ log = logging.getLogger(__name__)
 SCORED = {"sm": "obs_sm", "et": "obs_et"}
 
 
+def scoring_periods(result, times: pd.DatetimeIndex, score_start=None, score_end=None) -> dict[str, tuple]:
+    """``{name: (first day, last day)}`` to score (see the module docstring)."""
+    t0, t1 = times[0], times[-1]
+    if score_start is not None or score_end is not None:
+        s = pd.Timestamp(score_start) if score_start is not None else t0
+        e = pd.Timestamp(score_end) if score_end is not None else t1
+        if e < s:
+            raise VICError(f"score end {e.date()} is before score start {s.date()}")
+        if s < t0 or e > t1:
+            raise VICError(f"scoring period {s.date()}..{e.date()} is not inside the run {t0.date()}..{t1.date()} "
+                           "(set --start/--end)")
+        return {"score": (s, e)}
+    cal = (getattr(result, "info", None) or {}).get("calibration_period")
+    if not cal:
+        log.warning("the result records no calibration period; scoring the whole run %s..%s", t0.date(), t1.date())
+        return {"run": (t0, t1)}
+    cs, ce = pd.Timestamp(cal[0]), pd.Timestamp(cal[1])
+    out: dict[str, tuple] = {}
+    if ce >= t0 and cs <= t1:
+        out["calibration"] = (max(cs, t0), min(ce, t1))
+    if ce < t1:
+        out["after_calibration"] = (max(ce + pd.Timedelta(days=1), t0), t1)
+    if not out:
+        raise VICError(f"the run {t0.date()}..{t1.date()} does not overlap the result's calibration period "
+                       f"{cs.date()}..{ce.date()}; set --start/--end or --score-start/--score-end")
+    return out
+
+
 def verify(global_param_file: str | Path, result, observations: str | Path, out_dir: str | Path, *,
            variables: Mapping[str, str] | None = None, start=None, end=None, expt_layers=(0,),
-           score_period: tuple | None = None, **simulator_options: Any) -> dict:
+           score_period: tuple | None = None, score_start=None, score_end=None, **simulator_options: Any) -> dict:
     """Run VIC with the original and the calibrated parameters and compare both with observations.
 
     ``result`` is a CalibrationResult or the path of a saved one; ``simulator_options`` go to
     :class:`~vic_paraformer.simulators.vic.VICSimulator` (exe, mpi_procs, timeout, workdir,
-    keep_runs, spinup_years...). ``score_period`` ``(start, end)`` restricts the scores and the water
-    balance to those days (default: every simulated day). Returns the report (also written to
+    keep_runs, spinup_years...). ``score_start``/``score_end`` (or ``score_period`` ``(start, end)``)
+    restrict the scores and the water balance to those days (default: the calibration period and the
+    period after it, see the module docstring). Returns the report (also written to
     ``out_dir/report.json``).
     """
     from ..calibrator import CalibrationResult
@@ -70,6 +109,9 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     scored = [v for v, o in SCORED.items() if region.has(o)]
     if not scored:
         raise VICError(f"{observations}: no obs_sm or obs_et observations to verify against")
+    if score_period is not None:
+        score_start, score_end = score_period
+    periods = scoring_periods(result, region.times, score_start, score_end)
     gf = GlobalParamFile.read(global_param_file, variables)
     template = gf.parameters_path
     cal_file = write_parameters(result, template, out_dir / "params.calibrated.nc", region=region,
@@ -83,6 +125,7 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
         "global_param_file": str(Path(global_param_file).resolve()), "result": result_path,
         "observations": str(observations), "template_params": str(template), "calibrated_params": str(cal_file),
         "strategy": result.strategy, "period": [str(region.times[0].date()), str(region.times[-1].date())],
+        "calibration_period": (result.info or {}).get("calibration_period"),
         "cells": region.cells.tolist(), "calibrated_cells": [int(c) for c in result.cells],
         "wall_time_s": {k: float(v.attrs.get("vic_wall_time_s", float("nan"))) for k, v in runs.items()},
         "metrics": {},
@@ -90,10 +133,37 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     from ..evaluation import _baseline_operator, water_balance_report
     from ..simulators.base import select_period
 
-    period = tuple(score_period) if score_period is not None else None
+    table = pd.DataFrame({"cell": region.cells, "lat": region.ds["lat"].values, "lon": region.ds["lon"].values})
+    report["periods"] = {}
+    times = region.times
+    in_any = np.zeros(len(times), bool)
+    for pname, (ps, pe) in periods.items():
+        in_any |= (times >= ps) & (times <= pe)
+        entry = _score(region, result, runs, scored, (str(ps.date()), str(pe.date())), table,
+                       suffix="" if len(periods) == 1 else f"_{pname}")
+        report["periods"][pname] = entry
+    first = next(iter(report["periods"].values()))
+    for key in ("metrics", "difference", "score_period", "water_balance", "obs_operator"):
+        if key in first:
+            report[key] = first[key]
+    report["n_obs_unscored"] = {var: int(np.isfinite(region.observations(SCORED[var])[:, ~in_any]).sum())
+                                for var in scored}
+    write_text_atomic(out_dir / "water_balance.csv", pd.DataFrame(first["water_balance"]["cells"]).to_csv(index=False))
+    report = to_plain(report)
+    write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1))
+    write_text_atomic(out_dir / "per_cell.csv", table.to_csv(index=False))
+    log.info("verification report written to %s", out_dir)
+    return report
+
+
+def _score(region, result, runs, scored, period, table, suffix="") -> dict[str, Any]:
+    """Metrics, differences, water balance of both runs over ``period`` (one entry of ``report["periods"]``)."""
+    from ..evaluation import _baseline_operator, water_balance_report
+    from ..simulators.base import select_period
+
+    report: dict[str, Any] = {"metrics": {}}
     op = result.obs_operator
     scored_region = region.sel_time(*period) if period is not None else region
-    table = pd.DataFrame({"cell": region.cells, "lat": region.ds["lat"].values, "lon": region.ds["lon"].values})
     sims = {name: select_period(ds, period) for name, ds in runs.items()}
     through = {}
     if "sm" in scored and not op.is_identity:
@@ -108,40 +178,51 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     for key, var, values in blocks:
         obs = scored_region.observations(SCORED[var])
         report["metrics"][key] = {}
-        table[f"n_obs_{var}"] = np.isfinite(obs).sum(axis=1)
+        table[f"n_obs_{var}{suffix}"] = np.isfinite(obs).sum(axis=1)
         for name, sim_values in values.items():
             m = all_metrics(sim_values, obs)
             report["metrics"][key][name] = {k: {"per_cell": v, "summary": summarize(v)} for k, v in m.items()}
             for k, v in m.items():
-                table[f"{key}_{k}_{name}"] = v
+                table[f"{key}_{k}_{name}{suffix}"] = v
     report["difference"] = {key: {k: report["metrics"][key]["calibrated"][k]["summary"]["median"]
                                   - report["metrics"][key]["original"][k]["summary"]["median"]
                                   for k in report["metrics"][key]["calibrated"]} for key in report["metrics"]}
     wb = water_balance_report(region, {"default": runs["original"], "calibrated": runs["calibrated"]}, period)
     report["water_balance"] = wb
-    write_text_atomic(out_dir / "water_balance.csv", pd.DataFrame(wb["cells"]).to_csv(index=False))
-    report = to_plain(report)
-    write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1))
-    write_text_atomic(out_dir / "per_cell.csv", table.to_csv(index=False))
-    log.info("verification report written to %s", out_dir)
+    report["n_days"] = int(scored_region.n_days)
+    report["n_obs"] = {var: int(np.isfinite(scored_region.observations(SCORED[var])).sum()) for var in scored}
     return report
 
 
 def format_table(report: dict) -> str:
-    """A short text table of the summarised metrics (median over cells) of a :func:`verify` report:
-    original (default parameters) and calibrated, soil moisture raw and through H, then the water
-    balance medians and warnings."""
-    lines = [f"{'variable':<14}{'metric':<7}{'original':>12}{'calibrated':>12}   (median over cells, n cells)"]
-    for key, runs in report["metrics"].items():
-        var = {"sm": "sm raw", "sm_through_H": "sm through H"}.get(key, key)
-        for metric in runs["original"]:
-            o = runs["original"][metric]["summary"]
-            c = runs["calibrated"][metric]["summary"]
+    """A short text table of the summarised metrics (median over cells) of a :func:`verify` report, per
+    scored period: original (default parameters) and calibrated, soil moisture raw and through H; then
+    the first period's water balance medians and warnings."""
+    lines = [f"VIC run {report['period'][0]}..{report['period'][1]}"
+             + (f"; result calibrated on {report['calibration_period'][0]}..{report['calibration_period'][1]}"
+                if report.get("calibration_period") else "")]
+    periods = report.get("periods") or {"score": {"score_period": report.get("score_period", report["period"]),
+                                                  "metrics": report["metrics"]}}
+    for pname, entry in periods.items():
+        n_obs = ", ".join(f"{n} {v}" for v, n in (entry.get("n_obs") or {}).items())
+        sp = entry["score_period"]
+        lines.append(f"scored on {pname.replace('_', ' ')} {sp[0]}..{sp[1]}"
+                     + (f" ({entry.get('n_days')} days; observations used: {n_obs})" if n_obs else ""))
+        lines.append(f"  {'variable':<14}{'metric':<7}{'original':>12}{'calibrated':>12}   (median over cells, n cells)")
+        for key, runs in entry["metrics"].items():
+            var = {"sm": "sm raw", "sm_through_H": "sm through H"}.get(key, key)
+            for metric in runs["original"]:
+                o = runs["original"][metric]["summary"]
+                c = runs["calibrated"][metric]["summary"]
 
-            def fmt(s):
-                return "nan" if s.get("median") is None else f"{s['median']:.4f}"
+                def fmt(s):
+                    return "nan" if s.get("median") is None else f"{s['median']:.4f}"
 
-            lines.append(f"{var:<14}{metric:<7}{fmt(o):>12}{fmt(c):>12}   n={c.get('n')}")
+                lines.append(f"  {var:<14}{metric:<7}{fmt(o):>12}{fmt(c):>12}   n={c.get('n')}")
+    unscored = {v: n for v, n in (report.get("n_obs_unscored") or {}).items() if n}
+    if unscored:
+        lines.append("observations outside the scored periods (not scored): "
+                     + ", ".join(f"{n} {v}" for v, n in unscored.items()))
     wb = report.get("water_balance")
     if wb:
         lines.append(f"water balance {wb['period'][0]}..{wb['period'][1]} (median over cells, mm/yr):")

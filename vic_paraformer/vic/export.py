@@ -1,0 +1,578 @@
+"""Write a complete VIC 5 image-driver setup (a VIC twin) from any :class:`~vic_paraformer.region.Region`.
+
+:func:`export_vic` writes into ``out_dir``::
+
+    domain.nc                 LAT/LON/MASK/AREA/FRAC (+ elev) on the Region's grid
+    params.nc                 every variable of the template parameter file, per grid cell
+    forcing/forcing.YYYY.nc   one file per year, at SNOW_STEPS_PER_DAY steps (default 8: 3-hourly)
+    global_param.txt          the global file (relative paths: run VIC from this folder, or anywhere
+                              through this package, which resolves them against the file's folder)
+    observations.nc           obs_sm / obs_et of the Region over (time, lat, lon), if it has any
+    region.nc                 the Region imported back from this setup (``vic import``) plus the
+                              source Region's ``true_<param>`` fields (the twin's truth)
+
+Grid
+    Rows/columns from the Region's ``row``/``col`` (``vic_grid_shape`` of imported Regions), latitudes
+    and longitudes from its cells (a row or column without cells is interpolated linearly). Cell ids
+    are ``row * n_lon + col`` as :mod:`vic_paraformer.vic.importer` assigns them; grid cells without a
+    Region cell get ``mask = 0`` and ``run_cell = 0``.
+
+Parameters
+    Each Region cell copies every template variable from a template cell: the template cell at the
+    same lat/lon when every Region cell falls on an active template cell (re-exporting an imported
+    setup), else the one ``template_cell`` (default: the first active cell). Then the Region's
+    attributes overwrite what they describe (same meaning and units as the importer's table):
+    ``soil_depthk`` -> ``depth``; ``ksatk``/``ksat`` -> ``Ksat``; ``bulk_densityk`` or
+    ``porosityk``/``porosity`` (``bulk_density = (1 - porosity) * soil_density``);
+    ``wcr_fractk`` or ``field_capacity`` (``Wcr_FRACT = 0.7 * field_capacity / porosity``, top layer);
+    ``wpwp_fractk`` or ``wilting_point`` (``Wpwp_FRACT = wilting_point / porosity``); ``residual_moisture``
+    -> ``resid_moist`` (top); ``init_sm`` -> ``init_moist`` (top; otherwise ``init_moist`` keeps its
+    volumetric value when ``depth`` changes; always at most the layer's porosity); ``exptk`` (k >= 2),
+    ``c``, ``quartzk``, ``bubble1``, ``elev`` (or ``elevation``), ``avg_T`` (or ``mean_temp``),
+    ``annual_prec`` (or ``mean_annual_prec``), ``rough``, ``dp``; ``veg_fraction`` scales the cover
+    ``Cv`` of the vegetated tiles, the rest going to the bare-soil tile (the last ``veg_class``; its
+    missing vegetation-library values are filled with the bare-soil values of the VIC samples:
+    LAI 0, albedo 0.15, ...); ``root_fractionk`` sets each vegetated tile's root zones to the soil
+    layers with those fractions. The five calibrated parameters come from ``true_<param>`` when the
+    Region has all five, else from its current values (``expt`` on the top layer). Attributes the
+    export cannot represent are listed in the returned :class:`ExportResult` (and a log line).
+
+Forcing (the disaggregation VIC needs)
+    VIC's image driver reads forcing at its snow/forcing step (at least 4 steps a day), the Region's
+    forcing is daily. Each day is split into ``steps_per_day`` steps so that the importer's daily
+    aggregation returns the Region's values: precipitation evenly (mm per step = daily / steps);
+    air temperature the daily mean plus a zero-mean diurnal cosine of ``temp_amplitude`` degC
+    (default 3) peaking at 15:00; shortwave the daily mean times a daylight cosine shape (zero at
+    night, mean 1); longwave, pressure, vapour pressure and wind constant over the day.
+
+Global file
+    WalnutGulch-like options (``FULL_ENERGY TRUE``, ``QUICK_FLUX TRUE``, ``NODES 3``, ``SNOW_BAND`` as
+    the template has bands, ``LAI_SRC``/``ALB_SRC FROM_VEGPARAM``, ``FCAN_SRC FROM_DEFAULT``), every
+    option overridable through ``options``; one daily output stream in ``results/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .._io import atomic_path
+from ..errors import VICError
+from ..region import Region
+
+log = logging.getLogger(__name__)
+
+#: Forcing variable names written (VIC FORCE_TYPE -> netCDF variable) and the Region name of each.
+FORCING_NAMES: dict[str, tuple[str, str]] = {"AIR_TEMP": ("temp", "air_temp"), "PREC": ("prec", "prec"),
+                                             "PRESSURE": ("air_pressure", "pressure"),
+                                             "SWDOWN": ("shortwave", "swdown"), "LWDOWN": ("longwave", "lwdown"),
+                                             "VP": ("vapor_pressure", "vp"), "WIND": ("wind", "wind")}
+PARAMS = ("infilt", "Ds", "Dsmax", "Ws", "expt")
+#: Bare-soil vegetation-library values (the bare tile of the VIC Stehekin sample).
+BARE_SOIL: dict[str, float] = {"LAI": 0.0, "albedo": 0.15, "veg_rough": 0.0738, "displacement": 0.402,
+                               "overstory": 0.0, "rarc": 5.0, "rmin": 50.0, "wind_h": 5.0, "RGL": 100.0,
+                               "rad_atten": 0.5, "wind_atten": 0.5, "trunk_ratio": 0.2, "fcanopy": 0.01,
+                               "max_snow_albedo": 0.85}
+DEFAULT_OPTIONS: dict[str, str] = {
+    "MODEL_STEPS_PER_DAY": "8", "SNOW_STEPS_PER_DAY": "8", "RUNOFF_STEPS_PER_DAY": "24",
+    "CALENDAR": "PROLEPTIC_GREGORIAN", "FULL_ENERGY": "TRUE", "QUICK_FLUX": "TRUE", "FROZEN_SOIL": "FALSE",
+    "AERO_RESIST_CANSNOW": "AR_406", "WIND_H": "10.0", "LAI_SRC": "FROM_VEGPARAM", "FCAN_SRC": "FROM_DEFAULT",
+    "ALB_SRC": "FROM_VEGPARAM", "NODES": "3",
+}
+GLOBAL_NAME = "global_param.txt"
+
+
+@dataclass
+class ExportResult:
+    """Paths written by :func:`export_vic` and what the attributes could not say."""
+
+    out_dir: Path
+    global_param_file: Path
+    domain: Path
+    params: Path
+    forcing: list[Path]
+    observations: Path | None
+    region: Path
+    parameters_from: str
+    unmapped_attributes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------- grid
+def _axis(index: np.ndarray, values: np.ndarray, n: int, what: str) -> np.ndarray:
+    out = np.full(n, np.nan)
+    for i in np.unique(index):
+        v = values[index == i]
+        if np.ptp(v) > 1e-6:
+            raise VICError(f"region cells of {what} index {i} have different coordinates ({v.min()}..{v.max()}); "
+                           "the export needs a regular lat/lon grid")
+        out[i] = v[0]
+    have = np.isfinite(out)
+    if not have.all():
+        if have.sum() < 2:
+            raise VICError(f"cannot place the grid's {what}s: fewer than two of them have cells")
+        k, b = np.polyfit(np.flatnonzero(have), out[have], 1)
+        out[~have] = k * np.flatnonzero(~have) + b
+    return out
+
+
+def region_grid(region: Region) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(lat (ny,), lon (nx,), rows, cols)`` of the Region's cells (see the module docstring)."""
+    ds = region.ds
+    lat = np.asarray(ds["lat"].values, float)
+    lon = np.asarray(ds["lon"].values, float)
+    if "row" in ds.coords and "col" in ds.coords:
+        rows = np.asarray(ds["row"].values, int)
+        cols = np.asarray(ds["col"].values, int)
+    else:
+        ulat, ulon = np.unique(np.round(lat, 6)), np.unique(np.round(lon, 6))
+        rows = np.searchsorted(ulat, np.round(lat, 6))
+        cols = np.searchsorted(ulon, np.round(lon, 6))
+    ny, nx = int(rows.max()) + 1, int(cols.max()) + 1
+    if "vic_grid_shape" in ds.attrs:
+        shape = json.loads(ds.attrs["vic_grid_shape"])
+        ny, nx = max(ny, int(shape[0])), max(nx, int(shape[1]))
+    if len(set(zip(rows.tolist(), cols.tolist()))) != len(rows):
+        raise VICError("several region cells share a grid position (row, col)")
+    return _axis(rows, lat, ny, "row"), _axis(cols, lon, nx, "column"), rows, cols
+
+
+def _cell_area(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    r = 6371000.0
+    dlat = np.deg2rad(abs(np.median(np.diff(lat)))) if lat.size > 1 else np.deg2rad(0.125)
+    dlon = np.deg2rad(abs(np.median(np.diff(lon)))) if lon.size > 1 else np.deg2rad(0.125)
+    return (r * r * dlat * dlon * np.cos(np.deg2rad(lat)))[:, None] * np.ones((1, lon.size))
+
+
+# ---------------------------------------------------------------------------------------- forcing
+def _diurnal_shapes(steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-mean temperature shape (peak 15:00) and mean-1 shortwave shape for ``steps`` steps a day."""
+    hours = (np.arange(steps) + 0.5) * 24.0 / steps
+    temp = np.cos(2 * np.pi * (hours - 15.0) / 24.0)
+    temp -= temp.mean()
+    sw = np.clip(np.cos(2 * np.pi * (hours - 12.0) / 24.0), 0, None)
+    sw = sw / sw.mean()
+    return temp, sw
+
+
+def disaggregate(daily: Mapping[str, np.ndarray], steps: int, temp_amplitude: float = 3.0) -> dict[str, np.ndarray]:
+    """Sub-daily forcing ``(cell, day * steps)`` from daily ``(cell, day)`` (see the module docstring)."""
+    t_shape, sw_shape = _diurnal_shapes(steps)
+    out = {}
+    for name, v in daily.items():
+        v = np.asarray(v, np.float64)
+        if name == "prec":
+            sub = np.repeat(v[..., None] / steps, steps, axis=-1)
+        elif name == "air_temp":
+            sub = v[..., None] + temp_amplitude * t_shape
+        elif name == "swdown":
+            sub = v[..., None] * sw_shape
+        else:
+            sub = np.repeat(v[..., None], steps, axis=-1)
+        out[name] = sub.reshape(v.shape[0], -1)
+    return out
+
+
+def _write_forcing(region: Region, lat, lon, rows, cols, out: Path, steps: int, temp_amplitude: float) -> list[Path]:
+    times = region.times
+    sub = disaggregate({k: region.ds[k].values for k in ("prec", "air_temp", "swdown", "lwdown", "pressure", "vp",
+                                                         "wind")}, steps, temp_amplitude)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    ny, nx = lat.size, lon.size
+    for year in sorted(set(times.year)):
+        days = np.flatnonzero(times.year == year)
+        first = times[days[0]]
+        path = out / f"forcing.{year}.nc"
+        with atomic_path(path) as tmp:
+            with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
+                nc.createDimension("time", len(days) * steps)
+                nc.createDimension("lat", ny)
+                nc.createDimension("lon", nx)
+                t = nc.createVariable("time", "i4", ("time",))
+                t.units = f"hours since {year}-01-01"
+                t.calendar = "proleptic_gregorian"
+                start_h = int((first - pd.Timestamp(f"{year}-01-01")).days) * 24
+                t[:] = start_h + np.arange(len(days) * steps) * (24 // steps)
+                nc.createVariable("lat", "f8", ("lat",))[:] = lat
+                nc.createVariable("lon", "f8", ("lon",))[:] = lon
+                mask = np.zeros((ny, nx), "i4")
+                mask[rows, cols] = 1
+                nc.createVariable("mask", "i4", ("lat", "lon"))[:] = mask
+                steps_sel = (days[:, None] * steps + np.arange(steps)).ravel()
+                for vic_name, (vname, rname) in FORCING_NAMES.items():
+                    var = nc.createVariable(vname, "f4", ("time", "lat", "lon"), fill_value=np.float32(1e20))
+                    grid = np.full((len(steps_sel), ny, nx), 1e20, np.float32)
+                    grid[:, rows, cols] = sub[rname][:, steps_sel].T
+                    var[:] = grid
+        paths.append(path)
+    return paths
+
+
+# ---------------------------------------------------------------------------------------- parameters
+def _template_cells(region: Region, tpl: xr.Dataset, template_cell) -> tuple[np.ndarray, np.ndarray, str]:
+    tlat = np.asarray(tpl["lat"].values, float)
+    tlon = np.asarray(tpl["lon"].values, float)
+    run = np.asarray(tpl["run_cell"].fillna(0).values).astype(int) == 1
+    lat = np.asarray(region.ds["lat"].values, float)
+    lon = np.asarray(region.ds["lon"].values, float)
+    r = np.abs(lat[:, None] - tlat[None]).argmin(axis=1)
+    c = np.abs(lon[:, None] - tlon[None]).argmin(axis=1)
+    tol_lat = 0.5 * float(np.min(np.abs(np.diff(tlat)))) if tlat.size > 1 else 0.5
+    tol_lon = 0.5 * float(np.min(np.abs(np.diff(tlon)))) if tlon.size > 1 else 0.5
+    on_grid = (np.abs(tlat[r] - lat) <= tol_lat + 1e-9) & (np.abs(tlon[c] - lon) <= tol_lon + 1e-9) & run[r, c]
+    if template_cell is None and on_grid.all():
+        return r, c, "the template cell at each cell's lat/lon"
+    if template_cell is None:
+        act = np.argwhere(run)
+        if not len(act):
+            raise VICError("the template parameter file has no cell with run_cell == 1")
+        tr, tc = (int(x) for x in act[0])
+    else:
+        tr, tc = (int(x) for x in template_cell)
+        if not (0 <= tr < tlat.size and 0 <= tc < tlon.size):
+            raise VICError(f"template_cell {template_cell} is outside the template grid {(tlat.size, tlon.size)}")
+    n = region.n_cells
+    return np.full(n, tr), np.full(n, tc), f"template cell (row {tr}, col {tc})"
+
+
+def _attr(region: Region, *names: str) -> np.ndarray | None:
+    for n in names:
+        if n in region.attribute_names:
+            return np.asarray(region.attributes()[:, region.attribute_names.index(n)], float)
+    return None
+
+
+def _apply_attributes(region: Region, v: dict[str, np.ndarray], rows, cols) -> list[str]:
+    """Overwrite the per-cell template values ``v[name][..., cell]`` from the Region's attributes."""
+    used: set[str] = set()
+
+    def take(*names):
+        for n in names:
+            a = _attr(region, n)
+            if a is not None:
+                used.add(n)
+                return a
+        return None
+
+    nlay = v["depth"].shape[0]
+    old_depth = v["depth"].copy()
+    for k in range(nlay):
+        a = take(f"soil_depth{k + 1}")
+        if a is not None:
+            v["depth"][k] = a
+        a = take(f"ksat{k + 1}", *(("ksat",) if k == 0 else ()))
+        if a is not None:
+            v["Ksat"][k] = a
+        a = take(f"bulk_density{k + 1}")
+        if a is not None:
+            v["bulk_density"][k] = a
+        else:
+            a = take(f"porosity{k + 1}", *(("porosity",) if k == 0 else ()))
+            if a is not None:
+                v["bulk_density"][k] = (1.0 - a) * v["soil_density"][k]
+        if k >= 1:
+            a = take(f"expt{k + 1}")
+            if a is not None:
+                v["expt"][k] = a
+        a = take(f"quartz{k + 1}")
+        if a is not None and "quartz" in v:
+            v["quartz"][k] = a
+    porosity = 1.0 - v["bulk_density"] / v["soil_density"]
+    for k in range(nlay):
+        a = take(f"wcr_fract{k + 1}")
+        if a is None and k == 0:
+            fc = take("field_capacity")
+            a = None if fc is None else 0.7 * fc / porosity[0]
+        if a is not None:
+            v["Wcr_FRACT"][k] = a
+        a = take(f"wpwp_fract{k + 1}")
+        if a is None and k == 0:
+            wp = take("wilting_point")
+            a = None if wp is None else wp / porosity[0]
+        if a is not None:
+            v["Wpwp_FRACT"][k] = a
+    bad = v["Wpwp_FRACT"] > v["Wcr_FRACT"]
+    if bad.any():
+        log.warning("Wpwp_FRACT > Wcr_FRACT at %d layer-cell(s) (VIC rejects that); Wpwp_FRACT set to Wcr_FRACT",
+                    int(bad.sum()))
+        v["Wpwp_FRACT"] = np.minimum(v["Wpwp_FRACT"], v["Wcr_FRACT"])
+    a = take("residual_moisture")
+    if a is not None and "resid_moist" in v:
+        v["resid_moist"][0] = a
+    # initial moisture: volumetric value kept when depth changes, init_sm on the top layer
+    v["init_moist"] = v["init_moist"] * np.where(old_depth > 0, v["depth"] / np.where(old_depth > 0, old_depth, 1), 1)
+    a = take("init_sm")
+    if a is not None:
+        v["init_moist"][0] = a * v["depth"][0] * 1000.0
+    v["init_moist"] = np.minimum(v["init_moist"], 0.99 * porosity * v["depth"] * 1000.0)
+    for key, names in (("c", ("c",)), ("elev", ("elev", "elevation")), ("avg_T", ("avg_T", "mean_temp")),
+                       ("annual_prec", ("annual_prec", "mean_annual_prec")), ("rough", ("rough",)), ("dp", ("dp",))):
+        a = take(*names)
+        if a is not None and key in v:
+            v[key] = a
+    a = take("bubble1")
+    if a is not None and "bubble" in v:
+        v["bubble"][0] = a
+    # vegetation cover and roots
+    cv = np.nan_to_num(v["Cv"])  # (veg, cell)
+    lai = np.nan_to_num(v["LAI"]) if "LAI" in v else np.ones(cv.shape[:1] + (12,) + cv.shape[1:])
+    bare = cv.shape[0] - 1
+    vegetated = (lai.max(axis=1) > 0)
+    vegetated[bare] = False
+    vf = take("veg_fraction")
+    if vf is not None and np.allclose(np.where(vegetated, cv, 0).sum(axis=0), np.clip(vf, 0, 1), atol=1e-6):
+        vf = None  # the template's cover already says so
+    if vf is not None:
+        cur = np.where(vegetated, cv, 0).sum(axis=0)
+        target = np.clip(vf, 0, 1)
+        scale = np.where(cur > 0, target / np.where(cur > 0, cur, 1), 0)
+        if np.any((cur <= 0) & (target > 0)):
+            log.warning("veg_fraction > 0 at cell(s) whose template cell has no vegetated tile; left bare")
+        cv = np.where(vegetated, cv * scale[None], cv)
+        others = np.where(vegetated, 0, cv)
+        others[bare] = 0
+        cv[bare] = np.clip(1.0 - np.where(vegetated, cv, 0).sum(axis=0) - others.sum(axis=0), 0, 1)
+        v["Cv"] = cv
+        needs = cv[bare] > 0
+        if needs.any():
+            for name, value in BARE_SOIL.items():
+                if name in v:
+                    arr = v[name]
+                    sl = arr[bare]
+                    sl[..., needs] = np.where(np.isfinite(sl[..., needs]), sl[..., needs], value)
+                    arr[bare] = sl
+        v["Nveg"] = (cv[:bare] > 0).sum(axis=0).astype(float)
+    fr = [take(f"root_fraction{k + 1}") for k in range(nlay)]
+    nzone = v["root_depth"].shape[1]
+    if all(f is not None for f in fr):
+        from .importer import _root_fractions_by_layer
+
+        cvn = np.nan_to_num(v["Cv"])
+        veg = np.where(vegetated, cvn, 0.0)
+        tot = veg.sum(axis=0)
+        w = np.where(tot > 0, veg / np.where(tot > 0, tot, 1), 0.0)
+        have = (w[:, None, :] * _root_fractions_by_layer(v["root_depth"], v["root_fract"], v["depth"])).sum(axis=0)
+        if np.allclose(have, np.stack(fr), atol=1e-4):
+            fr = [None] * nlay  # the template's roots already say so
+    if any(f is not None for f in fr):
+        if nzone < nlay or any(f is None for f in fr):
+            log.warning("root_fraction attributes need one per soil layer and root_zone >= nlayer; not written")
+        else:
+            tiles = np.flatnonzero(vegetated.any(axis=1) | (np.nan_to_num(v["Cv"])[:, :] > 0).any(axis=1))
+            tiles = tiles[tiles != bare]
+            for j in tiles:
+                for z in range(nzone):
+                    v["root_depth"][j, z] = v["depth"][z] if z < nlay else 0.0
+                    v["root_fract"][j, z] = fr[z] if z < nlay else 0.0
+    return sorted(used)
+
+
+def _write_params(region: Region, template: Path, lat, lon, rows, cols, out: Path,
+                  template_cell) -> tuple[str, str, list[str]]:
+    with xr.open_dataset(template, decode_times=False, mask_and_scale=False) as tpl:
+        tr, tc, source = _template_cells(region, tpl, template_cell)
+        for name in ("lat", "lon", "run_cell", "depth", "Cv", "root_depth", "root_fract", "init_moist",
+                     "bulk_density", "soil_density", "Wcr_FRACT", "Wpwp_FRACT", "Ksat", "expt", *PARAMS):
+            if name not in tpl.variables:
+                raise VICError(f"{template}: template parameter file lacks variable {name!r}")
+        ny, nx = lat.size, lon.size
+        n = region.n_cells
+        grid_vars = [k for k, var in tpl.variables.items() if var.dims[-2:] == ("lat", "lon")]
+        values: dict[str, np.ndarray] = {}
+        fills: dict[str, Any] = {}
+        for k in grid_vars:
+            raw = np.asarray(tpl[k].values)
+            fill = tpl[k].attrs.get("_FillValue", tpl[k].encoding.get("_FillValue"))
+            fills[k] = fill
+            a = raw[..., tr, tc].astype(np.float64)
+            if fill is not None and np.issubdtype(raw.dtype, np.number):
+                a = np.where(raw[..., tr, tc] == fill, np.nan, a)
+            values[k] = a
+        # the five parameters
+        truth = all(f"true_{p}" in region.ds for p in PARAMS)
+        src = "true_<param>" if truth else "the Region's current values"
+        for p in PARAMS:
+            name = f"true_{p}" if truth else p
+            if name not in region.ds:
+                raise VICError(f"the Region has neither true_{p} nor {p}: cannot write the parameter {p}")
+            val = np.asarray(region.ds[name].values, float)
+            if p == "expt":
+                values["expt"][0] = val
+            else:
+                values[p] = val
+        used = _apply_attributes(region, values, rows, cols)
+        unmapped = [a for a in region.attribute_names if a not in used]
+        with atomic_path(out) as tmp:
+            with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
+                for d, size in tpl.sizes.items():
+                    nc.createDimension(d, ny if d == "lat" else nx if d == "lon" else size)
+                for k, var in tpl.variables.items():
+                    dtype = var.dtype
+                    if dtype.kind in "OSU":
+                        continue
+                    fill = fills.get(k, var.attrs.get("_FillValue", var.encoding.get("_FillValue")))
+                    attrs = {a: val for a, val in var.attrs.items() if a != "_FillValue"}
+                    nv = nc.createVariable(k, dtype, var.dims, fill_value=fill)
+                    nv.set_auto_maskandscale(False)
+                    for a, val in attrs.items():
+                        nv.setncattr(a, val)
+                    if k == "lat":
+                        nv[:] = lat
+                    elif k == "lon":
+                        nv[:] = lon
+                    elif k in values:
+                        a = values[k]
+                        if k == "run_cell":
+                            a = np.ones_like(a)
+                        shape = a.shape[:-1] + (ny, nx)
+                        # cells outside the Region: the first Region cell's values, switched off
+                        g = np.repeat(a[..., :1], ny * nx, axis=-1).reshape(shape).astype(np.float64)
+                        g[..., rows, cols] = a
+                        if k == "run_cell":
+                            g[:] = 0
+                            g[rows, cols] = 1
+                        if fill is not None:
+                            g = np.where(np.isfinite(g), g, fill)
+                        elif np.issubdtype(dtype, np.integer):
+                            g = np.nan_to_num(g)
+                        nv[:] = g.astype(dtype)
+                    else:
+                        nv[:] = np.asarray(var.values)
+                nc.setncattr("title", "VIC parameters written by vic_paraformer (template: %s)" % template)
+        return source, src, unmapped
+
+
+def _write_domain(region: Region, lat, lon, rows, cols, out: Path) -> None:
+    ny, nx = lat.size, lon.size
+    elev = _attr(region, "elev", "elevation")
+    with atomic_path(out) as tmp:
+        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
+            nc.createDimension("lat", ny)
+            nc.createDimension("lon", nx)
+            nc.createVariable("lat", "f8", ("lat",))[:] = lat
+            nc.createVariable("lon", "f8", ("lon",))[:] = lon
+            mask = np.zeros((ny, nx), "i4")
+            mask[rows, cols] = 1
+            nc.createVariable("mask", "i4", ("lat", "lon"))[:] = mask
+            nc.createVariable("area", "f8", ("lat", "lon"))[:] = _cell_area(lat, lon)
+            nc.createVariable("frac", "f8", ("lat", "lon"))[:] = mask.astype(float)
+            if elev is not None:
+                e = np.zeros((ny, nx))
+                e[rows, cols] = elev
+                nc.createVariable("elev", "f8", ("lat", "lon"))[:] = e
+
+
+def global_file_text(start: pd.Timestamp, end: pd.Timestamp, *, snow_bands: bool,
+                     options: Mapping[str, str] | None = None) -> str:
+    """The exported global file (relative paths; see the module docstring)."""
+    opts = dict(DEFAULT_OPTIONS)
+    opts["SNOW_BAND"] = "TRUE" if snow_bands else "FALSE"
+    opts.update({k.upper(): str(v) for k, v in (options or {}).items()})
+    lines = ["# VIC 5 image-driver setup written by vic_paraformer (a twin of a Region).",
+             "# Relative paths are relative to this file's folder: run VIC from here.", ""]
+    for k in ("MODEL_STEPS_PER_DAY", "SNOW_STEPS_PER_DAY", "RUNOFF_STEPS_PER_DAY"):
+        lines.append(f"{k} {opts.pop(k)}")
+    lines += ["", f"STARTYEAR {start.year}", f"STARTMONTH {start.month:02d}", f"STARTDAY {start.day:02d}",
+              f"ENDYEAR {end.year}", f"ENDMONTH {end.month:02d}", f"ENDDAY {end.day:02d}",
+              f"CALENDAR {opts.pop('CALENDAR')}", ""]
+    lines += [f"{k} {v}" for k, v in opts.items() if k not in ("LAI_SRC", "FCAN_SRC", "ALB_SRC", "NODES",
+                                                                  "SNOW_BAND", "WIND_H")]
+    lines += ["", "DOMAIN domain.nc"] + [f"DOMAIN_TYPE {t} {n}" for t, n in (
+        ("LAT", "lat"), ("LON", "lon"), ("MASK", "mask"), ("AREA", "area"), ("FRAC", "frac"), ("YDIM", "lat"),
+        ("XDIM", "lon"))]
+    lines += ["", "FORCING1 forcing/forcing."] + [f"FORCE_TYPE {t} {n}" for t, (n, _) in FORCING_NAMES.items()]
+    lines += [f"WIND_H {opts['WIND_H']}", "", "PARAMETERS params.nc"]
+    lines += [f"{k} {opts[k]}" for k in ("LAI_SRC", "FCAN_SRC", "ALB_SRC", "NODES", "SNOW_BAND")]
+    lines += ["", "RESULT_DIR results/", "LOG_DIR logs/", "OUTFILE fluxes", "COMPRESS FALSE", "OUT_FORMAT NETCDF4",
+              "AGGFREQ NDAYS 1", "HISTFREQ END"]
+    lines += [f"OUTVAR {v}" for v in ("OUT_PREC", "OUT_EVAP", "OUT_RUNOFF", "OUT_BASEFLOW", "OUT_SOIL_MOIST",
+                                      "OUT_SWE")]
+    return "\n".join(lines) + "\n"
+
+
+def _write_observations(region: Region, lat, lon, rows, cols, out: Path) -> Path | None:
+    names = [n for n in ("obs_sm", "obs_et") if n in region.ds]
+    if not names:
+        return None
+    ny, nx = lat.size, lon.size
+    data = {}
+    for n in names:
+        g = np.full((region.n_days, ny, nx), np.nan, np.float32)
+        g[:, rows, cols] = np.asarray(region.ds[n].transpose("cell", "time").values, np.float32).T
+        data[n] = (("time", "lat", "lon"), g, {"units": region.ds[n].attrs.get("units", "")})
+    ds = xr.Dataset(data, coords={"time": region.times, "lat": lat, "lon": lon})
+    from .._io import to_netcdf_atomic
+
+    to_netcdf_atomic(ds, out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- API
+def export_vic(region: Region, template_params: str | Path, domain: str | Path | None, out_dir: str | Path, *,
+               steps_per_day: int = 8, temp_amplitude: float = 3.0, template_cell: Sequence[int] | None = None,
+               options: Mapping[str, str] | None = None, overwrite: bool = False) -> ExportResult:
+    """Write a VIC 5 image-driver setup of ``region`` into ``out_dir`` (see the module docstring).
+
+    ``domain`` is the template domain file (only read to check it is one; the exported grid is the
+    Region's). ``out_dir`` must be empty or new unless ``overwrite``.
+    """
+    from .importer import region_from_vic
+
+    template = Path(template_params)
+    if not template.is_file():
+        raise VICError(f"{template}: template parameter file not found")
+    if domain is not None and not Path(domain).is_file():
+        raise VICError(f"{domain}: template domain file not found")
+    if steps_per_day < 4 or 24 % steps_per_day:
+        raise VICError(f"steps_per_day {steps_per_day}: VIC needs at least 4 forcing steps a day dividing 24")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise VICError(f"{out}: folder exists and is not empty (choose a new folder)")
+    for f in (template, Path(domain) if domain else None):
+        if f is not None and out.resolve() in f.resolve().parents:
+            raise VICError(f"{out}: would write over the template {f}")
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("results", "logs"):
+        (out / sub).mkdir(exist_ok=True)
+    lat, lon, rows, cols = region_grid(region)
+    with xr.open_dataset(template, decode_times=False) as tpl:
+        snow_bands = "snow_band" in tpl.dims and "AreaFract" in tpl.variables
+    cell_src, par_src, unmapped = _write_params(region, template, lat, lon, rows, cols, out / "params.nc",
+                                                template_cell)
+    _write_domain(region, lat, lon, rows, cols, out / "domain.nc")
+    forcing = _write_forcing(region, lat, lon, rows, cols, out / "forcing", steps_per_day, temp_amplitude)
+    opts = {"MODEL_STEPS_PER_DAY": str(steps_per_day), "SNOW_STEPS_PER_DAY": str(steps_per_day),
+            "RUNOFF_STEPS_PER_DAY": "24", **dict(options or {})}
+    gtext = global_file_text(region.times[0], region.times[-1], snow_bands=snow_bands, options=opts)
+    gpath = out / GLOBAL_NAME
+    with atomic_path(gpath) as tmp:
+        Path(tmp).write_text(gtext)
+    obs = _write_observations(region, lat, lon, rows, cols, out / "observations.nc")
+    back = region_from_vic(gpath, obs)
+    ds = back.ds
+    for p in PARAMS:
+        if f"true_{p}" in region.ds:
+            ds[f"true_{p}"] = ("cell", np.asarray(region.ds[f"true_{p}"].values, float))
+    ds.attrs["vic_export_template"] = str(template.resolve())
+    back = Region(ds, source=str(gpath))
+    back.save(out / "region.nc")
+    if unmapped:
+        log.info("exported %s: attribute(s) without a VIC parameter-file counterpart (template values kept): %s",
+                 out, ", ".join(unmapped))
+    log.info("exported %d cells x %d days to %s (parameters: %s; other variables from %s)", region.n_cells,
+             region.n_days, out, par_src, cell_src)
+    return ExportResult(out_dir=out, global_param_file=gpath, domain=out / "domain.nc", params=out / "params.nc",
+                        forcing=forcing, observations=obs, region=out / "region.nc", parameters_from=par_src,
+                        unmapped_attributes=unmapped)
+
+
+__all__: Sequence[str] = ("ExportResult", "export_vic", "disaggregate", "global_file_text", "region_grid")
