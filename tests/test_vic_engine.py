@@ -253,13 +253,13 @@ def test_vic_verify_scores_the_calibration_period_and_the_period_after(tmp_path,
     pd.DataFrame(rows).to_csv(tmp_path / "obs.csv", index=False)
     common = ["vic", "verify", "--global", str(WALNUT), "--var", f"VIC_SAMPLE_DATA={SAMPLE}", "--end", "2008-03-31",
               "--result", str(tmp_path / "result.nc"), "--obs", str(tmp_path / "obs.csv"), "--exe", REAL_VIC,
-              "--workdir", str(tmp_path / "runs")]
+              "--workdir", str(tmp_path / "runs"), "--spinup-years", "0"]
     assert main(common + ["--out", str(tmp_path / "rep")]) == 0
     text = capsys.readouterr().out
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert list(report["periods"]) == ["calibration", "after_calibration"]
-    assert report["periods"]["calibration"]["period"] == ["2008-01-01", "2008-02-15"]
-    assert report["periods"]["after_calibration"]["period"] == ["2008-02-16", "2008-03-31"]
+    assert report["periods"]["calibration"]["score_period"] == ["2008-01-01", "2008-02-15"]
+    assert report["periods"]["after_calibration"]["score_period"] == ["2008-02-16", "2008-03-31"]
     n_cal = sum(1 for r in rows if r["time"] <= "2008-02-15")
     assert report["periods"]["calibration"]["n_obs"]["sm"] == n_cal
     assert report["periods"]["after_calibration"]["n_obs"]["sm"] == len(rows) - n_cal
@@ -269,7 +269,7 @@ def test_vic_verify_scores_the_calibration_period_and_the_period_after(tmp_path,
     # an explicit scoring period
     assert main(common + ["--out", str(tmp_path / "rep2"), "--score-start", "2008-03-01"]) == 0
     report = json.loads((tmp_path / "rep2" / "report.json").read_text())
-    assert list(report["periods"]) == ["score"] and report["periods"]["score"]["period"] == ["2008-03-01", "2008-03-31"]
+    assert list(report["periods"]) == ["score"] and report["periods"]["score"]["score_period"] == ["2008-03-01", "2008-03-31"]
     assert "observations outside the scored periods" in capsys.readouterr().out
 
 
