@@ -42,7 +42,8 @@ def main() -> None:
     from vic_paraformer.evaluation import evaluate
     from vic_paraformer.registry import get_calibrator
     from vic_paraformer.registry import strategies as installed
-    from vic_paraformer.strategies.spotpy_base import CellTask, SimulatorCellModel, SurrogateCellModel, rmse_loss
+    from vic_paraformer.strategies.cell_models import SimulatorCellModel, SurrogateCellModel
+    from vic_paraformer.strategies.spotpy_setup import CellTask, rmse_loss
 
     region = vp.Region.open(args.region) if args.region else vp.synthetic_region(ny=8, nx=8, years=3, seed=0)
     if args.k:

@@ -31,6 +31,7 @@ from _common import parse_args
 from vic_paraformer.errors import VICError
 from vic_paraformer.evaluation import evaluate
 from vic_paraformer.surrogate import train_surrogate
+from vic_paraformer.vic import region_from_vic, write_parameters
 from vic_paraformer.vic.globalfile import GlobalParamFile
 from vic_paraformer.vic.runner import find_executable
 
@@ -76,10 +77,10 @@ def main() -> None:
     if simulator == "waterbalance":
         print("VIC is not used: the embedded 'waterbalance' stand-in (not VIC) simulates this setup. Install VIC 5 and "
               "set VIC_IMAGE_EXE to calibrate against VIC itself.")
-    region = vp.Region.from_vic(args.global_param_file, variables=variables, start=args.start, end=args.end)
+    region = region_from_vic(args.global_param_file, variables=variables, start=args.start, end=args.end)
     print(f"imported {region}")
     obs = Path(args.obs) if args.obs else twin_observations(region, simulator, args.seed, out / "twin_obs.csv")
-    region = vp.Region.from_vic(args.global_param_file, observations=obs, variables=variables, start=args.start,
+    region = region_from_vic(args.global_param_file, observations=obs, variables=variables, start=args.start,
                                 end=args.end)
 
     surrogate = train_surrogate(region, simulator=simulator, seed=args.seed, preset="test" if args.quick else "demo")
@@ -88,7 +89,7 @@ def main() -> None:
                           **({"epochs": 3} if args.quick else {}))
     result.save(out / "result.nc")
     template = GlobalParamFile.read(args.global_param_file, variables).parameters_path
-    new_params = result.to_vic(template, out / "params.calibrated.nc")
+    new_params = write_parameters(result, template, out / "params.calibrated.nc")
     print(f"{result.summary()}\nnew VIC parameter file: {new_params} (template {template} untouched)")
 
     if simulator == "vic":

@@ -149,6 +149,6 @@ def test_apply_a_saved_dl_model(tmp_path, capsys):
     out = tmp_path / "applied.nc"
     assert _cli("calibrate", "--apply", model, "--region", region_file, "--out", out) == 0
     assert "ffn_a: 6 cells" in capsys.readouterr().out
-    from vic_paraformer.strategies._dl import apply_model
+    from vic_paraformer.dl.model_file import apply_model
 
     np.testing.assert_allclose(CalibrationResult.open(out).values(), apply_model(model, twin).values(), rtol=1e-6)

@@ -10,8 +10,10 @@ from vic_paraformer.calibrator import CalibrationResult
 from vic_paraformer.errors import StrategyError
 from vic_paraformer.parameters import ParameterSpace
 from vic_paraformer.registry import get_calibrator
-from vic_paraformer.strategies.obs_operator import ObservationOperator
-from vic_paraformer.strategies._dl import InputNormalization, apply_model, load_model, window_starts
+from vic_paraformer.dl.obs_operator import ObservationOperator
+from vic_paraformer.dl.cell_params import param_window_starts
+from vic_paraformer.dl.inputs import InputNormalization
+from vic_paraformer.dl.model_file import apply_model, load as load_model
 
 from _dl_fakes import FakeSurrogate, surrogate_rmse, twin_region
 
@@ -193,10 +195,10 @@ def test_z_models_give_untrained_cells_their_own_parameters(twin, results):
     assert not np.array_equal(values[-1], values[-2])  # attributes/forcing still individualise them
 
 
-def test_window_starts():
-    assert window_starts(100, 240, 4) == [0]
-    assert window_starts(300, 100, 3) == [0, 100, 200]
-    assert window_starts(300, 100, 1) == [0]
+def test_param_window_starts():
+    assert param_window_starts(100, 240, 4) == [0]
+    assert param_window_starts(300, 100, 3) == [0, 100, 200]
+    assert param_window_starts(300, 100, 1) == [0]
 
 
 def test_observation_operator_learns_a_linear_map(sur):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from vic_paraformer.losses import masked_rmse, range_boundary_loss, total_loss
+from vic_paraformer.dl.losses import masked_rmse, range_boundary_loss
 
 
 def test_masked_rmse_skips_nan():
@@ -31,11 +31,11 @@ def test_rbl_hand_computed_above_and_below():
     assert range_boundary_loss(batch, lower, upper).item() == pytest.approx(expected / 2, rel=1e-6)
 
 
-def test_total_loss_is_rmse_plus_rbl_and_differentiable():
+def test_eq14_loss_is_rmse_plus_rbl_and_differentiable():
     theta = torch.tensor([[1.2, 0.5]], requires_grad=True)
     sim = torch.tensor([0.2, 0.3]) * theta.sum()
     obs = torch.tensor([0.25, float("nan")])
-    loss = total_loss(sim, obs, theta, [0.0, 0.0], [1.0, 1.0])
+    loss = masked_rmse(sim, obs) + range_boundary_loss(theta, [0.0, 0.0], [1.0, 1.0])
     expected = abs(0.2 * 1.7 - 0.25) + 2 * 0.2 / 1.01
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     loss.backward()

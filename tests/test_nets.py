@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vic_paraformer.dl.modelzoo import (FFNA, LSTMZ, AttributeEmbedding, ParaFormerA, ParaFormerZ,
+                                        SinusoidalPositionEncoding, build_network)
 from vic_paraformer.errors import StrategyError
-from vic_paraformer.strategies.nets import (FFNA, LSTMZ, AttributeEmbedding, ParaFormerA, ParaFormerZ,
-                                            SinusoidalPositionEncoding, build_network)
 
 from _dl_fakes import FakeSurrogate
 

@@ -1,4 +1,4 @@
-"""SCE-UA strategy and the shared spotpy plumbing (vic_paraformer.strategies.spotpy_base)."""
+"""SCE-UA strategy and the shared per-cell spotpy plumbing (vic_paraformer.strategies)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 import vic_paraformer as vp
 from vic_paraformer.errors import StrategyError
 from vic_paraformer.parameters import ParameterSpace
-from vic_paraformer.strategies import spotpy_base as sb
+from vic_paraformer.strategies import cell_geometry, cell_mapping, cell_models, spotpy_setup
 from vic_paraformer.strategies.sceua import SCEUACalibrator
 
 TRAIN = [0, 8]  # two opposite corners of a 3 x 3 grid
@@ -151,15 +151,24 @@ def test_parallel_workers_give_the_same_result(region, surrogate_path):
     np.testing.assert_array_equal(one.values(), mem.values())
 
 
-def test_validate_lists_problems_before_any_work(region, tmp_path):
+def test_bad_options_are_rejected_when_built_with_every_problem_named():
+    with pytest.raises(StrategyError, match="not both"):
+        SCEUACalibrator(surrogate="s.pt", simulator="waterbalance")
+    with pytest.raises(StrategyError, match="unknown simulator 'nope'"):
+        SCEUACalibrator(simulator="nope")
+    with pytest.raises(StrategyError) as bad:
+        SCEUACalibrator(simulator="waterbalance", ngs=0, repetitions=1, n_workers=0, backend="dask")
+    for word in ("ngs", "repetitions", "n_workers", "needs scheduler"):
+        assert word in str(bad.value)
+    with pytest.raises(StrategyError, match="unknown option"):
+        SCEUACalibrator(repetitons=10)
+    with pytest.raises(StrategyError, match="unknown simulator"):
+        vp.calibrate(None, strategy="sceua", simulator="nope")
+
+
+def test_validate_lists_region_problems_before_any_work(region, tmp_path):
     assert any("surrogate=<checkpoint>" in p for p in SCEUACalibrator().validate(region))
-    both = SCEUACalibrator(surrogate=str(tmp_path / "s.pt"), simulator="waterbalance").validate(region)
-    assert any("not both" in p for p in both)
     assert any("not found" in p for p in SCEUACalibrator(surrogate=str(tmp_path / "missing.pt")).validate(region))
-    assert any("unknown simulator 'nope'" in p for p in SCEUACalibrator(simulator="nope").validate(region))
-    bad = SCEUACalibrator(simulator="waterbalance", ngs=0, repetitions=1, n_workers=0, backend="dask").validate(region)
-    assert any("ngs" in p for p in bad) and any("repetitions" in p for p in bad)
-    assert any("n_workers" in p for p in bad) and any("needs scheduler" in p for p in bad)
     late = SCEUACalibrator(simulator="waterbalance", warmup=183).validate(region)
     assert any("no obs_sm after the 183-day warm-up" in p for p in late)
     default = SCEUACalibrator(simulator="waterbalance").validate(region)  # 365-day default > 183-day record
@@ -169,9 +178,7 @@ def test_validate_lists_problems_before_any_work(region, tmp_path):
     mismatch = SCEUACalibrator(surrogate=tiny_surrogate(region)).validate(other)
     assert any("surrogate was trained on attributes" in p for p in mismatch)
     with pytest.raises(StrategyError, match="cannot calibrate"):
-        vp.calibrate(region, strategy="sceua", simulator="nope")
-    with pytest.raises(StrategyError, match="unknown option"):
-        SCEUACalibrator(repetitons=10)
+        vp.calibrate(region, strategy="sceua", simulator="waterbalance", warmup=183)
 
 
 def test_nearest_trained_uses_great_circle_distance():
@@ -184,12 +191,12 @@ def test_nearest_trained_uses_great_circle_distance():
     forcing = {k: np.ones((4, 3)) for k in FORCING_VARS}
     r = make_region(lat=lat, lon=lon, time=pd.date_range("2020-01-01", periods=3), forcing=forcing,
                     attributes=np.ones((4, 1)), attribute_names=["a"])
-    near = sb.nearest_trained(r, [2, 1])
+    near = cell_geometry.nearest_trained(r, [2, 1])
     assert near.tolist() == [1, 1, 0, 1]  # positions in [2, 1]: cell 0 -> cell 1, cell 3 -> cell 1
-    assert sb.great_circle_km(0.0, 179.9, 0.0, -179.9) == pytest.approx(22.24, abs=0.01)
+    assert cell_geometry.great_circle_km(0.0, 179.9, 0.0, -179.9) == pytest.approx(22.24, abs=0.01)
 
 
-class Quadratic(sb.CellModel):
+class Quadratic(cell_models.CellModel):
     """sm = 0.3 + a seasonal wave + the squared distance of theta_u from a known optimum."""
 
     def __init__(self, space, truth):
@@ -208,24 +215,24 @@ def test_run_cell_budget_is_a_hard_cap_and_best_is_tracked(reps):
     model = Quadratic(space, truth)
     obs = model.simulate(space.denormalize(truth))
     obs[::3] = np.nan
-    task = sb.CellTask(cell=3, model=model, obs=obs, warmup=5, space=space, algorithm="sceua", seed=sb.cell_seed(0, 3),
+    task = spotpy_setup.CellTask(cell=3, model=model, obs=obs, warmup=5, space=space, algorithm="sceua", seed=cell_mapping.cell_seed(0, 3),
                        max_evaluations=reps, sample_kwargs=dict(ngs=3, kstop=10, pcento=0.01, peps=0.001))
-    out = sb.run_cell(task)
+    out = spotpy_setup.run_cell(task)
     assert out.n_evaluations <= reps
     assert out.loss == pytest.approx(out.algorithm_best_loss)
-    assert out.loss < sb.rmse_loss(model.simulate(space.midpoint())[task.mask], obs[task.mask])
+    assert out.loss < spotpy_setup.rmse_loss(model.simulate(space.midpoint())[task.mask], obs[task.mask])
     if reps == 400:  # enough budget to converge near the optimum
         assert out.loss < 1e-3 and not out.budget_exhausted
     else:
         assert out.n_evaluations == reps and out.budget_exhausted
-    again = sb.run_cell(task)
+    again = spotpy_setup.run_cell(task)
     np.testing.assert_array_equal(out.theta, again.theta)
 
 
 def test_spotpy_bounds_are_exact():
     """spotpy.parameter.Uniform without minbound/maxbound uses noisy sample extremes as bounds."""
     space = ParameterSpace.preset()
-    setup = sb.SpotpySetup(Quadratic(space, np.full(5, 0.5)), np.full(120, 0.3), np.ones(120, bool), space)
+    setup = spotpy_setup.SpotpySetup(Quadratic(space, np.full(5, 0.5)), np.full(120, 0.3), np.ones(120, bool), space)
     p = setup.parameters()
     np.testing.assert_array_equal(p["minbound"], space.lower)
     np.testing.assert_array_equal(p["maxbound"], space.upper)

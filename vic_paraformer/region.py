@@ -164,13 +164,6 @@ class Region:
             sl = slice(start, min(start + step, self.n_cells))
             yield sl, self.load_cells(sl)
 
-    @classmethod
-    def from_vic(cls, global_param_file: str | Path, observations=None, **kwargs) -> "Region":
-        """Import a VIC 5 image-driver setup (see :func:`vic_paraformer.vic.importer.region_from_vic`)."""
-        from .vic.importer import region_from_vic
-
-        return region_from_vic(global_param_file, observations=observations, **kwargs)
-
     def save(self, path: str | Path) -> Path:
         """Write the Region to netCDF atomically (temporary file, then rename)."""
         ds = self._ds.copy()

@@ -1,4 +1,4 @@
-"""The paper's benchmark protocol (:mod:`.protocol`), its report (:mod:`.report`) and figures."""
+"""The paper's benchmark protocol (:mod:`.protocol`), its report (:mod:`.report`) and figures (top layer)."""
 
 from .protocol import BenchmarkConfig, periods, run_benchmark
 

@@ -38,13 +38,14 @@ import numpy as np
 import pandas as pd
 
 from .._io import write_text_atomic
-from ..calibrator import CalibrationResult, library_versions
 from ..errors import VicParaformerError
 from ..evaluation import score_simulation
+from ..provenance import library_versions
 from ..region import Region
 from ..registry import get_calibrator_class, get_simulator, strategies as installed_strategies
 from ..observation import fit as fit_operator
 from ..parameters import default_parameters
+from ..result import CalibrationResult
 from .diagnostics import CpuClock, sensitivity, water_balance, water_balance_summary
 from .recovery import recovery_correlation, recovery_error, roughness
 

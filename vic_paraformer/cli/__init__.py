@@ -1,1 +1,1 @@
-"""The ``vic-paraformer`` command-line tool."""
+"""The ``vic-paraformer`` command-line tool (top layer: one module per sub-command)."""

@@ -190,7 +190,7 @@ def _run_apply(args: argparse.Namespace) -> int:
     if not Path(args.apply).exists():
         raise StrategyError(f"{args.apply}: model file not found")
     try:
-        from ..strategies._dl import apply_model
+        from ..dl.model_file import apply_model
     except ImportError as exc:
         raise StrategyError(f"applying saved models needs the DL strategies module ({exc})") from None
     region = Region.open(args.region)

@@ -1,7 +1,6 @@
 """SCE-UA (Duan et al. 1994) through spotpy: one optimisation per training cell.
 
-As in the paper (and Tsai et al. 2021) every training cell is calibrated on its own, by default
-against a trained surrogate (``surrogate=<checkpoint>``); ``simulator="waterbalance"`` or
+Every training cell is calibrated on its own, by default against a trained surrogate (``surrogate=<checkpoint>``); ``simulator="waterbalance"`` or
 ``"vic"`` calibrates against a real simulator instead. The objective is the RMSE of top-layer
 soil moisture against ``obs_sm`` on the observed days after the warm-up. Untrained cells receive
 the parameters of the nearest trained cell (great-circle distance on lat/lon).
@@ -41,8 +40,8 @@ class SCEUACalibrator(SpotpyCellCalibrator):
     min_repetitions = 2
     default_options = {**SpotpyCellCalibrator.common_options, "ngs": 5, "kstop": 10, "pcento": 0.01, "peps": 0.001}
 
-    def validate(self, region) -> list[str]:
-        problems = super().validate(region)
+    def option_problems(self) -> list[str]:
+        problems = super().option_problems()
         ngs = self.options.get("ngs")
         if not isinstance(ngs, int) or ngs < 1:
             problems.append(f"ngs (number of complexes) must be a positive integer, got {ngs!r}")

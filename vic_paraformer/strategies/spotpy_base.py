@@ -1,35 +1,20 @@
-"""Shared spotpy plumbing for per-cell calibration strategies (SCE-UA here, DDS in a plugin).
+"""The base class of per-cell spotpy strategies (SCE-UA here, DDS in a plugin).
 
 A per-cell strategy optimises each training cell on its own: it minimises the RMSE between
 simulated and observed top-layer soil moisture on the observed days after a warm-up, against
-either a trained surrogate (the default, as in the paper and Tsai et al. 2021) or a real
-simulator (``waterbalance`` or ``vic``). Untrained cells get the parameters of the nearest
-trained cell (great-circle distance on the cells' lat/lon).
+either a trained surrogate (the default) or a real simulator (``waterbalance`` or ``vic``).
+Untrained cells get the parameters of the nearest trained cell.
 
-This module hides spotpy's traps behind a small API:
+The machinery lives in modules with one job each:
 
-* **Evaluation counting.** spotpy's ``repetitions``/``status.rep`` count calls of its
-  bookkeeping, not model runs (SCE-UA books each evolution step twice and may overshoot the
-  budget by a whole loop). :class:`SpotpySetup` counts the real model calls itself and stops
-  the algorithm once ``max_evaluations`` have been made (it may stop earlier when it converges).
-* **Direction.** We always *minimise* a loss. Algorithms that maximise (spotpy's ``dds``) get
-  ``maximize=True`` and see ``-loss``; the best point is tracked on the loss itself, and
-  spotpy's own best is kept for cross-checking (:attr:`CellOutcome.algorithm_best_loss`).
-* **Parameters** come from the setup's ``parameters()`` method (``spotpy.parameter.generate`` of
-  a list of ``Uniform`` built in ``__init__``), never class attributes, so setups with
-  different bounds never share state. Each ``Uniform`` gets explicit ``minbound``/``maxbound``:
-  without them spotpy uses the rounded extremes of 100000 unseeded draws as the search bounds,
-  which makes runs irreproducible.
-* **Printing.** spotpy prints progress to stdout; it is redirected into ``logging`` (DEBUG, logger
-  ``vic_paraformer.strategies.spotpy``).
-* **Storage.** ``dbformat="ram"`` without simulations: nothing is written to disk.
-* **Randomness.** spotpy draws from numpy's *global* RNG; each cell is seeded from
-  ``(seed, cell id)`` (:func:`cell_seed`) so results do not depend on worker count or order,
-  and the caller's global RNG state is restored afterwards.
-* **Parallelism.** One small picklable :class:`CellTask` per cell (that cell's forcing,
-  attributes and observations, and the surrogate checkpoint *path*) is mapped over cells by
-  :class:`vic_paraformer.ensemble.EnsembleRunner` (local process pool or Dask), or run in
-  process when ``n_workers=1``. Each cell runs torch on one thread (:func:`single_torch_thread`).
+* :mod:`.cell_geometry`  great-circle distance, nearest trained cell
+* :mod:`.cell_models`    parameters -> one cell's soil moisture (surrogate or simulator)
+* :mod:`.spotpy_setup`   the spotpy setup class and one cell's run (:func:`run_cell`), with
+                         spotpy's traps (evaluation counting, direction, bounds, printing, RNG)
+* :mod:`.cell_mapping`   per-cell seeds and the mapping of cells over processes or Dask
+
+The surrogate is resolved with :func:`vic_paraformer.surrogate.resolve.resolve_surrogate`, as
+for the DL strategies.
 
 To build a new spotpy strategy, subclass :class:`SpotpyCellCalibrator` and set
 ``algorithm``, ``maximize`` and the two hooks :meth:`SpotpyCellCalibrator.algorithm_kwargs`
@@ -38,409 +23,29 @@ and :meth:`SpotpyCellCalibrator.sample_kwargs` (see :mod:`vic_paraformer.strateg
 
 from __future__ import annotations
 
-import abc
-import contextlib
-import io
 import logging
-import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from ..calibrator import CalibrationResult, Calibrator
-from ..errors import StrategyError, SurrogateError, VicParaformerError
-from ..parameters import ParameterSpace
+from ..calibrator import Calibrator
+from ..errors import StrategyError, VicParaformerError
 from ..region import Region
+from ..result import CalibrationResult
+from ..surrogate.resolve import resolve_surrogate, surrogate_file_problem
+from .cell_geometry import nearest_trained
+from .cell_mapping import cell_seed, map_cells
+from .cell_models import SimulatorCellModel, SurrogateCellModel
+from .spotpy_setup import CellOutcome, CellTask, run_cell
 
 log = logging.getLogger(__name__)
-spotpy_log = logging.getLogger("vic_paraformer.strategies.spotpy")
 
 #: Warm-up days used with a real simulator when the ``warmup`` option is not given.
 DEFAULT_SIMULATOR_WARMUP = 365
 
-EARTH_RADIUS_KM = 6371.0
 
-
-# ----------------------------------------------------------------------------- geometry
-def great_circle_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Haversine distance in km between points (degrees); broadcasts like numpy."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
-    h = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-
-
-def nearest_trained(region: Region, train_cells: Sequence[int]) -> np.ndarray:
-    """For every cell of ``region``, the position in ``train_cells`` of the nearest trained cell.
-
-    Distance is great-circle distance on ``lat``/``lon``; a trained cell maps to itself and ties go
-    to the earlier entry of ``train_cells``.
-    """
-    train_cells = np.asarray(train_cells)
-    if train_cells.size == 0:
-        raise StrategyError("no trained cells to copy parameters from")
-    pos = {int(c): i for i, c in enumerate(region.cells)}
-    tidx = np.array([pos[int(c)] for c in train_cells])
-    lat, lon = region.ds["lat"].values.astype(float), region.ds["lon"].values.astype(float)
-    d = great_circle_km(lat[:, None], lon[:, None], lat[None, tidx], lon[None, tidx])
-    out = np.argmin(d, axis=1)
-    for i, t in enumerate(tidx):  # exact self-mapping even for duplicated coordinates
-        out[t] = i
-    return out
-
-
-def cell_seed(seed: int, cell_id: int) -> int:
-    """A 32-bit seed for one cell, mixed from the run seed and the cell id."""
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(cell_id) & 0xFFFFFFFF]).generate_state(1)[0])
-
-
-# ----------------------------------------------------------------------------- cell models
-class CellModel(abc.ABC):
-    """One cell's model: physical parameters ``(p,)`` -> simulated top-layer soil moisture ``(T,)``.
-
-    Instances are pickled to worker processes, so they hold only small arrays and paths; heavy
-    objects (surrogate, simulator) are built lazily in the worker.
-    """
-
-    @abc.abstractmethod
-    def simulate(self, theta: np.ndarray) -> np.ndarray:
-        """Soil moisture (m3/m3) for every day of the cell's period."""
-
-    def describe(self) -> str:
-        return type(self).__name__
-
-
-_SURROGATES: dict[tuple[str, float], Any] = {}
-
-
-def load_surrogate_cached(path: str | Path):
-    """Load a surrogate checkpoint once per process (keyed by resolved path and mtime)."""
-    from ..surrogate import Surrogate
-
-    p = Path(path).resolve()
-    if not p.exists():
-        raise SurrogateError(f"{path}: surrogate checkpoint not found")
-    key = (str(p), p.stat().st_mtime)
-    if key not in _SURROGATES:
-        _SURROGATES.clear()
-        _SURROGATES[key] = Surrogate.load(p)
-    return _SURROGATES[key]
-
-
-class SurrogateCellModel(CellModel):
-    """A cell evaluated through a trained surrogate over the cell's whole series.
-
-    The series is tiled with the surrogate's training windows (``Surrogate.predict_tensor``), as
-    :meth:`Surrogate.predict` does.
-
-    ``x`` is the cell's normalised forcing ``(T, n_forcing)`` and ``a`` its normalised
-    attributes ``(n_attr,)``, both from ``Surrogate.prepare``. Either ``surrogate_path`` (for
-    worker processes) or an in-memory ``surrogate`` is used.
-    """
-
-    def __init__(self, x: np.ndarray, a: np.ndarray, space: ParameterSpace, *,
-                 surrogate_path: str | None = None, surrogate=None) -> None:
-        if surrogate_path is None and surrogate is None:
-            raise SurrogateError("SurrogateCellModel needs a surrogate checkpoint path or a Surrogate")
-        self.x = np.asarray(x, np.float32)
-        self.a = np.asarray(a, np.float32)
-        self.space = space
-        self.surrogate_path = None if surrogate_path is None else str(surrogate_path)
-        self._surrogate = surrogate
-        self._xt = self._at = None
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        if self.surrogate_path is not None:
-            state["_surrogate"] = None
-        state["_xt"] = state["_at"] = None
-        return state
-
-    def _get(self):
-        if self._surrogate is None:
-            self._surrogate = load_surrogate_cached(self.surrogate_path)
-        return self._surrogate
-
-    def simulate(self, theta: np.ndarray) -> np.ndarray:
-        import torch
-
-        sur = self._get()
-        if self._xt is None:
-            self._xt = torch.as_tensor(self.x)[None]
-            self._at = torch.as_tensor(self.a)[None]
-        u = torch.as_tensor(self.space.normalize(np.asarray(theta, float)), dtype=torch.float32)[None]
-        dev = getattr(sur, "device", None) or "cpu"
-        args = (self._xt.to(dev), self._at.to(dev), u.clamp(0.0, 1.0).to(dev))
-        with torch.no_grad():
-            # predict_tensor tiles long series with training windows; a surrogate without it
-            # (any nn.Module following the forward contract) runs on the whole series at once
-            y = sur.predict_tensor(*args) if hasattr(sur, "predict_tensor") else sur(*args)
-        return y[0, :, 0].detach().cpu().numpy().astype(float)
-
-    def describe(self) -> str:
-        return f"surrogate {self.surrogate_path or '<in memory>'}"
-
-
-class SimulatorCellModel(CellModel):
-    """A cell evaluated by a registered simulator on a one-cell Region."""
-
-    def __init__(self, cell_ds, simulator: str, space: ParameterSpace, simulator_options: Mapping[str, Any] | None = None) -> None:
-        self.cell_ds = cell_ds
-        self.simulator = simulator
-        self.simulator_options = dict(simulator_options or {})
-        self.space = space
-        self._sim = self._region = None
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_sim"] = state["_region"] = None
-        return state
-
-    def simulate(self, theta: np.ndarray) -> np.ndarray:
-        if self._sim is None:
-            from ..registry import get_simulator
-
-            self._sim = get_simulator(self.simulator, **self.simulator_options)
-            self._region = Region(self.cell_ds, validate=False)
-        params = self.space.to_dataset(np.asarray(theta, float)[None, :], self._region.cells)
-        out = self._sim.simulate(self._region, params)
-        return np.asarray(out["sm"].values, dtype=float).reshape(-1)
-
-    def describe(self) -> str:
-        return f"simulator {self.simulator}"
-
-
-# ----------------------------------------------------------------------------- spotpy setup
-class BudgetExhausted(Exception):
-    """Raised inside spotpy once the evaluation budget of a cell is spent (caught by :func:`run_cell`)."""
-
-
-def rmse_loss(sim: np.ndarray, obs: np.ndarray) -> float:
-    """RMSE of ``sim`` against ``obs`` (same shape, all finite obs); ``inf`` if sim is not finite."""
-    sim = np.asarray(sim, float)
-    if sim.shape != obs.shape or not np.all(np.isfinite(sim)):
-        return float("inf")
-    return float(np.sqrt(np.mean((sim - obs) ** 2)))
-
-
-class SpotpySetup:
-    """The spotpy setup of one cell: parameters, model runs, observations and the objective.
-
-    Counts real model calls in :attr:`n_evaluations` and tracks the best (lowest-loss)
-    parameters in :attr:`best_theta` / :attr:`best_loss`. After ``max_evaluations`` model calls
-    the next call raises :class:`BudgetExhausted`.
-    """
-
-    def __init__(self, model: CellModel, obs: np.ndarray, mask: np.ndarray, space: ParameterSpace, *,
-                 maximize: bool = False, max_evaluations: int | None = None) -> None:
-        import spotpy
-
-        self.model = model
-        self.space = space
-        self.mask = np.asarray(mask, bool)
-        self.obs = np.asarray(obs, float)[self.mask]
-        if self.obs.size == 0:
-            raise StrategyError("no observed days after the warm-up to calibrate against")
-        self.maximize = bool(maximize)
-        self.max_evaluations = max_evaluations
-        mid = space.midpoint()
-        # minbound/maxbound must be explicit: spotpy otherwise takes the rounded extremes of 100000
-        # unseeded draws, so the bounds would differ (slightly) from run to run.
-        self._params = [spotpy.parameter.Uniform(n, low=lo, high=hi, optguess=m, step=(hi - lo) / 10.0,
-                                                 minbound=lo, maxbound=hi)
-                        for n, lo, hi, m in zip(space.names, space.lower, space.upper, mid)]
-        self.n_evaluations = 0
-        self.best_loss = float("inf")
-        self.best_theta: np.ndarray | None = None
-        self.losses: list[float] = []
-
-    def parameters(self):
-        import spotpy
-
-        return spotpy.parameter.generate(self._params)
-
-    def loss(self, theta: np.ndarray) -> float:
-        """Run the model once (counted) and return the loss; updates the best point."""
-        if self.max_evaluations is not None and self.n_evaluations >= self.max_evaluations:
-            raise BudgetExhausted
-        theta = np.asarray(theta, float)
-        sim = self.model.simulate(theta)
-        self.n_evaluations += 1
-        value = rmse_loss(np.asarray(sim, float)[self.mask], self.obs)
-        self.losses.append(value)
-        if value < self.best_loss or self.best_theta is None:
-            self.best_loss, self.best_theta = value, theta.copy()
-        self._last_sim = np.asarray(sim, float)[self.mask]
-        return value
-
-    def simulation(self, vector) -> np.ndarray:
-        theta = np.array([vector[i] for i in range(self.space.n)], dtype=float)
-        self.loss(theta)
-        return self._last_sim
-
-    def evaluation(self) -> np.ndarray:
-        return self.obs
-
-    def objectivefunction(self, simulation, evaluation, params=None) -> float:
-        value = rmse_loss(np.asarray(simulation, float), np.asarray(evaluation, float))
-        return -value if self.maximize else value
-
-
-# ----------------------------------------------------------------------------- one cell
-@dataclass
-class CellTask:
-    """Everything a worker needs to calibrate one cell (small and picklable)."""
-
-    cell: int
-    model: CellModel
-    obs: np.ndarray
-    warmup: int
-    space: ParameterSpace
-    algorithm: str
-    seed: int
-    max_evaluations: int
-    maximize: bool = False
-    algorithm_kwargs: dict[str, Any] = field(default_factory=dict)
-    sample_kwargs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def mask(self) -> np.ndarray:
-        m = np.isfinite(self.obs)
-        m[: self.warmup] = False
-        return m
-
-
-@dataclass
-class CellOutcome:
-    """Result of :func:`run_cell`."""
-
-    cell: int
-    theta: np.ndarray
-    loss: float
-    n_evaluations: int
-    algorithm_best_loss: float
-    budget_exhausted: bool
-    wall_time: float
-
-
-class _LogWriter(io.TextIOBase):
-    """A file-like object that sends complete lines to a logger."""
-
-    def __init__(self, logger: logging.Logger, level: int = logging.DEBUG) -> None:
-        self.logger, self.level, self._buf = logger, level, ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, s: str) -> int:
-        self._buf += s
-        while "\n" in self._buf:
-            line, self._buf = self._buf.split("\n", 1)
-            if line.strip():
-                self.logger.log(self.level, "%s", line.rstrip())
-        return len(s)
-
-    def flush(self) -> None:
-        if self._buf.strip():
-            self.logger.log(self.level, "%s", self._buf.rstrip())
-        self._buf = ""
-
-
-@contextlib.contextmanager
-def quiet_spotpy(prefix: str = ""):
-    """Redirect stdout (spotpy's prints) into the ``vic_paraformer.strategies.spotpy`` logger."""
-    writer = _LogWriter(spotpy_log if not prefix else spotpy_log.getChild(prefix))
-    with contextlib.redirect_stdout(writer):
-        try:
-            yield
-        finally:
-            writer.flush()
-
-
-@contextlib.contextmanager
-def preserved_global_rng():
-    """Restore numpy's and Python's global RNG state on exit (spotpy reseeds them)."""
-    np_state, py_state = np.random.get_state(), random.getstate()
-    try:
-        yield
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
-
-
-@contextlib.contextmanager
-def single_torch_thread():
-    """Run torch on one intra-op thread (restored on exit).
-
-    A cell's model runs are small sequential tensor operations; with several intra-op threads they
-    are slower, and on a loaded machine dramatically so (measured: 1 ms vs 250 ms per surrogate run
-    on 2 busy cores). Parallelism comes from running cells in separate workers instead.
-    """
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def run_cell(task: CellTask) -> CellOutcome:
-    """Calibrate one cell with spotpy's ``task.algorithm`` (top-level, so workers can pickle it)."""
-    import spotpy.algorithms
-
-    started = time.perf_counter()
-    try:
-        algo_cls = getattr(spotpy.algorithms, task.algorithm)
-    except AttributeError:
-        raise StrategyError(f"spotpy has no algorithm {task.algorithm!r}") from None
-    exhausted = False
-    with preserved_global_rng(), quiet_spotpy(), single_torch_thread():
-        # spotpy's parameter objects draw from the global RNG when built, so build them in here
-        setup = SpotpySetup(task.model, task.obs, task.mask, task.space, maximize=task.maximize,
-                            max_evaluations=task.max_evaluations)
-        sampler = algo_cls(setup, dbname=f"vic_paraformer_cell{task.cell}", dbformat="ram", save_sim=False,
-                           parallel="seq", random_state=task.seed, **task.algorithm_kwargs)
-        try:
-            sampler.sample(task.max_evaluations, **task.sample_kwargs)
-        except BudgetExhausted:
-            exhausted = True
-        status = getattr(sampler, "status", None)
-    algo_best = float("nan")
-    if status is not None:
-        algo_best = -float(status.objectivefunction_max) if task.maximize else float(status.objectivefunction_min)
-    if setup.best_theta is None:
-        raise StrategyError(f"{task.algorithm} made no model run for cell {task.cell} (budget {task.max_evaluations})")
-    theta = task.space.clip(setup.best_theta)
-    return CellOutcome(cell=int(task.cell), theta=theta, loss=float(setup.best_loss),
-                       n_evaluations=int(setup.n_evaluations), algorithm_best_loss=algo_best,
-                       budget_exhausted=exhausted, wall_time=time.perf_counter() - started)
-
-
-def map_cells(func: Callable, tasks: Sequence, *, n_workers: int | None = None, backend: str = "local",
-              scheduler: str | None = None, client=None, desc: str = "cells") -> list:
-    """Apply ``func`` to every task through :class:`vic_paraformer.ensemble.EnsembleRunner`, in order.
-
-    ``n_workers=1`` (or a single task) with the local backend runs in this process; otherwise a
-    local process pool (``n_workers``, default all cores) or Dask (``scheduler``/``client``).
-    Progress is shown with tqdm; the pool is shut down afterwards, also on Ctrl-C.
-    """
-    from ..ensemble import EnsembleRunner
-
-    if backend not in ("local", "dask"):
-        raise StrategyError(f"unknown backend {backend!r}; expected 'local' or 'dask'")
-    if backend == "local" and len(tasks) <= 1:
-        n_workers = 1
-    with EnsembleRunner(None, backend=backend, n_workers=n_workers, client=client, scheduler=scheduler) as runner:
-        return list(runner.map(func, list(tasks), desc=desc))
-
-
-# ----------------------------------------------------------------------------- the strategy base
 class SpotpyCellCalibrator(Calibrator):
     """Base class of per-cell spotpy strategies.
 
@@ -497,18 +102,17 @@ class SpotpyCellCalibrator(Calibrator):
         """Extra keyword arguments for ``sampler.sample(repetitions, ...)``."""
         return {}
 
+    def __init__(self, *, seed: int = 0, parameter_space=None, **options: Any) -> None:
+        self._space_given = parameter_space is not None
+        super().__init__(seed=seed, parameter_space=parameter_space, **options)
+
     # validation ------------------------------------------------------------------------
-    def validate(self, region: Region) -> list[str]:
-        problems = super().validate(region)
+    def option_problems(self) -> list[str]:
+        problems = super().option_problems()
         o = self.options
         sur, simname = o.get("surrogate"), o.get("simulator")
-        if sur is None and simname is None:
-            problems.append(f"{self.name} needs surrogate=<checkpoint> (the default mode) or "
-                            "simulator='waterbalance'|'vic' to evaluate parameter sets")
-        elif sur is not None and simname is not None:
+        if sur is not None and simname is not None:
             problems.append(f"{self.name} takes surrogate or simulator, not both")
-        elif isinstance(sur, (str, Path)) and not Path(sur).exists():
-            problems.append(f"surrogate checkpoint {sur} not found")
         elif simname is not None:
             from ..registry import simulators
 
@@ -532,18 +136,26 @@ class SpotpyCellCalibrator(Calibrator):
         w = o.get("warmup")
         if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 0):
             problems.append(f"warmup must be a non-negative number of days, got {w!r}")
-        if not problems and sur is not None:
-            try:
-                surrogate, _ = self._surrogate()
-                if hasattr(surrogate, "check_region"):
+        return problems
+
+    def validate(self, region: Region) -> list[str]:
+        problems = super().validate(region)
+        o = self.options
+        sur, w = o.get("surrogate"), o.get("warmup")
+        if sur is None and o.get("simulator") is None:
+            problems.append(f"{self.name} needs surrogate=<checkpoint> (the default mode) or "
+                            "simulator='waterbalance'|'vic' to evaluate parameter sets")
+        elif (msg := surrogate_file_problem(sur)) is not None:
+            problems.append(msg)
+        elif sur is not None:
+            if not problems:
+                try:
+                    surrogate = self._surrogate()[0]
                     surrogate.check_region(region)
-                if list(surrogate.parameter_space.names) != list(self.parameter_space.names):
-                    problems.append(f"surrogate parameters {list(surrogate.parameter_space.names)} differ from "
-                                    f"the strategy's {list(self.parameter_space.names)}")
-                if w is None:
-                    w = int(getattr(surrogate, "warmup", 0))
-            except VicParaformerError as exc:
-                problems.append(str(exc))
+                    if w is None:
+                        w = int(getattr(surrogate, "warmup", 0))
+                except VicParaformerError as exc:
+                    problems.append(str(exc))
         elif w is None:
             w = DEFAULT_SIMULATOR_WARMUP
         if not problems and isinstance(w, int) and region.has("obs_sm"):
@@ -556,10 +168,10 @@ class SpotpyCellCalibrator(Calibrator):
 
     # work ------------------------------------------------------------------------------
     def _surrogate(self):
-        sur = self.options.get("surrogate")
-        if isinstance(sur, (str, Path)):
-            return load_surrogate_cached(sur), str(Path(sur).resolve())
-        return sur, getattr(sur, "path", None)
+        """The resolved surrogate and its checkpoint path (None: in memory); adopts its parameter space."""
+        resolved = resolve_surrogate(self.options.get("surrogate"), self.parameter_space, space_given=self._space_given)
+        self.parameter_space = resolved.parameter_space
+        return resolved.surrogate, resolved.path
 
     def _in_process(self, n_tasks: int) -> bool:
         o = self.options
@@ -585,9 +197,6 @@ class SpotpyCellCalibrator(Calibrator):
         tasks: list[CellTask] = []
         if o.get("surrogate") is not None:
             sur, path = self._surrogate()
-            if list(sur.parameter_space.names) != list(self.parameter_space.names):
-                raise SurrogateError(f"surrogate parameters {list(sur.parameter_space.names)} differ from the "
-                                     f"strategy's {list(self.parameter_space.names)}")
             warmup = int(o["warmup"]) if o.get("warmup") is not None else int(getattr(sur, "warmup", 0))
             in_process = self._in_process(len(cells))
             mode = f"surrogate {path or '<in memory>'}"

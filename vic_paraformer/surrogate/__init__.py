@@ -1,4 +1,4 @@
-"""LSTM surrogate of a simulator (issue 5): (forcing, attributes, parameters) -> (sm, et).
+"""LSTM surrogate of a simulator (surrogate layer): (forcing, attributes, parameters) -> (sm, et).
 
 ::
 
@@ -10,7 +10,8 @@
 
 Modules: :mod:`.model` (network, normalisation, checkpoint), :mod:`.data` (training-data
 generation and on-disk store), :mod:`.train` (training, presets), :mod:`.evaluate` (accuracy
-report against the simulator).
+report against the simulator), :mod:`.resolve` (a strategy's ``surrogate`` option -> a checked
+surrogate, shared by the DL and the spotpy strategies).
 """
 
 from __future__ import annotations

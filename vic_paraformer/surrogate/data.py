@@ -205,7 +205,7 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
     process, best for the vectorised ``waterbalance``; more for ``vic``); ``runner`` passes any object
     with ``run(region, params) -> Dataset`` instead (e.g. a runner on a Dask cluster).
     """
-    from ..calibrator import library_versions
+    from ..provenance import library_versions
 
     if n_samples < 1 or chunk_size < 1:
         raise SurrogateError(f"n_samples and chunk_size must be >= 1, got {n_samples}, {chunk_size}")

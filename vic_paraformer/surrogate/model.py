@@ -31,8 +31,9 @@ from torch import nn
 
 from .._io import load_torch_file, to_plain
 from ..errors import SurrogateError
+from ..normalizer import LOG_FORCING, Normalizer
 from ..parameters import ParameterSpace
-from ..region import FORCING_VARS, Region
+from ..region import Region
 
 log = logging.getLogger(__name__)
 
@@ -82,37 +83,29 @@ class Normalization:
     attribute_std: list[float]
     output_mean: list[float]
     output_std: list[float]
-    log_forcing: list[str] = field(default_factory=lambda: ["prec"])
+    log_forcing: list[str] = field(default_factory=lambda: list(LOG_FORCING))
 
     @classmethod
     def fit(cls, forcing: np.ndarray, attributes: np.ndarray, outputs: np.ndarray, forcing_names: Sequence[str],
-            log_forcing: Sequence[str] = ("prec",), cells: np.ndarray | None = None) -> "Normalization":
+            log_forcing: Sequence[str] = LOG_FORCING, cells: np.ndarray | None = None) -> "Normalization":
         """Statistics from forcing ``(C, T, nf)``, attributes ``(C, na)`` and outputs ``(..., 2)``.
 
         ``cells`` (indices into the first axis of ``forcing``) restricts the forcing statistics to
-        those cells. The forcing is converted to float64 one variable at a time, so the extra memory
-        is one variable's values, not a float64 copy of the whole forcing.
+        those cells; the forcing is converted to float64 one variable at a time
+        (:meth:`Normalizer.fit_series <vic_paraformer.normalizer.Normalizer.fit_series>`).
         """
-        forcing = np.asarray(forcing)
-        fm, fs = np.empty(len(forcing_names)), np.empty(len(forcing_names))
-        for i, name in enumerate(forcing_names):
-            v = (forcing[..., i] if cells is None else forcing[cells, ..., i]).astype(np.float64)
-            if name in log_forcing:
-                v = np.log1p(np.maximum(v, 0.0))
-            fm[i], fs[i] = v.mean(), v.std()
-        a = np.asarray(attributes, dtype=np.float64)
-        am, as_ = a.mean(0), a.std(0)
-        y = np.asarray(outputs, dtype=np.float64).reshape(-1, outputs.shape[-1])
-        y = y[np.all(np.isfinite(y), axis=1)]
-        ym, ys = y.mean(0), y.std(0)
-        return cls([float(v) for v in fm], [float(v) for v in _safe_std(fs)], [float(v) for v in am],
-                   [float(v) for v in _safe_std(as_)], [float(v) for v in ym], [float(v) for v in _safe_std(ys)],
-                   list(log_forcing))
+        f = Normalizer.fit_series(forcing, [n in log_forcing for n in forcing_names], cells=cells)
+        a = Normalizer.fit(attributes)
+        y = Normalizer.fit(outputs, finite_rows=True)
+        return cls(list(f.mean), list(f.std), list(a.mean), list(a.std), list(y.mean), list(y.std), list(log_forcing))
 
+    def forcing(self, forcing_names: Sequence[str]) -> Normalizer:
+        """The forcing :class:`~vic_paraformer.normalizer.Normalizer` (columns in ``forcing_names`` order)."""
+        return Normalizer.for_names(self.forcing_mean, self.forcing_std, forcing_names, self.log_forcing)
 
-def _safe_std(s: np.ndarray) -> np.ndarray:
-    s = np.asarray(s, dtype=np.float64)
-    return np.where(np.isfinite(s) & (s > 1e-8), s, 1.0)
+    def attributes(self) -> Normalizer:
+        """The attribute :class:`~vic_paraformer.normalizer.Normalizer`."""
+        return Normalizer(tuple(self.attribute_mean), tuple(self.attribute_std))
 
 
 class Surrogate(nn.Module):
@@ -226,25 +219,12 @@ class Surrogate(nn.Module):
                 f"(missing {missing}, unexpected {extra}). Train a surrogate on a region with these attributes.")
 
     def normalize_forcing(self, forcing: np.ndarray) -> np.ndarray:
-        """Physical forcing ``(..., n_forcing)`` -> network scale (float32).
-
-        Computed in float64 one variable at a time (no float64 copy of the whole forcing).
-        """
-        n = self.normalization
-        forcing = np.asarray(forcing)
-        out = np.empty(forcing.shape, dtype=np.float32)
-        for i, name in enumerate(self.forcing_names):
-            v = forcing[..., i].astype(np.float64)
-            if name in n.log_forcing:
-                v = np.log1p(np.maximum(v, 0.0))
-            out[..., i] = (v - n.forcing_mean[i]) / n.forcing_std[i]
-        return out
+        """Physical forcing ``(..., n_forcing)`` -> network scale (float32, computed per variable in float64)."""
+        return self.normalization.forcing(self.forcing_names).transform(forcing)
 
     def normalize_attributes(self, attributes: np.ndarray) -> np.ndarray:
         """Physical attributes ``(..., n_attr)`` -> network scale (float32)."""
-        n = self.normalization
-        a = np.asarray(attributes, dtype=np.float64)
-        return ((a - np.asarray(n.attribute_mean)) / np.asarray(n.attribute_std)).astype(np.float32)
+        return self.normalization.attributes().transform(attributes)
 
     def prepare(self, region: Region) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised forcing ``x`` ``(C, T, n_forcing)`` (all days) and attributes ``a`` ``(C, n_attr)``."""
@@ -382,7 +362,7 @@ class Surrogate(nn.Module):
     # ------------------------------------------------------------------ checkpoint
     def checkpoint(self) -> dict[str, Any]:
         """Everything needed to rebuild the model, as a plain dict (``torch.load(weights_only=True)``-safe)."""
-        from ..calibrator import library_versions
+        from ..provenance import library_versions
 
         return {
             "format": CHECKPOINT_FORMAT,
@@ -440,5 +420,3 @@ class Surrogate(nn.Module):
                 f"(warm-up {c.warmup}), {c.n_forcing} forcing + {c.n_attributes} attributes + {c.n_parameters} parameters"
                 f"{', frozen' if self._frozen else ''}>")
 
-
-FORCING_NAMES: tuple[str, ...] = tuple(FORCING_VARS)

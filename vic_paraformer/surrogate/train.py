@@ -29,10 +29,11 @@ import numpy as np
 import torch
 
 from ..errors import SurrogateError
+from ..normalizer import safe_std
 from ..parameters import ParameterSpace
 from ..region import Region
 from .data import TrainingStore, generate_training_data, inputs_hash
-from .model import Normalization, Surrogate, SurrogateConfig, _safe_std
+from .model import Normalization, Surrogate, SurrogateConfig
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     std = np.sqrt(np.maximum(sums[1] / sums[2] - mean ** 2, 0.0))
     norm = Normalization.fit(forcing, attrs[tc], np.stack([mean, mean]), region.forcing_names, cells=tc)
     norm.output_mean = [float(v) for v in mean]
-    norm.output_std = [float(v) for v in _safe_std(std)]
+    norm.output_std = [float(v) for v in safe_std(std)]
     out_mean, out_std = np.asarray(norm.output_mean, np.float32), np.asarray(norm.output_std, np.float32)
 
     config = SurrogateConfig(n_forcing=forcing.shape[-1], n_attributes=attrs.shape[-1], n_parameters=space.n,

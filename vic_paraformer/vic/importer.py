@@ -623,7 +623,7 @@ def global_file_of(region: Region) -> tuple[Path, dict[str, str]]:
     attrs = region.ds.attrs
     if "vic_global_param_file" not in attrs:
         raise VICError("this Region was not imported from a VIC setup (attribute 'vic_global_param_file' missing); "
-                       "build it with Region.from_vic / region_from_vic or pass global_param_file")
+                       "build it with region_from_vic or pass global_param_file")
     variables = json.loads(attrs.get("vic_global_variables", "{}") or "{}")
     return Path(attrs["vic_global_param_file"]), variables
 

@@ -35,7 +35,7 @@ VIC_VARIABLES: dict[str, tuple[str, bool]] = {"infilt": ("infilt", False), "Ds":
 
 
 def _params_dataset(result) -> tuple[xr.Dataset, list[str]]:
-    from ..calibrator import CalibrationResult
+    from ..result import CalibrationResult
 
     if isinstance(result, (str, Path)):
         result = CalibrationResult.open(result)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import vic_paraformer as vp
+from vic_paraformer.errors import StrategyError
 from vic_paraformer.parameters import ParameterSpace
-from vic_paraformer.strategies import spotpy_base as sb
+from vic_paraformer.strategies import cell_models, spotpy_setup
 from vic_paraformer_dds import DDSCalibrator
 
 TRAIN = [0, 3]
@@ -20,7 +21,7 @@ def region():
     return vp.synthetic_region(ny=2, nx=2, years=0.5, seed=4).with_training_cells(TRAIN)
 
 
-class Bowl(sb.CellModel):
+class Bowl(cell_models.CellModel):
     """sm = 0.3 + a wave + squared distance of the normalised parameters from ``truth``."""
 
     def __init__(self, space, truth):
@@ -36,7 +37,7 @@ def _task(maximize: bool, reps: int = 200):
     truth = np.array([0.3, 0.6, 0.2, 0.8, 0.5])
     model = Bowl(space, truth)
     obs = model.simulate(space.denormalize(truth))
-    return sb.CellTask(cell=1, model=model, obs=obs, warmup=0, space=space, algorithm="dds", seed=11,
+    return spotpy_setup.CellTask(cell=1, model=model, obs=obs, warmup=0, space=space, algorithm="dds", seed=11,
                        max_evaluations=reps, maximize=maximize, algorithm_kwargs={"r": 0.2}, sample_kwargs={"trials": 1})
 
 
@@ -48,12 +49,12 @@ def test_entry_point_is_registered():
 
 
 def test_spotpy_dds_maximises_so_the_loss_is_negated():
-    right = sb.run_cell(_task(maximize=True))
+    right = spotpy_setup.run_cell(_task(maximize=True))
     # spotpy's own best (it maximises -loss) is our lowest loss, and the search converges
     assert right.algorithm_best_loss == pytest.approx(right.loss)
     assert right.loss < 2e-3 and right.n_evaluations == 200
     # negative control: handing spotpy's DDS the plain loss makes it climb to the worst point
-    wrong = sb.run_cell(_task(maximize=False))
+    wrong = spotpy_setup.run_cell(_task(maximize=False))
     assert wrong.algorithm_best_loss > 10 * wrong.loss
     assert right.loss < wrong.loss
 
@@ -79,6 +80,6 @@ def test_calibrates_a_tiny_region(region):
 
 def test_validate(region):
     assert DDSCalibrator(simulator="waterbalance", warmup=30).validate(region) == []
-    problems = DDSCalibrator(simulator="waterbalance", r=1.5, repetitions=5).validate(region)
-    assert any("r (DDS perturbation size)" in p for p in problems)
-    assert any("repetitions must be >= 6" in p for p in problems)
+    with pytest.raises(StrategyError) as bad:
+        DDSCalibrator(simulator="waterbalance", r=1.5, repetitions=5)
+    assert "r (DDS perturbation size)" in str(bad.value) and "repetitions must be >= 6" in str(bad.value)

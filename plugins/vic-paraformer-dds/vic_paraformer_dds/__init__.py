@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from vic_paraformer.region import Region
 from vic_paraformer.strategies.spotpy_base import SpotpyCellCalibrator
 
 __version__ = "0.1.0"
@@ -55,8 +54,8 @@ class DDSCalibrator(SpotpyCellCalibrator):
                    "repetitions": "exact number of model runs per training cell: max(5, 0.5 %) random starting "
                                   "points, then DDS steps (at least 6)"}
 
-    def validate(self, region: Region) -> list[str]:
-        problems = super().validate(region)
+    def option_problems(self) -> list[str]:
+        problems = super().option_problems()
         r = self.options.get("r")
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r <= 1:
             problems.append(f"r (DDS perturbation size) must be in (0, 1], got {r!r}")

@@ -45,7 +45,3 @@ def range_boundary_loss(theta: torch.Tensor, lower, upper, alpha1: float | None 
     rbl = a1 * above + a2 * below
     return rbl.mean() if rbl.ndim else rbl
 
-
-def total_loss(sim: torch.Tensor, obs: torch.Tensor, theta: torch.Tensor, lower, upper, **rbl_kwargs) -> torch.Tensor:
-    """Paper eq. 14: masked RMSE plus the range-boundary loss."""
-    return masked_rmse(sim, obs) + range_boundary_loss(theta, lower, upper, **rbl_kwargs)

@@ -1,0 +1,138 @@
+"""The typed, validated configuration of one DL training run: :class:`TrainConfig`.
+
+A DL strategy's options (see :data:`COMMON_OPTIONS`, :data:`SERIES_OPTIONS` and the network's
+hyperparameters in :mod:`vic_paraformer.dl.modelzoo`) are resolved against a preset
+(:data:`TRAIN_PRESETS` and the network's architecture presets), checked by
+:meth:`TrainConfig.problems` and handed to :func:`vic_paraformer.dl.trainer.train` as one
+:class:`TrainConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from ..errors import StrategyError
+
+#: Options every DL strategy accepts (``None`` = taken from the chosen ``preset``).
+COMMON_OPTIONS: dict[str, Any] = {
+    "surrogate": None,
+    "preset": "auto",
+    "epochs": None,
+    "batch_size": None,
+    "batches_per_epoch": None,
+    "window": 240,
+    "patience": None,
+    "optimizer": "adadelta",
+    "lr": None,
+    "weight_decay": 1e-5,
+    "dropout": None,
+    "val_fraction": 0.2,
+    "device": "auto",
+    "obs_operator": False,
+    "obs_operator_l2": 0.01,
+    "model_out": None,
+    "progress": True,
+    "threads": None,
+}
+#: Extra options of the networks that read the observed series (Z models).
+SERIES_OPTIONS: dict[str, Any] = {"z_dropout": 0.1, "param_windows": 4}
+
+#: Training settings of the presets (architecture sizes are per network, in the model zoo).
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"epochs": 30, "batch_size": 32, "patience": 8},
+    "small": {"epochs": 20, "batch_size": 16, "patience": 5},
+}
+#: Default learning rates (AdaDelta's is per strategy: ``DLCalibrator.adadelta_lr``).
+DEFAULT_LR = {"adadelta": 1.0, "adam": 3e-4, "adamw": 3e-4}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"auto"`` -> CUDA when available else CPU; ``"cpu"``/``"cuda"`` as given."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise StrategyError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise StrategyError("device 'cuda' was requested but CUDA is not available; use device='auto' or 'cpu'")
+    return dev
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`~vic_paraformer.dl.trainer.train` needs besides the data and the surrogate.
+
+    ``network`` holds the architecture hyperparameters of ``network_kind`` (the model-zoo name).
+    ``z_dropout`` and ``param_windows`` matter only for networks that read the series.
+    """
+
+    network_kind: str
+    network: dict[str, Any]
+    uses_series: bool
+    preset: str
+    epochs: int
+    batch_size: int
+    window: int
+    patience: int
+    optimizer: str
+    lr: float
+    weight_decay: float
+    val_fraction: float
+    device: str = "auto"
+    batches_per_epoch: int | None = None
+    obs_operator: bool = False
+    obs_operator_l2: float = 0.01
+    progress: bool = True
+    threads: int | None = None
+    z_dropout: float = 0.0
+    param_windows: int = 1
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], network_kind: str, uses_series: bool,
+                     hyperparameters: Mapping[str, type]) -> "TrainConfig":
+        """Build from resolved strategy options (call :func:`option_problems` first)."""
+        names = {f.name for f in fields(cls)} - {"network_kind", "network", "uses_series"}
+        kw = {k: options[k] for k in names if k in options}
+        kw.setdefault("z_dropout", 0.0)
+        kw.setdefault("param_windows", 1)
+        return cls(network_kind=network_kind, network={k: options[k] for k in hyperparameters},
+                   uses_series=uses_series, **kw)
+
+
+def option_problems(o: Mapping[str, Any], *, uses_series: bool, presets: Mapping[str, Any]) -> list[str]:
+    """Problems with resolved DL options (empty: valid)."""
+    problems: list[str] = []
+    if o["preset"] not in TRAIN_PRESETS or o["preset"] not in presets:
+        problems.append(f"unknown preset {o['preset']!r}; expected 'auto' or one of {sorted(TRAIN_PRESETS)}")
+    if o["optimizer"] not in DEFAULT_LR:
+        problems.append(f"unknown optimizer {o['optimizer']!r}; expected one of {sorted(DEFAULT_LR)}")
+    if problems:
+        return problems
+    for key in ("epochs", "batch_size", "window", "patience"):
+        if not _positive_int(o[key]):
+            problems.append(f"option {key} must be a positive integer, got {o[key]!r}")
+    if o["batches_per_epoch"] is not None and not _positive_int(o["batches_per_epoch"]):
+        problems.append(f"batches_per_epoch must be >= 1, got {o['batches_per_epoch']!r}")
+    if not 0.0 <= float(o["val_fraction"]) < 0.9:
+        problems.append(f"val_fraction must be in [0, 0.9), got {o['val_fraction']!r}")
+    if not 0.0 <= float(o["dropout"]) < 1.0:
+        problems.append(f"dropout must be in [0, 1), got {o['dropout']!r}")
+    if o["threads"] is not None and not _positive_int(o["threads"]):
+        problems.append(f"threads must be a positive integer or None, got {o['threads']!r}")
+    if float(o["lr"]) <= 0:
+        problems.append(f"lr must be > 0, got {o['lr']!r}")
+    if uses_series:
+        if not 0.0 <= float(o["z_dropout"]) < 1.0:
+            problems.append(f"z_dropout must be in [0, 1), got {o['z_dropout']!r}")
+        if not _positive_int(o["param_windows"]):
+            problems.append(f"param_windows must be >= 1, got {o['param_windows']!r}")
+    return problems

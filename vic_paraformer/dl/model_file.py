@@ -1,0 +1,139 @@
+"""The DL model file: :func:`save`, :func:`load` and :func:`apply_model` (public).
+
+A model file is a plain dict written atomically with ``torch.save`` and loadable with
+``torch.load(weights_only=True)``: ``format``/``version``, strategy name, network config and
+``state_dict``, input normalisation statistics, parameter space, options, seed, training cells,
+the observation operator (if any) and library versions. :func:`apply_model` gives parameters for
+any region with the same attributes (and forcing, for series networks) without retraining; it
+feeds every observation the new region has to a series network, since there is no training set
+there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from .._io import atomic_path, load_torch_file
+from ..errors import StrategyError
+from ..parameters import ParameterSpace
+from ..provenance import library_versions
+from ..region import Region
+from ..result import CalibrationResult
+from .cell_params import cell_u
+from .config import resolve_device
+from .inputs import InputNormalization
+from .modelzoo import build_network
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "vic_paraformer.dl_model"
+MODEL_VERSION = 1
+
+
+def payload(*, strategy: str, network_config: Mapping[str, Any], uses_series: bool, window: int, param_windows: int,
+            normalization: InputNormalization, parameter_space: ParameterSpace, options: Mapping[str, Any],
+            seed: int, train_cells, obs_operator: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The model-file dict without the weights (see the module docstring)."""
+    return {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "strategy": strategy,
+        "network": dict(network_config),
+        "uses_series": bool(uses_series),
+        "window": int(window),
+        "param_windows": int(param_windows),
+        "normalization": normalization.to_dict(),
+        "parameter_space": parameter_space.to_dict(),
+        "options": dict(options),
+        "seed": seed,
+        "train_cells": [int(c) for c in train_cells],
+        "obs_operator": obs_operator,
+        "versions": library_versions(),
+    }
+
+
+def save(path: str | Path, network: torch.nn.Module, model_payload: Mapping[str, Any]) -> Path:
+    """Write ``model_payload`` plus the network's ``state_dict`` to ``path`` atomically."""
+    data = dict(model_payload)
+    data["state_dict"] = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save(data, tmp)
+    log.info("saved %s model to %s", data.get("strategy"), path)
+    return Path(path)
+
+
+@dataclass
+class DLModel:
+    """A trained DL calibration network read from a model file (see :func:`load`)."""
+
+    strategy: str
+    network: torch.nn.Module
+    normalization: InputNormalization
+    parameter_space: ParameterSpace
+    uses_series: bool
+    window: int
+    param_windows: int
+    payload: dict[str, Any]
+
+    def parameters(self, region: Region, device: str | torch.device = "cpu", batch_size: int = 256) -> np.ndarray:
+        """Physical parameters ``(C, p)`` for every cell of ``region`` (inside the bounds)."""
+        dev = resolve_device(device)
+        net = self.network.to(dev).eval()
+        a = torch.as_tensor(self.normalization.attributes(region), device=dev)
+        s = None
+        if self.uses_series:
+            s = torch.as_tensor(self.normalization.series(region, np.ones(region.n_cells, bool)), device=dev)
+        window = min(self.window, region.n_days)
+        u = cell_u(net, a, s, region.n_days, window, self.param_windows, batch_size)
+        values = self.parameter_space.denormalize(u.clamp(0.0, 1.0).cpu().double().numpy())
+        return self.parameter_space.clip(values)
+
+
+def load(path: str | Path) -> DLModel:
+    """Read a model file written by ``save_model`` / option ``model_out`` (``weights_only`` safe)."""
+    path = Path(path)
+    data = load_torch_file(path, "model file", StrategyError)
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+        raise StrategyError(f"{path}: not a vic_paraformer DL model file (format {MODEL_FORMAT!r} expected)")
+    if int(data.get("version", -1)) > MODEL_VERSION:
+        raise StrategyError(f"{path}: model file version {data.get('version')} is newer than supported ({MODEL_VERSION})")
+    try:
+        net = build_network(data["network"])
+        net.load_state_dict(data["state_dict"])
+        norm = InputNormalization(**data["normalization"])
+        space = ParameterSpace.from_dict(data["parameter_space"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise StrategyError(f"{path}: incomplete or inconsistent model file ({type(exc).__name__}: {exc})") from None
+    net.eval()
+    return DLModel(strategy=str(data["strategy"]), network=net, normalization=norm, parameter_space=space,
+                   uses_series=bool(data["uses_series"]), window=int(data["window"]),
+                   param_windows=int(data.get("param_windows", 1)), payload=data)
+
+
+def apply_model(path: str | Path, region: Region, *, device: str = "cpu") -> CalibrationResult:
+    """Parameters for every cell of ``region`` from a saved model, without retraining.
+
+    The region needs the model's attributes (and, for series networks, its forcing; observations
+    are used where present). ``train_cells`` of the result is empty; ``info["applied_model"]``
+    names the file.
+    """
+    started = time.perf_counter()
+    model = load(path)
+    values = model.parameters(region, device=device)
+    params = model.parameter_space.to_dataset(values, region.cells)
+    info = {"applied_model": str(path), "versions": library_versions(),
+            "model_versions": model.payload.get("versions", {}), "model_train_cells": model.payload.get("train_cells", [])}
+    if model.payload.get("obs_operator"):
+        info["obs_operator"] = model.payload["obs_operator"]
+    return CalibrationResult(params=params, strategy=model.strategy, parameter_space=model.parameter_space,
+                             options=dict(model.payload.get("options", {})), seed=model.payload.get("seed"),
+                             history={}, n_evaluations=0, wall_time=time.perf_counter() - started,
+                             train_cells=np.array([], dtype=int), info=info)
+

@@ -1,0 +1,158 @@
+""":class:`DLCalibrator`: the strategy base class of the DL strategies (options -> trainer -> result).
+
+A DL strategy is a thin specification (see :mod:`vic_paraformer.strategies.paraformer_z`): its
+registered ``name``, the model-zoo ``network`` it trains, whether that network reads the
+observed series (``uses_series``), its default AdaDelta ``lr`` and what ``preset="auto"`` means on
+a CPU. This class turns the options into a :class:`~vic_paraformer.dl.config.TrainConfig`,
+resolves the surrogate (:func:`vic_paraformer.surrogate.resolve.resolve_surrogate`), runs
+:func:`vic_paraformer.dl.trainer.train` and builds the result and the model file.
+
+Presets
+-------
+``preset="paper"`` uses the paper's architecture sizes (section 4.2), ``"small"`` reduced ones for
+quick CPU runs (each network in the model zoo lists them); both set ``epochs``, ``batch_size``
+and ``patience`` too (paper: 30 / 32 / 8, small: 20 / 16 / 5; the paper's 3000 epochs are out of
+reach on a CPU). The default ``"auto"`` is ``"paper"`` on a GPU and, on a CPU, ``"paper"`` for the
+attribute models (ParaFormer-A, FFN-A) but ``"small"`` for the series models (ParaFormer-Z,
+LSTM-Z), whose paper sizes cost 30-40 s per epoch on an 8 x 8 x 3-year region on one CPU core.
+The resolved preset is recorded in the result's options. Explicit options override the preset.
+
+Bounds
+------
+The final parameters are ``denormalize(clamp(u, 0, 1))`` and therefore always inside the
+parameter space's bounds.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from .._io import to_plain
+from ..calibrator import Calibrator
+from ..errors import StrategyError, SurrogateError
+from ..region import Region
+from ..result import CalibrationResult
+from ..surrogate.resolve import resolve_surrogate, surrogate_file_problem
+from . import model_file
+from .config import COMMON_OPTIONS, DEFAULT_LR, SERIES_OPTIONS, TRAIN_PRESETS, TrainConfig, option_problems, resolve_device
+from .modelzoo import get_network
+from .obs_operator import ObservationOperator
+from .trainer import train
+
+
+class DLCalibrator(Calibrator):
+    """Base class of the DL strategies; subclasses set ``name``, ``description``, ``network``,
+    ``uses_series`` and optionally ``adadelta_lr`` and ``cpu_preset``. Their options are
+    :data:`~vic_paraformer.dl.config.COMMON_OPTIONS`, plus
+    :data:`~vic_paraformer.dl.config.SERIES_OPTIONS` for series networks, plus the network's
+    hyperparameters (all filled in by ``__init_subclass__``)."""
+
+    #: Model-zoo name of the network this strategy trains.
+    network_kind: ClassVar[str] = ""
+    #: Whether the network reads the observed series (must match the model zoo's entry).
+    uses_series: ClassVar[bool] = False
+    #: What ``preset="auto"`` means without CUDA ("paper" on a GPU).
+    cpu_preset: ClassVar[str] = "paper"
+    #: Default AdaDelta learning rate (a multiplier of AdaDelta's own step; tuned per network).
+    adadelta_lr: ClassVar[float] = 1.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.network_kind:
+            return
+        spec = get_network(cls.network_kind)
+        if spec.uses_series != cls.uses_series:
+            raise TypeError(f"{cls.__name__}: network {cls.network_kind!r} has uses_series={spec.uses_series}")
+        if "default_options" not in cls.__dict__:
+            cls.default_options = {**COMMON_OPTIONS, **(SERIES_OPTIONS if cls.uses_series else {}),
+                                   **{k: None for k in spec.hyperparameters}}
+
+    def __init__(self, *, seed: int = 0, parameter_space=None, **options: Any) -> None:
+        self._space_given = parameter_space is not None
+        super().__init__(seed=seed, parameter_space=parameter_space, **options)
+        self.network: torch.nn.Module | None = None
+        self.obs_operator: ObservationOperator | None = None
+        self._model_payload: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ options
+    @property
+    def arch_presets(self):
+        """Architecture options per preset name (from the model zoo)."""
+        return get_network(self.network_kind).presets
+
+    def resolve_options(self) -> None:
+        o = self.options
+        if o["preset"] == "auto":
+            o["preset"] = "paper" if resolve_device(o["device"]).type == "cuda" else self.cpu_preset
+        o["optimizer"] = str(o["optimizer"]).lower()
+        preset = o["preset"]
+        if preset not in TRAIN_PRESETS or preset not in self.arch_presets or o["optimizer"] not in DEFAULT_LR:
+            return  # reported by option_problems
+        for key, value in {**TRAIN_PRESETS[preset], **self.arch_presets[preset]}.items():
+            if o.get(key) is None:
+                o[key] = value
+        if o["lr"] is None:
+            o["lr"] = self.adadelta_lr if o["optimizer"] == "adadelta" else DEFAULT_LR[o["optimizer"]]
+
+    def option_problems(self) -> list[str]:
+        return super().option_problems() + option_problems(self.options, uses_series=self.uses_series,
+                                                           presets=self.arch_presets)
+
+    def train_config(self) -> TrainConfig:
+        """The typed configuration of a training run with these options."""
+        return TrainConfig.from_options(self.options, self.network_kind, self.uses_series,
+                                        get_network(self.network_kind).hyperparameters)
+
+    def validate(self, region: Region) -> list[str]:
+        problems = super().validate(region)
+        if self.options.get("surrogate") is None:
+            problems.append("option 'surrogate' is required (a trained surrogate file or object)")
+        elif (msg := surrogate_file_problem(self.options["surrogate"])) is not None:
+            problems.append(msg)
+        return problems
+
+    # ------------------------------------------------------------------ calibration
+    def calibrate(self, region: Region) -> CalibrationResult:
+        started = time.perf_counter()
+        self.check(region)
+        try:
+            resolved = resolve_surrogate(self.options.get("surrogate"), self.parameter_space,
+                                         space_given=self._space_given)
+            self.parameter_space = resolved.parameter_space
+            sur = resolved.surrogate
+            sur.check_region(region)
+        except SurrogateError as exc:
+            raise StrategyError(f"strategy {self.name!r}: {exc}") from None
+        config = self.train_config()
+        out = train(region, sur, config, n_params=self.parameter_space.n, seed=self.seed, name=self.name)
+        self.network, self.obs_operator = out.network, out.obs_operator
+        values = self.parameter_space.denormalize(out.u.clamp(0.0, 1.0).cpu().double().numpy())
+        values = self.parameter_space.clip(values)
+        o = self.options
+        info: dict[str, Any] = {
+            "surrogate": str(o["surrogate"]) if isinstance(o["surrogate"], (str, Path)) else repr(o["surrogate"]),
+            **out.info}
+        plain = to_plain(self.options)
+        self._model_payload = model_file.payload(
+            strategy=self.name, network_config=out.network_config, uses_series=self.uses_series, window=out.window,
+            param_windows=config.param_windows, normalization=out.normalization,
+            parameter_space=self.parameter_space, options=plain, seed=self.seed, train_cells=out.train_cells,
+            obs_operator=info.get("obs_operator"))
+        if o["model_out"]:
+            self.save_model(o["model_out"])
+            info["model_file"] = str(o["model_out"])
+        result = self._result(region, values, started=started, history=out.history, n_evaluations=out.n_evaluations,
+                              info=info)
+        result.options = plain
+        return result
+
+    # ------------------------------------------------------------------ model files
+    def save_model(self, path: str | Path) -> Path:
+        """Write the trained network (state_dict + config + normalisation + space + versions) atomically."""
+        if self.network is None or self._model_payload is None:
+            raise StrategyError(f"strategy {self.name!r}: no trained model to save; run calibrate() first")
+        return model_file.save(path, self.network, self._model_payload)

@@ -1,0 +1,278 @@
+"""The one training loop of the DL strategies: :func:`train`.
+
+Training (paper Fig. 1b, section 4.2)
+-------------------------------------
+A network ``F`` (from :mod:`vic_paraformer.dl.modelzoo`) maps a cell's inputs to normalised
+parameters ``u`` (unbounded). A frozen, differentiable surrogate of the hydrological model turns
+``clamp(u, 0, 1)`` plus the cell's forcing into soil moisture; the loss is the paper's eq. 14,
+``masked RMSE(sm_sim, obs_sm) + RBL(u, 0, 1)``, with the range-boundary loss (eq. 13) taken in
+normalised space (bounds 0 and 1), where it penalises every excursion of ``u`` outside the
+range that the clamp hides from the surrogate. Only ``F`` (and, optionally, the observation
+operator of :mod:`.obs_operator`) is updated; the surrogate's weights never change.
+
+* Minibatches: ``batch_size`` training cells drawn at random, each with a random ``window``-day
+  window (default 240) from the fitting part of the period. The first ``surrogate.warmup`` days
+  of each window are spin-up and excluded from the loss. One epoch has
+  ``max(MIN_BATCHES_PER_EPOCH, ceil(n_train_cells * fit_days / (batch_size * window)))``
+  minibatches (about one pass over the training cell-days, but at least 20, so that a small
+  training set still gets enough gradient steps per epoch: with one pass only, 16 training cells
+  gave 2-3 steps per epoch and the networks stopped early with nearly uniform parameter maps)
+  unless ``batches_per_epoch`` is given.
+* Validation: the last ``val_fraction`` (default 0.2) of the region's days are held out. After
+  each epoch the per-cell parameters (computed as for the final result, from the fitting days
+  only) drive the surrogate over the whole period and the masked RMSE on the held-out days of the
+  training cells is the validation loss. Training stops after ``patience`` epochs without
+  improvement and the best weights are restored (with ``val_fraction=0`` the training loss is
+  monitored instead).
+* History: ``train_loss`` is the mean minibatch loss of an epoch (masked RMSE + RBL, plus the
+  observation-operator penalty when on); ``val_loss`` the RMSE on the held-out days (m3 m-3).
+  ``n_evaluations`` counts surrogate cell-window runs (training windows plus one whole-period run
+  per training cell per validation); ``info["cell_days"]`` the simulated cell-days.
+* Optimiser: AdaDelta (``rho=0.95``, weight decay 1e-5), with a default ``lr`` (a multiplier of
+  AdaDelta's adaptive step) per network that trained stably on the synthetic twin: ParaFormer-A
+  0.2, ParaFormer-Z 0.5, FFN-A 0.5, LSTM-Z 1.0 (the transformers oscillate at 1.0).
+  ``optimizer="adam"`` / ``"adamw"`` use ``lr=3e-4`` by default.
+* Reproducible: ``torch.manual_seed(seed)`` inside a forked RNG state (the caller's global RNG is
+  untouched) and a numpy ``Generator(seed)`` for the minibatch draws; on CPU the same seed
+  gives the same parameters.
+* Device and threads: ``device="auto"`` uses CUDA when available. ``threads`` sets the CPU
+  threads for the run (restored afterwards).
+
+Cells without observations (series networks)
+--------------------------------------------
+A cell that is not a training cell gets its Z channel as *all missing* (zeros with mask 0) while
+its forcing and attributes are used as usual. The network learns that case during training: each
+training window has its whole Z channel hidden with probability ``z_dropout`` (default 0.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import StrategyError
+from ..region import Region
+from .cell_params import cell_u
+from .config import TrainConfig, resolve_device
+from .inputs import N_SERIES_EXTRA, InputNormalization
+from .losses import masked_rmse, range_boundary_loss
+from .modelzoo import build_network, network_config
+from .obs_operator import ObservationOperator
+
+log = logging.getLogger(__name__)
+
+MIN_BATCHES_PER_EPOCH = 20  # default floor of minibatches per epoch (see the module docstring)
+
+
+@dataclass
+class TrainOutcome:
+    """What :func:`train` returns: the trained network and everything a result or model file needs."""
+
+    network: torch.nn.Module
+    network_config: dict[str, Any]
+    obs_operator: ObservationOperator | None
+    normalization: InputNormalization
+    u: torch.Tensor  # (C, p) unclamped network output for every cell of the region
+    train_cells: np.ndarray
+    window: int
+    history: dict[str, list[float]]
+    n_evaluations: int
+    info: dict[str, Any]
+
+
+def train(region: Region, surrogate, config: TrainConfig, *, n_params: int, seed: int, name: str) -> TrainOutcome:
+    """Train ``config.network_kind`` through the frozen ``surrogate`` on ``region``'s training cells.
+
+    Runs under ``torch.random.fork_rng`` seeded with ``seed`` and with ``config.threads`` CPU
+    threads (the caller's RNG state and thread count are restored).
+    """
+    device = resolve_device(config.device)
+    threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    try:
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            return _train(region, surrogate, config, n_params, seed, name, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, device: torch.device) -> TrainOutcome:
+    rng = np.random.default_rng(seed)
+    sur.to(device)
+    sur.eval()
+    trainable = [q for q in sur.parameters() if q.requires_grad]
+    if trainable:
+        raise StrategyError(f"strategy {name!r}: the surrogate is not frozen (call its freeze() first)")
+    warmup = int(sur.warmup)
+    cells = region.cells
+    train_cells = np.asarray(region.training_cells)
+    train_idx = np.flatnonzero(np.isin(cells, train_cells))
+    n_days = region.n_days
+    n_val = int(round(float(c.val_fraction) * n_days))
+    fit_days = n_days - n_val
+    window = min(int(c.window), fit_days)
+    if window <= warmup:
+        raise StrategyError(
+            f"strategy {name!r}: the region's fitting period has {fit_days} days ({n_days} days minus "
+            f"{n_val} validation days); windows need more than the surrogate's {warmup} warm-up days")
+    obs_all = region.observations("obs_sm")
+    if n_val and not np.isfinite(obs_all[train_idx, fit_days:]).any():
+        log.warning("no observations in the %d validation days; monitoring the training loss instead", n_val)
+        n_val, fit_days = 0, n_days
+    if not np.isfinite(obs_all[train_idx, :fit_days]).any():
+        raise StrategyError(f"strategy {name!r}: the training cells have no observations in the fitting period")
+
+    # --- tensors -----------------------------------------------------------------
+    norm = InputNormalization.fit(region, train_idx)
+    x_sur, a_sur = sur.prepare(region)
+    x_sur, a_sur = x_sur[train_idx].to(device), a_sur[train_idx].to(device)
+    a_net_all = torch.as_tensor(norm.attributes(region), device=device)
+    a_net = a_net_all[train_idx]
+    s_net = s_all = None
+    if c.uses_series:
+        use_obs = np.isin(cells, train_cells)
+        s_all = torch.as_tensor(norm.series(region, use_obs), device=device)
+        s_net = s_all[train_idx]
+    obs = torch.as_tensor(obs_all[train_idx].astype(np.float32), device=device)
+    n_series = len(norm.forcing_names) + N_SERIES_EXTRA
+
+    # --- model -------------------------------------------------------------------
+    net_config = network_config(c.network_kind, a_net.shape[1], n_series, p, c.network)
+    net = build_network(net_config).to(device)
+    obs_op = ObservationOperator(len(train_idx)).to(device) if c.obs_operator else None
+    params = list(net.parameters()) + (list(obs_op.parameters()) if obs_op is not None else [])
+    optim = _optimizer(c.optimizer, params, float(c.lr), float(c.weight_decay))
+    zeros, ones = torch.zeros(p, device=device), torch.ones(p, device=device)
+
+    bs = int(c.batch_size)
+    n_train = len(train_idx)
+    n_batches = int(c.batches_per_epoch or max(MIN_BATCHES_PER_EPOCH, math.ceil(n_train * fit_days / (bs * window))))
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
+    n_eval, cell_days = 0, 0
+    best, best_epoch, best_state, stale = math.inf, 0, None, 0
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(int(c.epochs)), desc=f"{name} training", unit="epoch", disable=not c.progress)
+    try:
+        for epoch in bar:
+            net.train()
+            losses = []
+            for _ in range(n_batches):
+                ci = rng.choice(n_train, size=bs, replace=n_train < bs)
+                t0 = rng.integers(0, fit_days - window + 1, size=bs)
+                days = torch.as_tensor(t0[:, None] + np.arange(window)[None, :], device=device)
+                ci_t = torch.as_tensor(ci, device=device)
+                y_obs = obs[ci_t[:, None], days]
+                if not torch.isfinite(y_obs[:, warmup:]).any():
+                    continue
+                s_b = None
+                if s_net is not None:
+                    s_b = s_net[ci_t[:, None], days]
+                    hide = torch.as_tensor(rng.random(bs) < float(c.z_dropout), device=device)
+                    if hide.any():
+                        s_b = s_b.clone()
+                        s_b[hide, :, -N_SERIES_EXTRA:] = 0.0
+                u = net(a_net[ci_t], s_b)
+                y = sur(x_sur[ci_t[:, None], days], a_sur[ci_t], u.clamp(0.0, 1.0))
+                sm = y[..., 0]
+                loss = range_boundary_loss(u, zeros, ones)
+                if obs_op is not None:
+                    sm = obs_op(sm, ci_t)
+                    loss = loss + float(c.obs_operator_l2) * obs_op.penalty()
+                loss = loss + masked_rmse(sm[:, warmup:], y_obs[:, warmup:])
+                optim.zero_grad(set_to_none=True)
+                loss.backward()
+                optim.step()
+                losses.append(float(loss.detach()))
+                n_eval += bs
+                cell_days += bs * window
+            train_loss = float(np.mean(losses)) if losses else math.nan
+            history["train_loss"].append(train_loss)
+            if n_val:
+                val_loss = _validation_loss(net, obs_op, sur, x_sur, a_sur, a_net, s_net, obs, fit_days, window, bs,
+                                            c.param_windows)
+                n_eval += n_train
+                cell_days += n_train * n_days
+            else:
+                val_loss = train_loss
+            history["val_loss"].append(val_loss)
+            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+            log.info("%s epoch %d: train %.5f, val %.5f", name, epoch + 1, train_loss, val_loss)
+            if val_loss < best - 1e-7:
+                best, best_epoch, stale = val_loss, epoch + 1, 0
+                best_state = _snapshot(net, obs_op)
+            else:
+                stale += 1
+                if stale >= int(c.patience):
+                    log.info("%s: early stop after epoch %d (best epoch %d)", name, epoch + 1, best_epoch)
+                    break
+    finally:
+        bar.close()
+    if best_state is not None:
+        _restore(net, obs_op, best_state)
+    net.eval()
+
+    # --- parameters for every cell ---------------------------------------------
+    u_all = cell_u(net, a_net_all, s_all, n_days, window, c.param_windows, bs)
+    info: dict[str, Any] = {
+        "device": str(device), "epochs_run": len(history["train_loss"]), "best_epoch": best_epoch,
+        "best_val_loss": best, "batches_per_epoch": n_batches, "window": window, "warmup": warmup,
+        "fit_days": fit_days, "val_days": n_val, "cell_days": int(cell_days),
+        "n_parameters_network": int(sum(q.numel() for q in net.parameters())),
+    }
+    if c.uses_series:
+        info["untrained_cells"] = "Z channel fed as all-missing (zeros, mask 0)"
+    if obs_op is not None:
+        info["obs_operator"] = obs_op.to_info(cells[train_idx])
+    return TrainOutcome(network=net, network_config=net_config, obs_operator=obs_op, normalization=norm, u=u_all,
+                        train_cells=train_cells, window=window, history=history, n_evaluations=n_eval, info=info)
+
+
+def _validation_loss(net, obs_op, sur, x_sur, a_sur, a_net, s_net, obs, fit_days, window, bs, param_windows) -> float:
+    net.eval()
+    with torch.no_grad():
+        u = cell_u(net, a_net, None if s_net is None else s_net[:, :fit_days], fit_days, window, param_windows, bs)
+        theta = u.clamp(0.0, 1.0)
+        sq, n = 0.0, 0
+        for i in range(0, len(theta), bs):
+            sl = slice(i, i + bs)
+            sm = sur.predict_tensor(x_sur[sl], a_sur[sl], theta[sl])[..., 0] if hasattr(sur, "predict_tensor") \
+                else sur(x_sur[sl], a_sur[sl], theta[sl])[..., 0]
+            if obs_op is not None:
+                sm = obs_op(sm, torch.arange(i, i + len(sm), device=sm.device))
+            o = obs[sl, fit_days:]
+            valid = torch.isfinite(o)
+            d = torch.where(valid, sm[:, fit_days:] - torch.nan_to_num(o), torch.zeros_like(o))
+            sq += float((d ** 2).sum())
+            n += int(valid.sum())
+    net.train()
+    return math.sqrt(sq / max(n, 1))
+
+
+def _optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr, rho=0.95, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+def _snapshot(net, obs_op) -> dict[str, Any]:
+    state = {"net": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+    if obs_op is not None:
+        state["obs"] = {k: v.detach().clone() for k, v in obs_op.state_dict().items()}
+    return state
+
+
+def _restore(net, obs_op, state) -> None:
+    net.load_state_dict(state["net"])
+    if obs_op is not None:
+        obs_op.load_state_dict(state["obs"])
