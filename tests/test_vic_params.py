@@ -75,7 +75,7 @@ def test_only_calibrated_variables_and_cells_change(tmp_path):
     rc = [(2, 0), (3, 4), (5, 9), (0, 2)]
     res = _result(rc)
     before = _sha(STEHEKIN_PARAMS)
-    out = res.to_vic(STEHEKIN_PARAMS, tmp_path / "new.nc")
+    out = write_parameters(res, STEHEKIN_PARAMS, tmp_path / "new.nc")
     assert _sha(STEHEKIN_PARAMS) == before  # template untouched
     rows, cols = [r for r, _ in rc], [c for _, c in rc]
     changed = {n: res.params[n].values for n in CALIBRATED}
