@@ -4,15 +4,16 @@ module imports itself through a chain of others (a cycle), counting imports insi
 Layers, lowest first (a module belongs to the first entry whose prefix matches its name):
 
 0. core        errors, parameters, region, selection (train/test periods and cells), observation
-               (observation operators), result, normalizer, provenance, _io, _version, registry
-               (entry-point discovery), metrics, config (run-configuration files)
+               (observation operators), objective (the calibration objective's terms), result,
+               normalizer, provenance, _io, _version, registry (entry-point discovery), metrics,
+               config (run-configuration files)
 1. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the VIC
                file formats and runner in vic/ (globalfile, importer, params, runner) that
                simulators/vic.py drives
 2. surrogate   surrogate/
 3. strategies  calibrator (the strategy plugin interface), dl/, strategies/
-4. evaluation  evaluation, budget (water balance of a simulation), synthetic (the twin with known
-               parameters)
+4. evaluation  evaluation, budget (water balance of a simulation), refine (surrogate refinement
+               against the simulator), synthetic (the twin with known parameters)
 5. top         benchmark/, the vic/ adapter (vic/__init__, vic/verify), cli/, the package root
 
 A new module must be added to LAYERS: the test fails on a module it cannot place.
@@ -30,12 +31,12 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 
 #: (layer name, module-name prefixes relative to the package). Longest prefix wins.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("core", ["errors", "parameters", "region", "selection", "observation", "result", "normalizer", "provenance", "_io",
-              "_version", "registry", "metrics", "config"]),
+    ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
+              "provenance", "_io", "_version", "registry", "metrics", "config"]),
     ("simulators", ["simulators", "ensemble", "vic.globalfile", "vic.importer", "vic.params", "vic.runner"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
-    ("evaluation", ["evaluation", "budget", "synthetic"]),
+    ("evaluation", ["evaluation", "budget", "refine", "synthetic"]),
     ("top", ["benchmark", "vic", "vic.verify", "cli", ""]),
 ]
 
