@@ -15,7 +15,6 @@ import numpy as np
 from ..errors import SurrogateError
 from ..parameters import ParameterSpace
 from ..region import Region
-from ..surrogate.resolve import load_surrogate_cached
 
 
 class CellModel(abc.ABC):
@@ -64,6 +63,8 @@ class SurrogateCellModel(CellModel):
 
     def _get(self):
         if self._surrogate is None:
+            from ..surrogate.resolve import load_surrogate_cached  # here: the strategy module loads without torch
+
             self._surrogate = load_surrogate_cached(self.surrogate_path)
         return self._surrogate
 

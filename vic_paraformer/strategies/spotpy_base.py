@@ -34,7 +34,6 @@ from ..calibrator import Calibrator
 from ..errors import StrategyError, VicParaformerError
 from ..region import Region
 from ..result import CalibrationResult
-from ..surrogate.resolve import resolve_surrogate, surrogate_file_problem
 from .cell_geometry import nearest_trained
 from .cell_mapping import cell_seed, map_cells
 from .cell_models import SimulatorCellModel, SurrogateCellModel
@@ -139,6 +138,8 @@ class SpotpyCellCalibrator(Calibrator):
         return problems
 
     def validate(self, region: Region) -> list[str]:
+        from ..surrogate.resolve import surrogate_file_problem  # here: listing options must not need torch
+
         problems = super().validate(region)
         o = self.options
         sur, w = o.get("surrogate"), o.get("warmup")
@@ -169,6 +170,8 @@ class SpotpyCellCalibrator(Calibrator):
     # work ------------------------------------------------------------------------------
     def _surrogate(self):
         """The resolved surrogate and its checkpoint path (None: in memory); adopts its parameter space."""
+        from ..surrogate.resolve import resolve_surrogate
+
         resolved = resolve_surrogate(self.options.get("surrogate"), self.parameter_space, space_given=self._space_given)
         self.parameter_space = resolved.parameter_space
         return resolved.surrogate, resolved.path
