@@ -5,10 +5,11 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
 
 0. core        errors, parameters, region, selection (train/test periods and cells), observation
                (observation operators), objective (the calibration objective's terms), result,
-               normalizer, provenance, _io, _version, registry (entry-point discovery), metrics,
-               config (run-configuration files)
-1. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the VIC
-               file formats and runner in vic/ (globalfile, importer, params, runner) that
+               normalizer, provenance, units (unit ranges and conversion), outputs (the output
+               guard), _io, _procs (child processes), _version, registry (entry-point discovery),
+               metrics, config (run-configuration files)
+1. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the modules
+               of vic/ (file formats, import, parameter files, runner, requirements) that
                simulators/vic.py drives
 2. surrogate   surrogate/
 3. strategies  calibrator (the strategy plugin interface), dl/, strategies/
@@ -32,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 #: (layer name, module-name prefixes relative to the package). Longest prefix wins.
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
-              "provenance", "_io", "_version", "registry", "metrics", "config"]),
-    ("simulators", ["simulators", "ensemble", "vic.globalfile", "vic.importer", "vic.params", "vic.runner"]),
+              "provenance", "units", "outputs", "_io", "_procs", "_version", "registry", "metrics", "config"]),
+    ("simulators", ["simulators", "ensemble", "vic.*"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
     ("evaluation", ["evaluation", "budget", "refine", "synthetic"]),
@@ -54,15 +55,22 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def layer_of(module: str) -> int:
-    best, best_len = None, -1
+def _placement(module: str) -> tuple[int, str]:
+    """(layer rank, the LAYERS prefix that placed ``module``); the longest matching prefix wins."""
+    best, best_prefix = len(LAYERS) - 1, None
     for rank, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".") or prefix == "") and len(prefix) > best_len:
-                best, best_len = rank, len(prefix)
-    if best is None:  # pragma: no cover - the empty prefix matches everything
-        raise AssertionError(module)
-    return best
+            if prefix.endswith(".*"):  # the sub-modules of a package, not the package itself
+                hit = module.startswith(prefix[:-1])
+            else:
+                hit = module == prefix or module.startswith(prefix + ".") or prefix == ""
+            if hit and (best_prefix is None or len(prefix) > len(best_prefix)):
+                best, best_prefix = rank, prefix
+    return best, best_prefix or ""
+
+
+def layer_of(module: str) -> int:
+    return _placement(module)[0]
 
 
 def _resolve(module: str, node: ast.ImportFrom | ast.Import) -> list[str]:
@@ -113,8 +121,7 @@ def test_every_module_has_a_layer():
     assert "dl.trainer" in MODULES and "strategies.sceua" in MODULES  # the walk found the package
     names = [n for n, _ in LAYERS]
     assert names == ["core", "simulators", "surrogate", "strategies", "evaluation", "top"]
-    unplaced = [m for m in MODULES if m and layer_of(m) == len(LAYERS) - 1 and not any(
-        m == p or m.startswith(p + ".") for p in LAYERS[-1][1] if p)]
+    unplaced = [m for m in MODULES if m and _placement(m)[1] == ""]
     assert not unplaced, f"modules without a layer (add them to LAYERS in {__file__}): {unplaced}"
 
 

@@ -8,8 +8,8 @@
 
 The ``vic`` simulator (:class:`vic_paraformer.simulators.vic.VICSimulator`) ties them together.
 
-Layers: the format and runner modules (``globalfile``, ``importer``, ``params``, ``runner``)
-belong to the simulator layer, since :mod:`vic_paraformer.simulators.vic` drives them; they
+Layers: every module here except ``verify`` (file formats, import, parameter files, runner)
+belongs to the simulator layer, since :mod:`vic_paraformer.simulators.vic` drives them; they
 import only the core. ``verify`` (and this package's ``__init__``) is the top-layer adapter.
 VIC itself is not part of this package: install VIC 5 your usual way and point ``VIC_IMAGE_EXE``
 at ``vic_image.exe`` (or put it on PATH).
