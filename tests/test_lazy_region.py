@@ -62,3 +62,18 @@ def test_cells_per_chunk_follows_the_budget():
     assert cells_per_chunk(1e-12, 1000) == 1  # a tiny budget still makes progress, one cell at a time
     with pytest.raises(RegionError, match="budget"):
         cells_per_chunk(0, 10)
+
+
+@pytest.mark.parametrize("strategy", ["paraformer_a", "paraformer_z"])
+def test_apply_in_chunks_of_a_lazy_region_matches_in_memory(saved, tmp_path, strategy):
+    from vic_paraformer.dl.model_file import apply_model, load
+
+    region, path = saved
+    opts = dict(preset="small", window=50, epochs=2, batch_size=16, batches_per_epoch=2, progress=False)
+    get_calibrator(strategy, seed=1, surrogate=FakeSurrogate(), model_out=tmp_path / "m.pt", **opts).calibrate(region)
+    whole = apply_model(tmp_path / "m.pt", Region.open(path), num_threads=1)
+    lazy = apply_model(tmp_path / "m.pt", Region.open(path, chunks=3), num_threads=1)
+    np.testing.assert_allclose(lazy.params.to_array().values, whole.params.to_array().values, rtol=1e-6, atol=1e-9)
+    one = load(tmp_path / "m.pt").parameters(region, chunk_cells=16, batch_size=16)
+    np.testing.assert_allclose(load(tmp_path / "m.pt").parameters(region, chunk_cells=5, batch_size=2), one,
+                               rtol=1e-6, atol=1e-9)

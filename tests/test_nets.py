@@ -139,3 +139,39 @@ def test_gradients_reach_paraformer_through_a_frozen_lstm_surrogate():
     opt.step()
     for k, v in sur.state_dict().items():
         assert torch.equal(v, before[k])
+
+
+def test_paraformer_z_patch_tokens_read_every_day_and_attention_dropout_is_separate():
+    torch.manual_seed(0)
+    net = ParaFormerZ(N_ATTR, N_SERIES, P, d_model=16, n_heads=4, n_layers=1, dropout=0.2, patch_days=4).eval()
+    assert net.cross[0].dropout == 0.0 and net.encoder_z.layers[0].self_attn.dropout == 0.0
+    assert net.encoder_z.layers[0].dropout1.p == 0.2  # residual dropout kept
+    a, s = torch.randn(1, N_ATTR), torch.randn(1, 22, N_SERIES)  # 22 days: 5 tokens, the 2 earliest days dropped
+    assert net.tokens(s).shape == (1, 5, 4 * N_SERIES)
+    with torch.no_grad():
+        base = net(a, s)
+        for t in (2, 11, 21):
+            s2 = s.clone()
+            s2[0, t] += 1.0
+            assert (net(a, s2) - base).abs().max() > 1e-6, f"output ignores day {t}"
+        s2 = s.clone()
+        s2[0, :2] += 1.0
+        assert torch.equal(net(a, s2), base)  # the remainder days before the first token are not read
+    with pytest.raises(StrategyError, match="shorter than patch_days"):
+        net(a, s[:, :3])
+    with pytest.raises(StrategyError, match="patch_days"):
+        build_network({"kind": "paraformer_z", "n_attr": N_ATTR, "n_series": N_SERIES, "n_params": P, "d_model": 16,
+                       "n_heads": 4, "n_layers": 1, "dropout": 0.1, "patch_days": 0})
+
+
+def test_cell_u_batches_all_windows_like_one_window_at_a_time():
+    from vic_paraformer.dl.cell_params import cell_u, param_window_starts
+
+    net = _nets()["paraformer_z"].eval()
+    a, s = torch.randn(7, N_ATTR), torch.randn(7, 100, N_SERIES)
+    starts = param_window_starts(100, 30, 3)
+    with torch.no_grad():
+        ref = torch.stack([torch.stack([net(a[i:i + 1], s[i:i + 1, t:t + 30]) for t in starts]).mean(0)
+                           for i in range(7)]).squeeze(1)
+    torch.testing.assert_close(cell_u(net, a, s, 100, 30, 3, bs=3), ref, rtol=1e-5, atol=1e-6)
+    assert torch.backends.mha.get_fastpath_enabled()  # the attention setting is restored

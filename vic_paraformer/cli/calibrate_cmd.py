@@ -54,6 +54,8 @@ def register(sub) -> None:
     p.add_argument("--model-out", help="where a DL strategy saves its trained model (strategy option 'model_out')")
     p.add_argument("--apply", metavar="MODEL", help="apply a model saved by a DL strategy instead of calibrating")
     p.add_argument("--device", default="cpu", help="torch device for --apply (default cpu)")
+    p.add_argument("--max-memory", type=float, default=1.0, metavar="GB",
+                   help="with --apply: read and process the region in cell chunks that fit this budget (default 1 GB)")
     p.add_argument("--threads", type=int, default=None,
                    help=f"torch CPU threads of a DL strategy (strategy option 'threads'; default {DEFAULT_THREADS}, "
                         "fastest on shared cores)")
@@ -184,8 +186,9 @@ def _run_apply(args: argparse.Namespace) -> int:
     from ..region import Region
 
     if (args.strategy or args.surrogate or args.option or args.config or args.model_out or args.train_period
-            or args.test_period or args.train_cells or args.threads is not None):
-        raise ConfigError("--apply takes only --region, --out and --device (the model fixes the strategy and options)")
+            or args.test_period or args.train_cells):
+        raise ConfigError("--apply takes only --region, --out, --device, --threads and --max-memory (the model fixes "
+                          "the strategy and options)")
     _check_paths(args, args.region, args.out, model=args.apply)
     if not Path(args.apply).exists():
         raise StrategyError(f"{args.apply}: model file not found")
@@ -193,8 +196,11 @@ def _run_apply(args: argparse.Namespace) -> int:
         from ..dl.model_file import apply_model
     except ImportError as exc:
         raise StrategyError(f"applying saved models needs the DL strategies module ({exc})") from None
-    region = Region.open(args.region)
-    result = apply_model(args.apply, region, device=args.device)
+    # lazily, in chunks that fit --max-memory; one torch thread unless --threads (on a shared 2-core
+    # machine two threads were measured slower than one for these small networks)
+    region = Region.open(args.region, max_memory_gb=args.max_memory)
+    threads = DEFAULT_THREADS if args.threads is None else args.threads
+    result = apply_model(args.apply, region, device=args.device, num_threads=threads)
     result.save(args.out)
     print(result.summary())
     print(f"written {args.out}")

@@ -82,18 +82,35 @@ class DLModel:
     param_windows: int
     payload: dict[str, Any]
 
-    def parameters(self, region: Region, device: str | torch.device = "cpu", batch_size: int = 256) -> np.ndarray:
-        """Physical parameters ``(C, p)`` for every cell of ``region`` (inside the bounds)."""
+    def parameters(self, region: Region, device: str | torch.device = "cpu", batch_size: int | None = None,
+                   chunk_cells: int | None = None) -> np.ndarray:
+        """Physical parameters ``(C, p)`` for every cell of ``region`` (inside the bounds).
+
+        Cells are processed in chunks (``chunk_cells``; default: the chunks of a lazily opened
+        region, else :data:`APPLY_CHUNK_CELLS`), each read, normalised and passed through the
+        network in batches of ``batch_size`` cells with all their windows at once (default
+        :data:`APPLY_BATCH_CELLS`), so memory stays bounded by the chunk whatever the region's size.
+        """
         dev = resolve_device(device)
         net = self.network.to(dev).eval()
-        a = torch.as_tensor(self.normalization.attributes(region), device=dev)
-        s = None
-        if self.uses_series:
-            s = torch.as_tensor(self.normalization.series(region, np.ones(region.n_cells, bool)), device=dev)
+        bs = int(batch_size or APPLY_BATCH_CELLS[self.uses_series])
+        step = int(chunk_cells or (region.chunk_cells if region.lazy else APPLY_CHUNK_CELLS))
         window = min(self.window, region.n_days)
-        u = cell_u(net, a, s, region.n_days, window, self.param_windows, batch_size)
-        values = self.parameter_space.denormalize(u.clamp(0.0, 1.0).cpu().double().numpy())
-        return self.parameter_space.clip(values)
+        out = np.empty((region.n_cells, self.parameter_space.n))
+        for sl, part in region.iter_chunks(step):
+            a = torch.as_tensor(self.normalization.attributes(part), device=dev)
+            s = None
+            if self.uses_series:
+                s = torch.as_tensor(self.normalization.series(part, np.ones(part.n_cells, bool)), device=dev)
+            u = cell_u(net, a, s, part.n_days, window, self.param_windows, bs)
+            out[sl] = self.parameter_space.denormalize(u.clamp(0.0, 1.0).cpu().double().numpy())
+        return self.parameter_space.clip(out)
+
+
+#: Cells per network batch when applying a model: (attribute networks, series networks).
+APPLY_BATCH_CELLS = {False: 4096, True: 256}
+#: Cells read and normalised at a time when applying a model to an in-memory region.
+APPLY_CHUNK_CELLS = 16384
 
 
 def load(path: str | Path) -> DLModel:
@@ -117,16 +134,24 @@ def load(path: str | Path) -> DLModel:
                    param_windows=int(data.get("param_windows", 1)), payload=data)
 
 
-def apply_model(path: str | Path, region: Region, *, device: str = "cpu") -> CalibrationResult:
+def apply_model(path: str | Path, region: Region, *, device: str = "cpu",
+                num_threads: int | None = None) -> CalibrationResult:
     """Parameters for every cell of ``region`` from a saved model, without retraining.
 
     The region needs the model's attributes (and, for series networks, its forcing; observations
     are used where present). ``train_cells`` of the result is empty; ``info["applied_model"]``
-    names the file.
+    names the file. ``num_threads`` sets torch's CPU threads for the call (restored afterwards).
+    A lazily opened region (``Region.open(path, max_memory_gb=...)``) is read chunk by chunk.
     """
     started = time.perf_counter()
     model = load(path)
-    values = model.parameters(region, device=device)
+    old_threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(int(num_threads))
+    try:
+        values = model.parameters(region, device=device)
+    finally:
+        torch.set_num_threads(old_threads)
     params = model.parameter_space.to_dataset(values, region.cells)
     info = {"applied_model": str(path), "versions": library_versions(),
             "model_versions": model.payload.get("versions", {}), "model_train_cells": model.payload.get("train_cells", [])}
