@@ -1,20 +1,25 @@
-"""Benchmark the VIC 5 adapter on the WalnutGulch sample (15 cells, 3-hourly forcing, 2008).
+"""Benchmark VIC ensembles through the path users take (EnsembleRunner) against direct VIC runs.
 
-Prints:
-* import time of the one-year setup (``region_from_vic``),
-* wall time of one one-year VIC run through ``VICSimulator`` (total, and the VIC child alone),
-* ensemble throughput in cell-days/s for ``--samples`` parameter sets with 1 and ``--workers``
-  workers (one VIC process and run directory per set).
+On the WalnutGulch sample (15 cells, 3-hourly forcing, 2008) it prints:
+
+* ``direct``: the wall time of the VIC process alone on one prepared run directory (median of
+  ``--repeats``), i.e. what a user running ``vic_image.exe -g global.txt`` by hand waits for;
+* ``EnsembleRunner, 1 worker``: wall time per run of ``--samples`` parameter sets through
+  ``EnsembleRunner(VICSimulator(...), n_workers=1)`` (parameter file copy, global file, VIC, reading
+  the history file back), and its ratio to ``direct`` (target <= 1.05);
+* ``EnsembleRunner, N workers``: the same with ``--workers`` processes (pool started before the
+  timing) and its speed-up over one worker (target >= 1.8 with 2 workers on an idle 2-core machine).
 
 Needs the VIC image driver (``--exe``, ``$VIC_IMAGE_EXE`` or ``vic_image.exe`` on PATH) and the
-sample data (``--sample-data``, default ``<repo>/../shared/vic-sample-data``)::
+sample data (``--sample-data``, default ``$VIC_SAMPLE_DATA`` or ``<repo>/../shared/vic-sample-data``)::
 
-    python benchmarks/bench_vic.py --exe /path/to/vic_image.exe
+    OMP_NUM_THREADS=1 python benchmarks/bench_vic.py --exe /path/to/vic_image.exe
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -23,60 +28,68 @@ from pathlib import Path
 
 import numpy as np
 
+from vic_paraformer.ensemble import EnsembleRunner
 from vic_paraformer.parameters import ParameterSpace
 from vic_paraformer.simulators.vic import VICSimulator
 from vic_paraformer.vic.importer import region_from_vic
+from vic_paraformer.vic.runner import RunDir, find_executable, run_vic
 
-DEFAULT_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data"
+DEFAULT_SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" /
+                      "vic-sample-data")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--exe", help="vic_image.exe (default: $VIC_IMAGE_EXE, then PATH)")
     ap.add_argument("--sample-data", type=Path, default=DEFAULT_SAMPLE)
-    ap.add_argument("--repeats", type=int, default=3, help="single-run repeats (median reported)")
+    ap.add_argument("--end", default="2008-12-31", help="last day of the runs (default 2008-12-31)")
+    ap.add_argument("--repeats", type=int, default=5, help="direct-run repeats (median reported)")
     ap.add_argument("--samples", type=int, default=8, help="ensemble size")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = "1"
 
     gfile = args.sample_data / "image/WalnutGulch/parameters/global_param.WalnutGulch.MOD_IGBP.txt"
     if not gfile.is_file():
         print(f"sample global file not found: {gfile}", file=sys.stderr)
         return 1
-    t0 = time.perf_counter()
-    region = region_from_vic(gfile, variables={"VIC_SAMPLE_DATA": str(args.sample_data)}, end="2008-12-31")
-    t_import = time.perf_counter() - t0
-    print(f"import: {region} in {t_import:.2f} s")
-    cell_days = region.n_cells * region.n_days
-
+    exe = find_executable(args.exe)
+    region = region_from_vic(gfile, variables={"VIC_SAMPLE_DATA": str(args.sample_data)}, end=args.end)
+    print(f"region: {region.n_cells} cells x {region.n_days} days; VIC {exe}; cpu count {os.cpu_count()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     space = ParameterSpace.preset("vic")
-    current = region.parameters(space)
-    params = space.to_dataset(current, region.cells)
-    with tempfile.TemporaryDirectory(prefix="bench_vic_") as work:
-        sim = VICSimulator(exe=args.exe, workdir=work, progress=False)
-        totals, childs = [], []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            out = sim.simulate(region, params)
-            totals.append(time.perf_counter() - t0)
-            childs.append(float(out.attrs["vic_wall_time_s"]))
-        tot, child = statistics.median(totals), statistics.median(childs)
-        print(f"one-year run ({region.n_cells} cells x {region.n_days} days): total {tot:.2f} s "
-              f"(VIC process {child:.2f} s, adapter overhead {tot - child:.2f} s), "
-              f"{cell_days / tot:,.0f} cell-days/s; median of {args.repeats}")
+    sets = space.sample(args.samples, seed=args.seed)
+    values = np.broadcast_to(sets[:, None, :], (args.samples, region.n_cells, space.n))
+    ens = space.to_dataset(values, region.cells, dims=("sample", "cell"))
 
-        sets = space.sample(args.samples, seed=args.seed)
-        values = np.broadcast_to(sets[:, None, :], (args.samples, region.n_cells, space.n))
-        ens = space.to_dataset(values, region.cells, dims=("sample", "cell"))
+    with tempfile.TemporaryDirectory(prefix="bench_vic_") as work:
+        sim = VICSimulator(exe=exe, workdir=work, progress=False, keep_runs=True)
+        out = sim.simulate(region, ens.isel(sample=0))
+        run = RunDir(Path(out.attrs["vic_run_dir"]))
+        direct = statistics.median(run_vic(run, exe) for _ in range(args.repeats))
+        print(f"direct VIC run (the process alone, median of {args.repeats}): {direct:.3f} s")
+
+        sim = VICSimulator(exe=exe, workdir=work, progress=False)
+        walls = {}
         for workers in sorted({1, args.workers}):
-            sim = VICSimulator(exe=args.exe, workdir=work, n_workers=workers, progress=False)
-            t0 = time.perf_counter()
-            out = sim.simulate(region, ens)
-            wall = time.perf_counter() - t0
-            assert np.isfinite(out["sm"].values).all()
-            print(f"ensemble of {args.samples} one-year runs, {workers} worker(s): {wall:.2f} s, "
-                  f"{args.samples * cell_days / wall:,.0f} cell-days/s")
+            with EnsembleRunner(sim, n_workers=workers, progress=False) as runner:
+                if workers > 1:
+                    runner.run(region, ens.isel(sample=list(range(min(workers, args.samples)))))  # start the pool
+                t0 = time.perf_counter()
+                res = runner.run(region, ens)
+                walls[workers] = time.perf_counter() - t0
+            assert np.isfinite(res["sm"].values).all()
+            per_run = walls[workers] / args.samples
+            line = (f"EnsembleRunner, {workers} worker(s): {walls[workers]:.2f} s for {args.samples} runs, "
+                    f"{per_run:.3f} s per run, {per_run * workers / direct:.3f} x direct per run and worker")
+            if workers > 1:
+                line += f"; speed-up over 1 worker {walls[1] / walls[workers]:.2f}x"
+            print(line)
+    print(f"ratio (1 worker, per run / direct): {walls[1] / args.samples / direct:.3f}  (target <= 1.05)")
+    if args.workers > 1:
+        print(f"speed-up ({args.workers} workers / 1): {walls[1] / walls[args.workers]:.2f}x  (target >= 1.8 on an "
+              "idle 2-core machine)")
     return 0
 
 
