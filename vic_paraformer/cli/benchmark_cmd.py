@@ -8,6 +8,7 @@ import sys
 
 from ._outputs import guard
 from ._types import positive_int
+from ._spinup import add_spinup_argument, with_spinup
 from ._vic_options import add_vic_options, vic_simulator_options, workers
 
 
@@ -30,6 +31,9 @@ def register(sub) -> None:
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) for the ensemble work")
     add_vic_options(p, workers_help="worker processes for ensembles and per-cell strategies (with --simulator vic: "
                                     "VIC runs at once)")
+    add_spinup_argument(p)
+    p.add_argument("--surrogate-samples", type=positive_int, default=None,
+                   help="parameter samples per cell for the surrogate's simulator runs (default: the preset's)")
     p.set_defaults(func=run)
 
 
@@ -47,12 +51,14 @@ def run(args: argparse.Namespace) -> int:
         overrides["ny"], overrides["nx"] = args.grid
     if args.scheduler:
         overrides["scheduler"] = args.scheduler
-    vic = vic_simulator_options(args, args.simulator, progress=False)
-    if vic:
-        overrides["simulator_options"] = vic
+    sim_options = with_spinup(vic_simulator_options(args, args.simulator, progress=False), args, args.simulator)
+    if args.simulator != "waterbalance" or sim_options.get("spinup_years"):
+        overrides["simulator_options"] = sim_options
     if args.workers is not None:
         overrides["n_workers"] = workers(args)
     config = BenchmarkConfig.quick(**overrides) if args.quick else BenchmarkConfig.full(**overrides)
+    if args.surrogate_samples:
+        config.surrogate_options = {**config.surrogate_options, "n_samples": args.surrogate_samples}
     region = Region.open(args.region) if args.region else None
     command = "vic-paraformer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     run_benchmark(config, args.out, region=region, command=command, progress=lambda m: print(m, flush=True))
