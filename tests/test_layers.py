@@ -15,7 +15,7 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
 3. strategies  calibrator (the strategy plugin interface), dl/, strategies/
 4. evaluation  evaluation, budget (water balance of a simulation), refine (surrogate refinement
                against the simulator), synthetic (the twin with known parameters)
-5. top         benchmark/, the vic/ adapter (vic/__init__, vic/verify), cli/, the package root
+5. top         benchmark/, the vic/ adapter (vic/__init__, vic/verify, vic/twin), cli/, the package root
 
 A new module must be added to LAYERS: the test fails on a module it cannot place.
 """
@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
     ("evaluation", ["evaluation", "budget", "refine", "synthetic"]),
-    ("top", ["benchmark", "vic", "vic.verify", "cli", ""]),
+    ("top", ["benchmark", "vic", "vic.verify", "vic.twin", "cli", ""]),
 ]
 
 

@@ -15,7 +15,8 @@ from test_vic_runner import REAL_VIC, SAMPLE, VARS, WALNUT, needs_sample, needs_
 from vic_paraformer.cli.main import main
 from vic_paraformer.errors import VICError
 from vic_paraformer.region import Region
-from vic_paraformer.vic.export import disaggregate, export_vic, twin_observations
+from vic_paraformer.vic.export import disaggregate, export_vic
+from vic_paraformer.vic.twin import twin_observations
 from vic_paraformer.vic.importer import region_from_vic
 
 TEMPLATE = SAMPLE / "image/WalnutGulch/parameters/params.WalnutGulch.MOD_IGBP.0.0625_deg.nc"

@@ -196,7 +196,8 @@ def run_verify(args) -> int:
 
 def run_export(args) -> int:
     from ..region import Region
-    from ..vic.export import export_vic, twin_observations
+    from ..vic.export import export_vic
+    from ..vic.twin import twin_observations
 
     options = {}
     for item in args.option or []:
