@@ -91,6 +91,8 @@ def inp(tmp_path_factory):
     files["global"].write_text("MODEL_STEPS_PER_DAY 1\nPARAMETERS params.nc\n")
     files["obs_csv"] = d / "obs.csv"
     files["obs_csv"].write_text("cell,time,obs_sm\n0,2015-04-01,0.2\n")
+    files["bad_yaml"] = d / "run.yaml"
+    files["bad_yaml"].write_text("options: [1\n")
     files["truncated_region"] = d / "truncated.nc"
     files["truncated_region"].write_bytes(files["region"].read_bytes()[:2000])
     files["surrogate"] = d / "surrogate.pt"
@@ -255,6 +257,33 @@ CASES: dict[str, tuple[str, int, str]] = {
     "variables-unknown": ("evaluate --region {region} --result {result} --out {out}/m.json --variables foo", 1,
                           "cannot evaluate variable(s) ['foo']"),
     "calibrate-no-region": ("calibrate --strategy sceua --out {out}/r.nc", 1, "--region is required"),
+    "config-bad-yaml": ("calibrate --config {bad_yaml} --region {region} --out {out}/r.nc", 1,
+                        "run.yaml: not valid YAML (line 2, column 1"),
+    "config-missing": ("calibrate --config {out}/nope.yaml --region {region} --out {out}/r.nc", 1,
+                       "configuration file not found"),
+    "synth-start-not-date": ("synth --out {out}/r.nc --start foo", 2, "argument --start: expected a date"),
+    "benchmark-unknown-strategy": ("benchmark --quick --strategies nope --out {out}/b", 1,
+                                   "--strategies: unknown 'nope'"),
+    "train-cells-bad-spec": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --train-cells das:x", 1,
+                             "--train-cells 'das:x'"),
+    "train-cells-unknown-id": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --train-cells 999", 1,
+                               "cell id(s) [999] not in the region"),
+    "train-period-not-dates": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --train-period foo "
+                               "bar", 1, "'foo' is not a date"),
+    "parameter-space-unknown": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --parameter-space "
+                                "nope", 1, "unknown parameter preset 'nope'"),
+    "surrogate-not-found": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --surrogate "
+                            "{out}/nope.pt", 1, "nope.pt not found"),
+    "simulator-unknown": ("simulate --region {region} --params true --out {out}/s.nc --simulator nope", 1,
+                          "unknown simulator 'nope'"),
+    "simulator-option-unknown": ("simulate --region {region} --params true --out {out}/s.nc --option bogus=1", 1,
+                                 "unknown option(s) ['bogus'] for simulator 'waterbalance'"),
+    "surrogate-preset-unknown": ("surrogate train --region {region} --out {out}/s.pt --preset nope", 1,
+                                 "unknown surrogate preset 'nope'"),
+    "refine-out-dir-is-file": ("refine --region {region} --strategy sceua --surrogate {surrogate} --out-dir {text}",
+                               1, "--out-dir"),
+    "refine-out-dir-holds-surrogate": ("refine --region {region} --strategy sceua --surrogate {surrogate} "
+                                       "--out-dir {dir}", 1, "holding the input"),
     "vic-timeout-zero": ("vic run --global {global} --out {out}/s.nc --timeout 0", 2, "argument --timeout"),
 }
 

@@ -66,7 +66,13 @@ def load_config(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        msg = str(exc).replace("\n", " ")
+        mark = getattr(exc, "problem_mark", None)
+        if isinstance(exc, json.JSONDecodeError):
+            msg = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        elif mark is not None:
+            msg = f"line {mark.line + 1}, column {mark.column + 1}: {getattr(exc, 'problem', None) or 'syntax error'}"
+        else:
+            msg = " ".join(str(exc).split())
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({msg})") from None
     if data is None:
         data = {}

@@ -42,6 +42,7 @@ from ..errors import VicParaformerError
 from ..evaluation import score_simulation
 from ..provenance import library_versions
 from ..region import Region
+from ..errors import StrategyError
 from ..registry import get_calibrator_class, get_simulator, strategies as installed_strategies
 from ..observation import fit as fit_operator
 from ..parameters import default_parameters
@@ -258,6 +259,10 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     train_region = region.sel_time(*train_p)
     simulator = get_simulator(config.simulator, **dict(config.simulator_options))
     names = config.strategies or installed_strategies()
+    unknown = [n for n in names if n not in installed_strategies()]
+    if unknown:
+        raise StrategyError(f"unknown strateg{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; "
+                            f"installed: {', '.join(installed_strategies())}")
 
     splits = {k: region.spatial_split(k, seed=config.region_seed)
               for k in sorted(set(config.splits) | {config.neighbour_split})}

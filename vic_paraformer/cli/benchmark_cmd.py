@@ -42,6 +42,14 @@ def run(args: argparse.Namespace) -> int:
     from ..region import Region
 
     guard(args, args.out, "directory", region=args.region)
+    if args.strategies:
+        from ..errors import StrategyError
+        from ..registry import strategies as installed
+
+        unknown = [n for n in args.strategies if n not in installed()]
+        if unknown:
+            raise StrategyError(f"--strategies: unknown {', '.join(map(repr, unknown))}; installed: "
+                                f"{', '.join(installed())}")
     overrides = {"simulator": args.simulator, "difficulty": args.difficulty}
     if args.strategies:
         overrides["strategies"] = args.strategies

@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import ConfigError, parse_options
+from ..config import parse_options
+from ._outputs import guard
 from ._spinup import add_spinup_argument, with_spinup
+from ._types import non_negative_float, non_negative_int, positive_int
 
 
 def register(sub) -> None:
@@ -31,12 +33,12 @@ def register(sub) -> None:
     p.add_argument("--simulator-option", action="append", default=[], metavar="KEY=VALUE", help="simulator option")
     add_spinup_argument(p)
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE", help="strategy option")
-    p.add_argument("--rounds", type=int, default=3, help="refinement rounds at most (default 3)")
-    p.add_argument("--local", type=int, default=8, help="parameter sets around the calibrated ones per round (default 8)")
-    p.add_argument("--sigma", type=float, default=0.05, help="spread of the local sets in normalised units (default 0.05)")
-    p.add_argument("--fine-tune-steps", type=int, default=200, help="surrogate fine-tuning steps per round (default 200)")
+    p.add_argument("--rounds", type=positive_int, default=3, help="refinement rounds at most (default 3)")
+    p.add_argument("--local", type=non_negative_int, default=8, help="parameter sets around the calibrated ones per round (default 8)")
+    p.add_argument("--sigma", type=non_negative_float, default=0.05, help="spread of the local sets in normalised units (default 0.05)")
+    p.add_argument("--fine-tune-steps", type=non_negative_int, default=200, help="surrogate fine-tuning steps per round (default 200)")
     p.add_argument("--store", help="the surrogate's training store (replayed while fine-tuning; optional)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--out-dir", required=True, help="folder for every round's result and the log")
     p.set_defaults(func=run)
 
@@ -46,9 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..region import Region
 
     out = Path(args.out_dir)
-    for src in (args.region, args.surrogate):
-        if out.resolve() == Path(src).resolve():
-            raise ConfigError(f"--out-dir {out} is an input file")
+    guard(args, out, "directory", option="--out-dir", region=args.region, surrogate=args.surrogate, store=args.store)
     region = Region.open(args.region)
     options = parse_options(args.option)
     res = refine(region, args.strategy, args.surrogate, simulator=args.simulator,

@@ -14,7 +14,7 @@ import time
 
 
 from ._outputs import add_overwrite, guard
-from ._types import non_negative_float, positive_float, positive_int
+from ._types import date, non_negative_float, positive_float, positive_int
 
 
 def register(sub) -> None:
@@ -27,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--nx", type=positive_int, default=8, help="grid columns (default 8)")
     p.add_argument("--years", type=positive_float, default=3, help="length in years (default 3)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--start", default="2015-04-01", help="first day (default 2015-04-01)")
+    p.add_argument("--start", type=date, default="2015-04-01", help="first day (default 2015-04-01)")
     p.add_argument("--obs-interval", type=int, nargs=2, default=(2, 3), metavar=("MIN", "MAX"),
                    help="days between soil-moisture observations (default 2 3)")
     p.add_argument("--sm-noise", type=non_negative_float, default=0.01, help="obs_sm noise std, m3/m3 (default 0.01)")
