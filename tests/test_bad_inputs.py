@@ -56,6 +56,7 @@ REGION_VARIANTS = {
     "no_obs": lambda ds: ds.drop_vars([v for v in ("obs_sm", "obs_et", "train_cell") if v in ds]),
     "units_K": lambda ds: (ds.__setitem__("air_temp", ds["air_temp"] + 273.15), ds["air_temp"].attrs.__setitem__("units", "K")),
     "units_odd": lambda ds: ds["wind"].attrs.__setitem__("units", "furlongs per fortnight"),
+    "obs_early": lambda ds: ds.__setitem__("obs_sm", ds["obs_sm"].where(np.arange(ds.sizes["time"]) < 30)),
     "obs_sm_above_porosity": lambda ds: ds.__setitem__(
         "obs_sm", ds["obs_sm"].where(~(ds["cell"] == ds["cell"].values[2]), 0.9)),
 }
@@ -284,6 +285,21 @@ CASES: dict[str, tuple[str, int, str]] = {
                                1, "--out-dir"),
     "refine-out-dir-holds-surrogate": ("refine --region {region} --strategy sceua --surrogate {surrogate} "
                                        "--out-dir {dir}", 1, "holding the input"),
+    # strategies: nothing to train on, surrogate made for other bounds or another simulator
+    "dl-all-obs-in-warmup": ("calibrate --region {obs_early} --strategy paraformer_z --surrogate {surrogate} "
+                             "--out {out}/r.nc -o epochs=1", 1, "is usable: all lie in the surrogate's"),
+    "sceua-all-obs-in-warmup": ("calibrate --region {obs_early} --strategy sceua --surrogate {surrogate} "
+                                "--out {out}/r.nc", 1, "have no obs_sm after the"),
+    "sceua-surrogate-other-bounds": ("calibrate --region {region} --strategy sceua --surrogate {surrogate} "
+                                     "--parameter-space paper --out {out}/r.nc", 1, "surrogate trained on bounds"),
+    "dl-surrogate-other-bounds": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} "
+                                  "--parameter-space paper --out {out}/r.nc -o epochs=1", 1,
+                                  "surrogate trained on bounds"),
+    "sceua-surrogate-other-simulator": ("calibrate --region {region} --strategy sceua --surrogate {surrogate} "
+                                        "-o simulator=vic --out {out}/r.nc", 1,
+                                        "sceua takes surrogate or simulator, not both"),
+    "dl-non-finite-loss": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} "
+                           "--out {out}/r.nc -o epochs=2 -o lr=1e30", 1, "non-finite training loss at epoch 1"),
     "vic-timeout-zero": ("vic run --global {global} --out {out}/s.nc --timeout 0", 2, "argument --timeout"),
 }
 

@@ -121,7 +121,7 @@ class DLCalibrator(Calibrator):
         self.check(region)
         try:
             resolved = resolve_surrogate(self.options.get("surrogate"), self.parameter_space,
-                                         space_given=self._space_given)
+                                         space_given=self._space_given, strategy=self.name, region=region)
             self.parameter_space = resolved.parameter_space
             sur = resolved.surrogate
             sur.check_region(region)
@@ -135,7 +135,7 @@ class DLCalibrator(Calibrator):
         o = self.options
         info: dict[str, Any] = {
             "surrogate": str(o["surrogate"]) if isinstance(o["surrogate"], (str, Path)) else repr(o["surrogate"]),
-            **out.info}
+            "surrogate_checks": resolved.checks, **out.info}
         plain = to_plain(self.options)
         self._model_payload = model_file.payload(
             strategy=self.name, network_config=out.network_config, uses_series=self.uses_series, window=out.window,

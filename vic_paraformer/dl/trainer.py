@@ -129,6 +129,19 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         n_val, fit_days = 0, n_days
     if not np.isfinite(obs_all[train_idx, :fit_days]).any():
         raise StrategyError(f"strategy {name!r}: the training cells have no observations in the fitting period")
+    # A day counts in the loss only after the surrogate's warm-up of the window that holds it, so
+    # the usable observations are those from day ``warmup`` of the fitting period on.
+    usable = np.isfinite(obs_all[train_idx, warmup:fit_days]).any(axis=1)
+    if not usable.any():
+        t = region.times
+        raise StrategyError(
+            f"strategy {name!r}: no obs_sm of the {len(train_idx)} training cell(s) is usable: all lie in the "
+            f"surrogate's {warmup}-day warm-up ({t[0].date()}..{t[min(warmup, n_days) - 1].date()}) or after the "
+            f"fitting period; give a longer period or observations after {t[min(warmup, n_days - 1)].date()}")
+    if not usable.all():
+        log.warning("%s: %d training cell(s) have no obs_sm after the %d-day warm-up and do not inform the "
+                    "training, e.g. cell(s) %s", name, int((~usable).sum()), warmup,
+                    ", ".join(str(int(x)) for x in cells[train_idx][~usable][:5]))
 
     # --- tensors -----------------------------------------------------------------
     norm = InputNormalization.fit(region, train_idx)
@@ -188,6 +201,12 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                     sm = obs_op(sm, ci_t)
                     loss = loss + float(c.obs_operator_l2) * obs_op.penalty()
                 loss = loss + masked_rmse(sm[:, warmup:], y_obs[:, warmup:])
+                if not torch.isfinite(loss):
+                    bad = sorted({int(cells[train_idx[i]]) for i in ci.tolist()})
+                    raise StrategyError(
+                        f"strategy {name!r}: non-finite training loss at epoch {epoch + 1} on a minibatch of "
+                        f"cell(s) {', '.join(map(str, bad[:10]))}{' ...' if len(bad) > 10 else ''}; check these "
+                        "cells' forcing and attributes, or lower the learning rate 'lr'")
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
                 optim.step()
@@ -203,6 +222,9 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                 cell_days += n_train * n_days
             else:
                 val_loss = train_loss
+            if n_val and not math.isfinite(val_loss):
+                raise StrategyError(f"strategy {name!r}: non-finite validation loss at epoch {epoch + 1} on the "
+                                    f"training cells' last {n_val} days; check their forcing and attributes")
             history["val_loss"].append(val_loss)
             bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
             log.info("%s epoch %d: train %.5f, val %.5f", name, epoch + 1, train_loss, val_loss)
@@ -216,8 +238,10 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                     break
     finally:
         bar.close()
-    if best_state is not None:
-        _restore(net, obs_op, best_state)
+    if best_state is None:
+        raise StrategyError(f"strategy {name!r}: no epoch produced a finite loss ({len(history['train_loss'])} "
+                            "epoch(s) without a minibatch holding observations after the warm-up)")
+    _restore(net, obs_op, best_state)
     net.eval()
 
     # --- parameters for every cell ---------------------------------------------

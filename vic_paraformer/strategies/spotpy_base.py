@@ -91,6 +91,7 @@ class SpotpyCellCalibrator(Calibrator):
     default_options: ClassVar[Mapping[str, Any]] = common_options
 
     _tmpdir = None
+    _surrogate_checks: dict | None = None
 
     # hooks -----------------------------------------------------------------------------
     def algorithm_kwargs(self) -> dict[str, Any]:
@@ -151,7 +152,7 @@ class SpotpyCellCalibrator(Calibrator):
         elif sur is not None:
             if not problems:
                 try:
-                    surrogate = self._surrogate()[0]
+                    surrogate = self._surrogate(region)[0]
                     surrogate.check_region(region)
                     if w is None:
                         w = int(getattr(surrogate, "warmup", 0))
@@ -168,12 +169,15 @@ class SpotpyCellCalibrator(Calibrator):
         return problems
 
     # work ------------------------------------------------------------------------------
-    def _surrogate(self):
-        """The resolved surrogate and its checkpoint path (None: in memory); adopts its parameter space."""
+    def _surrogate(self, region: Region | None = None):
+        """The resolved surrogate and its checkpoint path (None: in memory); adopts its parameter space
+        (see :func:`~vic_paraformer.surrogate.resolve.resolve_surrogate`; the checks go to the result's info)."""
         from ..surrogate.resolve import resolve_surrogate
 
-        resolved = resolve_surrogate(self.options.get("surrogate"), self.parameter_space, space_given=self._space_given)
+        resolved = resolve_surrogate(self.options.get("surrogate"), self.parameter_space, space_given=self._space_given,
+                                     strategy=self.name, region=region, simulator=self.options.get("simulator"))
         self.parameter_space = resolved.parameter_space
+        self._surrogate_checks = resolved.checks
         return resolved.surrogate, resolved.path
 
     def _in_process(self, n_tasks: int) -> bool:
@@ -199,7 +203,7 @@ class SpotpyCellCalibrator(Calibrator):
                     maximize=self.maximize, algorithm_kwargs=self.algorithm_kwargs(), sample_kwargs=self.sample_kwargs())
         tasks: list[CellTask] = []
         if o.get("surrogate") is not None:
-            sur, path = self._surrogate()
+            sur, path = self._surrogate(region)
             warmup = int(o["warmup"]) if o.get("warmup") is not None else int(getattr(sur, "warmup", 0))
             in_process = self._in_process(len(cells))
             mode = f"surrogate {path or '<in memory>'}"
@@ -261,6 +265,8 @@ class SpotpyCellCalibrator(Calibrator):
             "budget_exhausted_cells": [o.cell for o in outcomes if o.budget_exhausted],
             "spotpy_algorithm": self.algorithm,
         }
+        if self.options.get("surrogate") is not None and self._surrogate_checks is not None:
+            info["surrogate_checks"] = dict(self._surrogate_checks)
         n_eval = int(sum(o.n_evaluations for o in outcomes))
         log.info("%s: %d model runs, median best RMSE %.4g", self.name, n_eval, float(np.median(history["best_objective"])))
         return self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info)

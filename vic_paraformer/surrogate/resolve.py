@@ -9,16 +9,20 @@ explicit ``parameter_space`` adopts the surrogate's; one built with a different 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import SurrogateError
 from ..parameters import ParameterSpace
+from ..region import Region
 from .model import Surrogate
 
 #: Attributes every surrogate object must have (``forward(x, a, theta_u)`` besides).
 SURROGATE_CONTRACT: tuple[str, ...] = ("prepare", "check_region", "parameter_space", "warmup")
+
+log = logging.getLogger(__name__)
 
 _CACHE: dict[tuple[str, float], Surrogate] = {}
 
@@ -37,19 +41,40 @@ def load_surrogate_cached(path: str | Path) -> Surrogate:
 
 @dataclass
 class ResolvedSurrogate:
-    """A checked surrogate, the path it came from (None: in memory) and the parameter space to use."""
+    """A checked surrogate, the path it came from (None: in memory), the parameter space to use and
+    ``checks``: what was compared and adopted (strategies store it as ``info["surrogate_checks"]``)."""
 
     surrogate: Any
     path: str | None
     parameter_space: ParameterSpace
+    checks: dict = field(default_factory=dict)
 
 
-def resolve_surrogate(option: Any, parameter_space: ParameterSpace, *, space_given: bool) -> ResolvedSurrogate:
+def region_simulator(region: Region) -> str | None:
+    """The simulator a region was made with or for, when it records one (synthetic twins, VIC imports)."""
+    attrs = region.ds.attrs
+    if "vic_parameters_file" in attrs:
+        return "vic"
+    sim = attrs.get("simulator")
+    if isinstance(sim, str) and sim.strip():
+        return sim.split()[0].strip()
+    return None
+
+
+def _bounds(space: ParameterSpace) -> str:
+    return ", ".join(f"{n} {lo:g}..{hi:g}" for n, lo, hi in zip(space.names, space.lower, space.upper))
+
+
+def resolve_surrogate(option: Any, parameter_space: ParameterSpace, *, space_given: bool, strategy: str = "",
+                      region: Region | None = None, simulator: str | None = None) -> ResolvedSurrogate:
     """Load (if a path) and check the ``surrogate`` option of a strategy.
 
     Raises :class:`SurrogateError` when the option is missing, the file is missing or invalid,
-    the object lacks part of :data:`SURROGATE_CONTRACT`, or ``space_given`` and the surrogate was
-    trained on another parameter space.
+    the object lacks part of :data:`SURROGATE_CONTRACT`, the parameter names differ, ``space_given``
+    and the surrogate was trained on other bounds (both are named), or the strategy's ``simulator``
+    is not the one the surrogate imitates. Without ``space_given`` the surrogate's bounds are adopted,
+    logged and recorded in ``checks``; a region made with another simulator than the surrogate's is
+    a logged warning, recorded too.
     """
     if option is None:
         raise SurrogateError("option 'surrogate' is required (a trained surrogate file or a Surrogate object); "
@@ -61,14 +86,37 @@ def resolve_surrogate(option: Any, parameter_space: ParameterSpace, *, space_giv
     for attr in SURROGATE_CONTRACT:
         if not hasattr(sur, attr):
             raise SurrogateError(f"option 'surrogate' is a {type(sur).__name__}, not a Surrogate (it lacks {attr!r})")
-    space = parameter_space
-    if sur.parameter_space != parameter_space:
-        if space_given:
-            raise SurrogateError(
-                f"the surrogate was trained on parameter space {sur.parameter_space.to_dict()}, but the calibrator "
-                f"was given {parameter_space.to_dict()}; they must be equal")
-        space = sur.parameter_space
-    return ResolvedSurrogate(surrogate=sur, path=path, parameter_space=space)
+    src = path or "the surrogate"
+    who = f"strategy {strategy!r}" if strategy else "the calibrator"
+    space, checks = parameter_space, {}
+    sur_space: ParameterSpace = sur.parameter_space
+    if list(sur_space.names) != list(parameter_space.names):
+        raise SurrogateError(f"{src}: surrogate parameters {list(sur_space.names)} differ from {who}'s "
+                             f"{list(parameter_space.names)}")
+    bounds_differ = (tuple(sur_space.lower), tuple(sur_space.upper)) != (tuple(parameter_space.lower),
+                                                                         tuple(parameter_space.upper))
+    if bounds_differ and space_given:
+        raise SurrogateError(f"{src}: surrogate trained on bounds {_bounds(sur_space)}; {who} was given "
+                             f"{_bounds(parameter_space)}; they must be equal (give the surrogate's parameter "
+                             "space, or train a surrogate on these bounds)")
+    if bounds_differ:
+        log.warning("%s: %s adopts the surrogate's bounds (%s) instead of the default (%s)", src, who,
+                    _bounds(sur_space), _bounds(parameter_space))
+        checks["adopted_parameter_space"] = {"from": parameter_space.to_dict(), "to": sur_space.to_dict()}
+    if not space_given:
+        space = sur_space
+    sur_sim = str(getattr(sur, "simulator", None) or "unknown")
+    checks["surrogate_simulator"] = sur_sim
+    if simulator is not None and sur_sim != "unknown" and str(simulator) != sur_sim:
+        raise SurrogateError(f"{src}: surrogate imitates simulator {sur_sim!r}; {who} was given "
+                             f"simulator={simulator!r}")
+    if region is not None:
+        reg_sim = region_simulator(region)
+        if reg_sim is not None and sur_sim != "unknown" and reg_sim != sur_sim:
+            log.warning("%s: the surrogate imitates simulator %r but %s was made with %r", src, sur_sim,
+                        region.source or "the region", reg_sim)
+            checks["simulator_mismatch"] = {"surrogate": sur_sim, "region": reg_sim}
+    return ResolvedSurrogate(surrogate=sur, path=path, parameter_space=space, checks=checks)
 
 
 def surrogate_file_problem(option: Any) -> str | None:
