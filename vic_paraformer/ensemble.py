@@ -233,7 +233,7 @@ class EnsembleRunner:
         if self._pool is None:
             if sys.platform.startswith("linux"):
                 ctx = mp.get_context("forkserver")
-                ctx.set_forkserver_preload(["torch", "xarray", "vic_paraformer.ensemble"])
+                ctx.set_forkserver_preload(["vic_paraformer._forkserver", "torch", "xarray", "vic_paraformer.ensemble"])
             else:  # pragma: no cover
                 ctx = mp.get_context("spawn")
             self._pool = cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx, initializer=_worker_init,
