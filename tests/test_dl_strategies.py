@@ -117,9 +117,14 @@ def test_bad_options_are_rejected():
     paper = get_calibrator("paraformer_z", preset="paper").options
     assert (paper["d_model"], paper["n_heads"], paper["n_layers"]) == (256, 8, 2)
     assert get_calibrator("lstm_z", preset="paper").options["hidden_size"] == 256
-    if not torch.cuda.is_available():  # "auto": paper sizes for A models, small for Z models on a CPU
-        assert get_calibrator("paraformer_z").options["preset"] == "small"
-        assert get_calibrator("paraformer_a").options["preset"] == "paper"
+    if not torch.cuda.is_available():  # "auto": the cpu preset without CUDA
+        assert get_calibrator("paraformer_z").options["preset"] == "cpu"
+        assert get_calibrator("paraformer_z").options["d_model"] == 32
+        assert get_calibrator("paraformer_a").options["d_model"] == 128
+    with pytest.raises(StrategyError, match="paper_split"):
+        get_calibrator("ffn_a", paper_split="das_s2")
+    with pytest.raises(StrategyError, match="untrained_cell_obs"):
+        get_calibrator("lstm_z", untrained_cell_obs="maybe")
     assert get_calibrator("ffn_a").options["lr"] == 0.5 and get_calibrator("lstm_z").options["lr"] == 1.0
     assert get_calibrator("ffn_a", lr=0.1).options["lr"] == 0.1
 
@@ -280,3 +285,47 @@ def test_real_surrogate_calibration_beats_the_midpoint(name, real_twin, small_su
     mid = np.tile(sur.parameter_space.midpoint(), (16, 1))
     assert loss(values) < 0.95 * loss(mid), (loss(values), loss(mid))
     assert res.info["epochs_run"] == 6 and res.n_evaluations == 6 * (6 * 16 + 12)  # train windows + validation cells
+
+
+def test_paper_preset_carries_the_papers_numbers(caplog):
+    """AdaDelta delta scale 0.5, up to 3000 epochs, no hold-out; batch and hidden sizes per model and split."""
+    caplog.set_level("WARNING")
+    o = get_calibrator("paraformer_z", preset="paper").options
+    assert (o["epochs"], o["val_fraction"], o["lr"], o["optimizer"], o["weight_decay"]) == (3000, 0.0, 0.5, "adadelta", 1e-5)
+    assert o["patience"] >= o["epochs"] and o["window"] == 240 and o["batch_size"] == 2000
+    assert get_calibrator("paraformer_a", preset="paper", paper_split="das_s4").options["batch_size"] == 3600
+    for name in ("ffn_a", "lstm_z"):
+        s8 = get_calibrator(name, preset="paper").options
+        s4 = get_calibrator(name, preset="paper", paper_split="das_s4").options
+        assert (s8["batch_size"], s8["hidden_size"], s8["dropout"]) == (300, 256, 0.5)
+        assert (s4["batch_size"], s4["hidden_size"]) == (300, 1280)
+    if not torch.cuda.is_available():
+        assert "GPU-sized" in caplog.text
+    assert get_calibrator("lstm_z", preset="paper", epochs=5).options["epochs"] == 5  # explicit options win
+
+
+def test_progress_bars_are_off_in_library_calls_and_on_under_the_cli_default():
+    from vic_paraformer.progress import progress_default
+
+    assert get_calibrator("ffn_a").options["progress"] is False
+    with progress_default(True):
+        assert get_calibrator("ffn_a").options["progress"] is True
+        assert get_calibrator("ffn_a", progress=False).options["progress"] is False
+    assert get_calibrator("ffn_a").options["progress"] is False
+
+
+def test_untrained_cell_obs_changes_only_the_untrained_cells(twin, sur, results, tmp_path):
+    region = twin.with_training_cells(twin.training_cells[::2])  # observed cells left untrained
+    hidden = get_calibrator("lstm_z", surrogate=sur, seed=0, **FAST).calibrate(region)
+    used = get_calibrator("lstm_z", surrogate=sur, seed=0, untrained_cell_obs="use", **FAST).calibrate(region)
+    train = np.isin(region.cells, region.training_cells)
+    np.testing.assert_array_equal(used.values()[train], hidden.values()[train])
+    observed_untrained = ~train & np.isfinite(region.observations()).any(axis=1)
+    assert observed_untrained.any()
+    assert not np.allclose(used.values()[observed_untrained], hidden.values()[observed_untrained])
+    assert used.info["untrained_cells"] == "Z channel fed with their observations"
+    out = tmp_path / "m.pt"
+    get_calibrator("lstm_z", surrogate=sur, seed=0, model_out=str(out), **FAST).calibrate(twin)
+    fed, blind = apply_model(out, twin), apply_model(out, twin, observations=False)
+    assert fed.info["observations_fed"] and not blind.info["observations_fed"]
+    assert not np.allclose(fed.values(), blind.values())

@@ -50,6 +50,7 @@ from ._io import atomic_path
 from ._procs import die_with_parent
 from .errors import SimulatorError
 from .parameters import PARAMETER_NAMES
+from .progress import show_progress
 from .region import Region, parse_period
 from .simulators.base import OUTPUT_VARS, Simulator, check_params
 
@@ -138,13 +139,14 @@ class EnsembleRunner:
     chunk_size
         Maximum (sample, cell) series per chunk of :meth:`run` (default 4096).
     progress
-        Show tqdm progress bars.
+        Show tqdm progress bars (default: the process-wide default of :mod:`vic_paraformer.progress`,
+        off in library calls, on in the command-line tool).
     simulator_options
         Options for the simulator when given by name.
     """
 
     def __init__(self, simulator: str | Simulator = "waterbalance", backend: str = "local", n_workers: int | None = None,
-                 client=None, scheduler: str | None = None, chunk_size: int | None = None, progress: bool = True,
+                 client=None, scheduler: str | None = None, chunk_size: int | None = None, progress: bool | None = None,
                  simulator_options: dict | None = None) -> None:
         if client is not None or scheduler is not None:
             backend = "dask" if backend == "local" else backend
@@ -168,7 +170,7 @@ class EnsembleRunner:
         self.chunk_size = int(chunk_size) if chunk_size is not None else DEFAULT_CHUNK_SIZE
         if self.chunk_size < 1:
             raise SimulatorError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.progress = progress
+        self.progress = show_progress(progress)
         self._pool: cf.ProcessPoolExecutor | None = None
         self._client = client
         self._own_client = False

@@ -77,7 +77,9 @@ def _run(args: argparse.Namespace) -> int:
     """The sub-command, with log lines printed above any progress bar instead of through it."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    with logging_redirect_tqdm(loggers=[logging.getLogger("vic_paraformer")]):
+    from ..progress import progress_default
+
+    with logging_redirect_tqdm(loggers=[logging.getLogger("vic_paraformer")]), progress_default(True):
         return int(args.func(args) or 0)
 
 

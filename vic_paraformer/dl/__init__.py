@@ -7,7 +7,8 @@ Layer: above :mod:`vic_paraformer.surrogate` (it learns *through* a frozen surro
 Modules, one job each:
 
 =========================  =================================================================
-:mod:`.config`             :class:`TrainConfig` (typed, validated), option defaults, presets
+:mod:`.config`             :class:`TrainConfig` (typed, validated), option defaults
+:mod:`.presets`            what ``preset="paper"`` / ``"cpu"`` / ``"small"`` / ``"auto"`` set
 :mod:`.inputs`             network inputs: :class:`InputNormalization` (shared ``Normalizer``)
 :mod:`.modelzoo`           one module per network, registered by name
 :mod:`.losses`             masked RMSE and the range-boundary loss (paper eq. 13-14)

@@ -2,9 +2,8 @@
 
 A DL strategy's options (see :data:`COMMON_OPTIONS`, :data:`SERIES_OPTIONS` and the network's
 hyperparameters in :mod:`vic_paraformer.dl.modelzoo`) are resolved against a preset
-(:data:`TRAIN_PRESETS` and the network's architecture presets), checked by
-:meth:`TrainConfig.problems` and handed to :func:`vic_paraformer.dl.trainer.train` as one
-:class:`TrainConfig`.
+(:mod:`vic_paraformer.dl.presets`), checked by :func:`option_problems` and handed to
+:func:`vic_paraformer.dl.trainer.train` as one :class:`TrainConfig`.
 """
 
 from __future__ import annotations
@@ -16,38 +15,37 @@ import numpy as np
 import torch
 
 from ..errors import StrategyError
+from .presets import DL_PRESETS, PAPER_SPLITS
 
 #: Options every DL strategy accepts (``None`` = taken from the chosen ``preset``).
 COMMON_OPTIONS: dict[str, Any] = {
     "surrogate": None,
     "preset": "auto",
+    "paper_split": "das_s8",
     "epochs": None,
     "batch_size": None,
     "batches_per_epoch": None,
-    "window": 240,
+    "window": None,
     "patience": None,
     "optimizer": "adadelta",
     "lr": None,
     "weight_decay": 1e-5,
     "dropout": None,
-    "val_fraction": 0.2,
+    "val_fraction": None,
     "device": "auto",
     "obs_operator": False,
     "obs_operator_l2": 0.01,
     "model_out": None,
-    "progress": True,
+    "progress": None,
     "threads": None,
 }
 #: Extra options of the networks that read the observed series (Z models).
-SERIES_OPTIONS: dict[str, Any] = {"z_dropout": 0.1, "param_windows": 4}
+SERIES_OPTIONS: dict[str, Any] = {"z_dropout": 0.1, "param_windows": 4, "untrained_cell_obs": "hide"}
+#: Values of ``untrained_cell_obs``: hide the observations of cells that are not training cells, or use them.
+UNTRAINED_CELL_OBS: tuple[str, ...] = ("hide", "use")
 
-#: Training settings of the presets (architecture sizes are per network, in the model zoo).
-TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"epochs": 30, "batch_size": 32, "patience": 8},
-    "small": {"epochs": 20, "batch_size": 16, "patience": 5},
-}
-#: Default learning rates (AdaDelta's is per strategy: ``DLCalibrator.adadelta_lr``).
-DEFAULT_LR = {"adadelta": 1.0, "adam": 3e-4, "adamw": 3e-4}
+#: Default learning rates of Adam/AdamW (AdaDelta's comes with the preset, :mod:`vic_paraformer.dl.presets`).
+DEFAULT_LR = {"adadelta": None, "adam": 3e-4, "adamw": 3e-4}
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -91,10 +89,11 @@ class TrainConfig:
     batches_per_epoch: int | None = None
     obs_operator: bool = False
     obs_operator_l2: float = 0.01
-    progress: bool = True
+    progress: bool = False
     threads: int | None = None
     z_dropout: float = 0.0
     param_windows: int = 1
+    untrained_cell_obs: str = "hide"
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], network_kind: str, uses_series: bool,
@@ -104,15 +103,18 @@ class TrainConfig:
         kw = {k: options[k] for k in names if k in options}
         kw.setdefault("z_dropout", 0.0)
         kw.setdefault("param_windows", 1)
+        kw["progress"] = bool(kw.get("progress"))
         return cls(network_kind=network_kind, network={k: options[k] for k in hyperparameters},
                    uses_series=uses_series, **kw)
 
 
-def option_problems(o: Mapping[str, Any], *, uses_series: bool, presets: Mapping[str, Any]) -> list[str]:
+def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
     """Problems with resolved DL options (empty: valid)."""
     problems: list[str] = []
-    if o["preset"] not in TRAIN_PRESETS or o["preset"] not in presets:
-        problems.append(f"unknown preset {o['preset']!r}; expected 'auto' or one of {sorted(TRAIN_PRESETS)}")
+    if o["preset"] not in DL_PRESETS:
+        problems.append(f"unknown preset {o['preset']!r}; expected 'auto' or one of {list(DL_PRESETS)}")
+    if o["paper_split"] not in PAPER_SPLITS:
+        problems.append(f"unknown paper_split {o['paper_split']!r}; expected one of {list(PAPER_SPLITS)}")
     if o["optimizer"] not in DEFAULT_LR:
         problems.append(f"unknown optimizer {o['optimizer']!r}; expected one of {sorted(DEFAULT_LR)}")
     if problems:
@@ -135,4 +137,7 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool, presets: Mapping
             problems.append(f"z_dropout must be in [0, 1), got {o['z_dropout']!r}")
         if not _positive_int(o["param_windows"]):
             problems.append(f"param_windows must be >= 1, got {o['param_windows']!r}")
+        if o["untrained_cell_obs"] not in UNTRAINED_CELL_OBS:
+            problems.append(f"untrained_cell_obs must be one of {list(UNTRAINED_CELL_OBS)}, "
+                            f"got {o['untrained_cell_obs']!r}")
     return problems

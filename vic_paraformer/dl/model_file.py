@@ -83,8 +83,11 @@ class DLModel:
     payload: dict[str, Any]
 
     def parameters(self, region: Region, device: str | torch.device = "cpu", batch_size: int | None = None,
-                   chunk_cells: int | None = None) -> np.ndarray:
+                   chunk_cells: int | None = None, *, observations: bool = True) -> np.ndarray:
         """Physical parameters ``(C, p)`` for every cell of ``region`` (inside the bounds).
+
+        A series network sees the region's observations, or an all-missing Z channel with
+        ``observations=False``.
 
         Cells are processed in chunks (``chunk_cells``; default: the chunks of a lazily opened
         region, else :data:`APPLY_CHUNK_CELLS`), each read, normalised and passed through the
@@ -101,7 +104,8 @@ class DLModel:
             a = torch.as_tensor(self.normalization.attributes(part), device=dev)
             s = None
             if self.uses_series:
-                s = torch.as_tensor(self.normalization.series(part, np.ones(part.n_cells, bool)), device=dev)
+                s = torch.as_tensor(self.normalization.series(part, np.full(part.n_cells, bool(observations))),
+                                    device=dev)
             u = cell_u(net, a, s, part.n_days, window, self.param_windows, bs)
             out[sl] = self.parameter_space.denormalize(u.clamp(0.0, 1.0).cpu().double().numpy())
         return self.parameter_space.clip(out)
@@ -134,12 +138,14 @@ def load(path: str | Path) -> DLModel:
                    param_windows=int(data.get("param_windows", 1)), payload=data)
 
 
-def apply_model(path: str | Path, region: Region, *, device: str = "cpu",
-                num_threads: int | None = None) -> CalibrationResult:
+def apply_model(path: str | Path, region: Region, *, device: str = "cpu", num_threads: int | None = None,
+                observations: bool = True) -> CalibrationResult:
     """Parameters for every cell of ``region`` from a saved model, without retraining.
 
-    The region needs the model's attributes (and, for series networks, its forcing; observations
-    are used where present). ``train_cells`` of the result is empty; ``info["applied_model"]``
+    The region needs the model's attributes (and, for series networks, its forcing). A series
+    network is fed the region's observations where present, or none with ``observations=False``
+    (the all-missing Z channel, as a calibration's untrained cells get with
+    ``untrained_cell_obs="hide"``). ``train_cells`` of the result is empty; ``info["applied_model"]``
     names the file. ``num_threads`` sets torch's CPU threads for the call (restored afterwards).
     A lazily opened region (``Region.open(path, max_memory_gb=...)``) is read chunk by chunk.
     """
@@ -149,11 +155,11 @@ def apply_model(path: str | Path, region: Region, *, device: str = "cpu",
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
     try:
-        values = model.parameters(region, device=device)
+        values = model.parameters(region, device=device, observations=observations)
     finally:
         torch.set_num_threads(old_threads)
     params = model.parameter_space.to_dataset(values, region.cells)
-    info = {"applied_model": str(path), "versions": library_versions(),
+    info = {"applied_model": str(path), "versions": library_versions(), "observations_fed": bool(observations),
             "model_versions": model.payload.get("versions", {}), "model_train_cells": model.payload.get("train_cells", [])}
     if model.payload.get("obs_operator"):
         info["obs_operator"] = model.payload["obs_operator"]

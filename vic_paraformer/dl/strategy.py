@@ -1,30 +1,19 @@
 """:class:`DLCalibrator`: the strategy base class of the DL strategies (options -> trainer -> result).
 
 A DL strategy is a thin specification (see :mod:`vic_paraformer.strategies.paraformer_z`): its
-registered ``name``, the model-zoo ``network`` it trains, whether that network reads the
-observed series (``uses_series``), its default AdaDelta ``lr`` and what ``preset="auto"`` means on
-a CPU. This class turns the options into a :class:`~vic_paraformer.dl.config.TrainConfig`,
+registered ``name``, the model-zoo ``network_kind`` it trains and whether that network reads the
+observed series (``uses_series``). This class turns the options into a
+:class:`~vic_paraformer.dl.config.TrainConfig` (presets: :mod:`vic_paraformer.dl.presets`),
 resolves the surrogate (:func:`vic_paraformer.surrogate.resolve.resolve_surrogate`), runs
 :func:`vic_paraformer.dl.trainer.train` and builds the result and the model file.
 
-Presets
--------
-``preset="paper"`` uses the paper's architecture sizes (section 4.2), ``"small"`` reduced ones for
-quick CPU runs (each network in the model zoo lists them); both set ``epochs``, ``batch_size``
-and ``patience`` too (paper: 30 / 32 / 8, small: 20 / 16 / 5; the paper's 3000 epochs are out of
-reach on a CPU). The default ``"auto"`` is ``"paper"`` on a GPU and, on a CPU, ``"paper"`` for the
-attribute models (ParaFormer-A, FFN-A) but ``"small"`` for the series models (ParaFormer-Z,
-LSTM-Z), whose paper sizes cost 30-40 s per epoch on an 8 x 8 x 3-year region on one CPU core.
-The resolved preset is recorded in the result's options. Explicit options override the preset.
-
-Bounds
-------
 The final parameters are ``denormalize(clamp(u, 0, 1))`` and therefore always inside the
 parameter space's bounds.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,16 +27,19 @@ from ..region import Region
 from ..result import CalibrationResult
 from ..surrogate.resolve import resolve_surrogate, surrogate_file_problem
 from . import model_file
-from .config import COMMON_OPTIONS, DEFAULT_LR, SERIES_OPTIONS, TRAIN_PRESETS, TrainConfig, option_problems, resolve_device
+from ..progress import show_progress
+from .config import COMMON_OPTIONS, DEFAULT_LR, SERIES_OPTIONS, TrainConfig, option_problems, resolve_device
 from .modelzoo import get_network
 from .obs_operator import ObservationOperator
+from .presets import DL_PRESETS, PAPER_SPLITS, preset_values, resolve_preset
 from .trainer import train
+
+log = logging.getLogger(__name__)
 
 
 class DLCalibrator(Calibrator):
-    """Base class of the DL strategies; subclasses set ``name``, ``description``, ``network``,
-    ``uses_series`` and optionally ``adadelta_lr`` and ``cpu_preset``. Their options are
-    :data:`~vic_paraformer.dl.config.COMMON_OPTIONS`, plus
+    """Base class of the DL strategies; subclasses set ``name``, ``description``, ``network_kind``
+    and ``uses_series``. Their options are :data:`~vic_paraformer.dl.config.COMMON_OPTIONS`, plus
     :data:`~vic_paraformer.dl.config.SERIES_OPTIONS` for series networks, plus the network's
     hyperparameters (all filled in by ``__init_subclass__``)."""
 
@@ -55,10 +47,6 @@ class DLCalibrator(Calibrator):
     network_kind: ClassVar[str] = ""
     #: Whether the network reads the observed series (must match the model zoo's entry).
     uses_series: ClassVar[bool] = False
-    #: What ``preset="auto"`` means without CUDA ("paper" on a GPU).
-    cpu_preset: ClassVar[str] = "paper"
-    #: Default AdaDelta learning rate (a multiplier of AdaDelta's own step; tuned per network).
-    adadelta_lr: ClassVar[float] = 1.0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -79,28 +67,28 @@ class DLCalibrator(Calibrator):
         self._model_payload: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ options
-    @property
-    def arch_presets(self):
-        """Architecture options per preset name (from the model zoo)."""
-        return get_network(self.network_kind).presets
-
     def resolve_options(self) -> None:
         o = self.options
-        if o["preset"] == "auto":
-            o["preset"] = "paper" if resolve_device(o["device"]).type == "cuda" else self.cpu_preset
+        cuda = None
+        if o["preset"] in ("auto", "paper"):
+            cuda = resolve_device(o["device"]).type == "cuda"
+        o["preset"] = resolve_preset(o["preset"], bool(cuda))
         o["optimizer"] = str(o["optimizer"]).lower()
-        preset = o["preset"]
-        if preset not in TRAIN_PRESETS or preset not in self.arch_presets or o["optimizer"] not in DEFAULT_LR:
+        o["progress"] = show_progress(o["progress"])
+        if o["preset"] not in DL_PRESETS or o["paper_split"] not in PAPER_SPLITS or o["optimizer"] not in DEFAULT_LR:
             return  # reported by option_problems
-        for key, value in {**TRAIN_PRESETS[preset], **self.arch_presets[preset]}.items():
-            if o.get(key) is None:
+        values = preset_values(o["preset"], self.network_kind, o["paper_split"])
+        for key, value in values.items():
+            if key != "lr" and o.get(key) is None:
                 o[key] = value
         if o["lr"] is None:
-            o["lr"] = self.adadelta_lr if o["optimizer"] == "adadelta" else DEFAULT_LR[o["optimizer"]]
+            o["lr"] = values["lr"] if o["optimizer"] == "adadelta" else DEFAULT_LR[o["optimizer"]]
+        if o["preset"] == "paper" and not cuda:
+            log.warning("%s: preset 'paper' is the paper's GPU-sized setup (%d epochs, batch %d); on a CPU it takes "
+                        "hours to days; preset 'cpu' is the reduced one", self.name, o["epochs"], o["batch_size"])
 
     def option_problems(self) -> list[str]:
-        return super().option_problems() + option_problems(self.options, uses_series=self.uses_series,
-                                                           presets=self.arch_presets)
+        return super().option_problems() + option_problems(self.options, uses_series=self.uses_series)
 
     def train_config(self) -> TrainConfig:
         """The typed configuration of a training run with these options."""

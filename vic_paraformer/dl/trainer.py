@@ -28,21 +28,24 @@ operator of :mod:`.obs_operator`) is updated; the surrogate's weights never chan
   observation-operator penalty when on); ``val_loss`` the RMSE on the held-out days (m3 m-3).
   ``n_evaluations`` counts surrogate cell-window runs (training windows plus one whole-period run
   per training cell per validation); ``info["cell_days"]`` the simulated cell-days.
-* Optimiser: AdaDelta (``rho=0.95``, weight decay 1e-5), with a default ``lr`` (a multiplier of
-  AdaDelta's adaptive step) per network that trained stably on the synthetic twin: ParaFormer-A
-  0.2, ParaFormer-Z 0.5, FFN-A 0.5, LSTM-Z 1.0 (the transformers oscillate at 1.0).
-  ``optimizer="adam"`` / ``"adamw"`` use ``lr=3e-4`` by default.
+* Optimiser: AdaDelta (``rho=0.95``, weight decay 1e-5) whose ``lr`` (the scale of AdaDelta's
+  step) comes with the preset (:mod:`vic_paraformer.dl.presets`); ``optimizer="adam"`` /
+  ``"adamw"`` use ``lr=3e-4`` by default.
 * Reproducible: ``torch.manual_seed(seed)`` inside a forked RNG state (the caller's global RNG is
   untouched) and a numpy ``Generator(seed)`` for the minibatch draws; on CPU the same seed
   gives the same parameters.
 * Device and threads: ``device="auto"`` uses CUDA when available. ``threads`` sets the CPU
   threads for the run (restored afterwards).
 
-Cells without observations (series networks)
---------------------------------------------
-A cell that is not a training cell gets its Z channel as *all missing* (zeros with mask 0) while
-its forcing and attributes are used as usual. The network learns that case during training: each
-training window has its whole Z channel hidden with probability ``z_dropout`` (default 0.1).
+Cells that are not training cells (series networks)
+---------------------------------------------------
+With ``untrained_cell_obs="hide"`` (the default) a cell that is not a training cell gets its Z
+channel as *all missing* (zeros with mask 0) while its forcing and attributes are used as usual;
+with ``"use"`` its observations are fed (docs/paper-fidelity.md, row 22). The network learns the
+all-missing case during training: each training window has its whole Z channel hidden with
+probability ``z_dropout`` (default 0.1).
+
+Fidelity to the paper: docs/paper-fidelity.md (rows 6-12, 18-22).
 """
 
 from __future__ import annotations
@@ -151,7 +154,9 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     a_net = a_net_all[train_idx]
     s_net = s_all = None
     if c.uses_series:
-        use_obs = np.isin(cells, train_cells)
+        # training windows come from training cells only; untrained cells' observations reach the
+        # network only through their final parameters, and only with untrained_cell_obs="use"
+        use_obs = np.isin(cells, train_cells) if c.untrained_cell_obs == "hide" else np.ones(len(cells), bool)
         s_all = torch.as_tensor(norm.series(region, use_obs), device=device)
         s_net = s_all[train_idx]
     obs = torch.as_tensor(obs_all[train_idx].astype(np.float32), device=device)
@@ -253,7 +258,8 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         "n_parameters_network": int(sum(q.numel() for q in net.parameters())),
     }
     if c.uses_series:
-        info["untrained_cells"] = "Z channel fed as all-missing (zeros, mask 0)"
+        info["untrained_cells"] = ("Z channel fed as all-missing (zeros, mask 0)" if c.untrained_cell_obs == "hide"
+                                   else "Z channel fed with their observations")
     if obs_op is not None:
         info["obs_operator"] = obs_op.to_info(cells[train_idx])
     return TrainOutcome(network=net, network_config=net_config, obs_operator=obs_op, normalization=norm, u=u_all,

@@ -60,6 +60,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import SimulatorError, VICError
+from ..progress import show_progress
 from ..region import Region
 from ..vic.globalfile import GlobalParamFile, Period
 from ..vic.importer import VicGrid, global_file_of, read_grid
@@ -124,7 +125,7 @@ class VICSimulator(Simulator):
                  global_param_file: str | os.PathLike | None = None, template_params: str | os.PathLike | None = None,
                  variables: dict | None = None, expt_layers: Sequence[int] = (0,),
                  keep_user_outputs: bool = False, only_region_cells: bool = True, mpiexec: str | None = None,
-                 progress: bool = True, spinup_years: int = DEFAULT_SPINUP_YEARS, **unknown: Any) -> None:
+                 progress: bool | None = None, spinup_years: int = DEFAULT_SPINUP_YEARS, **unknown: Any) -> None:
         if "n_workers" in unknown:
             raise SimulatorError("n_workers is not an option of the vic simulator: run ensembles in parallel with "
                                  "EnsembleRunner(VICSimulator(...), n_workers=N) (the CLI's --workers)")
@@ -152,7 +153,7 @@ class VICSimulator(Simulator):
         self.keep_user_outputs = bool(keep_user_outputs)
         self.only_region_cells = bool(only_region_cells)
         self.mpiexec = mpiexec
-        self.progress = progress
+        self.progress = show_progress(progress)
         self.last_wall_times: list[float] = []
         # Run directories of this simulator (and its copies in worker processes) share this tag.
         self._tag = uuid.uuid4().hex[:8]

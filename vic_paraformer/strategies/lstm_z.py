@@ -1,10 +1,10 @@
 """LSTM-Z: an LSTM over (A, X, Z) windows whose final state gives theta (dPL baseline).
 
-Network: :mod:`vic_paraformer.dl.modelzoo.lstm_z` (presets ``paper``: hidden 256, dropout 0.5, the
-paper's DAS-S8 setting; ``small``: hidden 32, dropout 0.2; ``preset="auto"`` picks ``paper`` on a
-GPU and ``small`` on a CPU). A cell's parameters are the mean over ``param_windows`` windows of
-its period; cells without observations see an all-missing Z channel. Training, options and
-model files: :mod:`vic_paraformer.dl`.
+Network: :mod:`vic_paraformer.dl.modelzoo.lstm_z`. Sizes per preset (``paper``, ``cpu``,
+``small``, ``auto``): :mod:`vic_paraformer.dl.presets`. A cell's parameters are the mean over
+``param_windows`` windows of its period; cells that are not training cells see an all-missing Z
+channel unless ``untrained_cell_obs="use"``. Training, options and model files:
+:mod:`vic_paraformer.dl`.
 """
 
 from __future__ import annotations
@@ -17,5 +17,3 @@ class LSTMZCalibrator(DLCalibrator):
     description = "LSTM-Z: LSTM over (A, X, Z) windows -> theta (dPL, Tsai et al. 2021)"
     network_kind = "lstm_z"
     uses_series = True
-    adadelta_lr = 1.0
-    cpu_preset = "small"

@@ -1,10 +1,10 @@
 """ParaFormer-Z: attribute queries cross-attend to an encoder of the (X, Z) time series.
 
-Network: :mod:`vic_paraformer.dl.modelzoo.paraformer_z` (presets ``paper``: d_model 256, 8 heads,
-N = 2; ``small``: d_model 32, 4 heads, N = 1; ``preset="auto"`` picks ``paper`` on a GPU and
-``small`` on a CPU). A cell's parameters are the mean over ``param_windows`` windows of its
-period; cells without observations see an all-missing Z channel. Training, options and model
-files: :mod:`vic_paraformer.dl`.
+Network: :mod:`vic_paraformer.dl.modelzoo.paraformer_z`. Sizes per preset (``paper``, ``cpu``,
+``small``, ``auto``): :mod:`vic_paraformer.dl.presets`. A cell's parameters are the mean over
+``param_windows`` windows of its period; cells that are not training cells see an all-missing Z
+channel unless ``untrained_cell_obs="use"``. Training, options and model files:
+:mod:`vic_paraformer.dl`.
 """
 
 from __future__ import annotations
@@ -17,5 +17,3 @@ class ParaFormerZCalibrator(DLCalibrator):
     description = "ParaFormer-Z: attribute queries cross-attend to the (X, Z) series"
     network_kind = "paraformer_z"
     uses_series = True
-    adadelta_lr = 0.5
-    cpu_preset = "small"

@@ -34,6 +34,7 @@ import xarray as xr
 from .._io import to_netcdf_atomic, write_text_atomic
 from ..errors import SurrogateError
 from ..parameters import ParameterSpace
+from ..progress import show_progress
 from ..region import Region
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def _inputs_dataset(region: Region) -> xr.Dataset:
 def generate_training_data(region: Region, store: str | Path, *, simulator: str = "waterbalance", n_samples: int = 64,
                            seed: int = 0, per_cell: bool = False, chunk_size: int = 16,
                            parameter_space: ParameterSpace | str | None = None, simulator_options: dict | None = None,
-                           runner=None, n_workers: int = 1, progress: bool = True) -> TrainingStore:
+                           runner=None, n_workers: int = 1, progress: bool | None = None) -> TrainingStore:
     """Run ``n_samples`` parameter sets per cell through ``simulator`` into the store at ``store``.
 
     Resumable: if ``store`` already holds a manifest for the same region, simulator, samples and
@@ -279,7 +280,7 @@ def _takes_outputs(runner) -> bool:
 def _generate_chunks(ts: TrainingStore, region: Region, runner, theta_all: np.ndarray, todo: list[int],
                      space: ParameterSpace, simulator: str, progress: bool) -> None:
     it = todo
-    if progress:
+    if show_progress(progress):
         from tqdm.auto import tqdm
 
         it = tqdm(todo, desc=f"simulating ({simulator})", unit="chunk")

@@ -31,6 +31,7 @@ import torch
 from ..errors import SurrogateError
 from ..normalizer import safe_std
 from ..parameters import ParameterSpace
+from ..progress import show_progress
 from ..region import Region
 from .data import TrainingStore, generate_training_data, inputs_hash
 from .model import Normalization, Surrogate, SurrogateConfig
@@ -96,7 +97,7 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
                     out: str | Path | None = None, device: str | torch.device | None = None,
                     simulator_options: dict | None = None, runner=None, n_workers: int = 1, chunk_size: int = 16,
                     max_memory_gb: float = 2.0, num_threads: int | None = None, max_cells: int | None = None,
-                    progress: bool = True) -> Surrogate:
+                    progress: bool | None = None) -> Surrogate:
     """Generate training data for ``region`` with ``simulator`` and train a surrogate on it.
 
     Returns a frozen :class:`Surrogate` (best validation epoch). ``store`` keeps the simulator
@@ -196,7 +197,7 @@ def _masked_mse(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torc
 def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, Any], seed: int = 0,
                      val_samples: float = 0.15, val_cells: float = 0.2, out: str | Path | None = None,
                      device: str | torch.device | None = None, max_memory_gb: float = 2.0,
-                     progress: bool = True) -> Surrogate:
+                     progress: bool | None = None) -> Surrogate:
     """Train a surrogate on a complete :class:`TrainingStore` made from ``region``.
 
     Memory: the store is read in groups of whole chunks of at most ``max_memory_gb`` of outputs. A
@@ -311,7 +312,7 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     budget = f", stopping early on a time budget of {float(max_time):.0f} s (wall clock)" if max_time is not None else ""
     log.info("training the surrogate for up to %d epochs of %d minibatches (early stop after %d epochs without "
              "improvement%s)", epochs, steps, int(s["patience"]), budget)
-    if progress:
+    if show_progress(progress):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs, desc="training surrogate", unit="epoch")

@@ -26,5 +26,4 @@ class FFNA(nn.Module):
         return self.net(a)
 
 
-register("ffn_a", FFNA, uses_series=False, hyperparameters={"hidden_size": int, "dropout": float},
-         presets={"paper": {"hidden_size": 256, "dropout": 0.5}, "small": {"hidden_size": 64, "dropout": 0.2}})
+register("ffn_a", FFNA, uses_series=False, hyperparameters={"hidden_size": int, "dropout": float})

@@ -30,5 +30,4 @@ class LSTMZ(nn.Module):
         return self.out(self.drop(h[-1]))
 
 
-register("lstm_z", LSTMZ, uses_series=True, hyperparameters={"hidden_size": int, "dropout": float},
-         presets={"paper": {"hidden_size": 256, "dropout": 0.5}, "small": {"hidden_size": 32, "dropout": 0.2}})
+register("lstm_z", LSTMZ, uses_series=True, hyperparameters={"hidden_size": int, "dropout": float})

@@ -36,6 +36,5 @@ class ParaFormerA(nn.Module):
         return self.head(self.encode(a).mean(dim=1))
 
 
-register("paraformer_a", ParaFormerA, uses_series=False, hyperparameters={"d_model": int, "n_heads": int, "n_layers": int, "dropout": float},
-         presets={"paper": {"d_model": 128, "n_heads": 4, "n_layers": 2, "dropout": 0.1},
-                  "small": {"d_model": 32, "n_heads": 4, "n_layers": 1, "dropout": 0.1}})
+register("paraformer_a", ParaFormerA, uses_series=False,
+         hyperparameters={"d_model": int, "n_heads": int, "n_layers": int, "dropout": float})

@@ -90,8 +90,4 @@ class ParaFormerZ(nn.Module):
 
 register("paraformer_z", ParaFormerZ, uses_series=True,
          hyperparameters={"d_model": int, "n_heads": int, "n_layers": int, "dropout": float, "attn_dropout": float,
-                          "patch_days": int},
-         presets={"paper": {"d_model": 256, "n_heads": 8, "n_layers": 2, "dropout": 0.1, "attn_dropout": 0.0,
-                            "patch_days": 1},
-                  "small": {"d_model": 32, "n_heads": 4, "n_layers": 1, "dropout": 0.1, "attn_dropout": 0.0,
-                            "patch_days": 1}})
+                          "patch_days": int})

@@ -7,7 +7,7 @@ stored in model files and :func:`build_network` builds a network from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from torch import nn
@@ -20,26 +20,24 @@ class NetworkSpec:
     """What the zoo knows about one network.
 
     ``uses_series``: the network reads a series window ``s`` besides the attributes ``a``.
-    ``hyperparameters``: architecture options and their types (also strategy options).
-    ``presets``: architecture sizes per preset name (``"paper"``, ``"small"``).
+    ``hyperparameters``: architecture options and their types (also strategy options; their
+    values per preset are in :mod:`vic_paraformer.dl.presets`).
     """
 
     name: str
     cls: type[nn.Module]
     uses_series: bool
     hyperparameters: Mapping[str, type]
-    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 NETWORKS: dict[str, NetworkSpec] = {}
 
 
-def register(name: str, cls: type[nn.Module], *, uses_series: bool, hyperparameters: Mapping[str, type],
-             presets: Mapping[str, Mapping[str, Any]]) -> NetworkSpec:
+def register(name: str, cls: type[nn.Module], *, uses_series: bool, hyperparameters: Mapping[str, type]) -> NetworkSpec:
     """Add a network to the zoo (a name may be registered once)."""
     if name in NETWORKS and NETWORKS[name].cls is not cls:
         raise StrategyError(f"network {name!r} is already registered ({NETWORKS[name].cls.__name__})")
-    spec = NetworkSpec(name, cls, bool(uses_series), dict(hyperparameters), {k: dict(v) for k, v in presets.items()})
+    spec = NetworkSpec(name, cls, bool(uses_series), dict(hyperparameters))
     NETWORKS[name] = spec
     return spec
 
