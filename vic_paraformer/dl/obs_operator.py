@@ -2,8 +2,8 @@
 
 ``sm_obs ~= a_c * sm_sim + b_c`` for each training cell ``c``, with ``a_c = 1`` and ``b_c = 0``
 at the start (the identity). It accounts for a systematic difference between the simulated top
-layer and the observed (e.g. satellite) soil moisture, as the paper's linear scaling of VIC soil
-moisture to SMAP does. When a DL strategy runs with ``obs_operator=True`` it is learned beside
+layer and the observed (e.g. satellite) soil moisture; the paper leaves H unspecified
+(docs/paper-fidelity.md, row 23). When a DL strategy runs with ``obs_operator=True`` it is learned beside
 the network; a small L2 pull towards the identity (``obs_operator_l2``) keeps ``a``/``b`` from
 absorbing everything the parameters should explain. The fitted values are returned in
 ``CalibrationResult.info["obs_operator"] = {"cells": [...], "a": [...], "b": [...]}`` and stored in

@@ -1,6 +1,7 @@
 """SCE-UA (Duan et al. 1994) through spotpy: one optimisation per training cell.
 
-Every training cell is calibrated on its own, by default against a trained surrogate (``surrogate=<checkpoint>``); ``simulator="waterbalance"`` or
+Every training cell is calibrated on its own (docs/paper-fidelity.md, rows 24-25 for how this
+differs from the paper's baseline), by default against a trained surrogate (``surrogate=<checkpoint>``); ``simulator="waterbalance"`` or
 ``"vic"`` calibrates against a real simulator instead. The objective is the RMSE of top-layer
 soil moisture against ``obs_sm`` on the observed days after the warm-up. Untrained cells receive
 the parameters of the nearest trained cell (great-circle distance on lat/lon).

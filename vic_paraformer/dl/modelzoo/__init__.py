@@ -20,6 +20,8 @@ Inputs (all normalised by the trainer): ``a`` ``(B, n_attr)`` static attributes 
 paper's A); ``s`` ``(B, L, n_series)`` a window of the cell's time series: forcing X, the observed
 soil moisture Z with gaps filled by 0, and a mask channel (1 where Z was observed).
 
+How each network follows the paper, and where not: docs/paper-fidelity.md (rows 16-17).
+
 To add a network: a module here with an ``nn.Module`` whose ``forward(a, s)`` returns ``u``
 ``(B, p)``, a call to :func:`register`, and an import below.
 """

@@ -1,6 +1,7 @@
 """ParaFormer-A: attribute tokens -> transformer encoder -> MLP head (paper eq. 4-8).
 
-Registered in the model zoo as ``paraformer_a``; reads the static attributes only.
+Registered in the model zoo as ``paraformer_a``; reads the static attributes only. Token pooling
+(mean) and the head are ours (docs/paper-fidelity.md, row 16).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Registered in the model zoo as ``paraformer_z``; reads the attributes and a series window. The
 paper describes a single cross-attention from attribute queries to the series encoding (eq. 9-12);
 this network stacks ``n_layers`` cross-attention blocks, derives the queries from a ParaFormer-A
-style attribute encoder and ends in an MLP head (see docs/paper-fidelity.md).
+style attribute encoder, pools the attribute tokens by their mean and ends in an MLP head
+(docs/paper-fidelity.md, row 17).
 
 Series tokens: ``patch_days=1`` (default, the paper's setting) makes every day a token; with
 ``patch_days=P`` the series encoder reads one token per ``P`` consecutive days (their values
@@ -32,7 +33,8 @@ class ParaFormerZ(nn.Module):
       then an N-layer transformer encoder giving ``K_Z``/``V_Z``;
     * attribute branch: the ParaFormer-A encoder, projected to queries ``Q_A`` (eq. 10);
     * ``N`` cross-attention blocks ``O_Z = CrossAttention(Q_A, K_Z, V_Z)`` each followed by
-      ``FFN(O_Z + Q_A) + O_Z + Q_A`` with layer normalisation (eq. 11-12);
+      ``FFN(O_Z + Q_A) + O_Z + Q_A`` with layer normalisation (eq. 11-12 describe one block;
+      stacking ``N`` of them is ours, docs/paper-fidelity.md row 17);
     * mean over the attribute tokens and an MLP head to ``u`` (B, p).
     """
 
