@@ -300,6 +300,9 @@ CASES: dict[str, tuple[str, int, str]] = {
                                         "sceua takes surrogate or simulator, not both"),
     "dl-non-finite-loss": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} "
                            "--out {out}/r.nc -o epochs=2 -o lr=1e30", 1, "non-finite training loss at epoch 1"),
+    "vic-export-out-holds-template": ("vic export --region {region} --template {template} --out {dir}", 1,
+                                      "holding the input"),
+    "vic-export-out-is-file": ("vic export --region {region} --template {template} --out {text}", 1, "not a folder"),
     "vic-timeout-zero": ("vic run --global {global} --out {out}/s.nc --timeout 0", 2, "argument --timeout"),
 }
 
@@ -414,3 +417,34 @@ def test_output_modes_follow_umask(inp, tmp_path, capsys):
 
 def test_catalogue_size():
     assert len(CASES) >= 60
+
+
+def test_interrupted_api_training_leaves_a_file_loaders_refuse(inp, tmp_path, monkeypatch):
+    """Training through the API snapshots its best epoch marked incomplete; Surrogate.load refuses it."""
+    import vic_paraformer.surrogate.train as train_mod
+    from vic_paraformer.errors import SurrogateError
+    from vic_paraformer.region import Region
+    from vic_paraformer.surrogate import train_surrogate
+    from vic_paraformer.surrogate.model import Surrogate
+
+    real = train_mod._snapshot
+
+    def snapshot_then_interrupt(*args, **kwargs):
+        snap = real(*args, **kwargs)
+        save = snap.save
+
+        def save_and_interrupt(path):
+            save(path)
+            raise KeyboardInterrupt  # Ctrl-C right after the first snapshot
+
+        snap.save = save_and_interrupt
+        return snap
+
+    monkeypatch.setattr(train_mod, "_snapshot", snapshot_then_interrupt)
+    out = tmp_path / "s.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_surrogate(Region.open(inp["region"]), "waterbalance", preset="test", epochs=3, n_samples=2,
+                        hidden_size=8, out=out, progress=False)
+    with pytest.raises(SurrogateError, match="incomplete surrogate"):
+        Surrogate.load(out)
+    assert Surrogate.load(out, allow_incomplete=True).info["incomplete"] is True

@@ -116,7 +116,7 @@ def register(sub) -> None:
     q.add_argument("--template", required=True, help="VIC parameter file whose cells give every other variable")
     q.add_argument("--domain", help="the template's domain file (checked to exist)")
     q.add_argument("--out", required=True, help="new (or empty) folder for the setup")
-    q.add_argument("--steps-per-day", type=int, default=8, help="forcing and model steps per day (default 8)")
+    q.add_argument("--steps-per-day", type=positive_int, default=8, help="forcing and model steps per day (default 8)")
     q.add_argument("--template-cell", type=int, nargs=2, metavar=("ROW", "COL"),
                    help="template cell for every Region cell (default: same lat/lon, else the first active cell)")
     q.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -205,6 +205,7 @@ def run_export(args) -> int:
             raise VICError(f"--option {item!r}: expected KEY=VALUE")
         k, v = item.split("=", 1)
         options[k.strip().upper()] = v.strip()
+    guard(args, args.out, "directory", region=args.region, template=args.template, domain=args.domain)
     region = Region.open(args.region)
     res = export_vic(region, args.template, args.domain, args.out, steps_per_day=args.steps_per_day,
                      template_cell=args.template_cell, options=options)

@@ -407,10 +407,20 @@ class Surrogate(nn.Module):
         return model.freeze() if freeze else model
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device | None = None, *, freeze: bool = True) -> "Surrogate":
-        """Load a surrogate saved with :meth:`save`; frozen and on ``device`` (default CPU)."""
+    def load(cls, path: str | Path, device: str | torch.device | None = None, *, freeze: bool = True,
+             allow_incomplete: bool = False) -> "Surrogate":
+        """Load a surrogate saved with :meth:`save`; frozen and on ``device`` (default CPU).
+
+        A snapshot of an interrupted training (``info["incomplete"]``) is refused unless
+        ``allow_incomplete``.
+        """
         path = Path(path)
         ckpt = load_torch_file(path, "surrogate checkpoint", SurrogateError)
+        info = ckpt.get("info") if isinstance(ckpt, dict) else None
+        if isinstance(info, dict) and info.get("incomplete") and not allow_incomplete:
+            epochs = len((info.get("history") or {}).get("val_loss") or [])
+            raise SurrogateError(f"{path}: an incomplete surrogate (training was interrupted after {epochs} epoch(s)); "
+                                 "train it again, or load it with allow_incomplete=True")
         model = cls.from_checkpoint(ckpt, source=str(path), freeze=freeze)
         return model.to(device) if device is not None else model
 

@@ -102,7 +102,8 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
 
     Returns a frozen :class:`Surrogate` (best validation epoch). ``store`` keeps the simulator
     runs (resumable; a temporary folder when None). ``out`` writes the best checkpoint after
-    every improving epoch (atomically), so an interrupted training leaves a usable file.
+    every improving epoch (atomically), marked incomplete until training ends: an interrupted
+    training leaves a file that :meth:`Surrogate.load` refuses unless ``allow_incomplete=True``.
     ``max_time`` (seconds) stops training early once spent: an explicit opt-in that makes the
     result depend on the machine's load (no preset sets it). ``num_threads`` sets torch's CPU threads
     for the duration of the call; by default 1 when training on CPU: the per-step matrices of a small
@@ -360,7 +361,10 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     model.info.update(_info(history, split, region, s, seed, best_epoch, time.perf_counter() - t0, dev))
     log.info("surrogate trained: best validation MSE %.4f (standardised) at epoch %d of %d, %.1f s", best,
              best_epoch + 1, len(history["val_loss"]), time.perf_counter() - t0)
-    return model.freeze()
+    model = model.freeze()
+    if out is not None:
+        model.save(out)  # the finished model replaces the incomplete snapshots
+    return model
 
 
 def _sample_groups(ts: TrainingStore, region: Region, max_memory_gb: float) -> list[np.ndarray]:
@@ -418,5 +422,6 @@ def _snapshot(model: Surrogate, state: dict, history, split, region, s, seed) ->
     snap = Surrogate(model.config, model.normalization, model.parameter_space, model.forcing_names,
                      model.attribute_names, simulator=model.simulator, region_fingerprint=model.region_fingerprint,
                      info=_info(history, split, region, s, seed, len(history["val_loss"]) - 1, 0.0, "cpu"))
+    snap.info["incomplete"] = True  # a best-so-far snapshot: loaders refuse it unless asked
     snap.load_state_dict(state)
     return snap
