@@ -97,3 +97,18 @@ def test_vic_adapter_and_spotpy_strategy_options_load_without_torch():
             "print(json.dumps({m: m in sys.modules for m in ('torch', 'spotpy')}))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == {"torch": False, "spotpy": False}
+
+
+def test_every_option_of_every_installed_strategy_is_documented():
+    from vic_paraformer.registry import get_calibrator_class, strategies
+
+    undocumented = {}
+    for name in strategies():
+        cls = get_calibrator_class(name)
+        infos = cls.describe_options()
+        assert [i.name for i in infos[:2]] == ["seed", "parameter_space"]
+        assert {i.name for i in infos[2:]} == set(cls.default_options)
+        missing = [i.name for i in infos if not i.help]
+        if missing:
+            undocumented[name] = missing
+    assert not undocumented, undocumented

@@ -44,6 +44,49 @@ SERIES_OPTIONS: dict[str, Any] = {"z_dropout": 0.1, "param_windows": 4, "untrain
 #: Values of ``untrained_cell_obs``: hide the observations of cells that are not training cells, or use them.
 UNTRAINED_CELL_OBS: tuple[str, ...] = ("hide", "use")
 
+#: Meaning of each option (``vic-paraformer strategies NAME``); the network's hyperparameters below.
+COMMON_OPTION_HELP: dict[str, str] = {
+    "surrogate": "surrogate checkpoint (.pt) or loaded Surrogate the network trains through (required; frozen)",
+    "preset": "what the options left at None become (vic_paraformer.dl.presets): 'auto' (paper on a GPU, cpu "
+              "otherwise), 'paper' (the paper's numbers, GPU-sized), 'cpu' (reduced, minutes on a CPU) or 'small'",
+    "paper_split": "which of the paper's splits sizes preset 'paper' uses: 'das_s8' or 'das_s4'",
+    "epochs": "most training epochs (None: the preset's)",
+    "batch_size": "training cells per minibatch (None: the preset's)",
+    "batches_per_epoch": "minibatches per epoch (None: about one pass over the training cell-days, at least 20)",
+    "window": "days per training window; the surrogate's warm-up days at its start are not scored "
+              "(None: the preset's, 240)",
+    "patience": "epochs without a better validation loss before stopping; the best weights are kept "
+                "(None: the preset's)",
+    "optimizer": "'adadelta' (the paper's), 'adam' or 'adamw'",
+    "lr": "learning rate (None: the preset's AdaDelta step multiplier; 3e-4 for adam/adamw)",
+    "weight_decay": "L2 weight decay of the optimiser",
+    "dropout": "dropout of the network (None: the preset's)",
+    "val_fraction": "share of the last training days held out to monitor early stopping (0: no hold-out, "
+                    "monitor the training loss; None: the preset's)",
+    "device": "'auto' (CUDA when available), 'cpu' or 'cuda[:N]'",
+    "obs_operator": "also learn a per-cell linear map a*sm+b between simulated and observed soil moisture "
+                    "(for satellite products whose depth or bias differ)",
+    "obs_operator_l2": "L2 pull of the observation operator towards the identity",
+    "model_out": "where to save the trained model (.pt), for 'calibrate --apply' on new cells",
+    "progress": "show a progress bar over epochs (None: off in library calls, on in the CLI)",
+    "threads": "torch CPU threads for the run, restored afterwards (None: torch's setting; the CLI's default is 1)",
+}
+SERIES_OPTION_HELP: dict[str, str] = {
+    "z_dropout": "share of training windows with the observed series hidden, so that the network learns the "
+                 "case of cells without observations",
+    "param_windows": "evenly spaced windows whose outputs are averaged into a cell's parameters",
+    "untrained_cell_obs": "'hide' the observations of cells that are not training cells when computing their "
+                          "parameters, or 'use' them",
+}
+#: Meaning of the model zoo's architecture hyperparameters (None: the preset's size).
+HYPERPARAMETER_HELP: dict[str, str] = {
+    "hidden_size": "hidden units of the network (None: the preset's)",
+    "d_model": "width of the transformer's tokens (None: the preset's)",
+    "n_heads": "attention heads (None: the preset's)",
+    "n_layers": "transformer layers (None: the preset's)",
+    "dropout": "dropout of the network (None: the preset's)",
+}
+
 #: Default learning rates of Adam/AdamW (AdaDelta's comes with the preset, :mod:`vic_paraformer.dl.presets`).
 DEFAULT_LR = {"adadelta": None, "adam": 3e-4, "adamw": 3e-4}
 

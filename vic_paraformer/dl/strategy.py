@@ -28,7 +28,8 @@ from ..result import CalibrationResult
 from ..surrogate.resolve import resolve_surrogate, surrogate_file_problem
 from . import model_file
 from ..progress import show_progress
-from .config import COMMON_OPTIONS, DEFAULT_LR, SERIES_OPTIONS, TrainConfig, option_problems, resolve_device
+from .config import (COMMON_OPTION_HELP, COMMON_OPTIONS, DEFAULT_LR, HYPERPARAMETER_HELP, SERIES_OPTION_HELP,
+                     SERIES_OPTIONS, TrainConfig, option_problems, resolve_device)
 from .modelzoo import get_network
 from .obs_operator import ObservationOperator
 from .presets import DL_PRESETS, PAPER_SPLITS, preset_values, resolve_preset
@@ -58,6 +59,14 @@ class DLCalibrator(Calibrator):
         if "default_options" not in cls.__dict__:
             cls.default_options = {**COMMON_OPTIONS, **(SERIES_OPTIONS if cls.uses_series else {}),
                                    **{k: None for k in spec.hyperparameters}}
+        if "option_help" not in cls.__dict__:
+            cls.option_help = {**COMMON_OPTION_HELP, **(SERIES_OPTION_HELP if cls.uses_series else {}),
+                               **{k: HYPERPARAMETER_HELP.get(k, "architecture hyperparameter (None: the preset's)")
+                                  for k in spec.hyperparameters}}
+        if "option_types" not in cls.__dict__:
+            types = {"surrogate": "path", "epochs": "int", "batch_size": "int", "batches_per_epoch": "int",
+                     "patience": "int", "lr": "float", "model_out": "path", "threads": "int"}
+            cls.option_types = {**types, **{k: t.__name__ for k, t in spec.hyperparameters.items()}}
 
     def __init__(self, *, seed: int = 0, parameter_space=None, **options: Any) -> None:
         self._space_given = parameter_space is not None

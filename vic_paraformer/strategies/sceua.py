@@ -40,6 +40,13 @@ class SCEUACalibrator(SpotpyCellCalibrator):
     maximize = False
     min_repetitions = 2
     default_options = {**SpotpyCellCalibrator.common_options, "ngs": 5, "kstop": 10, "pcento": 0.01, "peps": 0.001}
+    option_help = {
+        **SpotpyCellCalibrator.option_help,
+        "ngs": "number of complexes (5: one per parameter; spotpy's default 20 spends 220 runs on the burn-in)",
+        "kstop": "evolution loops over which the improvement of the best loss is assessed",
+        "pcento": "stop when the best loss improved by less than this percentage over kstop loops",
+        "peps": "stop when the population's normalised geometric range falls below this",
+    }
 
     def option_problems(self) -> list[str]:
         problems = super().option_problems()

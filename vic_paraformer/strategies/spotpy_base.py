@@ -89,6 +89,19 @@ class SpotpyCellCalibrator(Calibrator):
         "scheduler": None,
     }
     default_options: ClassVar[Mapping[str, Any]] = common_options
+    option_help: ClassVar[Mapping[str, str]] = {
+        "surrogate": "surrogate checkpoint (.pt) to evaluate parameter sets with (the default mode)",
+        "simulator": "instead of a surrogate, a registered simulator: 'waterbalance' or 'vic'",
+        "simulator_options": "keyword arguments of that simulator (e.g. {exe: /path/vic_image.exe})",
+        "repetitions": "most model runs per training cell (a hard cap, counted by us)",
+        "warmup": "days at the start excluded from the loss (None: the surrogate's warm-up, or a default with a "
+                  "simulator)",
+        "n_workers": "worker processes over cells (None: all cores; 1: in this process)",
+        "backend": "'local' process pool or 'dask'",
+        "scheduler": "Dask scheduler address tcp://host:port (with backend 'dask')",
+    }
+    option_types: ClassVar[Mapping[str, str]] = {"surrogate": "path", "simulator": "str", "warmup": "int",
+                                                 "n_workers": "int", "scheduler": "str"}
 
     _tmpdir = None
     _surrogate_checks: dict | None = None
