@@ -178,6 +178,8 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     best, best_epoch, best_state, stale = math.inf, 0, None, 0
     from tqdm.auto import tqdm
 
+    log.info("%s: training on %d cells for up to %d epochs of %d minibatches of %d windows (early stop after %d "
+             "epochs without improvement)", name, n_train, int(c.epochs), n_batches, bs, int(c.patience))
     bar = tqdm(range(int(c.epochs)), desc=f"{name} training", unit="epoch", disable=not c.progress)
     try:
         for epoch in bar:
