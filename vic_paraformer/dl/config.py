@@ -85,6 +85,10 @@ HYPERPARAMETER_HELP: dict[str, str] = {
     "n_heads": "attention heads (None: the preset's)",
     "n_layers": "transformer layers (None: the preset's)",
     "dropout": "dropout of the network (None: the preset's)",
+    "patch_days": "days per series token (1: every day a token, the paper's setting; P: attention P**2 times "
+                  "cheaper)",
+    "attn_dropout": "dropout on the attention weights of the series encoder and the cross-attention (0 keeps "
+                    "the fast attention kernel)",
 }
 
 #: Default learning rates of Adam/AdamW (AdaDelta's comes with the preset, :mod:`vic_paraformer.dl.presets`).
