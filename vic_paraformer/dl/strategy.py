@@ -65,7 +65,8 @@ class DLCalibrator(Calibrator):
                                   for k in spec.hyperparameters}}
         if "option_types" not in cls.__dict__:
             types = {"surrogate": "path", "epochs": "int", "batch_size": "int", "batches_per_epoch": "int",
-                     "patience": "int", "lr": "float", "model_out": "path", "threads": "int"}
+                     "patience": "int", "lr": "float", "model_out": "path", "threads": "int", "window": "int",
+                     "val_fraction": "float", "progress": "bool"}
             cls.option_types = {**types, **{k: t.__name__ for k, t in spec.hyperparameters.items()}}
 
     def __init__(self, *, seed: int = 0, parameter_space=None, **options: Any) -> None:
