@@ -21,12 +21,14 @@ and the final ``vic verify`` step is replaced by a water-balance evaluation, wit
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import vic_paraformer as vp
+import vic_paraformer.errors
 from _common import parse_args
 from vic_paraformer.errors import VICError
 from vic_paraformer.evaluation import evaluate
@@ -45,6 +47,8 @@ def _extra(p) -> None:
     p.add_argument("--end", help="last day to import (default: the global file's end)")
     p.add_argument("--out", default="vic-example-out", help="output folder")
     p.add_argument("--simulator", default="auto", choices=["auto", "vic", "waterbalance"])
+    p.add_argument("--obs-only", action="store_true",
+                   help="only write the twin pseudo-observations (OUT/twin_obs.csv) and stop")
 
 
 def twin_observations(region: vp.Region, simulator: str, seed: int, path: Path) -> Path:
@@ -65,7 +69,15 @@ def twin_observations(region: vp.Region, simulator: str, seed: int, path: Path) 
     return path
 
 
-def main() -> None:
+def main() -> int:
+    try:
+        return run()
+    except vp.errors.VicParaformerError as exc:  # one readable line, as the command line prints it
+        print(f"vic_setup.py: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run() -> int:
     args = parse_args(__doc__.splitlines()[0], extra=_extra)
     variables = dict(v.split("=", 1) for v in args.var)
     out = Path(args.out)
@@ -80,6 +92,9 @@ def main() -> None:
     region = region_from_vic(args.global_param_file, variables=variables, start=args.start, end=args.end)
     print(f"imported {region}")
     obs = Path(args.obs) if args.obs else twin_observations(region, simulator, args.seed, out / "twin_obs.csv")
+    if args.obs_only:
+        print(f"twin pseudo-observations written to {obs}")
+        return 0
     region = region_from_vic(args.global_param_file, observations=obs, variables=variables, start=args.start,
                                 end=args.end)
 
@@ -96,14 +111,15 @@ def main() -> None:
         from vic_paraformer.vic.verify import format_table, verify
 
         report = verify(args.global_param_file, result, obs, out / "verify", variables=variables, start=args.start,
-                        end=args.end)
+                        end=args.end, score_start=args.start, score_end=args.end)
         print(format_table(report))
     else:
         report = evaluate(region, result, simulator="waterbalance")
         s = report["variables"]["sm"]["all"]["summary"]
         print("vic verify skipped (no VIC); water-balance stand-in against the observations: "
               f"median RMSE {s['rmse']['median']:.4f}  PCC {s['pcc']['median']:.3f}  NSE {s['nse']['median']:.3f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

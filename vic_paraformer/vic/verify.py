@@ -23,7 +23,8 @@ Files written to ``out_dir`` (each atomically):
 ``water_balance.csv``     one row per cell: annual budget terms of both runs (mm/yr), first period
 
 Periods
-    Both runs cover ``start..end`` (default: the global file's period). Scores are computed over
+    Both runs cover ``start..end`` (default: the global file's period, widened to include the
+    result's calibration period; the forcing must cover it). Scores are computed over
     ``score_start..score_end`` when given; otherwise over two periods, both reported: the period the
     result was calibrated on (its ``info["calibration_period"]``, clipped to the run) and the period
     after it up to the end of the run (days the calibration never saw). Days before a scoring period
@@ -105,6 +106,18 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
         result = CalibrationResult.open(result)
     else:
         result_path = None
+    if start is None or end is None:
+        # default run: the global file's period, widened to cover the period the result was calibrated on
+        cal = (result.info or {}).get("calibration_period")
+        gperiod = GlobalParamFile.read(global_param_file, variables).period()
+        if cal:
+            if start is None:
+                start = min(pd.Timestamp(gperiod.start), pd.Timestamp(cal[0])).date()
+            if end is None:
+                end = max(pd.Timestamp(gperiod.end), pd.Timestamp(cal[1])).date()
+            if (pd.Timestamp(start), pd.Timestamp(end)) != (pd.Timestamp(gperiod.start), pd.Timestamp(gperiod.end)):
+                log.info("running VIC over %s..%s: the global file's period %s..%s widened to the result's "
+                         "calibration period %s..%s", start, end, gperiod.start, gperiod.end, cal[0], cal[1])
     region = region_from_vic(global_param_file, observations, variables=variables, start=start, end=end)
     scored = [v for v, o in SCORED.items() if region.has(o)]
     if not scored:
