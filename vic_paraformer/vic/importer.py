@@ -71,7 +71,7 @@ Optional variables ("if present") that are missing, or have missing values at si
 are skipped with a logged warning. ``annual_prec`` is the exception: when the parameter file has no
 finite value at the simulated cells (the samples' is NaN everywhere; VIC 5 does not use it in the
 image driver's water balance), the attribute is the mean annual precipitation of the imported
-forcing (mm/yr; an info line says so), so it is always present and the import stays quiet.
+forcing (mm/yr; a debug line says so), so it is always present and the import stays quiet.
 
 Checks before anything else
     The global file's keys, every ``${NAME}`` on a used line
@@ -591,7 +591,7 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
     forcing = read_daily_forcing(gf, grid, period)
     if "annual_prec" not in att:
         att["annual_prec"] = forcing["prec"].mean(axis=1) * 365.25
-        log.info("%s: annual_prec has no values at the simulated cells; the attribute is the forcing's mean annual "
+        log.debug("%s: annual_prec has no values at the simulated cells; the attribute is the forcing's mean annual "
                  "precipitation (%s..%s)", ppath, period.start, period.end)
     days = pd.date_range(pd.Timestamp(period.start), pd.Timestamp(period.end), freq="D")
     rows, cols = grid.rows, grid.cols
