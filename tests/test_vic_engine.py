@@ -312,3 +312,24 @@ def test_vic_two_workers_are_faster_than_one(tmp_path):
             walls[n] = time.perf_counter() - t0
     np.testing.assert_allclose(outs[1]["sm"].values, outs[2]["sm"].values, atol=1e-6)
     assert walls[2] < 0.85 * walls[1], walls
+
+
+def test_scoring_periods_default_to_the_calibration_period_and_the_period_after():
+    from types import SimpleNamespace
+
+    from vic_paraformer.vic.verify import scoring_periods
+
+    times = pd.date_range("2008-01-01", "2008-12-31")
+    res = SimpleNamespace(info={"calibration_period": ["2008-01-01", "2008-06-30"]})
+    p = scoring_periods(res, times)
+    assert list(p) == ["calibration", "after_calibration"]
+    assert p["after_calibration"] == (pd.Timestamp("2008-07-01"), pd.Timestamp("2008-12-31"))
+    assert list(scoring_periods(SimpleNamespace(info={"calibration_period": ["2008-01-01", "2008-12-31"]}),
+                                times)) == ["calibration"]
+    assert list(scoring_periods(SimpleNamespace(info={}), times)) == ["run"]
+    assert scoring_periods(res, times, "2008-03-01", None) == {"score": (pd.Timestamp("2008-03-01"),
+                                                                         pd.Timestamp("2008-12-31"))}
+    with pytest.raises(VICError, match="not inside the run"):
+        scoring_periods(res, times, "2007-01-01", "2008-02-01")
+    with pytest.raises(VICError, match="does not overlap"):
+        scoring_periods(SimpleNamespace(info={"calibration_period": ["2010-01-01", "2010-02-01"]}), times)
