@@ -58,7 +58,14 @@ class ConfigError(VicParaformerError, ValueError):
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) run configuration and check its keys."""
+    """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) ``calibrate`` configuration and check its keys."""
+    path = Path(path)
+    data = read_mapping(path)
+    return _checked_calibrate_config(path, data)
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML or JSON file (ConfigError naming the file, line and column)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: configuration file not found")
@@ -78,6 +85,10 @@ def load_config(path: str | Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}")
+    return data
+
+
+def _checked_calibrate_config(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {unknown}; expected some of {sorted(CONFIG_KEYS)}")
@@ -143,3 +154,48 @@ def merged(config: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
     out = dict(config)
     out.update({k: v for k, v in overrides.items() if v is not None})
     return out
+
+
+#: File name of the run configuration a command writes into an output folder.
+RUN_CONFIG_NAME = "config.yaml"
+
+
+def run_config_path(out: str | Path) -> Path:
+    """Where a command whose output is ``out`` writes its run configuration: ``DIR/config.yaml``
+    for an output folder, ``NAME.config.yaml`` beside an output file ``NAME.ext``."""
+    out = Path(out)
+    if out.is_dir() or not out.suffix:
+        return out / RUN_CONFIG_NAME
+    return out.with_name(out.stem + ".config.yaml")
+
+
+def write_run_config(path: str | Path, command: str, settings: Mapping[str, Any]) -> Path:
+    """Write ``settings`` (the run's full resolved configuration) as YAML, atomically.
+
+    ``vic-paraformer COMMAND --config PATH`` reads the file back and repeats the run.
+    """
+    from ._io import to_plain, write_text_atomic
+
+    header = (f"# vic-paraformer {command}: the full configuration of this run.\n"
+              f"# Repeat it with: vic-paraformer {command} --config {Path(path).name}\n"
+              "# (relative paths are relative to this file; command-line flags override any setting here)\n")
+    body = yaml.safe_dump(to_plain(dict(settings), nan_as_none=True), sort_keys=False, default_flow_style=False)
+    return write_text_atomic(path, header + body)
+
+
+def load_command_config(path: str | Path, keys: Iterable[str], path_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """A run configuration of a command whose settings are its option names (``keys``).
+
+    Unknown keys are rejected; relative paths under ``path_keys`` are taken relative to the file.
+    """
+    path = Path(path)
+    data = read_mapping(path)
+    keys = set(keys)
+    unknown = sorted(set(data) - keys)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown}; expected some of {sorted(keys)}")
+    for key in path_keys:
+        v = data.get(key)
+        if isinstance(v, str) and v and not Path(v).is_absolute():
+            data[key] = str(path.parent / v)
+    return data

@@ -7,9 +7,14 @@ import shlex
 import sys
 
 from ._outputs import guard
+from ._runconfig import add_config_argument, apply_config, write_settings
 from ._types import positive_int
 from ._spinup import add_spinup_argument, with_spinup
 from ._vic_options import add_vic_options, vic_simulator_options, workers
+
+
+#: Settings of ``benchmark`` that are paths (relative ones in a --config file are relative to it).
+BENCHMARK_PATHS = ("out", "region", "exe", "workdir")
 
 
 def register(sub) -> None:
@@ -17,7 +22,7 @@ def register(sub) -> None:
                        description="Split a region in time (2 training years, 1 test year) and space (DAS-S4, DAS-S8, "
                                    "DAS-S8NG), train the surrogate once, run every strategy with every seed, evaluate "
                                    "with the simulator and write results.json, table.md, report.md and figures.")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", default=None, help="output folder (its config.yaml holds this run's settings)")
     p.add_argument("--quick", action="store_true", help="small settings (16 x 16 cells, one seed): minutes on 2 cores")
     p.add_argument("--region", help="region netCDF (default: the built-in synthetic twin)")
     p.add_argument("--simulator", default="waterbalance", help="simulator to train the surrogate on and evaluate with")
@@ -34,13 +39,18 @@ def register(sub) -> None:
     add_spinup_argument(p)
     p.add_argument("--surrogate-samples", type=positive_int, default=None,
                    help="parameter samples per cell for the surrogate's simulator runs (default: the preset's)")
+    add_config_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..benchmark import BenchmarkConfig, run_benchmark
+    from ..config import ConfigError
     from ..region import Region
 
+    args = apply_config(args, BENCHMARK_PATHS)
+    if not args.out:
+        raise ConfigError("--out is required (or 'out' in --config)")
     guard(args, args.out, "directory", region=args.region)
     if args.strategies:
         from ..errors import StrategyError
@@ -70,5 +80,6 @@ def run(args: argparse.Namespace) -> int:
     region = Region.open(args.region) if args.region else None
     command = "vic-paraformer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     run_benchmark(config, args.out, region=region, command=command, progress=lambda m: print(m, flush=True))
+    write_settings(args, args.out, "benchmark", path_keys=BENCHMARK_PATHS)
     print(f"table:   {args.out}/table.md\nreport:  {args.out}/report.md\nresults: {args.out}/results.json")
     return 0

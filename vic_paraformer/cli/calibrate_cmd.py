@@ -21,7 +21,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..config import ConfigError, load_config, merged, parse_options
+from ..config import ConfigError, load_config, merged, parse_options, run_config_path, write_run_config
 from ..errors import OutputError, StrategyError
 from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument, with_spinup
@@ -132,9 +132,29 @@ def run(args: argparse.Namespace) -> int:
     result = calibrator.calibrate(region)
     result.info.update(split)
     result.save(s["out"])
+    cfg = write_run_config(run_config_path(s["out"]), "calibrate", resolved_config(s, calibrator))
     print(result.summary())
-    print(f"written {s['out']}")
+    print(f"written {s['out']} (run configuration: {cfg})")
     return 0
+
+
+def resolved_config(s: dict, calibrator) -> dict:
+    """The run's full configuration in the ``--config`` format: the settings as resolved, the
+    strategy's options with every default and preset value filled in (paths absolute)."""
+    options = {k: v for k, v in calibrator.options.items() if k not in ("surrogate", "model_out", "threads")}
+    absolute = {k: str(Path(s[k]).resolve()) if s.get(k) else s.get(k) for k in ("region", "out", "surrogate", "model_out")}
+    out = {"region": absolute["region"], "strategy": calibrator.name, "seed": calibrator.seed,
+           "surrogate": absolute["surrogate"], "out": absolute["out"], "model_out": absolute["model_out"],
+           "parameter_space": calibrator.parameter_space.to_dict()}
+    for key in ("train_period", "test_period", "train_cells"):
+        if s.get(key) is not None:
+            out[key] = s[key]
+    if isinstance(out.get("train_cells"), str) and Path(out["train_cells"]).is_file():
+        out["train_cells"] = str(Path(out["train_cells"]).resolve())
+    if "threads" in calibrator.options:
+        out["threads"] = calibrator.options["threads"]
+    out["options"] = options
+    return out
 
 
 def _with_spinup(strategy: str, options: dict, args: argparse.Namespace) -> dict:

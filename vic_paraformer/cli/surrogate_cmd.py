@@ -10,11 +10,14 @@ from pathlib import Path
 
 from ..outputs import guarded_replace
 from ._outputs import add_overwrite, guard
+from ._runconfig import add_config_argument, apply_config, write_settings
 from ._spinup import add_spinup_argument, with_spinup
 from ._split import add_split_arguments
 from ._types import non_negative_int, positive_float, positive_int
 
 log = logging.getLogger("vic_paraformer.cli")
+#: Settings of ``surrogate train`` that are paths (relative ones in a --config file are relative to it).
+SURROGATE_PATHS = ("region", "out", "store", "exe", "workdir")
 from ._vic_options import add_vic_options, vic_simulator_options, workers
 
 
@@ -24,11 +27,12 @@ def register(sub) -> None:
                                    "runs of a region, or report its accuracy against the simulator.")
     ss = p.add_subparsers(dest="surrogate_command", metavar="ACTION")
     t = ss.add_parser("train", help="generate simulator runs and train a surrogate")
-    t.add_argument("--region", required=True, help="region netCDF (vic_paraformer Region)")
+    t.add_argument("--region", default=None, help="region netCDF (vic_paraformer Region)")
     t.add_argument("--simulator", default="waterbalance", help="simulator to imitate (default: waterbalance)")
     add_spinup_argument(t)
     t.add_argument("--samples", type=positive_int, default=None, help="parameter samples per cell (default: preset)")
-    t.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    t.add_argument("--out", default=None, help="checkpoint file to write (.pt); its run configuration goes to "
+                                             "NAME.config.yaml beside it")
     t.add_argument("--preset", default="demo", help="settings preset: test, demo (default) or benchmark")
     t.add_argument("--epochs", type=positive_int, default=None, help="most training epochs (default: preset)")
     t.add_argument("--hidden", type=positive_int, default=None, help="LSTM hidden size")
@@ -53,6 +57,7 @@ def register(sub) -> None:
     add_overwrite(t)
     add_vic_options(t, workers_help="simulator processes for the training runs (default 1; more for the vic "
                                     "simulator: one VIC run per parameter set and worker)")
+    add_config_argument(t)
     t.set_defaults(func=run_train)
     e = ss.add_parser("evaluate", help="accuracy of a surrogate against its simulator")
     e.add_argument("--surrogate", required=True, help="checkpoint written by 'surrogate train'")
@@ -69,9 +74,15 @@ def register(sub) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..config import ConfigError
     from ..region import Region
     from ..surrogate import train_surrogate
     from ._split import split_message, split_region
+
+    args = apply_config(args, SURROGATE_PATHS)
+    for key in ("region", "out"):
+        if not getattr(args, key):
+            raise ConfigError(f"--{key} is required (or '{key}' in --config)")
 
     guard(args, args.out, "surrogate", region=args.region)
     guard(args, args.store, "directory", option="--store", required=False, region=args.region)
@@ -96,6 +107,8 @@ def run_train(args: argparse.Namespace) -> int:
         guarded_replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
+    cfg = write_settings(args, out, "surrogate train", path_keys=SURROGATE_PATHS)
+    log.info("run configuration written to %s", cfg)
     hist = sur.info.get("history", {})
     best = sur.info.get("best_epoch", -1)
     val = hist.get("val_loss", [float("nan")])[best] if hist else float("nan")
