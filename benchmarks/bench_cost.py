@@ -164,7 +164,7 @@ def main() -> None:
         print("\nVIC")
         vic = vic_costs(args.vic_runs)
         if vic is not None:
-            from vic_paraformer.surrogate.train import PRESETS
+            from vic_paraformer.surrogate.train import SURROGATE_PRESETS
 
             days = int(round(365.25 * args.years))
             run_cell = vic["startup_s"] + vic["per_cell_day_s"] * days  # one SCE-UA run: one cell, one process
@@ -172,7 +172,7 @@ def main() -> None:
             vic["sceua_cpu_per_cell_estimate"] = vic_cell
             print(f"  SCE-UA with VIC in the loop ~ {evals:.0f} runs x {run_cell:.3f} s = {vic_cell:.1f} CPU-s per "
                   f"calibrated cell (estimate: measured run costs x measured SCE-UA runs per cell)")
-            n_samples = int(PRESETS[args.surrogate_preset]["n_samples"])
+            n_samples = int(SURROGATE_PRESETS[args.surrogate_preset]["n_samples"])
 
             def vic_data(cells: int) -> float:  # the surrogate's training data as VIC runs: one run per sample
                 return n_samples * (vic["startup_s"] + vic["per_cell_day_s"] * cells * days)

@@ -160,7 +160,7 @@ def test_predict_tiles_long_series_like_windows(region):
         assert full.shape == (region.n_cells, region.n_days, 2)
         # the first window is predicted as is; a later day comes from a window where it is past the warm-up
         assert torch.allclose(full[:, :60], sur(x[:, :60], a, tu), atol=1e-6)
-        s = sur.window_starts(region.n_days)[1]
+        s = sur.tiling_starts(region.n_days)[1]
         assert torch.allclose(full[:, s + 10:s + 60], sur(x[:, s:s + 60], a, tu)[:, 10:], atol=1e-6)
     space = sur.parameter_space
     phys = space.denormalize(tu.numpy().astype(float))
@@ -191,9 +191,9 @@ def test_predict_tensor_reuses_window_stack_only_for_the_same_unchanged_inputs(r
 
 
 def test_presets_budget_in_epochs_never_wall_clock():
-    from vic_paraformer.surrogate.train import PRESETS
+    from vic_paraformer.surrogate.train import SURROGATE_PRESETS
 
-    for name, settings in PRESETS.items():
+    for name, settings in SURROGATE_PRESETS.items():
         assert settings.get("max_time") is None, name
         assert settings["epochs"] >= 1 and settings["steps_per_epoch"] >= 1
 

@@ -511,10 +511,3 @@ def _period_times(times, sl: slice):
     if len(idx) == 0:
         raise SimulatorError(f"period {sl.start}..{sl.stop} has no days in {times[0].date()}..{times[-1].date()}")
     return times[idx.values]
-
-
-def run_ensemble(region: Region, params: xr.Dataset, simulator: str | Simulator = "waterbalance", **options) -> xr.Dataset:
-    """Convenience: ``EnsembleRunner(simulator, **options).run(region, params)`` with clean-up."""
-    run_kw = {k: options.pop(k) for k in ("period", "out_path", "desc") if k in options}
-    with EnsembleRunner(simulator, **options) as runner:
-        return runner.run(region, params, **run_kw)

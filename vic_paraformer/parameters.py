@@ -44,7 +44,9 @@ PARAMETER_DESCRIPTIONS: dict[str, str] = {
 
 PARAMETER_UNITS: dict[str, str] = {"infilt": "1", "Ds": "1", "Dsmax": "mm/day", "Ws": "1", "expt": "1"}
 
-PRESETS: dict[str, dict[str, tuple[float, float]]] = {
+#: Bound presets of :meth:`ParameterSpace.preset` (bounds only; the DL training presets are in
+#: :mod:`vic_paraformer.dl.presets`, the surrogate's in ``surrogate.train.SURROGATE_PRESETS``).
+BOUND_PRESETS: dict[str, dict[str, tuple[float, float]]] = {
     "vic": {
         "infilt": (0.001, 0.5),
         "Ds": (0.001, 1.0),
@@ -133,9 +135,9 @@ class ParameterSpace:
 
         The ``paper`` preset warns for each bound VIC cannot use physically.
         """
-        if name not in PRESETS:
-            raise ParameterError(f"unknown parameter preset {name!r}; expected one of {sorted(PRESETS)}")
-        table = PRESETS[name]
+        if name not in BOUND_PRESETS:
+            raise ParameterError(f"unknown parameter preset {name!r}; expected one of {sorted(BOUND_PRESETS)}")
+        table = BOUND_PRESETS[name]
         names = tuple(names) if names is not None else PARAMETER_NAMES
         unknown = [n for n in names if n not in table]
         if unknown:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from .data import TrainingStore, generate_training_data, sample_parameters
 from .model import OUTPUT_NAMES, Normalization, Surrogate, SurrogateConfig
-from .train import PRESETS, make_split, train_from_store, train_surrogate
+from .train import SURROGATE_PRESETS, make_split, train_from_store, train_surrogate
 
 __all__ = ["Surrogate", "SurrogateConfig", "Normalization", "OUTPUT_NAMES", "TrainingStore", "generate_training_data",
-           "sample_parameters", "PRESETS", "make_split", "train_surrogate", "train_from_store", "evaluate_surrogate"]
+           "sample_parameters", "SURROGATE_PRESETS", "make_split", "train_surrogate", "train_from_store", "evaluate_surrogate"]
 
 
 def evaluate_surrogate(*args, **kwargs):

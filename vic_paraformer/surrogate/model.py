@@ -239,8 +239,10 @@ class Surrogate(nn.Module):
         return (torch.as_tensor(x, device=self.device), torch.as_tensor(a, device=self.device))
 
     # ------------------------------------------------------------------ prediction
-    def window_starts(self, n_days: int) -> list[int]:
-        """Starts of the overlapping windows :meth:`predict_normalized` tiles ``n_days`` with."""
+    def tiling_starts(self, n_days: int) -> list[int]:
+        """Starts of the overlapping training-length windows that tile ``n_days`` for whole-series
+        prediction (:meth:`predict_tensor`; not the evenly spaced parameter windows of the DL
+        strategies, :func:`vic_paraformer.dl.cell_params.param_window_starts`)."""
         length = self.window
         if n_days <= length:
             return [0]
@@ -258,7 +260,7 @@ class Surrogate(nn.Module):
         e.g. one cell's series) are kept.
         """
         b, n_days, _ = x.shape
-        starts = self.window_starts(n_days)
+        starts = self.tiling_starts(n_days)
         length = min(self.window, n_days)
         cacheable = not (x.requires_grad or a.requires_grad)
         c = getattr(self, "_window_cache", None)
@@ -279,7 +281,7 @@ class Surrogate(nn.Module):
         keeps every prediction in the regime the model was trained in. Differentiable.
         """
         b, n_days, _ = x.shape
-        starts = self.window_starts(n_days)
+        starts = self.tiling_starts(n_days)
         length = min(self.window, n_days)
         xs, a_rep, rep = self._window_inputs(x, a)
         y = self(xs, a_rep, theta_u.repeat_interleave(rep, 0)).reshape(b, rep, length, -1)

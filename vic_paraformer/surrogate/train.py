@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 #: over 3 years): ``test`` ~5-10 s on the 8 x 8 test region (held-out median sm NSE ~0.95);
 #: ``demo`` ~1 min on 12 x 12 cells (median NSE 0.99); ``benchmark`` ~2-4 min on 32 x 32 cells
 #: (median NSE 0.994, ~0.86 M cell-days/s prediction). No preset sets ``max_time`` (reproducibility).
-PRESETS: dict[str, dict[str, Any]] = {
+#: (Surrogate presets: data and training budgets of the surrogate only; not the parameter bounds of
+#: ``parameters.BOUND_PRESETS`` nor the DL presets of :mod:`vic_paraformer.dl.presets`.)
+SURROGATE_PRESETS: dict[str, dict[str, Any]] = {
     "test": dict(n_samples=32, hidden_size=32, num_layers=1, dropout=0.0, epochs=16, steps_per_epoch=25,
                  batch_size=32, lr=1e-2, window=240, warmup=60, patience=4, max_time=None),
     "demo": dict(n_samples=64, hidden_size=64, num_layers=1, dropout=0.0, epochs=30, steps_per_epoch=40,
@@ -80,9 +82,9 @@ def make_split(n_samples: int, n_cells: int, *, val_samples: float = 0.15, val_c
 def resolve_settings(preset: str | None, **overrides: Any) -> dict[str, Any]:
     """The preset's settings with every non-None override applied."""
     preset = preset or "demo"
-    if preset not in PRESETS:
-        raise SurrogateError(f"unknown surrogate preset {preset!r}; expected one of {sorted(PRESETS)}")
-    out = dict(PRESETS[preset])
+    if preset not in SURROGATE_PRESETS:
+        raise SurrogateError(f"unknown surrogate preset {preset!r}; expected one of {sorted(SURROGATE_PRESETS)}")
+    out = dict(SURROGATE_PRESETS[preset])
     out.update({k: v for k, v in overrides.items() if v is not None})
     return out
 
