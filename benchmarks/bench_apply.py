@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--region")
     args = ap.parse_args()
     from vic_paraformer.dl.cell_params import cell_u
+    from vic_paraformer.dl.model_file import APPLY_BATCH_CELLS
     from vic_paraformer.dl.modelzoo import build_network
 
     for th in (int(t) for t in args.threads.split(",")):
@@ -77,7 +78,7 @@ def main() -> None:
             gflop = fc.get_total_flops() / 1e9
             cell_u(net, a[:64], None if s is None else s[:64], args.days, args.window, args.param_windows, 64)
             t = time.perf_counter()
-            cell_u(net, a, s, args.days, args.window, args.param_windows, 4096 if not series else 256)
+            cell_u(net, a, s, args.days, args.window, args.param_windows, APPLY_BATCH_CELLS[series])
             rate = n / (time.perf_counter() - t)
             ceiling = peak / max(gflop, 1e-12)
             print(f"{name:<28} {rate:>10,.0f} cells/s  {gflop * 1e3:9.3f} MFLOP/cell  ceiling {ceiling:>12,.0f} "
