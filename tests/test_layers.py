@@ -191,3 +191,9 @@ def test_the_checks_can_fail():
 def test_every_sub_package_says_its_job(package):
     doc = ast.get_docstring(ast.parse(MODULES[package].read_text()))
     assert doc and len(doc.split()) >= 5, f"{package or PACKAGE}/__init__.py needs a docstring stating its one job"
+
+
+def test_long_modules_say_why_at_their_top():
+    long = [m for m, p in MODULES.items() if len(p.read_text().splitlines()) > 400
+            and "Long module" not in (ast.get_docstring(ast.parse(p.read_text())) or "")]
+    assert not long, f"modules over 400 lines without 'Long module: <reason>' in their docstring: {long}"

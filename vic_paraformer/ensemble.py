@@ -28,6 +28,9 @@ inputs nor pending results grow with the number of tasks.
 A failing chunk or task raises :class:`~vic_paraformer.errors.SimulatorError` naming its cells and
 parameters (or its item) and chained to the original exception. Results are identical across
 back-ends: each chunk is computed by the same function on the same inputs.
+
+Long module (over 400 lines): one runner with two back-ends (local pool, Dask), chunking and
+clean-up on interrupt, which share their bookkeeping.
 """
 
 from __future__ import annotations

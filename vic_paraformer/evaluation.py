@@ -40,6 +40,9 @@ minus default medians per variable, group and metric. ``"water_balance"`` holds 
 budget of both runs over the scored period (:mod:`vic_paraformer.budget`) and the warnings naming
 cells whose calibrated ET departs from the reference or whose runoff + baseflow exceeds
 precipitation.
+
+Long module (over 400 lines): scoring a result against a simulator: raw and through the
+operator, with the default-parameter baseline and the water balance.
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ Training cells (optional)
     ``train_cell(cell)`` boolean: the cells a strategy may learn from. Without it, every cell with
     at least one observation is a training cell. A training cell whose observations are all NaN
     is an error.
+
+Long module (over 400 lines): the one data model: schema, validation, selection, lazy chunks and
+I/O of ``Region``.
 """
 
 from __future__ import annotations

@@ -61,6 +61,9 @@ function) and degrades what the calibrator sees, with these fixed numbers (:data
 The same arguments give identical arrays (everything derives from ``numpy`` Generators seeded with
 ``seed``; the realistic perturbations come from a second generator seeded with ``(seed, 1)``, so
 the true world of both presets is the same; the simulation runs in float64 on CPU).
+
+Long module (over 400 lines): the twin's forcing, attributes, true parameter fields, observation
+sampling and difficulty presets are one generator with one seed.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ allows). Also written: per-strategy water balance (test-year ET and runoff again
 parameter recovery (error and correlation with the truth), the simulator's sensitivity of SM and ET
 to each parameter (identifiability), and cost (wall time, evaluations, CPU seconds of the process
 and its children).
+
+Long module (over 400 lines): the protocol's steps (split, surrogate, strategies, scoring,
+resume) run in one loop over seeds and strategies.
 """
 
 from __future__ import annotations

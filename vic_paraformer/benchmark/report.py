@@ -1,4 +1,8 @@
-"""Aggregation of benchmark runs into results.json, table.md, report.md and figures."""
+"""Aggregation of benchmark runs into results.json, table.md, report.md and figures.
+
+Long module (over 400 lines): the report's sections, tables and figure captions, written in one
+pass over the results.
+"""
 
 from __future__ import annotations
 

@@ -15,6 +15,9 @@ weight and sets every dropout probability to 0. cuDNN refuses the backward pass 
 eval mode ("cudnn RNN backward can only be called in training mode"), so a frozen surrogate keeps
 its LSTM in training mode even after ``.eval()`` - with dropout 0 that is numerically identical
 to eval mode, and it lets gradients flow to the inputs on GPU as on CPU.
+
+Long module (over 400 lines): the network, its normalisation, whole-series prediction and the
+checkpoint format are one object's contract (the methods of ``Surrogate``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ Presets (``preset=``) give settings that fit a CPU budget; explicit arguments ov
 budgets are epochs and steps, never wall-clock time, so the same command gives the same surrogate
 however loaded the machine is; ``max_time`` exists as an explicit opt-in for interactive use and
 makes the result depend on the machine's speed.
+
+Long module (over 400 lines): the presets, the streaming training loop over the on-disk store
+and its held-out split share their settings and only make sense together.
 """
 
 from __future__ import annotations

@@ -52,6 +52,9 @@ Global file
     WalnutGulch-like options (``FULL_ENERGY TRUE``, ``QUICK_FLUX TRUE``, ``NODES 3``, ``SNOW_BAND`` as
     the template has bands, ``LAI_SRC``/``ALB_SRC FROM_VEGPARAM``, ``FCAN_SRC FROM_DEFAULT``), every
     option overridable through ``options``; one daily output stream in ``results/``.
+
+Long module (over 400 lines): writing a complete VIC image-driver setup (domain, parameters,
+forcing, global file) that ``vic import`` reads back.
 """
 
 from __future__ import annotations

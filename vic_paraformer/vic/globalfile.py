@@ -35,6 +35,9 @@ Placeholders
     A ``${NAME}`` without a value is an error on a line the run uses, and a logged warning (once)
     on a line that is not used (a key this package overrides, a commented-out output stream):
     :meth:`GlobalParamFile.check_placeholders`.
+
+Long module (over 400 lines): the whole grammar of a VIC global parameter file (ordered lines,
+sections, periods, output streams) in one reader and writer.
 """
 
 from __future__ import annotations

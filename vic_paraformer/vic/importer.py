@@ -90,6 +90,9 @@ Observations
     ``obs_sm`` and/or ``obs_et``. Points are matched to the nearest grid cell within half a grid
     spacing; a point outside the simulated cells is an error. Days outside the period are dropped;
     several values for the same cell and day are averaged.
+
+Long module (over 400 lines): reading a VIC setup (global file, domain, parameters, forcing,
+observations) into one Region, with the checks each file needs.
 """
 
 from __future__ import annotations
