@@ -10,7 +10,6 @@ from vic_paraformer.calibrator import CalibrationResult
 from vic_paraformer.errors import StrategyError
 from vic_paraformer.parameters import ParameterSpace
 from vic_paraformer.registry import get_calibrator
-from vic_paraformer.dl.obs_operator import ObservationOperator
 from vic_paraformer.dl.cell_params import param_window_starts
 from vic_paraformer.dl.inputs import InputNormalization
 from vic_paraformer.dl.model_file import apply_model, load as load_model
@@ -18,7 +17,7 @@ from vic_paraformer.dl.model_file import apply_model, load as load_model
 from _dl_fakes import FakeSurrogate, surrogate_rmse, twin_region
 
 STRATEGIES = ["paraformer_a", "paraformer_z", "ffn_a", "lstm_z"]
-FAST = dict(preset="small", window=50, epochs=15, batch_size=16, batches_per_epoch=3, progress=False)
+FAST = dict(preset="small", window=50, epochs=15, batch_size=16, batches_per_epoch=3, progress=False, loss="paper")
 
 
 
@@ -213,15 +212,16 @@ def test_observation_operator_learns_a_linear_map(sur):
     from vic_paraformer.region import Region
 
     scaled = Region(ds)
-    res = get_calibrator("ffn_a", surrogate=sur, seed=0, obs_operator=True, obs_operator_l2=0.0, optimizer="adam",
+    res = get_calibrator("ffn_a", surrogate=sur, seed=0, obs_operator="linear", obs_operator_l2=0.0, optimizer="adam",
                          lr=0.03, **{**FAST, "epochs": 15}).calibrate(scaled)
-    op = res.info["obs_operator"]
-    assert op["cells"] == [int(c) for c in scaled.training_cells]
-    assert len(op["a"]) == len(op["b"]) == scaled.training_cells.size
-    assert np.mean(op["a"]) < 0.95  # moved from the identity towards the true a = 0.7
+    op = res.obs_operator
+    assert op.kind == "linear" and op.cells.tolist() == [int(c) for c in scaled.training_cells]
+    assert len(op.a) == len(op.b) == scaled.training_cells.size
+    assert np.mean(op.a) < 0.95  # moved from the identity towards the true a = 0.7
+    assert res.info["obs_operator"]["kind"] == "linear"
     off = get_calibrator("ffn_a", surrogate=sur, seed=0, optimizer="adam", lr=0.03,
                          **{**FAST, "epochs": 15}).calibrate(scaled)
-    assert "obs_operator" not in off.info
+    assert "obs_operator" not in off.info and off.obs_operator.is_identity
 
     def fit(res, with_op):
         x, a = sur.prepare(scaled)
@@ -229,7 +229,7 @@ def test_observation_operator_learns_a_linear_map(sur):
         with torch.no_grad():
             sm = sur(x, a, u)[..., 0].numpy().astype(float)
         if with_op:
-            sm = ObservationOperator.apply_info(res.info["obs_operator"], scaled.cells, sm)
+            sm = res.obs_operator.apply_region(sm, scaled)
         return float(np.sqrt(np.nanmean((sm - scaled.observations())[:, sur.warmup:] ** 2)))
 
     assert fit(res, True) < fit(off, False)

@@ -13,7 +13,7 @@ from vic_paraformer.strategies import cell_geometry, cell_mapping, cell_models, 
 from vic_paraformer.strategies.sceua import SCEUACalibrator
 
 TRAIN = [0, 8]  # two opposite corners of a 3 x 3 grid
-SIM_KW = dict(simulator="waterbalance", warmup=30, ngs=2, n_workers=1)
+SIM_KW = dict(simulator="waterbalance", warmup=30, ngs=2, n_workers=1, loss="paper")
 
 
 
@@ -110,7 +110,7 @@ def test_sceua_against_trained_surrogate_beats_midpoint(synthetic_small, small_s
     train = [9, 36, 54]
     region = synthetic_small.with_training_cells(train)
     path = small_surrogate.save(tmp_path / "surrogate.pt")
-    res = vp.calibrate(region, strategy="sceua", seed=0, surrogate=str(path), repetitions=60, ngs=2, n_workers=1)
+    res = vp.calibrate(region, strategy="sceua", seed=0, surrogate=str(path), repetitions=60, ngs=2, n_workers=1, loss="paper")
     sur = small_surrogate
     assert res.info["warmup_days"] == sur.warmup and res.info["mode"] == f"surrogate {path.resolve()}"
     assert res.n_evaluations == sum(res.history["evaluations"]) <= 3 * 60

@@ -59,6 +59,13 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help=f"torch CPU threads of a DL strategy (strategy option 'threads'; default {DEFAULT_THREADS}, "
                         "fastest on shared cores)")
+    p.add_argument("--obs-operator", default=None, metavar="NAME",
+                   help="observation operator fitted with the parameters: identity (default), linear, cdf "
+                        "(strategy option 'obs_operator'; see the README on satellite or probe SM)")
+    p.add_argument("--loss", default=None, choices=["wb", "paper"],
+                   help="wb: water-balance-aware (default), paper: RMSE + RBL only (strategy option 'loss')")
+    p.add_argument("--objective", default=None, choices=["sm", "sm+et"],
+                   help="sm (default) or sm+et (needs obs_et; strategy option 'objective')")
     add_spinup_argument(p, "1 when a strategy runs the vic simulator, else 0; only for strategies with a "
                            "'simulator' option")
     add_split_arguments(p)
@@ -121,6 +128,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--strategy is required (or 'strategy' in --config); see 'vic-paraformer strategies'")
     options = _with_threads(s["strategy"], s["options"], s.get("threads"))
     options = _with_spinup(s["strategy"], options, args)
+    for flag, key in (("obs_operator", "obs_operator"), ("loss", "loss"), ("objective", "objective")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            if key in options and options[key] != value:
+                raise ConfigError(f"{key} given both as --{flag.replace('_', '-')} and --option {key}=...")
+            options[key] = value
     calibrator = make_calibrator(s["strategy"], seed=s["seed"], parameter_space=s.get("parameter_space"),
                                  options=options)
     full = Region.open(s["region"])

@@ -12,7 +12,7 @@ Modules, one job each:
 :mod:`.inputs`             network inputs: :class:`InputNormalization` (shared ``Normalizer``)
 :mod:`.modelzoo`           one module per network, registered by name
 :mod:`.losses`             masked RMSE and the range-boundary loss (paper eq. 13-14)
-:mod:`.obs_operator`       the optional learned per-cell observation operator (paper eq. 3)
+:mod:`vic_paraformer.observation`  the observation operator, refitted to the simulation every epoch
 :mod:`.cell_params`        per-cell network outputs (windows averaged for series networks)
 :mod:`.trainer`            the training loop :func:`train`
 :mod:`.model_file`         model files: ``save`` / ``load`` / :func:`apply_model` (public)

@@ -33,8 +33,15 @@ COMMON_OPTIONS: dict[str, Any] = {
     "dropout": None,
     "val_fraction": None,
     "device": "auto",
-    "obs_operator": False,
-    "obs_operator_l2": 0.01,
+    "obs_operator": "identity",
+    "obs_operator_l2": 1e-4,
+    "obs_operator_new_cells": "nearest",
+    "loss": "wb",
+    "wb_weight": 1.0,
+    "objective": "sm",
+    "et_weight": 1.0,
+    "val_scheme": "blocks",
+    "val_block_days": 30,
     "model_out": None,
     "progress": None,
     "threads": None,
@@ -61,12 +68,20 @@ COMMON_OPTION_HELP: dict[str, str] = {
     "lr": "learning rate (None: the preset's AdaDelta step multiplier; 3e-4 for adam/adamw)",
     "weight_decay": "L2 weight decay of the optimiser",
     "dropout": "dropout of the network (None: the preset's)",
-    "val_fraction": "share of the last training days held out to monitor early stopping (0: no hold-out, "
-                    "monitor the training loss; None: the preset's)",
+    "val_fraction": "share of the training days held out to monitor early stopping, as interleaved blocks "
+                    "(val_scheme) (0: no hold-out, monitor the training loss; None: the preset's)",
+    "val_scheme": "'blocks': interleaved held-out blocks spread over the period (default); 'tail': the last days",
+    "val_block_days": "length in days of each held-out block (val_scheme='blocks')",
     "device": "'auto' (CUDA when available), 'cpu' or 'cuda[:N]'",
-    "obs_operator": "also learn a per-cell linear map a*sm+b between simulated and observed soil moisture "
-                    "(for satellite products whose depth or bias differ)",
-    "obs_operator_l2": "L2 pull of the observation operator towards the identity",
+    "obs_operator": "observation operator H fitted with the parameters: 'identity', 'linear' (per-cell a*sm+b) "
+                    "or 'cdf' (per-cell CDF matching); see vic_paraformer.observation",
+    "obs_operator_l2": "ridge weight of the linear operator towards the identity ((m3/m3)^2)",
+    "obs_operator_new_cells": "operator for cells it was not fitted on: 'nearest' fitted cell or 'identity'",
+    "loss": "'wb': SM misfit + water-balance term keeping long-term ET near the default run / obs_et "
+            "(default); 'paper': RMSE + RBL only",
+    "wb_weight": "weight of the water-balance term (1: a 10 % ET departure costs as much as 0.01 m3/m3 RMSE)",
+    "objective": "'sm' or 'sm+et' (needs obs_et; RMSEs scaled by the observations' standard deviation)",
+    "et_weight": "weight of the ET term for objective 'sm+et'",
     "model_out": "where to save the trained model (.pt), for 'calibrate --apply' on new cells",
     "progress": "show a progress bar over epochs (None: off in library calls, on in the CLI)",
     "threads": "torch CPU threads for the run, restored afterwards (None: torch's setting; the CLI's default is 1)",
@@ -134,8 +149,15 @@ class TrainConfig:
     val_fraction: float
     device: str = "auto"
     batches_per_epoch: int | None = None
-    obs_operator: bool = False
-    obs_operator_l2: float = 0.01
+    obs_operator: str = "identity"
+    obs_operator_l2: float = 1e-4
+    obs_operator_new_cells: str = "nearest"
+    loss: str = "wb"
+    wb_weight: float = 1.0
+    objective: str = "sm"
+    et_weight: float = 1.0
+    val_scheme: str = "blocks"
+    val_block_days: int = 30
     progress: bool = False
     threads: int | None = None
     z_dropout: float = 0.0
@@ -171,6 +193,26 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
             problems.append(f"option {key} must be a positive integer, got {o[key]!r}")
     if o["batches_per_epoch"] is not None and not _positive_int(o["batches_per_epoch"]):
         problems.append(f"batches_per_epoch must be >= 1, got {o['batches_per_epoch']!r}")
+    from ..objective import ObjectiveError, check_loss, check_objective
+    from ..observation import NEW_CELL_RULES, ObservationOperatorError, check_operator_name
+
+    if isinstance(o["obs_operator"], bool):  # the older on/off form: on = linear
+        o["obs_operator"] = "linear" if o["obs_operator"] else "identity"
+    for key, check in (("obs_operator", check_operator_name), ("loss", check_loss), ("objective", check_objective)):
+        try:
+            o[key] = check(o[key])
+        except (ObservationOperatorError, ObjectiveError) as exc:
+            problems.append(str(exc))
+    if o["obs_operator_new_cells"] not in NEW_CELL_RULES:
+        problems.append(f"obs_operator_new_cells must be one of {list(NEW_CELL_RULES)}, got {o['obs_operator_new_cells']!r}")
+    if o["val_scheme"] not in ("blocks", "tail"):
+        problems.append(f"val_scheme must be 'blocks' (interleaved held-out blocks) or 'tail' (the last days), "
+                        f"got {o['val_scheme']!r}")
+    if not _positive_int(o["val_block_days"]):
+        problems.append(f"val_block_days must be a positive integer, got {o['val_block_days']!r}")
+    for key in ("obs_operator_l2", "wb_weight", "et_weight"):
+        if not isinstance(o[key], (int, float)) or isinstance(o[key], bool) or o[key] < 0:
+            problems.append(f"{key} must be a number >= 0, got {o[key]!r}")
     if not 0.0 <= float(o["val_fraction"]) < 0.9:
         problems.append(f"val_fraction must be in [0, 0.9), got {o['val_fraction']!r}")
     if not 0.0 <= float(o["dropout"]) < 1.0:

@@ -163,9 +163,16 @@ def apply_model(path: str | Path, region: Region, *, device: str = "cpu", num_th
     params = model.parameter_space.to_dataset(values, region.cells)
     info = {"applied_model": str(path), "versions": library_versions(), "observations_fed": bool(observations),
             "model_versions": model.payload.get("versions", {}), "model_train_cells": model.payload.get("train_cells", [])}
-    if model.payload.get("obs_operator"):
-        info["obs_operator"] = model.payload["obs_operator"]
-    return CalibrationResult(params=params, strategy=model.strategy, parameter_space=model.parameter_space,
+    stored = model.payload.get("obs_operator")
+    op = None
+    if stored:
+        from ..observation import ObservationOperator
+
+        # the operator travels with the model; new cells follow its documented rule (nearest/identity)
+        op = ObservationOperator.from_dict(stored) if "kind" in stored else None
+        if op is None:
+            info["obs_operator"] = stored  # the older {"cells", "a", "b"} form
+    return CalibrationResult(obs_operator=op, params=params, strategy=model.strategy, parameter_space=model.parameter_space,
                              options=dict(model.payload.get("options", {})), seed=model.payload.get("seed"),
                              history={}, n_evaluations=0, wall_time=time.perf_counter() - started,
                              train_cells=np.array([], dtype=int), info=info)

@@ -31,7 +31,7 @@ from ..progress import show_progress
 from .config import (COMMON_OPTION_HELP, COMMON_OPTIONS, DEFAULT_LR, HYPERPARAMETER_HELP, SERIES_OPTION_HELP,
                      SERIES_OPTIONS, TrainConfig, option_problems, resolve_device)
 from .modelzoo import get_network
-from .obs_operator import ObservationOperator
+from ..observation import ObservationOperator
 from .presets import DL_PRESETS, PAPER_SPLITS, preset_values, resolve_preset
 from .trainer import train
 
@@ -144,7 +144,7 @@ class DLCalibrator(Calibrator):
             self.save_model(o["model_out"])
             info["model_file"] = str(o["model_out"])
         result = self._result(region, values, started=started, history=out.history, n_evaluations=out.n_evaluations,
-                              info=info)
+                              info=info, obs_operator=out.obs_operator, warmup_days=int(out.info["warmup_days"]))
         result.options = plain
         return result
 

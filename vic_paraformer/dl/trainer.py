@@ -18,16 +18,30 @@ operator of :mod:`.obs_operator`) is updated; the surrogate's weights never chan
   training set still gets enough gradient steps per epoch: with one pass only, 16 training cells
   gave 2-3 steps per epoch and the networks stopped early with nearly uniform parameter maps)
   unless ``batches_per_epoch`` is given.
-* Validation: the last ``val_fraction`` (default 0.2) of the region's days are held out. After
-  each epoch the per-cell parameters (computed as for the final result, from the fitting days
-  only) drive the surrogate over the whole period and the masked RMSE on the held-out days of the
-  training cells is the validation loss. Training stops after ``patience`` epochs without
+* Loss (``loss``, :mod:`vic_paraformer.objective`): ``"wb"`` (default) adds the water-balance term
+  to the SM misfit: each training cell's window-mean ET stays near the same days of a reference
+  series, the surrogate at the region's default parameters
+  (:func:`~vic_paraformer.parameters.default_parameters`) or ``obs_et`` where a cell has enough of
+  it; ``"paper"`` is eq. 14 alone. ``objective="sm+et"`` adds the ET RMSE (both scaled by the
+  observations' standard deviation, weighted by ``et_weight``).
+* Observation operator (``obs_operator``: ``identity``, ``linear``, ``cdf``;
+  :mod:`vic_paraformer.observation`): the SM misfit compares ``H(sm)`` with the observations. ``H``
+  is refitted in closed form to the whole-period simulation of every training cell before the first
+  epoch and after each epoch (alternating with the network's updates, so it is fitted jointly with
+  the parameters); the operator at the final parameters is stored in the result.
+* Validation (``val_scheme``): ``"blocks"`` (default) holds out interleaved ``val_block_days``-day
+  blocks (default 30) spread over the whole period, ``val_fraction`` (default 0.2) of the days after
+  the warm-up (:func:`vic_paraformer.objective.holdout_blocks`); their observations are hidden from
+  the training loss and from the series input of Z networks. ``"tail"`` holds out the last
+  ``val_fraction`` of the days instead. After each epoch the per-cell parameters drive the
+  surrogate over the whole period; the validation loss is the SM RMSE on the held-out days through
+  the operator fitted on the other days (+ the ET term for ``sm+et``, + the water-balance term over
+  all days after the warm-up for ``loss="wb"``). Training stops after ``patience`` epochs without
   improvement and the best weights are restored (with ``val_fraction=0`` the training loss is
-  monitored instead).
-* History: ``train_loss`` is the mean minibatch loss of an epoch (masked RMSE + RBL, plus the
-  observation-operator penalty when on); ``val_loss`` the RMSE on the held-out days (m3 m-3).
+  monitored instead). The blocks are recorded in ``info["early_stopping"]``.
+* History: ``train_loss`` is the mean minibatch loss of an epoch; ``val_loss`` the validation loss.
   ``n_evaluations`` counts surrogate cell-window runs (training windows plus one whole-period run
-  per training cell per validation); ``info["cell_days"]`` the simulated cell-days.
+  per training cell per epoch); ``info["cell_days"]`` the simulated cell-days.
 * Optimiser: AdaDelta (``rho=0.95``, weight decay 1e-5) whose ``lr`` (the scale of AdaDelta's
   step) comes with the preset (:mod:`vic_paraformer.dl.presets`); ``optimizer="adam"`` /
   ``"adamw"`` use ``lr=3e-4`` by default.
@@ -63,9 +77,12 @@ from ..region import Region
 from .cell_params import cell_u
 from .config import TrainConfig, resolve_device
 from .inputs import N_SERIES_EXTRA, InputNormalization
+from ..objective import holdout_blocks, holdout_mask, pooled_std, reference_et, wb_term_np, wb_term_torch
+from ..observation import ObservationOperator, apply_torch
+from ..observation import fit as fit_operator
+from ..parameters import default_parameters
 from .losses import masked_rmse, range_boundary_loss
 from .modelzoo import build_network, network_config
-from .obs_operator import ObservationOperator
 
 log = logging.getLogger(__name__)
 
@@ -119,22 +136,40 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     train_cells = np.asarray(region.training_cells)
     train_idx = np.flatnonzero(np.isin(cells, train_cells))
     n_days = region.n_days
-    n_val = int(round(float(c.val_fraction) * n_days))
-    fit_days = n_days - n_val
+    if warmup >= n_days:
+        raise StrategyError(f"strategy {name!r}: the surrogate's {warmup}-day warm-up is not shorter than the "
+                            f"region's {n_days} days")
+    obs_all = region.observations("obs_sm")
+    if c.val_scheme == "tail":
+        n_tail = int(round(float(c.val_fraction) * n_days))
+        held = np.zeros(n_days, bool)
+        held[n_days - n_tail:] = True
+        fit_days = n_days - n_tail
+        blocks = [(fit_days, n_days)] if n_tail else []
+    else:
+        blocks = holdout_blocks(n_days, float(c.val_fraction), int(c.val_block_days), skip=warmup)
+        held = holdout_mask(n_days, float(c.val_fraction), int(c.val_block_days), skip=warmup)
+        fit_days = n_days  # windows run through the held-out blocks, which carry no training loss
+    n_val = int(held.sum())
     window = min(int(c.window), fit_days)
     if window <= warmup:
         raise StrategyError(
             f"strategy {name!r}: the region's fitting period has {fit_days} days ({n_days} days minus "
-            f"{n_val} validation days); windows need more than the surrogate's {warmup} warm-up days")
-    obs_all = region.observations("obs_sm")
-    if n_val and not np.isfinite(obs_all[train_idx, fit_days:]).any():
-        log.warning("no observations in the %d validation days; monitoring the training loss instead", n_val)
-        n_val, fit_days = 0, n_days
-    if not np.isfinite(obs_all[train_idx, :fit_days]).any():
-        raise StrategyError(f"strategy {name!r}: the training cells have no observations in the fitting period")
+            f"{n_days - fit_days} validation days); windows need more than the surrogate's {warmup} warm-up days")
+    if n_val and not np.isfinite(obs_all[train_idx][:, held]).any():
+        log.warning("no observations in the %d held-out validation days; monitoring the training loss instead", n_val)
+        held[:], n_val, fit_days, blocks = False, 0, n_days, []
+    obs_fit = obs_all.copy()
+    obs_fit[:, held] = np.nan
+    if not np.isfinite(obs_fit[train_idx, warmup:fit_days]).any():
+        raise StrategyError(f"strategy {name!r}: the training cells have no observations in the fitting period "
+                            f"after the surrogate's {warmup}-day warm-up ({n_days} days in all)")
+    region_fit = region
+    if n_val:
+        region_fit = Region(region.ds.assign(obs_sm=(("cell", "time"), obs_fit.astype(np.float32))), validate=False)
     # A day counts in the loss only after the surrogate's warm-up of the window that holds it, so
     # the usable observations are those from day ``warmup`` of the fitting period on.
-    usable = np.isfinite(obs_all[train_idx, warmup:fit_days]).any(axis=1)
+    usable = np.isfinite(obs_fit[train_idx, warmup:fit_days]).any(axis=1)
     if not usable.any():
         t = region.times
         raise StrategyError(
@@ -152,22 +187,58 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     x_sur, a_sur = x_sur[train_idx].to(device), a_sur[train_idx].to(device)
     a_net_all = torch.as_tensor(norm.attributes(region), device=device)
     a_net = a_net_all[train_idx]
-    s_net = s_all = None
+    s_net = s_all = s_fit = None
     if c.uses_series:
         # training windows come from training cells only; untrained cells' observations reach the
         # network only through their final parameters, and only with untrained_cell_obs="use"
         use_obs = np.isin(cells, train_cells) if c.untrained_cell_obs == "hide" else np.ones(len(cells), bool)
         s_all = torch.as_tensor(norm.series(region, use_obs), device=device)
-        s_net = s_all[train_idx]
-    obs = torch.as_tensor(obs_all[train_idx].astype(np.float32), device=device)
+        s_net = torch.as_tensor(norm.series(region_fit, use_obs), device=device)[train_idx]
+    obs = torch.as_tensor(obs_fit[train_idx].astype(np.float32), device=device)
     n_series = len(norm.forcing_names) + N_SERIES_EXTRA
+
+    # --- objective: observation operator, water-balance reference, ET ------------
+    space = sur.parameter_space
+    loss_days = np.arange(n_days) >= warmup
+    obs_et_all = region.observations("obs_et") if region.has("obs_et") else None
+    ref_np = ref_t = obs_et_t = None
+    objective_info: dict[str, Any] = {"loss": c.loss, "objective": c.objective, "obs_operator_kind": c.obs_operator}
+    if c.loss == "wb":
+        d_vals, d_src = default_parameters(region, space)
+        u_def = torch.as_tensor(np.asarray(space.normalize(d_vals[train_idx]), np.float32), device=device)
+        default_et = _predict(sur, x_sur, a_sur, u_def, int(c.batch_size))[..., 1].cpu().numpy()
+        ref_np, ref_src = reference_et(default_et, None if obs_et_all is None else obs_et_all[train_idx], loss_days)
+        ref_t = torch.as_tensor(ref_np.astype(np.float32), device=device)
+        objective_info.update(reference="default parameters: " + d_src, reference_et=[str(x) for x in ref_src])
+    sm_scale = et_scale = 1.0
+    if c.objective == "sm+et":
+        if obs_et_all is None:
+            raise StrategyError(f"strategy {name!r}: objective 'sm+et' needs ET observations ('obs_et')")
+        et_fit = obs_et_all.copy()
+        et_fit[:, held] = np.nan
+        obs_et_t = torch.as_tensor(et_fit[train_idx].astype(np.float32), device=device)
+        sm_scale = pooled_std(obs_fit[train_idx][:, warmup:])
+        et_scale = pooled_std(obs_et_all[train_idx][:, warmup:])
+    fit_kw = dict(cells=cells[train_idx], lat=region.ds["lat"].values[train_idx], lon=region.ds["lon"].values[train_idx],
+                  new_cells=c.obs_operator_new_cells, **({"l2": float(c.obs_operator_l2)} if c.obs_operator == "linear" else {}))
+    obs_fit_w = obs_fit[train_idx].copy()
+    obs_fit_w[:, :warmup] = np.nan
+
+    def refit(sim_sm: np.ndarray) -> ObservationOperator | None:
+        if c.obs_operator == "identity":
+            return None
+        return fit_operator(c.obs_operator, sim_sm, obs_fit_w, **fit_kw)
 
     # --- model -------------------------------------------------------------------
     net_config = network_config(c.network_kind, a_net.shape[1], n_series, p, c.network)
     net = build_network(net_config).to(device)
-    obs_op = ObservationOperator(len(train_idx)).to(device) if c.obs_operator else None
-    params = list(net.parameters()) + (list(obs_op.parameters()) if obs_op is not None else [])
+    params = list(net.parameters())
     optim = _optimizer(c.optimizer, params, float(c.lr), float(c.weight_decay))
+    # the operator is refitted (closed form) to the whole-period simulation of every training cell
+    # before the first epoch and after each one: alternating with the network's updates, it is
+    # fitted jointly with the parameters
+    obs_op = refit(_full_run(net, sur, x_sur, a_sur, a_net, s_net, n_days, window, int(c.batch_size),
+                             c.param_windows)[..., 0]) if c.obs_operator != "identity" else None
     zeros, ones = torch.zeros(p, device=device), torch.ones(p, device=device)
 
     bs = int(c.batch_size)
@@ -202,12 +273,17 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                         s_b[hide, :, -N_SERIES_EXTRA:] = 0.0
                 u = net(a_net[ci_t], s_b)
                 y = sur(x_sur[ci_t[:, None], days], a_sur[ci_t], u.clamp(0.0, 1.0))
-                sm = y[..., 0]
+                sm, et = y[..., 0], y[..., 1]
                 loss = range_boundary_loss(u, zeros, ones)
                 if obs_op is not None:
-                    sm = obs_op(sm, ci_t)
-                    loss = loss + float(c.obs_operator_l2) * obs_op.penalty()
-                loss = loss + masked_rmse(sm[:, warmup:], y_obs[:, warmup:])
+                    sm = apply_torch(obs_op, sm, ci)
+                fit_sm = masked_rmse(sm[:, warmup:], y_obs[:, warmup:])
+                if obs_et_t is not None:
+                    fit_sm = fit_sm / sm_scale + float(c.et_weight) * masked_rmse(
+                        et[:, warmup:], obs_et_t[ci_t[:, None], days][:, warmup:]) / et_scale
+                loss = loss + fit_sm
+                if ref_t is not None:
+                    loss = loss + wb_term_torch(et[:, warmup:], ref_t[ci_t[:, None], days][:, warmup:], float(c.wb_weight))
                 if not torch.isfinite(loss):
                     bad = sorted({int(cells[train_idx[i]]) for i in ci.tolist()})
                     raise StrategyError(
@@ -222,11 +298,13 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                 cell_days += bs * window
             train_loss = float(np.mean(losses)) if losses else math.nan
             history["train_loss"].append(train_loss)
+            full = _full_run(net, sur, x_sur, a_sur, a_net, s_net, n_days, window, bs, c.param_windows)
+            n_eval += n_train
+            cell_days += n_train * n_days
+            epoch_op = refit(full[..., 0])
             if n_val:
-                val_loss = _validation_loss(net, obs_op, sur, x_sur, a_sur, a_net, s_net, obs, fit_days, window, bs,
-                                            c.param_windows)
-                n_eval += n_train
-                cell_days += n_train * n_days
+                val_loss = _validation_loss(full, epoch_op, obs_all[train_idx], held, warmup, ref_np, c, sm_scale,
+                                            et_scale, None if obs_et_all is None else obs_et_all[train_idx])
             else:
                 val_loss = train_loss
             if n_val and not math.isfinite(val_loss):
@@ -235,9 +313,10 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
             history["val_loss"].append(val_loss)
             bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
             log.info("%s epoch %d: train %.5f, val %.5f", name, epoch + 1, train_loss, val_loss)
+            obs_op = epoch_op
             if val_loss < best - 1e-7:
                 best, best_epoch, stale = val_loss, epoch + 1, 0
-                best_state = _snapshot(net, obs_op)
+                best_state = _snapshot(net)
             else:
                 stale += 1
                 if stale >= int(c.patience):
@@ -248,45 +327,75 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     if best_state is None:
         raise StrategyError(f"strategy {name!r}: no epoch produced a finite loss ({len(history['train_loss'])} "
                             "epoch(s) without a minibatch holding observations after the warm-up)")
-    _restore(net, obs_op, best_state)
+    _restore(net, best_state)
     net.eval()
 
-    # --- parameters for every cell ---------------------------------------------
+    # --- parameters for every cell, and the operator at them ---------------------
     u_all = cell_u(net, a_net_all, s_all, n_days, window, c.param_windows, bs)
+    final_op = None
+    if c.obs_operator != "identity":
+        sm_final = _predict(sur, x_sur, a_sur, u_all[train_idx].clamp(0.0, 1.0), bs)[..., 0].cpu().numpy()
+        obs_w = obs_all[train_idx].copy()
+        obs_w[:, :warmup] = np.nan
+        final_op = fit_operator(c.obs_operator, sm_final, obs_w, **fit_kw)
     info: dict[str, Any] = {
         "device": str(device), "epochs_run": len(history["train_loss"]), "best_epoch": best_epoch,
         "best_val_loss": best, "batches_per_epoch": n_batches, "window": window, "warmup": warmup,
-        "fit_days": fit_days, "val_days": n_val, "cell_days": int(cell_days),
+        "fit_days": fit_days, "val_days": n_val, "cell_days": int(cell_days), "warmup_days": warmup,
+        "early_stopping": {"scheme": "interleaved held-out blocks" if c.val_scheme == "blocks" else "last days",
+                           "fraction": float(c.val_fraction), "block_days": int(c.val_block_days),
+                           "blocks": [[str(region.times[a].date()), str(region.times[b - 1].date())] for a, b in blocks],
+                           "val_days": n_val},
+        **objective_info,
         "n_parameters_network": int(sum(q.numel() for q in net.parameters())),
     }
     if c.uses_series:
         info["untrained_cells"] = ("Z channel fed as all-missing (zeros, mask 0)" if c.untrained_cell_obs == "hide"
                                    else "Z channel fed with their observations")
-    if obs_op is not None:
-        info["obs_operator"] = obs_op.to_info(cells[train_idx])
-    return TrainOutcome(network=net, network_config=net_config, obs_operator=obs_op, normalization=norm, u=u_all,
+    if final_op is not None:
+        info["obs_operator"] = final_op.to_dict()
+    return TrainOutcome(network=net, network_config=net_config, obs_operator=final_op, normalization=norm, u=u_all,
                         train_cells=train_cells, window=window, history=history, n_evaluations=n_eval, info=info)
 
 
-def _validation_loss(net, obs_op, sur, x_sur, a_sur, a_net, s_net, obs, fit_days, window, bs, param_windows) -> float:
-    net.eval()
+def _predict(sur, x, a, theta_u, bs: int) -> torch.Tensor:
+    """Surrogate outputs ``(C, T, 2)`` over the whole series for normalised parameters (no gradients)."""
+    out = []
     with torch.no_grad():
-        u = cell_u(net, a_net, None if s_net is None else s_net[:, :fit_days], fit_days, window, param_windows, bs)
-        theta = u.clamp(0.0, 1.0)
-        sq, n = 0.0, 0
-        for i in range(0, len(theta), bs):
+        for i in range(0, len(theta_u), max(1, bs)):
             sl = slice(i, i + bs)
-            sm = sur.predict_tensor(x_sur[sl], a_sur[sl], theta[sl])[..., 0] if hasattr(sur, "predict_tensor") \
-                else sur(x_sur[sl], a_sur[sl], theta[sl])[..., 0]
-            if obs_op is not None:
-                sm = obs_op(sm, torch.arange(i, i + len(sm), device=sm.device))
-            o = obs[sl, fit_days:]
-            valid = torch.isfinite(o)
-            d = torch.where(valid, sm[:, fit_days:] - torch.nan_to_num(o), torch.zeros_like(o))
-            sq += float((d ** 2).sum())
-            n += int(valid.sum())
-    net.train()
-    return math.sqrt(sq / max(n, 1))
+            out.append(sur.predict_tensor(x[sl], a[sl], theta_u[sl]) if hasattr(sur, "predict_tensor")
+                       else sur(x[sl], a[sl], theta_u[sl]))
+    return torch.cat(out)
+
+
+def _full_run(net, sur, x_sur, a_sur, a_net, s_net, n_days, window, bs, param_windows) -> np.ndarray:
+    """The training cells' whole-period surrogate outputs ``(C, T, 2)`` at the network's current parameters."""
+    was = net.training
+    net.eval()
+    u = cell_u(net, a_net, s_net, n_days, window, param_windows, bs)
+    out = _predict(sur, x_sur, a_sur, u.clamp(0.0, 1.0), bs).cpu().numpy().astype(float)
+    net.train(was)
+    return out
+
+
+def _validation_loss(full: np.ndarray, op, obs: np.ndarray, held: np.ndarray, warmup: int, ref, c, sm_scale: float,
+                     et_scale: float, obs_et) -> float:
+    """The objective on the held-out days: SM RMSE through the operator fitted on the other days
+    (+ ET, scaled, for sm+et) plus the water-balance term over all days after the warm-up."""
+    sm = full[..., 0] if op is None else op.apply(full[..., 0], op.lat, op.lon)
+    o = obs[:, held]
+    h = sm[:, held]
+    ok = np.isfinite(o) & np.isfinite(h)
+    val = float(np.sqrt(np.mean((h[ok] - o[ok]) ** 2))) if ok.any() else math.nan
+    if c.objective == "sm+et" and obs_et is not None:
+        e, s = obs_et[:, held], full[..., 1][:, held]
+        m = np.isfinite(e)
+        if m.any():
+            val = val / sm_scale + float(c.et_weight) * float(np.sqrt(np.mean((s[m] - e[m]) ** 2))) / et_scale
+    if ref is not None:
+        val += wb_term_np(full[..., 1][:, warmup:], ref[:, warmup:], float(c.wb_weight))
+    return val
 
 
 def _optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -297,14 +406,9 @@ def _optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
-def _snapshot(net, obs_op) -> dict[str, Any]:
-    state = {"net": {k: v.detach().clone() for k, v in net.state_dict().items()}}
-    if obs_op is not None:
-        state["obs"] = {k: v.detach().clone() for k, v in obs_op.state_dict().items()}
-    return state
+def _snapshot(net) -> dict[str, Any]:
+    return {"net": {k: v.detach().clone() for k, v in net.state_dict().items()}}
 
 
-def _restore(net, obs_op, state) -> None:
+def _restore(net, state) -> None:
     net.load_state_dict(state["net"])
-    if obs_op is not None:
-        obs_op.load_state_dict(state["obs"])

@@ -28,6 +28,10 @@ class CellModel(abc.ABC):
     def simulate(self, theta: np.ndarray) -> np.ndarray:
         """Soil moisture (m3/m3) for every day of the cell's period."""
 
+    def simulate_outputs(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output the model has (``sm`` at least; ``et``, ``runoff``, ``baseflow`` where known) ``(T,)``."""
+        return {"sm": self.simulate(theta)}
+
     def describe(self) -> str:
         return type(self).__name__
 
@@ -69,6 +73,9 @@ class SurrogateCellModel(CellModel):
         return self._surrogate
 
     def simulate(self, theta: np.ndarray) -> np.ndarray:
+        return self.simulate_outputs(theta)["sm"]
+
+    def simulate_outputs(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         import torch
 
         sur = self._get()
@@ -82,7 +89,11 @@ class SurrogateCellModel(CellModel):
             # predict_tensor tiles long series with training windows; a surrogate without it
             # (any nn.Module following the forward contract) runs on the whole series at once
             y = sur.predict_tensor(*args) if hasattr(sur, "predict_tensor") else sur(*args)
-        return y[0, :, 0].detach().cpu().numpy().astype(float)
+        y = y[0].detach().cpu().numpy().astype(float)
+        out = {"sm": y[:, 0]}
+        if y.shape[-1] > 1:
+            out["et"] = y[:, 1]
+        return out
 
     def describe(self) -> str:
         return f"surrogate {self.surrogate_path or '<in memory>'}"
@@ -104,6 +115,9 @@ class SimulatorCellModel(CellModel):
         return state
 
     def simulate(self, theta: np.ndarray) -> np.ndarray:
+        return self.simulate_outputs(theta)["sm"]
+
+    def simulate_outputs(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         if self._sim is None:
             from ..registry import get_simulator
 
@@ -111,7 +125,8 @@ class SimulatorCellModel(CellModel):
             self._region = Region(self.cell_ds, validate=False)
         params = self.space.to_dataset(np.asarray(theta, float)[None, :], self._region.cells)
         out = self._sim.simulate(self._region, params)
-        return np.asarray(out["sm"].values, dtype=float).reshape(-1)
+        return {k: np.asarray(out[k].values, dtype=float).reshape(-1)
+                for k in ("sm", "et", "runoff", "baseflow") if k in out}
 
     def describe(self) -> str:
         return f"simulator {self.simulator}"

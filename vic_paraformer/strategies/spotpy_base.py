@@ -37,7 +37,12 @@ from ..result import CalibrationResult
 from .cell_geometry import nearest_trained
 from .cell_mapping import cell_seed, map_cells
 from .cell_models import SimulatorCellModel, SurrogateCellModel
-from .spotpy_setup import CellOutcome, CellTask, run_cell
+from .spotpy_setup import CellObjective, CellOutcome, CellTask, run_cell
+from ..objective import (DEFAULT_ET_WEIGHT, DEFAULT_WB_WEIGHT, ObjectiveError, check_loss, check_objective,
+                         pooled_std, reference_et)
+from ..observation import DEFAULT_L2, NEW_CELL_RULES, ObservationOperatorError, check_operator_name
+from ..observation import fit as fit_operator
+from ..parameters import default_parameters
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,19 @@ class SpotpyCellCalibrator(Calibrator):
         object is saved to a temporary checkpoint for local workers. Results do not depend on the
         number of workers (each cell has its own seed).
 
+    ``obs_operator``, ``obs_operator_l2``, ``obs_operator_new_cells``
+        Observation operator (``identity``, ``linear``, ``cdf``; :mod:`vic_paraformer.observation`):
+        each objective evaluation compares ``H(sim)`` with obs, ``H`` fitted in closed form to that
+        candidate's simulation (the operator is fitted jointly with the parameters). The operator
+        at the best parameters is stored in the result.
+    ``loss``, ``wb_weight``
+        ``"wb"`` (default): the soil-moisture misfit plus the water-balance term of
+        :mod:`vic_paraformer.objective` (long-term ET, and with a simulator also the runoff ratio,
+        near the default-parameter run or obs_et); ``"paper"``: the RMSE only.
+    ``objective``, ``et_weight``
+        ``"sm"`` (default) or ``"sm+et"`` (needs obs_et; both RMSEs scaled by the observations'
+        standard deviation, ET weighted by ``et_weight``).
+
     Subclasses set :attr:`algorithm` (a ``spotpy.algorithms`` name), :attr:`maximize` and
     override :meth:`algorithm_kwargs`/:meth:`sample_kwargs` to map their own options.
     """
@@ -87,6 +105,13 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": None,
         "backend": "local",
         "scheduler": None,
+        "obs_operator": "identity",
+        "obs_operator_l2": DEFAULT_L2,
+        "obs_operator_new_cells": "nearest",
+        "loss": "wb",
+        "wb_weight": DEFAULT_WB_WEIGHT,
+        "objective": "sm",
+        "et_weight": DEFAULT_ET_WEIGHT,
     }
     default_options: ClassVar[Mapping[str, Any]] = common_options
     option_help: ClassVar[Mapping[str, str]] = {
@@ -149,6 +174,21 @@ class SpotpyCellCalibrator(Calibrator):
         w = o.get("warmup")
         if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 0):
             problems.append(f"warmup must be a non-negative number of days, got {w!r}")
+        for key, check in (("obs_operator", check_operator_name), ("loss", check_loss), ("objective", check_objective)):
+            try:
+                o[key] = check(o[key] if not (key == "obs_operator" and isinstance(o[key], bool))
+                               else ("linear" if o[key] else "identity"))
+            except (ObservationOperatorError, ObjectiveError) as exc:
+                problems.append(str(exc))
+        if o.get("obs_operator_new_cells") not in NEW_CELL_RULES:
+            problems.append(f"obs_operator_new_cells must be one of {list(NEW_CELL_RULES)}, got "
+                            f"{o.get('obs_operator_new_cells')!r}")
+        for key in ("obs_operator_l2", "wb_weight", "et_weight"):
+            try:
+                if float(o[key]) < 0:
+                    problems.append(f"{key} must be >= 0, got {o[key]!r}")
+            except (TypeError, ValueError):
+                problems.append(f"{key} must be a number, got {o[key]!r}")
         return problems
 
     def validate(self, region: Region) -> list[str]:
@@ -173,6 +213,11 @@ class SpotpyCellCalibrator(Calibrator):
                     problems.append(str(exc))
         elif w is None:
             w = DEFAULT_SIMULATOR_WARMUP
+        if o.get("objective") == "sm+et" and not region.has("obs_et"):
+            problems.append("objective 'sm+et' needs ET observations (variable 'obs_et' in the region)")
+        if isinstance(w, int) and w >= region.n_days:
+            problems.append(f"the training cells have no obs_sm after the {w}-day warm-up (set the 'warmup' option "
+                            f"to fewer days: the region has only {region.n_days} days)")
         if not problems and isinstance(w, int) and region.has("obs_sm"):
             obs = region.ds["obs_sm"].sel(cell=region.training_cells).values[:, w:]
             empty = region.training_cells[~np.isfinite(obs).any(axis=1)]
@@ -242,7 +287,53 @@ class SpotpyCellCalibrator(Calibrator):
         for t in tasks:
             if not t.mask.any():
                 raise StrategyError(f"training cell {t.cell} has no obs_sm after the {warmup}-day warm-up")
+        self._objective_info = self._attach_objectives(region, tasks, warmup)
         return tasks, warmup, mode
+
+    def _attach_objectives(self, region: Region, tasks: list[CellTask], warmup: int) -> dict[str, Any]:
+        """Give each task its :class:`CellObjective` (operator, water-balance reference, ET objective)."""
+        o = self.options
+        if o["obs_operator"] == "identity" and o["loss"] == "paper" and o["objective"] == "sm":
+            return {"loss": "paper", "objective": "sm", "obs_operator_kind": "identity"}
+        pos = {int(c): i for i, c in enumerate(region.cells)}
+        rows = [pos[t.cell] for t in tasks]
+        loss_days = np.zeros(region.n_days, bool)
+        loss_days[warmup:] = True
+        obs_et = region.observations("obs_et") if region.has("obs_et") else None
+        info: dict[str, Any] = {"loss": o["loss"], "objective": o["objective"], "obs_operator_kind": o["obs_operator"]}
+        ref = q_ratio = None
+        if o["loss"] == "wb":
+            values, source = default_parameters(region, self.parameter_space)
+            sub = region.subset(region.cells[rows])
+            if o.get("surrogate") is not None:
+                sur = self._surrogate()[0]
+                default_et = np.asarray(sur.predict(sub, values[rows])["et"].values, float)
+                q_ratio = np.full(len(rows), np.nan)
+            else:
+                from ..registry import get_simulator
+
+                sim = get_simulator(o["simulator"], **dict(o.get("simulator_options") or {}))
+                run = sim.simulate(sub, self.parameter_space.to_dataset(values[rows], sub.cells))
+                default_et = np.asarray(run["et"].values, float)
+                q = (np.asarray(run["runoff"].values, float) + np.asarray(run["baseflow"].values, float))[:, loss_days]
+                p = np.asarray(sub.ds["prec"].values, float)[:, loss_days]
+                q_ratio = q.sum(1) / np.maximum(p.sum(1), 1e-9)
+            ref, src = reference_et(default_et, None if obs_et is None else obs_et[rows], loss_days)
+            info.update(reference="default parameters: " + source, reference_et=[str(x) for x in src],
+                        default_et_mm_per_year=(np.nanmean(default_et[:, loss_days], 1) * 365.25).tolist())
+        sm_scale = pooled_std(region.observations("obs_sm")[rows][:, warmup:])
+        et_scale = pooled_std(obs_et[rows][:, warmup:]) if obs_et is not None else 1.0
+        prec = np.asarray(region.ds["prec"].values, float)
+        for k, t in enumerate(tasks):
+            i = rows[k]
+            t.objective = CellObjective(
+                operator=o["obs_operator"], operator_options={"l2": float(o["obs_operator_l2"])}
+                if o["obs_operator"] == "linear" else {}, loss=o["loss"], wb_weight=float(o["wb_weight"]),
+                objective=o["objective"], et_weight=float(o["et_weight"]), sm_scale=sm_scale, et_scale=et_scale,
+                loss_days=loss_days, ref_et=None if ref is None else ref[k],
+                ref_q_ratio=float("nan") if q_ratio is None else float(q_ratio[k]), prec=prec[i],
+                obs_et=None if obs_et is None else obs_et[i])
+        return info
 
     def calibrate(self, region: Region) -> CalibrationResult:
         """Calibrate every training cell independently; untrained cells copy the nearest trained cell."""
@@ -281,8 +372,32 @@ class SpotpyCellCalibrator(Calibrator):
         if self.options.get("surrogate") is not None and self._surrogate_checks is not None:
             info["surrogate_checks"] = dict(self._surrogate_checks)
         n_eval = int(sum(o.n_evaluations for o in outcomes))
-        log.info("%s: %d model runs, median best RMSE %.4g", self.name, n_eval, float(np.median(history["best_objective"])))
-        return self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info)
+        log.info("%s: %d model runs, median best objective %.4g", self.name, n_eval,
+                 float(np.median(history["best_objective"])))
+        info.update(getattr(self, "_objective_info", {}))
+        if info.get("loss") != "paper" or info.get("obs_operator_kind") != "identity":
+            info["objective"] = (f"{info.get('objective', 'sm')} through the {info.get('obs_operator_kind')} observation "
+                                 f"operator, loss {info.get('loss')} (see vic_paraformer.objective), on the days "
+                                 "after the warm-up")
+        op = self._final_operator(region, train, outcomes, warmup)
+        o = self.options
+        spin = int((o.get("simulator_options") or {}).get("spinup_years", 0)) if o.get("simulator") else 0
+        return self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info,
+                            obs_operator=op, warmup_days=warmup, spinup_years=spin)
+
+    def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int):
+        """The operator fitted to the best simulation of each training cell (None: identity)."""
+        o = self.options
+        if o["obs_operator"] == "identity" or any(oc.best_sm is None for oc in outcomes):
+            return None
+        pos = {int(c): i for i, c in enumerate(region.cells)}
+        rows = np.array([pos[int(oc.cell)] for oc in outcomes])
+        obs = region.observations("obs_sm")[rows].copy()
+        obs[:, :warmup] = np.nan
+        sims = np.stack([oc.best_sm for oc in outcomes])
+        kw = {"l2": float(o["obs_operator_l2"])} if o["obs_operator"] == "linear" else {}
+        return fit_operator(o["obs_operator"], sims, obs, cells=region.cells[rows], lat=region.ds["lat"].values[rows],
+                            lon=region.ds["lon"].values[rows], new_cells=o["obs_operator_new_cells"], **kw)
 
 
 def _numpy(x) -> np.ndarray:

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import StrategyError
+from ..objective import runoff_ratio_term_np, wb_term_np
+from ..observation import fit_apply
 from ..parameters import ParameterSpace
 from .cell_models import CellModel
 
@@ -52,6 +54,50 @@ def rmse_loss(sim: np.ndarray, obs: np.ndarray) -> float:
     return float(np.sqrt(np.mean((sim - obs) ** 2)))
 
 
+@dataclass
+class CellObjective:
+    """One cell's objective beyond the plain RMSE (see :mod:`vic_paraformer.objective`).
+
+    ``loss_days`` marks the days after the warm-up (water-balance term); ``ref_et`` is the cell's
+    reference ET series (NaN where unknown), ``ref_q_ratio`` the default run's (runoff + baseflow)
+    / P (simulator mode only), ``obs_et`` the ET observations for ``objective="sm+et"``.
+    """
+
+    operator: str = "identity"
+    operator_options: dict[str, Any] = field(default_factory=dict)
+    loss: str = "wb"
+    wb_weight: float = 1.0
+    objective: str = "sm"
+    et_weight: float = 1.0
+    sm_scale: float = 1.0
+    et_scale: float = 1.0
+    loss_days: np.ndarray | None = None
+    ref_et: np.ndarray | None = None
+    ref_q_ratio: float = float("nan")
+    prec: np.ndarray | None = None
+    obs_et: np.ndarray | None = None
+
+    def value(self, out: dict[str, np.ndarray], mask: np.ndarray, obs: np.ndarray) -> float:
+        sm = np.asarray(out["sm"], float)
+        if not np.all(np.isfinite(sm)):
+            return float("inf")
+        h = fit_apply(self.operator, sm[mask][None], obs[None], **self.operator_options)[0]
+        value = rmse_loss(h, obs)
+        if self.objective == "sm+et":
+            if "et" not in out:
+                raise StrategyError("objective 'sm+et' needs a model that simulates ET")
+            et = np.asarray(out["et"], float)
+            m = np.isfinite(self.obs_et) & self.loss_days
+            value = value / self.sm_scale + self.et_weight * rmse_loss(et[m], self.obs_et[m]) / self.et_scale
+        if self.loss == "wb" and "et" in out:
+            d = self.loss_days
+            value += wb_term_np(np.asarray(out["et"], float)[d], self.ref_et[d], self.wb_weight)
+            if "runoff" in out and "baseflow" in out and self.prec is not None:
+                value += runoff_ratio_term_np(out["runoff"][d], out["baseflow"][d], self.prec[d], self.ref_q_ratio,
+                                              self.wb_weight)
+        return float(value)
+
+
 class SpotpySetup:
     """The spotpy setup of one cell: parameters, model runs, observations and the objective.
 
@@ -61,10 +107,13 @@ class SpotpySetup:
     """
 
     def __init__(self, model: CellModel, obs: np.ndarray, mask: np.ndarray, space: ParameterSpace, *,
-                 maximize: bool = False, max_evaluations: int | None = None) -> None:
+                 maximize: bool = False, max_evaluations: int | None = None,
+                 objective: CellObjective | None = None) -> None:
         import spotpy
 
         self.model = model
+        self.objective = objective
+        self.best_sm: np.ndarray | None = None
         self.space = space
         self.mask = np.asarray(mask, bool)
         self.obs = np.asarray(obs, float)[self.mask]
@@ -93,13 +142,21 @@ class SpotpySetup:
         if self.max_evaluations is not None and self.n_evaluations >= self.max_evaluations:
             raise BudgetExhausted
         theta = np.asarray(theta, float)
-        sim = self.model.simulate(theta)
-        self.n_evaluations += 1
-        value = rmse_loss(np.asarray(sim, float)[self.mask], self.obs)
+        if self.objective is None:
+            sim = self.model.simulate(theta)
+            self.n_evaluations += 1
+            value = rmse_loss(np.asarray(sim, float)[self.mask], self.obs)
+        else:
+            out = self.model.simulate_outputs(theta)
+            sim = out["sm"]
+            self.n_evaluations += 1
+            value = self.objective.value(out, self.mask, self.obs)
         self.losses.append(value)
         if value < self.best_loss or self.best_theta is None:
             self.best_loss, self.best_theta = value, theta.copy()
+            self.best_sm = np.asarray(sim, float).copy()
         self._last_sim = np.asarray(sim, float)[self.mask]
+        self._last_loss = value
         return value
 
     def simulation(self, vector) -> np.ndarray:
@@ -111,7 +168,8 @@ class SpotpySetup:
         return self.obs
 
     def objectivefunction(self, simulation, evaluation, params=None) -> float:
-        value = rmse_loss(np.asarray(simulation, float), np.asarray(evaluation, float))
+        value = self._last_loss if self.objective is not None else \
+            rmse_loss(np.asarray(simulation, float), np.asarray(evaluation, float))
         return -value if self.maximize else value
 
 
@@ -130,6 +188,7 @@ class CellTask:
     maximize: bool = False
     algorithm_kwargs: dict[str, Any] = field(default_factory=dict)
     sample_kwargs: dict[str, Any] = field(default_factory=dict)
+    objective: CellObjective | None = None
 
     @property
     def mask(self) -> np.ndarray:
@@ -149,6 +208,7 @@ class CellOutcome:
     algorithm_best_loss: float
     budget_exhausted: bool
     wall_time: float
+    best_sm: np.ndarray | None = None
 
 
 class _LogWriter(io.TextIOBase):
@@ -227,7 +287,7 @@ def run_cell(task: CellTask) -> CellOutcome:
     with preserved_global_rng(), quiet_spotpy(), single_torch_thread():
         # spotpy's parameter objects draw from the global RNG when built, so build them in here
         setup = SpotpySetup(task.model, task.obs, task.mask, task.space, maximize=task.maximize,
-                            max_evaluations=task.max_evaluations)
+                            max_evaluations=task.max_evaluations, objective=task.objective)
         sampler = algo_cls(setup, dbname=f"vic_paraformer_cell{task.cell}", dbformat="ram", save_sim=False,
                            parallel="seq", random_state=task.seed, **task.algorithm_kwargs)
         try:
@@ -243,4 +303,4 @@ def run_cell(task: CellTask) -> CellOutcome:
     theta = task.space.clip(setup.best_theta)
     return CellOutcome(cell=int(task.cell), theta=theta, loss=float(setup.best_loss),
                        n_evaluations=int(setup.n_evaluations), algorithm_best_loss=algo_best,
-                       budget_exhausted=exhausted, wall_time=time.perf_counter() - started)
+                       budget_exhausted=exhausted, wall_time=time.perf_counter() - started, best_sm=setup.best_sm)

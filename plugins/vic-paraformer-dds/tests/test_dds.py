@@ -60,7 +60,8 @@ def test_spotpy_dds_maximises_so_the_loss_is_negated():
 
 
 def test_calibrates_a_tiny_region(region):
-    res = vp.calibrate(region, strategy="dds", seed=2, simulator="waterbalance", repetitions=10, warmup=30, n_workers=1)
+    res = vp.calibrate(region, strategy="dds", seed=2, simulator="waterbalance", repetitions=10, warmup=30, n_workers=1,
+                       loss="paper")
     assert res.strategy == "dds" and res.n_evaluations == 20  # DDS uses exactly `repetitions` runs per cell
     assert res.parameter_space.contains(res.values()) and res.values().shape == (4, 5)
     sim = vp.get_simulator("waterbalance")
