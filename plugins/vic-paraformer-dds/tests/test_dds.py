@@ -75,7 +75,8 @@ def test_calibrates_a_tiny_region(region):
         best = np.sqrt(np.mean((sm_best[c][m] - obs[c][m]) ** 2))
         assert best == pytest.approx(res.history["best_objective"][k], rel=1e-6)
         assert best < np.sqrt(np.mean((sm_mid[c][m] - obs[c][m]) ** 2))
-    again = vp.calibrate(region, strategy="dds", seed=2, simulator="waterbalance", repetitions=10, warmup=30, n_workers=1)
+    again = vp.calibrate(region, strategy="dds", seed=2, simulator="waterbalance", repetitions=10, warmup=30, n_workers=1,
+                         loss="paper")
     np.testing.assert_array_equal(res.values(), again.values())
 
 
