@@ -124,9 +124,21 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": "worker processes over cells (None: all cores; 1: in this process)",
         "backend": "'local' process pool or 'dask'",
         "scheduler": "Dask scheduler address tcp://host:port (with backend 'dask')",
+        "obs_operator": "observation operator H fitted with each candidate (closed form): 'identity', 'linear' "
+                        "(per-cell a*sm+b) or 'cdf' (per-cell CDF matching); see vic_paraformer.observation",
+        "obs_operator_l2": "ridge weight of the linear operator towards the identity ((m3/m3)^2)",
+        "obs_operator_new_cells": "operator for cells it was not fitted on: 'nearest' fitted cell or 'identity'",
+        "loss": "'wb': SM misfit + water-balance term (ET, and with a simulator the runoff ratio, near the "
+                "default-parameter run or obs_et) (default); 'paper': RMSE only",
+        "wb_weight": "weight of the water-balance term (1: a 10 % ET departure costs as much as 0.01 m3/m3 RMSE)",
+        "objective": "'sm' or 'sm+et' (needs obs_et; RMSEs scaled by the observations' standard deviation)",
+        "et_weight": "weight of the ET term for objective 'sm+et'",
     }
     option_types: ClassVar[Mapping[str, str]] = {"surrogate": "path", "simulator": "str", "warmup": "int",
-                                                 "n_workers": "int", "scheduler": "str"}
+                                                 "n_workers": "int", "scheduler": "str", "obs_operator": "str",
+                                                 "obs_operator_new_cells": "str", "loss": "str", "objective": "str",
+                                                 "wb_weight": "float", "et_weight": "float",
+                                                 "obs_operator_l2": "float"}
 
     _tmpdir = None
     _surrogate_checks: dict | None = None
