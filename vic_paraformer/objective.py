@@ -51,10 +51,12 @@ observations on those days; the validation loss is computed on them. Unlike hold
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported by wb_term_torch itself
+    import torch
 
 from .errors import VicParaformerError
 
@@ -148,6 +150,7 @@ def reference_et(default_et: np.ndarray, obs_et: np.ndarray | None, loss_days: n
 
 def wb_term_torch(et: torch.Tensor, ref: torch.Tensor, weight: float = DEFAULT_WB_WEIGHT) -> torch.Tensor:
     """The water-balance term for simulated ``et`` and reference ``ref`` ``(B, L)`` (NaN in ref = unknown)."""
+    import torch
     valid = torch.isfinite(ref)
     n = valid.sum(-1).clamp(min=1).to(et.dtype)
     zero = torch.zeros((), dtype=et.dtype, device=et.device)

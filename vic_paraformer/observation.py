@@ -396,7 +396,6 @@ def _apply_rows(op: ObservationOperator, sim: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------- torch (differentiable)
 def _linear_torch(s: torch.Tensor, o: torch.Tensor, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
-
     v = torch.isfinite(o) & torch.isfinite(s)
     n = v.sum(-1).to(s.dtype)
     zero = torch.zeros((), dtype=s.dtype, device=s.device)
@@ -418,7 +417,6 @@ def _linear_torch(s: torch.Tensor, o: torch.Tensor, l2: float) -> tuple[torch.Te
 def _interp_torch(s: torch.Tensor, xq: torch.Tensor, yq: torch.Tensor) -> torch.Tensor:
     """Row-wise piecewise-linear map of ``s`` ``(B, L)`` through ``(xq, yq)`` ``(B, K)``, slope 1 outside."""
     import torch
-
     k = xq.shape[-1]
     idx = torch.searchsorted(xq.contiguous(), s.detach().contiguous()).clamp(1, k - 1)
     x0, x1 = torch.gather(xq, -1, idx - 1), torch.gather(xq, -1, idx)
@@ -431,7 +429,6 @@ def _interp_torch(s: torch.Tensor, xq: torch.Tensor, yq: torch.Tensor) -> torch.
 
 def _cdf_torch(s: torch.Tensor, o: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     import torch
-
     probs = torch.linspace(0.0, 1.0, k, dtype=s.dtype, device=s.device)
     v = torch.isfinite(o) & torch.isfinite(s)
     n = v.sum(-1)
@@ -453,7 +450,6 @@ def fit_apply_torch(kind: str, sim: torch.Tensor, obs: torch.Tensor, *, l2: floa
     coefficients (linear) or the simulated quantiles (cdf).
     """
     import torch
-
     kind = check_operator_name(kind)
     if sim.shape != obs.shape or sim.dim() != 2:
         raise ObservationOperatorError(f"fit_apply_torch needs sim and obs of the same shape (B, L), got "
@@ -471,7 +467,6 @@ def apply_torch(op: ObservationOperator, sim: torch.Tensor, positions: torch.Ten
     """Differentiable ``H(sim)`` for a stored operator: row ``i`` of ``sim`` ``(B, L)`` uses fitted cell
     ``positions[i]`` (-1: identity)."""
     import torch
-
     if op.kind == "identity":
         return sim
     pos = torch.as_tensor(np.asarray(positions, int), device=sim.device)
