@@ -51,6 +51,10 @@ operator of :mod:`.obs_operator`) is updated; the surrogate's weights never chan
 * Device and threads: ``device="auto"`` uses CUDA when available. ``threads`` sets the CPU
   threads for the run (restored afterwards).
 
+Long module (over 400 lines): the one training loop with its objective (operator refitted every
+epoch, water-balance term, sm+et), the held-out blocks and the validation, kept together so the
+loss trained on and the loss monitored stay the same.
+
 Cells that are not training cells (series networks)
 ---------------------------------------------------
 With ``untrained_cell_obs="hide"`` (the default) a cell that is not a training cell gets its Z

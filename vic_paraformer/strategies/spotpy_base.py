@@ -16,6 +16,10 @@ The machinery lives in modules with one job each:
 The surrogate is resolved with :func:`vic_paraformer.surrogate.resolve.resolve_surrogate`, as
 for the DL strategies.
 
+Long module (over 400 lines): the shared options of every spotpy strategy with their checks, the
+per-cell tasks with their objectives (operator, water-balance reference from the default run) and
+the assembly of the result; the per-cell machinery itself lives in the modules above.
+
 To build a new spotpy strategy, subclass :class:`SpotpyCellCalibrator` and set
 ``algorithm``, ``maximize`` and the two hooks :meth:`SpotpyCellCalibrator.algorithm_kwargs`
 and :meth:`SpotpyCellCalibrator.sample_kwargs` (see :mod:`vic_paraformer.strategies.sceua`).
