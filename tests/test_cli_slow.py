@@ -19,11 +19,15 @@ def test_demo(tmp_path):
     stdout = _cli("demo", "--out", str(tmp_path / "demo"))
     assert "paraformer_z" in stdout and "sceua" in stdout and "oracle" in stdout
     assert (tmp_path / "demo" / "results" / "paraformer_z_S4_seed0.nc").is_file()
-    assert (tmp_path / "demo" / "report.md").is_file()
+    report = (tmp_path / "demo" / "report.md").read_text()
+    assert "twin difficulty `realistic`" in report
+    assert "## Glossary" in report and "- **DAS-SkNG**:" in report and "- **oracle**:" in report
+    assert "### Parameter recovery" in report and " | infilt r | " in report
+    assert "![SM time series, DAS-S4](figures/series_sm_S4.png)" in report
 
 
 def test_benchmark_quick(tmp_path):
     _cli("benchmark", "--quick", "--out", str(tmp_path / "bench"))
     table = (tmp_path / "bench" / "table.md").read_text()
-    for name in ("sceua", "ffn_a", "lstm_z", "paraformer_a", "paraformer_z", "oracle"):
+    for name in ("sceua", "ffn_a", "lstm_z", "paraformer_a", "paraformer_z", "oracle", "default"):
         assert f"| {name} |" in table
