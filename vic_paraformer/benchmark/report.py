@@ -56,7 +56,7 @@ GLOSSARY = [
     ("LSTM-Z", "LSTM from forcing/observation time series (Z) and attributes to parameters"),
     ("ParaFormer-A / -Z", "the paper's transformer from attributes (A) or time series plus attributes (Z) to "
                           "parameters"),
-    ("RBL", "the paper's relative-bias loss term added to RMSE in DL training"),
+    ("RBL", "the paper's range boundary loss, added to RMSE in DL training to keep parameters inside their ranges"),
     ("CDF", "cumulative distribution over cells"),
     ("CPU s", "user + system CPU seconds of the process and its child processes"),
 ]
