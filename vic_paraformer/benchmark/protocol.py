@@ -360,6 +360,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     evaluators = {k: _Evaluator(region, simulator, space, train_p, test_p, datasets_per_split[k], truth_wb)
                   for k in splits}
     # Seeds outermost: an interrupted run leaves complete seeds behind.
+    reused = 0
     for seed in config.seeds:
         for k, sp in splits.items():
             cal_region, evaluator_k = cal_regions[k], evaluators[k]
@@ -367,6 +368,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                 result_path = out / "results" / f"{name}_S{k}_seed{seed}.nc"
                 cpu_path = result_path.with_suffix(".cpu.json")
                 if resume and result_path.is_file():
+                    reused += 1
                     say(f"[DAS-S{k}] {name} (seed {seed}): reusing {result_path}")
                     result = CalibrationResult.open(result_path)
                     cpu = json.loads(cpu_path.read_text())["cpu_seconds"] if cpu_path.is_file() else float("nan")
@@ -407,6 +409,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
             results["recovery"][f"truth|S{k}"] = {"roughness_map": roughness(truth, *region.grid(), space),
                                                   "roughness_trained": _trained_roughness(region, truth, sp.train, k, space)}
     results["surrogate"] = {"path": str(sur_path), "train_seconds": surrogate_time}
+    results["reused_calibrations"] = reused
     results["wall_time"] = time.perf_counter() - started
     results["cpu_seconds"] = CpuClock.now() - cpu_started
     results["versions"] = library_versions()

@@ -437,7 +437,10 @@ def write_all(out: Path, results: dict[str, Any], per_cell, histories, maps, sca
         f"Machine: {platform.platform()}, {platform.processor() or platform.machine()}, {_ncpu()} CPU cores.  ",
         f"Versions: {versions}.  ",
         f"Total wall time: {results['wall_time']:.0f} s (surrogate training {results['surrogate']['train_seconds']:.0f} s); "
-        f"CPU time {results.get('cpu_seconds', float('nan')):.0f} s.\n",
+        f"CPU time {results.get('cpu_seconds', float('nan')):.0f} s"
+        + (f" (a resumed run: {results['reused_calibrations']} calibrations and the surrogate were reused from an "
+           "earlier run of this configuration; their own costs are in the cost table)" if results.get("reused_calibrations")
+           else "") + ".\n",
         "## Glossary\n",
         *[f"- **{term}**: {meaning}" for term, meaning in GLOSSARY],
         "\n## Interpretation\n", interpretation(results) + "\n",
