@@ -170,3 +170,12 @@ def test_rerun_of_the_same_configuration_resumes(reduced):
     fewer = run_benchmark(config, out, command="pytest reduced benchmark", progress=messages.append)
     assert any(m.startswith("resuming") for m in messages) and not any("calibrating with" in m for m in messages)
     assert fewer["table"]["sm"]["DAS-S4NG"]["sceua"]["nse"]["n"] == 1
+    # an interrupted run: report only from what finished
+    (out / "results" / "sceua_S2_seed1.nc").unlink()
+    messages.clear()
+    partial = run_benchmark(config, out, command="pytest", progress=messages.append, report_only=True)
+    assert not any("calibrating with" in m for m in messages)
+    assert partial["missing_calibrations"] == ["sceua_S2_seed1.nc"]
+    assert "### Missing calibrations" in (out / "report.md").read_text()
+    with pytest.raises(vp.VicParaformerError, match="report_only"):
+        run_benchmark(config, out / "elsewhere", report_only=True)

@@ -227,15 +227,18 @@ class _Evaluator:
 
 
 def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region | None = None,
-                  command: str | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the protocol and write results.json, table.md, report.md and figures to ``out_dir``."""
+                  command: str | None = None, progress: Callable[[str], None] | None = None,
+                  report_only: bool = False) -> dict[str, Any]:
+    """Run the protocol and write results.json, table.md, report.md and figures to ``out_dir``.
+
+    ``report_only``: calibrate nothing; rebuild the report from the calibrations an earlier run of
+    this configuration left in ``out_dir`` (those missing are listed in the report).
+    """
     from ..surrogate import Surrogate, train_surrogate
     from ..synthetic import synthetic_region, true_forcing_region, true_observation_operator
     from . import report
 
     out = Path(out_dir)
-    (out / "results").mkdir(parents=True, exist_ok=True)
-    (out / "figures").mkdir(exist_ok=True)
     say = progress or log.info
     started = time.perf_counter()
     cpu_started = CpuClock.now()
@@ -250,6 +253,11 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
         except ValueError:
             before = None
         resume = before is not None and _resume_key(before) == _resume_key(json.loads(config_text))
+    if report_only and not (resume and (out / "surrogate.pt").is_file()):
+        raise VicParaformerError(f"{out}: report_only needs the surrogate and calibrations of an earlier run of the "
+                                 "same configuration there")
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(exist_ok=True)
     write_text_atomic(out / "config.json", config_text)
 
     if region is None:
@@ -359,14 +367,21 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     cal_regions = {k: train_region.with_training_cells(sp.train) for k, sp in splits.items()}
     evaluators = {k: _Evaluator(region, simulator, space, train_p, test_p, datasets_per_split[k], truth_wb)
                   for k in splits}
-    # Seeds outermost: an interrupted run leaves complete seeds behind.
+    # The neighbour split (the spatial test) first, then the others; within a split seed by seed, so an
+    # interrupted run leaves complete seeds of the most informative split behind.
+    order = sorted(splits, key=lambda k: (k != config.neighbour_split, k))
     reused = 0
-    for seed in config.seeds:
-        for k, sp in splits.items():
-            cal_region, evaluator_k = cal_regions[k], evaluators[k]
+    skipped: list[str] = []
+    for k in order:
+        sp = splits[k]
+        cal_region, evaluator_k = cal_regions[k], evaluators[k]
+        for seed in config.seeds:
             for name, cls in classes.items():
                 result_path = out / "results" / f"{name}_S{k}_seed{seed}.nc"
                 cpu_path = result_path.with_suffix(".cpu.json")
+                if report_only and not result_path.is_file():
+                    skipped.append(result_path.name)
+                    continue
                 if resume and result_path.is_file():
                     reused += 1
                     say(f"[DAS-S{k}] {name} (seed {seed}): reusing {result_path}")
@@ -392,7 +407,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                         row["roughness_map"] = roughness(values, *region.grid(), space)
                         row["roughness_trained"] = _trained_roughness(region, values, sp.train, k, space)
                 runs.append(row)
-                if seed == config.seeds[0]:
+                if name not in maps[k]:   # figures show the first seed that ran
                     histories[k][name] = result.history
                     maps[k][name] = values
                     for dname, s in ev["scores"].items():
@@ -410,6 +425,9 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                                                   "roughness_trained": _trained_roughness(region, truth, sp.train, k, space)}
     results["surrogate"] = {"path": str(sur_path), "train_seconds": surrogate_time}
     results["reused_calibrations"] = reused
+    results["missing_calibrations"] = skipped
+    if skipped:
+        say(f"report only: {len(skipped)} calibration(s) missing, left out: {', '.join(skipped)}")
     results["wall_time"] = time.perf_counter() - started
     results["cpu_seconds"] = CpuClock.now() - cpu_started
     results["versions"] = library_versions()

@@ -145,12 +145,18 @@ def _run_medians(run) -> dict:
     return {d: {v: {k: summarize(m[k])["median"] for k in METRICS} for v, m in pv.items()} for d, pv in run["scores"].items()}
 
 
+#: Seeds a table cell is expected to average over (set while a table is written); cells with fewer say so.
+_EXPECTED_N = {"n": None}
+
+
 def _fmt(ms: dict[str, float], digits: int = 3) -> str:
     if not ms or ms.get("n", 0) == 0 or not np.isfinite(ms.get("mean", float("nan"))):
         return "–"
+    expected = _EXPECTED_N["n"]
+    short = f" ({ms['n']} seed{'s' if ms['n'] > 1 else ''})" if expected and 0 < ms["n"] < expected else ""
     if ms["n"] > 1:
-        return f"{ms['mean']:.{digits}f} ± {ms['sd']:.{digits}f}"
-    return f"{ms['mean']:.{digits}f}"
+        return f"{ms['mean']:.{digits}f} ± {ms['sd']:.{digits}f}{short}"
+    return f"{ms['mean']:.{digits}f}{short}"
 
 
 def _row_order(names) -> list[str]:
@@ -172,6 +178,14 @@ def markdown_table(results: dict[str, Any]) -> str:
     identifiability tables; every table states its units."""
     lines: list[str] = []
     seeds = _seed_note(results)
+    _EXPECTED_N["n"] = len((results.get("config") or {}).get("seeds") or []) or None
+    try:
+        return _markdown_tables(results, lines, seeds)
+    finally:
+        _EXPECTED_N["n"] = None
+
+
+def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> str:
     for var in ("sm", "sm_op", "et"):
         if var not in results["table"]:
             continue
@@ -449,6 +463,9 @@ def write_all(out: Path, results: dict[str, Any], per_cell, histories, maps, sca
     warns = recovery_warnings(results)
     if warns:
         report += ["### Warnings\n", *[f"- {w}" for w in warns], ""]
+    if results.get("missing_calibrations"):
+        report += ["### Missing calibrations\n", "Rebuilt from an interrupted run; these calibrations had not finished "
+                   "and are left out (rows with fewer seeds say so): " + ", ".join(results["missing_calibrations"]) + ".\n"]
     report.append("\n## Figures\n")
     for title, p, caption in figs:
         report += [f"### {title}\n", f"![{title}]({p.relative_to(out)})\n", caption + "\n"]

@@ -33,6 +33,9 @@ def register(sub) -> None:
                    help="synthetic twin preset (default realistic: unknown observation operator, forcing error, "
                         "truth not fully explained by attributes, noisy attributes, ET at a few towers; clean: the "
                         "simulator's own top layer plus white noise). Ignored with --region")
+    p.add_argument("--report-only", action="store_true",
+                   help="calibrate nothing: rebuild the report in --out from the calibrations an earlier (e.g. "
+                        "interrupted) run of the same configuration left there")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) for the ensemble work")
     add_vic_options(p, workers_help="worker processes for ensembles and per-cell strategies (with --simulator vic: "
                                     "VIC runs at once)")
@@ -79,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         config.surrogate_options = {**config.surrogate_options, "n_samples": args.surrogate_samples}
     region = Region.open(args.region) if args.region else None
     command = "vic-paraformer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    run_benchmark(config, args.out, region=region, command=command, progress=lambda m: print(m, flush=True))
+    run_benchmark(config, args.out, region=region, command=command, progress=lambda m: print(m, flush=True),
+                  report_only=args.report_only)
     write_settings(args, args.out, "benchmark", path_keys=BENCHMARK_PATHS)
     print(f"table:   {args.out}/table.md\nreport:  {args.out}/report.md\nresults: {args.out}/results.json")
     return 0
