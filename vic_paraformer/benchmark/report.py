@@ -149,10 +149,11 @@ def _run_medians(run) -> dict:
 _EXPECTED_N = {"n": None}
 
 
-def _fmt(ms: dict[str, float], digits: int = 3) -> str:
+def _fmt(ms: dict[str, float], digits: int = 3, row: str | None = None) -> str:
+    """``mean ± sd`` (one value for one seed); a strategy row with fewer seeds than configured says so."""
     if not ms or ms.get("n", 0) == 0 or not np.isfinite(ms.get("mean", float("nan"))):
         return "–"
-    expected = _EXPECTED_N["n"]
+    expected = None if row in REFERENCE_ROWS else _EXPECTED_N["n"]
     short = f" ({ms['n']} seed{'s' if ms['n'] > 1 else ''})" if expected and 0 < ms["n"] < expected else ""
     if ms["n"] > 1:
         return f"{ms['mean']:.{digits}f} ± {ms['sd']:.{digits}f}{short}"
@@ -210,7 +211,7 @@ def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> s
             cells = []
             for d in dsets:
                 m = tab[d].get(s, {})
-                cells += [_fmt(m.get(k, {})) for k in METRICS + ("worst",)]
+                cells += [_fmt(m.get(k, {}), row=s) for k in METRICS + ("worst",)]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         lines.append("")
     wb = results.get("water_balance") or {}
@@ -222,12 +223,12 @@ def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> s
         lines.append("| strategy | training set | ET (mm/yr) | ET bias (mm/yr) | ET mean abs. error (mm/yr) | "
                      "runoff (mm/yr) | runoff bias (mm/yr) | runoff mean abs. error (mm/yr) |")
         lines.append("|---|---|---|---|---|---|---|---|")
-        for key in sorted(wb, key=lambda k: (_row_order([k.split('|')[0], 'default', 'oracle']).index(k.split('|')[0]), k)):
+        for key in sorted(wb, key=lambda k: (k.startswith("oracle|"), not k.startswith("default|"), k)):
             s, k = key.split("|")
             f = wb[key]
             label = "truth (oracle)" if s == "oracle" else s
             lines.append(f"| {label} | {'-' if k == 'all' else 'DAS-' + k} | "
-                         + " | ".join(_fmt(f.get(x, {}), 0) for x in ("et_mean", "et_bias", "et_mae", "runoff_mean",
+                         + " | ".join(_fmt(f.get(x, {}), 0, row=s) for x in ("et_mean", "et_bias", "et_mae", "runoff_mean",
                                                                        "runoff_bias", "runoff_mae")) + " |")
         lines.append("")
     if results.get("cost"):
@@ -257,8 +258,8 @@ def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> s
             s, k = key.split("|")
             corr = r.get("correlation", {})
             lines.append(f"| {s} | {'-' if k == 'all' else 'DAS-' + k} | "
-                         + " | ".join(_fmt(r["error"][p]) for p in names) + " | "
-                         + " | ".join(_fmt(corr.get(p, {})) for p in names) + " |")
+                         + " | ".join(_fmt(r["error"][p], row=s) for p in names) + " | "
+                         + " | ".join(_fmt(corr.get(p, {}), row=s) for p in names) + " |")
         lines.append("")
         rough = {k: r for k, r in fitted.items() if "roughness_map" in r}
         if rough:
