@@ -57,9 +57,10 @@ def metric_cdfs(per_cell: Mapping[str, Mapping[str, np.ndarray]], metric: str, p
         ax.set_xlim(lo, 1.0)
         n_hidden = sum(hidden.values())
         note = f"axis cut at NSE = {lo:.2f}" + (f"; {n_hidden} cell-rows below not shown" if n_hidden else "")
-        ax.text(0.02, 0.98, note, transform=ax.transAxes, fontsize=7, va="top")
+        ax.text(0.98, 0.02, note, transform=ax.transAxes, fontsize=7, va="bottom", ha="right",
+                bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     return _save(fig, path)
 
 

@@ -249,7 +249,7 @@ def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> s
         lines.append("### Parameter recovery (synthetic twin)\n")
         lines.append("Error: mean |calibrated − true| over all cells, as a fraction of each parameter's range (-, lower "
                      "is better; the default row is the uncalibrated prior). Correlation: Pearson r (-) between "
-                     f"the calibrated and the true map over all cells; negative = anti-correlated with the truth. {seeds}.\n")
+                     f"the calibrated and the true map over all cells; below {ANTI_CORRELATION} = anti-correlated with the truth (warned below). {seeds}.\n")
         lines.append("| strategy | training set | " + " | ".join(f"{p} error" for p in names) + " | "
                      + " | ".join(f"{p} r" for p in names) + " |")
         lines.append("|" + "---|" * (2 + 2 * len(names)))
@@ -293,13 +293,18 @@ def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> s
     return "\n".join(lines)
 
 
+#: A calibrated map with a correlation below this is flagged as anti-correlated with the truth (values
+#: between it and 0 are indistinguishable from no correlation on these sample sizes).
+ANTI_CORRELATION = -0.1
+
+
 def recovery_warnings(results: dict[str, Any]) -> list[str]:
-    """One line per parameter whose calibrated map is anti-correlated with the truth (r < 0) for some
-    strategy and training set, listing each with its r."""
+    """One line per parameter whose calibrated map is anti-correlated with the truth
+    (r < :data:`ANTI_CORRELATION`) for some strategy and training set, listing each with its r."""
     by_param: dict[str, list[tuple[str, float, float]]] = {}
     for key, r in sorted((results.get("recovery") or {}).items()):
         for p, m in (r.get("correlation") or {}).items():
-            if m.get("n", 0) and np.isfinite(m["mean"]) and m["mean"] < 0:
+            if m.get("n", 0) and np.isfinite(m["mean"]) and m["mean"] < ANTI_CORRELATION:
                 s, k = key.split("|")
                 label = s if k == "all" else f"{s} (DAS-{k})"
                 by_param.setdefault(p, []).append((label, m["mean"], r["error"][p]["mean"]))
