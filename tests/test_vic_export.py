@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import xarray as xr
 import pytest
 
 from test_vic_runner import REAL_VIC, SAMPLE, VARS, WALNUT, needs_sample, needs_vic_exe
 from vic_paraformer.cli.main import main
 from vic_paraformer.errors import VICError
 from vic_paraformer.region import Region
-from vic_paraformer.vic.export import disaggregate, export_vic
+from vic_paraformer.vic.export import disaggregate, export_vic, region_grid
 from vic_paraformer.vic.twin import twin_observations
 from vic_paraformer.vic.importer import region_from_vic
 
@@ -71,8 +72,19 @@ def test_export_import_round_trip_of_a_synthetic_twin(tmp_path, synthetic_tiny):
         a = region.attributes()[:, region.attribute_names.index(name)]
         b = back.attributes()[:, back.attribute_names.index(name)]
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=name)
-    for p in PARAMS:  # the truth is what the exported parameter file holds
-        np.testing.assert_allclose(back.ds[p].values, region.ds[f"true_{p}"].values, rtol=1e-12)
+    # params.nc (what the global file runs) keeps the template cell's defaults: the default row of a
+    # benchmark must not be the oracle; the truth is in params_true.nc
+    assert res.parameters_from.startswith("the template cell's own values")
+    assert res.true_params is not None and res.true_params.name == "params_true.nc"
+    _, _, rows, cols = region_grid(back)
+    with xr.open_dataset(res.true_params) as tp, xr.open_dataset(res.params) as dp:
+        for p in PARAMS:
+            t = tp[p].values[0] if p == "expt" else tp[p].values
+            np.testing.assert_allclose(t[rows, cols], region.ds[f"true_{p}"].values, rtol=1e-12)
+            d = dp[p].values[0] if p == "expt" else dp[p].values
+            np.testing.assert_allclose(back.ds[p].values, d[rows, cols], rtol=1e-12)
+            assert np.isfinite(back.ds[p].values).all()
+            assert not np.allclose(back.ds[p].values, region.ds[f"true_{p}"].values), p
     np.testing.assert_array_equal(np.isfinite(back.ds["obs_sm"].values), np.isfinite(region.ds["obs_sm"].values))
     np.testing.assert_allclose(back.ds["obs_sm"].values, region.ds["obs_sm"].values, equal_nan=True, rtol=1e-6)
     assert set(res.unmapped_attributes) == {"sand", "silt", "clay", "slope", "aridity"}

@@ -112,7 +112,7 @@ def register(sub) -> None:
                                     "imported back, region.nc) so that 'vic import' of the setup returns the Region. "
                                     "With --twin-observations the real VIC runs the true parameters and makes the "
                                     "twin's observations.")
-    q.add_argument("--region", required=True, help="Region netCDF (true_<param> or current parameters are written)")
+    q.add_argument("--region", required=True, help="Region netCDF (its current parameters go to params.nc, true_<param> to params_true.nc)")
     q.add_argument("--template", required=True, help="VIC parameter file whose cells give every other variable")
     q.add_argument("--domain", help="the template's domain file (checked to exist)")
     q.add_argument("--out", required=True, help="new (or empty) folder for the setup")
@@ -210,7 +210,8 @@ def run_export(args) -> int:
     res = export_vic(region, args.template, args.domain, args.out, steps_per_day=args.steps_per_day,
                      template_cell=args.template_cell, options=options)
     print(f"wrote {res.out_dir}: {res.global_param_file.name}, {res.domain.name}, {res.params.name}, "
-          f"{len(res.forcing)} forcing file(s), region.nc; parameters from {res.parameters_from}")
+          f"{len(res.forcing)} forcing file(s), region.nc; parameters from {res.parameters_from}"
+          + (f"; the truth in {res.true_params.name}" if res.true_params else ""))
     if res.unmapped_attributes:
         print("attributes kept from the template (no VIC counterpart): " + ", ".join(res.unmapped_attributes))
     if args.twin_observations:

@@ -3,7 +3,12 @@
 :func:`export_vic` writes into ``out_dir``::
 
     domain.nc                 LAT/LON/MASK/AREA/FRAC (+ elev) on the Region's grid
-    params.nc                 every variable of the template parameter file, per grid cell
+    params.nc                 every variable of the template parameter file, per grid cell, with the
+                              *default* five parameters (the Region's current values, else the
+                              template cell's own): what the global file runs and ``vic import`` reads
+    params_true.nc            the same with the twin's ``true_<param>`` (only when the Region has them);
+                              the truth is kept apart so that the default row of a benchmark is not the
+                              oracle
     forcing/forcing.YYYY.nc   one file per year, at SNOW_STEPS_PER_DAY steps (default 8: 3-hourly)
     global_param.txt          the global file (relative paths: run VIC from this folder, or anywhere
                               through this package, which resolves them against the file's folder)
@@ -36,8 +41,9 @@ Parameters
     ``Cv`` of the vegetated tiles, the rest going to the bare-soil tile (the last ``veg_class``; its
     missing vegetation-library values are filled with the bare-soil values of the VIC samples:
     LAI 0, albedo 0.15, ...); ``root_fractionk`` sets each vegetated tile's root zones to the soil
-    layers with those fractions. The five calibrated parameters come from ``true_<param>`` when the
-    Region has all five, else from its current values (``expt`` on the top layer). Attributes the
+    layers with those fractions. The five calibrated parameters of ``params.nc`` are the Region's
+    current values when it has all five, else the template cell's own (``expt`` on the top layer);
+    ``params_true.nc`` holds ``true_<param>``. Attributes the
     export cannot represent are listed in the returned :class:`ExportResult` (and a log line).
 
 Forcing (the disaggregation VIC needs)
@@ -95,6 +101,7 @@ DEFAULT_OPTIONS: dict[str, str] = {
     "ALB_SRC": "FROM_VEGPARAM", "NODES": "3",
 }
 GLOBAL_NAME = "global_param.txt"
+TRUE_PARAMS_NAME = "params_true.nc"
 
 
 @dataclass
@@ -110,6 +117,7 @@ class ExportResult:
     region: Path
     parameters_from: str
     unmapped_attributes: list[str] = field(default_factory=list)
+    true_params: Path | None = None
 
 
 # ---------------------------------------------------------------------------------------- grid
@@ -383,7 +391,7 @@ def _apply_attributes(region: Region, v: dict[str, np.ndarray], rows, cols) -> l
 
 
 def _write_params(region: Region, template: Path, lat, lon, rows, cols, out: Path,
-                  template_cell) -> tuple[str, str, list[str]]:
+                  template_cell, which: str = "default") -> tuple[str, str, list[str]]:
     with xr.open_dataset(template, decode_times=False, mask_and_scale=False) as tpl:
         tr, tc, source = _template_cells(region, tpl, template_cell)
         for name in ("lat", "lon", "run_cell", "depth", "Cv", "root_depth", "root_fract", "init_moist",
@@ -403,13 +411,19 @@ def _write_params(region: Region, template: Path, lat, lon, rows, cols, out: Pat
             if fill is not None and np.issubdtype(raw.dtype, np.number):
                 a = np.where(raw[..., tr, tc] == fill, np.nan, a)
             values[k] = a
-        # the five parameters
-        truth = all(f"true_{p}" in region.ds for p in PARAMS)
-        src = "true_<param>" if truth else "the Region's current values"
-        for p in PARAMS:
-            name = f"true_{p}" if truth else p
+        # the five parameters: the truth, the Region's current values, or the template cell's own
+        if which == "truth":
+            names = [f"true_{p}" for p in PARAMS]
+            src = "true_<param>"
+        elif all(p in region.ds for p in PARAMS):
+            names = list(PARAMS)
+            src = "the Region's current values"
+        else:
+            names = []
+            src = "the template cell's own values (the Region has no parameters of its own)"
+        for p, name in zip(PARAMS, names):
             if name not in region.ds:
-                raise VICError(f"the Region has neither true_{p} nor {p}: cannot write the parameter {p}")
+                raise VICError(f"the Region has no {name}: cannot write the parameter {p}")
             val = np.asarray(region.ds[name].values, float)
             if p == "expt":
                 values["expt"][0] = val
@@ -554,6 +568,10 @@ def export_vic(region: Region, template_params: str | Path, domain: str | Path |
         snow_bands = "snow_band" in tpl.dims and "AreaFract" in tpl.variables
     cell_src, par_src, unmapped = _write_params(region, template, lat, lon, rows, cols, out / "params.nc",
                                                 template_cell)
+    true_params = None
+    if all(f"true_{p}" in region.ds for p in PARAMS):
+        true_params = out / TRUE_PARAMS_NAME
+        _write_params(region, template, lat, lon, rows, cols, true_params, template_cell, which="truth")
     _write_domain(region, lat, lon, rows, cols, out / "domain.nc")
     forcing = _write_forcing(region, lat, lon, rows, cols, out / "forcing", steps_per_day, temp_amplitude)
     opts = {"MODEL_STEPS_PER_DAY": str(steps_per_day), "SNOW_STEPS_PER_DAY": str(steps_per_day),
@@ -578,7 +596,7 @@ def export_vic(region: Region, template_params: str | Path, domain: str | Path |
              region.n_days, out, par_src, cell_src)
     return ExportResult(out_dir=out, global_param_file=gpath, domain=out / "domain.nc", params=out / "params.nc",
                         forcing=forcing, observations=obs, region=out / "region.nc", parameters_from=par_src,
-                        unmapped_attributes=unmapped)
+                        unmapped_attributes=unmapped, true_params=true_params)
 
 
 

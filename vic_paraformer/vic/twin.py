@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import VICError
 from ..region import Region
-from .export import GLOBAL_NAME, PARAMS, _write_observations, region_grid
+from .export import GLOBAL_NAME, PARAMS, TRUE_PARAMS_NAME, _write_observations, region_grid
 from .importer import region_from_vic
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,8 @@ def twin_observations(out_dir: str | Path, *, sm_noise: float = 0.01, et_noise: 
                       **simulator_options: Any) -> Region:
     """Observations of an exported twin made by the real VIC with its true parameters.
 
-    Runs VIC on the setup :func:`export_vic` wrote in ``out_dir`` (its ``params.nc`` holds the
-    truth), samples soil moisture every ``obs_interval`` days per cell (as :mod:`vic_paraformer.synthetic`
+    Runs VIC on the setup :func:`export_vic` wrote in ``out_dir`` with its ``params_true.nc`` (the
+    truth; ``params.nc``, which the global file and the Region use, holds the default parameters), samples soil moisture every ``obs_interval`` days per cell (as :mod:`vic_paraformer.synthetic`
     does) with Gaussian noise ``sm_noise`` (m3 m-3, clipped to [0.01, porosity]) and ET every day with
     noise ``et_noise`` (mm/day, clipped at 0), writes ``observations.nc`` and rewrites ``region.nc``
     (the imported setup with the observations and the ``true_<param>`` fields). ``simulator_options``
@@ -46,7 +46,11 @@ def twin_observations(out_dir: str | Path, *, sm_noise: float = 0.01, et_noise: 
     truth = {p: np.asarray(saved.ds[f"true_{p}"].values, float) for p in PARAMS if f"true_{p}" in saved.ds}
     base = region_from_vic(gpath)
     sim = VICSimulator(**simulator_options)
-    res = sim.run_parameter_file(base, out / "params.nc")
+    truth_file = out / TRUE_PARAMS_NAME
+    if not truth_file.is_file():
+        raise VICError(f"{out}: no {TRUE_PARAMS_NAME} (the Region exported had no true_<param>): "
+                       "twin observations need the truth")
+    res = sim.run_parameter_file(base, truth_file)
     rng = np.random.default_rng(seed)
     n, n_days = base.n_cells, base.n_days
     mask = _observation_mask(rng, n, n_days, (lo, hi))
