@@ -353,7 +353,7 @@ def test_trained_surrogate_beats_the_mean_on_held_out_samples(small_surrogate, s
     assert sur.frozen and sur.simulator == "waterbalance" and sur.info["val_cells"]
     hist = sur.info["history"]["val_loss"]
     assert len(hist) >= 2 and min(hist) < hist[0]
-    assert sur.info["total_seconds"] < 60
+    assert len(hist) <= 16  # the "test" preset's budget is 16 epochs, never wall-clock time
     report = evaluate_surrogate(sur, region, n_samples=2, seed=5)
     for group in ("held_out_samples", "held_out_cells"):
         for var in ("sm", "et"):
