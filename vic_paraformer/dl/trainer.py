@@ -165,9 +165,6 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         held[:], n_val, fit_days, blocks = False, 0, n_days, []
     obs_fit = obs_all.copy()
     obs_fit[:, held] = np.nan
-    if not np.isfinite(obs_fit[train_idx, warmup:fit_days]).any():
-        raise StrategyError(f"strategy {name!r}: the training cells have no observations in the fitting period "
-                            f"after the surrogate's {warmup}-day warm-up ({n_days} days in all)")
     region_fit = region
     if n_val:
         region_fit = Region(region.ds.assign(obs_sm=(("cell", "time"), obs_fit.astype(np.float32))), validate=False)
