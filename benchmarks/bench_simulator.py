@@ -13,7 +13,7 @@ Usage::
     python benchmarks/bench_simulator.py [--cells 1000] [--years 3] [--samples 1 8] [--threads N]
                                          [--device cpu|cuda] [--repeat 2] [--grad]
 
-Target (issue 3): at least 1e6 cell-days/s for a 1,000-cell, 3-year ensemble on 2 CPU cores.
+Target: at least 1e6 cell-days/s for a 1,000-cell, 3-year ensemble on 2 CPU cores.
 """
 
 from __future__ import annotations
