@@ -112,3 +112,17 @@ def test_every_option_of_every_installed_strategy_is_documented():
         if missing:
             undocumented[name] = missing
     assert not undocumented, undocumented
+
+
+def test_output_piped_into_a_reader_that_closes_early_ends_quietly():
+    import subprocess
+    import sys
+
+    code = ("import sys; from vic_paraformer.cli.main import main; sys.exit(main(['strategies', '--options']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "unexpected error" not in err and "Traceback" not in err and "BrokenPipe" not in err, err
+    assert proc.returncode in (0, 141)

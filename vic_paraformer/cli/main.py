@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -102,6 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         kill_children()
         print("vic-paraformer: interrupted; workers stopped, no partial output was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (``... | head``): stop quietly, as shell tools do
+        kill_children()
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     except (VicParaformerError, FileNotFoundError, PermissionError, ValueError) as exc:
         if args.debug:
             raise
