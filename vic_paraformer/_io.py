@@ -63,19 +63,30 @@ def to_netcdf_atomic(ds, path: str | os.PathLike, *, kind: str | None = None, **
     return Path(path)
 
 
+def check_input_file(path: str | os.PathLike, kinds: tuple[str, ...], error_cls: type[Exception], *,
+                     missing: str, folder: str, not_a: str) -> Path:
+    """``path`` as a :class:`Path` once it exists, is a file and is of one of ``kinds``
+    (:func:`~vic_paraformer.outputs.file_kind`); else ``error_cls`` with
+    ``"<path>: <missing> not found"``, ``"<path>: is a folder, expected <folder>"`` or
+    ``"<path>: is a <kind found>, not <not_a>"``."""
+    path = Path(path)
+    if not path.exists():
+        raise error_cls(f"{path}: {missing} not found")
+    if path.is_dir():
+        raise error_cls(f"{path}: is a folder, expected {folder}")
+    kind = file_kind(path)
+    if kind not in kinds:
+        raise error_cls(f"{path}: is a {describe(kind or 'file')}, not {not_a}")
+    return path
+
+
 def load_torch_file(path: str | os.PathLike, what: str, error_cls: type[Exception]) -> dict:
     """``torch.load(path, weights_only=True)`` onto the CPU, with one clear ``error_cls`` for a missing
     or unreadable file (``what`` names the kind of file in the message)."""
     import torch
 
-    path = Path(path)
-    if not path.exists():
-        raise error_cls(f"{path}: {what} not found")
-    if path.is_dir():
-        raise error_cls(f"{path}: is a folder, expected a {what} file")
-    kind = file_kind(path)
-    if kind not in ("surrogate", "dl-model", "torch"):
-        raise error_cls(f"{path}: is a {describe(kind or 'file')}, not a {what}")
+    path = check_input_file(path, ("surrogate", "dl-model", "torch"), error_cls,
+                            missing=what, folder=f"a {what} file", not_a=f"a {what}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem means a bad file

@@ -49,9 +49,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._io import to_netcdf_atomic
+from ._io import check_input_file, to_netcdf_atomic
 from .errors import RegionError
-from .outputs import KIND_ATTR, describe, file_kind
+from .outputs import KIND_ATTR
 from .parameters import PARAMETER_NAMES, ParameterSpace
 from .units import ANNUAL_PREC_RANGE, RANGES, UNITS, convert_units, likely_mistake
 
@@ -111,16 +111,11 @@ class Region:
         ``max_memory_gb`` opens lazily with chunks sized by :func:`cells_per_chunk` for the file's
         number of days. Values are identical either way.
         """
-        path = Path(path)
-        if not path.exists():
-            raise RegionError(f"{path}: region file not found")
+        path = check_input_file(path, ("region", "netcdf", "simulation", "vic-parameters", "result", "training-runs"),
+                                RegionError, missing="region file", folder="a region netCDF file",
+                                not_a="a netCDF region")
         if chunks is not None and int(chunks) < 1:
             raise RegionError(f"{path}: chunks must be a positive number of cells, got {chunks}")
-        if path.is_dir():
-            raise RegionError(f"{path}: is a folder, expected a region netCDF file")
-        kind = file_kind(path)
-        if kind not in ("region", "netcdf", "simulation", "vic-parameters", "result", "training-runs"):
-            raise RegionError(f"{path}: is a {describe(kind or 'file')}, not a netCDF region")
         try:
             if chunks is None and max_memory_gb is None:
                 with xr.open_dataset(path) as ds:

@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._io import to_netcdf_atomic, to_plain
+from ._io import check_input_file, to_netcdf_atomic, to_plain
 from .errors import ParameterError, StrategyError
 from .observation import ObservationOperator, identity_operator
-from .outputs import describe, file_kind
 from .parameters import ParameterSpace
 
 
@@ -127,14 +126,8 @@ class CalibrationResult:
 
     @classmethod
     def open(cls, path: str | Path) -> "CalibrationResult":
-        path = Path(path)
-        if not path.exists():
-            raise StrategyError(f"{path}: calibration result not found")
-        if path.is_dir():
-            raise StrategyError(f"{path}: is a folder, expected a calibration result file (.nc)")
-        kind = file_kind(path)
-        if kind not in ("result", "netcdf"):
-            raise StrategyError(f"{path}: is a {describe(kind or 'file')}, not a calibration result")
+        path = check_input_file(path, ("result", "netcdf"), StrategyError, missing="calibration result",
+                                folder="a calibration result file (.nc)", not_a="a calibration result")
         try:
             with xr.open_dataset(path) as ds:
                 ds = ds.load()
