@@ -129,6 +129,52 @@ def test_synth_cli(tmp_path, capsys):
     assert not (tmp_path / "x.nc").exists()
 
 
+# ----------------------------------------------------------------------------- chunks of cells
+
+def _assert_same_region(a: Region, b: Region) -> None:
+    assert sorted(a.ds.variables) == sorted(b.ds.variables)
+    assert a.ds.attrs == b.ds.attrs
+    for k in a.ds.variables:
+        assert a.ds[k].dtype == b.ds[k].dtype, k
+        np.testing.assert_array_equal(a.ds[k].values, b.ds[k].values, err_msg=k)
+
+
+@pytest.mark.parametrize("difficulty", ["clean", "realistic"])
+def test_values_do_not_depend_on_the_chunk_of_cells(difficulty):
+    whole = synthetic_region(ny=5, nx=7, years=1, seed=4, difficulty=difficulty)
+    for chunk in (1, 6, 34):
+        _assert_same_region(whole, synthetic_region(ny=5, nx=7, years=1, seed=4, difficulty=difficulty,
+                                                    chunk_cells=chunk))
+
+
+@pytest.mark.parametrize("difficulty", ["clean", "realistic"])
+def test_streamed_file_under_a_tiny_budget_equals_the_region_in_memory(tmp_path, difficulty):
+    from vic_paraformer.synthetic import write_synthetic_region
+
+    mem = synthetic_region(ny=6, nx=5, years=1, seed=2, difficulty=difficulty)
+    mem = mem.with_training_cells(mem.spatial_split(4).train)
+    mem.save(tmp_path / "mem.nc")
+    # 2e-4 GB = 200 kB: one cell of 365 days per chunk
+    s = write_synthetic_region(tmp_path / "streamed.nc", ny=6, nx=5, years=1, seed=2, difficulty=difficulty,
+                               train_k=4, max_memory_gb=2e-4)
+    assert s.n_chunks == 30 and s.chunk_cells == 1 and s.n_training_cells == len(mem.training_cells)
+    assert s.obs_sm_fraction == pytest.approx(np.isfinite(mem.observations("obs_sm")).mean())
+    _assert_same_region(Region.open(tmp_path / "mem.nc"), Region.open(tmp_path / "streamed.nc"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mem.nc", "streamed.nc"]   # no scratch left
+
+
+def test_synth_cli_budget_gives_the_same_file_values(tmp_path, capsys):
+    args = ["synth", "--ny", "4", "--nx", "3", "--years", "1", "--seed", "1", "--train-k", "2"]
+    assert main([*args, "--out", str(tmp_path / "a.nc")]) == 0
+    assert "1 chunk(s)" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "b.nc"), "--max-memory", "0.0005"]) == 0
+    assert "chunk(s) of <= 2 cells" in capsys.readouterr().out
+    _assert_same_region(Region.open(tmp_path / "a.nc"), Region.open(tmp_path / "b.nc"))
+    with pytest.raises(SystemExit):
+        main([*args, "--out", str(tmp_path / "c.nc"), "--max-memory", "0"])
+    assert "expected a number > 0" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- realistic preset
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,15 @@ The same arguments give identical arrays (everything derives from ``numpy`` Gene
 ``seed``; the realistic perturbations come from a second generator seeded with ``(seed, 1)``, so
 the true world of both presets is the same; the simulation runs in float64 on CPU).
 
+Regions larger than memory: :func:`write_synthetic_region` (the ``synth`` command) writes the
+same twin to netCDF a chunk of cells at a time within a memory budget. The static fields of the
+whole grid are small and made first; the daily spatial fields (temperature anomaly, storms, wind,
+the precipitation error) are drawn over the whole grid one block of days at a time (each day is
+filtered on its own, so they do not depend on the chunking) and wait in scratch files; every
+``(cell, day)`` draw is taken, chunk by chunk, from a copy of the generator positioned at its
+start. The values are therefore identical to the in-memory generator's whatever the chunk size
+(``synthetic_region(chunk_cells=...)`` gives the same arrays too).
+
 Long module (over 400 lines): the twin's forcing, attributes, true parameter fields, observation
 sampling and difficulty presets are one generator with one seed.
 """
@@ -70,11 +79,16 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import tempfile
+from copy import deepcopy
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+import xarray as xr
 from scipy.ndimage import gaussian_filter
 
 from .errors import RegionError
@@ -186,53 +200,64 @@ def _attributes(rng, ny, nx, lat, lon):
     return a
 
 
-def _forcing(rng, ny, nx, n_days, times, lat, attrs):
-    """Daily forcing dict name -> (cell, time)."""
-    n = ny * nx
-    doy = times.day_of_year.values.astype(float)
-    sig = max(1.5, min(ny, nx) / 3.0)
-    # temperature: seasonal cycle + regional AR(1) anomaly + smooth local anomaly
-    season = np.sin(2 * math.pi * (doy - 110) / 365.25)
-    reg = np.zeros(n_days)
-    e = rng.standard_normal(n_days)
-    for t in range(1, n_days):
-        reg[t] = 0.8 * reg[t - 1] + 0.6 * e[t]
-    local = _smooth_field(rng, (n_days, ny, nx), sig).reshape(n_days, n) * 0.8
-    tmean = attrs["mean_temp"].reshape(n)
-    air = tmean[:, None] + 12.0 * season[None, :] + 2.5 * reg[None, :] + local.T
-    # precipitation: storm fields (regional storminess x smooth local field), skewed amounts
-    wet_season = 0.5 + 0.25 * np.sin(2 * math.pi * (doy - 80) / 365.25)   # spring/early-summer peak
-    storm = np.zeros(n_days)
-    e = rng.standard_normal(n_days)
-    for t in range(1, n_days):
-        storm[t] = 0.55 * storm[t - 1] + 0.84 * e[t]
-    field = _smooth_field(rng, (n_days, ny, nx), sig * 0.8).reshape(n_days, n).T
-    latent = 0.7 * storm[None, :] + 0.7 * field + (wet_season[None, :] - 0.5)
-    thr = 0.75
-    excess = np.clip(latent - thr, 0.0, None)
-    prec = excess ** 1.5 * np.exp(0.25 * rng.standard_normal((n, n_days)))
-    map_target = attrs["mean_annual_prec"].reshape(n)
-    years = n_days / 365.25
-    scale = map_target * years / np.maximum(prec.sum(axis=1), 1e-9)
-    prec = prec * scale[:, None]
-    wet = (prec > 0.5).astype(float)
-    # radiation: extraterrestrial x transmissivity reduced on wet days
-    from .simulators._wb_core import extraterrestrial_radiation
+class _DayField:
+    """A ``(day, cell)`` float64 field of the whole grid, drawn one block of days at a time and read
+    back one chunk of cells at a time: in memory, or in a scratch file under ``folder`` whose pages
+    are mapped only while a block is written or a chunk read (so they do not stay resident)."""
 
-    ra = np.stack([extraterrestrial_radiation(la, doy) for la in lat])
-    cloud = np.clip(0.15 + 0.55 * wet + 0.1 * np.clip(latent, -1, 1), 0.0, 0.95)
-    swdown = ra * 0.75 * (1 - 0.65 * cloud)
-    tk = air + 273.15
-    lwdown = 5.670374419e-8 * tk ** 4 * np.clip(0.70 + 0.004 * air + 0.22 * cloud, 0.5, 1.0)
-    elev = attrs["elevation"].reshape(n)
-    pressure = 101.325 * ((293.0 - 0.0065 * elev) / 293.0) ** 5.26
-    pressure = np.repeat(pressure[:, None], n_days, axis=1)
-    rh = np.clip(0.45 + 0.35 * cloud + 0.1 * (map_target[:, None] - 850) / 500, 0.15, 0.98)
-    vp = rh * 0.6108 * np.exp(17.27 * air / (air + 237.3))
-    wind = 3.5 * np.exp(0.3 * _smooth_field(rng, (n_days, ny, nx), sig).reshape(n_days, n).T
-                        + 0.2 * np.sin(2 * math.pi * (doy - 60) / 365.25)[None, :])
-    return {"prec": prec, "air_temp": air, "swdown": swdown, "lwdown": lwdown, "pressure": pressure,
-            "vp": vp, "wind": wind}
+    def __init__(self, n_days: int, n_cells: int, folder: str | None) -> None:
+        self.shape = (n_days, n_cells)
+        self._mem = np.empty(self.shape) if folder is None else None
+        self._path = None
+        if folder is not None:
+            fd, path = tempfile.mkstemp(suffix=".f8", dir=folder)
+            os.close(fd)
+            self._path = path
+            np.memmap(path, dtype=np.float64, mode="w+", shape=self.shape).flush()
+
+    def _map(self, mode: str) -> np.ndarray:
+        return self._mem if self._mem is not None else np.memmap(self._path, dtype=np.float64, mode=mode,
+                                                                 shape=self.shape)
+
+    def write(self, d0: int, rows: np.ndarray) -> None:
+        m = self._map("r+")
+        m[d0:d0 + len(rows)] = rows
+        if self._mem is None:
+            m.flush()
+        del m
+
+    def cells(self, sl: slice) -> np.ndarray:
+        """The field at cells ``sl`` as ``(cell, day)``."""
+        m = self._map("r")
+        out = np.array(m[:, sl].T)
+        del m
+        return out
+
+
+def _smooth_days(rng: np.random.Generator, field: _DayField, ny: int, nx: int, sigma: float, block: int) -> None:
+    """``_smooth_field(rng, (n_days, ny, nx), sigma)`` written to ``field`` in blocks of ``block`` days.
+
+    Each day is filtered and standardised on its own, and the generator's normal draws are the same
+    whether drawn at once or block by block, so the values do not depend on ``block``."""
+    n_days, n = field.shape
+    for d0 in range(0, n_days, block):
+        d1 = min(n_days, d0 + block)
+        field.write(d0, _smooth_field(rng, (d1 - d0, ny, nx), sigma).reshape(d1 - d0, n))
+
+
+def _fork(rng: np.random.Generator, rows: int, tail: tuple[int, ...], method: str, step: int,
+          skip: bool = True) -> np.random.Generator:
+    """A copy of ``rng`` at the start of the draw ``getattr(rng, method)((rows, *tail))``.
+
+    Drawing consecutive pieces of rows from the copy gives that draw's rows (``standard_normal``
+    and ``random`` consume the bit stream in order, without buffering). With ``skip``, ``rng`` is
+    moved past the draw (drawn in pieces of ``step`` rows and discarded), so that the draws after
+    it are the ones the whole-grid draw would have been followed by."""
+    copy = deepcopy(rng)
+    if skip:
+        for r0 in range(0, rows, step):
+            getattr(rng, method)((min(step, rows - r0), *tail))
+    return copy
 
 
 def true_parameter_fields(attrs: dict[str, np.ndarray], space: ParameterSpace, noise: np.ndarray) -> np.ndarray:
@@ -290,20 +315,6 @@ def _running_mean(x: np.ndarray, width: int) -> np.ndarray:
     return (c[..., idx + 1] - c[..., lo]) / (idx + 1 - lo)
 
 
-def _degrade_forcing(rng_r, d: TwinDifficulty, forcing: dict, ny: int, nx: int, sig: float) -> dict:
-    """The calibrator's forcing: multiplicative precipitation error and a temperature bias."""
-    n, n_days = ny * nx, forcing["prec"].shape[1]
-    seen = dict(forcing)
-    z_c = _smooth_field(rng_r, (ny, nx), sig).reshape(n, 1)
-    z_ct = _smooth_field(rng_r, (n_days, ny, nx), sig * 0.8).reshape(n_days, n).T
-    factor = (np.exp(d.prec_bias_sd * z_c - d.prec_bias_sd ** 2 / 2)
-              * np.exp(d.prec_daily_sd * z_ct - d.prec_daily_sd ** 2 / 2))
-    seen["prec"] = forcing["prec"] * factor
-    z_t = _smooth_field(rng_r, (ny, nx), sig).reshape(n, 1)
-    seen["air_temp"] = forcing["air_temp"] + d.temp_bias + d.temp_bias_sd * z_t
-    return seen
-
-
 def _observed_attributes(rng_r, d: TwinDifficulty, attrs: dict, ny: int, nx: int, sig: float) -> dict:
     """Attributes as the calibrator sees them: noise on the non-simulator ones, irrelevant ones added."""
     seen = dict(attrs)
@@ -322,21 +333,282 @@ def _observed_attributes(rng_r, d: TwinDifficulty, attrs: dict, ny: int, nx: int
     return seen
 
 
-def _climate_indices(forcing: dict, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean annual precipitation (mm/yr) and aridity (PET/P) from a forcing dict."""
+def _climate_cells(forcing: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Mean annual precipitation (mm/yr) and aridity (PET/P) per cell of a forcing dict ``(cell, time)``."""
     from .simulators._wb_core import potential_et
 
     f_t = torch.as_tensor(np.stack([forcing[k] for k in FORCING_VARS], axis=-1), dtype=torch.float64)
     pet = potential_et(f_t).numpy()
     p = forcing["prec"].mean(axis=1)
-    return (p * 365.25).reshape(ny, nx), (pet.mean(axis=1) / np.maximum(p, 1e-6)).reshape(ny, nx)
+    return p * 365.25, pet.mean(axis=1) / np.maximum(p, 1e-6)
+
+
+#: Bytes of memory per cell-day the twin generator needs for a chunk of cells (forcing, its working
+#: arrays, the simulation and the observations; measured 420 on a 64 x 64 three-year twin):
+#: ``write_synthetic_region`` divides its budget by it.
+SYNTH_BYTES_PER_CELL_DAY = 500
+
+
+class _Twin:
+    """The twin generator, working through the grid in chunks of cells.
+
+    The constructor makes every draw of the whole-grid generator in its order: static fields
+    directly, the daily spatially smooth fields (temperature anomaly, storms, wind, precipitation
+    error) day block by day block into :class:`_DayField` stores, and for each ``(cell, day)`` draw
+    a copy of the generator at its start (:func:`_fork`). :meth:`chunk` then produces the time series
+    of consecutive cell chunks, in order, and :meth:`statics` the per-cell fields once every chunk is
+    done. The values do not depend on the chunk size, and with one chunk the operations are those
+    of the whole-grid generator. Held for the whole grid: the static fields, the observation
+    schedule (1 byte per cell-day; its gap draws, 8/``obs_interval[0]`` bytes per cell-day, while it
+    is drawn) and, in ``folder`` when given, the daily fields (8 bytes per cell-day each).
+    """
+
+    def __init__(self, ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et, space, lat0, lon0,
+                 d: TwinDifficulty, folder: str | None, block_cells: int) -> None:
+        self.ny, self.nx, self.seed, self.space, self.d = ny, nx, seed, space, d
+        self.sm_noise, self.et_noise, self.with_et = sm_noise, et_noise, with_et
+        self.realistic = realistic = d != CLEAN
+        n_days = self.n_days = int(round(365.25 * years))
+        n = self.n = ny * nx
+        self.lo, self.hi = (int(x) for x in obs_interval)
+        rng = np.random.default_rng(seed)
+        rng_r = np.random.default_rng([seed, 1])   # realistic perturbations only: the true world is shared
+        self.times = pd.date_range(start, periods=n_days, freq="D")
+        rows, cols = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+        self.row, self.col = rows.reshape(-1), cols.reshape(-1)
+        self.lat = (lat0 + ((ny - 1) / 2 - rows) * GRID_RES).reshape(-1)   # row 0 is the northern edge
+        self.lon = (lon0 + (cols - (nx - 1) / 2) * GRID_RES).reshape(-1)
+        self.attrs = _attributes(rng, ny, nx, self.lat, self.lon)
+        step = max(1, int(block_cells))
+        block = max(1, min(n_days, step * n_days // n))
+        sig = self.sig = max(1.5, min(ny, nx) / 3.0)
+        # forcing draws (see _forcing_cells)
+        self.doy = doy = self.times.day_of_year.values.astype(float)
+        self.season = np.sin(2 * math.pi * (doy - 110) / 365.25)
+        self.reg = np.zeros(n_days)
+        e = rng.standard_normal(n_days)
+        for t in range(1, n_days):
+            self.reg[t] = 0.8 * self.reg[t - 1] + 0.6 * e[t]
+        self.local = _DayField(n_days, n, folder)
+        _smooth_days(rng, self.local, ny, nx, sig, block)
+        self.wet_season = 0.5 + 0.25 * np.sin(2 * math.pi * (doy - 80) / 365.25)   # spring/early-summer peak
+        self.storm = np.zeros(n_days)
+        e = rng.standard_normal(n_days)
+        for t in range(1, n_days):
+            self.storm[t] = 0.55 * self.storm[t - 1] + 0.84 * e[t]
+        self.storm_field = _DayField(n_days, n, folder)
+        _smooth_days(rng, self.storm_field, ny, nx, sig * 0.8, block)
+        self.g_amount = _fork(rng, n, (n_days,), "standard_normal", step)
+        self.wind_field = _DayField(n_days, n, folder)
+        _smooth_days(rng, self.wind_field, ny, nx, sig, block)
+        # the truth's perturbation of the logits
+        noise = 0.25 * np.moveaxis(_smooth_field(rng, (5, ny, nx), sig), 0, -1)
+        if realistic and d.residual_sd > 0:
+            noise = noise + d.residual_sd * np.moveaxis(_smooth_field(rng_r, (5, ny, nx), d.residual_sigma), 0, -1)
+        self.noise = noise.reshape(n, 5)
+        self.mask = _observation_mask(rng, n, n_days, (self.lo, self.hi))
+        if not realistic:
+            self.g_sm = _fork(rng, n, (n_days,), "standard_normal", step)
+            if with_et:
+                self.g_et_mask = _fork(rng, n, (n_days,), "random", step)
+                self.g_et = _fork(rng, n, (n_days,), "standard_normal", step, skip=False)
+        else:
+            self.scale = np.exp(d.obs_scale_sd * rng_r.standard_normal(n))
+            self.offset = d.obs_offset_sd * rng_r.standard_normal(n)
+            self.g_sm = _fork(rng_r, n, (n_days,), "standard_normal", step)
+            if d.random_dropout > 0:
+                self.g_dropout = _fork(rng_r, n, (n_days,), "random", step)
+            if with_et:
+                n_towers = min(n, max(2, int(round(d.et_fraction * n))))
+                towers = np.sort(rng_r.choice(n, size=n_towers, replace=False))
+                self.is_tower = np.zeros(n, bool)
+                self.is_tower[towers] = True
+                self.closure = rng_r.uniform(*d.et_closure, size=n)
+                self.g_et_mask = _fork(rng_r, n, (n_days,), "random", step)
+                self.g_et = _fork(rng_r, n, (n_days,), "standard_normal", step)
+            # the calibrator's forcing: static and daily precipitation error, temperature bias
+            self.z_c = _smooth_field(rng_r, (ny, nx), sig).reshape(n, 1)
+            self.z_ct = _DayField(n_days, n, folder)
+            _smooth_days(rng_r, self.z_ct, ny, nx, sig * 0.8, block)
+            self.z_t = _smooth_field(rng_r, (ny, nx), sig).reshape(n, 1)
+            self.g_attributes = rng_r   # _observed_attributes draws next, once every chunk is done
+            self.seen_map, self.seen_aridity = np.empty(n), np.empty(n)
+        self.true_map, self.true_aridity = np.empty(n), np.empty(n)
+        self.truth = np.empty((n, 5))
+        self.names = ATTRIBUTE_NAMES + (tuple(f"aux{j + 1}" for j in range(d.n_irrelevant)) if realistic else ())
+        from .simulators.waterbalance import WaterBalanceSimulator
+
+        self.sim = WaterBalanceSimulator(device="cpu", dtype="float64")
+        self._next = 0
+
+    def _forcing_cells(self, sl: slice, a: dict) -> dict:
+        """The true daily forcing ``(cell, time)`` of the cells ``sl`` (``a``: their attributes)."""
+        m, n_days = sl.stop - sl.start, self.n_days
+        tmean = a["mean_temp"]
+        air = tmean[:, None] + 12.0 * self.season[None, :] + 2.5 * self.reg[None, :] + 0.8 * self.local.cells(sl)
+        # precipitation: storm fields (regional storminess x smooth local field), skewed amounts
+        field = self.storm_field.cells(sl)
+        latent = 0.7 * self.storm[None, :] + 0.7 * field + (self.wet_season[None, :] - 0.5)
+        thr = 0.75
+        excess = np.clip(latent - thr, 0.0, None)
+        prec = excess ** 1.5 * np.exp(0.25 * self.g_amount.standard_normal((m, n_days)))
+        map_target = a["mean_annual_prec"]
+        years = n_days / 365.25
+        scale = map_target * years / np.maximum(prec.sum(axis=1), 1e-9)
+        prec = prec * scale[:, None]
+        wet = (prec > 0.5).astype(float)
+        # radiation: extraterrestrial x transmissivity reduced on wet days
+        from .simulators._wb_core import extraterrestrial_radiation
+
+        ra = np.stack([extraterrestrial_radiation(la, self.doy) for la in self.lat[sl]])
+        cloud = np.clip(0.15 + 0.55 * wet + 0.1 * np.clip(latent, -1, 1), 0.0, 0.95)
+        swdown = ra * 0.75 * (1 - 0.65 * cloud)
+        tk = air + 273.15
+        lwdown = 5.670374419e-8 * tk ** 4 * np.clip(0.70 + 0.004 * air + 0.22 * cloud, 0.5, 1.0)
+        elev = a["elevation"]
+        pressure = 101.325 * ((293.0 - 0.0065 * elev) / 293.0) ** 5.26
+        pressure = np.repeat(pressure[:, None], n_days, axis=1)
+        rh = np.clip(0.45 + 0.35 * cloud + 0.1 * (map_target[:, None] - 850) / 500, 0.15, 0.98)
+        vp = rh * 0.6108 * np.exp(17.27 * air / (air + 237.3))
+        wind = 3.5 * np.exp(0.3 * self.wind_field.cells(sl)
+                            + 0.2 * np.sin(2 * math.pi * (self.doy - 60) / 365.25)[None, :])
+        return {"prec": prec, "air_temp": air, "swdown": swdown, "lwdown": lwdown, "pressure": pressure,
+                "vp": vp, "wind": wind}
+
+    def chunk(self, sl: slice) -> dict[str, np.ndarray]:
+        """The float32 time series ``(cell, time)`` of the cells ``sl`` (chunks in order, from cell 0):
+        the forcing the calibrator sees, ``obs_sm``, ``obs_et`` and (realistic) ``true_prec``/``true_air_temp``."""
+        if sl.start != self._next:
+            raise RegionError(f"twin chunks must come in order: expected cell {self._next}, got {sl.start}")
+        self._next = sl.stop
+        d, m, n_days = self.d, sl.stop - sl.start, self.n_days
+        a = {k: v.reshape(-1)[sl] for k, v in self.attrs.items()}
+        forcing = self._forcing_cells(sl, a)
+        # climate indices from the generated (true) forcing
+        a["mean_annual_prec"], a["aridity"] = self.true_map[sl], self.true_aridity[sl] = _climate_cells(forcing)
+        truth = self.truth[sl] = true_parameter_fields(a, self.space, self.noise[sl])
+        att = np.stack([a[k] for k in ATTRIBUTE_NAMES], axis=1)
+        forcing32 = {k: np.asarray(forcing[k], np.float32) for k in FORCING_VARS}
+        base = make_region(lat=self.lat[sl], lon=self.lon[sl], time=self.times, forcing=forcing32, attributes=att,
+                           attribute_names=ATTRIBUTE_NAMES, row=self.row[sl], col=self.col[sl])
+        out = self.sim.run_arrays(base, truth)   # the truth, true forcing, float64, CPU
+        del base
+        mask = self.mask[sl].copy()
+        porosity = a["porosity"][:, None]
+        series: dict[str, np.ndarray] = {}
+        if not self.realistic:
+            sm = np.clip(out["sm"] + self.sm_noise * self.g_sm.standard_normal((m, n_days)), 0.01, porosity)
+        else:
+            wp = a["wilting_point"][:, None]
+            wet = np.clip((out["sm"] - wp) / (porosity - wp), 0.0, 1.0)
+            e = self.sm_noise * (1.0 + d.wet_noise_factor * wet) * self.g_sm.standard_normal((m, n_days))
+            sm = np.clip(self.scale[sl, None] * out["sm"] + self.offset[sl, None] + e, 0.01, porosity)
+            if d.frozen_temp is not None:
+                mask &= _running_mean(forcing["air_temp"], 3) >= d.frozen_temp
+            if d.random_dropout > 0:
+                mask &= self.g_dropout.random((m, n_days)) >= d.random_dropout
+        series["obs_sm"] = np.asarray(np.where(mask, sm, np.nan), np.float32)
+        if self.with_et:
+            if not self.realistic:
+                et_mask = self.g_et_mask.random((m, n_days)) < 0.5
+                et = np.clip(out["et"] + self.et_noise * self.g_et.standard_normal((m, n_days)), 0.0, None)
+            else:
+                et_mask = (self.g_et_mask.random((m, n_days)) < d.et_obs_prob) & self.is_tower[sl, None]
+                et = np.clip(self.closure[sl, None] * out["et"] + self.et_noise * self.g_et.standard_normal((m, n_days)),
+                             0.0, None)
+            series["obs_et"] = np.asarray(np.where(et_mask, et, np.nan), np.float32)
+        if self.realistic:
+            seen = dict(forcing)
+            factor = (np.exp(d.prec_bias_sd * self.z_c[sl] - d.prec_bias_sd ** 2 / 2)
+                      * np.exp(d.prec_daily_sd * self.z_ct.cells(sl) - d.prec_daily_sd ** 2 / 2))
+            seen["prec"] = forcing["prec"] * factor
+            seen["air_temp"] = forcing["air_temp"] + d.temp_bias + d.temp_bias_sd * self.z_t[sl]
+            self.seen_map[sl], self.seen_aridity[sl] = _climate_cells(seen)
+            series["true_prec"], series["true_air_temp"] = forcing32["prec"], forcing32["air_temp"]
+            forcing32 = {k: np.asarray(seen[k], np.float32) for k in FORCING_VARS}
+            forcing32["prec"] = np.clip(forcing32["prec"], 0.0, None)
+        return {**forcing32, **series}
+
+    def statics(self) -> tuple[np.ndarray, dict]:
+        """``(attributes (cell, n_attr), extra per-cell variables)`` once every chunk is done."""
+        if self._next != self.n:
+            raise RegionError(f"twin statics need every chunk first ({self._next} of {self.n} cells done)")
+        ny, nx, n = self.ny, self.nx, self.n
+        attrs = dict(self.attrs)
+        attrs["mean_annual_prec"], attrs["aridity"] = self.true_map.reshape(ny, nx), self.true_aridity.reshape(ny, nx)
+        extra: dict = {}
+        if not self.realistic:
+            att = np.stack([attrs[k].reshape(n) for k in ATTRIBUTE_NAMES], axis=1)
+        else:
+            seen_attrs = dict(attrs)
+            seen_attrs["mean_annual_prec"] = self.seen_map.reshape(ny, nx)
+            seen_attrs["aridity"] = self.seen_aridity.reshape(ny, nx)
+            seen_attrs = _observed_attributes(self.g_attributes, self.d, seen_attrs, ny, nx, self.sig)
+            att = np.stack([seen_attrs[k].reshape(n) for k in self.names], axis=1)
+            extra["true_obs_scale"] = ("cell", self.scale, {"long_name": "true scale a of the observation operator "
+                                                                         "obs_sm = a sm_top + b + noise", "units": "1"})
+            extra["true_obs_offset"] = ("cell", self.offset, {"long_name": "true offset b of the observation operator",
+                                                              "units": "m3 m-3"})
+            if self.with_et:
+                extra["et_tower"] = ("cell", self.is_tower.astype(np.int8), {"long_name": "1 where obs_et is observed "
+                                                                                          "(tower-like cells)"})
+        extra.update({f"true_{name}": ("cell", self.truth[:, j].astype(np.float64),
+                                       {"long_name": f"true {name} of the synthetic twin"})
+                      for j, name in enumerate(self.space.names)})
+        return att, extra
+
+    def series_attrs(self) -> dict[str, dict]:
+        """netCDF attributes of the time-series variables."""
+        out = {k: {"units": FORCING_VARS[k]} for k in FORCING_VARS}
+        out["obs_sm"] = {"units": "m3 m-3"}
+        if self.with_et:
+            out["obs_et"] = {"units": "mm/day"}
+        if self.realistic:
+            for k in ("prec", "air_temp"):
+                out[f"true_{k}"] = {"long_name": f"true {k} (the calibrator sees {k})", "units": FORCING_VARS[k]}
+        return out
+
+    def global_attrs(self) -> dict:
+        d = self.d
+        out = dict(title="vic_paraformer synthetic twin region", seed=int(self.seed), ny=int(self.ny), nx=int(self.nx),
+                   obs_interval=f"{self.lo}-{self.hi} days", sm_noise=float(self.sm_noise),
+                   et_noise=float(self.et_noise), simulator="waterbalance (VIC-style stand-in, not VIC)",
+                   parameter_space=str(self.space.preset_name), difficulty=d.name)
+        if self.realistic:
+            out.update(d.as_attrs())
+        return out
+
+
+def _twin(ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et, parameter_space, lat0, lon0,
+          difficulty, folder, block_cells) -> _Twin:
+    """The checked arguments as a :class:`_Twin` (RegionError naming the bad argument)."""
+    d = _resolve_difficulty(difficulty)
+    if ny < 1 or nx < 1:
+        raise RegionError(f"synthetic_region needs ny, nx >= 1, got {ny} x {nx}")
+    n_days = int(round(365.25 * years))
+    if n_days < 2:
+        raise RegionError(f"synthetic_region needs at least 2 days, got years={years}")
+    lo, hi = (int(x) for x in obs_interval)
+    if lo < 1 or hi < lo:
+        raise RegionError(f"obs_interval must be (min, max) days with 1 <= min <= max, got {obs_interval}")
+    if sm_noise < 0 or et_noise < 0:
+        raise RegionError(f"noise levels must be >= 0, got sm_noise={sm_noise}, et_noise={et_noise}")
+    space = ParameterSpace.resolve(parameter_space)
+    if tuple(space.names) != ("infilt", "Ds", "Dsmax", "Ws", "expt"):
+        raise RegionError(f"synthetic_region needs the five VIC parameters, got {space.names}")
+    problems = space.vic_problems()
+    if problems:
+        raise RegionError("synthetic_region draws its truth inside the parameter space, which must stay in the "
+                          "range the simulator can use: " + "; ".join(problems))
+    return _Twin(ny, nx, years, seed, start, (lo, hi), sm_noise, et_noise, with_et, space, lat0, lon0, d, folder,
+                 block_cells)
 
 
 def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, start: str = "2015-04-01",
                      obs_interval: tuple[int, int] = (2, 3), sm_noise: float = 0.01, et_noise: float = 0.3,
                      with_et: bool = True, parameter_space: ParameterSpace | str | None = None,
                      lat0: float = 35.0, lon0: float = -98.0,
-                     difficulty: "str | TwinDifficulty" = "clean") -> Region:
+                     difficulty: "str | TwinDifficulty" = "clean", chunk_cells: int | None = None) -> Region:
     """A synthetic twin :class:`Region` with true parameters ``true_<param>`` and observations.
 
     Parameters
@@ -361,115 +633,141 @@ def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, 
     difficulty
         ``"clean"`` (default) or ``"realistic"`` (or a :class:`TwinDifficulty`); see the module
         docstring for what each changes, with its numbers.
+    chunk_cells
+        Generate the time series this many cells at a time (default: all at once). The values do
+        not depend on it; the region is held in memory either way (:func:`write_synthetic_region`
+        streams to a file instead).
     """
-    d = _resolve_difficulty(difficulty)
-    if ny < 1 or nx < 1:
-        raise RegionError(f"synthetic_region needs ny, nx >= 1, got {ny} x {nx}")
-    n_days = int(round(365.25 * years))
-    if n_days < 2:
-        raise RegionError(f"synthetic_region needs at least 2 days, got years={years}")
-    lo, hi = (int(x) for x in obs_interval)
-    if lo < 1 or hi < lo:
-        raise RegionError(f"obs_interval must be (min, max) days with 1 <= min <= max, got {obs_interval}")
-    if sm_noise < 0 or et_noise < 0:
-        raise RegionError(f"noise levels must be >= 0, got sm_noise={sm_noise}, et_noise={et_noise}")
-    space = ParameterSpace.resolve(parameter_space)
-    if tuple(space.names) != ("infilt", "Ds", "Dsmax", "Ws", "expt"):
-        raise RegionError(f"synthetic_region needs the five VIC parameters, got {space.names}")
-    problems = space.vic_problems()
-    if problems:
-        raise RegionError("synthetic_region draws its truth inside the parameter space, which must stay in the "
-                          "range the simulator can use: " + "; ".join(problems))
-    rng = np.random.default_rng(seed)
-    rng_r = np.random.default_rng([seed, 1])   # realistic perturbations only: the true world is shared
-    realistic = d != CLEAN
-    times = pd.date_range(start, periods=n_days, freq="D")
-    rows, cols = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
-    lat = (lat0 + ((ny - 1) / 2 - rows) * GRID_RES).reshape(-1)   # row 0 is the northern edge
-    lon = (lon0 + (cols - (nx - 1) / 2) * GRID_RES).reshape(-1)
-    attrs = _attributes(rng, ny, nx, lat, lon)
-    forcing = _forcing(rng, ny, nx, n_days, times, lat, attrs)
+    if chunk_cells is not None and int(chunk_cells) < 1:
+        raise RegionError(f"chunk_cells must be >= 1, got {chunk_cells}")
     n = ny * nx
-    # climate indices from the generated (true) forcing
-    attrs["mean_annual_prec"], attrs["aridity"] = _climate_indices(forcing, ny, nx)
-    sig = max(1.5, min(ny, nx) / 3.0)
-    noise = 0.25 * np.moveaxis(_smooth_field(rng, (5, ny, nx), sig), 0, -1)
-    if realistic and d.residual_sd > 0:
-        noise = noise + d.residual_sd * np.moveaxis(_smooth_field(rng_r, (5, ny, nx), d.residual_sigma), 0, -1)
-    truth = true_parameter_fields(attrs, space, noise).reshape(n, 5)
-    att = np.stack([attrs[k].reshape(n) for k in ATTRIBUTE_NAMES], axis=1)
-    forcing32 = {k: np.asarray(forcing[k], np.float32) for k in FORCING_VARS}
-    base = make_region(lat=lat, lon=lon, time=times, forcing=forcing32, attributes=att,
-                       attribute_names=ATTRIBUTE_NAMES, row=rows.reshape(-1), col=cols.reshape(-1))
-    # simulate the truth (true forcing, float64, CPU)
-    from .simulators.waterbalance import WaterBalanceSimulator
-
-    sim = WaterBalanceSimulator(device="cpu", dtype="float64")
-    out = sim.run_arrays(base, truth)
-    mask = _observation_mask(rng, n, n_days, (lo, hi))
-    porosity = attrs["porosity"].reshape(n, 1)
-    extra: dict = {}
-    if not realistic:
-        sm = np.clip(out["sm"] + sm_noise * rng.standard_normal((n, n_days)), 0.01, porosity)
-        obs_sm = np.where(mask, sm, np.nan)
-    else:
-        wp = attrs["wilting_point"].reshape(n, 1)
-        wet = np.clip((out["sm"] - wp) / (porosity - wp), 0.0, 1.0)
-        scale = np.exp(d.obs_scale_sd * rng_r.standard_normal(n))
-        offset = d.obs_offset_sd * rng_r.standard_normal(n)
-        e = sm_noise * (1.0 + d.wet_noise_factor * wet) * rng_r.standard_normal((n, n_days))
-        sm = np.clip(scale[:, None] * out["sm"] + offset[:, None] + e, 0.01, porosity)
-        if d.frozen_temp is not None:
-            mask &= _running_mean(forcing["air_temp"], 3) >= d.frozen_temp
-        if d.random_dropout > 0:
-            mask &= rng_r.random((n, n_days)) >= d.random_dropout
-        obs_sm = np.where(mask, sm, np.nan)
-        extra["true_obs_scale"] = ("cell", scale, {"long_name": "true scale a of the observation operator "
-                                                                "obs_sm = a sm_top + b + noise", "units": "1"})
-        extra["true_obs_offset"] = ("cell", offset, {"long_name": "true offset b of the observation operator",
-                                                     "units": "m3 m-3"})
-    obs_et = None
-    if with_et:
-        et_mask = rng.random((n, n_days)) < 0.5
-        et = np.clip(out["et"] + et_noise * rng.standard_normal((n, n_days)), 0.0, None)
-        if realistic:
-            n_towers = min(n, max(2, int(round(d.et_fraction * n))))
-            towers = np.sort(rng_r.choice(n, size=n_towers, replace=False))
-            is_tower = np.zeros(n, bool)
-            is_tower[towers] = True
-            closure = rng_r.uniform(*d.et_closure, size=n)
-            et_mask = (rng_r.random((n, n_days)) < d.et_obs_prob) & is_tower[:, None]
-            et = np.clip(closure[:, None] * out["et"] + et_noise * rng_r.standard_normal((n, n_days)), 0.0, None)
-            extra["et_tower"] = ("cell", is_tower.astype(np.int8), {"long_name": "1 where obs_et is observed "
-                                                                                  "(tower-like cells)"})
-        obs_et = np.where(et_mask, et, np.nan)
-    names = ATTRIBUTE_NAMES
-    if realistic:
-        seen_forcing = _degrade_forcing(rng_r, d, forcing, ny, nx, sig)
-        seen_attrs = dict(attrs)
-        seen_attrs["mean_annual_prec"], seen_attrs["aridity"] = _climate_indices(seen_forcing, ny, nx)
-        seen_attrs = _observed_attributes(rng_r, d, seen_attrs, ny, nx, sig)
-        names = ATTRIBUTE_NAMES + tuple(f"aux{j + 1}" for j in range(d.n_irrelevant))
-        att = np.stack([seen_attrs[k].reshape(n) for k in names], axis=1)
-        for k in ("prec", "air_temp"):
-            extra[f"true_{k}"] = (("cell", "time"), forcing32[k],
-                                  {"long_name": f"true {k} (the calibrator sees {k})", "units": FORCING_VARS[k]})
-        forcing32 = {k: np.asarray(seen_forcing[k], np.float32) for k in FORCING_VARS}
-        forcing32["prec"] = np.clip(forcing32["prec"], 0.0, None)
-    extra.update({f"true_{name}": ("cell", truth[:, j].astype(np.float64),
-                                   {"long_name": f"true {name} of the synthetic twin"})
-                  for j, name in enumerate(space.names)})
-    region = make_region(lat=lat, lon=lon, time=times, forcing=forcing32, attributes=att,
-                         attribute_names=names, row=rows.reshape(-1), col=cols.reshape(-1),
-                         obs_sm=obs_sm, obs_et=obs_et, extra=extra)
-    region.ds.attrs.update(title="vic_paraformer synthetic twin region", seed=int(seed), ny=int(ny), nx=int(nx),
-                           obs_interval=f"{lo}-{hi} days", sm_noise=float(sm_noise), et_noise=float(et_noise),
-                           simulator="waterbalance (VIC-style stand-in, not VIC)",
-                           parameter_space=str(space.preset_name), difficulty=d.name)
-    if realistic:
-        region.ds.attrs.update(d.as_attrs())
-    log.info("synthetic region (%s): %d x %d cells, %d days, seed %d", d.name, ny, nx, n_days, seed)
+    step = int(chunk_cells or max(n, 1))
+    tw = _twin(ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et, parameter_space, lat0, lon0,
+               difficulty, None, step)
+    parts = [tw.chunk(slice(c0, min(n, c0 + step))) for c0 in range(0, n, step)]
+    series = {k: np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in parts[0]}
+    del parts
+    att, extra = tw.statics()
+    meta = tw.series_attrs()
+    for k in ("true_prec", "true_air_temp"):
+        if k in series:
+            extra[k] = (("cell", "time"), series.pop(k), meta[k])
+    region = make_region(lat=tw.lat, lon=tw.lon, time=tw.times, forcing={k: series[k] for k in FORCING_VARS},
+                         attributes=att, attribute_names=tw.names, row=tw.row, col=tw.col,
+                         obs_sm=series["obs_sm"], obs_et=series.get("obs_et"), extra=_ordered(extra))
+    region.ds.attrs.update(tw.global_attrs())
+    log.info("synthetic region (%s): %d x %d cells, %d days, seed %d", tw.d.name, ny, nx, tw.n_days, seed)
     return region
+
+
+def _ordered(extra: dict) -> dict:
+    """The per-cell variables in the order the twin has always stored them."""
+    first = [k for k in ("true_obs_scale", "true_obs_offset", "et_tower", "true_prec", "true_air_temp") if k in extra]
+    return {**{k: extra[k] for k in first}, **{k: v for k, v in extra.items() if k not in first}}
+
+
+@dataclass(frozen=True)
+class TwinSummary:
+    """What :func:`write_synthetic_region` wrote."""
+
+    path: Path
+    n_cells: int
+    n_days: int
+    first_day: str
+    last_day: str
+    n_attributes: int
+    obs_sm_fraction: float
+    n_training_cells: int
+    n_chunks: int
+    chunk_cells: int
+
+
+def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0,
+                           start: str = "2015-04-01", obs_interval: tuple[int, int] = (2, 3), sm_noise: float = 0.01,
+                           et_noise: float = 0.3, with_et: bool = True,
+                           parameter_space: ParameterSpace | str | None = None, lat0: float = 35.0,
+                           lon0: float = -98.0, difficulty: "str | TwinDifficulty" = "clean",
+                           train_k: int | None = None, max_memory_gb: float = 1.0,
+                           chunk_cells: int | None = None) -> TwinSummary:
+    """Write the twin :func:`synthetic_region` would build to ``path``, chunk of cells by chunk.
+
+    The static fields of the whole grid are made first; then the time series (forcing, its
+    degraded copy, the simulation, the observations) of ``chunk_cells`` cells at a time (default:
+    as many as :data:`SYNTH_BYTES_PER_CELL_DAY` allows in ``max_memory_gb``) are generated and
+    written into the pre-sized netCDF variables; the per-cell fields and ``train_cell`` (DAS-S
+    ``train_k`` cells, :meth:`Region.spatial_split`, when given) come last, and the file is
+    validated chunk by chunk before it replaces ``path`` (written to a temporary name first).
+    The values are those of ``synthetic_region`` with the same arguments, whatever the chunk
+    size; the daily spatial fields of the whole grid wait in scratch files beside ``path``.
+    """
+    import netCDF4
+
+    from ._io import atomic_path
+    from .outputs import KIND_ATTR
+
+    n = ny * nx
+    if chunk_cells is None:
+        if not max_memory_gb > 0:
+            raise RegionError(f"the memory budget must be > 0 GB, got {max_memory_gb}")
+        step = max(1, int(max_memory_gb * 1e9 // (SYNTH_BYTES_PER_CELL_DAY * max(2, round(365.25 * years)))))
+    else:
+        step = int(chunk_cells)
+        if step < 1:
+            raise RegionError(f"chunk_cells must be >= 1, got {chunk_cells}")
+    step = min(step, n)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.scratch-", dir=target.parent) as scratch, \
+            atomic_path(target) as tmp:
+        tw = _twin(ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et, parameter_space, lat0, lon0,
+                   difficulty, scratch if n > step else None, step)
+        coords = Region(xr.Dataset(coords={"cell": np.arange(n), "lat": ("cell", tw.lat), "lon": ("cell", tw.lon),
+                                           "row": ("cell", tw.row), "col": ("cell", tw.col)}), validate=False)
+        train = coords.spatial_split(int(train_k)).train if train_k is not None else None
+        meta = tw.series_attrs()
+        # the skeleton: coordinates and placeholders of the per-cell variables, written by xarray
+        # (so the file reads back exactly like Region.save's); the time series are added below
+        skeleton = {"attributes": (("cell", "attribute"), np.zeros((n, len(tw.names)), np.float32))}
+        if train is not None:
+            skeleton["train_cell"] = ("cell", np.zeros(n, np.int8))
+        ds = xr.Dataset(skeleton, coords={"cell": np.arange(n), "lat": ("cell", tw.lat), "lon": ("cell", tw.lon),
+                                          "time": tw.times, "attribute": list(tw.names),
+                                          "row": ("cell", tw.row.astype(int)), "col": ("cell", tw.col.astype(int))})
+        ds.attrs = {**tw.global_attrs(), KIND_ATTR: "region"}
+        ds.to_netcdf(tmp)
+        observed = 0
+        with netCDF4.Dataset(tmp, "a") as nc:
+            order = [*FORCING_VARS, "obs_sm", *(["obs_et"] if with_et else []),
+                     *(["true_prec", "true_air_temp"] if tw.realistic else [])]
+            for name in order:
+                v = nc.createVariable(name, "f4", ("cell", "time"), fill_value=np.float32(np.nan))
+                v.setncatts({**meta[name], "coordinates": "row lon lat col"})
+            for c0 in range(0, n, step):
+                sl = slice(c0, min(n, c0 + step))
+                part = tw.chunk(sl)
+                for name in order:
+                    nc[name][sl, :] = part[name]
+                observed += int(np.isfinite(part["obs_sm"]).sum())
+                log.info("synthetic region: cells %d..%d of %d written", sl.start, sl.stop - 1, n)
+                del part
+            att, extra = tw.statics()
+            nc["attributes"][:, :] = att.astype(np.float32)
+            for name, (dims, values, attrs) in extra.items():
+                kind = "i1" if values.dtype == np.int8 else "f8"
+                v = nc.createVariable(name, kind, (dims,), fill_value=None if kind == "i1" else np.nan)
+                v.setncatts({**attrs, "coordinates": "row lon lat col"})
+                v[:] = values
+            if train is not None:
+                nc["train_cell"][:] = np.isin(np.arange(n), train).astype(np.int8)
+        check = Region.open(tmp, chunks=step)   # validated one chunk at a time
+        n_train = len(check.training_cells)
+        del check
+    log.info("synthetic region (%s): %d x %d cells, %d days, seed %d, %d chunk(s) of <= %d cells", tw.d.name, ny, nx,
+             tw.n_days, seed, -(-n // step), step)
+    return TwinSummary(path=target, n_cells=n, n_days=tw.n_days, first_day=str(tw.times[0].date()),
+                       last_day=str(tw.times[-1].date()), n_attributes=len(tw.names),
+                       obs_sm_fraction=observed / (n * tw.n_days), n_training_cells=n_train, n_chunks=-(-n // step),
+                       chunk_cells=step)
 
 
 def true_forcing_region(region: Region) -> Region:

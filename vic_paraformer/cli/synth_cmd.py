@@ -4,7 +4,11 @@
 
     vic-paraformer synth --out region.nc [--ny 8] [--nx 8] [--years 3] [--seed 0] [--start 2015-04-01]
                          [--obs-interval 2 3] [--sm-noise 0.01] [--et-noise 0.3] [--no-et]
-                         [--parameter-space vic] [--difficulty clean|realistic]
+                         [--parameter-space vic] [--difficulty clean|realistic] [--train-k K]
+                         [--max-memory GB]
+
+The time series are generated and written a chunk of cells at a time, so the memory stays within
+``--max-memory`` whatever the grid's size; the values do not depend on the budget.
 """
 
 from __future__ import annotations
@@ -44,28 +48,25 @@ def register(sub) -> None:
                         "(default: every observed cell trains)")
     p.add_argument("--lat", type=float, default=35.0, help="grid centre latitude (default 35.0)")
     p.add_argument("--lon", type=float, default=-98.0, help="grid centre longitude (default -98.0)")
+    p.add_argument("--max-memory", type=positive_float, default=1.0, metavar="GB",
+                   help="memory budget of the time series: generated and written in chunks of cells that fit "
+                        "(default 1; the values do not depend on it)")
     add_overwrite(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ..synthetic import synthetic_region
+    from ..synthetic import write_synthetic_region
 
     guard(args, args.out, "region")
     t0 = time.perf_counter()
-    region = synthetic_region(ny=args.ny, nx=args.nx, years=args.years, seed=args.seed, start=args.start,
-                              obs_interval=tuple(args.obs_interval), sm_noise=args.sm_noise, et_noise=args.et_noise,
-                              with_et=not args.no_et, parameter_space=args.parameter_space,
-                              lat0=args.lat, lon0=args.lon, difficulty=args.difficulty)
-    if args.train_k is not None:
-        region = region.with_training_cells(region.spatial_split(args.train_k).train)
-    path = region.save(args.out)
-    obs = region.observations("obs_sm")
-    print(f"wrote {path}: {region.n_cells} cells x {region.n_days} days "
-          f"({region.times[0].date()}..{region.times[-1].date()}), {len(region.attribute_names)} attributes, "
-          f"obs_sm on {np.isfinite(obs).mean():.0%} of cell-days, {len(region.training_cells)} training cells, "
-          f"{args.difficulty} twin, seed {args.seed} "
+    s = write_synthetic_region(args.out, ny=args.ny, nx=args.nx, years=args.years, seed=args.seed, start=args.start,
+                               obs_interval=tuple(args.obs_interval), sm_noise=args.sm_noise, et_noise=args.et_noise,
+                               with_et=not args.no_et, parameter_space=args.parameter_space,
+                               lat0=args.lat, lon0=args.lon, difficulty=args.difficulty, train_k=args.train_k,
+                               max_memory_gb=args.max_memory)
+    print(f"wrote {s.path}: {s.n_cells} cells x {s.n_days} days ({s.first_day}..{s.last_day}), {s.n_attributes} "
+          f"attributes, obs_sm on {s.obs_sm_fraction:.0%} of cell-days, {s.n_training_cells} training cells, "
+          f"{args.difficulty} twin, seed {args.seed}, {s.n_chunks} chunk(s) of <= {s.chunk_cells} cells "
           f"({time.perf_counter() - t0:.1f} s)")
     return 0
