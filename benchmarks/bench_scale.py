@@ -17,7 +17,8 @@ processes in a fresh folder:
 
 Each command is measured with :func:`benchmarks._proctree.run_measured` (CPU of every process in
 the tree, pool workers included; peak RSS of the tree). Commands are run under ``nice``. Before a
-size, each command's peak RSS is predicted from the previous size (linear in cells); a command
+size, each command's peak RSS is predicted from the previous sizes (the growth between the last
+two, linear in cells from one); a command
 predicted over ``--max-rss-gb`` is skipped and reported as such, rather than pushing a shared
 machine into swap. The table ends with the fitted growth exponent (slope of log value against
 log cells) of every command's wall, CPU and peak RSS.
@@ -83,10 +84,13 @@ def main() -> None:
         cmds = commands(exe, n, args.years, args.surrogate_cells, d)
         failed = False
         for step in steps:
-            prev = [(m, v) for m, v in rows[step].items() if "peak_rss_gb" in v]
+            prev = [(m, v["peak_rss_gb"]) for m, v in rows[step].items() if "peak_rss_gb" in v]
             if prev:
-                m0, v0 = prev[-1]
-                predicted = v0["peak_rss_gb"] * n / m0
+                # the growth of the last two sizes (streamed commands grow slower than linearly),
+                # linear in cells from a single size
+                m1, v1 = prev[-1]
+                k = math.log(v1 / prev[-2][1]) / math.log(m1 / prev[-2][0]) if len(prev) > 1 else 1.0
+                predicted = v1 * (n / m1) ** max(k, 0.0)
                 if predicted > args.max_rss_gb:
                     rows[step][n] = {"skipped": f"predicted {predicted:.1f} GB > {args.max_rss_gb:g} GB"}
                     print(f"{n:>6} {step:<19} skipped: predicted peak RSS {predicted:.1f} GB", flush=True)

@@ -157,3 +157,35 @@ def test_budget_warnings_name_drained_cells():
     w = budget_warnings({**cal, "runoff": np.zeros(3), "baseflow": np.zeros(3)}, [7, 8, 9],
                         reference_et=np.array([310.0, 100.0, 300.0]), obs_et=obs, sim_et=sim * 2)
     assert "3 cell(s)" in w[0] and "observed ET" in w[0]
+
+
+@pytest.mark.parametrize("with_operator", [False, True])
+def test_report_does_not_depend_on_the_chunk_of_cells(region, with_operator):
+    from vic_paraformer.observation import ObservationOperator
+
+    space = vp.ParameterSpace.preset()
+    tc = np.array([0, 4, 8])
+    op = None
+    if with_operator:
+        op = ObservationOperator(kind="linear", cells=tc, lat=region.ds["lat"].values[tc],
+                                 lon=region.ds["lon"].values[tc], a=[0.5, 0.6, 0.7], b=[0.01, 0.02, 0.03])
+    res = CalibrationResult(params=space.to_dataset(region.parameters(prefix="true_"), region.cells), strategy="test",
+                            parameter_space=space, train_cells=tc, obs_operator=op)
+    whole = evaluate(region, res, period=PERIOD)
+    assert ("sm_through_H" in whole["baseline"]["variables"]) == with_operator
+    for chunk in (1, 2, 4):
+        assert evaluate(region, res, period=PERIOD, chunk_cells=chunk) == whole
+    with pytest.raises(VicParaformerError, match="chunk_cells"):
+        evaluate(region, res, chunk_cells=0)
+
+
+def test_cli_evaluate_with_a_tiny_budget_writes_the_same_report(region, tmp_path):
+    from vic_paraformer.cli.main import main
+
+    region.save(tmp_path / "r.nc")
+    _result(region, region.parameters(prefix="true_")).save(tmp_path / "res.nc")
+    base = ["evaluate", "--region", str(tmp_path / "r.nc"), "--result", str(tmp_path / "res.nc")]
+    assert main([*base, "--out", str(tmp_path / "a.json")]) == 0
+    # 1e-6 GB: one cell per chunk
+    assert main([*base, "--out", str(tmp_path / "b.json"), "--max-memory", "1e-6"]) == 0
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())

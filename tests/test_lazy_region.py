@@ -44,6 +44,8 @@ def test_lazy_validation_names_the_bad_cell(saved, tmp_path):
 
 @pytest.mark.parametrize("strategy, options", [
     ("paraformer_a", dict(preset="small", window=50, epochs=4, batch_size=16, batches_per_epoch=2, progress=False)),
+    # a series network: its parameters for every cell come from the region's chunks of cells
+    ("paraformer_z", dict(preset="small", window=50, epochs=2, batch_size=8, batches_per_epoch=2, progress=False)),
     ("sceua", dict(simulator="waterbalance", repetitions=12, n_workers=1, warmup=20)),
 ])
 def test_lazy_region_gives_the_same_calibration(saved, strategy, options):

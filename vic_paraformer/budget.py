@@ -34,7 +34,7 @@ import xarray as xr
 log = logging.getLogger(__name__)
 
 __all__ = ["BUDGET_TERMS", "ET_TOLERANCE", "MIN_ET_OBS", "annual_budget", "budget_table", "budget_warnings",
-           "format_budget"]
+           "format_budget", "observed_et"]
 
 BUDGET_TERMS: tuple[str, ...] = ("P", "ET", "runoff", "baseflow", "dS", "closure")
 #: Relative departure of calibrated annual ET from its reference that raises a warning.
@@ -81,32 +81,48 @@ def budget_table(budgets: Mapping[str, Mapping[str, np.ndarray]], cells: Sequenc
     return rows
 
 
+def observed_et(obs_et: np.ndarray, sim_et: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, annual observed and simulated ET (mm/yr) over the days that have both, ``(cell, time)``
+    inputs; NaN for cells with fewer than :data:`MIN_ET_OBS` such days (they keep the default run
+    as their reference). Per-cell values: the pieces of consecutive cell chunks concatenate."""
+    obs_et = np.asarray(obs_et, float)
+    sim_et = np.asarray(sim_et, float)
+    ok = np.isfinite(obs_et) & np.isfinite(sim_et)
+    n = ok.sum(axis=1)
+    use = n >= MIN_ET_OBS
+    ref, cal = np.full(len(n), np.nan), np.full(len(n), np.nan)
+    with np.errstate(invalid="ignore"):
+        ref[use] = np.where(ok, obs_et, 0).sum(1)[use] / n[use] * DAYS_PER_YEAR
+        cal[use] = np.where(ok, sim_et, 0).sum(1)[use] / n[use] * DAYS_PER_YEAR
+    return ref, cal
+
+
 def budget_warnings(calibrated: Mapping[str, np.ndarray], cells: Sequence[int], *,
                     reference_et: np.ndarray | None = None, reference: str = "default-parameter run",
                     obs_et: np.ndarray | None = None, sim_et: np.ndarray | None = None,
+                    observed: tuple[np.ndarray, np.ndarray] | None = None,
                     et_tolerance: float = ET_TOLERANCE) -> list[str]:
     """Warnings naming the cells whose calibrated water balance is suspect (see the module docstring).
 
     ``reference_et`` is the default run's annual ET per cell; ``obs_et``/``sim_et`` ``(cell, time)``
-    (daily, same days) make observed ET the reference wherever a cell has enough of it.
+    (daily, same days) make observed ET the reference wherever a cell has enough of it;
+    ``observed`` is the same information already reduced by :func:`observed_et`.
     """
     cells = np.asarray(cells)
     warnings: list[str] = []
     ref = None if reference_et is None else np.asarray(reference_et, float).copy()
     cal = np.asarray(calibrated["ET"], float).copy()
     src = np.full(cells.size, reference, dtype=object)
-    if obs_et is not None and sim_et is not None:
-        obs_et = np.asarray(obs_et, float)
-        sim_et = np.asarray(sim_et, float)
-        ok = np.isfinite(obs_et) & np.isfinite(sim_et)
-        n = ok.sum(axis=1)
-        use = n >= MIN_ET_OBS
+    if observed is None and obs_et is not None and sim_et is not None:
+        observed = observed_et(obs_et, sim_et)
+    if observed is not None:
+        ref_obs, cal_obs = (np.asarray(x, float) for x in observed)
+        use = np.isfinite(ref_obs)
         if use.any():
             if ref is None:
                 ref = np.full(cells.size, np.nan)
-            with np.errstate(invalid="ignore"):
-                ref[use] = np.where(ok, obs_et, 0).sum(1)[use] / n[use] * DAYS_PER_YEAR
-                cal[use] = np.where(ok, sim_et, 0).sum(1)[use] / n[use] * DAYS_PER_YEAR
+            ref[use] = ref_obs[use]
+            cal[use] = cal_obs[use]
             src[use] = "observed ET"
     if ref is not None:
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -57,7 +57,7 @@ import pandas as pd
 import xarray as xr
 
 from ._io import to_plain, write_text_atomic
-from .budget import annual_budget, budget_table, budget_warnings, format_budget
+from .budget import annual_budget, budget_table, budget_warnings, format_budget, observed_et
 from .calibrator import CalibrationResult
 from .errors import ParameterError, SimulatorError, VicParaformerError
 from .metrics import METRIC_FUNCTIONS, summarize
@@ -92,7 +92,7 @@ def _period(period) -> tuple | None:
 def _require_scored_observations(region: Region, available: Mapping[str, str], period) -> None:
     """An error when the period holds no observation at all (nothing would be scored)."""
     obs = select_period(region.ds[list(available.values())], period)
-    counts = {name: int(np.isfinite(obs[name].values).sum()) for name in available.values()}
+    counts = {name: int(np.isfinite(obs[name]).sum()) for name in available.values()}  # chunk-wise when lazy
     if not any(counts.values()):
         t = region.times
         where = f"period {period[0]}..{period[1]}" if period else "the region"
@@ -272,23 +272,50 @@ def _outside(times: pd.DatetimeIndex, period) -> np.ndarray:
     return ~inside
 
 
-def _baseline_operator(region: Region, result: CalibrationResult, sim_sm: np.ndarray, period) -> tuple[ObservationOperator, dict]:
-    """Operator of the result's kind fitted to the default run on the training cells outside ``period``."""
+def _baseline_operator(region: Region, result: CalibrationResult, rows: np.ndarray, sim_sm: np.ndarray,
+                       obs_sm: np.ndarray, period) -> tuple[ObservationOperator, dict]:
+    """Operator of the result's kind fitted to the default run on the training cells outside ``period``.
+
+    ``rows`` are the positions of those cells, ``sim_sm`` and ``obs_sm`` their default run and
+    observations over every day (:func:`_baseline_rows`)."""
     op = result.obs_operator
     times = region.times
     fit_days = _outside(times, period)
     in_sample = not fit_days.any()
     if in_sample:
         fit_days = np.ones(len(times), bool) if period is None else ~_outside(times, period)
-    train = np.asarray(result.train_cells if len(result.train_cells) else region.training_cells)
-    rows = np.flatnonzero(np.isin(region.cells, train))
-    obs = region.observations("obs_sm")[rows][:, fit_days]
-    base = fit_operator(op.kind, sim_sm[rows][:, fit_days], obs, cells=region.cells[rows],
+    base = fit_operator(op.kind, sim_sm[:, fit_days], obs_sm[:, fit_days], cells=region.cells[rows],
                         lat=region.ds["lat"].values[rows], lon=region.ds["lon"].values[rows],
                         new_cells=op.new_cells, **{k: v for k, v in op.options.items() if k in ("l2", "n_quantiles")})
     d = times[fit_days]
     return base, {"kind": op.kind, "fitted_on": [str(d[0].date()), str(d[-1].date())], "in_sample": bool(in_sample),
                   "n_days": int(fit_days.sum())}
+
+
+def _baseline_rows(region: Region, result: CalibrationResult) -> np.ndarray:
+    """Positions of the cells the default run's operator is fitted on (the result's training cells)."""
+    train = np.asarray(result.train_cells if len(result.train_cells) else region.training_cells)
+    return np.flatnonzero(np.isin(region.cells, train))
+
+
+def _merge_scores(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One :func:`score_simulation` result from those of consecutive chunks of cells: per-cell
+    values concatenated in cell order, summaries recomputed over all of them."""
+    out: dict[str, Any] = {"period": parts[0]["period"], "n_days": parts[0]["n_days"], "variables": {}}
+    for key, block in parts[0]["variables"].items():
+        merged: dict[str, Any] = {k: v for k, v in block.items() if not isinstance(v, dict)}
+        for g in (k for k, v in block.items() if isinstance(v, dict)):
+            m: dict[str, Any] = {"cells": [c for p in parts for c in p["variables"][key][g]["cells"]]}
+            for name in METRIC_FUNCTIONS:
+                m[name] = [x for p in parts for x in p["variables"][key][g][name]]
+            m["summary"] = {name: summarize(np.asarray(m[name], float)) for name in METRIC_FUNCTIONS}
+            merged[g] = m
+        out["variables"][key] = merged
+    return out
+
+
+def _in_chunk(groups: Mapping[str, np.ndarray], cells: np.ndarray) -> dict[str, np.ndarray]:
+    return {g: ids[np.isin(ids, cells)] for g, ids in groups.items()}
 
 
 def _difference(cal: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
@@ -307,13 +334,20 @@ def _difference(cal: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
 
 def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: str | Simulator = "waterbalance",
              period=None, variables: Sequence[str] = ("sm", "et"), *,
-             simulator_options: Mapping[str, Any] | None = None, baseline: bool = True) -> dict[str, Any]:
+             simulator_options: Mapping[str, Any] | None = None, baseline: bool = True,
+             chunk_cells: int | None = None) -> dict[str, Any]:
     """Score a calibration result with a real simulator (see the module docstring for the output).
 
     ``result`` is a CalibrationResult or the path of one saved with ``CalibrationResult.save``.
     Its ``train_cells`` are reported as "train", the region's other cells as "untrained". Soil
     moisture is scored raw and, with a fitted operator, through it; ``baseline`` (default on) adds
     the default-parameter run, the difference and the per-cell water balance of both runs.
+
+    The region is simulated and scored ``chunk_cells`` cells at a time (default: the chunks of a
+    lazily opened region, ``Region.open(path, max_memory_gb=...)``, else all cells at once); only
+    per-cell scores and budgets are kept, so memory is bounded by the chunk, and the report does not
+    depend on the chunking. With several chunks and a baseline scored through an operator, the
+    default run is simulated twice (the operator is fitted to the training cells' run first).
     """
     if not isinstance(result, CalibrationResult):
         result = CalibrationResult.open(result)
@@ -329,19 +363,39 @@ def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: 
     if period is not None:
         select_period(region.ds[["prec"]], period)  # a clear error before any run when the period is empty
     _require_scored_observations(region, {v: OBSERVATION_OF[v] for v in available}, period)
+    if chunk_cells is not None and int(chunk_cells) < 1:
+        raise VicParaformerError(f"chunk_cells must be >= 1, got {chunk_cells}")
     sim_obj, sim_name = _simulator(simulator, simulator_options)
     cells = region.cells
     is_train = np.isin(cells, result.train_cells)
     groups = {"train": cells[is_train], "untrained": cells[~is_train], "all": cells}
     op = result.obs_operator
     log.info("evaluating %s with simulator %s over %s", result.strategy, sim_name, period or "all days")
-    runs = {"calibrated": sim_obj.simulate(region, _params_dataset(region, result, space))}
+    params = _params_dataset(region, result, space)
     base_src = None
     if baseline:
         values, base_src = default_parameters(region, space)
-        runs["default"] = sim_obj.simulate(region, space.to_dataset(values, cells))
-    scored = score_simulation(region, runs["calibrated"], period, groups, available, simulator_name=sim_name,
-                              obs_operator=op)
+        base_params = space.to_dataset(values, cells)
+    step = int(chunk_cells or (region.chunk_cells if region.lazy else max(region.n_cells, 1)))
+    one_chunk = step >= region.n_cells
+    through_h = baseline and not op.is_identity and "sm" in available
+    fit_rows = _baseline_rows(region, result) if through_h else np.array([], int)
+    cal_parts, base_parts, wb_parts, fit_sim, fit_obs, kept = [], [], [], [], [], None
+    for sl, part in region.iter_chunks(step):
+        g = _in_chunk(groups, part.cells)
+        cal = sim_obj.simulate(part, params.isel(cell=sl))
+        cal_parts.append(score_simulation(part, cal, period, g, available, simulator_name=sim_name, obs_operator=op))
+        if baseline:
+            dflt = sim_obj.simulate(part, base_params.isel(cell=sl))
+            base_parts.append(score_simulation(part, dflt, period, g, available, simulator_name=sim_name))
+            wb_parts.append(_budget_piece(part, {"default": dflt, "calibrated": cal}, period))
+            rows = fit_rows[(fit_rows >= sl.start) & (fit_rows < sl.stop)] - sl.start
+            if rows.size:
+                fit_sim.append(np.asarray(dflt["sm"].values, float)[rows])
+                fit_obs.append(part.observations("obs_sm")[rows])
+            kept = dflt if one_chunk else None
+        del cal
+    scored = _merge_scores(cal_parts)
     out: dict[str, Any] = {
         "simulator": sim_name, "strategy": result.strategy, "period": scored["period"], "n_days": scored["n_days"],
         "groups": {"train": [int(c) for c in cells[is_train]], "untrained": [int(c) for c in cells[~is_train]]},
@@ -354,33 +408,61 @@ def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: 
     }
     if baseline:
         base_op, base_info = (None, None)
-        if not op.is_identity and "sm" in available:
-            base_op, base_info = _baseline_operator(region, result, np.asarray(runs["default"]["sm"].values, float), period)
-        base_scored = score_simulation(region, runs["default"], period, groups, available, simulator_name=sim_name,
-                                       obs_operator=base_op)
-        out["baseline"] = {"label": "default parameters", "source": base_src, "variables": base_scored["variables"],
+        base_vars = _merge_scores(base_parts)["variables"]
+        if through_h:
+            n_d = region.n_days
+            base_op, base_info = _baseline_operator(
+                region, result, fit_rows, np.concatenate(fit_sim) if fit_sim else np.empty((0, n_d)),
+                np.concatenate(fit_obs) if fit_obs else np.empty((0, n_d)), period)
+            h_parts = []
+            for sl, part in region.iter_chunks(step):
+                dflt = kept if kept is not None else sim_obj.simulate(part, base_params.isel(cell=sl))
+                h_parts.append(score_simulation(part, dflt, period, _in_chunk(groups, part.cells), ["sm"],
+                                                simulator_name=sim_name, obs_operator=base_op))
+            h = _merge_scores(h_parts)["variables"]
+            base_vars = {k: v for var, v0 in base_vars.items()
+                         for k, v in ([(var, v0), (THROUGH_H, h[THROUGH_H])] if var == "sm" and THROUGH_H in h
+                                      else [(var, v0)])}
+        out["baseline"] = {"label": "default parameters", "source": base_src, "variables": base_vars,
                            "obs_operator": base_info}
-        out["difference"] = _difference(out["variables"], base_scored["variables"])
-        out["water_balance"] = water_balance_report(region, runs, period)
+        out["difference"] = _difference(out["variables"], base_vars)
+        out["water_balance"] = _water_balance(region, wb_parts, period)
     return json_clean(out)
 
 
-def water_balance_report(region: Region, runs: Mapping[str, xr.Dataset], period) -> dict[str, Any]:
-    """Per-cell annual budgets of ``runs`` (``"default"``, ``"calibrated"``) over ``period`` and the warnings."""
-    cells = region.cells
-    prec = np.asarray(select_period(region.ds[["prec"]], period)["prec"].sel(cell=cells).values, float)
+def _budget_piece(part: Region, runs: Mapping[str, xr.Dataset], period) -> dict[str, Any]:
+    """Per-cell annual budgets of ``runs`` over ``period`` and the observed-ET reference, for one chunk."""
+    cells = part.cells
+    prec = np.asarray(select_period(part.ds[["prec"]], period)["prec"].values, float)
     budgets = {name: annual_budget(select_period(ds, period), cells, prec) for name, ds in runs.items()}
-    obs_et = sim_et = None
-    if region.has("obs_et"):
-        obs_et = np.asarray(select_period(region.ds[["obs_et"]], period)["obs_et"].sel(cell=cells).values, float)
+    observed = None
+    if part.has("obs_et"):
+        obs_et = np.asarray(select_period(part.ds[["obs_et"]], period)["obs_et"].values, float)
         sim_et = np.asarray(select_period(runs["calibrated"], period)["et"].sel(cell=cells).values, float)
+        observed = observed_et(obs_et, sim_et)
+    return {"budgets": budgets, "observed": observed}
+
+
+def _water_balance(region: Region, pieces: Sequence[Mapping[str, Any]], period) -> dict[str, Any]:
+    """The water-balance report from the :func:`_budget_piece` of consecutive chunks of cells."""
+    cells = region.cells
+    budgets = {name: {k: np.concatenate([p["budgets"][name][k] for p in pieces]) for k in b}
+               for name, b in pieces[0]["budgets"].items()}
+    observed = None
+    if pieces[0]["observed"] is not None:
+        observed = tuple(np.concatenate([p["observed"][i] for p in pieces]) for i in range(2))
     warnings = budget_warnings(budgets["calibrated"], cells,
                                reference_et=budgets["default"]["ET"] if "default" in budgets else None,
-                               obs_et=obs_et, sim_et=sim_et)
+                               observed=observed)
     t = pd.DatetimeIndex(select_period(region.ds[["prec"]], period)["time"].values)
     return {"period": [str(t[0].date()), str(t[-1].date())], "units": "mm/yr", "cells": budget_table(budgets, cells),
             "median": {name: {k: float(np.nanmedian(v)) for k, v in b.items()} for name, b in budgets.items()},
             "warnings": warnings}
+
+
+def water_balance_report(region: Region, runs: Mapping[str, xr.Dataset], period) -> dict[str, Any]:
+    """Per-cell annual budgets of ``runs`` (``"default"``, ``"calibrated"``) over ``period`` and the warnings."""
+    return _water_balance(region, [_budget_piece(region, runs, period)], period)
 
 
 def write_metrics(metrics: Mapping[str, Any], path: str | Path) -> Path:

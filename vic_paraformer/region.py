@@ -132,6 +132,11 @@ class Region:
             ds["train_cell"] = ds["train_cell"].astype(bool)
         return cls(ds, source=str(path))
 
+    def close(self) -> None:
+        """Close the file behind a lazily opened region (nothing to do for one in memory); the
+        region's data cannot be read afterwards."""
+        self._ds.close()
+
     @property
     def lazy(self) -> bool:
         """True when the data variables are dask arrays (opened with ``Region.open(..., chunks=N)``)."""

@@ -26,6 +26,7 @@ from ..errors import OutputError, StrategyError
 from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument, with_spinup
 from ._split import add_split_arguments, split_message, split_region
+from ._types import positive_float
 
 log = logging.getLogger("vic_paraformer.cli")
 
@@ -54,8 +55,10 @@ def register(sub) -> None:
     p.add_argument("--model-out", help="where a DL strategy saves its trained model (strategy option 'model_out')")
     p.add_argument("--apply", metavar="MODEL", help="apply a model saved by a DL strategy instead of calibrating")
     p.add_argument("--device", default="cpu", help="torch device for --apply (default cpu)")
-    p.add_argument("--max-memory", type=float, default=1.0, metavar="GB",
-                   help="with --apply: read and process the region in cell chunks that fit this budget (default 1 GB)")
+    p.add_argument("--max-memory", type=positive_float, default=1.0, metavar="GB",
+                   help="memory budget of the region: opened lazily and read in cell chunks that fit it (default "
+                        "1 GB; the DL strategies read only the training cells' data and give every cell its "
+                        "parameters chunk by chunk, --apply processes chunk by chunk); results do not depend on it")
     p.add_argument("--threads", type=int, default=None,
                    help=f"torch CPU threads of a DL strategy (strategy option 'threads'; default {DEFAULT_THREADS}, "
                         "fastest on shared cores)")
@@ -136,13 +139,16 @@ def run(args: argparse.Namespace) -> int:
             options[key] = value
     calibrator = make_calibrator(s["strategy"], seed=s["seed"], parameter_space=s.get("parameter_space"),
                                  options=options)
-    full = Region.open(s["region"])
+    full = Region.open(s["region"], max_memory_gb=getattr(args, "max_memory", 1.0))  # lazily, read in chunks
     region, split = split_region(full, s.get("train_period"), s.get("test_period"), s.get("train_cells"))
     problems = calibrator.validate(region)
     if problems:
         raise StrategyError(f"strategy {calibrator.name!r} cannot calibrate {s['region']}: " + "; ".join(problems))
     log.info(split_message(full, region, split))
-    result = calibrator.calibrate(region)
+    try:
+        result = calibrator.calibrate(region)
+    finally:
+        full.close()  # the lazily opened file
     result.info.update(split)
     result.save(s["out"])
     cfg = write_run_config(run_config_path(s["out"]), "calibrate", resolved_config(s, calibrator))
@@ -233,7 +239,10 @@ def _run_apply(args: argparse.Namespace) -> int:
     # machine two threads were measured slower than one for these small networks)
     region = Region.open(args.region, max_memory_gb=args.max_memory)
     threads = DEFAULT_THREADS if args.threads is None else args.threads
-    result = apply_model(args.apply, region, device=args.device, num_threads=threads)
+    try:
+        result = apply_model(args.apply, region, device=args.device, num_threads=threads)
+    finally:
+        region.close()  # the lazily opened file
     result.save(args.out)
     print(result.summary())
     print(f"written {args.out}")

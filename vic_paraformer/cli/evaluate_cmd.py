@@ -3,13 +3,15 @@
 ::
 
     vic-paraformer evaluate --region R --result result.nc --simulator waterbalance|vic
-                            [--test-period START END] [--variables sm et] --out metrics.json
+                            [--test-period START END] [--variables sm et] [--max-memory GB] --out metrics.json
 
 Runs the simulator (never the surrogate) with the result's parameters from the region's first
 day, scores RMSE/PCC/NSE per cell over the test period against obs_sm (and obs_et if present)
 for the training and the untrained cells, prints medians and writes every per-cell value as JSON.
 The test period defaults to the one recorded by ``calibrate --test-period`` (or the days after
 its ``--train-period``), else every day of the region.
+The region is read, simulated and scored a chunk of cells at a time within ``--max-memory`` (only
+per-cell scores and budgets are kept); the report does not depend on the budget.
 Soil moisture is scored raw and, when the result carries an observation operator, through it
 (``sm through H``); the region's default parameters are run and scored beside the calibrated ones
 (``--no-baseline`` skips that run), with a per-cell annual water balance of both and warnings
@@ -24,6 +26,7 @@ import logging
 from ..config import ConfigError, parse_options
 from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument, with_spinup
+from ._types import positive_float
 
 log = logging.getLogger("vic_paraformer.cli")
 from ._vic_options import add_vic_options, vic_simulator_options
@@ -45,6 +48,9 @@ def register(sub) -> None:
     add_spinup_argument(p)
     p.add_argument("--no-baseline", action="store_true",
                    help="do not run the default parameters beside the calibrated ones (no water-balance table)")
+    p.add_argument("--max-memory", type=positive_float, default=1.0, metavar="GB",
+                   help="memory budget: the region is read, simulated and scored in chunks of cells that fit "
+                        "(default 1; the scores do not depend on it)")
     p.add_argument("--out", required=True, help="metrics JSON to write")
     add_overwrite(p)
     add_vic_options(p, workers=False)
@@ -57,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from ..region import Region
 
     guard(args, args.out, "json", region=args.region, result=args.result)
-    region = Region.open(args.region)
+    region = Region.open(args.region, max_memory_gb=args.max_memory)  # lazily: read chunk by chunk
     result = CalibrationResult.open(args.result)
     period = tuple(args.period) if args.period else None
     recorded = result.info.get("test_period")
@@ -66,11 +72,15 @@ def run(args: argparse.Namespace) -> int:
         log.info("scoring the test period %s..%s recorded in %s", period[0], period[1], args.result)
     elif period is None:
         log.info("scoring every day of the region (the result records no test period; --test-period sets one)")
-    metrics = evaluate(region, result, simulator=args.simulator, period=period,
-                       variables=tuple(args.variables), simulator_options=with_spinup({**parse_options(args.simulator_option),
-                                                        **vic_simulator_options(args, args.simulator)},
-                                                       args, args.simulator),
-                       baseline=not args.no_baseline)
+    try:
+        metrics = evaluate(region, result, simulator=args.simulator, period=period,
+                           variables=tuple(args.variables),
+                           simulator_options=with_spinup({**parse_options(args.simulator_option),
+                                                          **vic_simulator_options(args, args.simulator)},
+                                                         args, args.simulator),
+                           baseline=not args.no_baseline)
+    finally:
+        region.close()  # the lazily opened file
     write_metrics(metrics, args.out)
     print(format_table(metrics))
     if "water_balance" in metrics:

@@ -107,6 +107,7 @@ def run_train(args: argparse.Namespace) -> int:
         guarded_replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
+        full.close()  # the file behind a lazily opened region
     cfg = write_settings(args, out, "surrogate train", path_keys=SURROGATE_PATHS)
     log.info("run configuration written to %s", cfg)
     hist = sur.info.get("history", {})
@@ -125,8 +126,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     guard(args, args.out, "directory", required=False, surrogate=args.surrogate, region=args.region)
     sur = Surrogate.load(args.surrogate)
     region = Region.open(args.region, max_memory_gb=args.max_memory)  # lazily: read chunk by chunk
-    report = evaluate_surrogate(sur, region, simulator=args.simulator, n_samples=args.samples, seed=args.seed,
-                                max_memory_gb=args.max_memory)
+    try:
+        report = evaluate_surrogate(sur, region, simulator=args.simulator, n_samples=args.samples, seed=args.seed,
+                                    max_memory_gb=args.max_memory)
+    finally:
+        region.close()  # the lazily opened file
     print(format_report(report))
     if args.out:
         paths = write_report(report, Path(args.out))

@@ -36,11 +36,13 @@ class InputNormalization:
 
     @classmethod
     def fit(cls, region: Region, train_idx: np.ndarray) -> "InputNormalization":
-        """Statistics of ``region`` (attributes over all cells, the rest over the cells at ``train_idx``)."""
+        """Statistics of ``region`` (attributes over all cells, the rest over the cells at ``train_idx``,
+        the only cells whose forcing and observations are read)."""
         names = list(region.forcing_names)
         att = Normalizer.fit(region.attributes())
-        forcing = Normalizer.fit(region.forcing()[train_idx], [n in LOG_FORCING for n in names])
-        obs = region.observations("obs_sm")[train_idx]
+        part = region.load_cells(np.asarray(train_idx))
+        forcing = Normalizer.fit(part.forcing(), [n in LOG_FORCING for n in names])
+        obs = part.observations("obs_sm")
         obs = obs[np.isfinite(obs)]
         return cls(list(region.attribute_names), list(att.mean), list(att.std), names, list(forcing.mean),
                    list(forcing.std), float(obs.mean()), float(safe_std(np.array([obs.std()]))[0]))

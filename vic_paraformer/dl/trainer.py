@@ -136,9 +136,14 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     if trainable:
         raise StrategyError(f"strategy {name!r}: the surrogate is not frozen (call its freeze() first)")
     warmup = int(sur.warmup)
+    # training reads only the training cells' data (a lazily opened region stays on disk); the
+    # parameters of every cell come from chunks of the full region at the end
+    whole = region
+    train_cells = np.asarray(whole.training_cells)
+    train_rows = np.flatnonzero(np.isin(whole.cells, train_cells))
+    region = whole.load_cells(train_rows)
     cells = region.cells
-    train_cells = np.asarray(region.training_cells)
-    train_idx = np.flatnonzero(np.isin(cells, train_cells))
+    train_idx = np.arange(len(train_rows))
     n_days = region.n_days
     if warmup >= n_days:
         raise StrategyError(f"strategy {name!r}: the surrogate's {warmup}-day warm-up is not shorter than the "
@@ -183,18 +188,16 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                     ", ".join(str(int(x)) for x in cells[train_idx][~usable][:5]))
 
     # --- tensors -----------------------------------------------------------------
-    norm = InputNormalization.fit(region, train_idx)
+    norm = InputNormalization.fit(whole, train_rows)
     x_sur, a_sur = sur.prepare(region)
-    x_sur, a_sur = x_sur[train_idx].to(device), a_sur[train_idx].to(device)
-    a_net_all = torch.as_tensor(norm.attributes(region), device=device)
-    a_net = a_net_all[train_idx]
-    s_net = s_all = s_fit = None
+    x_sur, a_sur = x_sur.to(device), a_sur.to(device)
+    a_net_all = torch.as_tensor(norm.attributes(whole), device=device)
+    a_net = a_net_all[train_rows]
+    s_net = None
     if c.uses_series:
         # training windows come from training cells only; untrained cells' observations reach the
         # network only through their final parameters, and only with untrained_cell_obs="use"
-        use_obs = np.isin(cells, train_cells) if c.untrained_cell_obs == "hide" else np.ones(len(cells), bool)
-        s_all = torch.as_tensor(norm.series(region, use_obs), device=device)
-        s_net = torch.as_tensor(norm.series(region_fit, use_obs), device=device)[train_idx]
+        s_net = torch.as_tensor(norm.series(region_fit, np.ones(len(cells), bool)), device=device)
     obs = torch.as_tensor(obs_fit[train_idx].astype(np.float32), device=device)
     n_series = len(norm.forcing_names) + N_SERIES_EXTRA
 
@@ -332,10 +335,20 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     net.eval()
 
     # --- parameters for every cell, and the operator at them ---------------------
-    u_all = cell_u(net, a_net_all, s_all, n_days, window, c.param_windows, bs)
+    if not c.uses_series:
+        u_all = cell_u(net, a_net_all, None, n_days, window, c.param_windows, bs)
+    else:
+        pieces = []
+        for sl, part in whole.iter_chunks(whole.chunk_cells if whole.lazy else max(whole.n_cells, 1)):
+            use_obs = (np.isin(part.cells, train_cells) if c.untrained_cell_obs == "hide"
+                       else np.ones(part.n_cells, bool))
+            s_part = torch.as_tensor(norm.series(part, use_obs), device=device)
+            pieces.append(cell_u(net, a_net_all[sl], s_part, n_days, window, c.param_windows, bs))
+            del s_part
+        u_all = torch.cat(pieces)
     final_op = None
     if c.obs_operator != "identity":
-        sm_final = _predict(sur, x_sur, a_sur, u_all[train_idx].clamp(0.0, 1.0), bs)[..., 0].cpu().numpy()
+        sm_final = _predict(sur, x_sur, a_sur, u_all[train_rows].clamp(0.0, 1.0), bs)[..., 0].cpu().numpy()
         obs_w = obs_all[train_idx].copy()
         obs_w[:, :warmup] = np.nan
         final_op = fit_operator(c.obs_operator, sm_final, obs_w, **fit_kw)
