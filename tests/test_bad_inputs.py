@@ -386,11 +386,11 @@ def test_interrupted_training_leaves_nothing_at_out(inp, tmp_path, capsys, monke
 def test_sigterm_is_handled_like_ctrl_c(inp, tmp_path, capsys, monkeypatch):
     import vic_paraformer.cli.synth_cmd as synth_cmd
 
-    def fake_region(**kwargs):
+    def fake_region(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)
         raise AssertionError("SIGTERM did not interrupt")
 
-    monkeypatch.setattr("vic_paraformer.synthetic.synthetic_region", fake_region)
+    monkeypatch.setattr("vic_paraformer.synthetic.write_synthetic_region", fake_region)
     rc, err = _run(["synth", "--out", str(tmp_path / "r.nc")], capsys)
     assert rc == 143 and err.strip().splitlines()[-1].startswith("vic-paraformer: terminated (SIGTERM)")
     assert signal.getsignal(signal.SIGTERM) is not synth_cmd  # handler restored

@@ -99,6 +99,26 @@ def test_vic_adapter_and_spotpy_strategy_options_load_without_torch():
     assert json.loads(out.strip().splitlines()[-1]) == {"torch": False, "spotpy": False}
 
 
+def test_the_options_of_every_strategy_list_without_torch():
+    # the DL strategies declare their networks' hyperparameters torch-free (vic_paraformer.dl.networks)
+    code = ("import sys, json\n"
+            "from vic_paraformer.cli.main import main\n"
+            "main(['strategies', '--options'])\n"
+            "main(['strategies', 'paraformer_z', 'paraformer_a', 'ffn_a', 'lstm_z'])\n"
+            "print(json.dumps({m: m in sys.modules for m in ('torch', 'spotpy')}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "patch_days" in out and "hidden_size" in out
+    assert json.loads(out.strip().splitlines()[-1]) == {"torch": False, "spotpy": False}
+
+
+def test_built_in_networks_are_registered_as_declared():
+    from vic_paraformer.dl.modelzoo import NETWORKS
+    from vic_paraformer.dl.networks import BUILT_IN_NETWORKS
+
+    for kind, (uses_series, hyper) in BUILT_IN_NETWORKS.items():
+        assert NETWORKS[kind].uses_series == uses_series and dict(NETWORKS[kind].hyperparameters) == hyper
+
+
 def test_every_option_of_every_installed_strategy_is_documented():
     from vic_paraformer.registry import get_calibrator_class, strategies
 

@@ -17,16 +17,28 @@ Modules, one job each:
 :mod:`.trainer`            the training loop :func:`train`
 :mod:`.model_file`         model files: ``save`` / ``load`` / :func:`apply_model` (public)
 :mod:`.strategy`           :class:`DLCalibrator`, the base class of the DL strategies
+:mod:`.networks`           what each built-in network reads and its hyperparameters (torch-free)
 =========================  =================================================================
 """
 
 from __future__ import annotations
 
-from .config import TrainConfig
-from .inputs import InputNormalization
-from .model_file import DLModel, apply_model, load as load_model, save as save_model
-from .strategy import DLCalibrator
-from .trainer import TrainOutcome, train
+from importlib import import_module
+from typing import Any
 
-__all__ = ["TrainConfig", "InputNormalization", "DLModel", "apply_model", "load_model", "save_model",
-           "DLCalibrator", "TrainOutcome", "train"]
+#: public name -> (module, attribute); imported on first use, so that importing a strategy module
+#: to list its options does not import torch
+_EXPORTS = {"TrainConfig": (".config", "TrainConfig"), "InputNormalization": (".inputs", "InputNormalization"),
+            "DLModel": (".model_file", "DLModel"), "apply_model": (".model_file", "apply_model"),
+            "load_model": (".model_file", "load"), "save_model": (".model_file", "save"),
+            "DLCalibrator": (".strategy", "DLCalibrator"), "TrainOutcome": (".trainer", "TrainOutcome"),
+            "train": (".trainer", "train")}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _EXPORTS[name]
+    return getattr(import_module(module, __name__), attr)

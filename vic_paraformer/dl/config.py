@@ -9,13 +9,15 @@ hyperparameters in :mod:`vic_paraformer.dl.modelzoo`) are resolved against a pre
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
-import torch
 
 from ..errors import StrategyError
 from .presets import DL_PRESETS, PAPER_SPLITS
+
+if TYPE_CHECKING:
+    import torch
 
 #: Options every DL strategy accepts (``None`` = taken from the chosen ``preset``).
 COMMON_OPTIONS: dict[str, Any] = {
@@ -112,6 +114,8 @@ DEFAULT_LR = {"adadelta": None, "adam": 3e-4, "adamw": 3e-4}
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``"auto"`` -> CUDA when available else CPU; ``"cpu"``/``"cuda"`` as given."""
+    import torch  # here: the options of a DL strategy are listed without torch
+
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

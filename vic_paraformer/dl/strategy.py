@@ -16,26 +16,37 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, ClassVar
-
-import torch
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from .._io import to_plain
 from ..calibrator import Calibrator
 from ..errors import StrategyError, SurrogateError
-from ..region import Region
-from ..result import CalibrationResult
-from ..surrogate.resolve import resolve_surrogate, surrogate_file_problem
-from . import model_file
 from ..progress import show_progress
 from .config import (COMMON_OPTION_HELP, COMMON_OPTIONS, DEFAULT_LR, HYPERPARAMETER_HELP, SERIES_OPTION_HELP,
                      SERIES_OPTIONS, TrainConfig, option_problems, resolve_device)
-from .modelzoo import get_network
-from ..observation import ObservationOperator
+from .networks import built_in_network
 from .presets import DL_PRESETS, PAPER_SPLITS, preset_values, resolve_preset
-from .trainer import train
+
+if TYPE_CHECKING:  # torch, the surrogate and the trainer are imported when a strategy runs, not when
+    import torch   # its options are listed
+
+    from ..observation import ObservationOperator
+    from ..region import Region
+    from ..result import CalibrationResult
 
 log = logging.getLogger(__name__)
+
+
+def network_options(kind: str) -> tuple[bool, Mapping[str, type]]:
+    """``(uses_series, hyperparameters)`` of the network ``kind``: a built-in one without importing
+    torch, any other from the model zoo (StrategyError if unknown)."""
+    known = built_in_network(kind)
+    if known is not None:
+        return known
+    from .modelzoo import get_network
+
+    spec = get_network(kind)
+    return spec.uses_series, spec.hyperparameters
 
 
 class DLCalibrator(Calibrator):
@@ -53,21 +64,21 @@ class DLCalibrator(Calibrator):
         super().__init_subclass__(**kwargs)
         if not cls.network_kind:
             return
-        spec = get_network(cls.network_kind)
-        if spec.uses_series != cls.uses_series:
-            raise TypeError(f"{cls.__name__}: network {cls.network_kind!r} has uses_series={spec.uses_series}")
+        uses_series, hyperparameters = network_options(cls.network_kind)
+        if uses_series != cls.uses_series:
+            raise TypeError(f"{cls.__name__}: network {cls.network_kind!r} has uses_series={uses_series}")
         if "default_options" not in cls.__dict__:
             cls.default_options = {**COMMON_OPTIONS, **(SERIES_OPTIONS if cls.uses_series else {}),
-                                   **{k: None for k in spec.hyperparameters}}
+                                   **{k: None for k in hyperparameters}}
         if "option_help" not in cls.__dict__:
             cls.option_help = {**COMMON_OPTION_HELP, **(SERIES_OPTION_HELP if cls.uses_series else {}),
                                **{k: HYPERPARAMETER_HELP.get(k, "architecture hyperparameter (None: the preset's)")
-                                  for k in spec.hyperparameters}}
+                                  for k in hyperparameters}}
         if "option_types" not in cls.__dict__:
             types = {"surrogate": "path", "epochs": "int", "batch_size": "int", "batches_per_epoch": "int",
                      "patience": "int", "lr": "float", "model_out": "path", "threads": "int", "window": "int",
                      "val_fraction": "float", "progress": "bool"}
-            cls.option_types = {**types, **{k: t.__name__ for k, t in spec.hyperparameters.items()}}
+            cls.option_types = {**types, **{k: t.__name__ for k, t in hyperparameters.items()}}
 
     def __init__(self, *, seed: int = 0, parameter_space=None, **options: Any) -> None:
         self._space_given = parameter_space is not None
@@ -103,9 +114,11 @@ class DLCalibrator(Calibrator):
     def train_config(self) -> TrainConfig:
         """The typed configuration of a training run with these options."""
         return TrainConfig.from_options(self.options, self.network_kind, self.uses_series,
-                                        get_network(self.network_kind).hyperparameters)
+                                        network_options(self.network_kind)[1])
 
     def validate(self, region: Region) -> list[str]:
+        from ..surrogate.resolve import surrogate_file_problem
+
         problems = super().validate(region)
         if self.options.get("surrogate") is None:
             problems.append("option 'surrogate' is required (a trained surrogate file or object)")
@@ -115,6 +128,10 @@ class DLCalibrator(Calibrator):
 
     # ------------------------------------------------------------------ calibration
     def calibrate(self, region: Region) -> CalibrationResult:
+        from ..surrogate.resolve import resolve_surrogate
+        from . import model_file
+        from .trainer import train
+
         started = time.perf_counter()
         self.check(region)
         try:
@@ -151,6 +168,8 @@ class DLCalibrator(Calibrator):
     # ------------------------------------------------------------------ model files
     def save_model(self, path: str | Path) -> Path:
         """Write the trained network (state_dict + config + normalisation + space + versions) atomically."""
+        from . import model_file
+
         if self.network is None or self._model_payload is None:
             raise StrategyError(f"strategy {self.name!r}: no trained model to save; run calibrate() first")
         return model_file.save(path, self.network, self._model_payload)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .layers import init_head
+from ..networks import BUILT_IN_NETWORKS
 from .registry import register
 
 
@@ -26,4 +27,5 @@ class FFNA(nn.Module):
         return self.net(a)
 
 
-register("ffn_a", FFNA, uses_series=False, hyperparameters={"hidden_size": int, "dropout": float})
+register("ffn_a", FFNA, uses_series=BUILT_IN_NETWORKS["ffn_a"][0],
+         hyperparameters=BUILT_IN_NETWORKS["ffn_a"][1])

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .layers import init_head
+from ..networks import BUILT_IN_NETWORKS
 from .registry import register
 
 
@@ -30,4 +31,5 @@ class LSTMZ(nn.Module):
         return self.out(self.drop(h[-1]))
 
 
-register("lstm_z", LSTMZ, uses_series=True, hyperparameters={"hidden_size": int, "dropout": float})
+register("lstm_z", LSTMZ, uses_series=BUILT_IN_NETWORKS["lstm_z"][0],
+         hyperparameters=BUILT_IN_NETWORKS["lstm_z"][1])

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .layers import AttributeEmbedding, check_heads, encoder, init_head
+from ..networks import BUILT_IN_NETWORKS
 from .registry import register
 
 
@@ -37,5 +38,5 @@ class ParaFormerA(nn.Module):
         return self.head(self.encode(a).mean(dim=1))
 
 
-register("paraformer_a", ParaFormerA, uses_series=False,
-         hyperparameters={"d_model": int, "n_heads": int, "n_layers": int, "dropout": float})
+register("paraformer_a", ParaFormerA, uses_series=BUILT_IN_NETWORKS["paraformer_a"][0],
+         hyperparameters=BUILT_IN_NETWORKS["paraformer_a"][1])

@@ -23,6 +23,7 @@ from torch import nn
 
 from ...errors import StrategyError
 from .layers import AttributeEmbedding, SinusoidalPositionEncoding, check_heads, encoder, init_head
+from ..networks import BUILT_IN_NETWORKS
 from .registry import register
 
 
@@ -90,6 +91,5 @@ class ParaFormerZ(nn.Module):
         return self.head(q.mean(dim=1))
 
 
-register("paraformer_z", ParaFormerZ, uses_series=True,
-         hyperparameters={"d_model": int, "n_heads": int, "n_layers": int, "dropout": float, "attn_dropout": float,
-                          "patch_days": int})
+register("paraformer_z", ParaFormerZ, uses_series=BUILT_IN_NETWORKS["paraformer_z"][0],
+         hyperparameters=BUILT_IN_NETWORKS["paraformer_z"][1])
