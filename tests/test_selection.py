@@ -134,3 +134,18 @@ def test_surrogate_train_uses_only_the_training_days_and_cells(synthetic_tiny, t
                  "--test-period", "2016-10-01", "2017-03-31", "--out", str(tmp_path / "s.pt")]) == 130
     r = seen["region"]
     assert r.n_cells == 3 and str(r.times[-1].date()) == "2016-09-30" and str(r.times[0].date()) == "2015-04-01"
+
+
+def test_das_on_a_point_set_takes_the_point_split():
+    # a station network (no row/col): das:K is the point-set DAS split with seed 0, same points every time
+    from test_spatial_split import point_region
+
+    region = point_region(n=200)
+    assert not region.has_grid
+    cells = parse_train_cells("das:4", region)
+    np.testing.assert_array_equal(cells, region.spatial_split(4, seed=0).train)
+    assert len(cells) == round(200 / 16)
+    np.testing.assert_array_equal(parse_train_cells("das:4", region), cells)
+    one = point_region(lat=[35.0], lon=[-98.0])
+    with pytest.raises(SelectionError, match=r"--train-cells das:2: .*at least 2 points"):
+        parse_train_cells("das:2", one)

@@ -9,7 +9,10 @@ never saw (``--train-cells``). This module turns those settings into periods and
   period, the test period is every day after it. The two must not overlap.
 * :func:`parse_train_cells` -- an explicit list of cell ids (``"3,17,40"``), a text file with
   ids separated by commas, spaces or newlines (``#`` starts a comment), or ``das:K``, the paper's
-  DAS-Sk spatial sampling (one training cell per k x k block, :meth:`Region.spatial_split`).
+  DAS-Sk spatial sampling (one training cell per k x k block, :meth:`Region.spatial_split`); on a
+  point set (stations, no ``row``/``col``) ``das:K`` takes ``round(n / K**2)`` evenly spread points
+  by the split's seeded farthest-point sampling, always with seed 0, so the same region and ``K``
+  give the same training points in every run.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import VicParaformerError
+from .errors import RegionError, VicParaformerError
 from .region import Region
 
 Period = tuple[pd.Timestamp, pd.Timestamp]
@@ -110,10 +113,10 @@ def parse_train_cells(spec: str, region: Region) -> np.ndarray:
         k = int(m.group(1))
         if k < 1:
             raise SelectionError(f"--train-cells {spec}: K must be at least 1")
-        if not region.has_grid:
-            raise SelectionError(f"--train-cells {spec}: the region has no grid indices (row, col) for DAS sampling; "
-                                 "list the cell ids instead")
-        return np.asarray(region.spatial_split(k).train)
+        try:
+            return np.asarray(region.spatial_split(k, seed=0).train)
+        except RegionError as exc:   # e.g. a point set of one point
+            raise SelectionError(f"--train-cells {spec}: {exc}; list the cell ids instead") from None
     path = Path(spec)
     if path.is_file():
         ids = _ids_from_text(path.read_text(), str(path))

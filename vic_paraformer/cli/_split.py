@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-CELLS_HELP = ("cells to learn from: das:K (the paper's DAS-Sk sampling, one cell per K x K block of the grid), "
+CELLS_HELP = ("cells to learn from: das:K (the paper's DAS-Sk sampling, one cell per K x K block of the grid; on "
+              "a station network n/K^2 evenly spread stations), "
               "a file of cell ids, or ids like 3,17,40")
 
 
