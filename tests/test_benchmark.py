@@ -179,3 +179,24 @@ def test_rerun_of_the_same_configuration_resumes(reduced):
     assert "### Missing calibrations" in (out / "report.md").read_text()
     with pytest.raises(vp.VicParaformerError, match="report_only"):
         run_benchmark(config, out / "elsewhere", report_only=True)
+
+
+def test_separation_hand_values():
+    """Spread of the seed means against the largest and the pooled (RMS) seed-to-seed s.d."""
+    from vic_paraformer.benchmark.report import separation
+
+    def cell(values):
+        v = np.asarray(values, float)
+        return {"nse": {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0, "n": v.size}}
+
+    rows = {"a": cell([0.50, 0.54]), "b": cell([0.40, 0.40]), "c": cell([0.30, 0.36]),
+            "default": cell([0.10]), "oracle": cell([0.90])}
+    sep = separation({"table": {"sm": {"X": rows}}}, "X")
+    sd_a, sd_c = np.std([0.50, 0.54], ddof=1), np.std([0.30, 0.36], ddof=1)
+    pooled = np.sqrt((sd_a ** 2 + 0.0 + sd_c ** 2) / 3)
+    assert (sep["best"], sep["worst"], sep["max_sd_strategy"]) == ("a", "c", "c")
+    assert sep["spread"] == pytest.approx(0.52 - 0.33)
+    assert sep["ratio"] == pytest.approx(0.19 / sd_c) and sep["ratio_pooled"] == pytest.approx(0.19 / pooled)
+    assert sep["oracle_margin"] == pytest.approx(0.90 - 0.52) and sep["default_margin"] == pytest.approx(0.42)
+    one_seed = separation({"table": {"sm": {"X": {"a": cell([0.5]), "b": cell([0.4])}}}}, "X")
+    assert np.isnan(one_seed["ratio"]) and np.isnan(one_seed["pooled_seed_sd"])
