@@ -171,7 +171,7 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
 
 def _score(region, result, runs, scored, period, table, suffix="") -> dict[str, Any]:
     """Metrics, differences, water balance of both runs over ``period`` (one entry of ``report["periods"]``)."""
-    from ..evaluation import _baseline_operator, water_balance_report
+    from ..evaluation import _baseline_operator, _baseline_rows, water_balance_report
     from ..simulators.base import select_period
 
     report: dict[str, Any] = {"metrics": {}}
@@ -180,7 +180,10 @@ def _score(region, result, runs, scored, period, table, suffix="") -> dict[str, 
     sims = {name: select_period(ds, period) for name, ds in runs.items()}
     through = {}
     if "sm" in scored and not op.is_identity:
-        base_op, base_info = _baseline_operator(region, result, np.asarray(runs["original"]["sm"].values, float), period)
+        rows = _baseline_rows(region, result)
+        base_op, base_info = _baseline_operator(region, result, rows,
+                                                np.asarray(runs["original"]["sm"].values, float)[rows],
+                                                region.observations("obs_sm")[rows], period)
         through = {"original": base_op.apply_region(sims["original"]["sm"].values, region),
                    "calibrated": op.apply_region(sims["calibrated"]["sm"].values, region)}
         report["obs_operator"] = {"kind": op.kind, "description": op.describe(), "original_fitted": base_info}
