@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_scale.py [--cells 1024,4096,16384,50176] [--years 3] [--workdir DIR]
-        [--max-rss-gb 8] [--surrogate-cells 1024] [--keep]
+        [--max-rss-gb 8] [--surrogate-cells 1024] [--keep] [--json FILE]
+    python benchmarks/bench_scale.py --from-json A.json,B.json   # the table of runs made in pieces
 
 For each size (square grids: 1024 = 32 x 32, ..., 50176 = 224 x 224) it runs, as separate CLI
 processes in a fresh folder:
@@ -59,6 +60,24 @@ def commands(exe: str, n: int, years: float, surrogate_cells: int, d: Path) -> d
     }
 
 
+def print_table(rows: dict[str, dict[int, dict]], sizes: list[int], steps: list[str]) -> None:
+    """The markdown table of the measurements, with the fitted growth exponents."""
+    print("\n| command | " + " | ".join(f"{n} cells: wall s / CPU s / peak GB" for n in sizes)
+          + " | exponent wall / CPU / RSS |")
+    print("|---|" + "---|" * (len(sizes) + 1))
+    for step in steps:
+        cells, line = [], []
+        for n in sizes:
+            v = rows[step].get(n, {})
+            if "wall_s" in v:
+                cells.append(n)
+                line.append(f"{v['wall_s']:.1f} / {v['cpu_s']:.1f} / {v['peak_rss_gb']:.2f}")
+            else:
+                line.append(v.get("skipped") or ("failed" if "failed" in v else "-"))
+        ex = [fit_exponent(cells, [rows[step][n][k] for n in cells]) for k in ("wall_s", "cpu_s", "peak_rss_gb")]
+        print(f"| {step} | " + " | ".join(line) + " | " + " / ".join(f"{e:.2f}" for e in ex) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", default="1024,4096,16384,50176")
@@ -69,7 +88,18 @@ def main() -> None:
     ap.add_argument("--steps", default=",".join(STEPS))
     ap.add_argument("--keep", action="store_true", help="keep the work folders")
     ap.add_argument("--json", default=None, help="also write the measurements here")
+    ap.add_argument("--from-json", default=None, metavar="FILES",
+                    help="comma-separated --json files of earlier runs (e.g. the sizes run in pieces): print "
+                         "their merged table and exponents, run nothing")
     args = ap.parse_args()
+    if args.from_json:
+        merged: dict[str, dict[int, dict]] = {}
+        for f in args.from_json.split(","):
+            for step, by_size in json.loads(Path(f).read_text()).items():
+                merged.setdefault(step, {}).update({int(n): v for n, v in by_size.items()})
+        steps = [s for s in STEPS if s in merged]
+        print_table(merged, sorted({n for r in merged.values() for n in r}), steps)
+        return
     exe = str(Path(sys.executable).with_name("vic-paraformer"))
     if not Path(exe).exists():
         exe = shutil.which("vic-paraformer") or exe
@@ -112,20 +142,7 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(d, ignore_errors=True)
 
-    print("\n| command | " + " | ".join(f"{n} cells: wall s / CPU s / peak GB" for n in sizes)
-          + " | exponent wall / CPU / RSS |")
-    print("|---|" + "---|" * (len(sizes) + 1))
-    for step in steps:
-        cells, line = [], []
-        for n in sizes:
-            v = rows[step].get(n, {})
-            if "wall_s" in v:
-                cells.append(n)
-                line.append(f"{v['wall_s']:.1f} / {v['cpu_s']:.1f} / {v['peak_rss_gb']:.2f}")
-            else:
-                line.append(v.get("skipped") or ("failed" if "failed" in v else "-"))
-        ex = [fit_exponent(cells, [rows[step][n][k] for n in cells]) for k in ("wall_s", "cpu_s", "peak_rss_gb")]
-        print(f"| {step} | " + " | ".join(line) + " | " + " / ".join(f"{e:.2f}" for e in ex) + " |")
+    print_table(rows, sizes, steps)
     if args.json:
         Path(args.json).write_text(json.dumps({s: {str(n): v for n, v in r.items()} for s, r in rows.items()}, indent=1))
     if not args.keep and args.workdir is None:
