@@ -3,15 +3,24 @@
 (defaults) / + refinement, all scored with the real VIC 5 image driver.
 
     python examples/walnutgulch_probe.py [--out DIR] [--samples N] [--train-cells K] [--seed S]
+                                         [--store DIR] [--surrogate PATH] [--refine-rounds R]
 
 A twin experiment on the shared WalnutGulch sample (15 cells, forcing 2008): the "truth" is the
 setup's own parameters perturbed per cell (seeded); the probe observations are the truth's VIC top
 layer through a biased shallow operator ``0.45 sm + 0.0`` minus 0.02 m3/m3, every day, on ``K``
 training cells; ET of the truth is the ET reference (never calibrated on). Calibration period
 Jan-Aug, held out Sep-Dec; every run starts from one spin-up year. The surrogate is trained on
-``N`` VIC runs of the calibration period. Prints one table row per method: SM NSE raw and through H
-(calibrated cells, held-out months), ET NSE (all cells, full year), annual ET and runoff +
-baseflow (median over cells, mm/yr).
+``N`` VIC runs of the calibration period (the library's sampling design: ``--anchor-share`` of them
+the setup's default parameters and draws around them, the rest a Latin hypercube seeded by
+``--surrogate-seed``). The surrogate does not depend on the twin, so ``--store``/``--surrogate``
+reuse the VIC runs and the trained surrogate of another twin seed. Prints one table row per
+method: SM NSE raw and through H (calibrated cells, held-out months), ET NSE (all cells, full
+year), annual ET and runoff + baseflow (median over cells, mm/yr), and the surrogate-vs-VIC ET
+RMSE at the method's parameters (training cells, Jan-Aug). "+ refinement" is what
+``vic-paraformer calibrate --surrogate`` does by default for a VIC surrogate
+(:func:`vic_paraformer.refine.calibrate_refined`): ParaFormer-Z, then ``--refine-rounds`` rounds
+of VIC runs appended to a copy of the store, fine-tuning and recalibration, the best candidate
+by the VIC-verified loss (the default parameters included).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -28,9 +38,11 @@ import numpy as np
 import vic_paraformer as vp
 from vic_paraformer import metrics
 from vic_paraformer.observation import fit
-from vic_paraformer.refine import refine
+from vic_paraformer.calibrator import CalibrationResult
+from vic_paraformer.refine import DEFAULT_REFINE_LOCAL, DEFAULT_REFINE_ROUNDS, calibrate_refined
 from vic_paraformer.simulators.vic import VICSimulator
-from vic_paraformer.surrogate import train_surrogate
+from vic_paraformer.surrogate import Surrogate, train_surrogate
+from vic_paraformer.surrogate.data import DEFAULT_ANCHOR_SHARE
 from vic_paraformer.vic import region_from_vic
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data"
@@ -40,13 +52,23 @@ WALNUT = SAMPLE / "image/WalnutGulch/parameters/global_param.WalnutGulch.MOD_IGB
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="walnutgulch_probe")
-    ap.add_argument("--samples", type=int, default=32)
+    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--anchor-share", type=float, default=DEFAULT_ANCHOR_SHARE)
     ap.add_argument("--train-cells", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="twin seed (truth and calibrations)")
+    ap.add_argument("--surrogate-seed", type=int, default=0, help="seed of the surrogate's training data and training")
+    ap.add_argument("--store", default=None, help="VIC runs for the surrogate (default OUT/store; reused if there)")
+    ap.add_argument("--surrogate", default=None, help="a trained surrogate to reuse (default: train one)")
+    ap.add_argument("--preset", default="test", help="surrogate preset")
+    ap.add_argument("--refine-rounds", type=int, default=DEFAULT_REFINE_ROUNDS["vic"])
+    ap.add_argument("--refine-local", type=int, default=DEFAULT_REFINE_LOCAL)
+    ap.add_argument("--prior-weight", type=float, default=0.01, help="an extra ParaFormer-Z row with this prior "
+                                                                     "weight towards the defaults (0: no row)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(vars(args), indent=1))
     exe = os.environ.get("VIC_IMAGE_EXE", "/opt/vic/bin/vic_image.exe")
     simopt = {"exe": exe, "workdir": str(out / "runs"), "progress": False, "spinup_years": 1}
     sim = VICSimulator(**simopt)
@@ -65,24 +87,52 @@ def main() -> None:
                      ).with_training_cells(train)
     cal = full.sel_time("2008-01-01", "2008-08-31")
     cal = vp.Region(cal.ds.drop_vars("obs_et")).with_training_cells(train)
-    logging.info("twin ready (%.0f s); training the surrogate on %d VIC runs", time.time() - t0, args.samples)
-    sur = train_surrogate(cal, "vic", n_samples=args.samples, preset="test", seed=args.seed, num_threads=1,
-                          progress=False, window=120, warmup=30, simulator_options=simopt, store=out / "store")
-    sur.save(out / "surrogate.pt")
-    logging.info("surrogate trained (%.0f s)", time.time() - t0)
+    store = Path(args.store) if args.store else out / "store"
+    if args.surrogate:
+        sur = Surrogate.load(args.surrogate)
+        logging.info("twin ready (%.0f s); reusing the surrogate %s", time.time() - t0, args.surrogate)
+    else:
+        logging.info("twin ready (%.0f s); training the surrogate on %d VIC runs", time.time() - t0, args.samples)
+        sur = train_surrogate(cal, "vic", n_samples=args.samples, preset=args.preset, seed=args.surrogate_seed,
+                              num_threads=1, progress=False, window=120, warmup=30, simulator_options=simopt,
+                              store=store, anchor_share=args.anchor_share)
+        sur.save(out / "surrogate.pt")
+    logging.info("surrogate ready (%.0f s): %s", time.time() - t0, sur.info.get("training_data"))
+    cpu0 = time.process_time()
     dl = dict(preset="small", epochs=20, progress=False, threads=1)
-    results = {"default": None}
-    results["SCE-UA (defaults, linear H)"] = vp.calibrate(cal, strategy="sceua", surrogate=sur, repetitions=400, ngs=3,
-                                                          n_workers=1, obs_operator="linear", seed=args.seed)
-    results["ParaFormer-Z (paper loss)"] = vp.calibrate(cal, strategy="paraformer_z", surrogate=sur, loss="paper",
-                                                        seed=args.seed, **dl)
-    results["ParaFormer-Z (defaults, linear H)"] = vp.calibrate(cal, strategy="paraformer_z", surrogate=sur,
-                                                                obs_operator="linear", seed=args.seed, **dl)
-    ref = refine(cal, "paraformer_z", sur, simulator="vic", simulator_options=simopt,
-                 options={"obs_operator": "linear", **dl}, rounds=2, n_local=4, fine_tune_steps=150, seed=args.seed,
-                 out_dir=out / "refine")
-    results["+ refinement"] = ref.best
-    logging.info("calibrations done (%.0f s); scoring with VIC", time.time() - t0)
+    results: dict[str, CalibrationResult | None] = {"default": None}
+
+    def cached(name: str, make) -> CalibrationResult:  # results are kept, so a rerun resumes
+        path = out / "results" / (name.split(" (")[0].replace(" ", "_").replace("+", "plus") + ".nc")
+        if path.exists():
+            return CalibrationResult.open(path)
+        res = make()
+        res.save(path)
+        return res
+
+    results["SCE-UA (wb loss, linear H)"] = cached("sceua", lambda: vp.calibrate(
+        cal, strategy="sceua", surrogate=sur, repetitions=400, ngs=3, n_workers=1, obs_operator="linear",
+        seed=args.seed))
+    results["ParaFormer-Z (paper loss)"] = cached("pfz_paper", lambda: vp.calibrate(
+        cal, strategy="paraformer_z", surrogate=sur, loss="paper", seed=args.seed, **dl))
+    results["ParaFormer-Z (wb loss, linear H)"] = cached("pfz_wb", lambda: vp.calibrate(
+        cal, strategy="paraformer_z", surrogate=sur, obs_operator="linear", seed=args.seed, **dl))
+    if args.prior_weight > 0:
+        results[f"ParaFormer-Z (wb loss, linear H, prior_weight {args.prior_weight:g})"] = cached("pfz_prior", lambda: (
+            vp.calibrate(cal, strategy="paraformer_z", surrogate=sur, obs_operator="linear",
+                         prior_weight=args.prior_weight, seed=args.seed, **dl)))
+    refine_store = out / "refine_store"  # a copy: the refinement runs of this twin are appended to it
+    if args.refine_rounds and not (out / "results" / "pfz_refined.nc").exists():
+        if refine_store.exists():
+            shutil.rmtree(refine_store)
+        shutil.copytree(store, refine_store)
+    results[f"+ refinement ({args.refine_rounds} rounds, {args.refine_local} local runs)"] = cached(
+        "pfz_refined", lambda: calibrate_refined(
+            cal, "paraformer_z", sur, rounds=args.refine_rounds, n_local=args.refine_local,
+            simulator_options=simopt, options={"obs_operator": "linear", **dl}, store=refine_store if args.refine_rounds
+            else None, seed=args.seed, out_dir=out / "refine"))
+    cpu_cal = time.process_time() - cpu0
+    logging.info("calibrations done (%.0f s, %.0f CPU-s in this process); scoring with VIC", time.time() - t0, cpu_cal)
     rows = []
     tc = np.flatnonzero(np.isin(full.cells, train))
     held = np.asarray(full.times >= np.datetime64("2008-09-01"))
@@ -101,6 +151,10 @@ def main() -> None:
             op, label_h = res.obs_operator, "stored H"
         h = op.apply(sm, lat, lon)
         p = full.ds["prec"].values
+        pred = sur.predict(cal, values if res is not None else default)
+        nd = cal.n_days
+        sur_et_rmse = float(np.sqrt(np.mean((pred["et"].values[tc] - run["et"].values[tc][:, :nd]) ** 2)))
+        refined = (res.info.get("refinement") or {}) if res is not None else {}
         q = run["runoff"].values + run["baseflow"].values
         rows.append({
             "method": name, "H": label_h,
@@ -110,18 +164,29 @@ def main() -> None:
             "annual_et": float(np.median(run["et"].values.sum(1))),
             "annual_runoff_baseflow": float(np.median(q.sum(1))),
             "annual_p": float(np.median(p.sum(1))),
+            "surrogate_vs_vic_et_rmse": sur_et_rmse,
+            "returned": ("default parameters (no round beat them in VIC)" if refined.get("default_kept")
+                         else f"round {refined['best_round']}" if "best_round" in refined else ""),
+            "values": np.asarray(values)[tc].tolist(),
         })
+    log_path = out / "refine" / "refine_log.json"
+    refine_log = json.loads(log_path.read_text()) if log_path.exists() else None
     truth_et = float(np.median(twin["et"].values.sum(1)))
     truth_q = float(np.median((twin["runoff"].values + twin["baseflow"].values).sum(1)))
     (out / "table.json").write_text(json.dumps({"rows": rows, "truth_annual_et": truth_et,
                                                 "truth_annual_runoff_baseflow": truth_q,
-                                                "refine_log": ref.log, "seconds": time.time() - t0}, indent=1))
-    print(f"{'method':<36}{'SM NSE raw':>11}{'SM NSE H':>10}{'ET NSE':>8}{'ET mm/yr':>10}{'Q mm/yr':>9}")
+                                                "refine_log": refine_log, "seconds": time.time() - t0,
+                                                "cpu_seconds_this_process": time.process_time(),
+                                                "args": vars(args), "parameter_names": list(space.names)},
+                                               indent=1))
+    print(f"{'method':<46}{'SM NSE raw':>11}{'SM NSE H':>10}{'ET NSE':>8}{'ET mm/yr':>10}{'Q mm/yr':>9}{'sur ET err':>11}")
     for r in rows:
-        print(f"{r['method']:<36}{r['sm_nse_raw_held']:>11.3f}{r['sm_nse_H_held']:>10.3f}{r['et_nse_year']:>8.3f}"
-              f"{r['annual_et']:>10.0f}{r['annual_runoff_baseflow']:>9.0f}")
-    print(f"{'truth':<36}{'':>11}{'':>10}{'':>8}{truth_et:>10.0f}{truth_q:>9.0f}   P {rows[0]['annual_p']:.0f} mm/yr")
-    print(f"({time.time() - t0:.0f} s)")
+        print(f"{r['method']:<46}{r['sm_nse_raw_held']:>11.3f}{r['sm_nse_H_held']:>10.3f}{r['et_nse_year']:>8.3f}"
+              f"{r['annual_et']:>10.0f}{r['annual_runoff_baseflow']:>9.0f}{r['surrogate_vs_vic_et_rmse']:>11.3f} "
+              f"{r['returned']}")
+    print(f"{'truth':<46}{'':>11}{'':>10}{'':>8}{truth_et:>10.0f}{truth_q:>9.0f}   P {rows[0]['annual_p']:.0f} mm/yr")
+    print(f"({time.time() - t0:.0f} s wall, {time.process_time():.0f} CPU-s in this process; VIC runs are child "
+          "processes, counted by the caller's time -v)")
 
 
 if __name__ == "__main__":

@@ -329,3 +329,22 @@ def test_untrained_cell_obs_changes_only_the_untrained_cells(twin, sur, results,
     fed, blind = apply_model(out, twin), apply_model(out, twin, observations=False)
     assert fed.info["observations_fed"] and not blind.info["observations_fed"]
     assert not np.allclose(fed.values(), blind.values())
+
+
+def test_prior_weight_pulls_towards_the_default_parameters(twin, sur):
+    from vic_paraformer.parameters import default_parameters
+
+    space = sur.parameter_space
+    d, _ = default_parameters(twin, space)
+    rows = np.isin(twin.cells, twin.training_cells)
+
+    def dist(res):
+        return float(np.mean((space.normalize(res.values())[rows] - space.normalize(d)[rows]) ** 2))
+
+    kw = {**FAST, "epochs": 10, "optimizer": "adam", "lr": 0.01}
+    free = get_calibrator("ffn_a", surrogate=sur, seed=0, **kw).calibrate(twin)
+    pulled = get_calibrator("ffn_a", surrogate=sur, seed=0, prior_weight=10.0, **kw).calibrate(twin)
+    assert dist(pulled) < 0.5 * dist(free), (dist(pulled), dist(free))
+    assert pulled.info["prior_weight"] == 10.0 and "prior_weight" not in free.info
+    with pytest.raises(StrategyError, match="prior_weight"):
+        get_calibrator("ffn_a", surrogate=sur, prior_weight=-1, **FAST).calibrate(twin)

@@ -248,3 +248,21 @@ def test_dask_scheduler_gives_the_same_parameters_as_in_process(region, surrogat
         remote = SCEUACalibrator(seed=5, scheduler=cluster.scheduler_address, **kw).calibrate(region)
     np.testing.assert_array_equal(remote.values(), local.values())
     assert remote.n_evaluations == local.n_evaluations
+
+
+def test_prior_weight_keeps_sceua_near_the_default_parameters(region):
+    from vic_paraformer.parameters import default_parameters
+
+    sur = tiny_surrogate(region)
+    space = sur.parameter_space
+    d = space.normalize(default_parameters(region, space)[0])
+    rows = np.isin(region.cells, region.training_cells)
+    kw = dict(surrogate=sur, repetitions=60, ngs=2, n_workers=1, seed=0)
+    free = vp.calibrate(region, strategy="sceua", **kw)
+    pulled = vp.calibrate(region, strategy="sceua", prior_weight=100.0, **kw)
+
+    def dist(res):
+        return float(np.mean((space.normalize(res.values())[rows] - d[rows]) ** 2))
+
+    assert dist(pulled) < 0.5 * dist(free), (dist(pulled), dist(free))
+    assert pulled.info["prior_weight"] == 100.0 and "prior_weight" not in free.info

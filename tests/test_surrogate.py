@@ -244,7 +244,7 @@ def test_store_is_chunked_and_resumable(tmp_path):
     reg = toy_region(ny=2, nx=2, days=80)
     sim = ToyBucket()
     ts = generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=2,
-                                runner=Runner(sim), progress=False)
+                                runner=Runner(sim), progress=False, anchor_share=0)
     assert ts.n_chunks == 3 and ts.complete and sim.calls == 3
     manifest = json.loads((tmp_path / "st" / "manifest.json").read_text())
     assert manifest["n_samples"] == 10 and manifest["region_fingerprint"] == reg.fingerprint()
@@ -258,26 +258,69 @@ def test_store_is_chunked_and_resumable(tmp_path):
     (tmp_path / "st" / "chunk_00001.nc").unlink()
     assert ts.missing_chunks() == [1]
     ts = generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=2,
-                                runner=Runner(sim), progress=False)
+                                runner=Runner(sim), progress=False, anchor_share=0)
     assert sim.calls == 5 and ts.complete  # 3 + the reference run above + 1 regenerated chunk
     np.testing.assert_array_equal(ts.load()[1], y)
     with pytest.raises(SurrogateError, match="other settings.*seed"):
         generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=3,
-                               runner=Runner(sim), progress=False)
+                               runner=Runner(sim), progress=False, anchor_share=0)
     with pytest.raises(SurrogateError, match="not a surrogate training store"):
         TrainingStore.open(tmp_path)
     # same names and shape, other forcing values: the store is not reused
     other = toy_region(ny=2, nx=2, days=80, seed=1)
     with pytest.raises(SurrogateError, match="inputs_sha256"):
         generate_training_data(other, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=2,
-                               runner=Runner(sim), progress=False)
+                               runner=Runner(sim), progress=False, anchor_share=0)
+
+
+def test_store_holds_the_default_run_and_draws_around_it(tmp_path):
+    from vic_paraformer.parameters import default_parameters
+
+    reg = toy_region(ny=2, nx=2, days=80)
+    sim = ToyBucket()
+    ts = generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=2,
+                                runner=Runner(sim), progress=False, anchor_share=0.3, anchor_sd=0.05)
+    # 3 of 10 around the defaults (the first is the default itself), 7 in the hypercube
+    assert ts.n_samples == 7 and ts.n_total == 10 and [a["label"] for a in ts.appended] == ["anchor"]
+    theta, y = ts.load()
+    assert theta.shape == (10, 4, 5) and y.shape == (10, 4, 80, 2)
+    space = ts.parameter_space
+    d, _ = default_parameters(reg, space)
+    np.testing.assert_allclose(theta[7], d, rtol=1e-6)
+    dist = np.abs(space.normalize(theta[8:]) - space.normalize(d)[None]).max()
+    assert 0 < dist < 0.3  # draws with sd 0.05 around the defaults
+    th0, sm0, et0 = ts.default_run()
+    ref = sim.simulate(reg, space.to_dataset(d, reg.cells))
+    np.testing.assert_allclose(sm0, ref["sm"].values, rtol=1e-5)
+    # rerunning is a no-op; asking for another design is an error naming it
+    calls = sim.calls
+    generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=2,
+                           runner=Runner(sim), progress=False, anchor_share=0.3, anchor_sd=0.05)
+    assert sim.calls == calls
+    with pytest.raises(SurrogateError, match="around the default parameters"):
+        generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=10, chunk_size=4, seed=2,
+                               runner=Runner(sim), progress=False, anchor_share=0.3, anchor_sd=0.1)
+    # a pure hypercube store gains the anchor batch when asked (its hypercube is reused)
+    ts0 = generate_training_data(reg, tmp_path / "lhs", simulator="toy", n_samples=7, chunk_size=4, seed=2,
+                                 runner=Runner(sim), progress=False, anchor_share=0)
+    ts1 = generate_training_data(reg, tmp_path / "lhs", simulator="toy", n_samples=10, chunk_size=4, seed=2,
+                                 runner=Runner(sim), progress=False, anchor_share=0.3, anchor_sd=0.05)
+    assert ts0.n_total == 7 and ts1.n_total == 10
+    np.testing.assert_array_equal(ts1.load()[1], y)
+    # appended runs: a new batch after the others, readable by index
+    lo, hi = ts1.append(theta[:2], y[:2, ..., 0], y[:2, ..., 1], label="refinement round 0")
+    assert (lo, hi) == (10, 12) and TrainingStore.open(tmp_path / "lhs").n_total == 12
+    np.testing.assert_array_equal(TrainingStore.open(tmp_path / "lhs").load(np.array([11]))[1][0], y[1])
+    with pytest.raises(SurrogateError, match="appended runs must be"):
+        ts1.append(theta[:2], y[:2, :, :10, 0], y[:2, :, :10, 1], label="bad")
 
 
 def test_waterbalance_training_data_in_float32_and_only_sm_et(synthetic_tiny, tmp_path):
     from vic_paraformer.simulators.waterbalance import WaterBalanceSimulator
 
     reg = synthetic_tiny.sel_time(None, "2015-06-30")
-    ts = generate_training_data(reg, tmp_path / "wb", n_samples=3, chunk_size=3, seed=1, progress=False)
+    ts = generate_training_data(reg, tmp_path / "wb", n_samples=3, chunk_size=3, seed=1, progress=False,
+                                anchor_share=0)
     assert ts.manifest["simulator_options"] == {"dtype": "float32"}
     y = ts.load()[1]
     theta = sample_parameters(ts.parameter_space, 3, reg.n_cells, seed=1)  # the float64 sets it simulated
@@ -288,7 +331,7 @@ def test_waterbalance_training_data_in_float32_and_only_sm_et(synthetic_tiny, tm
         assert set(ds.data_vars) == {"theta", "sm", "et"}
     # an explicit dtype is kept
     ts64 = generate_training_data(reg, tmp_path / "wb64", n_samples=3, chunk_size=3, seed=1, progress=False,
-                                  simulator_options={"dtype": "float64"})
+                                  simulator_options={"dtype": "float64"}, anchor_share=0)
     assert ts64.manifest["simulator_options"] == {"dtype": "float64"}
     np.testing.assert_array_equal(ts64.load()[1][..., 0], ref["sm"].values.astype(np.float32))
 
@@ -332,7 +375,7 @@ def test_interrupted_generation_resumes(tmp_path):
     calls = sim.calls
     ts = generate_training_data(reg, tmp_path / "st", simulator="toy", n_samples=9, chunk_size=3,
                                 runner=Runner(sim), progress=False)
-    assert ts.complete and sim.calls == calls + 2
+    assert ts.complete and sim.calls == calls + 3  # the two missing chunks, then the batch around the defaults
     fresh = generate_training_data(reg, tmp_path / "st2", simulator="toy", n_samples=9, chunk_size=3,
                                    runner=Runner(ToyBucket()), progress=False)
     np.testing.assert_array_equal(ts.load()[1], fresh.load()[1])

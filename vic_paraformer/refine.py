@@ -11,18 +11,41 @@ checks the result with the real simulator and teaches the surrogate that neighbo
    (:func:`verified_loss`: soil-moisture RMSE of the training cells through an operator of the
    result's kind fitted to that run, plus the water-balance term of :mod:`vic_paraformer.objective`
    against the simulator's default-parameter run, unless the strategy ran with ``loss="paper"``);
-4. add the runs to the refinement data (every round's runs, kept as ``round_<k>/runs.nc``) and
-   fine-tune a copy of the surrogate on them (``fine_tune_steps`` Adam steps on random windows,
-   half of each minibatch replayed from the original training store when ``store`` is given, so
-   the surrogate does not forget the rest of the space);
+4. add the runs to the refinement data (every round's runs, kept as ``round_<k>/runs.nc``) and,
+   when ``store`` (the surrogate's training store) is given, APPEND them to the store as a batch
+   labelled ``refinement round <k>`` (:meth:`~vic_paraformer.surrogate.data.TrainingStore.append`):
+   the surrogate's training data then covers where calibration went, for this and any later
+   training on that store. Fine-tune a copy of the surrogate (``fine_tune_steps`` Adam steps on
+   random windows: half of each minibatch from this refinement's runs, half replayed from the
+   whole store, appended runs included, so the surrogate does not forget the rest of the space);
 5. recalibrate with the fine-tuned surrogate and go back to 2, for at most ``rounds`` rounds or
    until the simulator-verified loss has not improved by ``min_improvement`` (relative) for
    ``patience`` rounds.
 
+The default parameters are a candidate too: their simulator run (the same run that is the
+water-balance reference) is scored with the same verified loss, and with ``keep_default=True``
+(the default) the best candidate wins. What is returned as ``best``:
+
+* the best calibrated round, when its verified loss is below the default parameters'; else
+* with ``keep_default=True``, a result holding the **default parameters** (``strategy`` and
+  options of the calibration, the operator fitted to the default run, ``info["refinement"]
+  ["default_kept"] = True``) and a warning saying that no calibrated round beat the defaults
+  in the simulator; with ``keep_default=False``, the best calibrated round, with the same
+  warning and ``info["refinement"]["beats_default"] = False``.
+
 Every round's result is saved (``round_<k>/result.nc``, with ``info["refinement"]``) and logged:
 the surrogate-vs-simulator RMSE at the calibrated parameters (SM and ET, training cells), the
-simulator-verified loss and the number of simulator runs. The best round's result is returned
-(and written as ``best.nc``); ``refine_log.json`` holds the per-round figures.
+simulator-verified loss and the number of simulator runs. The best result is written as
+``best.nc``, the last fine-tuned surrogate as ``surrogate.pt``; ``refine_log.json`` holds the
+per-round figures and the default parameters' verified loss.
+
+The water-balance reference of the verified loss is always the simulator's own default-parameter
+run (or ``obs_et`` where a cell has it); inside each calibration the term is computed through the
+surrogate at the defaults (the strategy's own reference), whose error shrinks as the surrogate's
+training data include the default run (``anchor_share``, :mod:`vic_paraformer.surrogate.data`).
+
+Long module (over 400 lines): the refinement loop, its verified loss, fine-tuning, the default
+candidate and the calibration-with-refinement entry point belong together and share helpers.
 """
 
 from __future__ import annotations
@@ -43,13 +66,21 @@ from ._io import to_netcdf_atomic, to_plain, write_text_atomic
 from .calibrator import CalibrationResult
 from .errors import VicParaformerError
 from .objective import reference_et, wb_term_np
-from .observation import fit_apply
+from .observation import fit, fit_apply
 from .parameters import default_parameters
 from .region import Region
 
 log = logging.getLogger(__name__)
 
-__all__ = ["refine", "verified_loss", "fine_tune", "RefineOutcome", "RefineError"]
+__all__ = ["refine", "calibrate_refined", "verified_loss", "fine_tune", "auto_refine_rounds", "refine_simulator_options",
+           "DEFAULT_REFINE_ROUNDS", "DEFAULT_REFINE_LOCAL", "RefineOutcome", "RefineError"]
+
+#: Refinement rounds a surrogate-based calibration runs by default, by the simulator the surrogate
+#: was trained on, when that simulator can be run here (:func:`auto_refine_rounds`). The embedded
+#: ``waterbalance`` is cheap enough to check against directly and gets none by default.
+DEFAULT_REFINE_ROUNDS: dict[str, int] = {"vic": 2}
+#: Parameter sets around the calibrated ones per refinement round, by default.
+DEFAULT_REFINE_LOCAL: int = 8
 
 
 class RefineError(VicParaformerError, RuntimeError):
@@ -165,6 +196,74 @@ def fine_tune(surrogate, region: Region, theta: np.ndarray, y: np.ndarray, *, st
     return sur.freeze()
 
 
+def refine_simulator_options(surrogate, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Simulator options for checking ``surrogate``: those its training runs were made with (e.g.
+    ``spinup_years``, recorded in ``surrogate.info["simulator_options"]``), updated by ``given``."""
+    return {**dict((getattr(surrogate, "info", {}) or {}).get("simulator_options") or {}), **dict(given or {})}
+
+
+def auto_refine_rounds(surrogate, simulator_options: Mapping[str, Any] | None = None) -> tuple[int, str]:
+    """Default refinement rounds for a calibration through ``surrogate`` and the reason, as a sentence.
+
+    :data:`DEFAULT_REFINE_ROUNDS` for the simulator the surrogate was trained on when that simulator
+    can be built here (e.g. the VIC image driver is found), else 0.
+    """
+    from .registry import get_simulator
+
+    name = str(getattr(surrogate, "simulator", "unknown"))
+    rounds = int(DEFAULT_REFINE_ROUNDS.get(name, 0))
+    if rounds == 0:
+        return 0, f"no refinement by default for a surrogate of {name!r}"
+    try:
+        get_simulator(name, **refine_simulator_options(surrogate, simulator_options))
+    except (VicParaformerError, OSError, TypeError, ValueError) as exc:
+        return 0, f"no refinement: the surrogate's simulator {name!r} cannot run here ({exc})"
+    return rounds, f"{rounds} refinement rounds against {name!r} (the default for a surrogate of {name!r})"
+
+
+def calibrate_refined(region: Region, strategy: str, surrogate, *, rounds: int | None = None,
+                      n_local: int = DEFAULT_REFINE_LOCAL, simulator_options: Mapping[str, Any] | None = None,
+                      options: Mapping[str, Any] | None = None, store=None, seed: int = 0,
+                      out_dir: str | Path | None = None, **refine_options: Any) -> CalibrationResult:
+    """A surrogate-based calibration checked against the surrogate's simulator: the library form of
+    ``vic-paraformer calibrate --surrogate S [--refine-rounds N]``.
+
+    ``rounds`` None: :func:`auto_refine_rounds` (:data:`DEFAULT_REFINE_ROUNDS` for a surrogate of
+    ``vic`` when VIC is found, else 0); 0: the plain calibration through the surrogate. Otherwise
+    :func:`refine` with the simulator the surrogate was trained on, run with the options its
+    training data were made with updated by ``simulator_options``; returns the best candidate
+    (possibly the default parameters, see :func:`refine`). ``info["refine_rounds"]`` records the
+    rounds asked for and why.
+    """
+    from .registry import get_calibrator
+    from .surrogate import Surrogate
+
+    if isinstance(surrogate, (str, Path)):
+        surrogate = Surrogate.load(surrogate)
+    if rounds is None:
+        rounds, why = auto_refine_rounds(surrogate, simulator_options)
+    else:
+        if int(rounds) < 0:
+            raise RefineError(f"refinement rounds must be >= 0, got {rounds}")
+        why = f"{int(rounds)} refinement rounds asked for"
+    opts = {k: v for k, v in dict(options or {}).items() if k != "surrogate"}
+    if int(rounds) == 0:
+        log.info("%s", why)
+        result = get_calibrator(strategy, seed=seed, parameter_space=surrogate.parameter_space, surrogate=surrogate,
+                                **opts).calibrate(region)
+    else:
+        log.info("calibrating with %s through the surrogate, then %s", strategy, why)
+        outcome = refine(region, strategy, surrogate, simulator=surrogate.simulator,
+                         simulator_options=refine_simulator_options(surrogate, simulator_options), options=opts,
+                         rounds=int(rounds), n_local=int(n_local), store=store, seed=seed, out_dir=out_dir,
+                         **refine_options)
+        result = outcome.best
+        if out_dir is not None:
+            result.info["refine_dir"] = str(Path(out_dir).resolve())
+    result.info["refine_rounds"] = {"rounds": int(rounds), "reason": why}
+    return result
+
+
 def _local_ensemble(space, values: np.ndarray, n: int, sigma: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     u = np.asarray(space.normalize(values), float)
@@ -176,16 +275,20 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
            simulator_options: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
            rounds: int = 3, n_local: int = 8, sigma: float = 0.05, fine_tune_steps: int = 200,
            fine_tune_lr: float = 1e-3, store=None, seed: int = 0, min_improvement: float = 0.01,
-           patience: int = 1, out_dir: str | Path | None = None, warmup_days: int | None = None) -> RefineOutcome:
+           patience: int = 1, out_dir: str | Path | None = None, warmup_days: int | None = None,
+           keep_default: bool = True) -> RefineOutcome:
     """Calibrate ``region`` with ``strategy`` through ``surrogate``, then refine (see the module docstring).
 
     ``surrogate`` is a Surrogate or checkpoint path; ``options`` the strategy's options (``surrogate``
-    is set here); ``store`` an optional TrainingStore (or its path) of the surrogate's training runs
-    for replay. ``warmup_days`` (default: the result's ``warmup_days``, else the surrogate's warm-up)
-    are left out of the verified loss.
+    is set here); ``store`` an optional TrainingStore (or its path) of the surrogate's training runs,
+    made from this region: replayed while fine-tuning, and every round's simulator runs are
+    appended to it. ``warmup_days`` (default: the result's ``warmup_days``, else the surrogate's
+    warm-up) are left out of the verified loss. ``keep_default``: return the default parameters
+    when no calibrated round beats them in the simulator (module docstring).
     """
     from .registry import get_calibrator, get_simulator
     from .surrogate import Surrogate
+    from .surrogate.data import inputs_hash
 
     if int(rounds) < 0 or int(n_local) < 0 or not 0 < float(sigma) <= 0.5:
         raise RefineError(f"refine needs rounds >= 0, n_local >= 0 and 0 < sigma <= 0.5; got {rounds}, {n_local}, {sigma}")
@@ -195,6 +298,11 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
         from .surrogate import TrainingStore
 
         store = TrainingStore.open(store)
+    if store is not None and (store.manifest.get("region_fingerprint") != region.fingerprint()
+                              or int(store.manifest.get("n_days", -1)) != region.n_days
+                              or store.manifest.get("inputs_sha256") not in (None, inputs_hash(region))):
+        raise RefineError(f"{store.path}: the training store was made from another region (or period) than the one "
+                          "refined; refinement runs can only be appended to the store of the same region")
     out = Path(out_dir) if out_dir is not None else None
     sim = get_simulator(simulator, **dict(simulator_options or {}))
     opts = dict(options or {})
@@ -253,6 +361,9 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
                  **{v: (("sample", "cell", "time"), runs[v].astype(np.float32)) for v in runs}},
                 coords={"cell": region.cells, "time": region.times, "parameter": list(space.names)}),
                 out / f"round_{k}" / "runs.nc")
+        if store is not None:
+            store.append(theta, runs["sm"], runs["et"], label=f"refinement round {k}", times=region.times,
+                         cells=region.cells, parameter_names=space.names, strategy=strategy, seed=int(seed))
         if scores["loss"] < best_loss * (1 - float(min_improvement)):
             best_loss, best_round, stale = scores["loss"], k, 0
         else:
@@ -264,11 +375,48 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
         sur = fine_tune(sur, region, np.concatenate(data_theta), np.concatenate(data_y), steps=fine_tune_steps,
                         lr=fine_tune_lr, seed=seed + k, store=store)
         result = calibrate(sur)
+    # the default parameters, scored like every round (their run is the water-balance reference)
+    d_scores = verified_loss(results[0], default_run["sm"], default_run["et"], region, ref_et=ref, loss_days=loss_days)
+    default_row = {"verified_loss": d_scores["loss"], "verified_sm_rmse": d_scores["sm_rmse"],
+                   "verified_wb": d_scores["wb"]}
+    calibrated_loss = min(r["verified_loss"] for r in rows_log)
+    beats = bool(calibrated_loss < d_scores["loss"])
     best = results[best_round]
+    if not beats:
+        log.warning("refinement: no calibrated round beat the default parameters in the simulator (verified loss "
+                    "%.5f at the defaults, best round %d %.5f); %s", d_scores["loss"], best_round, calibrated_loss,
+                    "returning the DEFAULT parameters" if keep_default else "returning the best calibrated round anyway")
+        if keep_default:
+            best = _default_result(best, region, d_vals, default_run["sm"], loss_days)
+            best_round = -1
+    summary = {"best_round": best_round, "beats_default": beats, "default_kept": bool(not beats and keep_default),
+               "default_parameters": {**default_row, "source": d_src}, "simulator_runs": int(n_runs)}
+    best.info["refinement"] = {**dict(best.info.get("refinement") or {}), **summary}
     if out is not None:
         best.save(out / "best.nc")
+        if sur is not surrogate:
+            sur.save(out / "surrogate.pt")
         write_text_atomic(out / "refine_log.json", json.dumps(to_plain({"strategy": strategy, "simulator": simulator,
-                                                                         "best_round": best_round, "rounds": rows_log,
-                                                                         "reference_et": d_src}), indent=1))
+                                                                         "rounds": rows_log, "reference_et": d_src,
+                                                                         **summary}), indent=1))
     return RefineOutcome(best=best, results=results, log=rows_log, best_round=best_round, surrogate=sur, out_dir=out,
-                         info={"reference_et": d_src, "reference_et_source": list(ref_src)})
+                         info={"reference_et": d_src, "reference_et_source": list(ref_src), **summary})
+
+
+def _default_result(like: CalibrationResult, region: Region, values: np.ndarray, default_sm: np.ndarray,
+                    loss_days: np.ndarray) -> CalibrationResult:
+    """A result holding the default parameters, with the operator of ``like``'s kind fitted to the default run."""
+    rows = np.flatnonzero(np.isin(region.cells, like.train_cells))
+    obs = region.observations("obs_sm")[rows].copy()
+    obs[:, ~loss_days] = np.nan
+    op = like.obs_operator
+    lat, lon = region.ds["lat"].values, region.ds["lon"].values
+    operator = fit(op.kind, np.asarray(default_sm, float)[rows], obs, cells=region.cells[rows], lat=lat[rows],
+                   lon=lon[rows], new_cells=op.new_cells,
+                   **{k: v for k, v in op.options.items() if k in ("l2", "n_quantiles")})
+    params = like.parameter_space.to_dataset(values, region.cells).assign_coords(lat=("cell", lat), lon=("cell", lon))
+    info = {**copy.deepcopy(like.info), "default_parameters_kept": True}
+    return CalibrationResult(params=params, strategy=like.strategy, parameter_space=like.parameter_space,
+                             options=dict(like.options), seed=like.seed, history={}, n_evaluations=0, wall_time=0.0,
+                             train_cells=np.asarray(like.train_cells), info=info, obs_operator=operator,
+                             warmup_days=like.warmup_days, spinup_years=like.spinup_years)

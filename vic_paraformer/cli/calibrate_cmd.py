@@ -7,6 +7,15 @@
                              [--train-period START END] [--test-period START END] [--train-cells SPEC]
     vic-paraformer calibrate --apply MODEL --region R --out result.nc
 
+With a surrogate (``--surrogate``), ``--refine-rounds N`` checks the calibration with the
+simulator the surrogate was trained on and refines the surrogate where the calibration went
+(:mod:`vic_paraformer.refine`): on by default, :data:`~vic_paraformer.refine.DEFAULT_REFINE_ROUNDS`
+rounds, for a surrogate of ``vic`` when the VIC image driver is found; 0 turns it off. The result
+written is the best candidate by the simulator-verified loss, the default parameters included
+(a warning says so when no calibrated round beat them); every round is kept in ``--refine-dir``
+(default: next to ``--out``, ``<out>.refine/``). ``--refine-store`` names the surrogate's
+training store: the refinement runs are appended to it.
+
 ``--train-period`` / ``--test-period`` / ``--train-cells`` keep days and cells out of training
 (see :mod:`vic_paraformer.selection`); the periods are recorded in the result, so ``evaluate``
 scores the test period by default.
@@ -71,6 +80,18 @@ def register(sub) -> None:
                    help="sm (default) or sm+et (needs obs_et; strategy option 'objective')")
     add_spinup_argument(p, "1 when a strategy runs the vic simulator, else 0; only for strategies with a "
                            "'simulator' option")
+    r = p.add_argument_group("refinement against the simulator (with --surrogate)")
+    r.add_argument("--refine-rounds", type=int, default=None, metavar="N",
+                   help="refinement rounds after the calibration (default: 2 for a surrogate of vic when VIC is found, "
+                        "else 0; 0 turns it off)")
+    r.add_argument("--refine-local", type=int, default=None, metavar="N",
+                   help="simulator runs around the calibrated parameters per round (default 8)")
+    r.add_argument("--refine-store", default=None, metavar="DIR",
+                   help="the surrogate's training store: replayed while fine-tuning, refinement runs appended to it")
+    r.add_argument("--refine-dir", default=None, metavar="DIR",
+                   help="folder for every round's result and log (default: <out>.refine next to --out)")
+    r.add_argument("--refine-simulator-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="simulator option for the refinement runs (default: those the surrogate's data were made with)")
     add_split_arguments(p)
     add_overwrite(p)
     add_vic_options(p, workers_help="worker processes (strategy option n_workers; with -o simulator=vic each "
@@ -145,16 +166,69 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise StrategyError(f"strategy {calibrator.name!r} cannot calibrate {s['region']}: " + "; ".join(problems))
     log.info(split_message(full, region, split))
+    rounds, why, sur = _refine_rounds(args, calibrator, options)
     try:
-        result = calibrator.calibrate(region)
+        if rounds:
+            result = _calibrate_refined(args, s, calibrator, options, region, sur, rounds, why)
+        else:
+            if sur is not None:
+                log.info("%s", why)
+            result = calibrator.calibrate(region)
     finally:
         full.close()  # the lazily opened file
     result.info.update(split)
     result.save(s["out"])
-    cfg = write_run_config(run_config_path(s["out"]), "calibrate", resolved_config(s, calibrator))
+    conf = resolved_config(s, calibrator)
+    if sur is not None:
+        conf["refine"] = {"rounds": rounds, "reason": why, "local": args.refine_local, "store": args.refine_store,
+                          "dir": result.info.get("refine_dir"), "simulator_options": args.refine_simulator_option}
+    cfg = write_run_config(run_config_path(s["out"]), "calibrate", conf)
     print(result.summary())
     print(f"written {s['out']} (run configuration: {cfg})")
     return 0
+
+
+def _refine_rounds(args: argparse.Namespace, calibrator, options: dict) -> tuple[int, str, object]:
+    """Refinement rounds to run (``--refine-rounds``, else the default), why, and the loaded surrogate."""
+    from ..refine import auto_refine_rounds
+
+    given = [f for f in ("refine_rounds", "refine_local", "refine_store", "refine_dir")
+             if getattr(args, f, None) is not None] + (["refine_simulator_option"] if args.refine_simulator_option else [])
+    surrogate = options.get("surrogate")
+    if surrogate is None:
+        if [g for g in given if not (g == "refine_rounds" and args.refine_rounds == 0)]:
+            raise ConfigError(f"--{given[0].replace('_', '-')}: refinement needs a surrogate-based calibration "
+                              "(--surrogate)")
+        return 0, "", None
+    from ..surrogate.resolve import load_surrogate_cached
+
+    sur = load_surrogate_cached(surrogate) if isinstance(surrogate, (str, Path)) else surrogate
+    if args.refine_rounds is not None:
+        if args.refine_rounds < 0:
+            raise ConfigError(f"--refine-rounds {args.refine_rounds}: expected a whole number >= 0")
+        return int(args.refine_rounds), f"--refine-rounds {args.refine_rounds}", sur
+    rounds, why = auto_refine_rounds(sur, parse_options(args.refine_simulator_option))
+    return rounds, why, sur
+
+
+def _calibrate_refined(args, s: dict, calibrator, options: dict, region, sur, rounds: int, why: str):
+    """Calibrate through the surrogate, then refine against its simulator; the best candidate's result."""
+    from ..refine import DEFAULT_REFINE_LOCAL, calibrate_refined, refine_simulator_options
+    from ._spinup import DEFAULT_SPINUP_YEARS
+
+    n_local = DEFAULT_REFINE_LOCAL if args.refine_local is None else int(args.refine_local)
+    if n_local < 0:
+        raise ConfigError(f"--refine-local {n_local}: expected a whole number >= 0")
+    out_dir = Path(args.refine_dir) if args.refine_dir else Path(str(s["out"]) + ".refine")
+    guard(args, out_dir, "directory", option="--refine-dir", region=s.get("region"), store=args.refine_store)
+    log.info("%s (every round in %s)", why, out_dir)
+    opts = {k: v for k, v in calibrator.options.items() if k in options or k == "threads"}
+    sim_opts = parse_options(args.refine_simulator_option)
+    if "spinup_years" not in refine_simulator_options(sur, sim_opts):  # a surrogate that did not record it
+        sim_opts["spinup_years"] = DEFAULT_SPINUP_YEARS.get(str(sur.simulator), 0)
+    return calibrate_refined(region, calibrator.name, sur, rounds=rounds, n_local=n_local,
+                             simulator_options=sim_opts, options=opts,
+                             store=args.refine_store, seed=calibrator.seed, out_dir=out_dir)
 
 
 def resolved_config(s: dict, calibrator) -> dict:

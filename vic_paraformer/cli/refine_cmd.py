@@ -8,8 +8,11 @@
 
 Each round runs the simulator at the calibrated parameters and a seeded local ensemble around
 them, fine-tunes the surrogate on those runs, and recalibrates, until the simulator-verified loss
-stops improving (:mod:`vic_paraformer.refine`). Writes ``D/round_<k>/result.nc`` (and the runs),
-``D/best.nc`` and ``D/refine_log.json``; prints one line per round.
+stops improving (:mod:`vic_paraformer.refine`). The default parameters are scored too; when no
+calibrated round beats them, ``best.nc`` holds the default parameters (with a warning). With
+``--store`` every round's simulator runs are appended to the surrogate's training store. Writes
+``D/round_<k>/result.nc`` (and the runs), ``D/best.nc``, ``D/surrogate.pt`` (the fine-tuned
+surrogate) and ``D/refine_log.json``; prints one line per round and one for the defaults.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ def register(sub) -> None:
     p.add_argument("--local", type=non_negative_int, default=8, help="parameter sets around the calibrated ones per round (default 8)")
     p.add_argument("--sigma", type=non_negative_float, default=0.05, help="spread of the local sets in normalised units (default 0.05)")
     p.add_argument("--fine-tune-steps", type=non_negative_int, default=200, help="surrogate fine-tuning steps per round (default 200)")
-    p.add_argument("--store", help="the surrogate's training store (replayed while fine-tuning; optional)")
+    p.add_argument("--store", help="the surrogate's training store (replayed while fine-tuning, refinement runs "
+                                   "appended to it; optional)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--out-dir", required=True, help="folder for every round's result and the log")
     p.set_defaults(func=run)
@@ -60,5 +64,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['round']:>5} {r['verified_loss']:>14.5f} {r['verified_sm_rmse']:>8.4f} {r['verified_wb']:>8.4f} "
               f"{r['surrogate_vs_simulator_rmse_sm']:>11.4f} {r['surrogate_vs_simulator_rmse_et']:>11.3f} "
               f"{r['simulator_runs']:>5}")
-    print(f"best round {res.best_round}: written {out / 'best.nc'} and {out / 'refine_log.json'}")
+    d = res.info["default_parameters"]
+    print(f"{'default':>5} {d['verified_loss']:>14.5f} {d['verified_sm_rmse']:>8.4f} {d['verified_wb']:>8.4f}")
+    best = ("the DEFAULT parameters (no calibrated round beat them in the simulator)" if res.info["default_kept"]
+            else f"round {res.best_round}")
+    print(f"best: {best}; written {out / 'best.nc'} and {out / 'refine_log.json'}")
     return 0

@@ -41,6 +41,11 @@ def register(sub) -> None:
                    help="stop training once this many seconds are spent (opt-in: the result then depends on "
                         "the machine's load; presets budget in epochs)")
     t.add_argument("--per-cell", action="store_true", help="independent parameter samples per cell (default: shared)")
+    t.add_argument("--anchor-share", type=float, default=None, metavar="F",
+                   help="share of the samples that are the region's default parameters and draws around them, the "
+                        "rest a Latin hypercube (default 0.2; 0: a pure hypercube)")
+    t.add_argument("--anchor-sd", type=float, default=None, metavar="SD",
+                   help="spread of the draws around the default parameters, normalised units (default 0.1)")
     t.add_argument("--parameter-space", default=None, help="parameter preset (vic or paper)")
     t.add_argument("--store", default=None, help="folder for the simulator runs (resumable; default: temporary)")
     t.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
@@ -99,6 +104,8 @@ def run_train(args: argparse.Namespace) -> int:
                               preset=args.preset, per_cell=args.per_cell, parameter_space=args.parameter_space,
                               store=args.store, out=partial, device=args.device, num_threads=args.threads,
                               n_workers=workers(args), max_cells=args.max_cells, progress=not args.no_progress,
+                              **{k: getattr(args, k) for k in ("anchor_share", "anchor_sd")
+                                 if getattr(args, k, None) is not None},
                               simulator_options=with_spinup(vic_simulator_options(args, args.simulator,
                                                                                   progress=not args.no_progress),
                                                             args, args.simulator))

@@ -214,6 +214,11 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         ref_np, ref_src = reference_et(default_et, None if obs_et_all is None else obs_et_all[train_idx], loss_days)
         ref_t = torch.as_tensor(ref_np.astype(np.float32), device=device)
         objective_info.update(reference="default parameters: " + d_src, reference_et=[str(x) for x in ref_src])
+    prior_t = None
+    if float(c.prior_weight) > 0:
+        p_vals, p_src = default_parameters(region, space)
+        prior_t = torch.as_tensor(np.asarray(space.normalize(p_vals[train_idx]), np.float32), device=device)
+        objective_info.update(prior_weight=float(c.prior_weight), prior="default parameters: " + p_src)
     sm_scale = et_scale = 1.0
     if c.objective == "sm+et":
         if obs_et_all is None:
@@ -288,6 +293,8 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                 loss = loss + fit_sm
                 if ref_t is not None:
                     loss = loss + wb_term_torch(et[:, warmup:], ref_t[ci_t[:, None], days][:, warmup:], float(c.wb_weight))
+                if prior_t is not None:
+                    loss = loss + float(c.prior_weight) * ((u - prior_t[ci_t]) ** 2).mean()
                 if not torch.isfinite(loss):
                     bad = sorted({int(cells[train_idx[i]]) for i in ci.tolist()})
                     raise StrategyError(

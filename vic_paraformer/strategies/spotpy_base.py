@@ -114,6 +114,7 @@ class SpotpyCellCalibrator(Calibrator):
         "obs_operator_new_cells": "nearest",
         "loss": "wb",
         "wb_weight": DEFAULT_WB_WEIGHT,
+        "prior_weight": 0.0,
         "objective": "sm",
         "et_weight": DEFAULT_ET_WEIGHT,
     }
@@ -135,13 +136,15 @@ class SpotpyCellCalibrator(Calibrator):
         "loss": "'wb': SM misfit + water-balance term (ET, and with a simulator the runoff ratio, near the "
                 "default-parameter run or obs_et) (default); 'paper': RMSE only",
         "wb_weight": "weight of the water-balance term (1: a 10 % ET departure costs as much as 0.01 m3/m3 RMSE)",
+        "prior_weight": "weight of a pull towards the region's default parameters: prior_weight * mean((u - "
+                        "u_default)^2) in normalised units (0: off, the default)",
         "objective": "'sm' or 'sm+et' (needs obs_et; RMSEs scaled by the observations' standard deviation)",
         "et_weight": "weight of the ET term for objective 'sm+et'",
     }
     option_types: ClassVar[Mapping[str, str]] = {"surrogate": "path", "simulator": "str", "warmup": "int",
                                                  "n_workers": "int", "scheduler": "str", "obs_operator": "str",
                                                  "obs_operator_new_cells": "str", "loss": "str", "objective": "str",
-                                                 "wb_weight": "float", "et_weight": "float",
+                                                 "wb_weight": "float", "et_weight": "float", "prior_weight": "float",
                                                  "obs_operator_l2": "float"}
 
     _tmpdir = None
@@ -199,7 +202,7 @@ class SpotpyCellCalibrator(Calibrator):
         if o.get("obs_operator_new_cells") not in NEW_CELL_RULES:
             problems.append(f"obs_operator_new_cells must be one of {list(NEW_CELL_RULES)}, got "
                             f"{o.get('obs_operator_new_cells')!r}")
-        for key in ("obs_operator_l2", "wb_weight", "et_weight"):
+        for key in ("obs_operator_l2", "wb_weight", "et_weight", "prior_weight"):
             try:
                 if float(o[key]) < 0:
                     problems.append(f"{key} must be >= 0, got {o[key]!r}")
@@ -309,7 +312,8 @@ class SpotpyCellCalibrator(Calibrator):
     def _attach_objectives(self, region: Region, tasks: list[CellTask], warmup: int) -> dict[str, Any]:
         """Give each task its :class:`CellObjective` (operator, water-balance reference, ET objective)."""
         o = self.options
-        if o["obs_operator"] == "identity" and o["loss"] == "paper" and o["objective"] == "sm":
+        if o["obs_operator"] == "identity" and o["loss"] == "paper" and o["objective"] == "sm" \
+                and not float(o["prior_weight"]) > 0:
             return {"loss": "paper", "objective": "sm", "obs_operator_kind": "identity"}
         pos = {int(c): i for i, c in enumerate(region.cells)}
         rows = [pos[t.cell] for t in tasks]
@@ -340,6 +344,11 @@ class SpotpyCellCalibrator(Calibrator):
         sm_scale = pooled_std(region.observations("obs_sm")[rows][:, warmup:])
         et_scale = pooled_std(obs_et[rows][:, warmup:]) if obs_et is not None else 1.0
         prec = np.asarray(region.ds["prec"].values, float)
+        prior_u = None
+        if float(o["prior_weight"]) > 0:
+            p_vals, p_src = default_parameters(region, self.parameter_space)
+            prior_u = np.asarray(self.parameter_space.normalize(p_vals), float)
+            info.update(prior_weight=float(o["prior_weight"]), prior="default parameters: " + p_src)
         for k, t in enumerate(tasks):
             i = rows[k]
             t.objective = CellObjective(
@@ -348,7 +357,8 @@ class SpotpyCellCalibrator(Calibrator):
                 objective=o["objective"], et_weight=float(o["et_weight"]), sm_scale=sm_scale, et_scale=et_scale,
                 loss_days=loss_days, ref_et=None if ref is None else ref[k],
                 ref_q_ratio=float("nan") if q_ratio is None else float(q_ratio[k]), prec=prec[i],
-                obs_et=None if obs_et is None else obs_et[i])
+                obs_et=None if obs_et is None else obs_et[i], prior_weight=float(o["prior_weight"]),
+                prior_u=None if prior_u is None else prior_u[i], space=self.parameter_space)
         return info
 
     def calibrate(self, region: Region) -> CalibrationResult:

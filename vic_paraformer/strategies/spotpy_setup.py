@@ -76,8 +76,12 @@ class CellObjective:
     ref_q_ratio: float = float("nan")
     prec: np.ndarray | None = None
     obs_et: np.ndarray | None = None
+    prior_weight: float = 0.0
+    prior_u: np.ndarray | None = None
+    space: ParameterSpace | None = None
 
-    def value(self, out: dict[str, np.ndarray], mask: np.ndarray, obs: np.ndarray) -> float:
+    def value(self, out: dict[str, np.ndarray], mask: np.ndarray, obs: np.ndarray,
+              theta: np.ndarray | None = None) -> float:
         sm = np.asarray(out["sm"], float)
         if not np.all(np.isfinite(sm)):
             return float("inf")
@@ -95,6 +99,9 @@ class CellObjective:
             if "runoff" in out and "baseflow" in out and self.prec is not None:
                 value += runoff_ratio_term_np(out["runoff"][d], out["baseflow"][d], self.prec[d], self.ref_q_ratio,
                                               self.wb_weight)
+        if self.prior_weight > 0 and theta is not None and self.prior_u is not None and self.space is not None:
+            u = np.asarray(self.space.normalize(np.asarray(theta, float)), float)
+            value += self.prior_weight * float(np.mean((u - self.prior_u) ** 2))
         return float(value)
 
 
@@ -150,7 +157,7 @@ class SpotpySetup:
             out = self.model.simulate_outputs(theta)
             sim = out["sm"]
             self.n_evaluations += 1
-            value = self.objective.value(out, self.mask, self.obs)
+            value = self.objective.value(out, self.mask, self.obs, theta)
         self.losses.append(value)
         if value < self.best_loss or self.best_theta is None:
             self.best_loss, self.best_theta = value, theta.copy()

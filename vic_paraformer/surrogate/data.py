@@ -13,10 +13,32 @@ hypercube, one set shared by all cells or one per cell, seeded), runs them throu
 ``chunk_00000.nc`` ...
     ``theta(sample, cell, parameter)`` and simulated ``sm``/``et`` ``(sample, cell, time)`` for
     ``chunk_size`` consecutive samples, each written atomically.
+``extra_00000.nc`` ...
+    runs appended after the Latin hypercube (:meth:`TrainingStore.append`), one file per batch,
+    listed with a label in the manifest's ``appended`` entry: the samples around the region's own
+    parameters (below) and the simulator runs of surrogate refinement
+    (:mod:`vic_paraformer.refine`). Their sample indices follow the hypercube's.
+
+Sampling design
+---------------
+A Latin hypercube spans the whole parameter space, but calibration starts from the region's own
+(default) parameters and a water-balance-aware calibration stays near them, where a space-filling
+design of a few hundred runs puts few samples. :func:`generate_training_data` therefore adds, with
+``anchor_share`` > 0 (default :data:`DEFAULT_ANCHOR_SHARE` = 0.2 of ``n_samples``), the region's
+default parameters (:func:`~vic_paraformer.parameters.default_parameters`) as one sample and
+``round(anchor_share * n_samples) - 1`` samples drawn per cell from ``u_default + anchor_sd * N(0, 1)``
+in normalised parameter space (clipped to [0, 1]; default ``anchor_sd`` :data:`DEFAULT_ANCHOR_SD`
+= 0.1), appended as the batch labelled ``"anchor"``; the hypercube has the other samples. The
+default run is then in the store (:meth:`TrainingStore.default_run`), so a surrogate trained on
+it reproduces the default run closely, and the water-balance reference computed through the
+surrogate at the defaults is close to the simulator's own default run.
 
 Size is bounded by disk, not memory: chunks are generated and written one at a time, and the
 trainer loads them in groups. Generation is resumable: complete chunks are skipped, so rerunning
 an interrupted generation continues where it stopped.
+
+Long module (over 400 lines): the store's format (reading, resuming, appending) and the sampling
+design that fills it are one contract, kept in one place.
 """
 
 from __future__ import annotations
@@ -46,6 +68,11 @@ STORE_FORMAT = "vic_paraformer.surrogate.store"
 DATA_SIMULATOR_DEFAULTS: dict[str, dict[str, Any]] = {"waterbalance": {"dtype": "float32"}}
 STORE_VERSION = 1
 MANIFEST = "manifest.json"
+#: Share of the training samples drawn around the region's default parameters (see the module docstring).
+DEFAULT_ANCHOR_SHARE: float = 0.2
+#: Spread (normalised units) of the samples around the default parameters.
+DEFAULT_ANCHOR_SD: float = 0.1
+ANCHOR_LABEL = "anchor"
 INPUTS = "inputs.nc"
 
 
@@ -89,7 +116,65 @@ class TrainingStore:
     # ------------------------------------------------------------------ description
     @property
     def n_samples(self) -> int:
+        """Samples of the Latin hypercube (``chunk_*.nc``); :attr:`n_total` counts the appended ones too."""
         return int(self.manifest["n_samples"])
+
+    @property
+    def appended(self) -> list[dict[str, Any]]:
+        """The appended batches: ``{"label", "file", "start", "n", ...}`` in order."""
+        return [dict(a) for a in self.manifest.get("appended", [])]
+
+    @property
+    def n_total(self) -> int:
+        """All samples: the hypercube's and the appended batches'."""
+        return self.n_samples + sum(int(a["n"]) for a in self.appended)
+
+    def units(self) -> list[tuple[int, int]]:
+        """Sample ranges ``[lo, hi)`` of every file: the hypercube's chunks, then the appended batches."""
+        out = [self.chunk_samples(i) for i in range(self.n_chunks)]
+        return out + [(int(a["start"]), int(a["start"]) + int(a["n"])) for a in self.appended]
+
+    def append(self, theta: np.ndarray, sm: np.ndarray, et: np.ndarray, *, label: str, times=None, cells=None,
+               parameter_names=None, **info: Any) -> tuple[int, int]:
+        """Add simulator runs ``theta (S, C, p)`` -> ``sm``, ``et`` ``(S, C, T)`` as a batch labelled ``label``.
+
+        Written atomically (the batch's file first, then the manifest); returns the batch's sample
+        range ``[lo, hi)``. ``info`` (plain values) is kept with the batch in the manifest.
+        """
+        theta = np.asarray(theta, np.float32)
+        sm = np.asarray(sm, np.float32)
+        et = np.asarray(et, np.float32)
+        shape = (int(self.manifest["n_cells"]), int(self.manifest["n_days"]))
+        if theta.ndim != 3 or sm.shape != theta.shape[:1] + shape or et.shape != sm.shape:
+            raise SurrogateError(f"{self.path}: appended runs must be theta (S, {shape[0]}, p) and sm/et "
+                                 f"(S, {shape[0]}, {shape[1]}); got {theta.shape}, {sm.shape}, {et.shape}")
+        if not (np.all(np.isfinite(sm)) and np.all(np.isfinite(et))):
+            raise SurrogateError(f"{self.path}: appended runs ({label}) hold non-finite sm or et")
+        lo = self.n_total
+        name = f"extra_{len(self.appended):05d}.nc"
+        inputs = self.region() if (times is None or cells is None) else None
+        coords = {"sample": np.arange(lo, lo + theta.shape[0]),
+                  "cell": np.asarray(cells) if cells is not None else inputs.cells,
+                  "time": times if times is not None else inputs.times,
+                  "parameter": list(parameter_names or self.parameter_space.names)}
+        ds = xr.Dataset({"theta": (("sample", "cell", "parameter"), theta),
+                         "sm": (("sample", "cell", "time"), sm, {"units": "m3 m-3"}),
+                         "et": (("sample", "cell", "time"), et, {"units": "mm/day"})},
+                        coords=coords, attrs={"sample_start": lo, "label": str(label)})
+        to_netcdf_atomic(ds, self.path / name)
+        entry = {"label": str(label), "file": name, "start": lo, "n": int(theta.shape[0]), **info}
+        self.manifest = {**self.manifest, "appended": self.manifest.get("appended", []) + [entry]}
+        write_text_atomic(self.path / MANIFEST, json.dumps(self.manifest, indent=1))
+        log.info("appended %d run(s) to training store %s (%s)", theta.shape[0], self.path, label)
+        return lo, lo + theta.shape[0]
+
+    def default_run(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(theta (C, p), sm (C, T), et (C, T))`` of the region's default parameters, if the store holds them."""
+        for a in self.appended:
+            if a["label"] == ANCHOR_LABEL and a.get("default_sample") is not None:
+                theta, y = self.load(np.array([int(a["start"]) + int(a["default_sample"])]))
+                return theta[0], y[0, ..., 0], y[0, ..., 1]
+        return None
 
     @property
     def chunk_size(self) -> int:
@@ -157,16 +242,32 @@ class TrainingStore:
                                  f"cell index {bad[1]}, day {bad[2]}, {'sm' if bad[3] == 0 else 'et'})")
         return theta, y
 
+    def _load_extra(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        a = self.appended[k]
+        p = self.path / a["file"]
+        try:
+            with xr.open_dataset(p) as ds:
+                theta = np.asarray(ds["theta"].values, dtype=np.float32)
+                y = np.stack([ds["sm"].values, ds["et"].values], axis=-1).astype(np.float32)
+        except (OSError, ValueError, KeyError) as exc:
+            raise SurrogateError(f"{p}: appended runs ({a['label']}) unreadable ({exc})") from None
+        if theta.shape[0] != int(a["n"]):
+            raise SurrogateError(f"{p}: holds {theta.shape[0]} runs, the manifest says {a['n']}")
+        return theta, y
+
     def load(self, samples: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``theta (S, C, p)`` and ``y (S, C, T, 2)`` for the given sample indices (default: all)."""
-        samples = np.arange(self.n_samples) if samples is None else np.asarray(samples, dtype=int)
-        if samples.size and (samples.min() < 0 or samples.max() >= self.n_samples):
-            raise SurrogateError(f"{self.path}: sample indices must lie in 0..{self.n_samples - 1}")
+        """``theta (S, C, p)`` and ``y (S, C, T, 2)`` for the given sample indices (default: all, the
+        hypercube's and the appended ones)."""
+        samples = np.arange(self.n_total) if samples is None else np.asarray(samples, dtype=int)
+        if samples.size and (samples.min() < 0 or samples.max() >= self.n_total):
+            raise SurrogateError(f"{self.path}: sample indices must lie in 0..{self.n_total - 1}")
         theta_out = y_out = None
-        for i in sorted({int(s) // self.chunk_size for s in samples}):
-            lo, hi = self.chunk_samples(i)
+        units = self.units()
+        starts = np.array([lo for lo, _ in units])
+        for i in sorted({int(j) for j in np.searchsorted(starts, samples, side="right") - 1}):
+            lo, hi = units[i]
             pos = np.flatnonzero((samples >= lo) & (samples < hi))
-            theta, y = self.load_chunk(i)
+            theta, y = self.load_chunk(i) if i < self.n_chunks else self._load_extra(i - self.n_chunks)
             if theta_out is None:
                 theta_out = np.empty((len(samples),) + theta.shape[1:], np.float32)
                 y_out = np.empty((len(samples),) + y.shape[1:], np.float32)
@@ -196,8 +297,14 @@ def _inputs_dataset(region: Region) -> xr.Dataset:
 def generate_training_data(region: Region, store: str | Path, *, simulator: str = "waterbalance", n_samples: int = 64,
                            seed: int = 0, per_cell: bool = False, chunk_size: int = 16,
                            parameter_space: ParameterSpace | str | None = None, simulator_options: dict | None = None,
-                           runner=None, n_workers: int = 1, progress: bool | None = None) -> TrainingStore:
+                           runner=None, n_workers: int = 1, progress: bool | None = None,
+                           anchor_share: float = DEFAULT_ANCHOR_SHARE, anchor_sd: float = DEFAULT_ANCHOR_SD
+                           ) -> TrainingStore:
     """Run ``n_samples`` parameter sets per cell through ``simulator`` into the store at ``store``.
+
+    ``anchor_share`` of the samples (rounded; 0 for a pure hypercube) are the region's default
+    parameters and draws around them (module docstring, "Sampling design"), the rest a Latin
+    hypercube; the manifest's ``n_samples`` counts the hypercube, the ``"anchor"`` batch the others.
 
     Resumable: if ``store`` already holds a manifest for the same region, simulator, samples and
     seed, its complete chunks are kept and only the missing ones are generated; a manifest for
@@ -210,6 +317,12 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
 
     if n_samples < 1 or chunk_size < 1:
         raise SurrogateError(f"n_samples and chunk_size must be >= 1, got {n_samples}, {chunk_size}")
+    if not 0.0 <= float(anchor_share) < 1.0 or not 0.0 < float(anchor_sd) <= 0.5:
+        raise SurrogateError(f"anchor_share must be in [0, 1) and anchor_sd in (0, 0.5]; got {anchor_share}, {anchor_sd}")
+    n_anchor = 0
+    if float(anchor_share) > 0 and n_samples >= 3:
+        n_anchor = min(n_samples - 2, max(1, int(round(float(anchor_share) * n_samples))))
+    n_lhs = int(n_samples) - n_anchor
     space = ParameterSpace.resolve(parameter_space)
     store = Path(store)
     simulator_options = {**DATA_SIMULATOR_DEFAULTS.get(simulator, {}), **dict(simulator_options or {})}
@@ -225,7 +338,7 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
         "cells": [int(c) for c in region.cells],
         "n_days": region.n_days,
         "time_start": str(region.times[0].date()),
-        "n_samples": int(n_samples),
+        "n_samples": n_lhs,
         "chunk_size": int(chunk_size),
         "seed": int(seed),
         "per_cell": bool(per_cell),
@@ -249,23 +362,71 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
     if not (store / INPUTS).exists():
         to_netcdf_atomic(_inputs_dataset(region), store / INPUTS)
     todo = ts.missing_chunks()
-    if not todo:
-        log.info("training store %s is complete (%d samples)", store, n_samples)
+    anchor = _anchor_entry(ts, n_anchor, anchor_sd, seed)
+    if not todo and (n_anchor == 0 or anchor is not None):
+        log.info("training store %s is complete (%d samples)", store, ts.n_total)
         return ts
-    if len(todo) < ts.n_chunks:
+    if todo and len(todo) < ts.n_chunks:
         log.info("resuming training store %s: %d of %d chunks to generate", store, len(todo), ts.n_chunks)
-    theta_all = sample_parameters(space, n_samples, region.n_cells, seed=seed, per_cell=per_cell)
     own_runner = runner is None
     if own_runner:
         from ..ensemble import EnsembleRunner
 
         runner = EnsembleRunner(simulator, n_workers=n_workers, simulator_options=simulator_options, progress=False)
     try:
-        _generate_chunks(ts, region, runner, theta_all, todo, space, simulator, progress)
+        if todo:
+            theta_all = sample_parameters(space, n_lhs, region.n_cells, seed=seed, per_cell=per_cell)
+            _generate_chunks(ts, region, runner, theta_all, todo, space, simulator, progress)
+        if n_anchor and anchor is None:
+            theta = anchor_parameters(region, space, n_anchor, sd=anchor_sd, seed=seed)
+            params = space.to_dataset(theta, region.cells, dims=("sample", "cell"))
+            log.info("running the region's default parameters and %d sets around them for the store", n_anchor - 1)
+            out = runner.run(region, params, outputs=("sm", "et")) if _takes_outputs(runner) else runner.run(region, params)
+            sm, et = _outputs(out, simulator, (n_anchor, region.n_cells, region.n_days))
+            ts.append(theta, sm, et, label=ANCHOR_LABEL, times=region.times, cells=region.cells,
+                      parameter_names=space.names, default_sample=0, sd=float(anchor_sd), seed=int(seed),
+                      share=float(anchor_share))
     finally:
         if own_runner:
             runner.close()
     return ts
+
+
+def anchor_parameters(region: Region, space: ParameterSpace, n: int, *, sd: float = DEFAULT_ANCHOR_SD,
+                      seed: int = 0) -> np.ndarray:
+    """``(n, cells, p)``: the region's default parameters, then ``n - 1`` draws around them (per cell,
+    normalised ``u_default + sd * N(0, 1)`` clipped to [0, 1]; seeded)."""
+    from ..parameters import default_parameters
+
+    values, _ = default_parameters(region, space)
+    u = np.asarray(space.normalize(values), float)
+    rng = np.random.default_rng([int(seed), 8111])
+    draws = np.clip(u[None] + float(sd) * rng.standard_normal((max(0, n - 1),) + u.shape), 0.0, 1.0)
+    return np.concatenate([values[None], np.asarray(space.denormalize(draws), float).reshape((-1,) + u.shape)])
+
+
+def _anchor_entry(ts: TrainingStore, n_anchor: int, sd: float, seed: int) -> dict[str, Any] | None:
+    """The store's anchor batch; an error if it was made with other settings than asked for."""
+    for a in ts.appended:
+        if a["label"] == ANCHOR_LABEL:
+            if n_anchor and (int(a["n"]) != n_anchor or float(a.get("sd", -1)) != float(sd)
+                             or int(a.get("seed", -1)) != int(seed)):
+                raise SurrogateError(f"{ts.path}: holds {a['n']} samples around the default parameters (sd "
+                                     f"{a.get('sd')}, seed {a.get('seed')}); asked for {n_anchor} (sd {sd}, seed "
+                                     f"{seed}); use another --store folder")
+            return a
+    return None
+
+
+def _outputs(out, simulator: str, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    for v in ("sm", "et"):
+        if v not in out:
+            raise SurrogateError(f"simulator {simulator!r} returned no {v!r} output")
+    sm = np.asarray(out["sm"].transpose("sample", "cell", "time").values, dtype=np.float32)
+    et = np.asarray(out["et"].transpose("sample", "cell", "time").values, dtype=np.float32)
+    if sm.shape != shape:
+        raise SurrogateError(f"simulator {simulator!r} returned sm of shape {sm.shape}; expected {shape}")
+    return sm, et
 
 
 def _takes_outputs(runner) -> bool:
@@ -289,14 +450,7 @@ def _generate_chunks(ts: TrainingStore, region: Region, runner, theta_all: np.nd
         theta = theta_all[lo:hi]
         params = space.to_dataset(theta, region.cells, dims=("sample", "cell"))
         out = runner.run(region, params, outputs=("sm", "et")) if _takes_outputs(runner) else runner.run(region, params)
-        for v in ("sm", "et"):
-            if v not in out:
-                raise SurrogateError(f"simulator {simulator!r} returned no {v!r} output")
-        sm = np.asarray(out["sm"].transpose("sample", "cell", "time").values, dtype=np.float32)
-        et = np.asarray(out["et"].transpose("sample", "cell", "time").values, dtype=np.float32)
-        if sm.shape != (hi - lo, region.n_cells, region.n_days):
-            raise SurrogateError(f"simulator {simulator!r} returned sm of shape {sm.shape}; expected "
-                                 f"{(hi - lo, region.n_cells, region.n_days)}")
+        sm, et = _outputs(out, simulator, (hi - lo, region.n_cells, region.n_days))
         ds = xr.Dataset(
             {"theta": (("sample", "cell", "parameter"), theta.astype(np.float32)),
              "sm": (("sample", "cell", "time"), sm, {"units": "m3 m-3"}),

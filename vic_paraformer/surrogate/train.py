@@ -36,7 +36,7 @@ from ..normalizer import safe_std
 from ..parameters import ParameterSpace
 from ..progress import show_progress
 from ..region import Region
-from .data import TrainingStore, generate_training_data, inputs_hash
+from .data import DEFAULT_ANCHOR_SD, DEFAULT_ANCHOR_SHARE, TrainingStore, generate_training_data, inputs_hash
 from .model import Normalization, Surrogate, SurrogateConfig
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,8 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
                     out: str | Path | None = None, device: str | torch.device | None = None,
                     simulator_options: dict | None = None, runner=None, n_workers: int = 1, chunk_size: int = 16,
                     max_memory_gb: float = 2.0, num_threads: int | None = None, max_cells: int | None = None,
-                    progress: bool | None = None) -> Surrogate:
+                    progress: bool | None = None, anchor_share: float = DEFAULT_ANCHOR_SHARE,
+                    anchor_sd: float = DEFAULT_ANCHOR_SD) -> Surrogate:
     """Generate training data for ``region`` with ``simulator`` and train a surrogate on it.
 
     Returns a frozen :class:`Surrogate` (best validation epoch). ``store`` keeps the simulator
@@ -116,7 +117,10 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
     two threads were measured ~10x slower than one. ``max_cells`` trains on at most that many cells,
     a seeded random subset (the surrogate learns the simulator's response, which a sample of cells
     spans): data generation and training memory then stay bounded whatever the region's size, and
-    with a lazily opened region only those cells are read. Other settings default to ``preset``.
+    with a lazily opened region only those cells are read. ``anchor_share`` of the ``n_samples`` are
+    the region's default parameters and draws around them (``anchor_sd``), the rest a Latin
+    hypercube (:mod:`vic_paraformer.surrogate.data`, "Sampling design"; 0 for a pure hypercube).
+    Other settings default to ``preset``.
     """
     s = resolve_settings(preset, n_samples=n_samples, epochs=epochs, hidden_size=hidden_size, num_layers=num_layers,
                          dropout=dropout, window=window, warmup=warmup, batch_size=batch_size, lr=lr,
@@ -145,7 +149,7 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
         ts = generate_training_data(region, store, simulator=simulator, n_samples=int(s["n_samples"]), seed=seed,
                                     per_cell=per_cell, chunk_size=chunk_size, parameter_space=space,
                                     simulator_options=simulator_options, runner=runner, n_workers=n_workers,
-                                    progress=progress)
+                                    progress=progress, anchor_share=anchor_share, anchor_sd=anchor_sd)
         t_data = time.perf_counter() - started
         model = train_from_store(ts, region, settings=s, seed=seed, val_samples=val_samples, val_cells=val_cells,
                                  out=out, device=device, max_memory_gb=max_memory_gb, progress=progress)
@@ -230,6 +234,9 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     warmup = int(min(s["warmup"], max(0, window - 10)))
     check_length(region, s)
     split = make_split(ts.n_samples, region.n_cells, val_samples=val_samples, val_cells=val_cells, seed=seed)
+    # appended runs (the default parameters and draws around them, refinement runs) always train:
+    # validation stays on held-out hypercube samples, which span the space
+    split.train_samples = np.concatenate([split.train_samples, np.arange(ts.n_samples, ts.n_total)])
     forcing = region.forcing()
     attrs = region.attributes()
     tc = split.train_cells
@@ -364,6 +371,10 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
             bar.close()
     model.load_state_dict(best_state)
     model.info.update(_info(history, split, region, s, seed, best_epoch, time.perf_counter() - t0, dev))
+    model.info["training_data"] = {"hypercube_samples": ts.n_samples,
+                                   "appended": [{"label": a["label"], "n": int(a["n"])} for a in ts.appended]}
+    # what the simulator runs were made with (e.g. spin-up), so checks against the simulator match them
+    model.info["simulator_options"] = dict(ts.manifest.get("simulator_options") or {})
     log.info("surrogate trained: best validation MSE %.4f (standardised) at epoch %d of %d, %.1f s", best,
              best_epoch + 1, len(history["val_loss"]), time.perf_counter() - t0)
     model = model.freeze()
@@ -374,12 +385,15 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
 
 def _sample_groups(ts: TrainingStore, region: Region, max_memory_gb: float) -> list[np.ndarray]:
     """Sample indices in groups of whole chunks whose outputs fit in ``max_memory_gb`` (at least one chunk)."""
-    chunk_gb = ts.chunk_size * region.n_cells * region.n_days * 2 * 4 / 1e9
-    per = max(1, int(max_memory_gb // max(chunk_gb, 1e-12)))
-    out = []
-    for i in range(0, ts.n_chunks, per):
-        lo = ts.chunk_samples(i)[0]
-        hi = ts.chunk_samples(min(i + per, ts.n_chunks) - 1)[1]
+    sample_gb = region.n_cells * region.n_days * 2 * 4 / 1e9
+    out: list[np.ndarray] = []
+    lo = hi = 0
+    for a, b in ts.units():  # the hypercube's chunks, then the appended batches, in sample order
+        if hi > lo and (b - lo) * sample_gb > max_memory_gb:
+            out.append(np.arange(lo, hi))
+            lo = a
+        hi = b
+    if hi > lo:
         out.append(np.arange(lo, hi))
     return out
 
