@@ -135,11 +135,23 @@ def test_refinement_with_vic_on_a_tiny_setup(tmp_path):
     region = vp.Region(ds).with_training_cells(region.cells[:2])
     sur = train_surrogate(region, "vic", preset="test", seed=0, num_threads=1, progress=False, epochs=2, n_samples=6,
                           window=60, warmup=15, simulator_options={"exe": EXE, "workdir": str(tmp_path / "runs"),
-                                                                   "progress": False})
-    out = refine(region, "sceua", sur, simulator="vic",
-                 simulator_options={"exe": EXE, "workdir": str(tmp_path / "runs"), "progress": False},
-                 options=dict(repetitions=30, ngs=2, n_workers=1), rounds=1, n_local=2, fine_tune_steps=60, seed=0,
-                 out_dir=tmp_path / "refine")
-    assert len(out.log) == 2 and all(np.isfinite(r["verified_loss"]) for r in out.log)
-    assert out.log[-1]["simulator_runs"] == 1 + 2 * 3
+                                                                   "progress": False}, store=tmp_path / "store")
+    from vic_paraformer.refine import calibrate_refined
+    from vic_paraformer.surrogate import TrainingStore
+
+    st = TrainingStore.open(tmp_path / "store")
+    assert st.n_samples == 5 and st.default_run() is not None  # the setup's own parameters are a training run
+    assert sur.info["simulator_options"] == {}  # what the runs were made with: no spin-up asked for here
+    res = calibrate_refined(region, "sceua", sur, rounds=1, n_local=2, store=tmp_path / "store", seed=0,
+                            simulator_options={"exe": EXE, "workdir": str(tmp_path / "runs"), "progress": False},
+                            options=dict(repetitions=30, ngs=2, n_workers=1), out_dir=tmp_path / "refine",
+                            fine_tune_steps=60)
+    log = json.loads((tmp_path / "refine" / "refine_log.json").read_text())
+    assert len(log["rounds"]) == 2 and all(np.isfinite(r["verified_loss"]) for r in log["rounds"])
+    assert log["rounds"][-1]["simulator_runs"] == 1 + 2 * 3
+    assert np.isfinite(log["default_parameters"]["verified_loss"])
+    assert res.info["refinement"]["beats_default"] == (min(r["verified_loss"] for r in log["rounds"])
+                                                       < log["default_parameters"]["verified_loss"])
+    assert [a["label"] for a in TrainingStore.open(tmp_path / "store").appended] == [
+        "anchor", "refinement round 0", "refinement round 1"]
     assert (tmp_path / "refine" / "round_1" / "result.nc").is_file()
