@@ -62,6 +62,8 @@ def main() -> None:
     ap.add_argument("--preset", default="test", help="surrogate preset")
     ap.add_argument("--refine-rounds", type=int, default=DEFAULT_REFINE_ROUNDS["vic"])
     ap.add_argument("--refine-local", type=int, default=DEFAULT_REFINE_LOCAL)
+    ap.add_argument("--wb-tolerance", type=float, default=0.0, help="wb_tolerance of every water-balance-aware "
+                                                                    "calibration (default 0)")
     ap.add_argument("--prior-weight", type=float, default=0.01, help="an extra ParaFormer-Z row with this prior "
                                                                      "weight towards the defaults (0: no row)")
     args = ap.parse_args()
@@ -100,6 +102,7 @@ def main() -> None:
     logging.info("surrogate ready (%.0f s): %s", time.time() - t0, sur.info.get("training_data"))
     cpu0 = time.process_time()
     dl = dict(preset="small", epochs=20, progress=False, threads=1)
+    wb = {"wb_tolerance": args.wb_tolerance} if args.wb_tolerance else {}
     results: dict[str, CalibrationResult | None] = {"default": None}
 
     def cached(name: str, make) -> CalibrationResult:  # results are kept, so a rerun resumes
@@ -112,15 +115,15 @@ def main() -> None:
 
     results["SCE-UA (wb loss, linear H)"] = cached("sceua", lambda: vp.calibrate(
         cal, strategy="sceua", surrogate=sur, repetitions=400, ngs=3, n_workers=1, obs_operator="linear",
-        seed=args.seed))
+        seed=args.seed, **wb))
     results["ParaFormer-Z (paper loss)"] = cached("pfz_paper", lambda: vp.calibrate(
         cal, strategy="paraformer_z", surrogate=sur, loss="paper", seed=args.seed, **dl))
     results["ParaFormer-Z (wb loss, linear H)"] = cached("pfz_wb", lambda: vp.calibrate(
-        cal, strategy="paraformer_z", surrogate=sur, obs_operator="linear", seed=args.seed, **dl))
+        cal, strategy="paraformer_z", surrogate=sur, obs_operator="linear", seed=args.seed, **dl, **wb))
     if args.prior_weight > 0:
         results[f"ParaFormer-Z (wb loss, linear H, prior_weight {args.prior_weight:g})"] = cached("pfz_prior", lambda: (
             vp.calibrate(cal, strategy="paraformer_z", surrogate=sur, obs_operator="linear",
-                         prior_weight=args.prior_weight, seed=args.seed, **dl)))
+                         prior_weight=args.prior_weight, seed=args.seed, **dl, **wb)))
     refine_store = out / "refine_store"  # a copy: the refinement runs of this twin are appended to it
     if args.refine_rounds and not (out / "results" / "pfz_refined.nc").exists():
         if refine_store.exists():
@@ -129,7 +132,7 @@ def main() -> None:
     results[f"+ refinement ({args.refine_rounds} rounds, {args.refine_local} local runs)"] = cached(
         "pfz_refined", lambda: calibrate_refined(
             cal, "paraformer_z", sur, rounds=args.refine_rounds, n_local=args.refine_local,
-            simulator_options=simopt, options={"obs_operator": "linear", **dl}, store=refine_store if args.refine_rounds
+            simulator_options=simopt, options={"obs_operator": "linear", **dl, **wb}, store=refine_store if args.refine_rounds
             else None, seed=args.seed, out_dir=out / "refine"))
     cpu_cal = time.process_time() - cpu0
     logging.info("calibrations done (%.0f s, %.0f CPU-s in this process); scoring with VIC", time.time() - t0, cpu_cal)

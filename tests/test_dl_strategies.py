@@ -348,3 +348,5 @@ def test_prior_weight_pulls_towards_the_default_parameters(twin, sur):
     assert pulled.info["prior_weight"] == 10.0 and "prior_weight" not in free.info
     with pytest.raises(StrategyError, match="prior_weight"):
         get_calibrator("ffn_a", surrogate=sur, prior_weight=-1, **FAST).calibrate(twin)
+    with pytest.raises(StrategyError, match="wb_tolerance"):
+        get_calibrator("ffn_a", surrogate=sur, wb_tolerance=-0.1, **FAST).calibrate(twin)

@@ -52,3 +52,19 @@ def test_names():
         check_objective("sm+et", has_obs_et=False)
     with pytest.raises(ObjectiveError, match="unknown loss"):
         check_loss("mse")
+
+
+def test_wb_tolerance_leaves_small_departures_free():
+    import torch
+
+    from vic_paraformer.objective import ET_FLOOR, wb_term_np, wb_term_torch
+
+    ref = np.full((2, 10), 2.0)
+    et = np.stack([np.full(10, 2.2), np.full(10, 1.0)])  # +10 % and -50 % (before the floor)
+    rel = (et.mean(1) - 2.0) / (2.0 + ET_FLOOR)
+    assert wb_term_np(et, ref) == pytest.approx(np.mean(rel ** 2))
+    # with a 25 % tolerance the first cell is free and only the second's excess counts
+    expect = np.mean([0.0, (abs(rel[1]) - 0.25) ** 2])
+    assert wb_term_np(et, ref, 1.0, 0.25) == pytest.approx(expect)
+    t = wb_term_torch(torch.as_tensor(et), torch.as_tensor(ref), 1.0, 0.25)
+    assert float(t) == pytest.approx(expect)

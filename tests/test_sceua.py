@@ -266,3 +266,5 @@ def test_prior_weight_keeps_sceua_near_the_default_parameters(region):
 
     assert dist(pulled) < 0.5 * dist(free), (dist(pulled), dist(free))
     assert pulled.info["prior_weight"] == 100.0 and "prior_weight" not in free.info
+    with pytest.raises(vp.VicParaformerError, match="wb_tolerance"):
+        vp.calibrate(region, strategy="sceua", wb_tolerance=-1, **kw)

@@ -30,7 +30,11 @@ where ``R_t`` is known::
     wb = wb_weight * mean_cells ( (mean_t E_t - mean_t R_t) / (mean_t R_t + 0.1 mm/day) )^2
 
 (default ``wb_weight`` :data:`DEFAULT_WB_WEIGHT` = 1: a 10 % departure of the long-term ET costs
-as much as 0.01 m3 m-3 of soil-moisture RMSE). The reference is, per cell, the observed ET where
+as much as 0.01 m3 m-3 of soil-moisture RMSE). With ``wb_tolerance`` ``t`` > 0 (default
+:data:`DEFAULT_WB_TOLERANCE` = 0) the relative departure inside ``±t`` is free and only its excess
+counts, ``sign(rel) * max(|rel| - t, 0)``: the default run is a reference, not the truth, so a
+tolerance lets a calibration move ET by as much as the reference is trusted to be uncertain while
+still stopping a drained column. The reference is, per cell, the observed ET where
 the cell has at least :data:`MIN_ET_OBS` ``obs_et`` values on the calibration days, else the
 same model run at the region's default parameters
 (:func:`~vic_paraformer.parameters.default_parameters`: its current parameters, e.g. from the
@@ -61,13 +65,14 @@ if TYPE_CHECKING:  # torch is imported by wb_term_torch itself
 from .errors import VicParaformerError
 
 __all__ = ["LOSSES", "OBJECTIVES", "DEFAULT_WB_WEIGHT", "DEFAULT_ET_WEIGHT", "MIN_ET_OBS", "DEFAULT_BLOCK_DAYS",
-           "ET_FLOOR", "check_loss", "check_objective", "holdout_mask", "holdout_blocks", "wb_term_torch",
+           "ET_FLOOR", "DEFAULT_WB_TOLERANCE", "check_loss", "check_objective", "holdout_mask", "holdout_blocks", "wb_term_torch",
            "wb_term_np", "runoff_ratio_term_np", "reference_et", "ObjectiveError"]
 
 LOSSES: tuple[str, ...] = ("wb", "paper")
 OBJECTIVES: tuple[str, ...] = ("sm", "sm+et")
 DEFAULT_WB_WEIGHT: float = 1.0
 DEFAULT_ET_WEIGHT: float = 1.0
+DEFAULT_WB_TOLERANCE: float = 0.0
 MIN_ET_OBS: int = 30
 DEFAULT_BLOCK_DAYS: int = 30
 ET_FLOOR: float = 0.1  # mm/day added to the reference in the relative ET departure
@@ -148,7 +153,8 @@ def reference_et(default_et: np.ndarray, obs_et: np.ndarray | None, loss_days: n
     return ref, src
 
 
-def wb_term_torch(et: torch.Tensor, ref: torch.Tensor, weight: float = DEFAULT_WB_WEIGHT) -> torch.Tensor:
+def wb_term_torch(et: torch.Tensor, ref: torch.Tensor, weight: float = DEFAULT_WB_WEIGHT,
+                  tolerance: float = DEFAULT_WB_TOLERANCE) -> torch.Tensor:
     """The water-balance term for simulated ``et`` and reference ``ref`` ``(B, L)`` (NaN in ref = unknown)."""
     import torch
     valid = torch.isfinite(ref)
@@ -157,13 +163,16 @@ def wb_term_torch(et: torch.Tensor, ref: torch.Tensor, weight: float = DEFAULT_W
     e = torch.where(valid, et, zero).sum(-1) / n
     r = torch.where(valid, torch.nan_to_num(ref), zero).sum(-1) / n
     rel = (e - r) / (r.clamp(min=0.0) + ET_FLOOR)
+    if tolerance > 0:
+        rel = torch.sign(rel) * torch.relu(rel.abs() - float(tolerance))
     has = valid.any(-1)
     if not bool(has.any()):
         return zero
     return float(weight) * (rel[has] ** 2).mean()
 
 
-def wb_term_np(et: np.ndarray, ref: np.ndarray, weight: float = DEFAULT_WB_WEIGHT) -> float:
+def wb_term_np(et: np.ndarray, ref: np.ndarray, weight: float = DEFAULT_WB_WEIGHT,
+               tolerance: float = DEFAULT_WB_TOLERANCE) -> float:
     """:func:`wb_term_torch` in numpy (one cell ``(L,)`` or cells ``(C, L)``)."""
     et = np.atleast_2d(np.asarray(et, float))
     ref = np.atleast_2d(np.asarray(ref, float))
@@ -175,6 +184,8 @@ def wb_term_np(et: np.ndarray, ref: np.ndarray, weight: float = DEFAULT_WB_WEIGH
     e = np.where(valid, et, 0).sum(-1)[has] / n[has]
     r = np.where(valid, ref, 0).sum(-1)[has] / n[has]
     rel = (e - r) / (np.maximum(r, 0.0) + ET_FLOOR)
+    if tolerance > 0:
+        rel = np.sign(rel) * np.maximum(np.abs(rel) - float(tolerance), 0.0)
     return float(weight) * float(np.mean(rel ** 2))
 
 

@@ -129,8 +129,9 @@ def verified_loss(result: CalibrationResult, sim_sm: np.ndarray, sim_et: np.ndar
     wb = 0.0
     if loss_kind != "paper" and ref_et is not None:
         weight = float(result.options.get("wb_weight", 1.0))
+        tolerance = float(result.options.get("wb_tolerance", 0.0))
         wb = wb_term_np(np.asarray(sim_et, float)[rows][:, loss_days], np.asarray(ref_et, float)[rows][:, loss_days],
-                        weight)
+                        weight, tolerance)
     return {"loss": rmse + wb, "sm_rmse": rmse, "wb": wb}
 
 

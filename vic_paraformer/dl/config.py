@@ -41,6 +41,7 @@ COMMON_OPTIONS: dict[str, Any] = {
     "loss": "wb",
     "wb_weight": 1.0,
     "prior_weight": 0.0,
+    "wb_tolerance": 0.0,
     "objective": "sm",
     "et_weight": 1.0,
     "val_scheme": "blocks",
@@ -83,6 +84,8 @@ COMMON_OPTION_HELP: dict[str, str] = {
     "loss": "'wb': SM misfit + water-balance term keeping long-term ET near the default run / obs_et "
             "(default); 'paper': RMSE + RBL only",
     "wb_weight": "weight of the water-balance term (1: a 10 % ET departure costs as much as 0.01 m3/m3 RMSE)",
+    "wb_tolerance": "relative ET departure from the reference left free by the water-balance term (0: none, the "
+                    "default; 0.25: only the excess over 25 % counts)",
     "prior_weight": "weight of a pull towards the region's default parameters: prior_weight * mean((u - u_default)^2) "
                     "in normalised units (0: off, the default; 0.01: a 0.1 move of every parameter costs 1e-4, "
                     "as much as a 0.01 m3/m3 RMSE increase squared)",
@@ -163,6 +166,7 @@ class TrainConfig:
     loss: str = "wb"
     wb_weight: float = 1.0
     prior_weight: float = 0.0
+    wb_tolerance: float = 0.0
     objective: str = "sm"
     et_weight: float = 1.0
     val_scheme: str = "blocks"
@@ -219,7 +223,7 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
                         f"got {o['val_scheme']!r}")
     if not _positive_int(o["val_block_days"]):
         problems.append(f"val_block_days must be a positive integer, got {o['val_block_days']!r}")
-    for key in ("obs_operator_l2", "wb_weight", "et_weight", "prior_weight"):
+    for key in ("obs_operator_l2", "wb_weight", "et_weight", "prior_weight", "wb_tolerance"):
         if not isinstance(o[key], (int, float)) or isinstance(o[key], bool) or o[key] < 0:
             problems.append(f"{key} must be a number >= 0, got {o[key]!r}")
     if not 0.0 <= float(o["val_fraction"]) < 0.9:

@@ -292,7 +292,8 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                         et[:, warmup:], obs_et_t[ci_t[:, None], days][:, warmup:]) / et_scale
                 loss = loss + fit_sm
                 if ref_t is not None:
-                    loss = loss + wb_term_torch(et[:, warmup:], ref_t[ci_t[:, None], days][:, warmup:], float(c.wb_weight))
+                    loss = loss + wb_term_torch(et[:, warmup:], ref_t[ci_t[:, None], days][:, warmup:], float(c.wb_weight),
+                                              float(c.wb_tolerance))
                 if prior_t is not None:
                     loss = loss + float(c.prior_weight) * ((u - prior_t[ci_t]) ** 2).mean()
                 if not torch.isfinite(loss):
@@ -415,7 +416,7 @@ def _validation_loss(full: np.ndarray, op, obs: np.ndarray, held: np.ndarray, wa
         if m.any():
             val = val / sm_scale + float(c.et_weight) * float(np.sqrt(np.mean((s[m] - e[m]) ** 2))) / et_scale
     if ref is not None:
-        val += wb_term_np(full[..., 1][:, warmup:], ref[:, warmup:], float(c.wb_weight))
+        val += wb_term_np(full[..., 1][:, warmup:], ref[:, warmup:], float(c.wb_weight), float(c.wb_tolerance))
     return val
 
 

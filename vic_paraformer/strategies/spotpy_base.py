@@ -115,6 +115,7 @@ class SpotpyCellCalibrator(Calibrator):
         "loss": "wb",
         "wb_weight": DEFAULT_WB_WEIGHT,
         "prior_weight": 0.0,
+        "wb_tolerance": 0.0,
         "objective": "sm",
         "et_weight": DEFAULT_ET_WEIGHT,
     }
@@ -136,6 +137,8 @@ class SpotpyCellCalibrator(Calibrator):
         "loss": "'wb': SM misfit + water-balance term (ET, and with a simulator the runoff ratio, near the "
                 "default-parameter run or obs_et) (default); 'paper': RMSE only",
         "wb_weight": "weight of the water-balance term (1: a 10 % ET departure costs as much as 0.01 m3/m3 RMSE)",
+        "wb_tolerance": "relative ET departure from the reference left free by the water-balance term (0: none, "
+                        "the default)",
         "prior_weight": "weight of a pull towards the region's default parameters: prior_weight * mean((u - "
                         "u_default)^2) in normalised units (0: off, the default)",
         "objective": "'sm' or 'sm+et' (needs obs_et; RMSEs scaled by the observations' standard deviation)",
@@ -144,7 +147,7 @@ class SpotpyCellCalibrator(Calibrator):
     option_types: ClassVar[Mapping[str, str]] = {"surrogate": "path", "simulator": "str", "warmup": "int",
                                                  "n_workers": "int", "scheduler": "str", "obs_operator": "str",
                                                  "obs_operator_new_cells": "str", "loss": "str", "objective": "str",
-                                                 "wb_weight": "float", "et_weight": "float", "prior_weight": "float",
+                                                 "wb_weight": "float", "et_weight": "float", "prior_weight": "float", "wb_tolerance": "float",
                                                  "obs_operator_l2": "float"}
 
     _tmpdir = None
@@ -202,7 +205,7 @@ class SpotpyCellCalibrator(Calibrator):
         if o.get("obs_operator_new_cells") not in NEW_CELL_RULES:
             problems.append(f"obs_operator_new_cells must be one of {list(NEW_CELL_RULES)}, got "
                             f"{o.get('obs_operator_new_cells')!r}")
-        for key in ("obs_operator_l2", "wb_weight", "et_weight", "prior_weight"):
+        for key in ("obs_operator_l2", "wb_weight", "et_weight", "prior_weight", "wb_tolerance"):
             try:
                 if float(o[key]) < 0:
                     problems.append(f"{key} must be >= 0, got {o[key]!r}")
@@ -358,6 +361,7 @@ class SpotpyCellCalibrator(Calibrator):
                 loss_days=loss_days, ref_et=None if ref is None else ref[k],
                 ref_q_ratio=float("nan") if q_ratio is None else float(q_ratio[k]), prec=prec[i],
                 obs_et=None if obs_et is None else obs_et[i], prior_weight=float(o["prior_weight"]),
+                wb_tolerance=float(o["wb_tolerance"]),
                 prior_u=None if prior_u is None else prior_u[i], space=self.parameter_space)
         return info
 

@@ -76,6 +76,7 @@ class CellObjective:
     ref_q_ratio: float = float("nan")
     prec: np.ndarray | None = None
     obs_et: np.ndarray | None = None
+    wb_tolerance: float = 0.0
     prior_weight: float = 0.0
     prior_u: np.ndarray | None = None
     space: ParameterSpace | None = None
@@ -95,7 +96,7 @@ class CellObjective:
             value = value / self.sm_scale + self.et_weight * rmse_loss(et[m], self.obs_et[m]) / self.et_scale
         if self.loss == "wb" and "et" in out:
             d = self.loss_days
-            value += wb_term_np(np.asarray(out["et"], float)[d], self.ref_et[d], self.wb_weight)
+            value += wb_term_np(np.asarray(out["et"], float)[d], self.ref_et[d], self.wb_weight, self.wb_tolerance)
             if "runoff" in out and "baseflow" in out and self.prec is not None:
                 value += runoff_ratio_term_np(out["runoff"][d], out["baseflow"][d], self.prec[d], self.ref_q_ratio,
                                               self.wb_weight)
