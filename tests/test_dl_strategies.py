@@ -350,3 +350,21 @@ def test_prior_weight_pulls_towards_the_default_parameters(twin, sur):
         get_calibrator("ffn_a", surrogate=sur, prior_weight=-1, **FAST).calibrate(twin)
     with pytest.raises(StrategyError, match="wb_tolerance"):
         get_calibrator("ffn_a", surrogate=sur, wb_tolerance=-0.1, **FAST).calibrate(twin)
+
+
+def test_wb_loss_starts_at_the_default_parameters_and_paper_loss_does_not(twin, sur):
+    from vic_paraformer.parameters import default_parameters
+
+    space = sur.parameter_space
+    d = space.normalize(default_parameters(twin, space)[0])
+    rows = np.isin(twin.cells, twin.training_cells)
+    # a learning rate of ~0 after the start: the result is where the network started
+    kw = {**FAST, "epochs": 1, "optimizer": "adam", "lr": 1e-9}
+    wb = get_calibrator("paraformer_z", surrogate=sur, seed=0, **{**kw, "loss": "wb"}).calibrate(twin)
+    assert wb.info["start"]["kind"] == "prior" and wb.info["start"]["mse"] < 1e-3
+    assert np.abs(space.normalize(wb.values())[rows] - d[rows]).max() < 0.1
+    paper = get_calibrator("paraformer_z", surrogate=sur, seed=0, **kw).calibrate(twin)
+    assert paper.info["start"] == {"kind": "random"}
+    assert np.abs(space.normalize(paper.values())[rows] - d[rows]).max() > 0.1
+    with pytest.raises(StrategyError, match="start must be"):
+        get_calibrator("ffn_a", surrogate=sur, start="middle", **FAST).calibrate(twin)

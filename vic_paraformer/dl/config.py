@@ -42,6 +42,7 @@ COMMON_OPTIONS: dict[str, Any] = {
     "wb_weight": 1.0,
     "prior_weight": 0.0,
     "wb_tolerance": 0.0,
+    "start": "auto",
     "objective": "sm",
     "et_weight": 1.0,
     "val_scheme": "blocks",
@@ -84,6 +85,8 @@ COMMON_OPTION_HELP: dict[str, str] = {
     "loss": "'wb': SM misfit + water-balance term keeping long-term ET near the default run / obs_et "
             "(default); 'paper': RMSE + RBL only",
     "wb_weight": "weight of the water-balance term (1: a 10 % ET departure costs as much as 0.01 m3/m3 RMSE)",
+    "start": "where the network's output starts: 'prior' (first fitted to the region's default parameters), "
+             "'random' (its random initialisation, the paper's) or 'auto' (prior for loss wb, random for paper)",
     "wb_tolerance": "relative ET departure from the reference left free by the water-balance term (0: none, the "
                     "default; 0.25: only the excess over 25 % counts)",
     "prior_weight": "weight of a pull towards the region's default parameters: prior_weight * mean((u - u_default)^2) "
@@ -167,6 +170,7 @@ class TrainConfig:
     wb_weight: float = 1.0
     prior_weight: float = 0.0
     wb_tolerance: float = 0.0
+    start: str = "auto"
     objective: str = "sm"
     et_weight: float = 1.0
     val_scheme: str = "blocks"
@@ -218,6 +222,8 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
             problems.append(str(exc))
     if o["obs_operator_new_cells"] not in NEW_CELL_RULES:
         problems.append(f"obs_operator_new_cells must be one of {list(NEW_CELL_RULES)}, got {o['obs_operator_new_cells']!r}")
+    if o["start"] not in ("auto", "prior", "random"):
+        problems.append(f"start must be 'auto', 'prior' or 'random', got {o['start']!r}")
     if o["val_scheme"] not in ("blocks", "tail"):
         problems.append(f"val_scheme must be 'blocks' (interleaved held-out blocks) or 'tail' (the last days), "
                         f"got {o['val_scheme']!r}")

@@ -242,6 +242,7 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     net_config = network_config(c.network_kind, a_net.shape[1], n_series, p, c.network)
     net = build_network(net_config).to(device)
     params = list(net.parameters())
+    start_info = _start_at_prior(net, c, region, space, train_idx, a_net, s_net, fit_days, window, rng, device)
     optim = _optimizer(c.optimizer, params, float(c.lr), float(c.weight_decay))
     # the operator is refitted (closed form) to the whole-period simulation of every training cell
     # before the first epoch and after each one: alternating with the network's updates, it is
@@ -369,6 +370,7 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                            "blocks": [[str(region.times[a].date()), str(region.times[b - 1].date())] for a, b in blocks],
                            "val_days": n_val},
         **objective_info,
+        "start": start_info,
         "n_parameters_network": int(sum(q.numel() for q in net.parameters())),
     }
     if c.uses_series:
@@ -418,6 +420,54 @@ def _validation_loss(full: np.ndarray, op, obs: np.ndarray, held: np.ndarray, wa
     if ref is not None:
         val += wb_term_np(full[..., 1][:, warmup:], ref[:, warmup:], float(c.wb_weight), float(c.wb_tolerance))
     return val
+
+
+#: Adam steps that fit a freshly initialised network's output to the default parameters (``start="prior"``).
+PRIOR_START_STEPS: int = 150
+
+
+def resolve_start(start: str, loss: str) -> str:
+    """``"prior"`` or ``"random"`` for the ``start`` option (``"auto"``: prior for loss wb, random for paper)."""
+    if start == "auto":
+        return "prior" if loss == "wb" else "random"
+    return start
+
+
+def _start_at_prior(net, c, region, space, train_idx, a_net, s_net, fit_days, window, rng, device) -> dict[str, Any]:
+    """With ``start="prior"``: fit the network's output to the region's default parameters first.
+
+    A randomly initialised network starts anywhere in the parameter space, often at a corner
+    (a drained column) where the surrogate's ET hardly responds to the parameters, so the
+    water-balance term has no gradient to pull it back. Starting at the defaults puts the
+    calibration where its water-balance reference was computed and where the surrogate's data
+    are densest (the samples around the defaults); the observations then move it away.
+    """
+    kind = resolve_start(str(c.start), str(c.loss))
+    if kind != "prior":
+        return {"kind": kind}
+    values, source = default_parameters(region, space)
+    target = torch.as_tensor(np.asarray(space.normalize(values[train_idx]), np.float32), device=device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    n = len(train_idx)
+    bs = int(c.batch_size)
+    was = net.training
+    net.train()
+    mse = math.nan
+    for _ in range(PRIOR_START_STEPS):
+        ci = torch.as_tensor(rng.choice(n, size=bs, replace=n < bs), device=device)
+        s_b = None
+        if s_net is not None:
+            t0 = rng.integers(0, fit_days - window + 1, size=bs)
+            days = torch.as_tensor(t0[:, None] + np.arange(window)[None, :], device=device)
+            s_b = s_net[ci[:, None], days]
+        loss = ((net(a_net[ci], s_b) - target[ci]) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        mse = float(loss.detach())
+    net.train(was)
+    log.info("started at the default parameters (%s): %d steps, output mse %.2e", source, PRIOR_START_STEPS, mse)
+    return {"kind": "prior", "steps": PRIOR_START_STEPS, "mse": mse, "prior": "default parameters: " + source}
 
 
 def _optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
