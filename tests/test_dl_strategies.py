@@ -360,7 +360,7 @@ def test_wb_loss_starts_at_the_default_parameters_and_paper_loss_does_not(twin, 
     rows = np.isin(twin.cells, twin.training_cells)
     # a learning rate of ~0 after the start: the result is where the network started
     kw = {**FAST, "epochs": 1, "optimizer": "adam", "lr": 1e-9}
-    wb = get_calibrator("paraformer_z", surrogate=sur, seed=0, **{**kw, "loss": "wb"}).calibrate(twin)
+    wb = get_calibrator("paraformer_z", surrogate=sur, seed=0, **{**kw, "loss": "wb", "start": "prior"}).calibrate(twin)
     assert wb.info["start"]["kind"] == "prior" and wb.info["start"]["mse"] < 1e-3
     assert np.abs(space.normalize(wb.values())[rows] - d[rows]).max() < 0.1
     paper = get_calibrator("paraformer_z", surrogate=sur, seed=0, **kw).calibrate(twin)
@@ -368,3 +368,12 @@ def test_wb_loss_starts_at_the_default_parameters_and_paper_loss_does_not(twin, 
     assert np.abs(space.normalize(paper.values())[rows] - d[rows]).max() > 0.1
     with pytest.raises(StrategyError, match="start must be"):
         get_calibrator("ffn_a", surrogate=sur, start="middle", **FAST).calibrate(twin)
+
+
+def test_auto_start_is_the_prior_only_for_the_wb_loss_on_a_region_with_its_own_parameters():
+    from vic_paraformer.dl.trainer import resolve_start
+
+    assert resolve_start("auto", "wb", True) == "prior"
+    assert resolve_start("auto", "wb", False) == "random"   # one set of typical values is no per-cell prior
+    assert resolve_start("auto", "paper", True) == "random"
+    assert resolve_start("random", "wb", True) == "random" and resolve_start("prior", "paper", False) == "prior"

@@ -86,7 +86,8 @@ COMMON_OPTION_HELP: dict[str, str] = {
             "(default); 'paper': RMSE + RBL only",
     "wb_weight": "weight of the water-balance term (1: a 10 % ET departure costs as much as 0.01 m3/m3 RMSE)",
     "start": "where the network's output starts: 'prior' (first fitted to the region's default parameters), "
-             "'random' (its random initialisation, the paper's) or 'auto' (prior for loss wb, random for paper)",
+             "'random' (its random initialisation, the paper's) or 'auto' (prior for loss wb on a region with its own "
+             "parameters, e.g. from a VIC parameter file; random otherwise)",
     "wb_tolerance": "relative ET departure from the reference left free by the water-balance term (0: none, the "
                     "default; 0.25: only the excess over 25 % counts)",
     "prior_weight": "weight of a pull towards the region's default parameters: prior_weight * mean((u - u_default)^2) "

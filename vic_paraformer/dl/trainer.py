@@ -426,10 +426,14 @@ def _validation_loss(full: np.ndarray, op, obs: np.ndarray, held: np.ndarray, wa
 PRIOR_START_STEPS: int = 150
 
 
-def resolve_start(start: str, loss: str) -> str:
-    """``"prior"`` or ``"random"`` for the ``start`` option (``"auto"``: prior for loss wb, random for paper)."""
+def resolve_start(start: str, loss: str, has_own_parameters: bool = True) -> str:
+    """``"prior"`` or ``"random"`` for the ``start`` option.
+
+    ``"auto"``: prior for loss wb when the region carries its own parameters (e.g. read from a VIC
+    parameter file: an informed, per-cell starting point), random otherwise (the paper loss, or a
+    region whose only prior is one set of typical values for every cell)."""
     if start == "auto":
-        return "prior" if loss == "wb" else "random"
+        return "prior" if loss == "wb" and has_own_parameters else "random"
     return start
 
 
@@ -442,10 +446,10 @@ def _start_at_prior(net, c, region, space, train_idx, a_net, s_net, fit_days, wi
     calibration where its water-balance reference was computed and where the surrogate's data
     are densest (the samples around the defaults); the observations then move it away.
     """
-    kind = resolve_start(str(c.start), str(c.loss))
+    values, source = default_parameters(region, space)
+    kind = resolve_start(str(c.start), str(c.loss), source == "the region's current parameters")
     if kind != "prior":
         return {"kind": kind}
-    values, source = default_parameters(region, space)
     target = torch.as_tensor(np.asarray(space.normalize(values[train_idx]), np.float32), device=device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     n = len(train_idx)
