@@ -11,6 +11,14 @@ import sys
 from vic_paraformer.cli.main import build_parser, main
 
 
+def _run_and_list_modules(lines: list[str], modules: tuple[str, ...]) -> tuple[str, dict[str, bool]]:
+    """Run ``lines`` in a fresh interpreter; its output and which of ``modules`` it ended up importing."""
+    code = "\n".join(["import sys, json", *lines,
+                      f"print(json.dumps({{m: m in sys.modules for m in {modules!r}}}))"]) + "\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return out, json.loads(out.strip().splitlines()[-1])
+
+
 def _parsers(parser: argparse.ArgumentParser, prog: str = "vic-paraformer"):
     yield prog, parser
     for action in parser._actions:
@@ -58,13 +66,9 @@ def test_log_lines_go_through_tqdm_while_a_command_runs(monkeypatch, capsys):
 
 
 def test_help_and_listing_do_not_import_torch_or_spotpy():
-    code = ("import sys, json\n"
-            "from vic_paraformer.cli.main import build_parser, main\n"
-            "build_parser().format_help()\n"
-            "main(['strategies'])\n"
-            "print(json.dumps({m: m in sys.modules for m in ('torch', 'spotpy', 'matplotlib', 'dask', 'xarray')}))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    loaded = json.loads(out.strip().splitlines()[-1])
+    _, loaded = _run_and_list_modules(["from vic_paraformer.cli.main import build_parser, main",
+                                       "build_parser().format_help()", "main(['strategies'])"],
+                                      ("torch", "spotpy", "matplotlib", "dask", "xarray"))
     assert loaded == {"torch": False, "spotpy": False, "matplotlib": False, "dask": False, "xarray": False}, loaded
 
 
@@ -89,26 +93,20 @@ def test_strategies_name_lists_every_option_with_type_and_default(capsys):
 
 
 def test_vic_adapter_and_spotpy_strategy_options_load_without_torch():
-    code = ("import sys, json\n"
-            "from vic_paraformer.cli.main import main\n"
-            "main(['strategies', 'sceua'])\n"
-            "import vic_paraformer.vic.importer, vic_paraformer.vic.params, vic_paraformer.vic.verify\n"
-            "import vic_paraformer.evaluation\n"
-            "print(json.dumps({m: m in sys.modules for m in ('torch', 'spotpy')}))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert json.loads(out.strip().splitlines()[-1]) == {"torch": False, "spotpy": False}
+    _, loaded = _run_and_list_modules(["from vic_paraformer.cli.main import main", "main(['strategies', 'sceua'])",
+                                       "import vic_paraformer.vic.importer, vic_paraformer.vic.params, "
+                                       "vic_paraformer.vic.verify", "import vic_paraformer.evaluation"],
+                                      ("torch", "spotpy"))
+    assert loaded == {"torch": False, "spotpy": False}
 
 
 def test_the_options_of_every_strategy_list_without_torch():
     # the DL strategies declare their networks' hyperparameters torch-free (vic_paraformer.dl.networks)
-    code = ("import sys, json\n"
-            "from vic_paraformer.cli.main import main\n"
-            "main(['strategies', '--options'])\n"
-            "main(['strategies', 'paraformer_z', 'paraformer_a', 'ffn_a', 'lstm_z'])\n"
-            "print(json.dumps({m: m in sys.modules for m in ('torch', 'spotpy')}))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out, loaded = _run_and_list_modules(["from vic_paraformer.cli.main import main", "main(['strategies', '--options'])",
+                                         "main(['strategies', 'paraformer_z', 'paraformer_a', 'ffn_a', 'lstm_z'])"],
+                                        ("torch", "spotpy"))
     assert "patch_days" in out and "hidden_size" in out
-    assert json.loads(out.strip().splitlines()[-1]) == {"torch": False, "spotpy": False}
+    assert loaded == {"torch": False, "spotpy": False}
 
 
 def test_built_in_networks_are_registered_as_declared():
