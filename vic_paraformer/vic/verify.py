@@ -143,8 +143,6 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
         "wall_time_s": {k: float(v.attrs.get("vic_wall_time_s", float("nan"))) for k, v in runs.items()},
         "metrics": {},
     }
-    from ..evaluation import _baseline_operator, water_balance_report
-    from ..simulators.base import select_period
 
     table = pd.DataFrame({"cell": region.cells, "lat": region.ds["lat"].values, "lon": region.ds["lon"].values})
     report["periods"] = {}
