@@ -305,6 +305,9 @@ def _is_torch(x) -> bool:
     return type(x).__module__.startswith("torch")
 
 
+#: How :func:`default_parameters` names its source when the region carries parameters of its own.
+OWN_PARAMETERS: str = "the region's current parameters"
+
 #: Parameters used as the default baseline when a region carries none of its own (common VIC values).
 TYPICAL_VIC_DEFAULTS: dict[str, float] = {"infilt": 0.2, "Ds": 0.001, "Dsmax": 10.0, "Ws": 0.9, "expt": 12.0}
 
@@ -318,7 +321,7 @@ def default_parameters(region, space: "ParameterSpace | str | None" = None) -> t
     space = ParameterSpace.resolve(space)
     own = region.parameters(space)
     if own is not None and np.all(np.isfinite(own)):
-        return np.clip(own, space.lower, space.upper), "the region's current parameters"
+        return np.clip(own, space.lower, space.upper), OWN_PARAMETERS
     vals = np.array([TYPICAL_VIC_DEFAULTS.get(n, np.nan) for n in space.names], float)
     vals = np.where(np.isfinite(vals), vals, space.midpoint())
     vals = np.clip(vals, space.lower, space.upper)

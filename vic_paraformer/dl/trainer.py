@@ -84,7 +84,7 @@ from .inputs import N_SERIES_EXTRA, InputNormalization
 from ..objective import holdout_blocks, holdout_mask, pooled_std, reference_et, wb_term_np, wb_term_torch
 from ..observation import ObservationOperator, apply_torch
 from ..observation import fit as fit_operator
-from ..parameters import default_parameters
+from ..parameters import OWN_PARAMETERS, default_parameters
 from .losses import masked_rmse, range_boundary_loss
 from .modelzoo import build_network, network_config
 
@@ -207,8 +207,8 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     obs_et_all = region.observations("obs_et") if region.has("obs_et") else None
     ref_np = ref_t = obs_et_t = None
     objective_info: dict[str, Any] = {"loss": c.loss, "objective": c.objective, "obs_operator_kind": c.obs_operator}
+    d_vals, d_src = default_parameters(region, space)  # the water-balance reference, the prior and the start
     if c.loss == "wb":
-        d_vals, d_src = default_parameters(region, space)
         u_def = torch.as_tensor(np.asarray(space.normalize(d_vals[train_idx]), np.float32), device=device)
         default_et = _predict(sur, x_sur, a_sur, u_def, int(c.batch_size))[..., 1].cpu().numpy()
         ref_np, ref_src = reference_et(default_et, None if obs_et_all is None else obs_et_all[train_idx], loss_days)
@@ -216,9 +216,8 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         objective_info.update(reference="default parameters: " + d_src, reference_et=[str(x) for x in ref_src])
     prior_t = None
     if float(c.prior_weight) > 0:
-        p_vals, p_src = default_parameters(region, space)
-        prior_t = torch.as_tensor(np.asarray(space.normalize(p_vals[train_idx]), np.float32), device=device)
-        objective_info.update(prior_weight=float(c.prior_weight), prior="default parameters: " + p_src)
+        prior_t = torch.as_tensor(np.asarray(space.normalize(d_vals[train_idx]), np.float32), device=device)
+        objective_info.update(prior_weight=float(c.prior_weight), prior="default parameters: " + d_src)
     sm_scale = et_scale = 1.0
     if c.objective == "sm+et":
         if obs_et_all is None:
@@ -242,7 +241,8 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     net_config = network_config(c.network_kind, a_net.shape[1], n_series, p, c.network)
     net = build_network(net_config).to(device)
     params = list(net.parameters())
-    start_info = _start_at_prior(net, c, region, space, train_idx, a_net, s_net, fit_days, window, rng, device)
+    start_info = _start_at_prior(net, c, (d_vals, d_src), space, train_idx, a_net, s_net, fit_days, window, rng,
+                                 device)
     optim = _optimizer(c.optimizer, params, float(c.lr), float(c.weight_decay))
     # the operator is refitted (closed form) to the whole-period simulation of every training cell
     # before the first epoch and after each one: alternating with the network's updates, it is
@@ -437,8 +437,10 @@ def resolve_start(start: str, loss: str, has_own_parameters: bool = True) -> str
     return start
 
 
-def _start_at_prior(net, c, region, space, train_idx, a_net, s_net, fit_days, window, rng, device) -> dict[str, Any]:
+def _start_at_prior(net, c, defaults, space, train_idx, a_net, s_net, fit_days, window, rng, device) -> dict[str, Any]:
     """With ``start="prior"``: fit the network's output to the region's default parameters first.
+
+    ``defaults`` is :func:`~vic_paraformer.parameters.default_parameters`' ``(values, source)``.
 
     A randomly initialised network starts anywhere in the parameter space, often at a corner
     (a drained column) where the surrogate's ET hardly responds to the parameters, so the
@@ -446,8 +448,8 @@ def _start_at_prior(net, c, region, space, train_idx, a_net, s_net, fit_days, wi
     calibration where its water-balance reference was computed and where the surrogate's data
     are densest (the samples around the defaults); the observations then move it away.
     """
-    values, source = default_parameters(region, space)
-    kind = resolve_start(str(c.start), str(c.loss), source == "the region's current parameters")
+    values, source = defaults
+    kind = resolve_start(str(c.start), str(c.loss), source == OWN_PARAMETERS)
     if kind != "prior":
         return {"kind": kind}
     target = torch.as_tensor(np.asarray(space.normalize(values[train_idx]), np.float32), device=device)
