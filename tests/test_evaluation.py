@@ -74,7 +74,8 @@ def test_nan_becomes_null_and_missing_observations_are_skipped(region, tmp_path)
     ds["obs_sm"] = (("cell", "time"), obs)
     r = vp.Region(ds)
     out = evaluate(r, _result(r, r.parameters(prefix="true_")), period=PERIOD)
-    assert out["skipped"] == {"et": "region has no obs_et"} and list(out["variables"]) == ["sm"]
+    # an identity-operator result is also scored through the do-nothing operator (linear, same rule for every row)
+    assert out["skipped"] == {"et": "region has no obs_et"} and list(out["variables"]) == ["sm", "sm_through_H"]
     untrained = out["variables"]["sm"]["untrained"]
     k = untrained["cells"].index(2)
     assert untrained["rmse"][k] is None and untrained["nse"][k] is None
@@ -100,63 +101,143 @@ def test_bad_inputs_name_what_is_wrong(region, tmp_path):
         evaluate_parameters(region, np.ones((3, 5)))
 
 
-def test_evaluate_applies_the_stored_operator_with_baseline_and_budget(region):
-    """Hand check: H(sim) = a sim + b per trained cell (nearest trained cell elsewhere), default run beside."""
-    from vic_paraformer.observation import ObservationOperator
+def test_every_row_goes_through_an_operator_fitted_by_the_same_rule_with_baseline_and_budget(region):
+    """Hand check: each row's H is a linear operator fitted to that row's own run on the training cells over the
+    fitting window (not the operator stored with the result), carried to other cells by the nearest rule."""
+    from vic_paraformer.observation import ObservationOperator, fit
 
     space = vp.ParameterSpace.preset()
     truth = region.parameters(prefix="true_")
     tc = np.array([0, 4, 8])
     lat, lon = region.ds["lat"].values[tc], region.ds["lon"].values[tc]
-    op = ObservationOperator(kind="linear", cells=tc, lat=lat, lon=lon, a=[0.5, 0.6, 0.7], b=[0.01, 0.02, 0.03])
+    stored = ObservationOperator(kind="linear", cells=tc, lat=lat, lon=lon, a=[0.5, 0.6, 0.7], b=[0.01, 0.02, 0.03])
+    window = ["2015-04-01", "2015-06-30"]
     res = CalibrationResult(params=space.to_dataset(truth, region.cells), strategy="test", parameter_space=space,
-                            train_cells=tc, obs_operator=op)
+                            train_cells=tc, obs_operator=stored, info={"calibration_period": window})
     out = evaluate(region, res, period=PERIOD, variables=("sm", "et"))
-    sim = vp.get_simulator("waterbalance").simulate(region, res.params).sel(time=slice(*PERIOD))
+    assert out["scored"] == "held-out" and out["scoring_rule"]["fit_period"] == window
+    full = vp.get_simulator("waterbalance").simulate(region, res.params)
+    days = (region.times >= window[0]) & (region.times <= window[1])
+    op = fit("linear", full["sm"].values[tc][:, days], region.observations("obs_sm")[tc][:, days], cells=tc,
+             lat=lat, lon=lon)
+    sim = full.sel(time=slice(*PERIOD))
     obs = region.ds["obs_sm"].sel(time=slice(*PERIOD)).values
-    h = sim["sm"].values.copy()
-    near = op.positions(region.ds["lat"].values, region.ds["lon"].values)
-    for i in range(region.n_cells):
-        h[i] = op.a[near[i]] * h[i] + op.b[near[i]]
-    assert list(near[tc]) == [0, 1, 2]
-    np.testing.assert_allclose(out["variables"]["sm_through_H"]["train"]["nse"], metrics.nse(h, obs)[tc], rtol=1e-6)
+    h = op.apply_region(sim["sm"].values, region)
+    np.testing.assert_allclose(out["variables"]["sm_through_H"]["all"]["nse"], metrics.nse(h, obs), rtol=1e-10)
     np.testing.assert_allclose(out["variables"]["sm"]["train"]["nse"], metrics.nse(sim["sm"].values, obs)[tc], rtol=1e-10)
     assert out["variables"]["sm_through_H"]["scored"] == "through H (linear)"
     assert "et_through_H" not in out["variables"]  # ET never passes through H
-    # the default baseline (typical VIC defaults: a synthetic twin carries no parameters of its own)
+    # the default baseline (typical VIC defaults: a synthetic twin carries no parameters of its own), through its own H
     from vic_paraformer.evaluation import TYPICAL_VIC_DEFAULTS
 
     b = out["baseline"]
-    assert "typical VIC defaults" in b["source"] and b["obs_operator"]["fitted_on"][0] == "2015-04-01"
+    assert "typical VIC defaults" in b["source"]
     dvals = np.tile([TYPICAL_VIC_DEFAULTS[n] for n in space.names], (region.n_cells, 1))
-    dsim = vp.get_simulator("waterbalance").simulate(region, space.to_dataset(dvals, region.cells))
-    np.testing.assert_allclose(b["variables"]["sm"]["all"]["nse"],
-                               metrics.nse(dsim["sm"].sel(time=slice(*PERIOD)).values, obs), rtol=1e-10)
+    dfull = vp.get_simulator("waterbalance").simulate(region, space.to_dataset(dvals, region.cells))
+    dop = fit("linear", dfull["sm"].values[tc][:, days], region.observations("obs_sm")[tc][:, days], cells=tc,
+              lat=lat, lon=lon)
+    dsm = dfull["sm"].sel(time=slice(*PERIOD)).values
+    np.testing.assert_allclose(b["variables"]["sm"]["all"]["nse"], metrics.nse(dsm, obs), rtol=1e-10)
+    np.testing.assert_allclose(b["variables"]["sm_through_H"]["all"]["nse"],
+                               metrics.nse(dop.apply_region(dsm, region), obs), rtol=1e-10)
     d = out["difference"]["sm"]["train"]["nse"]
     assert d == pytest.approx(out["variables"]["sm"]["train"]["summary"]["nse"]["median"]
                               - b["variables"]["sm"]["train"]["summary"]["nse"]["median"])
-    # water balance rows: annual totals over the period that close
+    # water balance: three months hold no whole water year, so the totals are over the days, in mm, never annualised
     wb = out["water_balance"]
+    assert wb["units"] == "mm" and "annual" not in wb["window"]["label"] and wb["window"]["water_years"] == 0
     row = wb["cells"][0]
-    p = region.ds["prec"].sel(time=slice(*PERIOD)).values[0].mean() * 365.25
-    assert row["calibrated_P"] == pytest.approx(p, rel=1e-5) and abs(row["calibrated_closure"]) < 1e-3
-    assert row["calibrated_ET"] == pytest.approx(sim["et"].values[0].mean() * 365.25, rel=1e-5)
-    assert "sm through H" in format_table(out) and "default parameters" in format_table(out)
+    assert row["calibrated_P"] == pytest.approx(region.ds["prec"].sel(time=slice(*PERIOD)).values[0].sum(), rel=1e-5)
+    assert abs(row["calibrated_closure"]) < 1e-3
+    assert row["calibrated_ET"] == pytest.approx(sim["et"].values[0].sum(), rel=1e-5)
+    table = format_table(out)
+    assert "sm through H" in table and "default + H" in table and "default parameters" in table
+    assert "calibrated + H vs default + H" in table
     json.dumps(out, allow_nan=False)
 
 
-def test_budget_warnings_name_drained_cells():
+def test_identical_parameters_score_identically_and_show_no_change(region):
+    """The default parameters evaluated as a calibration: every paired difference is exactly 0."""
+    space = vp.ParameterSpace.preset()
+    from vic_paraformer.parameters import default_parameters
+    from vic_paraformer.observation import ObservationOperator
+
+    values, _ = default_parameters(region, space)
+    tc = np.array([0, 4, 8])
+    for op in (None, ObservationOperator(kind="linear", cells=tc, lat=region.ds["lat"].values[tc],
+                                         lon=region.ds["lon"].values[tc], a=[0.5, 0.6, 0.7], b=[0.01, 0.02, 0.03])):
+        res = CalibrationResult(params=space.to_dataset(values, region.cells), strategy="test", parameter_space=space,
+                                train_cells=tc, obs_operator=op, info={"calibration_period": ["2015-04-01", "2015-06-30"]})
+        out = evaluate(region, res)
+        assert set(out["periods"]) == {"held_out", "calibration"}
+        for entry in out["periods"].values():
+            for var, groups in entry["difference"].items():
+                for g, m in groups.items():
+                    assert all(v == 0.0 for v in m.values() if v is not None), (var, g, m)
+            same = [c for c in entry["comparisons"] if c["row"].split(" ")[0] == "calibrated"
+                    and c["baseline"].split(" ")[0] == "default" and (" + H" in c["row"]) == (" + H" in c["baseline"])]
+            assert same and all(c["median"] == 0.0 and c["ci"] == [0.0, 0.0] for c in same)
+            assert all(c["verdict"] == "no detectable change" for c in same)
+
+
+def test_true_parameters_are_better_and_unrelated_observations_show_no_detectable_change():
+    """A twin where calibration truly helps (the true parameters against typical defaults) gets 'better' with an
+    interval excluding 0; observations that do not depend on the parameters get 'no detectable change'."""
+    r = vp.synthetic_region(ny=4, nx=4, years=1, seed=3)
+    r = r.with_training_cells(r.cells)
+    space = vp.ParameterSpace.preset()
+    res = CalibrationResult(params=space.to_dataset(r.parameters(prefix="true_"), r.cells), strategy="truth",
+                            parameter_space=space, train_cells=r.cells,
+                            info={"calibration_period": [str(r.times[60].date()), str(r.times[200].date())]})
+    out = evaluate(r, res, variables=("sm",))
+    held = out["periods"]["held_out"]
+    c = next(c for c in held["comparisons"] if c["variable"] == "sm_through_H" and c["group"] == "train")
+    assert c["verdict"] == "better" and c["ci"][0] > 0, c
+    # observations independent of the parameters: a red-noise series with the observed mean and spread
+    rng = np.random.default_rng(0)
+    obs = r.ds["obs_sm"].values
+    noise = np.zeros_like(obs)
+    for t in range(1, obs.shape[1]):
+        noise[:, t] = 0.95 * noise[:, t - 1] + rng.normal(0, 1, obs.shape[0])
+    fake = np.clip(np.nanmean(obs) + 0.5 * np.nanstd(obs) * noise / noise.std(), 0.02, 0.6)
+    ds = r.ds.copy()
+    ds["obs_sm"] = (("cell", "time"), np.where(np.isfinite(obs), fake, np.nan))
+    r2 = vp.Region(ds).with_training_cells(r.cells)
+    out2 = evaluate(r2, res, variables=("sm",))
+    c2 = next(c for c in out2["periods"]["held_out"]["comparisons"]
+              if c["variable"] == "sm_through_H" and c["group"] == "train")
+    assert c2["verdict"] == "no detectable change", c2
+    assert c2["ci"][0] < 0 < c2["ci"][1]
+
+
+def test_budget_warnings_name_drained_cells_and_label_each_reference():
     from vic_paraformer.budget import budget_warnings
 
     cal = {"P": np.array([400.0, 400.0, 400.0]), "ET": np.array([300.0, 100.0, 310.0]),
            "runoff": np.array([50.0, 200.0, 40.0]), "baseflow": np.array([40.0, 250.0, 40.0])}
     w = budget_warnings(cal, [7, 8, 9], reference_et=np.array([310.0, 320.0, 300.0]))
-    assert len(w) == 2 and "1 cell(s): 8 (100 vs 320" in w[0] and "exceeds precipitation in 1 cell(s)" in w[1] and "8 (450 > 400" in w[1]
-    obs = np.full((3, 40), 0.3)
-    sim = np.full((3, 40), 0.3)
+    assert len(w) == 2 and "default-parameter run" in w[0] and "1 cell(s): 8 (100 vs 320" in w[0]
+    assert "exceeds precipitation in 1 cell(s)" in w[1] and "8 (450 > 400" in w[1]
+    # observed ET: every cell misses it by 50 %, but only cell 9's calibration moved further away than the default
+    obs, cal_o, def_o = np.array([200.0] * 3), np.array([300.0, 300.0, 320.0]), np.array([300.0, 310.0, 300.0])
     w = budget_warnings({**cal, "runoff": np.zeros(3), "baseflow": np.zeros(3)}, [7, 8, 9],
-                        reference_et=np.array([310.0, 100.0, 300.0]), obs_et=obs, sim_et=sim * 2)
-    assert "3 cell(s)" in w[0] and "observed ET" in w[0]
+                        reference_et=cal["ET"], observed=(obs, cal_o, def_o))
+    assert len(w) == 1 and "observed ET" in w[0] and "in 1 cell(s)" in w[0] and "9 (320 vs 200" in w[0]
+    # unchanged parameters raise nothing, whatever observed ET says
+    assert budget_warnings({**cal, "runoff": np.zeros(3), "baseflow": np.zeros(3)}, [7, 8, 9],
+                           reference_et=cal["ET"], observed=(obs, def_o, def_o)) == []
+
+
+def test_budget_window_takes_whole_water_years_and_never_annualises_a_season():
+    import pandas as pd
+
+    from vic_paraformer.budget import budget_window
+
+    mask, info = budget_window(pd.date_range("2008-09-01", "2008-12-31"))
+    assert mask.all() and info["units"] == "mm" and info["water_years"] == 0 and "annual" not in info["label"]
+    mask, info = budget_window(pd.date_range("2007-01-01", "2009-12-31"))
+    assert info["water_years"] == 2 and info["units"] == "mm/yr"
+    assert (info["start"], info["end"]) == ("2007-10-01", "2009-09-30") and mask.sum() == 731
 
 
 @pytest.mark.parametrize("with_operator", [False, True])
@@ -172,7 +253,7 @@ def test_report_does_not_depend_on_the_chunk_of_cells(region, with_operator):
     res = CalibrationResult(params=space.to_dataset(region.parameters(prefix="true_"), region.cells), strategy="test",
                             parameter_space=space, train_cells=tc, obs_operator=op)
     whole = evaluate(region, res, period=PERIOD)
-    assert ("sm_through_H" in whole["baseline"]["variables"]) == with_operator
+    assert "sm_through_H" in whole["baseline"]["variables"]  # the do-nothing baseline, with or without an operator
     for chunk in (1, 2, 4):
         assert evaluate(region, res, period=PERIOD, chunk_cells=chunk) == whole
     with pytest.raises(VicParaformerError, match="chunk_cells"):

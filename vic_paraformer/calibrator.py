@@ -34,6 +34,7 @@ from .parameters import ParameterSpace
 from .provenance import library_versions
 from .region import Region
 from .result import CalibrationResult
+from .scoring import fitting_window
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ class Calibrator(abc.ABC):
                 warmup_days: int | None = None, spinup_years: int = 0) -> CalibrationResult:
         """Build a CalibrationResult for all of ``region``'s cells from values ``(cell, p)``."""
         params = self.parameter_space.to_dataset(values, region.cells)
+        window = self._fitting_window(region, warmup_days)
         # lat/lon let vic.params.write_parameters match result cells to a VIC grid.
         params = params.assign_coords(lat=("cell", region.ds["lat"].values), lon=("cell", region.ds["lon"].values))
         return CalibrationResult(
@@ -161,8 +163,22 @@ class Calibrator(abc.ABC):
             seed=self.seed, history=history or {}, n_evaluations=int(n_evaluations),
             wall_time=time.perf_counter() - started, train_cells=np.asarray(region.training_cells),
             info={"versions": library_versions(),
-                  "calibration_period": [str(region.times[0].date()), str(region.times[-1].date())], **(info or {})},
+                  "calibration_period": list(window) if window else None,
+                  "region_period": [str(region.times[0].date()), str(region.times[-1].date())], **(info or {})},
             obs_operator=obs_operator, warmup_days=warmup_days, spinup_years=spinup_years)
+
+    def _fitting_window(self, region: Region, warmup_days: int | None) -> tuple[str, str] | None:
+        """The span of the observations the calibration learned from: the first and last day after the
+        warm-up on which a training cell has an observation (``obs_sm``; also ``obs_et`` with the
+        ``sm+et`` objective). Recorded as ``info["calibration_period"]``."""
+        names = ["obs_sm"] + (["obs_et"] if self.options.get("objective") == "sm+et" and region.has("obs_et") else [])
+        train = np.asarray(region.training_cells)
+        if not len(train) or not region.has("obs_sm"):
+            return None
+        has = np.zeros(region.n_days, bool)
+        for name in names:
+            has |= np.asarray(region.ds[name].sel(cell=train).notnull().any("cell").values, bool)
+        return fitting_window(region.times, np.where(has, 0.0, np.nan)[None, :], warmup_days)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} seed={self.seed} options={self.options}>"

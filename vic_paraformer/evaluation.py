@@ -21,28 +21,32 @@ Layout::
                "untrained": {...}, "all": {...}}},
      "skipped": {"et": "region has no obs_et"}}
 
-Observation operator, baseline and water balance (:func:`evaluate`)
------------------------------------------------------------------
-When the result carries a fitted observation operator (``CalibrationResult.obs_operator``, see
-:mod:`vic_paraformer.observation`), soil moisture is scored twice: ``variables["sm"]`` is the raw
-simulated top layer, ``variables["sm_through_H"]`` the same run through the stored operator
-(cells the operator was not fitted on follow its documented ``new_cells`` rule). ET is never
-passed through H.
+Rows, one scoring rule, verdicts and water balance (:func:`evaluate`, :func:`score_runs`)
+--------------------------------------------------------------------------------------
+:func:`evaluate` runs the result's parameters (``"variables"``), the region's *default* parameters
+(``"baseline"``: its current ``infilt .. expt``, e.g. from the imported VIC parameter file; a region
+without them uses :data:`TYPICAL_VIC_DEFAULTS`, clipped to the result's bounds, and says so) and, at
+untrained cells, the calibrated parameters of the nearest trained cell (``"nearest"``). Every row is
+scored by the rule of :mod:`vic_paraformer.scoring`: soil moisture raw and through the row's *own*
+operator (``"sm_through_H"``), fitted by the same rule for every row (the result's operator kind,
+or ``linear`` for a result calibrated without one; the result's training cells; the fitting
+window), so "default + H" — the do-nothing baseline — is always there and identical parameters
+score identically. ET is never passed through H.
 
-:func:`evaluate` also runs the region's *default* parameters (its current ``infilt .. expt``, e.g.
-from the imported VIC parameter file; a region without them uses :data:`TYPICAL_VIC_DEFAULTS`,
-clipped to the result's bounds, and says so) and reports them under ``"baseline"`` in the same
-layout, raw and through H, where H for the baseline is an operator of the same kind fitted to the
-default run on the days *outside* the scored period (the calibration days; if there are none, the
-scored period itself, flagged ``"in_sample": true``): a calibration that does not beat "default
-parameters + the same rescaling" has not learned parameters. ``"difference"`` holds calibrated
-minus default medians per variable, group and metric. ``"water_balance"`` holds the per-cell annual
-budget of both runs over the scored period (:mod:`vic_paraformer.budget`) and the warnings naming
-cells whose calibrated ET departs from the reference or whose runoff + baseflow exceeds
-precipitation.
+``"comparisons"`` holds, per variable and cell group, the paired per-cell difference of the
+calibrated row against each baseline with a bootstrap interval and a verdict
+(:mod:`vic_paraformer.verdict`): ``better``, ``no detectable change`` or ``worse``.
+``"difference"`` keeps the plain difference of medians. ``"water_balance"`` holds the per-cell
+budget of the default and calibrated runs over the whole water years of the scored days (or their
+total over the days, labelled, when there is none: :mod:`vic_paraformer.budget`) and warnings,
+each labelled with what it compares against (the default run; observed ET separately).
 
-Long module (over 400 lines): scoring a result against a simulator: raw and through the
-operator, with the default-parameter baseline and the water balance.
+Periods: with no ``period``, the days after the result's fitting window (``"held_out"``) and the
+window itself (``"calibration"``, in-sample) are both scored under ``"periods"``; the top level
+repeats the first. Every period carries its label (``"scored"``: held-out, in-sample, partly).
+
+Long module (over 400 lines): scoring a result against a simulator: every row by one rule, the
+comparisons and the water balance.
 """
 
 from __future__ import annotations
@@ -57,12 +61,13 @@ import pandas as pd
 import xarray as xr
 
 from ._io import to_plain, write_text_atomic
-from .budget import annual_budget, budget_table, budget_warnings, format_budget, observed_et
+from .budget import annual_budget, budget_table, budget_warnings, budget_window, observed_et
 from .calibrator import CalibrationResult
 from .errors import ParameterError, SimulatorError, VicParaformerError
 from .metrics import METRIC_FUNCTIONS, summarize
-from .observation import ObservationOperator, fit as fit_operator
+from .observation import ObservationOperator
 from .parameters import TYPICAL_VIC_DEFAULTS, ParameterSpace, default_parameters  # noqa: F401 (re-exported)
+from .scoring import OperatorRule, default_periods, period_label
 from .region import Region, parse_period
 from .simulators.base import Simulator, select_period
 
@@ -263,39 +268,26 @@ def score_simulation(region: Region, out_sim: xr.Dataset, period, groups: Mappin
     return out
 
 
-def _outside(times: pd.DatetimeIndex, period) -> np.ndarray:
-    if period is None:
-        return np.zeros(len(times), bool)
-    sl = slice(*period)
-    inside = np.zeros(len(times), bool)
-    inside[times.slice_indexer(sl.start, sl.stop)] = True
-    return ~inside
+#: Rows of a comparison: the calibrated parameters and the baselines run beside them.
+ROW_LABELS: dict[str, str] = {"calibrated": "calibrated parameters", "default": "default parameters",
+                              "nearest": "calibrated parameters of the nearest trained cell"}
 
 
-def _baseline_operator(region: Region, result: CalibrationResult, rows: np.ndarray, sim_sm: np.ndarray,
-                       obs_sm: np.ndarray, period) -> tuple[ObservationOperator, dict]:
-    """Operator of the result's kind fitted to the default run on the training cells outside ``period``.
+def nearest_transfer(region: Region, values: np.ndarray, train_cells: Sequence[int]) -> np.ndarray:
+    """``values`` ``(cell, p)`` with every cell outside ``train_cells`` given the values of the nearest
+    training cell (great-circle distance): the simplest regional transfer a learned map must beat."""
+    from .observation import _great_circle_km
 
-    ``rows`` are the positions of those cells, ``sim_sm`` and ``obs_sm`` their default run and
-    observations over every day (:func:`_baseline_rows`)."""
-    op = result.obs_operator
-    times = region.times
-    fit_days = _outside(times, period)
-    in_sample = not fit_days.any()
-    if in_sample:
-        fit_days = np.ones(len(times), bool) if period is None else ~_outside(times, period)
-    base = fit_operator(op.kind, sim_sm[:, fit_days], obs_sm[:, fit_days], cells=region.cells[rows],
-                        lat=region.ds["lat"].values[rows], lon=region.ds["lon"].values[rows],
-                        new_cells=op.new_cells, **{k: v for k, v in op.options.items() if k in ("l2", "n_quantiles")})
-    d = times[fit_days]
-    return base, {"kind": op.kind, "fitted_on": [str(d[0].date()), str(d[-1].date())], "in_sample": bool(in_sample),
-                  "n_days": int(fit_days.sum())}
-
-
-def _baseline_rows(region: Region, result: CalibrationResult) -> np.ndarray:
-    """Positions of the cells the default run's operator is fitted on (the result's training cells)."""
-    train = np.asarray(result.train_cells if len(result.train_cells) else region.training_cells)
-    return np.flatnonzero(np.isin(region.cells, train))
+    values = np.asarray(values, float).copy()
+    is_train = np.isin(region.cells, train_cells)
+    tr = np.flatnonzero(is_train)
+    if not tr.size:
+        return values
+    lat, lon = region.ds["lat"].values, region.ds["lon"].values
+    for i in np.flatnonzero(~is_train):
+        d = _great_circle_km(lat[i], lon[i], lat[tr], lon[tr])
+        values[i] = values[tr[int(np.argmin(d))]]
+    return values
 
 
 def _merge_scores(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -332,115 +324,248 @@ def _difference(cal: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: str | Simulator = "waterbalance",
-             period=None, variables: Sequence[str] = ("sm", "et"), *,
-             simulator_options: Mapping[str, Any] | None = None, baseline: bool = True,
-             chunk_cells: int | None = None) -> dict[str, Any]:
-    """Score a calibration result with a real simulator (see the module docstring for the output).
+def _row_values(part: Region, ds: xr.Dataset, period, op: ObservationOperator | None,
+                variables: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{key: (sim, obs)}`` ``(cell, day)`` over ``period`` for one row of one chunk: ``sm``, ``et`` raw and
+    soil moisture through ``op`` (:data:`THROUGH_H`)."""
+    sel = select_period(ds, period)
+    out = {}
+    for var in variables:
+        obs = np.asarray(select_period(part.ds[[OBSERVATION_OF[var]]], period)[OBSERVATION_OF[var]].values, float)
+        sim = np.asarray(sel[var].sel(cell=part.cells).values, float)
+        out[var] = (sim, obs)
+        if var == "sm" and op is not None and not op.is_identity:
+            out[THROUGH_H] = (op.apply_region(sim, part), obs)
+    return out
 
-    ``result`` is a CalibrationResult or the path of one saved with ``CalibrationResult.save``.
-    Its ``train_cells`` are reported as "train", the region's other cells as "untrained". Soil
-    moisture is scored raw and, with a fitted operator, through it; ``baseline`` (default on) adds
-    the default-parameter run, the difference and the per-cell water balance of both runs.
 
-    The region is simulated and scored ``chunk_cells`` cells at a time (default: the chunks of a
-    lazily opened region, ``Region.open(path, max_memory_gb=...)``, else all cells at once); only
-    per-cell scores and budgets are kept, so memory is bounded by the chunk, and the report does not
-    depend on the chunking. With several chunks and a baseline scored through an operator, the
-    default run is simulated twice (the operator is fitted to the training cells' run first).
-    """
-    if not isinstance(result, CalibrationResult):
-        result = CalibrationResult.open(result)
+def _fit_operators(region: Region, rule: OperatorRule, sims: Mapping[str, np.ndarray],
+                   fallback) -> dict[str, ObservationOperator]:
+    """Each row's operator by ``rule``; ``sims`` hold each row's ``sm`` ``(fit cell, day)`` over every day."""
+    sub = region.subset(rule.fit_cells)
+    obs = sub.observations("obs_sm")
+    lat, lon = sub.ds["lat"].values, sub.ds["lon"].values
+    return {row: rule.fit(sm, obs, sub.times, sub.cells, lat, lon, fallback=fallback) for row, sm in sims.items()}
+
+
+def _comparisons(sums: Mapping[tuple[str, str], Any], groups: Mapping[str, np.ndarray], cells: np.ndarray,
+                 stored_identity: bool, label: str) -> list[dict[str, Any]]:
+    """Paired comparisons of the calibrated row with each baseline, per variable and cell group."""
+    from .verdict import compare
+
+    pos = {c: i for i, c in enumerate(cells)}
+    keys = sorted({k for k, _ in sums}, key=[ "sm", THROUGH_H, "et"].index)
+    pairs = []
+    for key in keys:
+        for base in ("default", "nearest"):
+            if (key, base) in sums:
+                pairs.append((key, key, base))
+        if key == "sm" and stored_identity and (THROUGH_H, "default") in sums:
+            pairs.append(("sm", THROUGH_H, "default"))  # raw calibrated against the do-nothing baseline
+    out = []
+    for key, bkey, base in pairs:
+        for g in ("train", "untrained"):
+            if base == "nearest" and g == "train":
+                continue  # identical by construction at trained cells
+            rows = np.array([pos[c] for c in groups[g]], dtype=int)
+            c = compare(sums[(key, "calibrated")].take(rows), sums[(bkey, base)].take(rows))
+            out.append({"variable": key, "group": g, "row": "calibrated" + (" + H" if key == THROUGH_H else ""),
+                        "baseline": base + (" + H" if bkey == THROUGH_H else ""), "scored": label, **c})
+    return out
+
+
+def _plan(region: Region, result: CalibrationResult, period, variables: Sequence[str]) -> dict[str, Any]:
+    """What a report scores: variables with observations, periods, cell groups and the operator rule."""
     check_result_cells(region, result)
-    space = result.parameter_space
     unknown = [v for v in variables if v not in OBSERVATION_OF]
     if unknown:
         raise VicParaformerError(f"cannot evaluate variable(s) {unknown}; known: {sorted(OBSERVATION_OF)}")
     available = [v for v in variables if region.has(OBSERVATION_OF[v])]
     if not available:
         raise VicParaformerError(f"nothing to evaluate: the region has none of {[OBSERVATION_OF[v] for v in variables]}")
-    period = _period(period)
+    fit_period = (result.info or {}).get("calibration_period")
     if period is not None:
-        select_period(region.ds[["prec"]], period)  # a clear error before any run when the period is empty
-    _require_scored_observations(region, {v: OBSERVATION_OF[v] for v in available}, period)
+        p = _period(period)
+        select_period(region.ds[["prec"]], p)  # a clear error before any run when the period is empty
+        periods = {"score": p}
+    else:
+        periods = {k: (str(a.date()), str(b.date())) for k, (a, b) in default_periods(fit_period, region.times).items()}
+    for p in periods.values():
+        _require_scored_observations(region, {v: OBSERVATION_OF[v] for v in available}, p)
+    cells = region.cells
+    is_train = np.isin(cells, result.train_cells)
+    return {"available": available, "periods": periods, "fit_period": fit_period, "is_train": is_train,
+            "groups": {"train": cells[is_train], "untrained": cells[~is_train], "all": cells},
+            "rule": OperatorRule.for_result(result, region) if "sm" in available and is_train.any() else None,
+            "skipped": {v: f"region has no {OBSERVATION_OF[v]}" for v in variables if v not in available}}
+
+
+class _Accumulator:
+    """Per-cell scores, block sums and budgets of every row, gathered chunk by chunk."""
+
+    def __init__(self, plan: Mapping[str, Any], rows: Sequence[str], operators: Mapping[str, ObservationOperator],
+                 simulator_name: str, budgets: bool):
+        self.plan, self.rows, self.operators, self.sim_name, self.budgets = plan, list(rows), operators, simulator_name, budgets
+        periods = plan["periods"]
+        self.parts: dict[str, dict[str, list]] = {pn: {row: [] for row in rows} for pn in periods}
+        self.sums: dict[str, dict[tuple[str, str], list]] = {pn: {} for pn in periods}
+        self.wb: dict[str, list] = {pn: [] for pn in periods}
+
+    def add(self, part: Region, sims: Mapping[str, xr.Dataset]) -> None:
+        from .verdict import block_sums
+
+        g = _in_chunk(self.plan["groups"], part.cells)
+        available = self.plan["available"]
+        for pn, per in self.plan["periods"].items():
+            for row in self.rows:
+                ds, op = sims[row], self.operators.get(row)
+                self.parts[pn][row].append(score_simulation(part, ds, per, g, available, simulator_name=self.sim_name,
+                                                            obs_operator=op))
+                for key, (sim, obs) in _row_values(part, ds, per, op, available).items():
+                    self.sums[pn].setdefault((key, row), []).append(block_sums(sim, obs))
+            if self.budgets:
+                self.wb[pn].append(_budget_piece(part, {"default": sims["default"], "calibrated": sims["calibrated"]},
+                                                 per))
+
+    def report(self, region: Region, result: CalibrationResult, default_source: str | None) -> dict[str, Any]:
+        from .verdict import concat_sums
+
+        plan = self.plan
+        cells, is_train = region.cells, plan["is_train"]
+        rule = plan["rule"]
+        common = {"simulator": self.sim_name, "strategy": result.strategy,
+                  "groups": {"train": [int(c) for c in cells[is_train]],
+                             "untrained": [int(c) for c in cells[~is_train]]},
+                  "skipped": plan["skipped"], "fitting_window": plan["fit_period"],
+                  "obs_operator": {"kind": result.obs_operator.kind, "description": result.obs_operator.describe(),
+                                   "new_cells": result.obs_operator.new_cells},
+                  "scoring_rule": rule.describe() if rule is not None else None,
+                  "warmup_days": result.warmup_days, "spinup_years": int(result.spinup_years),
+                  "seed": result.seed, "n_evaluations": int(result.n_evaluations),
+                  "calibration_wall_time": float(result.wall_time)}
+        reports = {}
+        for pn, per in plan["periods"].items():
+            label = period_label(per, plan["fit_period"])
+            scored = {row: _merge_scores(pp) for row, pp in self.parts[pn].items()}
+            cal = scored["calibrated"]
+            rep: dict[str, Any] = {"period": cal["period"], "n_days": cal["n_days"], "scored": label,
+                                   "variables": cal["variables"]}
+            if "default" in scored:
+                rep["baseline"] = {"label": ROW_LABELS["default"], "source": default_source,
+                                   "variables": scored["default"]["variables"]}
+                rep["difference"] = _difference(cal["variables"], scored["default"]["variables"])
+                if "nearest" in scored:
+                    rep["nearest"] = {"label": ROW_LABELS["nearest"], "variables": scored["nearest"]["variables"]}
+                merged = {k: concat_sums(v) for k, v in self.sums[pn].items()}
+                rep["comparisons"] = _comparisons(merged, plan["groups"], cells, result.obs_operator.is_identity, label)
+            if self.budgets:
+                rep["water_balance"] = _water_balance(region, self.wb[pn], per)
+            reports[pn] = rep
+        first = next(iter(reports.values()))
+        return json_clean({**common, **first, "periods": reports})
+
+
+def _operators_from_runs(region: Region, plan: Mapping[str, Any], runs: Mapping[str, xr.Dataset]) -> dict:
+    rule = plan["rule"]
+    if rule is None:
+        return {}
+    rows = np.flatnonzero(np.isin(region.cells, rule.fit_cells))
+    fit_sims = {row: np.asarray(ds["sm"].sel(cell=region.cells).values, float)[rows] for row, ds in runs.items()}
+    return _fit_operators(region, rule, fit_sims, next(iter(plan["periods"].values())))
+
+
+def score_runs(region: Region, result: CalibrationResult, runs: Mapping[str, xr.Dataset], *, period=None,
+               variables: Sequence[str] = ("sm", "et"), simulator_name: str = "simulator",
+               default_source: str | None = None) -> dict[str, Any]:
+    """The report of :func:`evaluate` for runs already simulated over every day of ``region``.
+
+    ``runs`` maps row names (``"calibrated"``, ``"default"``, optionally ``"nearest"``) to simulator
+    outputs over ``(cell, time)``; every row is scored by the same rule (:mod:`vic_paraformer.scoring`).
+    ``vic verify`` calls this with the two VIC runs.
+    """
+    plan = _plan(region, result, period, variables)
+    acc = _Accumulator(plan, list(runs), _operators_from_runs(region, plan, runs), simulator_name,
+                       budgets="default" in runs)
+    acc.add(region, runs)
+    return acc.report(region, result, default_source)
+
+
+def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: str | Simulator = "waterbalance",
+             period=None, variables: Sequence[str] = ("sm", "et"), *,
+             simulator_options: Mapping[str, Any] | None = None, baseline: bool = True,
+             chunk_cells: int | None = None, nearest: bool = True) -> dict[str, Any]:
+    """Score a calibration result with a real simulator (see the module docstring for the output).
+
+    ``result`` is a CalibrationResult or the path of one saved with ``CalibrationResult.save``.
+    Its ``train_cells`` are reported as "train", the region's other cells as "untrained".
+    ``period`` None scores the days after the result's fitting window and the window itself (both
+    reported under ``"periods"``; the top level holds the first); a given period is labelled
+    held-out or in-sample. ``baseline`` (default on) adds the default-parameter row, ``nearest``
+    (default on, needs untrained cells) the nearest-trained-cell transfer, the paired comparisons
+    with intervals and verdicts, and the water balance.
+
+    The region is simulated and scored ``chunk_cells`` cells at a time (default: the chunks of a
+    lazily opened region, ``Region.open(path, max_memory_gb=...)``, else all cells at once); only
+    per-cell scores, block sums and budgets are kept, and the report does not depend on the chunking.
+    With several chunks, the training cells are simulated once more to fit the operators first.
+    """
+    if not isinstance(result, CalibrationResult):
+        result = CalibrationResult.open(result)
+    plan = _plan(region, result, period, variables)
     if chunk_cells is not None and int(chunk_cells) < 1:
         raise VicParaformerError(f"chunk_cells must be >= 1, got {chunk_cells}")
     sim_obj, sim_name = _simulator(simulator, simulator_options)
-    cells = region.cells
-    is_train = np.isin(cells, result.train_cells)
-    groups = {"train": cells[is_train], "untrained": cells[~is_train], "all": cells}
-    op = result.obs_operator
-    log.info("evaluating %s with simulator %s over %s", result.strategy, sim_name, period or "all days")
-    params = _params_dataset(region, result, space)
+    cells, is_train = region.cells, plan["is_train"]
+    space = result.parameter_space
+    log.info("evaluating %s with simulator %s over %s", result.strategy, sim_name, ", ".join(
+        f"{k} {a}..{b}" for k, (a, b) in plan["periods"].items()))
+    params = {"calibrated": _params_dataset(region, result, space)}
     base_src = None
     if baseline:
         values, base_src = default_parameters(region, space)
-        base_params = space.to_dataset(values, cells)
+        params["default"] = space.to_dataset(values, cells)
+        if nearest and is_train.any() and (~is_train).any():
+            params["nearest"] = space.to_dataset(nearest_transfer(region, space.from_dataset(params["calibrated"]),
+                                                                  result.train_cells), cells)
+    rule = plan["rule"]
     step = int(chunk_cells or (region.chunk_cells if region.lazy else max(region.n_cells, 1)))
-    one_chunk = step >= region.n_cells
-    through_h = baseline and not op.is_identity and "sm" in available
-    fit_rows = _baseline_rows(region, result) if through_h else np.array([], int)
-    cal_parts, base_parts, wb_parts, fit_sim, fit_obs, kept = [], [], [], [], [], None
+    kept: dict[str, xr.Dataset] | None = None
+    operators: dict[str, ObservationOperator] = {}
+    if step >= region.n_cells:
+        kept = {row: sim_obj.simulate(region, p) for row, p in params.items()}
+        operators = _operators_from_runs(region, plan, kept)
+    elif rule is not None:
+        sub = region.subset(rule.fit_cells)
+        fit_sims = {row: np.asarray(sim_obj.simulate(sub, p.sel(cell=sub.cells))["sm"].values, float)
+                    for row, p in params.items()}
+        operators = _fit_operators(region, rule, fit_sims, next(iter(plan["periods"].values())))
+    acc = _Accumulator(plan, list(params), operators, sim_name, budgets=baseline)
     for sl, part in region.iter_chunks(step):
-        g = _in_chunk(groups, part.cells)
-        cal = sim_obj.simulate(part, params.isel(cell=sl))
-        cal_parts.append(score_simulation(part, cal, period, g, available, simulator_name=sim_name, obs_operator=op))
-        if baseline:
-            dflt = sim_obj.simulate(part, base_params.isel(cell=sl))
-            base_parts.append(score_simulation(part, dflt, period, g, available, simulator_name=sim_name))
-            wb_parts.append(_budget_piece(part, {"default": dflt, "calibrated": cal}, period))
-            rows = fit_rows[(fit_rows >= sl.start) & (fit_rows < sl.stop)] - sl.start
-            if rows.size:
-                fit_sim.append(np.asarray(dflt["sm"].values, float)[rows])
-                fit_obs.append(part.observations("obs_sm")[rows])
-            kept = dflt if one_chunk else None
-        del cal
-    scored = _merge_scores(cal_parts)
-    out: dict[str, Any] = {
-        "simulator": sim_name, "strategy": result.strategy, "period": scored["period"], "n_days": scored["n_days"],
-        "groups": {"train": [int(c) for c in cells[is_train]], "untrained": [int(c) for c in cells[~is_train]]},
-        "variables": scored["variables"],
-        "skipped": {v: f"region has no {OBSERVATION_OF[v]}" for v in variables if v not in available},
-        "obs_operator": {"kind": op.kind, "description": op.describe(), "new_cells": op.new_cells},
-        "warmup_days": result.warmup_days, "spinup_years": int(result.spinup_years),
-        "seed": result.seed, "n_evaluations": int(result.n_evaluations),
-        "calibration_wall_time": float(result.wall_time),
-    }
-    if baseline:
-        base_op, base_info = (None, None)
-        base_vars = _merge_scores(base_parts)["variables"]
-        if through_h:
-            n_d = region.n_days
-            base_op, base_info = _baseline_operator(
-                region, result, fit_rows, np.concatenate(fit_sim) if fit_sim else np.empty((0, n_d)),
-                np.concatenate(fit_obs) if fit_obs else np.empty((0, n_d)), period)
-            h_parts = []
-            for sl, part in region.iter_chunks(step):
-                dflt = kept if kept is not None else sim_obj.simulate(part, base_params.isel(cell=sl))
-                h_parts.append(score_simulation(part, dflt, period, _in_chunk(groups, part.cells), ["sm"],
-                                                simulator_name=sim_name, obs_operator=base_op))
-            h = _merge_scores(h_parts)["variables"]
-            base_vars = {k: v for var, v0 in base_vars.items()
-                         for k, v in ([(var, v0), (THROUGH_H, h[THROUGH_H])] if var == "sm" and THROUGH_H in h
-                                      else [(var, v0)])}
-        out["baseline"] = {"label": "default parameters", "source": base_src, "variables": base_vars,
-                           "obs_operator": base_info}
-        out["difference"] = _difference(out["variables"], base_vars)
-        out["water_balance"] = _water_balance(region, wb_parts, period)
-    return json_clean(out)
+        sims = kept if kept is not None else {row: sim_obj.simulate(part, p.isel(cell=sl)) for row, p in params.items()}
+        acc.add(part, sims)
+        del sims
+    return acc.report(region, result, base_src)
 
 
 def _budget_piece(part: Region, runs: Mapping[str, xr.Dataset], period) -> dict[str, Any]:
-    """Per-cell annual budgets of ``runs`` over ``period`` and the observed-ET reference, for one chunk."""
+    """Per-cell budgets of ``runs`` over the whole water years of ``period`` (or its days, see
+    :func:`~vic_paraformer.budget.budget_window`) and observed ET, for one chunk."""
     cells = part.cells
-    prec = np.asarray(select_period(part.ds[["prec"]], period)["prec"].values, float)
-    budgets = {name: annual_budget(select_period(ds, period), cells, prec) for name, ds in runs.items()}
+    prec_ds = select_period(part.ds[["prec"]], period)
+    mask, info = budget_window(prec_ds["time"].values)
+    prec = np.asarray(prec_ds["prec"].values, float)[:, mask]
+    annualise = info["units"] == "mm/yr"
+    budgets = {name: annual_budget(select_period(ds, period).isel(time=np.flatnonzero(mask)), cells, prec,
+                                   annualise=annualise) for name, ds in runs.items()}
     observed = None
     if part.has("obs_et"):
-        obs_et = np.asarray(select_period(part.ds[["obs_et"]], period)["obs_et"].values, float)
-        sim_et = np.asarray(select_period(runs["calibrated"], period)["et"].sel(cell=cells).values, float)
-        observed = observed_et(obs_et, sim_et)
-    return {"budgets": budgets, "observed": observed}
+        obs_et = np.asarray(select_period(part.ds[["obs_et"]], period)["obs_et"].values, float)[:, mask]
+        sim = {name: np.asarray(select_period(runs[name], period)["et"].sel(cell=cells).values, float)[:, mask]
+               for name in ("calibrated", "default")}
+        ref, cal = observed_et(obs_et, sim["calibrated"], annualise=annualise)
+        _, dflt = observed_et(obs_et, sim["default"], annualise=annualise)
+        observed = (ref, cal, dflt)
+    return {"budgets": budgets, "observed": observed, "window": info}
 
 
 def _water_balance(region: Region, pieces: Sequence[Mapping[str, Any]], period) -> dict[str, Any]:
@@ -450,18 +575,27 @@ def _water_balance(region: Region, pieces: Sequence[Mapping[str, Any]], period) 
                for name, b in pieces[0]["budgets"].items()}
     observed = None
     if pieces[0]["observed"] is not None:
-        observed = tuple(np.concatenate([p["observed"][i] for p in pieces]) for i in range(2))
+        observed = tuple(np.concatenate([p["observed"][i] for p in pieces]) for i in range(3))
+    window = pieces[0]["window"]
     warnings = budget_warnings(budgets["calibrated"], cells,
                                reference_et=budgets["default"]["ET"] if "default" in budgets else None,
-                               observed=observed)
-    t = pd.DatetimeIndex(select_period(region.ds[["prec"]], period)["time"].values)
-    return {"period": [str(t[0].date()), str(t[-1].date())], "units": "mm/yr", "cells": budget_table(budgets, cells),
-            "median": {name: {k: float(np.nanmedian(v)) for k, v in b.items()} for name, b in budgets.items()},
-            "warnings": warnings}
+                               observed=observed, units=window["units"])
+    out = {"period": [window["start"], window["end"]], "units": window["units"], "window": window,
+           "reference": "default-parameter run of the same simulator; observed ET compared separately",
+           "cells": budget_table(budgets, cells),
+           "median": {name: {k: float(np.nanmedian(v)) for k, v in b.items()} for name, b in budgets.items()},
+           "warnings": warnings}
+    if observed is not None and np.isfinite(observed[0]).any():
+        out["observed_et"] = {"median": {"observed": float(np.nanmedian(observed[0])),
+                                         "calibrated": float(np.nanmedian(observed[1])),
+                                         "default": float(np.nanmedian(observed[2]))},
+                              "n_cells": int(np.isfinite(observed[0]).sum()),
+                              "note": "on the days with ET observations only"}
+    return out
 
 
 def water_balance_report(region: Region, runs: Mapping[str, xr.Dataset], period) -> dict[str, Any]:
-    """Per-cell annual budgets of ``runs`` (``"default"``, ``"calibrated"``) over ``period`` and the warnings."""
+    """Per-cell budgets of ``runs`` (``"default"``, ``"calibrated"``) over ``period`` and the warnings."""
     return _water_balance(region, [_budget_piece(region, runs, period)], period)
 
 
@@ -470,45 +604,69 @@ def write_metrics(metrics: Mapping[str, Any], path: str | Path) -> Path:
     return write_text_atomic(path, json.dumps(json_clean(metrics), indent=2, allow_nan=False) + "\n")
 
 
-def format_table(metrics: Mapping[str, Any]) -> str:
-    """A text table of the median metrics per variable and cell group: calibrated, default and their
-    difference (when the report has a baseline), soil moisture raw and through H; then the water
-    balance medians and warnings."""
-    def f(v):
-        return "     -" if v is None else f"{v:6.3f}"
+def _fmt(v) -> str:
+    return "     -" if v is None else f"{v:6.3f}"
 
-    base = (metrics.get("baseline") or {}).get("variables", {})
-    lines = [f"{metrics.get('strategy', '')} evaluated with {metrics.get('simulator')} over "
-             f"{metrics['period'][0]}..{metrics['period'][1]} ({metrics['n_days']} days)"]
-    head = f"{'var':<13} {'cells':<10} {'n':>5}  {'RMSE':>6}  {'PCC':>6}  {'NSE':>6}"
-    if base:
-        head += f"   {'NSE def':>7}  {'dNSE':>6}  {'RMSE def':>8}"
-    lines.append(head + "   (medians)")
-    for var, block in metrics["variables"].items():
+
+def format_rows(entry: Mapping[str, Any]) -> list[str]:
+    """The median NSE/RMSE of every row (calibrated, default, nearest transfer) per variable and group."""
+    rows = {"calibrated": entry["variables"], "default": (entry.get("baseline") or {}).get("variables", {}),
+            "nearest": (entry.get("nearest") or {}).get("variables", {})}
+    lines = [f"  {'variable':<13} {'cells':<10} {'row':<18} {'n':>5}  {'NSE':>6}  {'RMSE':>6}  {'PCC':>6}   (medians)"]
+    for var in entry["variables"]:
         name = {"sm": "sm raw", THROUGH_H: "sm through H"}.get(var, var)
         for g in ("train", "untrained"):
-            s = block[g]["summary"]
-            row = (f"{name:<13} {g:<10} {len(block[g]['cells']):>5}  {f(s['rmse']['median'])}  "
-                   f"{f(s['pcc']['median'])}  {f(s['nse']['median'])}")
-            if base and var in base:
-                b = base[var][g]["summary"]
-                d = metrics["difference"][var][g]["nse"]
-                row += f"   {f(b['nse']['median']):>7}  {f(d)}  {f(b['rmse']['median']):>8}"
-            lines.append(row)
+            for row, block in rows.items():
+                if var not in block or (row == "nearest" and g == "train"):
+                    continue
+                s = block[var][g]["summary"]
+                if not s["nse"]["n"] and not s["rmse"]["n"]:
+                    continue
+                label = row + (" + H" if var == THROUGH_H else "")
+                lines.append(f"  {name:<13} {g:<10} {label:<18} {len(block[var][g]['cells']):>5}  "
+                             f"{_fmt(s['nse']['median'])}  {_fmt(s['rmse']['median'])}  {_fmt(s['pcc']['median'])}")
+    return lines
+
+
+def format_verdicts(entry: Mapping[str, Any]) -> list[str]:
+    """One verdict line per comparison: the median paired NSE difference, its interval and the verdict."""
+    from .verdict import format_comparison
+
+    lines = []
+    for c in entry.get("comparisons", []):
+        name = {"sm": "sm raw", THROUGH_H: "sm through H"}.get(c["variable"], c["variable"])
+        lines.append("  " + format_comparison(f"{name:<13} {c['group']:<10} {c['row']} vs {c['baseline']}", c))
+    return lines
+
+
+def format_table(metrics: Mapping[str, Any]) -> str:
+    """The report as text, per scored period: every row's medians, the verdict lines (calibrated against
+    each baseline, with the 95 % interval of the median paired difference), then the water balance."""
+    lines = [f"{metrics.get('strategy', '')} evaluated with {metrics.get('simulator')}"
+             + (f"; fitted on {metrics['fitting_window'][0]}..{metrics['fitting_window'][1]}"
+                if metrics.get("fitting_window") else "")]
+    rule = metrics.get("scoring_rule")
+    if rule:
+        lines.append(f"every row's soil moisture through its own {rule['kind']} operator fitted on the "
+                     f"{rule['n_fit_cells']} training cell(s) over the fitting window (same rule for every row)")
+    for name, entry in (metrics.get("periods") or {"score": metrics}).items():
+        lines.append(f"scored on {name.replace('_', ' ')} {entry['period'][0]}..{entry['period'][1]} "
+                     f"({entry['n_days']} days, {entry.get('scored', '')})")
+        lines += format_rows(entry)
+        verdicts = format_verdicts(entry)
+        if verdicts:
+            lines.append("  verdicts (median paired difference over cells, 95 % interval):")
+            lines += verdicts
+        wb = entry.get("water_balance")
+        if wb:
+            lines.append(f"  water balance, {wb['window']['label']} (median over cells):")
+            for run, m in wb["median"].items():
+                lines.append(f"    {run:<11} " + "  ".join(f"{k} {'nan' if v is None else f'{v:.0f}'}"
+                                                         for k, v in m.items()))
+            for w in wb["warnings"]:
+                lines.append(f"  WARNING: {w}")
     for var, why in metrics.get("skipped", {}).items():
         lines.append(f"{var:<13} skipped: {why}")
-    if base:
+    if metrics.get("baseline"):
         lines.append(f"default parameters: {metrics['baseline']['source']}")
-        bop = metrics["baseline"].get("obs_operator")
-        if bop:
-            lines.append(f"default through H: {bop['kind']} operator fitted to the default run on "
-                         f"{bop['fitted_on'][0]}..{bop['fitted_on'][1]}" + (" (in sample)" if bop["in_sample"] else ""))
-    wb = metrics.get("water_balance")
-    if wb:
-        lines.append(f"water balance {wb['period'][0]}..{wb['period'][1]} (median over cells, mm/yr):")
-        for name, m in wb["median"].items():
-            lines.append(f"  {name:<11} " + "  ".join(f"{k} {f(v).strip() if v is None else f'{v:.0f}'}"
-                                                     for k, v in m.items()))
-        for w in wb["warnings"]:
-            lines.append(f"WARNING: {w}")
     return "\n".join(lines)
