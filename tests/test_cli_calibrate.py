@@ -130,7 +130,9 @@ def test_calibrate_with_surrogate_flag_and_evaluate(region_file, tmp_path, capsy
     assert _cli("evaluate", "--region", region_file, "--result", out, "--simulator", "waterbalance",
                 "--period", "2015-06-01", "2015-09-30", "--out", metrics) == 0
     printed = capsys.readouterr().out
-    assert "sm raw        train          2" in printed and "sm raw        untrained      4" in printed
+    assert "sm raw        train      calibrated             2" in printed
+    assert "sm raw        untrained  default                4" in printed
+    assert "(122 days, partly in-sample (121 of 122 days" in printed and "calibrated + H vs default + H" in printed
     data = json.loads(metrics.read_text())
     assert data == evaluate(region, res, "waterbalance", ("2015-06-01", "2015-09-30"))
     assert data["period"] == ["2015-06-01", "2015-09-30"] and data["simulator"] == "waterbalance"

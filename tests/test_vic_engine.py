@@ -257,20 +257,61 @@ def test_vic_verify_scores_the_calibration_period_and_the_period_after(tmp_path,
     assert main(common + ["--out", str(tmp_path / "rep")]) == 0
     text = capsys.readouterr().out
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
-    assert list(report["periods"]) == ["calibration", "after_calibration"]
-    assert report["periods"]["calibration"]["score_period"] == ["2008-01-01", "2008-02-15"]
-    assert report["periods"]["after_calibration"]["score_period"] == ["2008-02-16", "2008-03-31"]
-    n_cal = sum(1 for r in rows if r["time"] <= "2008-02-15")
-    assert report["periods"]["calibration"]["n_obs"]["sm"] == n_cal
-    assert report["periods"]["after_calibration"]["n_obs"]["sm"] == len(rows) - n_cal
-    assert "scored on calibration 2008-01-01..2008-02-15" in text and "scored on after calibration" in text
+    assert list(report["periods"]) == ["held_out", "calibration"]
+    assert report["periods"]["calibration"]["period"] == ["2008-01-01", "2008-02-15"]
+    assert report["periods"]["calibration"]["scored"] == "in-sample"
+    assert report["periods"]["held_out"]["period"] == ["2008-02-16", "2008-03-31"]
+    assert report["periods"]["held_out"]["scored"] == "held-out"
+    assert "scored on calibration 2008-01-01..2008-02-15" in text and "scored on held out 2008-02-16" in text
     for p in report["periods"].values():
-        assert p["metrics"]["sm"]["calibrated"]["rmse"]["summary"]["median"] < 1e-5
-    # an explicit scoring period
-    assert main(common + ["--out", str(tmp_path / "rep2"), "--score-start", "2008-03-01"]) == 0
+        assert p["variables"]["sm"]["all"]["summary"]["rmse"]["median"] < 1e-5
+    # an explicit scoring period, labelled by its overlap with the fitting window
+    assert main(common + ["--out", str(tmp_path / "rep2"), "--score-start", "2008-02-01"]) == 0
     report = json.loads((tmp_path / "rep2" / "report.json").read_text())
-    assert list(report["periods"]) == ["score"] and report["periods"]["score"]["score_period"] == ["2008-03-01", "2008-03-31"]
+    assert list(report["periods"]) == ["score"] and report["periods"]["score"]["period"] == ["2008-02-01", "2008-03-31"]
+    assert report["scored"].startswith("partly in-sample (15 of 60 days")
     assert "observations outside the scored periods" in capsys.readouterr().out
+
+
+@pytest.mark.vic
+@needs_sample
+@needs_vic_exe
+def test_vic_verify_of_the_setups_own_parameters_shows_exactly_no_change(tmp_path, capsys):
+    """A result holding the setup's own parameters: every paired difference is exactly 0 in real VIC."""
+    from vic_paraformer.calibrator import CalibrationResult
+    from vic_paraformer.observation import ObservationOperator
+    from vic_paraformer.parameters import ParameterSpace, default_parameters
+
+    region = region_from_vic(WALNUT, variables=VARS, end="2008-03-31")
+    space = ParameterSpace.preset("vic")
+    values, source = default_parameters(region, space)
+    params = space.to_dataset(values, region.cells).assign_coords(lat=("cell", region.ds["lat"].values),
+                                                                  lon=("cell", region.ds["lon"].values))
+    tc = region.cells[:2]
+    op = ObservationOperator(kind="linear", cells=tc, lat=region.ds["lat"].values[:2], lon=region.ds["lon"].values[:2],
+                             a=[0.5, 0.6], b=[0.0, 0.01])
+    res = CalibrationResult(params=params, strategy="unchanged", parameter_space=space, train_cells=tc,
+                            obs_operator=op, info={"calibration_period": ["2008-01-01", "2008-02-15"]})
+    res.save(tmp_path / "result.nc")
+    rng = np.random.default_rng(0)
+    rows = [{"time": str(t.date()), "lat": la, "lon": lo, "obs_sm": 0.45 * 0.2 + rng.normal(0, 0.02)}
+            for la, lo in zip(region.ds["lat"].values, region.ds["lon"].values) for t in region.times]
+    pd.DataFrame(rows).to_csv(tmp_path / "obs.csv", index=False)
+    assert main(["vic", "verify", "--global", str(WALNUT), "--var", f"VIC_SAMPLE_DATA={SAMPLE}", "--end", "2008-03-31",
+                 "--result", str(tmp_path / "result.nc"), "--obs", str(tmp_path / "obs.csv"), "--exe", REAL_VIC,
+                 "--workdir", str(tmp_path / "runs"), "--spinup-years", "0", "--out", str(tmp_path / "rep")]) == 0
+    text = capsys.readouterr().out
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    for entry in report["periods"].values():
+        for var, groups in entry["difference"].items():
+            for g, m in groups.items():
+                assert all(v == 0.0 for v in m.values() if v is not None), (var, g, m)
+        same = [c for c in entry["comparisons"] if c["baseline"].startswith("default")
+                and (" + H" in c["row"]) == (" + H" in c["baseline"])]
+        assert same and all(c["median"] == 0.0 and c["verdict"] == "no detectable change" for c in same if c["n_cells"])
+        # nothing blames the calibration: a drain without spin-up shows in the default run as well
+        assert all("default run's does too" in w for w in entry["water_balance"]["warnings"])
+    assert "calibrated + H vs default + H: dNSE +0.000 [+0.000, +0.000] -> no detectable change" in text
 
 
 @pytest.mark.vic
@@ -312,24 +353,3 @@ def test_vic_two_workers_are_faster_than_one(tmp_path):
             walls[n] = time.perf_counter() - t0
     np.testing.assert_allclose(outs[1]["sm"].values, outs[2]["sm"].values, atol=1e-6)
     assert walls[2] < 0.85 * walls[1], walls
-
-
-def test_scoring_periods_default_to_the_calibration_period_and_the_period_after():
-    from types import SimpleNamespace
-
-    from vic_paraformer.vic.verify import scoring_periods
-
-    times = pd.date_range("2008-01-01", "2008-12-31")
-    res = SimpleNamespace(info={"calibration_period": ["2008-01-01", "2008-06-30"]})
-    p = scoring_periods(res, times)
-    assert list(p) == ["calibration", "after_calibration"]
-    assert p["after_calibration"] == (pd.Timestamp("2008-07-01"), pd.Timestamp("2008-12-31"))
-    assert list(scoring_periods(SimpleNamespace(info={"calibration_period": ["2008-01-01", "2008-12-31"]}),
-                                times)) == ["calibration"]
-    assert list(scoring_periods(SimpleNamespace(info={}), times)) == ["run"]
-    assert scoring_periods(res, times, "2008-03-01", None) == {"score": (pd.Timestamp("2008-03-01"),
-                                                                         pd.Timestamp("2008-12-31"))}
-    with pytest.raises(VICError, match="not inside the run"):
-        scoring_periods(res, times, "2007-01-01", "2008-02-01")
-    with pytest.raises(VICError, match="does not overlap"):
-        scoring_periods(SimpleNamespace(info={"calibration_period": ["2010-01-01", "2010-02-01"]}), times)

@@ -389,15 +389,19 @@ def test_vic_verify_cli(tmp_path, capsys):
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     from vic_paraformer import metrics
 
-    # hand check of the scores through H from the calibrated run written beside the report
+    # hand check of the scores through H: a linear operator of the stored kind fitted to the calibrated run on the
+    # training cells (in sample: the result records no fitting window), nearest of them elsewhere
+    from vic_paraformer.observation import fit
+
     with xr.open_dataset(tmp_path / "report" / "sim_calibrated.nc") as ds:
         cal_sm = ds["sm"].values
-    near = op.positions(region.ds["lat"].values, region.ds["lon"].values)
-    h = op.a[near][:, None] * cal_sm + op.b[near][:, None]
-    got = np.array(report["metrics"]["sm_through_H"]["calibrated"]["rmse"]["per_cell"], float)
+    refit = fit("linear", cal_sm[:3], sm[:3], cells=tc, lat=region.ds["lat"].values[:3],
+                lon=region.ds["lon"].values[:3])
+    h = refit.apply_region(cal_sm, region)
+    got = np.array(report["variables"]["sm_through_H"]["all"]["rmse"], float)
     np.testing.assert_allclose(got, metrics.rmse(h, sm), rtol=1e-6)
-    assert report["metrics"]["sm"]["calibrated"]["rmse"]["summary"]["n"] == 15
-    assert report["obs_operator"]["original_fitted"]["in_sample"] is True
+    assert report["variables"]["sm"]["all"]["summary"]["rmse"]["n"] == 15
+    assert report["scored"] == "fitting window unknown" and report["scoring_rule"]["kind"] == "linear"
     wb = report["water_balance"]
     assert len(wb["cells"]) == 15 and {"default_ET", "calibrated_baseflow", "calibrated_closure"} <= set(wb["cells"][0])
     assert (tmp_path / "report" / "water_balance.csv").is_file()

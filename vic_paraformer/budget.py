@@ -27,7 +27,8 @@ The window (:func:`budget_window`)
   ``et_tolerance`` *and further than the default run does*: a model that misses observed ET with
   any parameters is not a calibration problem, and unchanged parameters never raise it;
 * runoff + baseflow above precipitation by more than ``1 %`` of P (the column is draining water it
-  started with: a spin-up or a parameter problem).
+  started with: a spin-up or a parameter problem), separately for cells where the default run
+  drains as well (then not the calibration's doing).
 """
 
 from __future__ import annotations
@@ -153,12 +154,14 @@ def observed_et(obs_et: np.ndarray, sim_et: np.ndarray, *, annualise: bool = Tru
 def budget_warnings(calibrated: Mapping[str, np.ndarray], cells: Sequence[int], *,
                     reference_et: np.ndarray | None = None, reference: str = "the default-parameter run",
                     observed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                    et_tolerance: float = ET_TOLERANCE, units: str = "mm/yr") -> list[str]:
+                    et_tolerance: float = ET_TOLERANCE, units: str = "mm/yr",
+                    default: Mapping[str, np.ndarray] | None = None) -> list[str]:
     """Warnings naming the cells whose calibrated water balance is suspect (see the module docstring).
 
     ``reference_et`` is the default run's ET per cell (same window as ``calibrated``); ``observed``
     is ``(observed ET, calibrated ET, default ET)`` per cell on the days with ET observations, as
-    :func:`observed_et` gives them (NaN for cells with too few).
+    :func:`observed_et` gives them (NaN for cells with too few); ``default`` (the default run's budget)
+    tells a drain the calibration caused from one the default run shows as well.
     """
     cells = np.asarray(cells)
     warnings: list[str] = []
@@ -187,12 +190,18 @@ def budget_warnings(calibrated: Mapping[str, np.ndarray], cells: Sequence[int], 
                             f"the default run's, in {bad.size} cell(s) (on the days with ET observations, "
                             f"{units} equivalent): {listing(bad, cal_o, obs)}")
     q = calibrated["runoff"] + calibrated["baseflow"]
-    bad = np.flatnonzero(q > calibrated["P"] * (1 + _RUNOFF_SLACK))
-    if bad.size:
-        detail = ", ".join(f"{cells[i]} ({q[i]:.0f} > {calibrated['P'][i]:.0f} {units})" for i in bad[:10])
-        more = f" and {bad.size - 10} more" if bad.size > 10 else ""
-        warnings.append(f"calibrated runoff + baseflow exceeds precipitation in {bad.size} cell(s) "
-                        f"(the soil column drains): {detail}{more}")
+    drains = q > calibrated["P"] * (1 + _RUNOFF_SLACK)
+    both = np.zeros_like(drains)
+    if default is not None:
+        both = drains & (default["runoff"] + default["baseflow"] > default["P"] * (1 + _RUNOFF_SLACK))
+    for idx, what in ((np.flatnonzero(drains & ~both), "(the soil column drains)"),
+                      (np.flatnonzero(both), "as the default run's does too (a spin-up or forcing matter, not the "
+                                             "calibration's)")):
+        if idx.size:
+            detail = ", ".join(f"{cells[i]} ({q[i]:.0f} > {calibrated['P'][i]:.0f} {units})" for i in idx[:10])
+            more = f" and {idx.size - 10} more" if idx.size > 10 else ""
+            warnings.append(f"calibrated runoff + baseflow exceeds precipitation in {idx.size} cell(s) {what}: "
+                            f"{detail}{more}")
     for w in warnings:
         log.warning("%s", w)
     return warnings

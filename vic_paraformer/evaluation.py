@@ -579,7 +579,7 @@ def _water_balance(region: Region, pieces: Sequence[Mapping[str, Any]], period) 
     window = pieces[0]["window"]
     warnings = budget_warnings(budgets["calibrated"], cells,
                                reference_et=budgets["default"]["ET"] if "default" in budgets else None,
-                               observed=observed, units=window["units"])
+                               observed=observed, units=window["units"], default=budgets.get("default"))
     out = {"period": [window["start"], window["end"]], "units": window["units"], "window": window,
            "reference": "default-parameter run of the same simulator; observed ET compared separately",
            "cells": budget_table(budgets, cells),

@@ -6,16 +6,19 @@
                             [--test-period START END] [--variables sm et] [--max-memory GB] --out metrics.json
 
 Runs the simulator (never the surrogate) with the result's parameters from the region's first
-day, scores RMSE/PCC/NSE per cell over the test period against obs_sm (and obs_et if present)
-for the training and the untrained cells, prints medians and writes every per-cell value as JSON.
-The test period defaults to the one recorded by ``calibrate --test-period`` (or the days after
-its ``--train-period``), else every day of the region.
+day, scores RMSE/PCC/NSE per cell against obs_sm (and obs_et if present) for the training and the
+untrained cells, prints medians and verdicts and writes every per-cell value as JSON. By default
+it scores the days after the span of observations the result was fitted on (held-out) and that
+span itself (labelled in-sample); ``--test-period`` scores the given days instead, labelled by
+their overlap with the fitting window.
 The region is read, simulated and scored a chunk of cells at a time within ``--max-memory`` (only
 per-cell scores and budgets are kept); the report does not depend on the budget.
-Soil moisture is scored raw and, when the result carries an observation operator, through it
-(``sm through H``); the region's default parameters are run and scored beside the calibrated ones
-(``--no-baseline`` skips that run), with a per-cell annual water balance of both and warnings
-naming cells whose calibrated ET or runoff look wrong.
+Every row — calibrated, the region's default parameters, and at untrained cells the nearest
+trained cell's parameters — is scored raw and through its own observation operator fitted by one
+rule (``sm through H``; "default + H" is the do-nothing baseline), with a verdict per variable and
+cell group: better / no detectable change / worse, with the 95 % interval of the median paired
+difference (``--no-baseline`` skips the baselines), and the water balance of both runs over whole
+water years with warnings naming cells whose calibrated ET or runoff look wrong.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ def register(sub) -> None:
                    help="simulator option, repeatable (e.g. exe=/path/vic_image.exe)")
     p.add_argument("--test-period", "--period", dest="period", nargs=2, metavar=("START", "END"), default=None,
                    help="score only these days (inclusive, e.g. 2016-01-01 2016-12-31; earlier days are warm-up); "
-                        "default: the test period recorded in the result, else all days")
+                        "default: the days after the result's fitting window (held-out) and the window itself "
+                        "(in-sample), else all days")
     p.add_argument("--variables", nargs="+", default=["sm", "et"], help="variables to score (default: sm et)")
     add_spinup_argument(p)
     p.add_argument("--no-baseline", action="store_true",
@@ -66,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
     region = Region.open(args.region, max_memory_gb=args.max_memory)  # lazily: read chunk by chunk
     result = CalibrationResult.open(args.result)
     period = tuple(args.period) if args.period else None
-    recorded = result.info.get("test_period")
-    if period is None and recorded:
-        period = tuple(recorded)
-        log.info("scoring the test period %s..%s recorded in %s", period[0], period[1], args.result)
+    window = result.info.get("calibration_period")
+    if period is None and window:
+        log.info("scoring the days after the fitting window %s..%s recorded in %s, and the window itself "
+                 "(in-sample)", window[0], window[1], args.result)
     elif period is None:
-        log.info("scoring every day of the region (the result records no test period; --test-period sets one)")
+        log.info("scoring every day of the region (the result records no fitting window; --test-period sets one)")
     try:
         metrics = evaluate(region, result, simulator=args.simulator, period=period,
                            variables=tuple(args.variables),
