@@ -70,7 +70,8 @@ def test_table_has_paper_layout(reduced):
     assert header.count("|") == 1 + 1 + 4 * 3  # strategy + (3 metrics + worst NSE) x 3 datasets
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
     assert {"sceua", "paraformer_a", "oracle", "default", "truth", "truth (oracle)"} <= set(rows)
-    assert "fitted observation operator" in table and "Water balance" in table and "CPU time (s)" in table
+    assert "own linear observation operator" in table and "Water balance" in table and "CPU time (s)" in table
+    assert "| default + H |" in table and "### Verdicts" in table
     assert "| default |" in table
     assert "±" in table  # spread over the two seeds
 
@@ -200,3 +201,45 @@ def test_separation_hand_values():
     assert sep["oracle_margin"] == pytest.approx(0.90 - 0.52) and sep["default_margin"] == pytest.approx(0.42)
     one_seed = separation({"table": {"sm": {"X": {"a": cell([0.5]), "b": cell([0.4])}}}}, "X")
     assert np.isnan(one_seed["ratio"]) and np.isnan(one_seed["pooled_seed_sd"])
+
+
+def test_verdicts_cover_every_strategy_dataset_and_variable(reduced):
+    _, results = reduced
+    v = results["verdicts"]
+    keys = {(r["strategy"], r["dataset"], r["variable"]) for r in v}
+    assert ("sceua", "DAS-S4NG", "sm_op") in keys and ("paraformer_a", "DAS-S2", "et") in keys
+    for r in v:
+        assert r["n_repetitions"] == 2
+        if not r["n_cells"]:  # e.g. ET on a set without flux towers
+            assert r["verdict"] == "not scored"
+            continue
+        assert r["verdict"] in ("better", "no detectable change", "worse")
+        assert r["ci"][0] <= r["median"] <= r["ci"][1]
+
+
+def test_unchanged_parameters_show_exactly_no_change_in_the_benchmark(tmp_path, monkeypatch):
+    """A strategy that returns the default parameters: every paired difference with the default row is exactly 0."""
+    import time
+
+    from vic_paraformer.benchmark import protocol
+    from vic_paraformer.calibrator import Calibrator
+    from vic_paraformer.parameters import default_parameters
+
+    class Unchanged(Calibrator):
+        name = "unchanged"
+        default_options: dict = {}
+
+        def calibrate(self, region):
+            values, _ = default_parameters(region, self.parameter_space)
+            return self._result(region, values, started=time.perf_counter())
+
+    monkeypatch.setattr(protocol, "get_calibrator_class", lambda name: Unchanged)
+    monkeypatch.setattr(protocol, "installed_strategies", lambda: ["unchanged"])
+    config = BenchmarkConfig.quick(ny=6, nx=6, splits=(3,), neighbour_split=3, strategies=["unchanged"], seeds=[0],
+                                   surrogate_options={"preset": "test"})
+    results = run_benchmark(config, tmp_path / "b")
+    v = [r for r in results["verdicts"] if r["strategy"] == "unchanged"]
+    assert {r["variable"] for r in v} == {"sm", "sm_op", "et"}
+    for r in v:
+        if r["n_cells"]:
+            assert r["median"] == 0.0 and r["ci"] == [0.0, 0.0] and r["verdict"] == "no detectable change", r

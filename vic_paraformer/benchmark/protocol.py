@@ -47,7 +47,7 @@ from ..provenance import library_versions
 from ..region import Region
 from ..errors import StrategyError
 from ..registry import get_calibrator_class, get_simulator, strategies as installed_strategies
-from ..observation import fit as fit_operator
+from ..scoring import DO_NOTHING_KIND, OperatorRule
 from ..parameters import default_parameters
 from ..result import CalibrationResult
 from .diagnostics import CpuClock, sensitivity, water_balance, water_balance_summary
@@ -194,10 +194,17 @@ def _series_cells(region: Region, split) -> dict[str, int]:
 class _Evaluator:
     """Runs the simulator for one parameter set and derives every score of a benchmark row."""
 
-    def __init__(self, region: Region, simulator, space, train_p, test_p, datasets, truth_wb=None):
+    def __init__(self, region: Region, simulator, space, train_p, test_p, datasets, truth_wb=None,
+                 fit_cells: dict[str, np.ndarray] | None = None):
         self.region, self.simulator, self.space = region, simulator, space
         self.train_p, self.test_p, self.datasets = train_p, test_p, datasets
         self.truth_wb = truth_wb
+        # the one scoring rule: each row through its own linear operator, fitted on the dataset's training
+        # cells over the training period, carried to other cells by the nearest rule
+        fit_cells = fit_cells or {d: cells for d, cells in datasets.items()}
+        self.rules = {d: OperatorRule(kind=DO_NOTHING_KIND, fit_cells=tuple(int(c) for c in fit_cells[d]),
+                                      fit_period=(str(train_p[0].date()), str(train_p[1].date())))
+                      for d in datasets}
         obs = region.observations("obs_sm")
         times = region.times
         self.train_idx = np.flatnonzero((times >= train_p[0]) & (times <= train_p[1]))
@@ -214,13 +221,14 @@ class _Evaluator:
         if operator is not None:
             raw["sm"] = (raw["sm"].dims, operator(sm)[:, self.test_idx])
         scores = _score(self.region, raw, self.test_p, self.datasets)
-        op = fit_operator("linear", sm[:, self.train_idx], self.obs_train, cells=self.region.cells,
-                          lat=self.region.ds["lat"].values, lon=self.region.ds["lon"].values)
-        fitted = test_ds[["sm"]].copy()
-        fitted["sm"] = (fitted["sm"].dims, op.apply_region(sm[:, self.test_idx], self.region))
-        op_scores = _score(self.region, fitted, self.test_p, self.datasets, variables=("sm",))
-        for d in scores:
-            scores[d]["sm_op"] = op_scores[d]["sm"]
+        lat, lon, cells = self.region.ds["lat"].values, self.region.ds["lon"].values, self.region.cells
+        obs = self.region.observations("obs_sm")
+        for d, rule in self.rules.items():
+            rows = np.flatnonzero(np.isin(cells, rule.fit_cells))
+            op = rule.fit(sm[rows], obs[rows], self.region.times, cells[rows], lat[rows], lon[rows])
+            fitted = test_ds[["sm"]].copy()
+            fitted["sm"] = (fitted["sm"].dims, op.apply_region(sm[:, self.test_idx], self.region))
+            scores[d]["sm_op"] = _score(self.region, fitted, self.test_p, {d: self.datasets[d]}, variables=("sm",))[d]["sm"]
         wb = water_balance(sim, self.test_p)
         return {"scores": scores, "sim_sm": np.asarray(raw["sm"].values, float), "wb": wb,
                 "water_balance": water_balance_summary(wb, self.truth_wb)}
@@ -287,6 +295,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
         datasets_per_split[k] = ds
         say(f"DAS-S{k}: {len(sp.train)} training cells, {len(sp.neighbours)} untrained neighbours")
     all_ds = {d: c for dd in datasets_per_split.values() for d, c in dd.items()}
+    fit_cells = {d: splits[k].train for k, dd in datasets_per_split.items() for d in dd}
 
     sur_path = out / "surrogate.pt"
     if resume and sur_path.is_file():
@@ -322,7 +331,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
         series[k][name] = np.stack([sm[pos[c]] for c in series_cells[k].values()])
 
     truth_wb = None
-    evaluator = _Evaluator(region, simulator, space, train_p, test_p, all_ds)
+    evaluator = _Evaluator(region, simulator, space, train_p, test_p, all_ds, fit_cells=fit_cells)
     if truth is not None:
         say("oracle: simulating the true parameters with the true forcing")
         row = evaluator.run(truth, sim_region=oracle_region, operator=lambda sm: true_observation_operator(region, sm))
@@ -365,8 +374,8 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
         except VicParaformerError as exc:
             log.warning("skipping strategy %s: %s", name, exc)
     cal_regions = {k: train_region.with_training_cells(sp.train) for k, sp in splits.items()}
-    evaluators = {k: _Evaluator(region, simulator, space, train_p, test_p, datasets_per_split[k], truth_wb)
-                  for k in splits}
+    evaluators = {k: _Evaluator(region, simulator, space, train_p, test_p, datasets_per_split[k], truth_wb,
+                                fit_cells=fit_cells) for k in splits}
     # The neighbour split (the spatial test) first, then the others; within a split seed by seed, so an
     # interrupted run leaves complete seeds of the most informative split behind.
     order = sorted(splits, key=lambda k: (k != config.neighbour_split, k))

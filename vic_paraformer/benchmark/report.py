@@ -27,8 +27,9 @@ PARAMETER_UNITS = {"infilt": "-", "Ds": "fraction of Dsmax", "Dsmax": "mm/day", 
                    "expt": "-"}
 UNITS = {"sm": "m3 m-3", "sm_op": "m3 m-3", "et": "mm/day"}
 TITLES = {"sm": "Soil moisture (calibrated variable), raw model top layer against the observations, test period",
-          "sm_op": "Soil moisture through a fitted observation operator (per-cell a sim + b fitted on the cell's "
-                   "training-period observations), test period",
+          "sm_op": "Soil moisture through H: every row (default + H included, the do-nothing baseline) through "
+                   "its own linear observation operator, fitted on the split's training cells over the training "
+                   "period (other cells: the nearest training cell's map), test period",
           "et": "ET (uncalibrated variable), test period"}
 
 GLOSSARY = [
@@ -48,7 +49,12 @@ GLOSSARY = [
     ("oracle", "the true parameters run with the true forcing, SM mapped through the true observation "
                "operator (synthetic twins only): the ceiling the observation noise allows"),
     ("operator", "the map from model top-layer SM to what a sensor reads (scale and offset); 'fitted' = "
-                 "obs ~ a sim + b per cell on the training period"),
+                 "obs ~ a sim + b per training cell on the training period, fitted to each row's own run by the "
+                 "same rule"),
+    ("default + H", "the default parameters through their own fitted operator: the do-nothing baseline a "
+                    "calibration must beat"),
+    ("verdict", "better / no detectable change / worse: whether the 95 % interval of the median paired "
+                "difference lies above 0, straddles it, or lies below it"),
     ("SCE-UA", "shuffled complex evolution (Duan et al.), a per-cell global optimiser; untrained cells copy the "
                "nearest trained cell"),
     ("DDS", "dynamically dimensioned search (plugin), a per-cell optimiser like SCE-UA"),
@@ -116,9 +122,41 @@ def aggregate(runs: list[dict], config, region: Region, space: ParameterSpace, t
     results = {"config": to_plain(config.__dict__), "table": table, "cost": cost_out, "recovery": rec_out,
                "water_balance": wb_out,
                "runs": [{k: v for k, v in r.items() if k != "scores"} | {"medians": _run_medians(r)} for r in runs]}
+    results["verdicts"] = verdicts(runs)
     results["separation"] = separation(results, f"DAS-S{config.neighbour_split}NG")
     results["separation_operator"] = separation(results, f"DAS-S{config.neighbour_split}NG", var="sm_op")
     return results
+
+
+#: Row labels of the comparisons: each strategy's soil moisture through H is compared with "default + H".
+VERDICT_BASELINE = {"sm": "default", "sm_op": "default + H", "et": "default"}
+
+
+def verdicts(runs: list[dict]) -> list[dict[str, Any]]:
+    """Each strategy against the default row, per dataset and variable: the median paired per-cell NSE
+    difference over seeds and cells, its 95 % bootstrap interval (seeds and cells resampled) and the
+    verdict (:func:`vic_paraformer.verdict.compare_values`)."""
+    from ..verdict import compare_values
+
+    default = next((r for r in runs if r["strategy"] == "default"), None)
+    if default is None:
+        return []
+    per: dict[tuple[str, str, str], list[np.ndarray]] = {}
+    for run in runs:
+        if run["strategy"] in REFERENCE_ROWS:
+            continue
+        for dname, per_var in run["scores"].items():
+            for var, m in per_var.items():
+                per.setdefault((run["strategy"], dname, var), []).append(np.asarray(m["nse"], float))
+    out = []
+    for (strategy, dname, var), seeds in sorted(per.items()):
+        base = np.asarray(default["scores"][dname][var]["nse"], float)
+        a = np.stack(seeds)
+        c = compare_values(a, np.broadcast_to(base, a.shape))
+        out.append({"strategy": strategy, "dataset": dname, "variable": var,
+                    "row": strategy + (" + H" if var == "sm_op" else ""), "baseline": VERDICT_BASELINE.get(var, "default"),
+                    **c})
+    return out
 
 
 def separation(results: dict[str, Any], dataset: str, var: str = "sm") -> dict[str, Any] | None:
@@ -200,6 +238,26 @@ def markdown_table(results: dict[str, Any]) -> str:
         _EXPECTED_N["n"] = None
 
 
+def verdict_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The verdicts as a markdown table, "no detectable change" included."""
+    names = {"sm": "SM raw", "sm_op": "SM through H", "et": "ET"}
+    lines = ["### Verdicts: each strategy against the default row, test period\n",
+             "Median over seeds and cells of the per-cell paired NSE difference (strategy - default; through H: "
+             "strategy + H - default + H, each row through its own operator fitted by the same rule), its 95 % "
+             "bootstrap interval (seeds and cells resampled) and the verdict: better / no detectable change / "
+             "worse.\n",
+             "| strategy | dataset | variable | against | dNSE (median) | 95 % interval | verdict | cells | seeds |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lo, hi = r["ci"]
+        fmt = (lambda v: "–" if v is None or not np.isfinite(v) else f"{v:+.3f}")
+        lines.append(f"| {r['strategy']} | {r['dataset']} | {names.get(r['variable'], r['variable'])} | {r['baseline']} "
+                     f"| {fmt(r['median'])} | [{fmt(lo)}, {fmt(hi)}] | {r['verdict']} | {r['n_cells']} | "
+                     f"{r.get('n_repetitions', 1)} |")
+    lines.append("")
+    return lines
+
+
 def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> str:
     for var in ("sm", "sm_op", "et"):
         if var not in results["table"]:
@@ -226,8 +284,11 @@ def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> s
             for d in dsets:
                 m = tab[d].get(s, {})
                 cells += [_fmt(m.get(k, {}), row=s) for k in METRICS + ("worst",)]
-            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+            label = f"{s} + H" if var == "sm_op" and s in ("default",) else s
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
+    if results.get("verdicts"):
+        lines += verdict_table(results["verdicts"])
     wb = results.get("water_balance") or {}
     if wb:
         lines.append("### Water balance, test year (all cells)\n")
