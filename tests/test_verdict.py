@@ -102,3 +102,33 @@ def test_fitting_window_is_the_span_of_observations_after_warm_up():
     assert fitting_window(times, obs, warmup_days=0) == ("2008-01-21", "2008-08-28")
     assert fitting_window(times, obs, warmup_days=30) == ("2008-04-10", "2008-08-28")
     assert fitting_window(times, obs[:, :10]) is None
+
+
+def test_a_result_records_the_span_of_observations_it_learned_from():
+    """A region spanning the whole year with observations only in January-August records January (after the
+    warm-up)..August as its calibration period, not the region's span."""
+    import time
+
+    import vic_paraformer as vp
+    from vic_paraformer.calibrator import Calibrator
+    from vic_paraformer.parameters import default_parameters
+
+    class Unchanged(Calibrator):
+        name = "unchanged"
+        default_options: dict = {}
+
+        def calibrate(self, region):
+            values, _ = default_parameters(region, self.parameter_space)
+            return self._result(region, values, started=time.perf_counter(), warmup_days=20)
+
+    r = vp.synthetic_region(ny=2, nx=2, years=1, seed=0)
+    ds = r.ds.copy()
+    obs = ds["obs_sm"].values.copy()
+    obs[:, np.asarray(r.times > pd.Timestamp(r.times[0]) + pd.Timedelta(days=150))] = np.nan
+    ds["obs_sm"] = (("cell", "time"), obs)
+    r = vp.Region(ds)
+    res = Unchanged().calibrate(r)
+    last = pd.DatetimeIndex(r.times)[np.isfinite(obs).any(axis=0)][-1]
+    first = pd.DatetimeIndex(r.times)[20:][np.isfinite(obs[:, 20:]).any(axis=0)][0]
+    assert res.info["calibration_period"] == [str(first.date()), str(last.date())]
+    assert res.info["region_period"] == [str(r.times[0].date()), str(r.times[-1].date())]
