@@ -440,6 +440,8 @@ class _Accumulator:
                   "obs_operator": {"kind": result.obs_operator.kind, "description": result.obs_operator.describe(),
                                    "new_cells": result.obs_operator.new_cells},
                   "scoring_rule": rule.describe() if rule is not None else None,
+                  "wb_reference": (result.info or {}).get("wb_reference"),
+                  "training_diagnostics": (result.info or {}).get("training_diagnostics") or [],
                   "warmup_days": result.warmup_days, "spinup_years": int(result.spinup_years),
                   "seed": result.seed, "n_evaluations": int(result.n_evaluations),
                   "calibration_wall_time": float(result.wall_time)}
@@ -667,6 +669,12 @@ def format_table(metrics: Mapping[str, Any]) -> str:
                 lines.append(f"  WARNING: {w}")
     for var, why in metrics.get("skipped", {}).items():
         lines.append(f"{var:<13} skipped: {why}")
+    ref = metrics.get("wb_reference")
+    if ref:
+        lines.append("water-balance reference of the calibration: "
+                     + (ref.get("description") or ref.get("kind") if isinstance(ref, Mapping) else str(ref)))
+    for d in metrics.get("training_diagnostics") or []:
+        lines.append(f"training warning: {d.get('message', d) if isinstance(d, Mapping) else d}")
     if metrics.get("baseline"):
         lines.append(f"default parameters: {metrics['baseline']['source']}")
     return "\n".join(lines)
