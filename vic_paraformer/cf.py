@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import os
 import shlex
 import sys
 from dataclasses import dataclass
@@ -123,6 +124,8 @@ VARIABLES: dict[str, VarInfo] = {
         ("flag_values", np.array([0, 1], np.int8)), ("flag_meanings", "not_trained trained"))),
     "held_out": VarInfo("1", "held-out cell flag", extra=(
         ("flag_values", np.array([0, 1], np.int8)), ("flag_meanings", "trained_on held_out"))),
+    "et_tower": VarInfo("1", "tower-like cell flag: obs_et is observed", extra=(
+        ("flag_values", np.array([0, 1], np.int8)), ("flag_meanings", "no_et_observations et_observed"))),
     "true_obs_scale": VarInfo("1", "true scale of the observation operator (obs = scale sm + offset)"),
     "true_obs_offset": VarInfo(UNITS["obs_sm"], "true offset of the observation operator (obs = scale sm + offset)"),
     **{name: VarInfo(PARAMETER_UNITS[name], f"VIC {name}: {_plain_description(PARAMETER_DESCRIPTIONS[name])}")
@@ -164,8 +167,13 @@ def command_line(argv: Sequence[str]) -> Iterator[None]:
 
 
 def history_line(call: str) -> str:
-    """``"<UTC ISO time>: <command line or Python call> (vic_paraformer <version>)"``."""
-    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """``"<UTC ISO time>: <command line or Python call> (vic_paraformer <version>)"``. The time is
+    now, or the environment variable ``SOURCE_DATE_EPOCH`` (seconds since 1970) when set, so that
+    the same inputs can give byte-identical files."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    stamp = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch.isdigit() else \
+        _dt.datetime.now(_dt.timezone.utc)
+    now = stamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
     if _command is not None:
         what = shlex.join(_command)
     else:
@@ -175,8 +183,15 @@ def history_line(call: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- annotation
-def _is_text(var) -> bool:
-    return var.dtype.kind in ("U", "S", "O")
+def missing_attrs(name: str, attrs: Mapping[str, Any], dtype: Any = np.float64) -> dict[str, Any]:
+    """The CF attributes variable ``name`` (of ``dtype``, with ``attrs``) lacks: those of
+    :func:`info` (``long_name = name`` for a name it does not know); no units for strings and times."""
+    wanted = info(str(name))
+    new = {k: v for k, v in (wanted.attrs() if wanted is not None else {"long_name": str(name)}).items()
+           if k not in attrs}
+    if np.dtype(dtype).kind in ("U", "S", "O", "M"):
+        new.pop("units", None)
+    return new
 
 
 def annotate(ds, *, kind: str, call: str | None = None, title: str | None = None):
@@ -186,15 +201,7 @@ def annotate(ds, *, kind: str, call: str | None = None, title: str | None = None
     added: dict[str, list[str]] = {}
     for name in list(out.variables):
         var = out.variables[name]
-        wanted = info(str(name))
-        new: dict[str, Any] = {}
-        if wanted is not None:
-            new = {k: v for k, v in wanted.attrs().items() if k not in var.attrs}
-        else:
-            if "long_name" not in var.attrs:
-                new["long_name"] = str(name)
-        if _is_text(var) or np.issubdtype(var.dtype, np.datetime64):
-            new.pop("units", None)
+        new = missing_attrs(str(name), var.attrs, var.dtype)
         if new:
             var.attrs = {**var.attrs, **new}
             added[str(name)] = sorted(new)
@@ -215,6 +222,20 @@ def annotate(ds, *, kind: str, call: str | None = None, title: str | None = None
               "history": "prepended" if prepended else "added"}
     out.attrs = {**out.attrs, **glob, ADDED_ATTR: json.dumps(record, sort_keys=True)}
     return out
+
+
+def add_to_netcdf_variable(nc, name: str) -> None:
+    """Give variable ``name`` of an open :class:`netCDF4.Dataset` (written by :func:`annotate`'s
+    caller after the annotated dataset) the attributes it lacks, recorded in ``vic_paraformer_cf``
+    like those :func:`annotate` added."""
+    var = nc.variables[name]
+    new = missing_attrs(name, {k: var.getncattr(k) for k in var.ncattrs()}, var.dtype)
+    if not new:
+        return
+    var.setncatts(new)
+    record = json.loads(nc.getncattr(ADDED_ATTR))
+    record["variables"][name] = sorted(new)
+    nc.setncattr(ADDED_ATTR, json.dumps(record, sort_keys=True))
 
 
 def strip_added(ds):
