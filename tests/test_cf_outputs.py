@@ -182,3 +182,22 @@ def test_every_known_variable_has_units_and_a_long_name():
         assert info.units is not None or name in ("time", "attribute", "parameter"), name
     assert cf.info("true_Dsmax").units == "mm day-1" and cf.info("et_rmse").units == "mm/day"
     assert cf.info("sm_pcc").units == "1" and cf.info("unknown_thing") is None
+
+
+@pytest.mark.vic
+def test_vic_run_and_imported_region_files_are_cf(tmp_path, capsys):
+    from test_vic_runner import REAL_VIC, SAMPLE, VARS, WALNUT
+    from vic_paraformer.vic.importer import region_from_vic
+
+    if REAL_VIC is None or not (SAMPLE / "image").is_dir():
+        pytest.skip("needs the VIC image driver and the VIC sample data")
+    region = region_from_vic(WALNUT, variables=VARS, end="2008-01-20")
+    assert_cf(region.save(tmp_path / "region.nc"), history="Python API Region.save")
+    xr.testing.assert_identical(Region.open(tmp_path / "region.nc").ds, region.ds)
+    out = tmp_path / "run.nc"
+    assert main(["vic", "run", "--global", str(WALNUT), "--var", f"VIC_SAMPLE_DATA={SAMPLE}", "--end", "2008-01-20",
+                 "--out", str(out), "--exe", REAL_VIC, "--workdir", str(tmp_path / "runs")]) == 0
+    assert_cf(out, history="vic-paraformer vic run --global")
+    with xr.open_dataset(out) as ds:
+        np.testing.assert_allclose(ds["lat"].values, region.ds["lat"].values)
+    capsys.readouterr()
