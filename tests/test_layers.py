@@ -6,9 +6,9 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
 0. core        errors, parameters, region, selection (train/test periods and cells), observation
                (observation operators), objective (the calibration objective's terms), result,
                normalizer, provenance, progress (progress-bar default), units (unit ranges and
-               conversion), outputs (the output guard), _io, _procs (child processes), _forkserver
-               (fork-server preload), _version, registry (entry-point discovery),
-               metrics, config (run-configuration files)
+               conversion), cf (CF metadata of written netCDF files), outputs (the output guard),
+               _io, _procs (child processes), _forkserver (fork-server preload), _version, registry
+               (entry-point discovery), metrics, config (run-configuration files)
 1. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the modules
                of vic/ (file formats, import, parameter files, runner, requirements) that
                simulators/vic.py drives
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
               "scoring", "verdict",
-              "provenance", "progress", "units", "outputs", "_io", "_procs", "_forkserver", "_version", "registry",
+              "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_version", "registry",
               "metrics", "config"]),
     ("simulators", ["simulators", "ensemble", "vic.*"]),
     ("surrogate", ["surrogate"]),

@@ -13,7 +13,8 @@ from vic_paraformer.synthetic import ATTRIBUTE_NAMES
 NAMES = ("infilt", "Ds", "Dsmax", "Ws", "expt")
 
 
-def test_deterministic_for_a_seed_and_byte_identical_files(synthetic_tiny, tmp_path):
+def test_deterministic_for_a_seed_and_byte_identical_files(synthetic_tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")   # the time in the files' history
     again = synthetic_region(ny=4, nx=4, years=2, seed=0)
     assert again.ds.identical(synthetic_tiny.ds)
     for v in synthetic_tiny.ds.data_vars:
@@ -191,7 +192,8 @@ def realistic_truth_sm(realistic):
     return sim.run_arrays(true_forcing_region(realistic), realistic.parameters(prefix="true_"))
 
 
-def test_realistic_is_deterministic_byte_for_byte(realistic, tmp_path):
+def test_realistic_is_deterministic_byte_for_byte(realistic, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")   # the time in the files' history
     again = synthetic_region(ny=8, nx=8, years=2, seed=0, difficulty="realistic")
     assert again.ds.identical(realistic.ds)
     assert realistic.save(tmp_path / "a.nc").read_bytes() == again.save(tmp_path / "b.nc").read_bytes()

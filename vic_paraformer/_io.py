@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from .cf import CF_KINDS, annotate
 from .errors import OutputError
 from .outputs import KIND_ATTR, apply_umask, describe, file_kind, explain_write_failure, guarded_replace
 
@@ -52,11 +53,19 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
-def to_netcdf_atomic(ds, path: str | os.PathLike, *, kind: str | None = None, **kwargs) -> Path:
+def to_netcdf_atomic(ds, path: str | os.PathLike, *, kind: str | None = None, call: str | None = None,
+                     **kwargs) -> Path:
     """Write an xarray Dataset to netCDF atomically; ``kind`` is recorded as the global attribute
-    ``vic_paraformer_kind`` (see :func:`vic_paraformer.outputs.file_kind`)."""
+    ``vic_paraformer_kind`` (see :func:`vic_paraformer.outputs.file_kind`).
+
+    The kinds in :data:`vic_paraformer.cf.CF_KINDS` are written with CF-1.8 metadata
+    (:func:`vic_paraformer.cf.annotate`; ``call`` names the Python call in the ``history``
+    attribute when no command line is recorded)."""
     if kind is not None:
-        ds = ds.copy(deep=False)
+        if kind in CF_KINDS:
+            ds = annotate(ds, kind=kind, call=call)
+        else:
+            ds = ds.copy(deep=False)
         ds.attrs = {**ds.attrs, KIND_ATTR: kind}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, **kwargs)

@@ -42,7 +42,7 @@ PARAMETER_DESCRIPTIONS: dict[str, str] = {
     "expt": "Brooks-Corey exponent of the top soil layer (-)",
 }
 
-PARAMETER_UNITS: dict[str, str] = {"infilt": "1", "Ds": "1", "Dsmax": "mm/day", "Ws": "1", "expt": "1"}
+PARAMETER_UNITS: dict[str, str] = {"infilt": "1", "Ds": "1", "Dsmax": "mm day-1", "Ws": "1", "expt": "1"}
 
 #: Bound presets of :meth:`ParameterSpace.preset` (bounds only; the DL training presets are in
 #: :mod:`vic_paraformer.dl.presets`, the surrogate's in ``surrogate.train.SURROGATE_PRESETS``).

@@ -50,6 +50,7 @@ import pandas as pd
 import xarray as xr
 
 from ._io import check_input_file, to_netcdf_atomic
+from .cf import strip_added
 from .errors import RegionError
 from .outputs import KIND_ATTR
 from .parameters import PARAMETER_NAMES, ParameterSpace
@@ -128,6 +129,7 @@ class Region:
         except Exception:  # noqa: BLE001 - the reader's own advice (extra IO back-ends) would mislead
             raise RegionError(f"{path}: cannot read as a netCDF region (damaged or truncated file)") from None
         ds.attrs.pop(KIND_ATTR, None)
+        strip_added(ds)
         if "train_cell" in ds:
             ds["train_cell"] = ds["train_cell"].astype(bool)
         return cls(ds, source=str(path))
@@ -168,11 +170,13 @@ class Region:
             yield sl, self.load_cells(sl)
 
     def save(self, path: str | Path) -> Path:
-        """Write the Region to netCDF atomically (temporary file, then rename)."""
+        """Write the Region to netCDF atomically (temporary file, then rename), with CF-1.8
+        metadata (units and long names, ``Conventions``, ``history``: :mod:`vic_paraformer.cf`);
+        :meth:`open` reads back exactly this region."""
         ds = self._ds.copy()
         if "train_cell" in ds:
             ds["train_cell"] = ds["train_cell"].astype("i1")
-        return to_netcdf_atomic(ds, path, kind="region")
+        return to_netcdf_atomic(ds, path, kind="region", call="Region.save")
 
     # ------------------------------------------------------------------ validation
     def _err(self, msg: str) -> RegionError:

@@ -17,6 +17,8 @@ import numpy as np
 import xarray as xr
 
 from ._io import check_input_file, to_netcdf_atomic, to_plain
+from ._version import __version__
+from .cf import flat_attributes, strip_added
 from .errors import ParameterError, StrategyError
 from .observation import ObservationOperator, identity_operator
 from .parameters import ParameterSpace
@@ -117,12 +119,21 @@ class CalibrationResult:
             "warmup_days": self.warmup_days,
             "spinup_years": int(self.spinup_years),
         }
-        ds.attrs = {"title": "vic_paraformer calibration result", "vic_paraformer_result": json.dumps(to_plain(meta, nan_as_none=False))}
+        plain = to_plain(meta, nan_as_none=False)
+        # the JSON attribute is what open() reads; the same metadata as individual attributes is for
+        # netCDF tools (ncdump); the loss series ("history") stay in the JSON only, the name being
+        # CF's processing history
+        ds.attrs = {"title": "vic_paraformer calibration result",
+                    "source": f"vic_paraformer {__version__}: strategy {self.strategy}",
+                    **flat_attributes({k: v for k, v in plain.items() if k != "history"}),
+                    "vic_paraformer_result": json.dumps(plain)}
         return ds
 
     def save(self, path: str | Path) -> Path:
-        """Write to netCDF atomically; :meth:`open` reads it back."""
-        return to_netcdf_atomic(self.to_dataset(), path, kind="result")
+        """Write to netCDF atomically with CF-1.8 metadata (:mod:`vic_paraformer.cf`): the metadata
+        as one JSON attribute (``vic_paraformer_result``, what :meth:`open` reads back) and as
+        individual attributes (``strategy``, ``seed``, ``options_<name>``...) for netCDF tools."""
+        return to_netcdf_atomic(self.to_dataset(), path, kind="result", call="CalibrationResult.save")
 
     @classmethod
     def open(cls, path: str | Path) -> "CalibrationResult":
@@ -133,6 +144,7 @@ class CalibrationResult:
                 ds = ds.load()
         except Exception:  # noqa: BLE001 - any reader failure means a damaged file
             raise StrategyError(f"{path}: cannot read the calibration result (damaged or truncated netCDF)") from None
+        strip_added(ds)
         if "vic_paraformer_result" not in ds.attrs:
             raise StrategyError(f"{path}: not a vic_paraformer calibration result (attribute 'vic_paraformer_result' missing)")
         try:

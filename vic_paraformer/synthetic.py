@@ -91,6 +91,7 @@ import torch
 import xarray as xr
 from scipy.ndimage import gaussian_filter
 
+from .cf import add_to_netcdf_variable, annotate
 from .errors import RegionError
 from .parameters import ParameterSpace
 from .region import FORCING_VARS, Region, make_region
@@ -733,7 +734,9 @@ def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: fl
         ds = xr.Dataset(skeleton, coords={"cell": np.arange(n), "lat": ("cell", tw.lat), "lon": ("cell", tw.lon),
                                           "time": tw.times, "attribute": list(tw.names),
                                           "row": ("cell", tw.row.astype(int)), "col": ("cell", tw.col.astype(int))})
-        ds.attrs = {**tw.global_attrs(), KIND_ATTR: "region"}
+        ds.attrs = tw.global_attrs()
+        ds = annotate(ds, kind="region", call="write_synthetic_region")
+        ds.attrs = {**ds.attrs, KIND_ATTR: "region"}
         ds.to_netcdf(tmp)
         observed = 0
         with netCDF4.Dataset(tmp, "a") as nc:
@@ -742,6 +745,7 @@ def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: fl
             for name in order:
                 v = nc.createVariable(name, "f4", ("cell", "time"), fill_value=np.float32(np.nan))
                 v.setncatts({**meta[name], "coordinates": "row lon lat col"})
+                add_to_netcdf_variable(nc, name)
             for c0 in range(0, n, step):
                 sl = slice(c0, min(n, c0 + step))
                 part = tw.chunk(sl)
@@ -756,6 +760,7 @@ def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: fl
                 kind = "i1" if values.dtype == np.int8 else "f8"
                 v = nc.createVariable(name, kind, (dims,), fill_value=None if kind == "i1" else np.nan)
                 v.setncatts({**attrs, "coordinates": "row lon lat col"})
+                add_to_netcdf_variable(nc, name)
                 v[:] = values
             if train is not None:
                 nc["train_cell"][:] = np.isin(np.arange(n), train).astype(np.int8)

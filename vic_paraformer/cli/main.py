@@ -74,13 +74,16 @@ def _setup_logging(debug: bool, quiet: bool) -> None:
     root.propagate = False
 
 
-def _run(args: argparse.Namespace) -> int:
-    """The sub-command, with log lines printed above any progress bar instead of through it."""
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """The sub-command, with log lines printed above any progress bar instead of through it, and
+    ``argv`` recorded in the ``history`` of the netCDF files it writes."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from ..cf import command_line
     from ..progress import progress_default
 
-    with logging_redirect_tqdm(loggers=[logging.getLogger("vic_paraformer")]), progress_default(True):
+    with logging_redirect_tqdm(loggers=[logging.getLogger("vic_paraformer")]), progress_default(True), \
+            command_line(["vic-paraformer", *argv]):
         return int(args.func(args) or 0)
 
 
@@ -93,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     previous = _install_sigterm()
     try:
-        return _run(args)
+        return _run(args, sys.argv[1:] if argv is None else argv)
     except Terminated:
         kill_children()
         print("vic-paraformer: terminated (SIGTERM); workers stopped, no partial output was written",

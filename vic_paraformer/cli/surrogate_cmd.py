@@ -69,7 +69,7 @@ def register(sub) -> None:
     e.add_argument("--region", required=True, help="region netCDF")
     e.add_argument("--simulator", default=None, help="simulator to compare with (default: the one it imitates)")
     e.add_argument("--samples", type=positive_int, default=4, help="fresh parameter samples per cell (default 4)")
-    e.add_argument("--out", default=None, help="folder for metrics.json, timeseries.png, nse_cdf.png")
+    e.add_argument("--out", default=None, help="folder for metrics.json, scores.nc, timeseries.png, nse_cdf.png")
     e.add_argument("--seed", type=int, default=0, help="random seed of the fresh parameter samples (default 0)")
     e.add_argument("--max-memory", type=float, default=1.0, metavar="GB",
                    help="memory budget: the region is read, simulated and scored in cell chunks that fit it "

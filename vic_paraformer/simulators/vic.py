@@ -254,6 +254,7 @@ class VICSimulator(Simulator):
             with _NETCDF_LOCK:
                 out = read_outputs(run, setup.rows, setup.cols, setup.days, setup.depth0, cell_ids=setup.cells,
                                    init_storage=setup.init_storage).load()
+            out = out.assign_coords(lat=("cell", setup.lat), lon=("cell", setup.lon))  # as every simulator's output
         except (KeyboardInterrupt, SystemExit):
             kill_all()
             _interrupted(run, self.keep_runs)

@@ -10,7 +10,8 @@ and et. The scores are summarised (median, 5th percentile, ...) over
                       training region);
 ``all``               every cell of the region.
 
-:func:`write_report` saves the report as JSON and plots (time series of a few cells, NSE CDF).
+:func:`write_report` saves the report as JSON, the per-cell scores as CF-1.8 netCDF (``scores.nc``)
+and plots (time series of a few cells, NSE CDF).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
-from .._io import atomic_path, write_text_atomic
+from .._io import atomic_path, to_netcdf_atomic, write_text_atomic
+from ..cf import flat_attributes
 from ..errors import SurrogateError
 from ..region import Region
 from .data import sample_parameters
@@ -134,6 +136,7 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
         "timing": {"simulator_seconds": t_sim, "surrogate_seconds": t_sur,
                    "simulator_cell_days_per_s": cell_days / max(t_sim, 1e-9),
                    "surrogate_cell_days_per_s": cell_days / max(t_sur, 1e-9), "chunks": len(chunks)},
+        "_cells": {"lat": np.asarray(region.ds["lat"].values, float), "lon": np.asarray(region.ds["lon"].values, float)},
         "_series": {"time": region.times, "cells": region.cells[plot_idx], "sim": series_sim, "sur": series_sur,
                     "held_out": is_val[plot_idx]},
     }
@@ -156,8 +159,30 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def scores_dataset(report: dict[str, Any]):
+    """The per-cell scores of a report as an :class:`xarray.Dataset` over ``cell`` (``held_out`` flag,
+    ``<sm|et>_<rmse|pcc|nse>`` medians over samples; ``lat``/``lon`` when the report has them), the
+    report's settings and summaries as global attributes (``summary_<group>_<var>_<metric>_<stat>``)."""
+    import xarray as xr
+
+    per = report["per_cell"]
+    data: dict[str, Any] = {"held_out": ("cell", np.asarray(per["held_out"], np.int8))}
+    for key, values in per.items():
+        if key not in ("cell", "held_out"):
+            data[key] = ("cell", np.asarray(values, float))
+    coords: dict[str, Any] = {"cell": np.asarray(per["cell"])}
+    if "_cells" in report:
+        coords.update(lat=("cell", report["_cells"]["lat"]), lon=("cell", report["_cells"]["lon"]))
+    ds = xr.Dataset(data, coords=coords)
+    settings = {k: report[k] for k in ("simulator", "surrogate_simulator", "region", "n_cells", "n_days", "n_samples",
+                                       "seed", "warmup_days_excluded") if report.get(k) is not None}
+    ds.attrs = flat_attributes({**settings, "summary": report["summary"]})
+    return ds
+
+
 def write_report(report: dict[str, Any], out_dir: str | Path, n_plot_cells: int = 3) -> dict[str, Path]:
-    """Write ``metrics.json``, ``timeseries.png`` and ``nse_cdf.png`` into ``out_dir`` (atomically)."""
+    """Write ``metrics.json``, ``scores.nc`` (:func:`scores_dataset`, CF-1.8), ``timeseries.png`` and
+    ``nse_cdf.png`` into ``out_dir`` (atomically)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -166,9 +191,11 @@ def write_report(report: dict[str, Any], out_dir: str | Path, n_plot_cells: int 
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "metrics.json", "timeseries": out_dir / "timeseries.png", "cdf": out_dir / "nse_cdf.png"}
+    paths = {"json": out_dir / "metrics.json", "scores": out_dir / "scores.nc", "timeseries": out_dir / "timeseries.png",
+             "cdf": out_dir / "nse_cdf.png"}
     plain = {k: v for k, v in report.items() if not k.startswith("_")}
     write_text_atomic(paths["json"], json.dumps(plain, indent=1, default=float))
+    to_netcdf_atomic(scores_dataset(report), paths["scores"], kind="surrogate-scores", call="write_report")
 
     ser = report["_series"]
     held = np.flatnonzero(ser["held_out"])
