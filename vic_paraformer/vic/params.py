@@ -104,7 +104,7 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
             raise VICError(f"cell id(s) {missing[:5].tolist()} are not in the result")
         params = params.sel(cell=cells)
     lat, lon = _cell_latlon(params, region)
-    from .importer import VicGrid
+    from .grid import VicGrid
 
     with xr.open_dataset(template, decode_times=False) as tds:
         for v in (lat_name, lon_name, "run_cell"):
