@@ -124,9 +124,10 @@ def test_every_registered_network_takes_its_declared_inputs_and_hyperparameters(
     from vic_paraformer.dl import modelzoo
     from vic_paraformer.dl.networks import NETWORKS
 
-    assert set(NETWORKS) == {"ffn_a", "lstm_z", "paraformer_a", "paraformer_z"}
+    assert {"ffn_a", "lstm_z", "paraformer_a", "paraformer_z"} <= set(NETWORKS)
+    assert NETWORKS["paraformer_z"].cls is modelzoo.ParaFormerZ
     for name, spec in NETWORKS.items():
-        assert spec.cls is getattr(modelzoo, spec.cls.__name__) and issubclass(spec.cls, torch.nn.Module)
+        assert issubclass(spec.cls, torch.nn.Module)
         args = set(inspect.signature(spec.cls).parameters)
         inputs = {"n_attr", "n_params"} | ({"n_series"} if spec.uses_series else set())
         assert args == inputs | set(spec.hyperparameters), name
