@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     region = vp.synthetic_region(ny=6, nx=6, years=2, seed=0)
     region = region.with_training_cells(region.spatial_split(3).train)
     surrogate = train_surrogate(region, simulator="waterbalance", seed=0, preset="test")
-    names = args.strategies or sorted(vp.strategies())
+    names = args.strategies or sorted(vp.list_strategies())
     out = {}
     for name in names:
         t0 = time.process_time()

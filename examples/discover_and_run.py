@@ -1,11 +1,10 @@
 #!/usr/bin/env python
-"""Discovery from another tool's point of view: list what is installed, pick a strategy by name, run it.
+"""Discovery from another tool's point of view: list what is available, pick a strategy by name, run it.
 
-Any distribution that registers a class in the ``vic_paraformer.strategies`` entry-point group shows up
-here with no change to this script (try ``pip install ./plugins/vic-paraformer-dds``).
+The built-in strategies are listed with any distribution that registers a class in the
+``vic_paraformer.strategies`` entry-point group, with no change to this script (try
+``pip install ./plugins/vic-paraformer-dds``).
 """
-
-from importlib.metadata import entry_points
 
 import vic_paraformer as vp
 from _common import parse_args, print_metrics, synthetic_setup
@@ -13,9 +12,9 @@ from _common import parse_args, print_metrics, synthetic_setup
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0], extra=lambda p: p.add_argument("--strategy", default="sceua"))
-    print("installed strategies (entry-point group vic_paraformer.strategies):")
-    for ep in sorted(entry_points(group="vic_paraformer.strategies"), key=lambda e: e.name):
-        print(f"  {ep.name:14s} {ep.value}" + ("   <- picked" if ep.name == args.strategy else ""))
+    print("installed strategies (built in, and entry-point group vic_paraformer.strategies):")
+    for name, info in vp.registry.discover(vp.registry.STRATEGY_GROUP, load=False).items():
+        print(f"  {name:14s} {info.distribution:20s} {info.value}" + ("   <- picked" if name == args.strategy else ""))
     print(f"{args.strategy}: {vp.registry.get_calibrator_class(args.strategy).description}")
     region, calibration_region, test_period, surrogate = synthetic_setup(args.quick, args.seed)
     calibrator = vp.get_calibrator(args.strategy, seed=args.seed, **_options(args.strategy, args.quick, surrogate))

@@ -109,14 +109,6 @@ def test_the_options_of_every_strategy_list_without_torch():
     assert loaded == {"torch": False, "spotpy": False}
 
 
-def test_built_in_networks_are_registered_as_declared():
-    from vic_paraformer.dl.modelzoo import NETWORKS
-    from vic_paraformer.dl.networks import BUILT_IN_NETWORKS
-
-    for kind, (uses_series, hyper) in BUILT_IN_NETWORKS.items():
-        assert NETWORKS[kind].uses_series == uses_series and dict(NETWORKS[kind].hyperparameters) == hyper
-
-
 def test_every_option_of_every_installed_strategy_is_documented():
     from vic_paraformer.registry import get_calibrator_class, strategies
 

@@ -137,6 +137,17 @@ def test_imports_only_go_down():
     assert not bad, "layer violations:\n" + "\n".join(sorted(bad))
 
 
+def test_private_modules_of_a_subpackage_stay_inside_it():
+    """``pkg._x`` is pkg's own business: modules outside ``pkg`` use its public modules."""
+    bad = []
+    for module, deps in GRAPH.items():
+        for dep in deps:
+            owner, _, leaf = dep.rpartition(".")
+            if owner and leaf.startswith("_") and not (module == owner or module.startswith(owner + ".")):
+                bad.append(f"{module} imports {dep}")
+    assert not bad, "private modules used from outside their package:\n" + "\n".join(sorted(bad))
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components with more than one module (Tarjan)."""
     index: dict[str, int] = {}

@@ -118,6 +118,36 @@ def test_build_network_rejects_bad_configs():
         build_network({"kind": "paraformer_a", "n_attr": 3, "n_params": 5, "d_model": 10, "n_heads": 4})
 
 
+def test_every_registered_network_takes_its_declared_inputs_and_hyperparameters():
+    import inspect
+
+    from vic_paraformer.dl import modelzoo
+    from vic_paraformer.dl.networks import NETWORKS
+
+    assert {"ffn_a", "lstm_z", "paraformer_a", "paraformer_z"} <= set(NETWORKS)
+    assert NETWORKS["paraformer_z"].cls is modelzoo.ParaFormerZ
+    for name, spec in NETWORKS.items():
+        assert issubclass(spec.cls, torch.nn.Module)
+        args = set(inspect.signature(spec.cls).parameters)
+        inputs = {"n_attr", "n_params"} | ({"n_series"} if spec.uses_series else set())
+        assert args == inputs | set(spec.hyperparameters), name
+
+
+def test_a_network_name_is_registered_once():
+    from vic_paraformer.dl.networks import NETWORKS, get_network, register
+
+    same = get_network("ffn_a")
+    assert register("ffn_a", same.target, uses_series=False, hyperparameters=same.hyperparameters) == same
+    with pytest.raises(StrategyError, match="'ffn_a' is already registered"):
+        register("ffn_a", LSTMZ, uses_series=True, hyperparameters={"hidden_size": int})
+    try:
+        spec = register("tiny_ffn", FFNA, uses_series=False, hyperparameters={"hidden_size": int, "dropout": float})
+        net = build_network({"kind": "tiny_ffn", "n_attr": 3, "n_params": 5, "hidden_size": 4, "dropout": 0.0})
+        assert spec.cls is FFNA and net(torch.zeros(2, 3)).shape == (2, 5)
+    finally:
+        NETWORKS.pop("tiny_ffn", None)
+
+
 def test_gradients_reach_paraformer_through_a_frozen_lstm_surrogate():
     from vic_paraformer.parameters import ParameterSpace
     from vic_paraformer.region import FORCING_VARS

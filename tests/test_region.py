@@ -105,3 +105,23 @@ def test_spatial_split_16x16_k8():
         assert min(max(abs(row[c] - r), abs(col[c] - cc)) for r, cc in rc) == 1
 
 
+
+
+def test_parse_period_gives_one_type_from_every_spelling():
+    import datetime as dt
+
+    from vic_paraformer.region import Period, parse_period
+
+    want = Period(pd.Timestamp("2016-01-01"), pd.Timestamp("2016-12-31"))
+    for spelling in (["2016-01-01", "2016-12-31"], ("2016-01-01T06:00", "2016-12-31 23:59"),
+                     slice("2016-01-01", "2016-12-31"), (dt.date(2016, 1, 1), np.datetime64("2016-12-31")), want):
+        got = parse_period(spelling)
+        assert type(got) is Period and got == want and isinstance(got.start, pd.Timestamp)
+    assert str(want) == "2016-01-01..2016-12-31" and want.iso() == ["2016-01-01", "2016-12-31"]
+    assert parse_period(None) is None
+    with pytest.raises(RegionError, match="--test-period end 'x' is not a date"):
+        parse_period(["2016-01-01", "x"], "--test-period")
+    with pytest.raises(RegionError, match="starts 2016-02-01 after it ends 2016-01-01"):
+        parse_period(["2016-02-01", "2016-01-01"])
+    with pytest.raises(RegionError, match="must be two dates"):
+        parse_period("2016-01-01")

@@ -1,6 +1,10 @@
+import importlib.metadata as md
+import os
 import subprocess
 import sys
 import textwrap
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,10 +16,12 @@ from vic_paraformer.errors import StrategyError
 from _helpers import grid_region
 
 BUILTINS = {"sceua", "ffn_a", "lstm_z", "paraformer_a", "paraformer_z"}
+REPO = Path(__file__).resolve().parents[1]
 
 
-def make_fake_distribution(root, name="fakecal", strategy="fake_mean", broken=False):
-    """A minimal installed distribution (dist-info + module) on a sys.path folder."""
+def make_fake_distribution(root, name="fakecal", strategy="fake_mean", broken=False, target=None):
+    """A minimal installed distribution (dist-info + module) on a sys.path folder; ``target`` points
+    its entry point elsewhere than its own module."""
     mod = f"{name}_mod"
     (root / f"{mod}.py").write_text(textwrap.dedent(f'''
         import time
@@ -36,19 +42,73 @@ def make_fake_distribution(root, name="fakecal", strategy="fake_mean", broken=Fa
     info = root / f"{name}-1.2.3.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.2.3\n")
-    (info / "entry_points.txt").write_text(f"[vic_paraformer.strategies]\n{strategy} = {mod}:FakeCalibrator\n")
+    (info / "entry_points.txt").write_text(
+        f"[vic_paraformer.strategies]\n{strategy} = {target or mod + ':FakeCalibrator'}\n")
     return root
 
 
 def test_builtins_are_registered():
-    assert BUILTINS <= set(vp.strategies())
-    assert {"waterbalance", "vic"} <= set(vp.simulators())
+    assert BUILTINS <= set(vp.list_strategies())
+    assert {"waterbalance", "vic"} <= set(vp.list_simulators())
+    assert vp.registry.strategies is vp.list_strategies  # the older name of the same function
+
+
+def test_builtins_need_no_installed_metadata(monkeypatch):
+    """An uninstalled checkout (no entry points at all) still has every built-in strategy and simulator."""
+    monkeypatch.setattr(md, "entry_points", lambda **kw: [])
+    assert set(vp.list_strategies()) == BUILTINS
+    assert set(vp.list_simulators()) == {"waterbalance", "vic"}
+    infos = registry.discover(registry.STRATEGY_GROUP)
+    assert all(i.ok and i.builtin and i.distribution == "vic-paraformer" for i in infos.values())
+    assert vp.get_calibrator("sceua").name == "sceua"
+    assert type(vp.get_simulator("waterbalance")).__name__ == "WaterBalanceSimulator"
+
+
+def test_an_uninstalled_checkout_lists_its_builtins_in_a_fresh_interpreter(tmp_path):
+    """Run from the source tree with site-packages switched off: nothing is installed."""
+    code = "import vic_paraformer as vp; print(' '.join(vp.list_strategies())); print(vp.__file__)"
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=REPO,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, check=True)
+    names, where = out.stdout.splitlines()
+    assert set(names.split()) == BUILTINS and where.startswith(str(REPO))
+
+
+def test_builtin_entry_point_of_the_same_class_is_not_a_conflict(tmp_path, monkeypatch):
+    make_fake_distribution(tmp_path, name="oldcopy", strategy="sceua", target=registry.BUILTIN_STRATEGIES["sceua"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        infos = registry.discover(registry.STRATEGY_GROUP, load=False)
+    assert infos["sceua"].ok and infos["sceua"].builtin
+    assert registry.get_calibrator_class("sceua").__name__ == "SCEUACalibrator"
+
+
+def test_a_plugin_cannot_take_over_a_builtin_name(tmp_path, monkeypatch):
+    make_fake_distribution(tmp_path, name="impostor", strategy="sceua")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert vp.list_strategies().count("sceua") == 1
+    with pytest.warns(RuntimeWarning, match=r"'sceua' is registered 2 times.*impostor: impostor_mod:FakeCalibrator"):
+        infos = registry.discover(registry.STRATEGY_GROUP)
+    assert not infos["sceua"].ok and len(infos["sceua"].conflict) == 2
+    with pytest.raises(StrategyError, match=r"vic-paraformer \(built in\).*impostor.*cannot be taken over"):
+        vp.get_calibrator("sceua")
+    assert vp.get_calibrator("paraformer_z").name == "paraformer_z"  # the other names are unaffected
+
+
+def test_two_plugins_with_one_name_conflict(tmp_path, monkeypatch):
+    for dist in ("first", "second"):
+        (tmp_path / dist).mkdir()
+        make_fake_distribution(tmp_path / dist, name=dist, strategy="same_name")
+        monkeypatch.syspath_prepend(str(tmp_path / dist))
+    with pytest.raises(StrategyError, match=r"'same_name' is registered 2 times") as err:
+        vp.get_calibrator("same-name")
+    assert "first: first_mod:FakeCalibrator" in str(err.value) and "second: second_mod:FakeCalibrator" in str(err.value)
 
 
 def test_third_party_entry_point_is_discovered_and_runs(tmp_path, monkeypatch):
     make_fake_distribution(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert "fake_mean" in vp.strategies()
+    assert "fake_mean" in vp.list_strategies()
     region = grid_region()
     result = vp.calibrate(region, strategy="fake-mean", seed=1)  # hyphenated alias
     assert result.strategy == "fake_mean"
@@ -82,7 +142,7 @@ def test_unknown_option_is_rejected(tmp_path, monkeypatch):
 
 def test_cli_lists_builtins_and_plugin(tmp_path):
     make_fake_distribution(tmp_path)
-    env_path = str(tmp_path)
+    env_path = os.pathsep.join([str(tmp_path), str(REPO)])
     out = subprocess.run([sys.executable, "-m", "vic_paraformer.cli.main", "strategies"], capture_output=True,
                          text=True, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, check=True)
     names = set(out.stdout.split())
@@ -104,13 +164,12 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
     assert len(out.stderr.strip().splitlines()) == 1 and "missing.nc" in out.stderr
 
 
-def test_strategies_stays_callable_after_importing_a_builtin_module():
-    import vic_paraformer.strategies.sceua  # noqa: F401  (binds vp.strategies to the sub-package)
-
-    assert BUILTINS <= set(vp.strategies())
-
-
-def test_simulators_stays_callable_after_importing_the_subpackage():
-    import vic_paraformer.simulators.base  # noqa: F401
-
-    assert {"waterbalance", "vic"} <= set(vp.simulators())
+def test_the_subpackages_and_the_listing_functions_do_not_depend_on_import_order():
+    code = ("import vic_paraformer as vp, types; a = vp.strategies, vp.simulators; "
+            "import vic_paraformer.strategies.sceua, vic_paraformer.simulators.base; "
+            "assert a == (vp.strategies, vp.simulators) and all(isinstance(m, types.ModuleType) for m in a); "
+            "assert type(vp.strategies) is types.ModuleType and type(vp.simulators) is types.ModuleType; "
+            "print(' '.join(vp.list_strategies()), ' '.join(vp.list_simulators()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert BUILTINS | {"waterbalance", "vic"} <= set(out.stdout.split())

@@ -34,7 +34,7 @@ def test_periods_complete_each_other_and_must_not_overlap(synthetic_tiny):
         resolve_periods(region, test=["2019-01-01", "2019-12-31"])
     with pytest.raises(SelectionError, match="not a date"):
         resolve_periods(region, test=["soon", "later"])
-    with pytest.raises(SelectionError, match="end is before the start"):
+    with pytest.raises(SelectionError, match="starts 2016-01-01 after it ends 2015-12-31"):
         resolve_periods(region, train=["2016-01-01", "2015-12-31"])
 
 

@@ -7,6 +7,9 @@ API::
     region = vp.Region.open("region.nc")
     result = vp.calibrate(region, strategy="paraformer_z", surrogate="surrogate.pt", seed=0)
     result.save("result.nc")
+
+``list_strategies()`` and ``list_simulators()`` name what is available (built-ins and plugins);
+``vic_paraformer.strategies`` and ``vic_paraformer.simulators`` are the sub-packages of the built-ins.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .errors import (ParameterError, RegionError, SimulatorError, StrategyError, SurrogateError,
                      VicParaformerError, VICError)
-from .registry import calibrate, get_calibrator, get_simulator, simulators, strategies
+from .registry import calibrate, get_calibrator, get_simulator, list_simulators, list_strategies
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -32,6 +35,10 @@ _LAZY: dict[str, str] = {
     "Region": ".region",
     "SpatialSplit": ".region",
 }
+#: Sub-packages imported on first use. They are always the packages: the listing functions are
+#: ``list_strategies`` and ``list_simulators``, so importing a module of a sub-package (which makes
+#: Python bind the sub-package here) changes nothing.
+_SUBPACKAGES = ("strategies", "simulators")
 
 if TYPE_CHECKING:  # pragma: no cover
     from .calibrator import CalibrationResult, Calibrator
@@ -44,11 +51,13 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value
         return value
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
 
 
 def synthetic_region(*args, **kwargs) -> "Region":
@@ -61,6 +70,6 @@ def synthetic_region(*args, **kwargs) -> "Region":
 __all__ = [
     "__version__", "CalibrationResult", "Calibrator", "ParameterError", "RegionError", "SimulatorError",
     "StrategyError", "SurrogateError", "VicParaformerError", "VICError", "PARAMETER_NAMES", "ParameterSpace",
-    "Region", "SpatialSplit", "calibrate", "get_calibrator", "get_simulator", "simulators", "strategies",
-    "synthetic_region",
+    "Region", "SpatialSplit", "calibrate", "get_calibrator", "get_simulator", "list_simulators",
+    "list_strategies", "synthetic_region",
 ]

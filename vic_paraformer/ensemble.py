@@ -54,7 +54,7 @@ from ._procs import die_with_parent
 from .errors import SimulatorError
 from .parameters import PARAMETER_NAMES
 from .progress import show_progress
-from .region import Region, parse_period
+from .region import Period, Region, parse_period
 from .simulators.base import OUTPUT_VARS, Simulator, check_params
 
 log = logging.getLogger(__name__)
@@ -410,8 +410,7 @@ class EnsembleRunner:
         n_s, n_c = theta.shape[:2]
         times = region.times
         if period is not None:
-            sl = slice(*parse_period(period))
-            times = _period_times(times, sl)
+            times = _period_times(times, parse_period(period))
         n_t = len(times)
         chunks = self.chunks(n_s, n_c)
         cells = region.cells
@@ -506,11 +505,11 @@ class EnsembleRunner:
         return ds.isel(sample=0, drop=True) if single else ds
 
 
-def _period_times(times, sl: slice):
-    """The days of ``times`` inside ``sl`` (inclusive), raising SimulatorError if none."""
+def _period_times(times, period: Period):
+    """The days of ``times`` inside ``period`` (inclusive), raising SimulatorError if none."""
     import pandas as pd
 
-    idx = pd.Series(np.arange(len(times)), index=times).loc[sl]
+    idx = pd.Series(np.arange(len(times)), index=times).loc[slice(*period)]
     if len(idx) == 0:
-        raise SimulatorError(f"period {sl.start}..{sl.stop} has no days in {times[0].date()}..{times[-1].date()}")
+        raise SimulatorError(f"period {period} has no days in {times[0].date()}..{times[-1].date()}")
     return times[idx.values]

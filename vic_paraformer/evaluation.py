@@ -100,7 +100,7 @@ def _require_scored_observations(region: Region, available: Mapping[str, str], p
     counts = {name: int(np.isfinite(obs[name]).sum()) for name in available.values()}  # chunk-wise when lazy
     if not any(counts.values()):
         t = region.times
-        where = f"period {period[0]}..{period[1]}" if period else "the region"
+        where = f"period {period}" if period else "the region"
         raise VicParaformerError(f"no observations ({', '.join(counts)}) in {where}; nothing to score (the region "
                                  f"covers {t[0].date()}..{t[-1].date()}; choose a period with observations)")
 

@@ -43,7 +43,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -583,9 +583,31 @@ def cells_per_chunk(max_memory_gb: float, n_days: int, bytes_per_cell_day: float
     if not max_memory_gb > 0:
         raise RegionError(f"the memory budget must be > 0 GB, got {max_memory_gb}")
     return max(1, int(max_memory_gb * 1e9 // (bytes_per_cell_day * max(1, n_days))))
-def parse_period(period, what: str = "period") -> tuple[str, str] | None:
-    """``(start, end)`` (strings, datetimes or a slice) as ISO dates; RegionError naming ``what`` when
-    a bound is not a date or the start is after the end. None stays None."""
+class Period(NamedTuple):
+    """An inclusive period of days: ``start`` and ``end`` as midnight timestamps.
+
+    A plain 2-tuple too (``slice(*period)`` selects it from a time axis); ``str(period)`` is
+    ``"YYYY-MM-DD..YYYY-MM-DD"`` and :meth:`iso` the two ISO dates (for metadata).
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    def __str__(self) -> str:
+        return f"{self.start.date()}..{self.end.date()}"
+
+    def iso(self) -> list[str]:
+        """``[start, end]`` as ISO day strings."""
+        return [str(self.start.date()), str(self.end.date())]
+
+
+def parse_period(period, what: str = "period") -> Period | None:
+    """The :class:`Period` of ``period``: two dates (strings, datetimes, timestamps) or a slice of
+    them, both days included; a time of day is dropped. None stays None.
+
+    RegionError naming ``what`` when it is not two values, a bound is not a date, or it starts
+    after it ends.
+    """
     if period is None:
         return None
     if isinstance(period, slice):
@@ -600,10 +622,10 @@ def parse_period(period, what: str = "period") -> tuple[str, str] | None:
             ts = None
         if ts is None or ts is pd.NaT:
             raise RegionError(f"{what} {label} {value!r} is not a date; expected YYYY-MM-DD")
-        out.append(ts)
+        out.append(ts.normalize())
     if out[0] > out[1]:
         raise RegionError(f"{what} starts {out[0].date()} after it ends {out[1].date()}")
-    return str(out[0].date()), str(out[1].date())
+    return Period(out[0], out[1])
 
 
 def make_region(*, lat, lon, time, forcing: dict, attributes, attribute_names: Sequence[str],

@@ -25,36 +25,22 @@ import numpy as np
 import pandas as pd
 
 from .errors import RegionError, VicParaformerError
-from .region import Region
-
-Period = tuple[pd.Timestamp, pd.Timestamp]
+from .region import Period, Region, parse_period
 
 
 class SelectionError(VicParaformerError, ValueError):
     """A period or a training-cell selection is malformed or does not fit the region."""
 
 
-def _day(text, what: str) -> pd.Timestamp:
+def _parse(values: Sequence | None, what: str) -> Period | None:
     try:
-        return pd.Timestamp(text).normalize()
-    except (ValueError, TypeError):
-        raise SelectionError(f"{what}: {text!r} is not a date (expected YYYY-MM-DD)") from None
-
-
-def parse_period(values: Sequence | None, what: str) -> Period | None:
-    """``(start, end)`` from two date strings (inclusive), or None."""
-    if values is None:
-        return None
-    if len(values) != 2:
-        raise SelectionError(f"{what} takes two dates, START END; got {list(values)}")
-    start, end = _day(values[0], what), _day(values[1], what)
-    if end < start:
-        raise SelectionError(f"{what} {start.date()} {end.date()}: the end is before the start")
-    return start, end
+        return parse_period(values, what)
+    except RegionError as exc:
+        raise SelectionError(str(exc)) from None
 
 
 def _fmt(p: Period) -> str:
-    return f"{p[0].date()}..{p[1].date()}"
+    return str(Period(*p))
 
 
 def resolve_periods(region: Region, train: Sequence | None = None,
@@ -66,7 +52,7 @@ def resolve_periods(region: Region, train: Sequence | None = None,
     are clipped to the days the region has; a period outside the region or overlapping periods
     are errors naming the dates.
     """
-    tr, te = parse_period(train, "--train-period"), parse_period(test, "--test-period")
+    tr, te = _parse(train, "--train-period"), _parse(test, "--test-period")
     first, last = region.times[0].normalize(), region.times[-1].normalize()
     span = f"the region covers {first.date()}..{last.date()}"
     for p, what in ((tr, "--train-period"), (te, "--test-period")):
@@ -76,10 +62,10 @@ def resolve_periods(region: Region, train: Sequence | None = None,
         if te[0] <= first:
             raise SelectionError(f"--test-period {_fmt(te)} leaves no days before it to train on ({span}); "
                                  "give --train-period too")
-        tr = (first, te[0] - pd.Timedelta(days=1))
+        tr = Period(first, te[0] - pd.Timedelta(days=1))
     elif tr is not None and te is None and tr[1] < last:
-        te = (tr[1] + pd.Timedelta(days=1), last)
-    clip = lambda p: None if p is None else (max(p[0], first), min(p[1], last))  # noqa: E731
+        te = Period(tr[1] + pd.Timedelta(days=1), last)
+    clip = lambda p: None if p is None else Period(max(p[0], first), min(p[1], last))  # noqa: E731
     tr, te = clip(tr), clip(te)
     if tr is not None and te is not None and tr[0] <= te[1] and te[0] <= tr[1]:
         raise SelectionError(f"--train-period {_fmt(tr)} and --test-period {_fmt(te)} overlap: a test score "
@@ -138,5 +124,5 @@ def parse_train_cells(spec: str, region: Region) -> np.ndarray:
 
 def describe(train: Period | None, test: Period | None) -> dict[str, list[str] | None]:
     """The periods as ISO day strings (for a result's metadata)."""
-    iso = lambda p: None if p is None else [str(p[0].date()), str(p[1].date())]  # noqa: E731
+    iso = lambda p: None if p is None else Period(*p).iso()  # noqa: E731
     return {"train_period": iso(train), "test_period": iso(test)}

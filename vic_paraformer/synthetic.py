@@ -336,7 +336,7 @@ def _observed_attributes(rng_r, d: TwinDifficulty, attrs: dict, ny: int, nx: int
 
 def _climate_cells(forcing: dict) -> tuple[np.ndarray, np.ndarray]:
     """Mean annual precipitation (mm/yr) and aridity (PET/P) per cell of a forcing dict ``(cell, time)``."""
-    from .simulators._wb_core import potential_et
+    from .simulators.meteorology import potential_et
 
     f_t = torch.as_tensor(np.stack([forcing[k] for k in FORCING_VARS], axis=-1), dtype=torch.float64)
     pet = potential_et(f_t).numpy()
@@ -459,13 +459,13 @@ class _Twin:
         prec = prec * scale[:, None]
         wet = (prec > 0.5).astype(float)
         # radiation: extraterrestrial x transmissivity reduced on wet days
-        from .simulators._wb_core import extraterrestrial_radiation
+        from .simulators.meteorology import STEFAN_BOLTZMANN, extraterrestrial_radiation
 
         ra = np.stack([extraterrestrial_radiation(la, self.doy) for la in self.lat[sl]])
         cloud = np.clip(0.15 + 0.55 * wet + 0.1 * np.clip(latent, -1, 1), 0.0, 0.95)
         swdown = ra * 0.75 * (1 - 0.65 * cloud)
         tk = air + 273.15
-        lwdown = 5.670374419e-8 * tk ** 4 * np.clip(0.70 + 0.004 * air + 0.22 * cloud, 0.5, 1.0)
+        lwdown = STEFAN_BOLTZMANN * tk ** 4 * np.clip(0.70 + 0.004 * air + 0.22 * cloud, 0.5, 1.0)
         elev = a["elevation"]
         pressure = 101.325 * ((293.0 - 0.0065 * elev) / 293.0) ** 5.26
         pressure = np.repeat(pressure[:, None], n_days, axis=1)

@@ -16,7 +16,8 @@ that names the cell and day and, when the values match a common other unit, that
     obs_sm     m3 m-3    0 .. 1             percent (above 1); above the cell's porosity: warning
     obs_et     mm/day    0 .. 50            W m-2 latent heat (above 50), m/day (all below 0.05)
 
-Annual precipitation (mean over cells) must lie between 5 and 15000 mm/year. Negative values of a
+The same table (:data:`RANGES`) bounds the forcing a VIC import accepts. Annual precipitation
+(mean over cells) must lie between 5 and 15000 mm/year. Negative values of a
 non-negative variable, a recognised unit mistake, precipitation above 2000 mm/day and soil moisture
 outside 0..1 are errors; other values outside the plausible range are logged as warnings (idealised
 experiments may use them).
@@ -65,7 +66,12 @@ CONVERSIONS: dict[str, dict[str, Callable[[np.ndarray], np.ndarray]]] = {
                "W m-2": lambda v: v * 86400.0 / 2.45e6},
 }
 
-#: Valid range of each variable in its canonical unit.
+#: Plausible range of each daily variable in its canonical unit: the Region's checks, and the VIC
+#: importer's (:mod:`vic_paraformer.vic.importer` rejects VIC forcing outside it, a unit mistake VIC
+#: would make too). ``lwdown`` 40..700 W m-2: daily-mean downward longwave at the surface runs from
+#: about 60-100 W m-2 (Antarctic plateau in winter) to about 450-500 W m-2 (humid tropics); the
+#: emission of a 50 degC black-body sky is 618 W m-2, so 700 leaves headroom, and a clear sky at
+#: -80 degC (emissivity 0.6) still gives about 47 W m-2.
 RANGES: dict[str, tuple[float, float]] = {
     "prec": (0.0, 2000.0), "air_temp": (-90.0, 70.0), "swdown": (0.0, 1500.0), "lwdown": (40.0, 700.0),
     "pressure": (20.0, 120.0), "vp": (0.0, 15.0), "wind": (0.0, 100.0), "obs_sm": (0.0, 1.0), "obs_et": (0.0, 50.0),

@@ -20,8 +20,8 @@ from ..registry import STRATEGY_GROUP, discover, get_calibrator_class, normalize
 
 def register(sub) -> None:
     p = sub.add_parser("strategies", help="list installed calibration strategies and their options",
-                       description="List the strategies registered in the entry-point group "
-                                   f"'{STRATEGY_GROUP}', built-in and from other installed distributions; with NAME, "
+                       description="List the built-in strategies and those other installed distributions "
+                                   f"register in the entry-point group '{STRATEGY_GROUP}'; with NAME, "
                                    "every option of that strategy with its type, default and meaning.",
                        epilog="Options are set with 'calibrate --option KEY=VALUE' or under 'options:' in a "
                               "'calibrate --config' YAML file (examples/configs/ has one per strategy).")

@@ -10,14 +10,14 @@ Modules, one job each:
 :mod:`.config`             :class:`TrainConfig` (typed, validated), option defaults
 :mod:`.presets`            what ``preset="paper"`` / ``"cpu"`` / ``"small"`` / ``"auto"`` set
 :mod:`.inputs`             network inputs: :class:`InputNormalization` (shared ``Normalizer``)
-:mod:`.modelzoo`           one module per network, registered by name
+:mod:`.networks`           the network registry: name, class, inputs, hyperparameters (torch-free)
+:mod:`.modelzoo`           one module per network
 :mod:`.losses`             masked RMSE and the range-boundary loss (paper eq. 13-14)
 :mod:`vic_paraformer.observation`  the observation operator, refitted to the simulation every epoch
 :mod:`.cell_params`        per-cell network outputs (windows averaged for series networks)
 :mod:`.trainer`            the training loop :func:`train`
 :mod:`.model_file`         model files: ``save`` / ``load`` / :func:`apply_model` (public)
 :mod:`.strategy`           :class:`DLCalibrator`, the base class of the DL strategies
-:mod:`.networks`           what each built-in network reads and its hyperparameters (torch-free)
 =========================  =================================================================
 """
 

@@ -29,7 +29,7 @@ from ..result import CalibrationResult
 from .cell_params import cell_u
 from .config import resolve_device
 from .inputs import InputNormalization
-from .modelzoo import build_network
+from .networks import build_network
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from ..errors import StrategyError, SurrogateError
 from ..progress import show_progress
 from .config import (COMMON_OPTION_HELP, COMMON_OPTIONS, DEFAULT_LR, HYPERPARAMETER_HELP, SERIES_OPTION_HELP,
                      SERIES_OPTIONS, TrainConfig, option_problems, resolve_device)
-from .networks import built_in_network
+from .networks import get_network
 from .presets import DL_PRESETS, PAPER_SPLITS, preset_values, resolve_preset
 
 if TYPE_CHECKING:  # torch, the surrogate and the trainer are imported when a strategy runs, not when
@@ -38,13 +38,8 @@ log = logging.getLogger(__name__)
 
 
 def network_options(kind: str) -> tuple[bool, Mapping[str, type]]:
-    """``(uses_series, hyperparameters)`` of the network ``kind``: a built-in one without importing
-    torch, any other from the model zoo (StrategyError if unknown)."""
-    known = built_in_network(kind)
-    if known is not None:
-        return known
-    from .modelzoo import get_network
-
+    """``(uses_series, hyperparameters)`` of the network ``kind`` from :mod:`.networks`, without
+    importing torch (StrategyError if unknown)."""
     spec = get_network(kind)
     return spec.uses_series, spec.hyperparameters
 

@@ -86,7 +86,7 @@ from ..observation import ObservationOperator, apply_torch
 from ..observation import fit as fit_operator
 from ..parameters import OWN_PARAMETERS, default_parameters
 from .losses import masked_rmse, range_boundary_loss
-from .modelzoo import build_network, network_config
+from .networks import build_network, network_config
 
 log = logging.getLogger(__name__)
 

@@ -9,20 +9,16 @@ parameter samples); only the days are looped over. See the docstring of
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Mapping
 
 import torch
 
 from ..errors import SimulatorError
+from .meteorology import potential_et
 
-# ---------------------------------------------------------------- constants (documented in waterbalance.py)
-PT_ALPHA = 1.26            # Priestley-Taylor coefficient (-)
-ALBEDO = 0.23              # surface albedo used for net shortwave (-)
-EMISSIVITY = 0.97          # surface emissivity (-)
-STEFAN_BOLTZMANN = 5.670374419e-8  # W m-2 K-4
-LAMBDA_V = 2.45            # latent heat of vaporisation (MJ kg-1)
+# ---------------------------------------------------------------- constants (documented in waterbalance.py;
+# those of potential ET in .meteorology)
 T_SNOW = -1.0              # all precipitation is snow below this air temperature (degC)
 T_RAIN = 2.0               # all precipitation is rain above this air temperature (degC)
 T_MELT = 0.0               # degree-day melt threshold (degC)
@@ -83,29 +79,6 @@ class SoilInputs:
         if missing:
             raise SimulatorError(f"soil inputs lack {missing}; expected keys {names}")
         return cls(**{n: torch.as_tensor(soil[n]) for n in names})
-
-
-def saturation_vapour_pressure(t):
-    """Tetens saturation vapour pressure (kPa) at air temperature ``t`` (degC)."""
-    return 0.6108 * torch.exp(17.27 * t / (t + 237.3))
-
-
-def potential_et(forcing: torch.Tensor) -> torch.Tensor:
-    """Priestley-Taylor potential evapotranspiration (mm/day) from forcing ``(..., 7)``.
-
-    ``Rn = (1 - albedo) swdown + emissivity (lwdown - sigma (T + 273.15)^4)`` (W m-2, daily mean,
-    ground heat flux neglected); ``PET = alpha Delta / (Delta + gamma) Rn 0.0864 / lambda``,
-    ``Delta = 4098 e_s(T) / (T + 237.3)^2``, ``gamma = 0.000665 pressure`` (kPa K-1), clipped at 0.
-    """
-    t = forcing[..., 1]
-    sw = forcing[..., 2]
-    lw = forcing[..., 3]
-    pres = forcing[..., 4]
-    rn = (1.0 - ALBEDO) * sw + EMISSIVITY * (lw - STEFAN_BOLTZMANN * (t + 273.15) ** 4)
-    delta = 4098.0 * saturation_vapour_pressure(t) / (t + 237.3) ** 2
-    gamma = 0.000665 * pres
-    pet = PT_ALPHA * delta / (delta + gamma) * rn * 0.0864 / LAMBDA_V
-    return pet.clamp_min(0.0)
 
 
 def snowpack(forcing: torch.Tensor, swe0: torch.Tensor | None = None):
@@ -287,15 +260,3 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
     if return_layers:
         out["layers"] = torch.stack(lay_l, dim=1)
     return out
-
-
-def extraterrestrial_radiation(lat_deg, doy):
-    """Daily top-of-atmosphere shortwave (W m-2) for latitude (deg) and day of year (FAO-56 eq. 21)."""
-    import numpy as np
-
-    phi = np.deg2rad(lat_deg)
-    dr = 1 + 0.033 * np.cos(2 * math.pi * doy / 365.0)
-    dec = 0.409 * np.sin(2 * math.pi * doy / 365.0 - 1.39)
-    ws = np.arccos(np.clip(-np.tan(phi) * np.tan(dec), -1.0, 1.0))
-    ra = 24 * 60 / math.pi * 0.0820 * dr * (ws * np.sin(phi) * np.sin(dec) + np.cos(phi) * np.cos(dec) * np.sin(ws))
-    return ra / 0.0864  # MJ m-2 day-1 -> W m-2

@@ -81,11 +81,11 @@ def select_period(ds: xr.Dataset, period: tuple | slice | None) -> xr.Dataset:
         return ds
     from ..region import parse_period
 
-    sl = slice(*parse_period(period))
-    out = ds.sel(time=sl)
+    p = parse_period(period)
+    out = ds.sel(time=slice(*p))
     if out.sizes["time"] == 0:
         t = pd.DatetimeIndex(ds["time"].values)
-        raise SimulatorError(f"period {sl.start}..{sl.stop} has no days in {t[0].date()}..{t[-1].date()}")
+        raise SimulatorError(f"period {p} has no days in {t[0].date()}..{t[-1].date()}")
     return out
 
 

@@ -63,7 +63,8 @@ from ..errors import SimulatorError, VICError
 from ..progress import show_progress
 from ..region import Region
 from ..vic.globalfile import GlobalParamFile, Period
-from ..vic.importer import VicGrid, global_file_of, read_grid
+from ..vic.grid import VicGrid, read_grid
+from ..vic.importer import global_file_of
 from ..vic.params import write_parameters
 from ..vic.requirements import check_parameter_file
 from ..vic.runner import RunDir, cleanup, find_executable, kill_all, read_outputs, run_vic

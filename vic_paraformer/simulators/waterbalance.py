@@ -79,8 +79,9 @@ import xarray as xr
 from ..errors import SimulatorError
 from ..parameters import PARAMETER_NAMES, ParameterSpace
 from ..region import Region
-from ._wb_core import FORCING_ORDER, SoilInputs, initial_state, potential_et, run_waterbalance, snowpack
+from ._wb_core import FORCING_ORDER, SoilInputs, initial_state, run_waterbalance, snowpack
 from .base import SPINUP_DAYS, OUTPUT_VARS, Simulator, check_params, select_period, spinup_days, spinup_years_option
+from .meteorology import potential_et
 
 log = logging.getLogger(__name__)
 

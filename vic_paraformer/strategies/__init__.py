@@ -4,12 +4,8 @@ The DL strategies are thin specifications of :class:`vic_paraformer.dl.DLCalibra
 per-cell spotpy strategies build on :mod:`.spotpy_base` (with :mod:`.cell_geometry`,
 :mod:`.cell_models`, :mod:`.spotpy_setup` and :mod:`.cell_mapping`).
 
-They are found through the entry-point group ``vic_paraformer.strategies`` like any third-party
-plugin; get them through :func:`vic_paraformer.get_calibrator`. Calling this package,
-``vic_paraformer.strategies()``, lists the installed strategy names (see
-:func:`vic_paraformer.registry.make_listing_package`).
+They are declared in :data:`vic_paraformer.registry.BUILTIN_STRATEGIES` and merged there with the
+strategies other distributions register in the entry-point group ``vic_paraformer.strategies``; get
+them through :func:`vic_paraformer.get_calibrator` and list them with
+:func:`vic_paraformer.list_strategies`.
 """
-
-from ..registry import make_listing_package, strategies as _strategies
-
-make_listing_package(__name__, _strategies)

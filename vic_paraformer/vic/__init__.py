@@ -1,7 +1,11 @@
 """Adapter to the VIC 5 image driver: global files, import, parameter files, runs, verification.
 
 * :mod:`.globalfile`  read a global parameter file as ordered lines; write per-run copies
+* :mod:`.grid`        the VIC grid: simulated cells, cell ids, a Region's grid, domain mask and area
+* :mod:`.variables`   the one table of VIC <-> Region variable relations, read by import and export
+* :mod:`.vegetation`  vegetation tiles and root zones <-> a cell's vegetated and root fractions
 * :mod:`.importer`    ``region_from_vic``: a VIC setup (+ observations) as a Region
+* :mod:`.export`      ``export_vic``: any Region as a complete VIC setup (a twin)
 * :mod:`.params`      ``write_parameters``: calibrated values into a copy of a parameter file
 * :mod:`.runner`      run ``vic_image.exe`` in an isolated run directory, read history files
 * :mod:`.verify`      VIC with calibrated vs original parameters, scored against observations

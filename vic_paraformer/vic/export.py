@@ -22,14 +22,19 @@ the real VIC with the true parameters.
 Grid
     Rows/columns from the Region's ``row``/``col`` (``vic_grid_shape`` of imported Regions), latitudes
     and longitudes from its cells (a row or column without cells is interpolated linearly). Cell ids
-    are ``row * n_lon + col`` as :mod:`vic_paraformer.vic.importer` assigns them; grid cells without a
-    Region cell get ``mask = 0`` and ``run_cell = 0``.
+    are ``row * n_lon + col`` as the importer assigns them (both use :mod:`vic_paraformer.vic.grid`);
+    grid cells without a Region cell get ``mask = 0`` and ``run_cell = 0``. The domain file and the
+    forcing files carry ``units`` and ``long_name`` (and a CF ``standard_name`` where one exists) on
+    every variable, from :mod:`vic_paraformer.vic.variables`; the parameter files keep the template's
+    own attributes (VIC's conventions).
 
 Parameters
     Each Region cell copies every template variable from a template cell: the template cell at the
     same lat/lon when every Region cell falls on an active template cell (re-exporting an imported
     setup), else the one ``template_cell`` (default: the first active cell). Then the Region's
-    attributes overwrite what they describe (same meaning and units as the importer's table):
+    attributes overwrite what they describe, through the table the importer reads
+    (:data:`vic_paraformer.vic.variables.ATTRIBUTES`; when two attributes describe one value, the
+    first in the table wins):
     ``soil_depthk`` -> ``depth``; ``ksatk``/``ksat`` -> ``Ksat``; ``bulk_densityk`` or
     ``porosityk``/``porosity`` (``bulk_density = (1 - porosity) * soil_density``);
     ``wcr_fractk`` or ``field_capacity`` (``Wcr_FRACT = 0.7 * field_capacity / porosity``, top layer);
@@ -65,9 +70,7 @@ forcing, global file) that ``vic import`` reads back.
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -78,22 +81,18 @@ import pandas as pd
 import xarray as xr
 
 from .._io import atomic_path
+from .._version import __version__
 from ..errors import VICError
 from ..region import Region
+from .grid import cell_area, cell_mask, region_grid
+from .variables import ATTRIBUTES, CALIBRATED, DOMAIN, FORCING, FORCING_BY_NAME, cf_attributes, porosity_of
 
 log = logging.getLogger(__name__)
 
-#: Forcing variable names written (VIC FORCE_TYPE -> netCDF variable) and the Region name of each.
-FORCING_NAMES: dict[str, tuple[str, str]] = {"AIR_TEMP": ("temp", "air_temp"), "PREC": ("prec", "prec"),
-                                             "PRESSURE": ("air_pressure", "pressure"),
-                                             "SWDOWN": ("shortwave", "swdown"), "LWDOWN": ("longwave", "lwdown"),
-                                             "VP": ("vapor_pressure", "vp"), "WIND": ("wind", "wind")}
-PARAMS = ("infilt", "Ds", "Dsmax", "Ws", "expt")
-#: Bare-soil vegetation-library values (the bare tile of the VIC Stehekin sample).
-BARE_SOIL: dict[str, float] = {"LAI": 0.0, "albedo": 0.15, "veg_rough": 0.0738, "displacement": 0.402,
-                               "overstory": 0.0, "rarc": 5.0, "rmin": 50.0, "wind_h": 5.0, "RGL": 100.0,
-                               "rad_atten": 0.5, "wind_atten": 0.5, "trunk_ratio": 0.2, "fcanopy": 0.01,
-                               "max_snow_albedo": 0.85}
+#: Forcing variable names written (VIC FORCE_TYPE -> netCDF variable) and the Region name of each
+#: (from :data:`vic_paraformer.vic.variables.FORCING`).
+FORCING_NAMES: dict[str, tuple[str, str]] = {f.force_type: (f.file_name, f.region) for f in FORCING}
+PARAMS = tuple(c.name for c in CALIBRATED)
 DEFAULT_OPTIONS: dict[str, str] = {
     "MODEL_STEPS_PER_DAY": "8", "SNOW_STEPS_PER_DAY": "8", "RUNOFF_STEPS_PER_DAY": "24",
     "CALENDAR": "PROLEPTIC_GREGORIAN", "FULL_ENERGY": "TRUE", "QUICK_FLUX": "TRUE", "FROZEN_SOIL": "FALSE",
@@ -120,52 +119,6 @@ class ExportResult:
     true_params: Path | None = None
 
 
-# ---------------------------------------------------------------------------------------- grid
-def _axis(index: np.ndarray, values: np.ndarray, n: int, what: str) -> np.ndarray:
-    out = np.full(n, np.nan)
-    for i in np.unique(index):
-        v = values[index == i]
-        if np.ptp(v) > 1e-6:
-            raise VICError(f"region cells of {what} index {i} have different coordinates ({v.min()}..{v.max()}); "
-                           "the export needs a regular lat/lon grid")
-        out[i] = v[0]
-    have = np.isfinite(out)
-    if not have.all():
-        if have.sum() < 2:
-            raise VICError(f"cannot place the grid's {what}s: fewer than two of them have cells")
-        k, b = np.polyfit(np.flatnonzero(have), out[have], 1)
-        out[~have] = k * np.flatnonzero(~have) + b
-    return out
-
-
-def region_grid(region: Region) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(lat (ny,), lon (nx,), rows, cols)`` of the Region's cells (see the module docstring)."""
-    ds = region.ds
-    lat = np.asarray(ds["lat"].values, float)
-    lon = np.asarray(ds["lon"].values, float)
-    if "row" in ds.coords and "col" in ds.coords:
-        rows = np.asarray(ds["row"].values, int)
-        cols = np.asarray(ds["col"].values, int)
-    else:
-        ulat, ulon = np.unique(np.round(lat, 6)), np.unique(np.round(lon, 6))
-        rows = np.searchsorted(ulat, np.round(lat, 6))
-        cols = np.searchsorted(ulon, np.round(lon, 6))
-    ny, nx = int(rows.max()) + 1, int(cols.max()) + 1
-    if "vic_grid_shape" in ds.attrs:
-        shape = json.loads(ds.attrs["vic_grid_shape"])
-        ny, nx = max(ny, int(shape[0])), max(nx, int(shape[1]))
-    if len(set(zip(rows.tolist(), cols.tolist()))) != len(rows):
-        raise VICError("several region cells share a grid position (row, col)")
-    return _axis(rows, lat, ny, "row"), _axis(cols, lon, nx, "column"), rows, cols
-
-
-def _cell_area(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    r = 6371000.0
-    dlat = np.deg2rad(abs(np.median(np.diff(lat)))) if lat.size > 1 else np.deg2rad(0.125)
-    dlon = np.deg2rad(abs(np.median(np.diff(lon)))) if lon.size > 1 else np.deg2rad(0.125)
-    return (r * r * dlat * dlon * np.cos(np.deg2rad(lat)))[:, None] * np.ones((1, lon.size))
-
-
 # ---------------------------------------------------------------------------------------- forcing
 def _diurnal_shapes(steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Zero-mean temperature shape (peak 15:00) and mean-1 shortwave shape for ``steps`` steps a day."""
@@ -183,11 +136,12 @@ def disaggregate(daily: Mapping[str, np.ndarray], steps: int, temp_amplitude: fl
     out = {}
     for name, v in daily.items():
         v = np.asarray(v, np.float64)
-        if name == "prec":
+        how = FORCING_BY_NAME[name].subdaily
+        if how == "even":
             sub = np.repeat(v[..., None] / steps, steps, axis=-1)
-        elif name == "air_temp":
+        elif how == "diurnal":
             sub = v[..., None] + temp_amplitude * t_shape
-        elif name == "swdown":
+        elif how == "daylight":
             sub = v[..., None] * sw_shape
         else:
             sub = np.repeat(v[..., None], steps, axis=-1)
@@ -197,8 +151,7 @@ def disaggregate(daily: Mapping[str, np.ndarray], steps: int, temp_amplitude: fl
 
 def _write_forcing(region: Region, lat, lon, rows, cols, out: Path, steps: int, temp_amplitude: float) -> list[Path]:
     times = region.times
-    sub = disaggregate({k: region.ds[k].values for k in ("prec", "air_temp", "swdown", "lwdown", "pressure", "vp",
-                                                         "wind")}, steps, temp_amplitude)
+    sub = disaggregate({f.region: region.ds[f.region].values for f in FORCING}, steps, temp_amplitude)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     ny, nx = lat.size, lon.size
@@ -211,21 +164,21 @@ def _write_forcing(region: Region, lat, lon, rows, cols, out: Path, steps: int, 
                 nc.createDimension("time", len(days) * steps)
                 nc.createDimension("lat", ny)
                 nc.createDimension("lon", nx)
+                _global_attributes(nc, f"VIC forcing {year} written by vic_paraformer ({steps} steps a day)")
                 t = nc.createVariable("time", "i4", ("time",))
-                t.units = f"hours since {year}-01-01"
-                t.calendar = "proleptic_gregorian"
+                t.setncatts({**cf_attributes(f"hours since {year}-01-01", "time (start of the forcing step)", "time"),
+                             "calendar": "proleptic_gregorian"})
                 start_h = int((first - pd.Timestamp(f"{year}-01-01")).days) * 24
                 t[:] = start_h + np.arange(len(days) * steps) * (24 // steps)
-                nc.createVariable("lat", "f8", ("lat",))[:] = lat
-                nc.createVariable("lon", "f8", ("lon",))[:] = lon
-                mask = np.zeros((ny, nx), "i4")
-                mask[rows, cols] = 1
-                nc.createVariable("mask", "i4", ("lat", "lon"))[:] = mask
+                _domain_variable(nc, "lat", "f8", ("lat",), lat)
+                _domain_variable(nc, "lon", "f8", ("lon",), lon)
+                _domain_variable(nc, "mask", "i4", ("lat", "lon"), cell_mask(rows, cols, ny, nx))
                 steps_sel = (days[:, None] * steps + np.arange(steps)).ravel()
-                for vic_name, (vname, rname) in FORCING_NAMES.items():
-                    var = nc.createVariable(vname, "f4", ("time", "lat", "lon"), fill_value=np.float32(1e20))
+                for f in FORCING:
+                    var = nc.createVariable(f.file_name, "f4", ("time", "lat", "lon"), fill_value=np.float32(1e20))
+                    var.setncatts(cf_attributes(f.step_units, f.long_name, f.standard_name))
                     grid = np.full((len(steps_sel), ny, nx), 1e20, np.float32)
-                    grid[:, rows, cols] = sub[rname][:, steps_sel].T
+                    grid[:, rows, cols] = sub[f.region][:, steps_sel].T
                     var[:] = grid
         paths.append(path)
     return paths
@@ -265,11 +218,25 @@ def _attr(region: Region, *names: str) -> np.ndarray | None:
     return None
 
 
-def _apply_attributes(region: Region, v: dict[str, np.ndarray], rows, cols) -> list[str]:
-    """Overwrite the per-cell template values ``v[name][..., cell]`` from the Region's attributes."""
-    used: set[str] = set()
+def _vic_consistency(v: dict[str, np.ndarray]) -> None:
+    """What VIC requires of written soil values: ``Wpwp_FRACT <= Wcr_FRACT`` (else VIC stops) and an
+    initial moisture below the layer's pore volume (at most 0.99 of it)."""
+    bad = v["Wpwp_FRACT"] > v["Wcr_FRACT"]
+    if bad.any():
+        log.warning("Wpwp_FRACT > Wcr_FRACT at %d layer-cell(s) (VIC rejects that); Wpwp_FRACT set to Wcr_FRACT",
+                    int(bad.sum()))
+        v["Wpwp_FRACT"] = np.minimum(v["Wpwp_FRACT"], v["Wcr_FRACT"])
+    v["init_moist"] = np.minimum(v["init_moist"], 0.99 * porosity_of(v) * v["depth"] * 1000.0)
 
-    def take(*names):
+
+def _apply_attributes(region: Region, v: dict[str, np.ndarray]) -> list[str]:
+    """Overwrite the per-cell template values ``v[name][..., cell]`` from the Region's attributes,
+    through :data:`vic_paraformer.vic.variables.ATTRIBUTES`; the attributes used."""
+    used: set[str] = set()
+    written: set[tuple] = set()
+    n_layers = v["depth"].shape[0]
+
+    def take(names: tuple[str, ...]) -> np.ndarray | None:
         for n in names:
             a = _attr(region, n)
             if a is not None:
@@ -277,116 +244,20 @@ def _apply_attributes(region: Region, v: dict[str, np.ndarray], rows, cols) -> l
                 return a
         return None
 
-    nlay = v["depth"].shape[0]
-    old_depth = v["depth"].copy()
-    for k in range(nlay):
-        a = take(f"soil_depth{k + 1}")
-        if a is not None:
-            v["depth"][k] = a
-        a = take(f"ksat{k + 1}", *(("ksat",) if k == 0 else ()))
-        if a is not None:
-            v["Ksat"][k] = a
-        a = take(f"bulk_density{k + 1}")
-        if a is not None:
-            v["bulk_density"][k] = a
-        else:
-            a = take(f"porosity{k + 1}", *(("porosity",) if k == 0 else ()))
-            if a is not None:
-                v["bulk_density"][k] = (1.0 - a) * v["soil_density"][k]
-        if k >= 1:
-            a = take(f"expt{k + 1}")
-            if a is not None:
-                v["expt"][k] = a
-        a = take(f"quartz{k + 1}")
-        if a is not None and "quartz" in v:
-            v["quartz"][k] = a
-    porosity = 1.0 - v["bulk_density"] / v["soil_density"]
-    for k in range(nlay):
-        a = take(f"wcr_fract{k + 1}")
-        if a is None and k == 0:
-            fc = take("field_capacity")
-            a = None if fc is None else 0.7 * fc / porosity[0]
-        if a is not None:
-            v["Wcr_FRACT"][k] = a
-        a = take(f"wpwp_fract{k + 1}")
-        if a is None and k == 0:
-            wp = take("wilting_point")
-            a = None if wp is None else wp / porosity[0]
-        if a is not None:
-            v["Wpwp_FRACT"][k] = a
-    bad = v["Wpwp_FRACT"] > v["Wcr_FRACT"]
-    if bad.any():
-        log.warning("Wpwp_FRACT > Wcr_FRACT at %d layer-cell(s) (VIC rejects that); Wpwp_FRACT set to Wcr_FRACT",
-                    int(bad.sum()))
-        v["Wpwp_FRACT"] = np.minimum(v["Wpwp_FRACT"], v["Wcr_FRACT"])
-    a = take("residual_moisture")
-    if a is not None and "resid_moist" in v:
-        v["resid_moist"][0] = a
-    # initial moisture: volumetric value kept when depth changes, init_sm on the top layer
-    v["init_moist"] = v["init_moist"] * np.where(old_depth > 0, v["depth"] / np.where(old_depth > 0, old_depth, 1), 1)
-    a = take("init_sm")
-    if a is not None:
-        v["init_moist"][0] = a * v["depth"][0] * 1000.0
-    v["init_moist"] = np.minimum(v["init_moist"], 0.99 * porosity * v["depth"] * 1000.0)
-    for key, names in (("c", ("c",)), ("elev", ("elev", "elevation")), ("avg_T", ("avg_T", "mean_temp")),
-                       ("annual_prec", ("annual_prec", "mean_annual_prec")), ("rough", ("rough",)), ("dp", ("dp",))):
-        a = take(*names)
-        if a is not None and key in v:
-            v[key] = a
-    a = take("bubble1")
-    if a is not None and "bubble" in v:
-        v["bubble"][0] = a
-    # vegetation cover and roots
-    cv = np.nan_to_num(v["Cv"])  # (veg, cell)
-    lai = np.nan_to_num(v["LAI"]) if "LAI" in v else np.ones(cv.shape[:1] + (12,) + cv.shape[1:])
-    bare = cv.shape[0] - 1
-    vegetated = (lai.max(axis=1) > 0)
-    vegetated[bare] = False
-    vf = take("veg_fraction")
-    if vf is not None and np.allclose(np.where(vegetated, cv, 0).sum(axis=0), np.clip(vf, 0, 1), atol=1e-6):
-        vf = None  # the template's cover already says so
-    if vf is not None:
-        cur = np.where(vegetated, cv, 0).sum(axis=0)
-        target = np.clip(vf, 0, 1)
-        scale = np.where(cur > 0, target / np.where(cur > 0, cur, 1), 0)
-        if np.any((cur <= 0) & (target > 0)):
-            log.warning("veg_fraction > 0 at cell(s) whose template cell has no vegetated tile; left bare")
-        cv = np.where(vegetated, cv * scale[None], cv)
-        others = np.where(vegetated, 0, cv)
-        others[bare] = 0
-        cv[bare] = np.clip(1.0 - np.where(vegetated, cv, 0).sum(axis=0) - others.sum(axis=0), 0, 1)
-        v["Cv"] = cv
-        needs = cv[bare] > 0
-        if needs.any():
-            for name, value in BARE_SOIL.items():
-                if name in v:
-                    arr = v[name]
-                    sl = arr[bare]
-                    sl[..., needs] = np.where(np.isfinite(sl[..., needs]), sl[..., needs], value)
-                    arr[bare] = sl
-        v["Nveg"] = (cv[:bare] > 0).sum(axis=0).astype(float)
-    fr = [take(f"root_fraction{k + 1}") for k in range(nlay)]
-    nzone = v["root_depth"].shape[1]
-    if all(f is not None for f in fr):
-        from .importer import _root_fractions_by_layer
-
-        cvn = np.nan_to_num(v["Cv"])
-        veg = np.where(vegetated, cvn, 0.0)
-        tot = veg.sum(axis=0)
-        w = np.where(tot > 0, veg / np.where(tot > 0, tot, 1), 0.0)
-        have = (w[:, None, :] * _root_fractions_by_layer(v["root_depth"], v["root_fract"], v["depth"])).sum(axis=0)
-        if np.allclose(have, np.stack(fr), atol=1e-4):
-            fr = [None] * nlay  # the template's roots already say so
-    if any(f is not None for f in fr):
-        if nzone < nlay or any(f is None for f in fr):
-            log.warning("root_fraction attributes need one per soil layer and root_zone >= nlayer; not written")
-        else:
-            tiles = np.flatnonzero(vegetated.any(axis=1) | (np.nan_to_num(v["Cv"])[:, :] > 0).any(axis=1))
-            tiles = tiles[tiles != bare]
-            for j in tiles:
-                for z in range(nzone):
-                    v["root_depth"][j, z] = v["depth"][z] if z < nlay else 0.0
-                    v["root_fract"][j, z] = fr[z] if z < nlay else 0.0
+    for entry in ATTRIBUTES:
+        if entry.to_vic is None:
+            continue
+        if entry.group:
+            entry.to_vic(v, [take((name,)) for name, _ in entry.names(n_layers)])
+            continue
+        for name, k in entry.names(n_layers):
+            target = entry.target(k)
+            names = (name, *entry.aliases)
+            if target in written or not any(n in region.attribute_names for n in names):
+                continue  # an earlier attribute wrote this value, or the Region has none
+            written.add(target)
+            entry.to_vic(v, take(names), k)
+    _vic_consistency(v)
     return sorted(used)
 
 
@@ -421,15 +292,15 @@ def _write_params(region: Region, template: Path, lat, lon, rows, cols, out: Pat
         else:
             names = []
             src = "the template cell's own values (the Region has no parameters of its own)"
-        for p, name in zip(PARAMS, names):
+        for c, name in zip(CALIBRATED, names):
             if name not in region.ds:
-                raise VICError(f"the Region has no {name}: cannot write the parameter {p}")
+                raise VICError(f"the Region has no {name}: cannot write the parameter {c.name}")
             val = np.asarray(region.ds[name].values, float)
-            if p == "expt":
-                values["expt"][0] = val
+            if c.layer is None:
+                values[c.vic_var] = val
             else:
-                values[p] = val
-        used = _apply_attributes(region, values, rows, cols)
+                values[c.vic_var][c.layer] = val
+        used = _apply_attributes(region, values)
         unmapped = [a for a in region.attribute_names if a not in used]
         with atomic_path(out) as tmp:
             with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
@@ -471,24 +342,35 @@ def _write_params(region: Region, template: Path, lat, lon, rows, cols, out: Pat
         return source, src, unmapped
 
 
+def _global_attributes(nc: netCDF4.Dataset, title: str) -> None:
+    nc.setncatts({"title": title, "Conventions": "CF-1.8", "source": f"vic_paraformer {__version__}"})
+
+
+def _domain_variable(nc: netCDF4.Dataset, name: str, dtype: str, dims: tuple[str, ...], values: np.ndarray) -> None:
+    """A domain variable (also the forcing files' lat, lon and mask), with units and long_name, no fill value."""
+    var = nc.createVariable(name, dtype, dims, fill_value=False)
+    var.setncatts(cf_attributes(*DOMAIN[name]))
+    var[:] = values
+
+
 def _write_domain(region: Region, lat, lon, rows, cols, out: Path) -> None:
     ny, nx = lat.size, lon.size
     elev = _attr(region, "elev", "elevation")
+    mask = cell_mask(rows, cols, ny, nx)
     with atomic_path(out) as tmp:
         with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
+            _global_attributes(nc, "VIC domain written by vic_paraformer")
             nc.createDimension("lat", ny)
             nc.createDimension("lon", nx)
-            nc.createVariable("lat", "f8", ("lat",))[:] = lat
-            nc.createVariable("lon", "f8", ("lon",))[:] = lon
-            mask = np.zeros((ny, nx), "i4")
-            mask[rows, cols] = 1
-            nc.createVariable("mask", "i4", ("lat", "lon"))[:] = mask
-            nc.createVariable("area", "f8", ("lat", "lon"))[:] = _cell_area(lat, lon)
-            nc.createVariable("frac", "f8", ("lat", "lon"))[:] = mask.astype(float)
+            _domain_variable(nc, "lat", "f8", ("lat",), lat)
+            _domain_variable(nc, "lon", "f8", ("lon",), lon)
+            _domain_variable(nc, "mask", "i4", ("lat", "lon"), mask)
+            _domain_variable(nc, "area", "f8", ("lat", "lon"), cell_area(lat, lon))
+            _domain_variable(nc, "frac", "f8", ("lat", "lon"), mask.astype(float))
             if elev is not None:
                 e = np.zeros((ny, nx))
                 e[rows, cols] = elev
-                nc.createVariable("elev", "f8", ("lat", "lon"))[:] = e
+                _domain_variable(nc, "elev", "f8", ("lat", "lon"), e)
 
 
 def global_file_text(start: pd.Timestamp, end: pd.Timestamp, *, snow_bands: bool,

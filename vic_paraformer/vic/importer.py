@@ -8,7 +8,7 @@ at the global file (the ``vic`` simulator finds the setup through it).
 Cells
     Grid cells with ``mask == 1`` in the domain file *and* ``run_cell == 1`` in the parameter file
     (the cells VIC simulates), in row-major order. ``row``/``col`` are the lat/lon indices and the
-    cell id is ``row * n_lon + col`` (stable under :meth:`Region.subset`).
+    cell id is ``row * n_lon + col`` (stable under :meth:`Region.subset`); see :mod:`vic_paraformer.vic.grid`.
 
 Forcing
     Daily values from the sub-daily ``FORCING1`` files (one per year, time step
@@ -17,10 +17,12 @@ Forcing
     (AIR_TEMP degC, PREC mm per step, PRESSURE and VP kPa, SWDOWN and LWDOWN W m-2, WIND m s-1)
     whatever the files' ``units`` attributes say (the samples carry wrong ones, e.g. wind in
     "mm s-1"), and these are the Region's units, so no conversion beyond the daily aggregation is
-    applied; values that look like another unit (air temperature above 100, i.e. Kelvin, or pressure
-    above 200, i.e. Pa) are an error because VIC would misread them too.
+    applied. Names, units and aggregation come from :data:`vic_paraformer.vic.variables.FORCING`; daily
+    values outside the Region's plausible ranges (:data:`vic_paraformer.units.RANGES`, e.g. air
+    temperature in Kelvin or pressure in Pa) are an error because VIC would misread them too.
 
-Attributes (``attributes(cell, attribute)``), from the parameter file. ``k`` is the soil layer
+Attributes (``attributes(cell, attribute)``), from the parameter file through the table
+:data:`vic_paraformer.vic.variables.ATTRIBUTES` (which the export reads too). ``k`` is the soil layer
 (1 = top), one per layer of the file. Names shared with the ``waterbalance`` simulator
 (``soil_depth1..3``, ``porosity``, ``field_capacity``, ``wilting_point``, ``residual_moisture``,
 ``ksat``, ``veg_fraction``, ``root_fraction1..3``) have the meaning and units it documents.
@@ -99,9 +101,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -109,134 +110,20 @@ import xarray as xr
 
 from ..errors import VICError
 from ..region import FORCING_VARS, Region
+from ..units import RANGES
 from .globalfile import GlobalParamFile, Period
+from .grid import VicGrid, cell_ids, open_netcdf, read_grid
 from .requirements import check_parameter_file
+from .variables import ATTRIBUTES, CALIBRATED, FORCING, FORCING_BY_NAME
 
 log = logging.getLogger(__name__)
 
-#: Region forcing name -> VIC FORCE_TYPE name.
-FORCE_TYPE_OF: dict[str, str] = {"prec": "PREC", "air_temp": "AIR_TEMP", "swdown": "SWDOWN", "lwdown": "LWDOWN",
-                                 "pressure": "PRESSURE", "vp": "VP", "wind": "WIND"}
-#: Calibrated parameter -> (variable in the parameter file, layer index or None).
-PARAMETER_SOURCES: dict[str, tuple[str, int | None]] = {"infilt": ("infilt", None), "Ds": ("Ds", None),
-                                                        "Dsmax": ("Dsmax", None), "Ws": ("Ws", None),
-                                                        "expt": ("expt", 0)}
+#: Region forcing name -> VIC FORCE_TYPE name (from :data:`vic_paraformer.vic.variables.FORCING`).
+FORCE_TYPE_OF: dict[str, str] = {f.region: f.force_type for f in FORCING}
 REQUIRED_PARAM_VARS: tuple[str, ...] = ("run_cell", "infilt", "Ds", "Dsmax", "Ws", "expt", "depth", "Ksat",
                                         "bulk_density", "soil_density", "Wcr_FRACT", "Wpwp_FRACT", "init_moist",
                                         "Cv", "root_depth", "root_fract", "LAI")
 OBS_VARS = ("obs_sm", "obs_et")
-
-
-# ---------------------------------------------------------------------------------------- grid
-@dataclass(frozen=True)
-class VicGrid:
-    """The VIC grid and its simulated cells.
-
-    ``lat`` (ny,), ``lon`` (nx,) grid coordinates; ``mask`` (ny, nx) domain mask; ``run_cell``
-    (ny, nx); ``rows``/``cols`` the lat/lon indices of the simulated cells (row-major order).
-    """
-
-    lat: np.ndarray
-    lon: np.ndarray
-    mask: np.ndarray
-    run_cell: np.ndarray
-    ydim: str = "lat"
-    xdim: str = "lon"
-
-    @property
-    def active(self) -> np.ndarray:
-        return (self.mask == 1) & (self.run_cell == 1)
-
-    @property
-    def rows(self) -> np.ndarray:
-        return np.nonzero(self.active)[0]
-
-    @property
-    def cols(self) -> np.ndarray:
-        return np.nonzero(self.active)[1]
-
-    @property
-    def cell_ids(self) -> np.ndarray:
-        return self.rows * len(self.lon) + self.cols
-
-    def _tol(self, coord: np.ndarray) -> float:
-        return 0.5 * float(np.min(np.abs(np.diff(coord)))) if coord.size > 1 else 0.5
-
-    def locate(self, lat, lon, *, what: str = "point", require_active: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Grid (row, col) of each (lat, lon), nearest within half a grid spacing.
-
-        Raises VICError naming the first point outside the grid (or, with ``require_active``,
-        outside the simulated cells).
-        """
-        lat = np.atleast_1d(np.asarray(lat, float))
-        lon = np.atleast_1d(np.asarray(lon, float))
-        r = np.abs(lat[:, None] - self.lat[None, :]).argmin(axis=1)
-        c = np.abs(lon[:, None] - self.lon[None, :]).argmin(axis=1)
-        bad = (np.abs(self.lat[r] - lat) > self._tol(self.lat) + 1e-9) | (np.abs(self.lon[c] - lon) > self._tol(self.lon) + 1e-9)
-        bad |= ~np.isfinite(lat) | ~np.isfinite(lon)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise VICError(f"{what} at lat {lat[i]:.5f}, lon {lon[i]:.5f} is outside the VIC domain "
-                           f"(lat {self.lat.min():.4f}..{self.lat.max():.4f}, lon {self.lon.min():.4f}..{self.lon.max():.4f}; "
-                           f"{int(bad.sum())} such point(s))")
-        if require_active:
-            inactive = ~self.active[r, c]
-            if inactive.any():
-                i = int(np.flatnonzero(inactive)[0])
-                raise VICError(f"{what} at lat {lat[i]:.5f}, lon {lon[i]:.5f} falls in grid cell (row {r[i]}, col {c[i]}) "
-                               f"which VIC does not simulate (domain mask {int(self.mask[r[i], c[i]])}, run_cell "
-                               f"{int(self.run_cell[r[i], c[i]])}); {int(inactive.sum())} such point(s)")
-        return r, c
-
-
-def _open_nc(path: Path, what: str) -> xr.Dataset:
-    try:
-        return xr.open_dataset(path, decode_times=False, mask_and_scale=True)
-    except FileNotFoundError:
-        raise VICError(f"{path}: {what} not found") from None
-    except (OSError, ValueError) as exc:
-        raise VICError(f"{path}: cannot read {what} as netCDF ({exc})") from None
-
-
-def read_grid(gf: GlobalParamFile, params: xr.Dataset | None = None) -> VicGrid:
-    """The grid from the DOMAIN file plus ``run_cell`` from the PARAMETERS file (checked to agree)."""
-    types = gf.domain_types()
-    dpath = gf.domain_path
-    ppath = gf.parameters_path
-    with _open_nc(dpath, "domain file") as dom:
-        for t in ("LAT", "LON", "MASK"):
-            if types[t] not in dom.variables:
-                raise VICError(f"{dpath}: domain file lacks variable {types[t]!r} (DOMAIN_TYPE {t} in {gf.path})")
-        lat = np.asarray(dom[types["LAT"]].values, float)
-        lon = np.asarray(dom[types["LON"]].values, float)
-        mask = np.asarray(dom[types["MASK"]].fillna(0).values)
-    if lat.ndim != 1 or lon.ndim != 1:
-        lat2, lon2 = lat, lon
-        lat = lat2[:, 0] if lat2.ndim == 2 else lat2
-        lon = lon2[0, :] if lon2.ndim == 2 else lon2
-    if mask.shape != (lat.size, lon.size):
-        raise VICError(f"{dpath}: mask has shape {mask.shape}, expected (lat, lon) = ({lat.size}, {lon.size})")
-    own = params is None
-    p = _open_nc(ppath, "parameter file") if own else params
-    try:
-        if "run_cell" not in p.variables:
-            raise VICError(f"{ppath}: parameter file lacks variable 'run_cell' (int over lat, lon; 1 = simulate)")
-        for name, ref in (("lat", lat), ("lon", lon)):
-            if name in p.variables:
-                v = np.asarray(p[name].values, float)
-                if v.shape != ref.shape or not np.allclose(v, ref, atol=1e-6):
-                    raise VICError(f"{ppath}: {name} of the parameter file differs from the domain file {dpath}")
-        run_cell = np.asarray(p["run_cell"].fillna(0).values)
-    finally:
-        if own:
-            p.close()
-    if run_cell.shape != mask.shape:
-        raise VICError(f"{ppath}: run_cell has shape {run_cell.shape}; the domain grid is {mask.shape}")
-    grid = VicGrid(lat=lat, lon=lon, mask=mask.astype(int), run_cell=run_cell.astype(int),
-                   ydim=types["YDIM"], xdim=types["XDIM"])
-    if not grid.active.any():
-        raise VICError(f"{ppath}: no cell has run_cell == 1 inside the domain mask of {dpath}")
-    return grid
 
 
 # ---------------------------------------------------------------------------------------- forcing
@@ -262,7 +149,7 @@ def read_daily_forcing(gf: GlobalParamFile, grid: VicGrid, period: Period) -> di
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in FORCE_TYPE_OF}
     got_times: list[pd.DatetimeIndex] = []
     for year, path in files.items():
-        with _open_nc(path, "forcing file") as ds:
+        with open_netcdf(path, "forcing file") as ds:
             if "time" not in ds.variables:
                 raise VICError(f"{path}: forcing file lacks a 'time' variable")
             t = _decode_time(ds["time"], path)
@@ -307,21 +194,21 @@ def read_daily_forcing(gf: GlobalParamFile, grid: VicGrid, period: Period) -> di
                            f"not finite at cell {cell_ids[c]} (lat {grid.lat[rows[c]]:.4f}, lon {grid.lon[cols[c]]:.4f}) "
                            f"at {expected[s]}")
         data = data.reshape(len(days), steps, -1)
-        daily = data.sum(axis=1) if rname == "prec" else data.mean(axis=1)
+        daily = data.sum(axis=1) if FORCING_BY_NAME[rname].daily == "sum" else data.mean(axis=1)
         out[rname] = daily.T.copy()  # (cell, day)
     _check_units(out, names)
     return out
 
 
 def _check_units(forcing: dict[str, np.ndarray], names: Mapping[str, str]) -> None:
-    checks = {"air_temp": (-90.0, 70.0, "degC (Kelvin?)"), "pressure": (20.0, 120.0, "kPa (Pa or hPa?)"),
-              "vp": (0.0, 15.0, "kPa (Pa or hPa?)"), "prec": (0.0, 2000.0, "mm per step"),
-              "wind": (0.0, 100.0, "m s-1"), "swdown": (0.0, 1500.0, "W m-2"), "lwdown": (0.0, 1000.0, "W m-2")}
-    for rname, (lo, hi, unit) in checks.items():
-        v = forcing[rname]
+    """Daily forcing outside :data:`vic_paraformer.units.RANGES` (the Region's plausible ranges) is an
+    error here: VIC reads forcing in fixed units, so such values are a unit mistake VIC would make too."""
+    for f in FORCING:
+        v = forcing[f.region]
+        lo, hi = RANGES[f.region]
         if v.min() < lo or v.max() > hi:
-            raise VICError(f"forcing {names[FORCE_TYPE_OF[rname]]!r} (FORCE_TYPE {FORCE_TYPE_OF[rname]}) has daily values "
-                           f"{v.min():g}..{v.max():g}, outside the plausible {lo:g}..{hi:g} {unit}; VIC reads this "
+            raise VICError(f"forcing {names[f.force_type]!r} (FORCE_TYPE {f.force_type}) has daily values "
+                           f"{v.min():g}..{v.max():g}, outside the plausible {lo:g}..{hi:g} {f.hint}; VIC reads this "
                            "variable in fixed units, so convert the forcing files first")
 
 
@@ -345,136 +232,64 @@ def _check_finite(values: np.ndarray, name: str, grid: VicGrid, ppath: Path) -> 
     return values
 
 
-def _root_fractions_by_layer(root_depth: np.ndarray, root_fract: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """Per tile and cell, root fraction in each soil layer: (veg, zone, cell) x (layer, cell) -> (veg, layer, cell)."""
-    nveg, nzone, ncell = root_depth.shape
-    nlay = depth.shape[0]
-    bottoms = np.cumsum(depth, axis=0)  # (layer, cell)
-    tops = bottoms - depth
-    out = np.zeros((nveg, nlay, ncell))
-    ztop = np.zeros((nveg, ncell))
-    for z in range(nzone):
-        thick = np.nan_to_num(root_depth[:, z, :])
-        frac = np.nan_to_num(root_fract[:, z, :])
-        zbot = ztop + thick
-        for k in range(nlay):
-            lo = np.maximum(ztop, tops[k][None, :])
-            hi = np.minimum(zbot, bottoms[k][None, :] if k < nlay - 1 else np.inf)
-            share = np.where(thick > 0, np.clip(hi - lo, 0, None) / np.where(thick > 0, thick, 1), 0)
-            out[:, k, :] += frac * share
-        ztop = zbot
-    tot = out.sum(axis=1, keepdims=True)
-    return np.where(tot > 0, out / np.where(tot > 0, tot, 1), 0)
+class _Cells:
+    """Parameter-file (and domain-file) variables at the simulated cells, read once each: the
+    :class:`~vic_paraformer.vic.variables.CellReader` the attribute table reads."""
+
+    def __init__(self, p: xr.Dataset, grid: VicGrid, ppath: Path, domain: xr.Dataset | None) -> None:
+        self.p, self.grid, self.ppath, self._domain = p, grid, ppath, domain
+        self.cache: dict[str, Any] = {}
+        self._read: dict[tuple[str, bool, bool], np.ndarray | None] = {}
+
+    def get(self, name: str, required: bool = True) -> np.ndarray | None:
+        key = (name, required, False)
+        if key not in self._read:
+            if name not in self.p.variables:
+                if required:
+                    raise VICError(f"{self.ppath}: parameter file lacks variable {name!r}")
+                self._read[key] = None
+            else:
+                self._read[key] = _cells(self.p, name, self.grid, self.ppath)
+        return self._read[key]
+
+    def fin(self, name: str, required: bool = True) -> np.ndarray | None:
+        key = (name, required, True)
+        if key not in self._read:
+            v = self.get(name, required)
+            if v is not None and not required and not np.all(np.isfinite(v) & (np.abs(v) < 1e30)):
+                log.warning("%s: optional variable %r has missing values at simulated cells; attribute skipped",
+                            self.ppath, name)
+                v = None
+            self._read[key] = None if v is None else _check_finite(v, name, self.grid, self.ppath)
+        return self._read[key]
+
+    def domain(self, name: str) -> np.ndarray | None:
+        if self._domain is None or name not in self._domain.variables:
+            return None
+        return np.asarray(self._domain[name].values, float)[self.grid.rows, self.grid.cols]
 
 
 def static_attributes(p: xr.Dataset, grid: VicGrid, ppath: Path, domain: xr.Dataset | None = None) -> dict[str, np.ndarray]:
-    """The attributes documented in this module's docstring, each an array over the simulated cells."""
-    def get(name, required=True):
-        if name not in p.variables:
-            if required:
-                raise VICError(f"{ppath}: parameter file lacks variable {name!r}")
-            return None
-        return _cells(p, name, grid, ppath)
-
-    def fin(name, required=True):
-        v = get(name, required)
-        if v is None:
-            return None
-        if not required and not np.all(np.isfinite(v) & (np.abs(v) < 1e30)):
-            log.warning("%s: optional variable %r has missing values at simulated cells; attribute skipped", ppath, name)
-            return None
-        return _check_finite(v, name, grid, ppath)
-
+    """The attributes of :data:`vic_paraformer.vic.variables.ATTRIBUTES` (documented in this module's
+    docstring) that the setup has, each an array over the simulated cells, in the table's order."""
+    cells = _Cells(p, grid, ppath, domain)
+    n_layers = cells.fin("depth").shape[0]
     att: dict[str, np.ndarray] = {}
-    depth = fin("depth")
-    nlay = depth.shape[0]
-    ksat, bulk, dens = fin("Ksat"), fin("bulk_density"), fin("soil_density")
-    wcr, wpwp, expt, init = fin("Wcr_FRACT"), fin("Wpwp_FRACT"), fin("expt"), fin("init_moist")
-    porosity = 1.0 - bulk / dens
-    for k in range(nlay):
-        att[f"soil_depth{k + 1}"] = depth[k]
-    att["soil_depth_total"] = depth.sum(axis=0)
-    for name, arr in (("ksat", ksat), ("bulk_density", bulk), ("porosity", porosity), ("wcr_fract", wcr),
-                      ("wpwp_fract", wpwp)):
-        for k in range(nlay):
-            att[f"{name}{k + 1}"] = arr[k]
-    att["porosity"] = porosity[0]
-    att["ksat"] = ksat[0]
-    att["field_capacity"] = np.minimum(porosity[0], wcr[0] / 0.7 * porosity[0])
-    att["wilting_point"] = wpwp[0] * porosity[0]
-    att["init_sm"] = init[0] / (depth[0] * 1000.0)
-    for k in range(1, nlay):
-        att[f"expt{k + 1}"] = expt[k]
-    for name, key, layers in (("c", "c", None), ("quartz", "quartz", "all"), ("bubble", "bubble", 1)):
-        v = fin(key, required=False)
-        if v is None:
-            continue
-        if layers is None:
-            att[name] = v
-        else:
-            for k in range(nlay if layers == "all" else layers):
-                att[f"{name}{k + 1}"] = v[k]
-    resid = fin("resid_moist", required=False)
-    if resid is not None:
-        att["residual_moisture"] = resid[0]
-    # vegetation
-    cv = np.nan_to_num(get("Cv"))  # (veg, cell)
-    lai = np.nan_to_num(get("LAI"))  # (veg, month, cell)
-    has_leaf = lai.max(axis=1) > 0
-    cv_veg = np.where(has_leaf, cv, 0.0)
-    vegf = cv_veg.sum(axis=0)
-    att["veg_fraction"] = np.clip(vegf, 0, 1)
-    att["bare_fraction"] = np.clip(1.0 - vegf, 0, 1)
-    monthly = (cv[:, None, :] * lai).sum(axis=0)
-    att["lai_mean"] = monthly.mean(axis=0)
-    att["lai_max"] = monthly.max(axis=0)
-    w = np.where(vegf > 0, cv_veg / np.where(vegf > 0, vegf, 1), 0.0)  # weights over vegetated tiles
-    rf = _root_fractions_by_layer(get("root_depth"), get("root_fract"), depth)
-    for k in range(nlay):
-        att[f"root_fraction{k + 1}"] = (w * rf[:, k, :]).sum(axis=0)
-    att["root_depth"] = (w * np.nan_to_num(get("root_depth")).sum(axis=1)).sum(axis=0)
-    for name, key in (("overstory_fraction", "overstory"), ("rmin_mean", "rmin")):
-        v = get(key, required=False)
-        if v is not None:
-            att[name] = (w * np.nan_to_num(np.where(np.abs(v) > 1e30, 0, v))).sum(axis=0)
-    alb = get("albedo", required=False)
-    if alb is not None:
-        att["albedo_mean"] = (w * np.nan_to_num(alb).mean(axis=1)).sum(axis=0)
-    # topography and climate
-    elev = get("elev", required=False)
-    if elev is None and domain is not None and "elev" in domain.variables:
-        elev = np.asarray(domain["elev"].values, float)[grid.rows, grid.cols]
-    if elev is not None and np.all(np.isfinite(elev)):
-        att["elev"] = elev
-    af, be = get("AreaFract", required=False), get("elevation", required=False)
-    if af is not None and be is not None:
-        af, be = np.nan_to_num(af), np.nan_to_num(be)
-        tot = np.where(af.sum(axis=0) > 0, af.sum(axis=0), 1)
-        mean = (af * be).sum(axis=0) / tot
-        att["elev_band_std"] = np.sqrt((af * (be - mean) ** 2).sum(axis=0) / tot)
-        used = af > 0
-        att["elev_band_range"] = np.where(used.any(axis=0), np.where(used, be, -np.inf).max(axis=0)
-                                          - np.where(used, be, np.inf).min(axis=0), 0.0)
-    else:
-        att["elev_band_std"] = np.zeros(len(grid.rows))
-        att["elev_band_range"] = np.zeros(len(grid.rows))
-    for key in ("avg_T", "rough", "dp"):
-        v = fin(key, required=False)
-        if v is not None:
-            att[key] = v
-    ap = get("annual_prec", required=False)
-    if ap is not None and np.all(np.isfinite(ap) & (np.abs(ap) < 1e30)):
-        att["annual_prec"] = ap
+    for entry in ATTRIBUTES:
+        for name, k in entry.names(n_layers):
+            value = entry.to_region(cells, k)
+            if value is not None:
+                att[name] = value
     return att
 
 
 def current_parameters(p: xr.Dataset, grid: VicGrid, ppath: Path) -> dict[str, np.ndarray]:
     """infilt, Ds, Dsmax, Ws and expt (layer 1) at the simulated cells."""
     out = {}
-    for name, (var, layer) in PARAMETER_SOURCES.items():
-        v = _cells(p, var, grid, ppath)
-        v = v if layer is None else v[layer]
-        out[name] = _check_finite(v, var, grid, ppath)
+    for c in CALIBRATED:
+        v = _cells(p, c.vic_var, grid, ppath)
+        v = v if c.layer is None else v[c.layer]
+        out[c.name] = _check_finite(v, c.vic_var, grid, ppath)
     return out
 
 
@@ -524,7 +339,7 @@ def read_observations(path: str | Path, grid: VicGrid, days: pd.DatetimeIndex) -
     ids = grid.cell_ids
     if latc is not None and lonc is not None:
         r, c = grid.locate(df[latc].to_numpy(), df[lonc].to_numpy(), what=f"{path}: observation point")
-        cid = r * len(grid.lon) + c
+        cid = cell_ids(r, c, len(grid.lon))
     elif cellc is not None:
         cid = df[cellc].to_numpy().astype(int)
         unknown = np.setdiff1d(cid, ids)
@@ -583,7 +398,7 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
         log.warning("%s: BASEFLOW %s: the parameter file's Ds, Dsmax, Ws hold D1..D3 of that scheme, not the ARNO "
                     "parameters this package calibrates", gf.path, gf.baseflow)
     ppath = gf.parameters_path
-    with _open_nc(ppath, "parameter file") as p, _open_nc(gf.domain_path, "domain file") as dom:
+    with open_netcdf(ppath, "parameter file") as p, open_netcdf(gf.domain_path, "domain file") as dom:
         for name in REQUIRED_PARAM_VARS:
             if name not in p.variables:
                 raise VICError(f"{ppath}: parameter file lacks variable {name!r} (needed to import the setup)")

@@ -26,12 +26,13 @@ import xarray as xr
 from .._io import atomic_path
 from ..errors import VICError
 from ..parameters import vic_clip_limits
+from .variables import CALIBRATED
 
 log = logging.getLogger(__name__)
 
-#: Calibrated parameter -> (variable in the VIC parameter file, has a layer dimension).
-VIC_VARIABLES: dict[str, tuple[str, bool]] = {"infilt": ("infilt", False), "Ds": ("Ds", False),
-                                              "Dsmax": ("Dsmax", False), "Ws": ("Ws", False), "expt": ("expt", True)}
+#: Calibrated parameter -> (variable in the VIC parameter file, has a layer dimension), from
+#: :data:`vic_paraformer.vic.variables.CALIBRATED`.
+VIC_VARIABLES: dict[str, tuple[str, bool]] = {c.name: (c.vic_var, c.layer is not None) for c in CALIBRATED}
 
 
 def _params_dataset(result) -> tuple[xr.Dataset, list[str]]:
@@ -104,7 +105,7 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
             raise VICError(f"cell id(s) {missing[:5].tolist()} are not in the result")
         params = params.sel(cell=cells)
     lat, lon = _cell_latlon(params, region)
-    from .importer import VicGrid
+    from .grid import VicGrid
 
     with xr.open_dataset(template, decode_times=False) as tds:
         for v in (lat_name, lon_name, "run_cell"):

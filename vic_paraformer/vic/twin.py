@@ -11,7 +11,8 @@ import numpy as np
 
 from ..errors import VICError
 from ..region import Region
-from .export import GLOBAL_NAME, PARAMS, TRUE_PARAMS_NAME, _write_observations, region_grid
+from .export import GLOBAL_NAME, PARAMS, TRUE_PARAMS_NAME, _write_observations
+from .grid import region_grid
 from .importer import region_from_vic
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""The model zoo: one module per calibration network, registered by name (dl layer).
+"""The model zoo: one module per calibration network (dl layer), registered by name in
+:mod:`vic_paraformer.dl.networks`.
 
 ===============  ============================================================  ===========
 name             network                                                       reads
@@ -23,18 +24,18 @@ soil moisture Z with gaps filled by 0, and a mask channel (1 where Z was observe
 How each network follows the paper, and where not: docs/paper-fidelity.md (rows 16-17).
 
 To add a network: a module here with an ``nn.Module`` whose ``forward(a, s)`` returns ``u``
-``(B, p)``, a call to :func:`register`, and an import below.
+``(B, p)``, and its entry in :data:`vic_paraformer.dl.networks.NETWORKS` (name, class, whether it
+reads the series, hyperparameters).
 """
 
 from __future__ import annotations
 
-from . import ffn_a, lstm_z, paraformer_a, paraformer_z  # noqa: F401  (each registers its network)
+from ..networks import NETWORKS, NetworkSpec, build_network, get_network, network_config, register
 from .ffn_a import FFNA
 from .layers import AttributeEmbedding, SinusoidalPositionEncoding
 from .lstm_z import LSTMZ
 from .paraformer_a import ParaFormerA
 from .paraformer_z import ParaFormerZ
-from .registry import NETWORKS, NetworkSpec, build_network, get_network, network_config, register
 
 __all__ = ["AttributeEmbedding", "SinusoidalPositionEncoding", "ParaFormerA", "ParaFormerZ", "FFNA", "LSTMZ",
            "NETWORKS", "NetworkSpec", "build_network", "get_network", "network_config", "register"]

@@ -1,6 +1,6 @@
 """FFN-A: a fully connected network A -> theta (dPL baseline, Tsai et al. 2021).
 
-Registered in the model zoo as ``ffn_a``; reads the static attributes only.
+Registered in :mod:`vic_paraformer.dl.networks` as ``ffn_a``; reads the static attributes only.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ import torch
 from torch import nn
 
 from .layers import init_head
-from ..networks import BUILT_IN_NETWORKS
-from .registry import register
 
 
 class FFNA(nn.Module):
@@ -25,7 +23,3 @@ class FFNA(nn.Module):
 
     def forward(self, a: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(a)
-
-
-register("ffn_a", FFNA, uses_series=BUILT_IN_NETWORKS["ffn_a"][0],
-         hyperparameters=BUILT_IN_NETWORKS["ffn_a"][1])

@@ -1,6 +1,6 @@
 """LSTM-Z: an LSTM over (A, X, Z) windows whose final state gives theta (dPL baseline).
 
-Registered in the model zoo as ``lstm_z``; reads the attributes and a series window.
+Registered in :mod:`vic_paraformer.dl.networks` as ``lstm_z``; reads the attributes and a series window.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ import torch
 from torch import nn
 
 from .layers import init_head
-from ..networks import BUILT_IN_NETWORKS
-from .registry import register
 
 
 class LSTMZ(nn.Module):
@@ -29,7 +27,3 @@ class LSTMZ(nn.Module):
         x = torch.cat([a.unsqueeze(1).expand(-1, s.shape[1], -1), s], dim=-1)
         _, (h, _) = self.lstm(torch.relu(self.inp(x)))
         return self.out(self.drop(h[-1]))
-
-
-register("lstm_z", LSTMZ, uses_series=BUILT_IN_NETWORKS["lstm_z"][0],
-         hyperparameters=BUILT_IN_NETWORKS["lstm_z"][1])

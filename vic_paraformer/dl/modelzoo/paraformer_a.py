@@ -1,6 +1,6 @@
 """ParaFormer-A: attribute tokens -> transformer encoder -> MLP head (paper eq. 4-8).
 
-Registered in the model zoo as ``paraformer_a``; reads the static attributes only. Token pooling
+Registered in :mod:`vic_paraformer.dl.networks` as ``paraformer_a``; reads the static attributes only. Token pooling
 (mean) and the head are ours (docs/paper-fidelity.md, row 16).
 """
 
@@ -10,8 +10,6 @@ import torch
 from torch import nn
 
 from .layers import AttributeEmbedding, check_heads, encoder, init_head
-from ..networks import BUILT_IN_NETWORKS
-from .registry import register
 
 
 class ParaFormerA(nn.Module):
@@ -36,7 +34,3 @@ class ParaFormerA(nn.Module):
 
     def forward(self, a: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.encode(a).mean(dim=1))
-
-
-register("paraformer_a", ParaFormerA, uses_series=BUILT_IN_NETWORKS["paraformer_a"][0],
-         hyperparameters=BUILT_IN_NETWORKS["paraformer_a"][1])

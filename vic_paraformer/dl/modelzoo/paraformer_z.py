@@ -1,6 +1,6 @@
 """ParaFormer-Z: attribute-encoder queries cross-attend to an encoder of the (X, Z) series.
 
-Registered in the model zoo as ``paraformer_z``; reads the attributes and a series window. The
+Registered in :mod:`vic_paraformer.dl.networks` as ``paraformer_z``; reads the attributes and a series window. The
 paper describes a single cross-attention from attribute queries to the series encoding (eq. 9-12);
 this network stacks ``n_layers`` cross-attention blocks, derives the queries from a ParaFormer-A
 style attribute encoder, pools the attribute tokens by their mean and ends in an MLP head
@@ -23,8 +23,6 @@ from torch import nn
 
 from ...errors import StrategyError
 from .layers import AttributeEmbedding, SinusoidalPositionEncoding, check_heads, encoder, init_head
-from ..networks import BUILT_IN_NETWORKS
-from .registry import register
 
 
 class ParaFormerZ(nn.Module):
@@ -89,7 +87,3 @@ class ParaFormerZ(nn.Module):
             q = n1(q + self.drop(o))
             q = n2(q + self.drop(ffn(q)))
         return self.head(q.mean(dim=1))
-
-
-register("paraformer_z", ParaFormerZ, uses_series=BUILT_IN_NETWORKS["paraformer_z"][0],
-         hyperparameters=BUILT_IN_NETWORKS["paraformer_z"][1])
