@@ -412,7 +412,9 @@ class _Accumulator:
         self.wb: dict[str, list] = {pn: [] for pn in periods}
 
     def add(self, part: Region, sims: Mapping[str, xr.Dataset]) -> None:
-        from .verdict import block_sums
+        from .verdict import BLOCK_DAYS, BLOCK_REGION_MAX, block_sums
+
+        block_days = BLOCK_DAYS if len(self.plan["groups"]["all"]) <= BLOCK_REGION_MAX else 0
 
         g = _in_chunk(self.plan["groups"], part.cells)
         available = self.plan["available"]
@@ -422,7 +424,7 @@ class _Accumulator:
                 self.parts[pn][row].append(score_simulation(part, ds, per, g, available, simulator_name=self.sim_name,
                                                             obs_operator=op))
                 for key, (sim, obs) in _row_values(part, ds, per, op, available).items():
-                    self.sums[pn].setdefault((key, row), []).append(block_sums(sim, obs))
+                    self.sums[pn].setdefault((key, row), []).append(block_sums(sim, obs, block_days))
             if self.budgets:
                 self.wb[pn].append(_budget_piece(part, {"default": sims["default"], "calibrated": sims["calibrated"]},
                                                  per))

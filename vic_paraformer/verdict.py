@@ -20,8 +20,8 @@ Each replicate resamples cells with replacement. Where a group has at most
 :data:`BLOCK_DAYS` days (the same blocks for every cell, which keeps the cells' correlation), and
 recomputes every cell's metric from the resampled days: with two stations, the spread over days is
 the only honest measure of uncertainty. Larger groups resample cells only (the days' sampling error
-is then small next to the cells' spread, and the block sums would cost memory in proportion to
-cells x blocks). :data:`N_BOOT` replicates from a fixed seed make the interval reproducible.
+is then small next to the cells' spread), and so do all groups of a region of more than
+:data:`BLOCK_REGION_MAX` cells (whose block sums would cost memory in proportion to cells x blocks). :data:`N_BOOT` replicates from a fixed seed make the interval reproducible.
 
 The per-cell statistics are block sums (:func:`block_sums`): for each cell and block the number of
 valid pairs ``n``, ``sum o``, ``sum o^2`` and ``sum (s - o)^2``, from which NSE and RMSE of any set of
@@ -38,13 +38,16 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["BLOCK_DAYS", "BLOCK_CELLS_MAX", "N_BOOT", "LEVEL", "SEED", "VERDICTS", "BlockSums", "block_sums",
+__all__ = ["BLOCK_DAYS", "BLOCK_CELLS_MAX", "BLOCK_REGION_MAX", "N_BOOT", "LEVEL", "SEED", "VERDICTS", "BlockSums", "block_sums",
            "concat_sums", "compare", "compare_values", "verdict_of", "format_comparison"]
 
 #: Days per resampling block (soil moisture stays correlated for weeks).
 BLOCK_DAYS: int = 30
 #: Largest group whose days are resampled in blocks as well as its cells.
 BLOCK_CELLS_MAX: int = 200
+#: Largest region whose per-cell sums are kept per block (beyond it, one block per cell: the sums of
+#: cells x blocks x rows would cost memory, and so many cells make the spread over cells dominate).
+BLOCK_REGION_MAX: int = 5000
 #: Bootstrap replicates.
 N_BOOT: int = 1000
 #: Confidence level of the interval.
