@@ -7,6 +7,10 @@ API::
     region = vp.Region.open("region.nc")
     result = vp.calibrate(region, strategy="paraformer_z", surrogate="surrogate.pt", seed=0)
     result.save("result.nc")
+
+What the command line's ``calibrate`` runs (defaults, split, refinement, the written result and its
+replayable configuration) is :func:`run_calibration` of a :class:`CalibrationSpec`
+(:mod:`vic_paraformer.workflow`).
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ _LAZY: dict[str, str] = {
     "ParameterSpace": ".parameters",
     "Region": ".region",
     "SpatialSplit": ".region",
+    "CalibrationSpec": ".workflow",
+    "run_calibration": ".workflow",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from .calibrator import CalibrationResult, Calibrator
     from .parameters import PARAMETER_NAMES, ParameterSpace
     from .region import Region, SpatialSplit
+    from .workflow import CalibrationSpec, run_calibration
 
 
 def __getattr__(name: str) -> Any:
@@ -61,6 +68,6 @@ def synthetic_region(*args, **kwargs) -> "Region":
 __all__ = [
     "__version__", "CalibrationResult", "Calibrator", "ParameterError", "RegionError", "SimulatorError",
     "StrategyError", "SurrogateError", "VicParaformerError", "VICError", "PARAMETER_NAMES", "ParameterSpace",
-    "Region", "SpatialSplit", "calibrate", "get_calibrator", "get_simulator", "simulators", "strategies",
+    "Region", "SpatialSplit", "CalibrationSpec", "run_calibration", "calibrate", "get_calibrator", "get_simulator", "simulators", "strategies",
     "synthetic_region",
 ]

@@ -122,9 +122,14 @@ def get_calibrator(name: str, **options: Any):
     return get_calibrator_class(name)(**options)
 
 
+def get_simulator_class(name: str):
+    """The Simulator subclass registered as ``name``."""
+    return _load_one(SIMULATOR_GROUP, name, "simulator", SimulatorError)
+
+
 def get_simulator(name: str, **options: Any):
     """An instance of the simulator ``name`` built with ``options``."""
-    return _load_one(SIMULATOR_GROUP, name, "simulator", SimulatorError)(**options)
+    return get_simulator_class(name)(**options)
 
 
 def calibrate(region, strategy: str = "paraformer_z", **options: Any):

@@ -7,9 +7,9 @@ format modules.
 """
 
 from ..registry import make_listing_package, simulators as _simulators
-from .base import OUTPUT_VARS, Simulator, check_params, select_period
+from .base import OUTPUT_VARS, Simulator, check_params, select_period, simulator_class
 
 # ``vic_paraformer.simulators()`` lists the installed simulators even once this package is imported.
 make_listing_package(__name__, _simulators)
 
-__all__ = ["OUTPUT_VARS", "Simulator", "check_params", "select_period"]
+__all__ = ["OUTPUT_VARS", "Simulator", "check_params", "select_period", "simulator_class"]

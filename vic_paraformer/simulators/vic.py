@@ -15,8 +15,9 @@ given as ``global_param_file``. For each parameter set the simulator
 5. removes the run directory unless ``keep_runs`` (a failed run's directory is always kept and
    named in the error).
 
-Spin-up (``spinup_years``, default :data:`DEFAULT_SPINUP_YEARS` = 0 in the library; the command
-line's ``--spinup-years`` defaults to 1 for ``vic``): before the run, VIC runs the
+Spin-up (``spinup_years``; a simulator built directly has :data:`DEFAULT_SPINUP_YEARS` = 0, the
+workflows, :mod:`vic_paraformer.workflow` and every command, run it with the class attribute
+``default_spinup_years`` = 1 unless told otherwise): before the run, VIC runs the
 region's first year (its first 365 days, or all its days when it is shorter, with a warning) that
 many times with the same parameters, each time starting from the state the previous one saved
 (the first from the global file's own initial state: ``INIT_STATE`` if it has one, else the
@@ -119,6 +120,11 @@ class VICSimulator(Simulator):
     name = "vic"
     description = "VIC 5 image driver (external executable) run through isolated run directories"
     parallel_unit = "run"
+    #: VIC otherwise starts from the parameter file's ``init_moist``.
+    default_spinup_years = 1
+    #: A calibration through a surrogate of VIC is checked against VIC twice by default.
+    default_refine_rounds = 2
+    run_options = ("exe", "mpi_procs", "timeout", "workdir", "keep_runs", "mpiexec", "progress")
 
     def __init__(self, exe: str | os.PathLike | None = None, mpi_procs: int | None = None, timeout: float = 3600.0,
                  keep_runs: bool = False, workdir: str | os.PathLike | None = None,
