@@ -271,9 +271,6 @@ def _refine_rounds(spec: CalibrationSpec, options: Mapping[str, Any]) -> tuple[i
     r = spec.refine
     surrogate = options.get("surrogate")
     if surrogate is None:
-        if r.given():
-            raise ConfigError(f"refine {r.given()[0]} (--refine-{r.given()[0].replace('_', '-')}): refinement needs a "
-                              "surrogate-based calibration (--surrogate)")
         return 0, "", None
     from .surrogate.resolve import load_surrogate_cached
 
@@ -348,6 +345,10 @@ def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
     from .region import Region
 
     options = resolve_options(spec)
+    if options.get("surrogate") is None and spec.refine.given():
+        given = spec.refine.given()[0]
+        raise ConfigError(f"refine {given} (--refine-{given.replace('_', '-')}): refinement needs a surrogate-based "
+                          "calibration (--surrogate)")
     _check_outputs(spec, options)
     seed = 0 if spec.seed is None else int(spec.seed)
     calibrator = make_calibrator(spec.strategy, seed=seed, parameter_space=spec.parameter_space, options=options)

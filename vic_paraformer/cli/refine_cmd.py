@@ -2,11 +2,14 @@
 
 ::
 
-    vic-paraformer refine --region R --strategy S --surrogate sur.pt --simulator waterbalance|vic
+    vic-paraformer refine --region R --strategy S --surrogate sur.pt [--simulator waterbalance|vic]
                           --out-dir D [--rounds 3] [--local 8] [--sigma 0.05] [--store STORE]
                           [--option KEY=VALUE ...] [--simulator-option KEY=VALUE ...] [--spinup-years N]
 
-Each round runs the simulator at the calibrated parameters and a seeded local ensemble around
+The simulator is the one the surrogate imitates, run with the options (spin-up included) its
+training runs were made with, unless ``--simulator``, ``--simulator-option`` or ``--spinup-years``
+say otherwise; ``calibrate --refine-rounds`` checks the same way. Each round runs the simulator at
+the calibrated parameters and a seeded local ensemble around
 them, fine-tunes the surrogate on those runs, and recalibrates, until the simulator-verified loss
 stops improving (:mod:`vic_paraformer.refine`). The default parameters are scored too; when no
 calibrated round beats them, ``best.nc`` holds the default parameters (with a warning). With
@@ -38,9 +41,11 @@ def register(sub) -> None:
     p.add_argument("--region", help="region netCDF (the calibration period and cells); required")
     p.add_argument("--strategy", help="strategy that learns through the surrogate (sceua, paraformer_z..); required")
     p.add_argument("--surrogate", help="surrogate checkpoint to start from (not modified); required")
-    p.add_argument("--simulator", default="waterbalance", help="simulator to check against (waterbalance, vic)")
-    p.add_argument("--simulator-option", action="append", default=[], metavar="KEY=VALUE", help="simulator option")
-    add_spinup_argument(p)
+    p.add_argument("--simulator", default=None, help="simulator to check against (default: the one the surrogate "
+                                                     "imitates)")
+    p.add_argument("--simulator-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="simulator option (default: those the surrogate's training runs were made with)")
+    add_spinup_argument(p, "that of the surrogate's training runs")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE", help="strategy option")
     p.add_argument("--rounds", type=positive_int, default=3, help="refinement rounds at most (default 3)")
     p.add_argument("--local", type=non_negative_int, default=8, help="parameter sets around the calibrated ones per round (default 8)")
@@ -55,8 +60,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..refine import refine
+    from ..refine import refine, refine_simulator_options
     from ..region import Region
+    from ..surrogate.resolve import load_surrogate_cached
 
     args = apply_config(args, REFINE_PATHS)
     for key in ("region", "strategy", "surrogate", "out_dir"):
@@ -67,9 +73,14 @@ def run(args: argparse.Namespace) -> int:
           config=args.config)
     region = Region.open(args.region)
     options = parse_options(args.option)
-    simulator_options = with_spinup(parse_options(args.simulator_option), args, args.simulator)
-    args.spinup_years = simulator_options["spinup_years"]  # recorded as resolved
-    res = refine(region, args.strategy, args.surrogate, simulator=args.simulator, simulator_options=simulator_options,
+    sur = load_surrogate_cached(args.surrogate)
+    simulator = args.simulator or str(sur.simulator)
+    given = with_spinup(parse_options(args.simulator_option), args, simulator) if args.spinup_years is not None \
+        else parse_options(args.simulator_option)
+    simulator_options = refine_simulator_options(sur, given) if simulator == sur.simulator else given
+    simulator_options = with_spinup(simulator_options, argparse.Namespace(), simulator)
+    args.simulator, args.spinup_years = simulator, simulator_options["spinup_years"]  # recorded as resolved
+    res = refine(region, args.strategy, sur, simulator=simulator, simulator_options=simulator_options,
                  options=options, rounds=args.rounds, n_local=args.local, sigma=args.sigma,
                  fine_tune_steps=args.fine_tune_steps, store=args.store, seed=args.seed, out_dir=out)
     write_settings(args, out, "refine", path_keys=REFINE_PATHS)
