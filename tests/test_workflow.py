@@ -19,6 +19,7 @@ from vic_paraformer.selection import split_region
 from vic_paraformer.simulators.base import Simulator, simulator_class
 from vic_paraformer.strategies.spotpy_base import DEFAULT_SIMULATOR_WARMUP, simulator_warmup
 from vic_paraformer.surrogate import Surrogate, train_surrogate
+from vic_paraformer.surrogate.data import training_simulator_options
 from vic_paraformer.workflow import CalibrationSpec, RefineSpec, run_calibration
 
 SCEUA = {"repetitions": 12, "ngs": 2, "n_workers": 1}
@@ -124,6 +125,9 @@ def test_simulator_defaults_are_class_attributes():
     assert (wb.default_spinup_years, wb.default_refine_rounds) == (0, 0)
     assert wb.training_data_options == {"dtype": "float32"} and "exe" in vic.run_options and not wb.run_options
     assert simulator_class(None) is Simulator and simulator_class("surrogate") is Simulator
+    # training data record their spin-up, the simulator's default unless given
+    assert training_simulator_options("vic") == {"spinup_years": 1}
+    assert training_simulator_options("waterbalance", {"spinup_years": 2}) == {"dtype": "float32", "spinup_years": 2}
 
 
 def test_refinement_settings_without_a_surrogate_and_unknown_refine_keys_are_errors(files, tmp_path):

@@ -44,6 +44,8 @@ default, splits nothing and writes nothing. Given the resolved inputs of a run (
 region of :func:`~vic_paraformer.selection.split_region`, ``seed``, ``parameter_space`` and the options of
 :attr:`CalibrationOutcome.options`, i.e. the configuration's ``options`` plus ``surrogate`` and
 ``threads``), it gives bit-identical parameters, without refinement.
+
+Importing this module loads no array library (the command line's ``--help`` stays fast).
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ from typing import Any, Mapping
 
 from .config import ConfigError, load_config, run_config_path, write_run_config
 from .errors import OutputError, StrategyError
-from .selection import split_message, split_region
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +344,7 @@ def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
     check the strategy against the region before any expensive work, calibrate (and refine), write
     the result and its run configuration when ``spec.out`` is set."""
     from .region import Region
+    from .selection import split_message, split_region
 
     options = resolve_options(spec)
     if options.get("surrogate") is None and spec.refine.given():

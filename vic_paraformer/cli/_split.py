@@ -6,8 +6,7 @@ The split itself is :func:`vic_paraformer.selection.split_region`.
 from __future__ import annotations
 
 import argparse
-
-from ..selection import split_message, split_region
+from typing import Any
 
 __all__ = ["add_split_arguments", "split_message", "split_region", "CELLS_HELP"]
 
@@ -24,3 +23,17 @@ def add_split_arguments(p: argparse.ArgumentParser, *, cells_help: str = CELLS_H
                    help="days held out for 'evaluate' (recorded in the output); default: the days after "
                         "--train-period. Without --train-period, training uses the days before it")
     p.add_argument("--train-cells", metavar="SPEC", default=None, help=cells_help)
+
+
+def split_region(region, train_period=None, test_period=None, train_cells=None, *, subset: bool = False):
+    """:func:`vic_paraformer.selection.split_region` (imported on use: ``--help`` loads no xarray)."""
+    from ..selection import split_region as split
+
+    return split(region, train_period, test_period, train_cells, subset=subset)
+
+
+def split_message(full, region, meta: dict[str, Any], *, subset: bool = False) -> str:
+    """:func:`vic_paraformer.selection.split_message`."""
+    from ..selection import split_message as message
+
+    return message(full, region, meta, subset=subset)

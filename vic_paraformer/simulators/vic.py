@@ -323,6 +323,23 @@ class VICSimulator(Simulator):
         out.attrs.update({"simulator": self.name, "vic_global_param_file": str(setup.gf.path)})
         return out
 
+    def run_result(self, region: Region, result, *, period=None) -> xr.Dataset:
+        """Run VIC with a calibration result's parameters: the template parameter file with the
+        result's values on its cells (:func:`~vic_paraformer.vic.params.write_parameters`, cells matched
+        by lat/lon, else by id through ``region``), written straight into the run directory.
+
+        ``result`` is a :class:`~vic_paraformer.result.CalibrationResult`, the path of a saved one or a
+        parameter Dataset over ``cell``. Unlike :meth:`simulate`, the result may cover only some of the
+        region's cells (the others keep the template's values).
+        """
+        setup = self.setup(region)
+        out = self._execute(setup, lambda run: write_parameters(result, setup.template, run.params_file,
+                                                                region=region, expt_layers=self.expt_layers))
+        out = select_period(out, period)
+        out.attrs.update({"simulator": self.name, "vic_params_from": str(result) if isinstance(result, (str, Path))
+                          else "calibration result"})
+        return out
+
     def run_parameter_file(self, region: Region, params_file: str | os.PathLike, *, period=None) -> xr.Dataset:
         """Run VIC with an existing parameter file (copied unchanged into the run directory)."""
         src = Path(params_file)
