@@ -363,7 +363,9 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
     manifest["simulator_options"] = {k: v for k, v in manifest["simulator_options"].items() if k not in runtime}
     key_fields = [k for k in manifest if k not in ("region_source",)]
     if (store / MANIFEST).exists():
-        old = TrainingStore.open(store).manifest
+        old = dict(TrainingStore.open(store).manifest)
+        # a store written before the spin-up was always recorded ran the simulator's own default: none
+        old["simulator_options"] = {"spinup_years": 0, **dict(old.get("simulator_options") or {})}
         diff = [k for k in key_fields if old.get(k) != manifest[k]]
         if diff:
             raise SurrogateError(f"{store}: holds training data generated with other settings ({', '.join(diff)} differ); "
