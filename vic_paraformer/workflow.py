@@ -53,10 +53,16 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .config import ConfigError, load_config, run_config_path, write_run_config
 from .errors import OutputError, StrategyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .parameters import ParameterSpace
+    from .region import Region
+    from .result import CalibrationResult
+    from .surrogate import Surrogate
 
 log = logging.getLogger(__name__)
 
@@ -118,19 +124,20 @@ class CalibrationSpec:
     ``overwrite``: replace an existing output of another kind (inputs never).
     """
 
-    region: Any = None
+    region: str | Path | Region | None = None
     strategy: str | None = None
     out: str | Path | None = None
     seed: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
-    surrogate: Any = None
+    surrogate: str | Path | Surrogate | None = None
     model_out: str | Path | None = None
-    parameter_space: Any = None
+    parameter_space: str | Mapping[str, Any] | ParameterSpace | None = None
     threads: int | None = None
     spinup_years: int | None = None
     train_period: tuple[str, str] | list[str] | None = None
     test_period: tuple[str, str] | list[str] | None = None
-    train_cells: Any = None
+    #: ``das:K``, ids like ``"3,17,40"``, or a file of cell ids (see :mod:`vic_paraformer.selection`).
+    train_cells: str | None = None
     refine: RefineSpec = field(default_factory=RefineSpec)
     max_memory_gb: float = 1.0
     overwrite: bool = False
@@ -167,7 +174,7 @@ class CalibrationOutcome:
     """What :func:`run_calibration` made: the result, the strategy options it ran with (the
     resolved inputs of ``vp.calibrate``), the run configuration and where it was written."""
 
-    result: Any
+    result: CalibrationResult
     options: dict[str, Any]
     config: dict[str, Any]
     config_path: Path | None = None
