@@ -20,7 +20,7 @@ from vic_paraformer.simulators.base import Simulator, simulator_class
 from vic_paraformer.strategies.spotpy_base import DEFAULT_SIMULATOR_WARMUP, simulator_warmup
 from vic_paraformer.surrogate import Surrogate, train_surrogate
 from vic_paraformer.surrogate.data import training_simulator_options
-from vic_paraformer.workflow import CalibrationSpec, RefineSpec, run_calibration
+from vic_paraformer.workflow import CalibrationSpec, RefineSpec, resolve_options, run_calibration
 
 SCEUA = {"repetitions": 12, "ngs": 2, "n_workers": 1}
 FFN = {"epochs": 2, "batches_per_epoch": 2, "progress": False}
@@ -117,6 +117,17 @@ def test_sceua_with_a_spun_up_simulator_calibrates_a_one_year_region_without_war
     assert _cli("calibrate", "--region", region_file, "--strategy", "sceua", "-o", "simulator=waterbalance",
                 *_options(SCEUA), "--out", tmp_path / "no.nc") != 0
     assert "365-day warm-up" in capsys.readouterr().err
+
+
+def test_sceua_with_vic_gets_the_default_spinup_and_no_warmup_on_a_one_year_region(files):
+    from vic_paraformer.strategies.sceua import SCEUACalibrator
+
+    _, _, region = files
+    options = resolve_options(CalibrationSpec(strategy="sceua", options={"simulator": "vic", **SCEUA}))
+    assert options["simulator_options"] == {"spinup_years": 1}  # VICSimulator.default_spinup_years
+    problems = SCEUACalibrator(**options).validate(region)
+    assert not [p for p in problems if "warm-up" in p], problems
+    assert any("warm-up" in p for p in SCEUACalibrator(simulator="vic", **SCEUA).validate(region))  # no spin-up
 
 
 def test_simulator_defaults_are_class_attributes():
