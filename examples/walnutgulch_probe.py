@@ -42,7 +42,7 @@ import vic_paraformer as vp
 from vic_paraformer import metrics
 from vic_paraformer.calibrator import CalibrationResult
 from vic_paraformer.evaluation import score_runs
-from vic_paraformer.refine import DEFAULT_REFINE_LOCAL, DEFAULT_REFINE_ROUNDS, calibrate_refined
+from vic_paraformer.refine import DEFAULT_REFINE_LOCAL, calibrate_refined
 from vic_paraformer.simulators.vic import VICSimulator
 from vic_paraformer.surrogate import Surrogate, train_surrogate
 from vic_paraformer.surrogate.data import DEFAULT_ANCHOR_SHARE
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--store", default=None, help="VIC runs for the surrogate (default OUT/store; reused if there)")
     ap.add_argument("--surrogate", default=None, help="a trained surrogate to reuse (default: train one)")
     ap.add_argument("--preset", default="test", help="surrogate preset")
-    ap.add_argument("--refine-rounds", type=int, default=DEFAULT_REFINE_ROUNDS["vic"])
+    ap.add_argument("--refine-rounds", type=int, default=VICSimulator.default_refine_rounds)
     ap.add_argument("--refine-local", type=int, default=DEFAULT_REFINE_LOCAL)
     ap.add_argument("--wb-tolerance", type=float, default=0.0, help="wb_tolerance of every water-balance-aware "
                                                                     "calibration (default 0)")

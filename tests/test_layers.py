@@ -16,7 +16,8 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
 3. strategies  calibrator (the strategy plugin interface), dl/, strategies/
 4. evaluation  evaluation, budget (water balance of a simulation), refine (surrogate refinement
                against the simulator), synthetic (the twin with known parameters)
-5. top         benchmark/, the vic/ adapter (vic/__init__, vic/verify, vic/twin), cli/, the package root
+5. workflow    workflow (the calibration run the command line and the library share)
+6. top         benchmark/, the vic/ adapter (vic/__init__, vic/verify, vic/twin), cli/, the package root
 
 A new module must be added to LAYERS: the test fails on a module it cannot place.
 """
@@ -41,6 +42,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
     ("evaluation", ["evaluation", "budget", "refine", "synthetic"]),
+    ("workflow", ["workflow"]),
     ("top", ["benchmark", "vic", "vic.verify", "vic.twin", "cli", ""]),
 ]
 
@@ -123,7 +125,7 @@ GRAPH = import_graph()
 def test_every_module_has_a_layer():
     assert "dl.trainer" in MODULES and "strategies.sceua" in MODULES  # the walk found the package
     names = [n for n, _ in LAYERS]
-    assert names == ["core", "simulators", "surrogate", "strategies", "evaluation", "top"]
+    assert names == ["core", "simulators", "surrogate", "strategies", "evaluation", "workflow", "top"]
     unplaced = [m for m in MODULES if m and _placement(m)[1] == ""]
     assert not unplaced, f"modules without a layer (add them to LAYERS in {__file__}): {unplaced}"
 
@@ -191,7 +193,7 @@ def test_no_import_cycles():
 def test_the_checks_can_fail():
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
     assert layer_of("region") < layer_of("simulators.vic") < layer_of("surrogate.model") < layer_of("dl.trainer")
-    assert layer_of("dl.trainer") < layer_of("evaluation") < layer_of("cli.main")
+    assert layer_of("dl.trainer") < layer_of("evaluation") < layer_of("workflow") < layer_of("cli.main")
     assert layer_of("vic.runner") == layer_of("simulators.vic") and layer_of("vic.verify") == len(LAYERS) - 1
     node = ast.parse("from ..surrogate import resolve").body[0]
     assert _resolve("dl.strategy", node) == ["surrogate.resolve"]

@@ -135,13 +135,14 @@ def test_refinement_with_vic_on_a_tiny_setup(tmp_path):
     region = vp.Region(ds).with_training_cells(region.cells[:2])
     sur = train_surrogate(region, "vic", preset="test", seed=0, num_threads=1, progress=False, epochs=2, n_samples=6,
                           window=60, warmup=15, simulator_options={"exe": EXE, "workdir": str(tmp_path / "runs"),
-                                                                   "progress": False}, store=tmp_path / "store")
+                                                                   "progress": False, "spinup_years": 0},
+                          store=tmp_path / "store")
     from vic_paraformer.refine import calibrate_refined
     from vic_paraformer.surrogate import TrainingStore
 
     st = TrainingStore.open(tmp_path / "store")
     assert st.n_samples == 5 and st.default_run() is not None  # the setup's own parameters are a training run
-    assert sur.info["simulator_options"] == {}  # what the runs were made with: no spin-up asked for here
+    assert sur.info["simulator_options"] == {"spinup_years": 0}  # what the runs were made with (vic's default: 1)
     res = calibrate_refined(region, "sceua", sur, rounds=1, n_local=2, store=tmp_path / "store", seed=0,
                             simulator_options={"exe": EXE, "workdir": str(tmp_path / "runs"), "progress": False},
                             options=dict(repetitions=30, ngs=2, n_workers=1), out_dir=tmp_path / "refine",
@@ -155,3 +156,4 @@ def test_refinement_with_vic_on_a_tiny_setup(tmp_path):
     assert [a["label"] for a in TrainingStore.open(tmp_path / "store").appended] == [
         "anchor", "refinement round 0", "refinement round 1"]
     assert (tmp_path / "refine" / "round_1" / "result.nc").is_file()
+    assert res.spinup_years == 0  # that of the surrogate's training runs and the refinement runs

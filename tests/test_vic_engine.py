@@ -353,3 +353,27 @@ def test_vic_two_workers_are_faster_than_one(tmp_path):
             walls[n] = time.perf_counter() - t0
     np.testing.assert_allclose(outs[1]["sm"].values, outs[2]["sm"].values, atol=1e-6)
     assert walls[2] < 0.85 * walls[1], walls
+
+
+@pytest.mark.vic
+@needs_sample
+@needs_vic_exe
+def test_vic_run_with_a_result_runs_the_results_parameters(tmp_path):
+    import xarray as xr
+
+    from vic_paraformer.calibrator import CalibrationResult
+    from vic_paraformer.parameters import ParameterSpace
+
+    region = region_from_vic(WALNUT, variables=VARS, end="2008-01-31")
+    space = ParameterSpace.preset("vic")
+    values = np.tile([0.3, 0.05, 5.0, 0.6, 6.0], (region.n_cells, 1))
+    params = space.to_dataset(values, region.cells).assign_coords(lat=("cell", region.ds["lat"].values),
+                                                                  lon=("cell", region.ds["lon"].values))
+    CalibrationResult(params=params, strategy="fixed", parameter_space=space).save(tmp_path / "result.nc")
+    assert main(["vic", "run", "--global", str(WALNUT), "--var", f"VIC_SAMPLE_DATA={SAMPLE}", "--end", "2008-01-31",
+                 "--result", str(tmp_path / "result.nc"), "--exe", REAL_VIC, "--workdir", str(tmp_path / "runs"),
+                 "--spinup-years", "0", "--out", str(tmp_path / "sim.nc")]) == 0
+    ref = VICSimulator(exe=REAL_VIC, workdir=tmp_path / "runs").simulate(region, params)
+    with xr.open_dataset(tmp_path / "sim.nc") as out:
+        np.testing.assert_array_equal(out["sm"].values, ref["sm"].values)
+    assert not list((tmp_path / "runs").glob("*"))  # the parameter file was written in the run directory

@@ -10,6 +10,9 @@ API::
 
 ``list_strategies()`` and ``list_simulators()`` name what is available (built-ins and plugins);
 ``vic_paraformer.strategies`` and ``vic_paraformer.simulators`` are the sub-packages of the built-ins.
+What the command line's ``calibrate`` runs (defaults, split, refinement, the written result and its
+replayable configuration) is :func:`run_calibration` of a :class:`CalibrationSpec`
+(:mod:`vic_paraformer.workflow`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ _LAZY: dict[str, str] = {
     "ParameterSpace": ".parameters",
     "Region": ".region",
     "SpatialSplit": ".region",
+    "CalibrationSpec": ".workflow",
+    "run_calibration": ".workflow",
 }
 #: Sub-packages imported on first use. They are always the packages: the listing functions are
 #: ``list_strategies`` and ``list_simulators``, so importing a module of a sub-package (which makes
@@ -44,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .calibrator import CalibrationResult, Calibrator
     from .parameters import PARAMETER_NAMES, ParameterSpace
     from .region import Region, SpatialSplit
+    from .workflow import CalibrationSpec, run_calibration
 
 
 def __getattr__(name: str) -> Any:
@@ -70,6 +76,6 @@ def synthetic_region(*args, **kwargs) -> "Region":
 __all__ = [
     "__version__", "CalibrationResult", "Calibrator", "ParameterError", "RegionError", "SimulatorError",
     "StrategyError", "SurrogateError", "VicParaformerError", "VICError", "PARAMETER_NAMES", "ParameterSpace",
-    "Region", "SpatialSplit", "calibrate", "get_calibrator", "get_simulator", "list_simulators",
-    "list_strategies", "synthetic_region",
+    "Region", "SpatialSplit", "CalibrationSpec", "run_calibration", "calibrate", "get_calibrator", "get_simulator",
+    "list_simulators", "list_strategies", "synthetic_region",
 ]

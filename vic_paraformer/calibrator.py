@@ -24,6 +24,7 @@ import abc
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
@@ -149,11 +150,32 @@ class Calibrator(abc.ABC):
     def calibrate(self, region: Region) -> CalibrationResult:
         """Calibrate ``region``'s training cells and return parameters for every cell."""
 
+    def spinup_used(self) -> int:
+        """Spin-up years of the model runs the parameters are fitted to: the simulator option
+        ``spinup_years`` of a strategy that runs a simulator, the spin-up recorded in the surrogate's
+        metadata (that of its training runs) for one that learns through a surrogate, else 0."""
+        o = self.options
+        if o.get("simulator") not in (None, "surrogate"):
+            return int((o.get("simulator_options") or {}).get("spinup_years", 0))
+        sur = o.get("surrogate")
+        if sur is None:
+            return 0
+        from .surrogate.data import recorded_simulator_options
+
+        if isinstance(sur, (str, Path)):
+            from .surrogate.resolve import load_surrogate_cached
+
+            sur = load_surrogate_cached(sur)
+        return int(recorded_simulator_options(sur).get("spinup_years", 0))
+
     # helpers for subclasses --------------------------------------------------------
     def _result(self, region: Region, values: np.ndarray, *, started: float, history=None,
                 n_evaluations: int = 0, info: dict | None = None, obs_operator: ObservationOperator | None = None,
-                warmup_days: int | None = None, spinup_years: int = 0) -> CalibrationResult:
-        """Build a CalibrationResult for all of ``region``'s cells from values ``(cell, p)``."""
+                warmup_days: int | None = None, spinup_years: int | None = None) -> CalibrationResult:
+        """Build a CalibrationResult for all of ``region``'s cells from values ``(cell, p)``
+        (``spinup_years`` None: :meth:`spinup_used`)."""
+        if spinup_years is None:
+            spinup_years = self.spinup_used()
         params = self.parameter_space.to_dataset(values, region.cells)
         window = self._fitting_window(region, warmup_days)
         # lat/lon let vic.params.write_parameters match result cells to a VIC grid.

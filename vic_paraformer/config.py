@@ -14,11 +14,20 @@ A configuration holds the same settings as the command line; command-line values
     test_period: [2017-04-01, 2018-03-31]    # days held out, recorded for ``evaluate``
     train_cells: das:4                # das:K, a file of cell ids, or a list of ids
     threads: 1                        # torch CPU threads of a DL strategy (strategy option ``threads``)
+    spinup_years: 1                   # spin-up of a simulator the strategy runs (default: the simulator's)
     options:                          # strategy options (see ``vic-paraformer strategies NAME``)
       repetitions: 2000
       n_workers: 4
+    refine:                           # with a surrogate: refinement against its simulator
+      rounds: 2                       # null: the simulator's default; 0: none
+      local: 8
+      store: null                     # the surrogate's training store (runs appended to it)
+      dir: null                       # default: <out>.refine
+      simulator_options: {}
 
-Unknown top-level keys are rejected with an error naming them (a typo must not be ignored).
+:mod:`vic_paraformer.workflow` runs such a configuration (``CalibrationSpec.from_config``); the
+``NAME.config.yaml`` a run writes next to its result holds every setting resolved and is read back
+the same way. Unknown top-level keys are rejected with an error naming them (a typo must not be ignored).
 ``--option key=value`` values are parsed as YAML scalars: ``3`` is an int, ``0.5`` and ``1e-3``
 floats, ``true`` a bool, ``null`` None, ``[1, 2]`` a list, anything else a string.
 """
@@ -46,7 +55,9 @@ CONFIG_KEYS: dict[str, str] = {
     "test_period": "[START, END] days held out for evaluation",
     "train_cells": "das:K, a file of cell ids, or a list of cell ids",
     "threads": "torch CPU threads of a DL strategy (strategy option 'threads')",
+    "spinup_years": "spin-up years of a simulator the strategy runs (simulator option 'spinup_years')",
     "options": "mapping of strategy options",
+    "refine": "mapping of refinement settings with a surrogate: rounds, local, store, dir, simulator_options",
 }
 
 
@@ -103,6 +114,16 @@ def _checked_calibrate_config(path: Path, data: dict[str, Any]) -> dict[str, Any
         v = data.get(key)
         if isinstance(v, str) and v and not Path(v).is_absolute():
             data[key] = str(base / v)
+    refine = data.get("refine")
+    if refine is not None:
+        if not isinstance(refine, dict):
+            raise ConfigError(f"{path}: 'refine' must be a mapping of refinement settings, got {type(refine).__name__}")
+        refine = dict(refine)
+        for key in ("store", "dir"):
+            v = refine.get(key)
+            if isinstance(v, str) and v and not Path(v).is_absolute():
+                refine[key] = str(base / v)
+        data["refine"] = refine
     for key in ("train_period", "test_period"):
         v = data.get(key)
         if v is not None:

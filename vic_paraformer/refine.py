@@ -73,12 +73,8 @@ from .region import Region
 log = logging.getLogger(__name__)
 
 __all__ = ["refine", "calibrate_refined", "verified_loss", "fine_tune", "auto_refine_rounds", "refine_simulator_options",
-           "DEFAULT_REFINE_ROUNDS", "DEFAULT_REFINE_LOCAL", "RefineOutcome", "RefineError"]
+           "DEFAULT_REFINE_LOCAL", "RefineOutcome", "RefineError"]
 
-#: Refinement rounds a surrogate-based calibration runs by default, by the simulator the surrogate
-#: was trained on, when that simulator can be run here (:func:`auto_refine_rounds`). The embedded
-#: ``waterbalance`` is cheap enough to check against directly and gets none by default.
-DEFAULT_REFINE_ROUNDS: dict[str, int] = {"vic": 2}
 #: Parameter sets around the calibrated ones per refinement round, by default.
 DEFAULT_REFINE_LOCAL: int = 8
 
@@ -199,20 +195,25 @@ def fine_tune(surrogate, region: Region, theta: np.ndarray, y: np.ndarray, *, st
 
 def refine_simulator_options(surrogate, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Simulator options for checking ``surrogate``: those its training runs were made with (e.g.
-    ``spinup_years``, recorded in ``surrogate.info["simulator_options"]``), updated by ``given``."""
-    return {**dict((getattr(surrogate, "info", {}) or {}).get("simulator_options") or {}), **dict(given or {})}
+    ``spinup_years``, recorded in ``surrogate.info["simulator_options"]``; a surrogate that did not
+    record its spin-up gets its simulator's ``default_spinup_years``), updated by ``given``."""
+    from .surrogate.data import recorded_simulator_options
+
+    return {**recorded_simulator_options(surrogate), **dict(given or {})}
 
 
 def auto_refine_rounds(surrogate, simulator_options: Mapping[str, Any] | None = None) -> tuple[int, str]:
     """Default refinement rounds for a calibration through ``surrogate`` and the reason, as a sentence.
 
-    :data:`DEFAULT_REFINE_ROUNDS` for the simulator the surrogate was trained on when that simulator
-    can be built here (e.g. the VIC image driver is found), else 0.
+    The ``default_refine_rounds`` of the simulator class the surrogate was trained on (2 for ``vic``;
+    0 for the embedded ``waterbalance``, cheap enough to calibrate against directly) when that
+    simulator can be built here (e.g. the VIC image driver is found), else 0.
     """
     from .registry import get_simulator
+    from .simulators.base import simulator_class
 
     name = str(getattr(surrogate, "simulator", "unknown"))
-    rounds = int(DEFAULT_REFINE_ROUNDS.get(name, 0))
+    rounds = int(simulator_class(name).default_refine_rounds)
     if rounds == 0:
         return 0, f"no refinement by default for a surrogate of {name!r}"
     try:
@@ -229,8 +230,8 @@ def calibrate_refined(region: Region, strategy: str, surrogate, *, rounds: int |
     """A surrogate-based calibration checked against the surrogate's simulator: the library form of
     ``vic-paraformer calibrate --surrogate S [--refine-rounds N]``.
 
-    ``rounds`` None: :func:`auto_refine_rounds` (:data:`DEFAULT_REFINE_ROUNDS` for a surrogate of
-    ``vic`` when VIC is found, else 0); 0: the plain calibration through the surrogate. Otherwise
+    ``rounds`` None: :func:`auto_refine_rounds` (the simulator class's ``default_refine_rounds``: 2
+    for a surrogate of ``vic`` when VIC is found, else 0); 0: the plain calibration through the surrogate. Otherwise
     :func:`refine` with the simulator the surrogate was trained on, run with the options its
     training data were made with updated by ``simulator_options``; returns the best candidate
     (possibly the default parameters, see :func:`refine`). ``info["refine_rounds"]`` records the

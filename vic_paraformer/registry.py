@@ -223,6 +223,11 @@ def get_calibrator(name: str, **options: Any):
     return get_calibrator_class(name)(**options)
 
 
+def get_simulator_class(name: str):
+    """The Simulator subclass registered as ``name``."""
+    return load(SIMULATOR_GROUP, name)
+
+
 def get_simulator(name: str, **options: Any):
     """An instance of the simulator ``name`` built with ``options``."""
     return load(SIMULATOR_GROUP, name)(**options)

@@ -13,13 +13,15 @@ never saw (``--train-cells``). This module turns those settings into periods and
   point set (stations, no ``row``/``col``) ``das:K`` takes ``round(n / K**2)`` evenly spread points
   by the split's seeded farthest-point sampling, always with seed 0, so the same region and ``K``
   give the same training points in every run.
+* :func:`split_region` -- a region cut to its training days and cells, with what to record about
+  the split; :func:`split_message` says it in one line.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -126,3 +128,31 @@ def describe(train: Period | None, test: Period | None) -> dict[str, list[str] |
     """The periods as ISO day strings (for a result's metadata)."""
     iso = lambda p: None if p is None else Period(*p).iso()  # noqa: E731
     return {"train_period": iso(train), "test_period": iso(test)}
+
+
+def split_region(region, train_period=None, test_period=None, train_cells=None, *,
+                 subset: bool = False) -> tuple[Any, dict[str, Any]]:
+    """``region`` cut to its training days and cells, and what to record about the split.
+
+    The training cells are flagged (``train_cell``) for a strategy, or with ``subset`` the region is
+    reduced to them (the surrogate learns from simulator runs, not observations).
+    """
+    train, test = resolve_periods(region, train_period, test_period)
+    cells = parse_train_cells(train_cells, region) if train_cells is not None else None
+    out = region.sel_time(*train) if train is not None else region
+    if cells is not None:
+        out = out.subset(cells) if subset else out.with_training_cells(cells)
+    meta: dict[str, Any] = describe(train, test)
+    if train_cells is not None:
+        meta["train_cells_spec"] = str(train_cells)
+    return out, meta
+
+
+def split_message(full, region, meta: dict[str, Any], *, subset: bool = False) -> str:
+    """One line saying which cells and days a run learns from and what is held out."""
+    days = f"{region.times[0].date()}..{region.times[-1].date()} ({region.n_days} days)"
+    test = meta.get("test_period")
+    held = f"; test period {test[0]}..{test[1]} held out" if test else ""
+    which = f" ({meta['train_cells_spec']})" if "train_cells_spec" in meta else ""
+    n_cells = region.n_cells if subset else len(region.training_cells)
+    return f"training on {n_cells} of {full.n_cells} cells{which}, days {days}{held}"

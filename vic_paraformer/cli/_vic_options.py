@@ -3,8 +3,9 @@
 ``--workers`` is the number of VIC runs at once (parameter sets of an ensemble, through
 :class:`~vic_paraformer.ensemble.EnsembleRunner`); ``--mpi-procs`` runs each VIC process under
 ``mpiexec -n N``; ``--timeout`` kills a VIC run that takes longer (seconds); ``--workdir`` is the
-folder for run directories (any path; relative ones are made absolute). The VIC options apply only
-to ``--simulator vic``: given for another simulator they are an error.
+folder for run directories (any path; relative ones are made absolute). They set the simulator's
+``run_options`` (a class attribute, :mod:`vic_paraformer.simulators.base`): given for a simulator
+without them (e.g. ``waterbalance``) they are an error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ..config import ConfigError
 
+#: The flags, named as the simulator options they set.
 VIC_FLAGS = ("exe", "mpi_procs", "timeout", "workdir", "keep_runs")
 
 
@@ -33,12 +35,16 @@ def add_vic_options(p: argparse.ArgumentParser, *, workers: bool = True, keep_ru
 
 
 def vic_simulator_options(args: argparse.Namespace, simulator: str | None, *, progress: bool | None = None) -> dict[str, Any]:
-    """The VIC simulator options given on the command line (empty for other simulators; error if given there)."""
+    """The run options given on the command line (empty for a simulator without them; error if given there)."""
+    from ..simulators.base import simulator_class
+
+    accepted = simulator_class(simulator).run_options
     given = {k: getattr(args, k) for k in VIC_FLAGS if getattr(args, k, None) not in (None, False)}
-    if simulator != "vic":
+    if not set(VIC_FLAGS) <= set(accepted):
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ConfigError(f"{flags} only apply to --simulator vic (the simulator here is {simulator!r})")
+            raise ConfigError(f"{flags} only apply to --simulator vic (or another simulator that takes these run "
+                              f"options; the simulator here is {simulator!r})")
         return {}
     if given.get("workdir") is not None:
         from pathlib import Path
@@ -48,7 +54,7 @@ def vic_simulator_options(args: argparse.Namespace, simulator: str | None, *, pr
         raise ConfigError(f"--mpi-procs must be >= 1, got {given['mpi_procs']}")
     if given.get("timeout") is not None and given["timeout"] <= 0:
         raise ConfigError(f"--timeout must be > 0 seconds, got {given['timeout']}")
-    if progress is not None:
+    if progress is not None and "progress" in accepted:
         given["progress"] = bool(progress)
     return given
 

@@ -7,10 +7,17 @@
                              [--train-period START END] [--test-period START END] [--train-cells SPEC]
     vic-paraformer calibrate --apply MODEL --region R --out result.nc
 
+The command only turns its arguments into a :class:`~vic_paraformer.workflow.CalibrationSpec`
+(``--config`` first, flags on top); :func:`vic_paraformer.workflow.run_calibration` runs it and owns
+every default (seed, threads, spin-up, refinement), so the library call runs the same experiment.
+The run configuration written next to ``--out`` (``NAME.config.yaml``) repeats the run with
+``--config``.
+
 With a surrogate (``--surrogate``), ``--refine-rounds N`` checks the calibration with the
 simulator the surrogate was trained on and refines the surrogate where the calibration went
-(:mod:`vic_paraformer.refine`): on by default, :data:`~vic_paraformer.refine.DEFAULT_REFINE_ROUNDS`
-rounds, for a surrogate of ``vic`` when the VIC image driver is found; 0 turns it off. The result
+(:mod:`vic_paraformer.refine`): on by default, with the simulator class's
+``default_refine_rounds`` (2 for a surrogate of ``vic`` when the VIC image driver is found); 0
+turns it off. The result
 written is the best candidate by the simulator-verified loss, the default parameters included
 (a warning says so when no calibrated round beat them); every round is kept in ``--refine-dir``
 (default: next to ``--out``, ``<out>.refine/``). ``--refine-store`` names the surrogate's
@@ -30,18 +37,16 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..config import ConfigError, load_config, merged, parse_options, run_config_path, write_run_config
-from ..errors import OutputError, StrategyError
+from ..config import ConfigError, load_config, parse_options
+from ..errors import StrategyError
+from ..workflow import DEFAULT_THREADS
 from ._outputs import add_overwrite, guard
-from ._spinup import add_spinup_argument, with_spinup
-from ._split import add_split_arguments, split_message, split_region
+from ._spinup import add_spinup_argument
+from ._split import add_split_arguments
 from ._types import positive_float
+from ._vic_options import add_vic_options, vic_simulator_options
 
 log = logging.getLogger("vic_paraformer.cli")
-
-#: Torch CPU threads of the DL strategies from the command line, as the demo and the benchmark run them.
-DEFAULT_THREADS = 1
-from ._vic_options import add_vic_options, vic_simulator_options
 
 
 def register(sub) -> None:
@@ -99,200 +104,50 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _settings(args: argparse.Namespace) -> dict:
-    cfg = load_config(args.config) if args.config else {"options": {}}
-    s = merged(cfg, region=args.region, strategy=args.strategy, seed=args.seed, surrogate=args.surrogate,
-               out=args.out, model_out=args.model_out, parameter_space=args.parameter_space,
-               threads=getattr(args, "threads", None), train_period=getattr(args, "train_period", None),
-               test_period=getattr(args, "test_period", None), train_cells=getattr(args, "train_cells", None))
-    options = dict(cfg.get("options") or {})
-    cli_options = parse_options(args.option)
-    options.update(cli_options)
-    for key in ("surrogate", "model_out"):
-        if s.get(key) is not None:
-            if key in cli_options and cli_options[key] != s[key]:
-                raise ConfigError(f"{key} given both as --{key.replace('_', '-')} and --option {key}=...")
-            options[key] = s[key]
-    vic = vic_simulator_options(args, options.get("simulator"))
-    if vic:
-        options["simulator_options"] = {**dict(options.get("simulator_options") or {}), **vic}
-    if getattr(args, "workers", None) is not None:
+def spec_from_args(args: argparse.Namespace):
+    """The :class:`~vic_paraformer.workflow.CalibrationSpec` the arguments describe (``--config`` first,
+    flags on top); the run itself is :func:`vic_paraformer.workflow.run_calibration`."""
+    from ..workflow import CalibrationSpec
+
+    options = parse_options(args.option)
+    for flag in ("obs_operator", "loss", "objective"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            if flag in options and options[flag] != value:
+                raise ConfigError(f"{flag} given both as --{flag.replace('_', '-')} and --option {flag}=...")
+            options[flag] = value
+    if args.workers is not None:
         if args.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {args.workers}")
         options["n_workers"] = args.workers
-    s["options"] = options
-    s["seed"] = 0 if s.get("seed") is None else s["seed"]
-    return s
-
-
-def _check_paths(args: argparse.Namespace, region: str | None, out: str | None, *, model_out: str | None = None,
-                 surrogate: str | None = None, model: str | None = None) -> None:
-    """Refuse unusable outputs before any work: an input, a file of another kind, an unwritable folder."""
-    if not region:
+    refine = {"rounds": args.refine_rounds, "local": args.refine_local, "store": args.refine_store,
+              "dir": args.refine_dir, "simulator_options": parse_options(args.refine_simulator_option)}
+    spec = CalibrationSpec.from_config(
+        args.config, options=options, refine=refine, region=args.region, strategy=args.strategy, seed=args.seed,
+        surrogate=args.surrogate, out=args.out, model_out=args.model_out, parameter_space=args.parameter_space,
+        threads=args.threads, spinup_years=args.spinup_years, train_period=args.train_period,
+        test_period=args.test_period, train_cells=args.train_cells, max_memory_gb=args.max_memory)
+    run_options = vic_simulator_options(args, spec.options.get("simulator"))
+    if run_options:
+        spec.options["simulator_options"] = {**dict(spec.options.get("simulator_options") or {}), **run_options}
+    spec.overwrite = bool(getattr(args, "overwrite", False))
+    if not spec.region:
         raise ConfigError("--region is required (or 'region' in --config)")
-    if not out:
+    if not spec.out:
         raise ConfigError("--out is required (or 'out' in --config)")
-    inputs = dict(region=region, surrogate=surrogate, config=getattr(args, "config", None), apply=model)
-    guard(args, out, "result", **inputs)
-    if model_out:
-        if Path(model_out).expanduser().resolve() == Path(out).expanduser().resolve():
-            raise OutputError(f"--model-out {model_out} is the same file as --out; choose two paths")
-        guard(args, model_out, "dl-model", option="--model-out", **inputs)
+    return spec
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..region import Region
+    from ..workflow import run_calibration
 
     if args.apply:
         return _run_apply(args)
-    s = _settings(args)
-    _check_paths(args, s.get("region"), s.get("out"), model_out=s["options"].get("model_out"),
-                 surrogate=s["options"].get("surrogate") if isinstance(s["options"].get("surrogate"), str) else None)
-    if not s.get("strategy"):
-        raise ConfigError("--strategy is required (or 'strategy' in --config); see 'vic-paraformer strategies'")
-    options = _with_threads(s["strategy"], s["options"], s.get("threads"))
-    options = _with_spinup(s["strategy"], options, args)
-    for flag, key in (("obs_operator", "obs_operator"), ("loss", "loss"), ("objective", "objective")):
-        value = getattr(args, flag, None)
-        if value is not None:
-            if key in options and options[key] != value:
-                raise ConfigError(f"{key} given both as --{flag.replace('_', '-')} and --option {key}=...")
-            options[key] = value
-    calibrator = make_calibrator(s["strategy"], seed=s["seed"], parameter_space=s.get("parameter_space"),
-                                 options=options)
-    full = Region.open(s["region"], max_memory_gb=getattr(args, "max_memory", 1.0))  # lazily, read in chunks
-    region, split = split_region(full, s.get("train_period"), s.get("test_period"), s.get("train_cells"))
-    problems = calibrator.validate(region)
-    if problems:
-        raise StrategyError(f"strategy {calibrator.name!r} cannot calibrate {s['region']}: " + "; ".join(problems))
-    log.info(split_message(full, region, split))
-    rounds, why, sur = _refine_rounds(args, calibrator, options)
-    try:
-        if rounds:
-            result = _calibrate_refined(args, s, calibrator, options, region, sur, rounds, why)
-        else:
-            if sur is not None:
-                log.info("%s", why)
-            result = calibrator.calibrate(region)
-    finally:
-        full.close()  # the lazily opened file
-    result.info.update(split)
-    result.save(s["out"])
-    conf = resolved_config(s, calibrator)
-    if sur is not None:
-        conf["refine"] = {"rounds": rounds, "reason": why, "local": args.refine_local, "store": args.refine_store,
-                          "dir": result.info.get("refine_dir"), "simulator_options": args.refine_simulator_option}
-    cfg = write_run_config(run_config_path(s["out"]), "calibrate", conf)
-    print(result.summary())
-    print(f"written {s['out']} (run configuration: {cfg})")
+    spec = spec_from_args(args)
+    outcome = run_calibration(spec)
+    print(outcome.result.summary())
+    print(f"written {spec.out} (run configuration: {outcome.config_path})")
     return 0
-
-
-def _refine_rounds(args: argparse.Namespace, calibrator, options: dict) -> tuple[int, str, object]:
-    """Refinement rounds to run (``--refine-rounds``, else the default), why, and the loaded surrogate."""
-    from ..refine import auto_refine_rounds
-
-    given = [f for f in ("refine_rounds", "refine_local", "refine_store", "refine_dir")
-             if getattr(args, f, None) is not None] + (["refine_simulator_option"] if args.refine_simulator_option else [])
-    surrogate = options.get("surrogate")
-    if surrogate is None:
-        if [g for g in given if not (g == "refine_rounds" and args.refine_rounds == 0)]:
-            raise ConfigError(f"--{given[0].replace('_', '-')}: refinement needs a surrogate-based calibration "
-                              "(--surrogate)")
-        return 0, "", None
-    from ..surrogate.resolve import load_surrogate_cached
-
-    sur = load_surrogate_cached(surrogate) if isinstance(surrogate, (str, Path)) else surrogate
-    if args.refine_rounds is not None:
-        if args.refine_rounds < 0:
-            raise ConfigError(f"--refine-rounds {args.refine_rounds}: expected a whole number >= 0")
-        return int(args.refine_rounds), f"--refine-rounds {args.refine_rounds}", sur
-    rounds, why = auto_refine_rounds(sur, parse_options(args.refine_simulator_option))
-    return rounds, why, sur
-
-
-def _calibrate_refined(args, s: dict, calibrator, options: dict, region, sur, rounds: int, why: str):
-    """Calibrate through the surrogate, then refine against its simulator; the best candidate's result."""
-    from ..refine import DEFAULT_REFINE_LOCAL, calibrate_refined, refine_simulator_options
-    from ._spinup import DEFAULT_SPINUP_YEARS
-
-    n_local = DEFAULT_REFINE_LOCAL if args.refine_local is None else int(args.refine_local)
-    if n_local < 0:
-        raise ConfigError(f"--refine-local {n_local}: expected a whole number >= 0")
-    out_dir = Path(args.refine_dir) if args.refine_dir else Path(str(s["out"]) + ".refine")
-    guard(args, out_dir, "directory", option="--refine-dir", region=s.get("region"), store=args.refine_store)
-    log.info("%s (every round in %s)", why, out_dir)
-    opts = {k: v for k, v in calibrator.options.items() if k in options or k == "threads"}
-    sim_opts = parse_options(args.refine_simulator_option)
-    if "spinup_years" not in refine_simulator_options(sur, sim_opts):  # a surrogate that did not record it
-        sim_opts["spinup_years"] = DEFAULT_SPINUP_YEARS.get(str(sur.simulator), 0)
-    return calibrate_refined(region, calibrator.name, sur, rounds=rounds, n_local=n_local,
-                             simulator_options=sim_opts, options=opts,
-                             store=args.refine_store, seed=calibrator.seed, out_dir=out_dir)
-
-
-def resolved_config(s: dict, calibrator) -> dict:
-    """The run's full configuration in the ``--config`` format: the settings as resolved, the
-    strategy's options with every default and preset value filled in (paths absolute)."""
-    options = {k: v for k, v in calibrator.options.items() if k not in ("surrogate", "model_out", "threads")}
-    absolute = {k: str(Path(s[k]).resolve()) if s.get(k) else s.get(k) for k in ("region", "out", "surrogate", "model_out")}
-    out = {"region": absolute["region"], "strategy": calibrator.name, "seed": calibrator.seed,
-           "surrogate": absolute["surrogate"], "out": absolute["out"], "model_out": absolute["model_out"],
-           "parameter_space": calibrator.parameter_space.to_dict()}
-    for key in ("train_period", "test_period", "train_cells"):
-        if s.get(key) is not None:
-            out[key] = s[key]
-    if isinstance(out.get("train_cells"), str) and Path(out["train_cells"]).is_file():
-        out["train_cells"] = str(Path(out["train_cells"]).resolve())
-    if "threads" in calibrator.options:
-        out["threads"] = calibrator.options["threads"]
-    out["options"] = options
-    return out
-
-
-def _with_spinup(strategy: str, options: dict, args: argparse.Namespace) -> dict:
-    """``options`` with ``simulator_options.spinup_years`` for strategies that run a simulator themselves."""
-    from ..registry import get_calibrator_class
-
-    accepted = getattr(get_calibrator_class(strategy), "default_options", {})
-    simulator = options.get("simulator", accepted.get("simulator"))
-    if "simulator_options" not in accepted or not simulator or simulator == "surrogate":
-        if getattr(args, "spinup_years", None):
-            raise ConfigError(f"--spinup-years: strategy {strategy!r} runs no simulator here (it learns through the "
-                              "surrogate; give --spinup-years to 'surrogate train')")
-        return options
-    return {**options, "simulator_options": with_spinup(options.get("simulator_options"), args, simulator)}
-
-
-def _with_threads(strategy: str, options: dict, threads: int | None) -> dict:
-    """``options`` with the strategy option ``threads`` from ``--threads``, else the CLI default.
-
-    Strategies without a ``threads`` option (SCE-UA, DDS: one process per worker) are left alone
-    unless ``--threads`` was given explicitly, which is then an error naming the strategy.
-    """
-    from ..registry import get_calibrator_class
-
-    if threads is not None and options.get("threads") is not None and options["threads"] != threads:
-        raise ConfigError("threads given both as --threads and --option threads=...")
-    accepted = getattr(get_calibrator_class(strategy), "default_options", {})
-    if "threads" not in accepted:
-        if threads is not None:
-            raise ConfigError(f"--threads: strategy {strategy!r} has no torch threads option (see "
-                              f"'vic-paraformer strategies {strategy}')")
-        return options
-    if threads is not None:
-        return {**options, "threads": int(threads)}
-    return options if options.get("threads") is not None else {**options, "threads": DEFAULT_THREADS}
-
-
-def make_calibrator(strategy: str, *, seed: int, parameter_space=None, options: dict):
-    """The Calibrator the CLI runs: the same object ``vic_paraformer.calibrate`` builds."""
-    from ..registry import get_calibrator
-
-    kwargs = dict(options)
-    if parameter_space is not None:
-        kwargs["parameter_space"] = parameter_space
-    return get_calibrator(strategy, seed=seed, **kwargs)
 
 
 def _run_apply(args: argparse.Namespace) -> int:
@@ -302,7 +157,10 @@ def _run_apply(args: argparse.Namespace) -> int:
             or args.test_period or args.train_cells):
         raise ConfigError("--apply takes only --region, --out, --device, --threads and --max-memory (the model fixes "
                           "the strategy and options)")
-    _check_paths(args, args.region, args.out, model=args.apply)
+    for name in ("region", "out"):
+        if not getattr(args, name):
+            raise ConfigError(f"--{name} is required")
+    guard(args, args.out, "result", region=args.region, apply=args.apply)
     if not Path(args.apply).exists():
         raise StrategyError(f"{args.apply}: model file not found")
     try:

@@ -98,6 +98,9 @@ def run_train(args: argparse.Namespace) -> int:
     # --out only when training has finished, so an interrupted run leaves nothing at --out.
     out = Path(args.out)
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    simulator_options = with_spinup(vic_simulator_options(args, args.simulator, progress=not args.no_progress), args,
+                                    args.simulator)
+    args.spinup_years = simulator_options["spinup_years"]  # recorded as resolved
     try:
         sur = train_surrogate(region, args.simulator, n_samples=args.samples, epochs=args.epochs,
                               hidden_size=args.hidden, num_layers=args.layers, max_time=args.max_time, seed=args.seed,
@@ -106,9 +109,7 @@ def run_train(args: argparse.Namespace) -> int:
                               n_workers=workers(args), max_cells=args.max_cells, progress=not args.no_progress,
                               **{k: getattr(args, k) for k in ("anchor_share", "anchor_sd")
                                  if getattr(args, k, None) is not None},
-                              simulator_options=with_spinup(vic_simulator_options(args, args.simulator,
-                                                                                  progress=not args.no_progress),
-                                                            args, args.simulator))
+                              simulator_options=simulator_options)
         if not partial.exists():
             sur.save(partial)
         guarded_replace(partial, out)

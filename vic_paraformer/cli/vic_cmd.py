@@ -50,7 +50,7 @@ def _add_vic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", help="folder for run directories (default: system temp)")
     p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
     p.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
-    add_spinup_argument(p, "1")
+    add_spinup_argument(p, "1, the vic simulator's default_spinup_years")
 
 
 def _layers(text: str) -> tuple[int, ...]:
@@ -159,21 +159,12 @@ def run_run(args) -> int:
     from .._io import to_netcdf_atomic
     from ..simulators.vic import VICSimulator
     from ..vic.importer import region_from_vic
-    from ..vic.params import write_parameters
 
     guard(args, args.out, "simulation", global_=args.global_file, result=args.result)
     region = region_from_vic(args.global_file, variables=_variables(args.var), start=args.start, end=args.end)
     sim = VICSimulator(variables=_variables(args.var), expt_layers=_layers(args.expt_layers), **_sim_options(args))
     if args.result:
-        import tempfile
-
-        from ..vic.globalfile import GlobalParamFile
-
-        template = GlobalParamFile.read(args.global_file, _variables(args.var)).parameters_path
-        with tempfile.TemporaryDirectory(prefix="vicpf_params_") as tmp:
-            pfile = write_parameters(args.result, template, Path(tmp) / "params.nc", region=region,
-                                     expt_layers=_layers(args.expt_layers))
-            out = sim.run_parameter_file(region, pfile)
+        out = sim.run_result(region, args.result)
     else:
         out = sim.run_parameter_file(region, region.ds.attrs["vic_parameters_file"])
     to_netcdf_atomic(out, args.out, kind="simulation")

@@ -7,6 +7,6 @@ format modules. Both are declared in :data:`vic_paraformer.registry.BUILTIN_SIMU
 :func:`vic_paraformer.get_simulator` and list them with :func:`vic_paraformer.list_simulators`.
 """
 
-from .base import OUTPUT_VARS, Simulator, check_params, select_period
+from .base import OUTPUT_VARS, Simulator, check_params, select_period, simulator_class
 
-__all__ = ["OUTPUT_VARS", "Simulator", "check_params", "select_period"]
+__all__ = ["OUTPUT_VARS", "Simulator", "check_params", "select_period", "simulator_class"]

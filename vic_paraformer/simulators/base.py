@@ -16,12 +16,26 @@ Simulators are registered by name in the entry-point group ``vic_paraformer.simu
 Spin-up: both built-in simulators take ``spinup_years`` (``N``): before the region's first day the
 model runs its first year (the first 365 days, or all days of a shorter region) ``N`` times and
 starts the region from the state reached. Outputs never include the spin-up days.
+
+What a workflow does with a simulator by default is a class attribute of the simulator, so a new
+simulator is one module and one registration, with no table to extend elsewhere:
+
+``default_spinup_years``   spin-up the workflows run it with unless told otherwise
+                           (:mod:`vic_paraformer.workflow`, every command, surrogate training data);
+                           the constructor's own default stays "no spin-up"
+``default_refine_rounds``  refinement rounds of a calibration through a surrogate of it
+                           (:mod:`vic_paraformer.refine`), when it can be built here
+``training_data_options``  options of its runs for surrogate training data unless given
+``run_options``            options that say how it runs (executable, folders, time limits,
+                           progress), not what it computes: left out of a training store's
+                           identity; the command line's ``--exe --mpi-procs --timeout --workdir
+                           --keep-runs`` set them and are refused for a simulator without them
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
@@ -42,6 +56,14 @@ class Simulator(abc.ABC):
     #: How ensemble work is best split: ``"series"`` (any (sample, cell) chunk; vectorised models) or
     #: ``"run"`` (one parameter set per task: each sample is one external model run over all cells).
     parallel_unit: ClassVar[str] = "series"
+    #: Spin-up years a workflow runs it with unless told otherwise (see the module docstring).
+    default_spinup_years: ClassVar[int] = 0
+    #: Refinement rounds of a calibration through a surrogate of this simulator, by default.
+    default_refine_rounds: ClassVar[int] = 0
+    #: Options of its runs for surrogate training data unless given.
+    training_data_options: ClassVar[Mapping[str, Any]] = {}
+    #: Options that change how it runs, not its results (left out of a training store's identity).
+    run_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -53,6 +75,24 @@ class Simulator(abc.ABC):
         The model always runs from the region's first day (so earlier days act as warm-up); ``period``
         (``(start, end)`` inclusive, or a slice) selects which days are returned.
         """
+
+
+def simulator_class(name: str | None) -> type[Simulator]:
+    """The simulator class registered as ``name``, whose class attributes hold its workflow defaults.
+
+    ``None``, ``"surrogate"`` and names no installed simulator has give :class:`Simulator` itself (the
+    defaults of a simulator without any: no spin-up, no refinement, no training-data or run options);
+    building such a simulator fails later with an error naming the installed ones.
+    """
+    from ..errors import VicParaformerError
+    from ..registry import get_simulator_class
+
+    if not name or name == "surrogate":
+        return Simulator
+    try:
+        return get_simulator_class(str(name))
+    except VicParaformerError:
+        return Simulator
 
 
 def check_params(region: Region, params: xr.Dataset, space: ParameterSpace | None = None) -> ParameterSpace:

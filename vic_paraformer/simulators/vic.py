@@ -15,8 +15,9 @@ given as ``global_param_file``. For each parameter set the simulator
 5. removes the run directory unless ``keep_runs`` (a failed run's directory is always kept and
    named in the error).
 
-Spin-up (``spinup_years``, default :data:`DEFAULT_SPINUP_YEARS` = 0 in the library; the command
-line's ``--spinup-years`` defaults to 1 for ``vic``): before the run, VIC runs the
+Spin-up (``spinup_years``; a simulator built directly has :data:`DEFAULT_SPINUP_YEARS` = 0, the
+workflows, :mod:`vic_paraformer.workflow` and every command, run it with the class attribute
+``default_spinup_years`` = 1 unless told otherwise): before the run, VIC runs the
 region's first year (its first 365 days, or all its days when it is shorter, with a warning) that
 many times with the same parameters, each time starting from the state the previous one saved
 (the first from the global file's own initial state: ``INIT_STATE`` if it has one, else the
@@ -120,6 +121,11 @@ class VICSimulator(Simulator):
     name = "vic"
     description = "VIC 5 image driver (external executable) run through isolated run directories"
     parallel_unit = "run"
+    #: VIC otherwise starts from the parameter file's ``init_moist``.
+    default_spinup_years = 1
+    #: A calibration through a surrogate of VIC is checked against VIC twice by default.
+    default_refine_rounds = 2
+    run_options = ("exe", "mpi_procs", "timeout", "workdir", "keep_runs", "mpiexec", "progress")
 
     def __init__(self, exe: str | os.PathLike | None = None, mpi_procs: int | None = None, timeout: float = 3600.0,
                  keep_runs: bool = False, workdir: str | os.PathLike | None = None,
@@ -317,6 +323,23 @@ class VICSimulator(Simulator):
             out = xr.concat(runs, dim="sample", combine_attrs="drop")
         out = select_period(out, period)
         out.attrs.update({"simulator": self.name, "vic_global_param_file": str(setup.gf.path)})
+        return out
+
+    def run_result(self, region: Region, result, *, period=None) -> xr.Dataset:
+        """Run VIC with a calibration result's parameters: the template parameter file with the
+        result's values on its cells (:func:`~vic_paraformer.vic.params.write_parameters`, cells matched
+        by lat/lon, else by id through ``region``), written straight into the run directory.
+
+        ``result`` is a :class:`~vic_paraformer.result.CalibrationResult`, the path of a saved one or a
+        parameter Dataset over ``cell``. Unlike :meth:`simulate`, the result may cover only some of the
+        region's cells (the others keep the template's values).
+        """
+        setup = self.setup(region)
+        out = self._execute(setup, lambda run: write_parameters(result, setup.template, run.params_file,
+                                                                region=region, expt_layers=self.expt_layers))
+        out = select_period(out, period)
+        out.attrs.update({"simulator": self.name, "vic_params_from": str(result) if isinstance(result, (str, Path))
+                          else "calibration result"})
         return out
 
     def run_parameter_file(self, region: Region, params_file: str | os.PathLike, *, period=None) -> xr.Dataset:

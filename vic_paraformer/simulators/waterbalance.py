@@ -172,6 +172,11 @@ class WaterBalanceSimulator(Simulator):
 
     name = "waterbalance"
     description = "embedded daily 3-layer VIC-style water balance (stand-in, not VIC), torch, differentiable"
+    #: Training data in float32: measured 2.4x less CPU than float64; the store keeps float32 outputs
+    #: anyway and the two differ by at most ~1e-6 m3 m-3 in sm. No spin-up by default (the synthetic
+    #: twins are generated from the initial state) and no refinement (cheap enough to calibrate
+    #: against directly).
+    training_data_options = {"dtype": "float32"}
 
     def __init__(self, device: str | None = None, dtype: str | torch.dtype = "float64", max_batch: int = 65536,
                  spinup_years: int = 0, **options: Any) -> None:

@@ -50,8 +50,17 @@ from ..parameters import default_parameters
 
 log = logging.getLogger(__name__)
 
-#: Warm-up days used with a real simulator when the ``warmup`` option is not given.
+#: Warm-up days used with a simulator that runs without spin-up when the ``warmup`` option is not given.
 DEFAULT_SIMULATOR_WARMUP = 365
+
+
+def simulator_warmup(simulator_options: Mapping[str, Any] | None) -> int:
+    """Warm-up days with a simulator when the ``warmup`` option is not given: 0 when the simulator
+    runs with a spin-up (``spinup_years`` >= 1: the first year is run before day 0, so day 0 starts
+    from a spun-up state), else :data:`DEFAULT_SIMULATOR_WARMUP` days (the state is still settling
+    from its initial values)."""
+    spin = (simulator_options or {}).get("spinup_years") or 0
+    return 0 if int(spin) >= 1 else DEFAULT_SIMULATOR_WARMUP
 
 
 class SpotpyCellCalibrator(Calibrator):
@@ -68,8 +77,9 @@ class SpotpyCellCalibrator(Calibrator):
     ``repetitions``
         Maximum number of model runs per training cell (a hard cap, counted by us).
     ``warmup``
-        Days at the start excluded from the loss (None: the surrogate's ``warmup``, or
-        :data:`DEFAULT_SIMULATOR_WARMUP` days with a simulator).
+        Days at the start excluded from the loss (None: the surrogate's ``warmup``; with a
+        simulator 0 when it runs with a spin-up, else :data:`DEFAULT_SIMULATOR_WARMUP` days,
+        :func:`simulator_warmup`).
     ``n_workers``, ``backend``, ``scheduler``
         Parallel execution over cells through :class:`vic_paraformer.ensemble.EnsembleRunner`:
         ``backend="local"`` with ``n_workers`` processes (default None: all cores; ``1``: in this
@@ -125,8 +135,8 @@ class SpotpyCellCalibrator(Calibrator):
         "simulator": "instead of a surrogate, a registered simulator: 'waterbalance' or 'vic'",
         "simulator_options": "keyword arguments of that simulator (e.g. {exe: /path/vic_image.exe})",
         "repetitions": "most model runs per training cell (a hard cap, counted by us)",
-        "warmup": "days at the start excluded from the loss (None: the surrogate's warm-up, or a default with a "
-                  "simulator)",
+        "warmup": "days at the start excluded from the loss (None: the surrogate's warm-up; with a simulator 0 "
+                  "when it runs with a spin-up, else 365)",
         "n_workers": "worker processes over cells (None: all cores; 1: in this process)",
         "backend": "'local' process pool or 'dask'",
         "scheduler": "Dask scheduler address tcp://host:port (with backend 'dask')",
@@ -234,7 +244,7 @@ class SpotpyCellCalibrator(Calibrator):
                 except VicParaformerError as exc:
                     problems.append(str(exc))
         elif w is None:
-            w = DEFAULT_SIMULATOR_WARMUP
+            w = simulator_warmup(o.get("simulator_options"))
         if o.get("objective") == "sm+et" and not region.has("obs_et"):
             problems.append("objective 'sm+et' needs ET observations (variable 'obs_et' in the region)")
         if isinstance(w, int) and w >= region.n_days:
@@ -298,7 +308,7 @@ class SpotpyCellCalibrator(Calibrator):
                 tasks.append(CellTask(cell=int(c), model=model, obs=obs_all.values[i].astype(float), warmup=warmup,
                                       seed=cell_seed(self.seed, int(c)), **base))
         else:
-            warmup = int(o["warmup"]) if o.get("warmup") is not None else DEFAULT_SIMULATOR_WARMUP
+            warmup = int(o["warmup"]) if o.get("warmup") is not None else simulator_warmup(o.get("simulator_options"))
             for c in cells:
                 i = pos[int(c)]
                 cell_ds = region.ds.isel(cell=[i]).load()
@@ -410,10 +420,8 @@ class SpotpyCellCalibrator(Calibrator):
                                  f"operator, loss {info.get('loss')} (see vic_paraformer.objective), on the days "
                                  "after the warm-up")
         op = self._final_operator(region, train, outcomes, warmup)
-        o = self.options
-        spin = int((o.get("simulator_options") or {}).get("spinup_years", 0)) if o.get("simulator") else 0
         return self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info,
-                            obs_operator=op, warmup_days=warmup, spinup_years=spin)
+                            obs_operator=op, warmup_days=warmup)
 
     def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int):
         """The operator fitted to the best simulation of each training cell (None: identity)."""

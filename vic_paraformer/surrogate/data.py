@@ -48,7 +48,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import xarray as xr
@@ -58,14 +58,11 @@ from ..errors import SurrogateError
 from ..parameters import ParameterSpace
 from ..progress import show_progress
 from ..region import Region
+from ..simulators.base import simulator_class
 
 log = logging.getLogger(__name__)
 
 STORE_FORMAT = "vic_paraformer.surrogate.store"
-#: Simulator options used for training data unless given: the embedded water balance runs in float32
-#: (measured 2.4x less CPU than its float64 default; the store keeps float32 outputs anyway and the
-#: two differ by at most ~1e-6 m3 m-3 in sm).
-DATA_SIMULATOR_DEFAULTS: dict[str, dict[str, Any]] = {"waterbalance": {"dtype": "float32"}}
 STORE_VERSION = 1
 MANIFEST = "manifest.json"
 #: Share of the training samples drawn around the region's default parameters (see the module docstring).
@@ -74,6 +71,22 @@ DEFAULT_ANCHOR_SHARE: float = 0.2
 DEFAULT_ANCHOR_SD: float = 0.1
 ANCHOR_LABEL = "anchor"
 INPUTS = "inputs.nc"
+
+
+def training_simulator_options(simulator: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Options of ``simulator``'s runs for training data: its class's ``training_data_options`` and
+    ``default_spinup_years`` (:mod:`vic_paraformer.simulators.base`), updated by ``given``. The
+    spin-up is always recorded, so a surrogate's metadata says what its training runs used."""
+    cls = simulator_class(simulator)
+    return {**dict(cls.training_data_options), "spinup_years": int(cls.default_spinup_years), **dict(given or {})}
+
+
+def recorded_simulator_options(surrogate) -> dict[str, Any]:
+    """The simulator options ``surrogate``'s training runs were made with (its ``info["simulator_options"]``),
+    with ``spinup_years`` the simulator's ``default_spinup_years`` when a surrogate did not record it."""
+    recorded = dict((getattr(surrogate, "info", {}) or {}).get("simulator_options") or {})
+    recorded.setdefault("spinup_years", int(simulator_class(str(getattr(surrogate, "simulator", ""))).default_spinup_years))
+    return recorded
 
 
 def sample_parameters(space: ParameterSpace, n_samples: int, n_cells: int, *, seed: int = 0, per_cell: bool = False,
@@ -325,7 +338,7 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
     n_lhs = int(n_samples) - n_anchor
     space = ParameterSpace.resolve(parameter_space)
     store = Path(store)
-    simulator_options = {**DATA_SIMULATOR_DEFAULTS.get(simulator, {}), **dict(simulator_options or {})}
+    simulator_options = training_simulator_options(simulator, simulator_options)
     manifest = {
         "format": STORE_FORMAT,
         "version": STORE_VERSION,
@@ -346,11 +359,13 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
         "parameter_space": space.to_dict(),
     }
     # How the simulator is run (executable, folders, timeouts, workers) does not change its results.
-    runtime = {"exe", "workdir", "timeout", "mpi_procs", "mpiexec", "keep_runs", "progress", "n_workers"}
+    runtime = {*simulator_class(simulator).run_options, "n_workers"}
     manifest["simulator_options"] = {k: v for k, v in manifest["simulator_options"].items() if k not in runtime}
     key_fields = [k for k in manifest if k not in ("region_source",)]
     if (store / MANIFEST).exists():
-        old = TrainingStore.open(store).manifest
+        old = dict(TrainingStore.open(store).manifest)
+        # a store written before the spin-up was always recorded ran the simulator's own default: none
+        old["simulator_options"] = {"spinup_years": 0, **dict(old.get("simulator_options") or {})}
         diff = [k for k in key_fields if old.get(k) != manifest[k]]
         if diff:
             raise SurrogateError(f"{store}: holds training data generated with other settings ({', '.join(diff)} differ); "
