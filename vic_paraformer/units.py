@@ -29,11 +29,15 @@ Data in other units is converted only when asked: give the variable a ``units`` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 from typing import Callable, Mapping
 
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:  # xarray is loaded by the callers that pass datasets: the CLI's listing stays light
+    import xarray as xr
 
 log = logging.getLogger(__name__)
 
