@@ -208,10 +208,11 @@ def budget_warnings(calibrated: Mapping[str, np.ndarray], cells: Sequence[int], 
 
 
 def format_budget(rows: Sequence[Mapping[str, Any]], runs: Sequence[str] = ("default", "calibrated"),
-                  max_rows: int = 20) -> str:
-    """A text table of :func:`budget_table` rows (mm/yr), at most ``max_rows`` cells."""
+                  max_rows: int = 20, label: str = "annual water balance (mm/yr)") -> str:
+    """A text table of :func:`budget_table` rows, at most ``max_rows`` cells, under ``label`` (the
+    window and units the budgets were taken over, :func:`budget_window`)."""
     head = f"{'cell':>6} {'run':<11}" + "".join(f"{t:>10}" for t in BUDGET_TERMS)
-    lines = ["annual water balance (mm/yr)", head]
+    lines = [label, head]
     for row in list(rows)[:max_rows]:
         for run in runs:
             if f"{run}_P" not in row:

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if "water_balance" in metrics:
         from ..budget import format_budget
 
-        print(format_budget(metrics["water_balance"]["cells"], max_rows=10))
+        wb = metrics["water_balance"]
+        print(format_budget(wb["cells"], max_rows=10, label=f"water balance per cell, {wb['window']['label']}"))
     print(f"written {args.out}")
     return 0
