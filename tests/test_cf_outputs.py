@@ -16,6 +16,7 @@ import xarray as xr
 from vic_paraformer import CalibrationResult, Region, cf
 from vic_paraformer.cli.main import main
 from vic_paraformer.observation import fit
+from vic_paraformer.outputs import file_kind
 from vic_paraformer.parameters import ParameterSpace
 
 from _helpers import grid_region
@@ -117,6 +118,19 @@ def test_result_file_is_cf_with_metadata_as_attributes(tmp_path):
     assert back.obs_operator.to_dict() == json.loads(json.dumps(res.obs_operator.to_dict()))
 
 
+def test_result_file_of_an_earlier_version_still_opens(tmp_path):
+    space = ParameterSpace.resolve(None)
+    vals = np.tile((np.asarray(space.lower) + np.asarray(space.upper)) / 2, (2, 1))
+    res = CalibrationResult(params=space.to_dataset(vals, np.array([3, 4])), strategy="x", parameter_space=space,
+                            seed=1, train_cells=np.array([4]))
+    ds = res.to_dataset()
+    ds.attrs = {"title": ds.attrs["title"], "vic_paraformer_result": ds.attrs["vic_paraformer_result"]}
+    ds.to_netcdf(tmp_path / "old.nc")   # no CF metadata, no kind attribute: as written before
+    back = CalibrationResult.open(tmp_path / "old.nc")
+    xr.testing.assert_identical(back.params, res.params)
+    assert back.seed == 1 and back.train_cells.tolist() == [4]
+
+
 def test_cli_synth_and_simulate_files_are_cf(tmp_path, capsys):
     region_nc, sim_nc = tmp_path / "region.nc", tmp_path / "sim.nc"
     args = ["synth", "--ny", "3", "--nx", "2", "--years", "1", "--seed", "1", "--train-k", "2",
@@ -139,6 +153,7 @@ def test_surrogate_scores_file_is_cf(small_surrogate, synthetic_tiny, tmp_path):
     report = evaluate_surrogate(small_surrogate, synthetic_tiny, n_samples=1, seed=3)
     paths = write_report(report, tmp_path / "rep")
     glob = assert_cf(paths["scores"], history="Python API write_report")
+    assert file_kind(paths["scores"]) == "surrogate-scores"
     assert glob["n_samples"] == 1 and glob["simulator"] == "waterbalance"
     assert glob["summary_all_sm_nse_median"] == pytest.approx(report["summary"]["all"]["sm"]["nse"]["median"])
     with xr.open_dataset(paths["scores"]) as ds:
