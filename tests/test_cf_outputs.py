@@ -185,8 +185,8 @@ def test_source_date_epoch_fixes_the_history_time(monkeypatch):
 
 def test_flat_attributes():
     flat = cf.flat_attributes({"a": 1, "b": {"c": "x", "d": None, "e": [1.5, 2]}, "f": True, "g": ["p", "q"],
-                               "h": list(range(cf.MAX_LIST + 1)), "i": [1, "mixed"], "j k": 2 ** 40})
-    assert set(flat) == {"a", "b_c", "b_e", "f", "g", "j_k"}
+                               "h": list(range(cf.MAX_LIST + 1)), "i": [1, "mixed"], "j k": 2 ** 40, "sm+et": "x/y"})
+    assert set(flat) == {"a", "b_c", "b_e", "f", "g", "j_k", "sm_et"}
     assert flat["a"] == 1 and flat["b_c"] == "x" and flat["f"] == 1 and flat["g"] == "p, q" and flat["j_k"] == 2 ** 40
     assert flat["b_e"].dtype == np.float64 and flat["j_k"].dtype == np.int64 and flat["a"].dtype == np.int32
 

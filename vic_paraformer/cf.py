@@ -31,6 +31,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -299,13 +300,14 @@ def _attr_value(value: Any) -> Any:
 
 def flat_attributes(meta: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested metadata as individual netCDF attributes: nested keys joined by ``_`` (``options`` ->
-    ``{"lr": ...}`` gives ``options_lr``), numbers and strings as they are, booleans as 0/1, lists of
+    ``{"lr": ...}`` gives ``options_lr``; characters other than letters, digits and ``_`` become
+    ``_``), numbers and strings as they are, booleans as 0/1, lists of
     numbers (up to :data:`MAX_LIST`) as numeric attributes, lists of strings joined by ``", "``.
     None, longer lists and lists of mixed items are left out (the JSON copy of the metadata keeps
     them)."""
     out: dict[str, Any] = {}
     for key, value in meta.items():
-        name = f"{prefix}{key}".replace(" ", "_").replace("-", "_").replace(".", "_")
+        name = re.sub(r"[^A-Za-z0-9_]", "_", f"{prefix}{key}")
         if isinstance(value, Mapping):
             out.update(flat_attributes(value, prefix=f"{name}_"))
             continue
