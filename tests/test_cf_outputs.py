@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from vic_paraformer import CalibrationResult, Region, cf
+from vic_paraformer import CalibrationResult, Region, cf, provenance
 from vic_paraformer.cli.main import main
 from vic_paraformer.observation import fit
 from vic_paraformer.outputs import file_kind
@@ -165,11 +165,11 @@ def test_surrogate_scores_file_is_cf(small_surrogate, synthetic_tiny, tmp_path):
 def test_history_is_prepended_and_stripped_back():
     ds = grid_region().ds.copy()
     ds.attrs = {"history": "2020-01-01T00:00:00Z: made by hand", "title": "mine"}
-    with cf.command_line(["vic-paraformer", "synth", "--out", "a b.nc"]):
+    with provenance.command_line(["vic-paraformer", "synth", "--out", "a b.nc"]):
         out = cf.annotate(ds, kind="region")
     lines = out.attrs["history"].split("\n")
     assert lines[1] == "2020-01-01T00:00:00Z: made by hand" and lines[0].endswith(
-        "vic-paraformer synth --out 'a b.nc' (vic_paraformer %s)" % cf.__version__)
+        "vic-paraformer synth --out 'a b.nc' (vic_paraformer %s)" % provenance.__version__)
     assert out.attrs["title"] == "mine" and ds.attrs == {"history": lines[1], "title": "mine"}   # input unchanged
     assert out["lat"].encoding["_FillValue"] is None and "_FillValue" not in ds["lat"].encoding
     back = cf.strip_added(out.copy())
@@ -180,7 +180,7 @@ def test_history_is_prepended_and_stripped_back():
 
 def test_source_date_epoch_fixes_the_history_time(monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
-    assert cf.history_line("x").startswith("1970-01-01T00:00:00Z: Python API x")
+    assert provenance.history_line("x").startswith("1970-01-01T00:00:00Z: Python API x")
 
 
 def test_flat_attributes():
