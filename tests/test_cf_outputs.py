@@ -150,7 +150,8 @@ def test_cli_synth_and_simulate_files_are_cf(tmp_path, capsys):
 def test_surrogate_scores_file_is_cf(small_surrogate, synthetic_tiny, tmp_path):
     from vic_paraformer.surrogate.evaluate import evaluate_surrogate, write_report
 
-    report = evaluate_surrogate(small_surrogate, synthetic_tiny, n_samples=1, seed=3)
+    region = synthetic_tiny.subset(synthetic_tiny.cells[:4])
+    report = evaluate_surrogate(small_surrogate, region, n_samples=1, seed=3)
     paths = write_report(report, tmp_path / "rep")
     glob = assert_cf(paths["scores"], history="Python API write_report")
     assert file_kind(paths["scores"]) == "surrogate-scores"
@@ -159,7 +160,8 @@ def test_surrogate_scores_file_is_cf(small_surrogate, synthetic_tiny, tmp_path):
     with xr.open_dataset(paths["scores"]) as ds:
         np.testing.assert_allclose(ds["sm_nse"].values, report["per_cell"]["sm_nse"])
         assert ds["sm_rmse"].attrs["units"] == "m3 m-3" and ds["et_nse"].attrs["units"] == "1"
-        np.testing.assert_array_equal(ds["cell"].values, synthetic_tiny.cells)
+        np.testing.assert_array_equal(ds["cell"].values, region.cells)
+        np.testing.assert_array_equal(ds["lat"].values, region.ds["lat"].values)
 
 
 def test_history_is_prepended_and_stripped_back():
