@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from vic_paraformer import CalibrationResult, Region, cf
+from vic_paraformer import CalibrationResult, Region, cf, provenance
 from vic_paraformer.cli.main import main
 from vic_paraformer.observation import fit
+from vic_paraformer.outputs import file_kind
 from vic_paraformer.parameters import ParameterSpace
 
 from _helpers import grid_region
@@ -117,6 +118,19 @@ def test_result_file_is_cf_with_metadata_as_attributes(tmp_path):
     assert back.obs_operator.to_dict() == json.loads(json.dumps(res.obs_operator.to_dict()))
 
 
+def test_result_file_of_an_earlier_version_still_opens(tmp_path):
+    space = ParameterSpace.resolve(None)
+    vals = np.tile((np.asarray(space.lower) + np.asarray(space.upper)) / 2, (2, 1))
+    res = CalibrationResult(params=space.to_dataset(vals, np.array([3, 4])), strategy="x", parameter_space=space,
+                            seed=1, train_cells=np.array([4]))
+    ds = res.to_dataset()
+    ds.attrs = {"title": ds.attrs["title"], "vic_paraformer_result": ds.attrs["vic_paraformer_result"]}
+    ds.to_netcdf(tmp_path / "old.nc")   # no CF metadata, no kind attribute: as written before
+    back = CalibrationResult.open(tmp_path / "old.nc")
+    xr.testing.assert_identical(back.params, res.params)
+    assert back.seed == 1 and back.train_cells.tolist() == [4]
+
+
 def test_cli_synth_and_simulate_files_are_cf(tmp_path, capsys):
     region_nc, sim_nc = tmp_path / "region.nc", tmp_path / "sim.nc"
     args = ["synth", "--ny", "3", "--nx", "2", "--years", "1", "--seed", "1", "--train-k", "2",
@@ -136,25 +150,28 @@ def test_cli_synth_and_simulate_files_are_cf(tmp_path, capsys):
 def test_surrogate_scores_file_is_cf(small_surrogate, synthetic_tiny, tmp_path):
     from vic_paraformer.surrogate.evaluate import evaluate_surrogate, write_report
 
-    report = evaluate_surrogate(small_surrogate, synthetic_tiny, n_samples=1, seed=3)
+    region = synthetic_tiny.subset(synthetic_tiny.cells[:4])
+    report = evaluate_surrogate(small_surrogate, region, n_samples=1, seed=3)
     paths = write_report(report, tmp_path / "rep")
     glob = assert_cf(paths["scores"], history="Python API write_report")
+    assert file_kind(paths["scores"]) == "surrogate-scores"
     assert glob["n_samples"] == 1 and glob["simulator"] == "waterbalance"
     assert glob["summary_all_sm_nse_median"] == pytest.approx(report["summary"]["all"]["sm"]["nse"]["median"])
     with xr.open_dataset(paths["scores"]) as ds:
         np.testing.assert_allclose(ds["sm_nse"].values, report["per_cell"]["sm_nse"])
         assert ds["sm_rmse"].attrs["units"] == "m3 m-3" and ds["et_nse"].attrs["units"] == "1"
-        np.testing.assert_array_equal(ds["cell"].values, synthetic_tiny.cells)
+        np.testing.assert_array_equal(ds["cell"].values, region.cells)
+        np.testing.assert_array_equal(ds["lat"].values, region.ds["lat"].values)
 
 
 def test_history_is_prepended_and_stripped_back():
     ds = grid_region().ds.copy()
     ds.attrs = {"history": "2020-01-01T00:00:00Z: made by hand", "title": "mine"}
-    with cf.command_line(["vic-paraformer", "synth", "--out", "a b.nc"]):
+    with provenance.command_line(["vic-paraformer", "synth", "--out", "a b.nc"]):
         out = cf.annotate(ds, kind="region")
     lines = out.attrs["history"].split("\n")
     assert lines[1] == "2020-01-01T00:00:00Z: made by hand" and lines[0].endswith(
-        "vic-paraformer synth --out 'a b.nc' (vic_paraformer %s)" % cf.__version__)
+        "vic-paraformer synth --out 'a b.nc' (vic_paraformer %s)" % provenance.__version__)
     assert out.attrs["title"] == "mine" and ds.attrs == {"history": lines[1], "title": "mine"}   # input unchanged
     assert out["lat"].encoding["_FillValue"] is None and "_FillValue" not in ds["lat"].encoding
     back = cf.strip_added(out.copy())
@@ -165,13 +182,13 @@ def test_history_is_prepended_and_stripped_back():
 
 def test_source_date_epoch_fixes_the_history_time(monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
-    assert cf.history_line("x").startswith("1970-01-01T00:00:00Z: Python API x")
+    assert provenance.history_line("x").startswith("1970-01-01T00:00:00Z: Python API x")
 
 
 def test_flat_attributes():
     flat = cf.flat_attributes({"a": 1, "b": {"c": "x", "d": None, "e": [1.5, 2]}, "f": True, "g": ["p", "q"],
-                               "h": list(range(cf.MAX_LIST + 1)), "i": [1, "mixed"], "j k": 2 ** 40})
-    assert set(flat) == {"a", "b_c", "b_e", "f", "g", "j_k"}
+                               "h": list(range(cf.MAX_LIST + 1)), "i": [1, "mixed"], "j k": 2 ** 40, "sm+et": "x/y"})
+    assert set(flat) == {"a", "b_c", "b_e", "f", "g", "j_k", "sm_et"}
     assert flat["a"] == 1 and flat["b_c"] == "x" and flat["f"] == 1 and flat["g"] == "p, q" and flat["j_k"] == 2 ** 40
     assert flat["b_e"].dtype == np.float64 and flat["j_k"].dtype == np.int64 and flat["a"].dtype == np.int32
 

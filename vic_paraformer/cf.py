@@ -21,26 +21,23 @@ and observations come from :mod:`vic_paraformer.units`, those of the parameters 
 :func:`flat_attributes` turns nested metadata (a result's options, provenance...) into individual
 attributes a netCDF tool such as ``ncdump`` shows one by one.
 
-The command line is recorded with :func:`command_line` (the ``vic-paraformer`` tool wraps every
-sub-command in it); outside it the history names the Python call that wrote the file.
+The command line is recorded with :func:`vic_paraformer.provenance.command_line` (the
+``vic-paraformer`` tool wraps every sub-command in it); outside it the history names the Python call
+that wrote the file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as _dt
 import json
-import os
-import shlex
-import sys
+import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
 from ._version import __version__
 from .parameters import PARAMETER_DESCRIPTIONS, PARAMETER_NAMES, PARAMETER_UNITS
+from .provenance import history_line
 from .units import UNITS
 
 CONVENTIONS = "CF-1.8"
@@ -149,37 +146,6 @@ def info(name: str) -> VarInfo | None:
         return VarInfo(units, f"{METRICS[metric]} of {base.long_name.replace('simulated ', '')}, "
                               "median over parameter samples")
     return None
-
-
-# ---------------------------------------------------------------------------------------- history
-_command: list[str] | None = None
-
-
-@contextlib.contextmanager
-def command_line(argv: Sequence[str]) -> Iterator[None]:
-    """Within the block, files written record ``argv`` (the program name first) in their history."""
-    global _command
-    previous, _command = _command, [str(a) for a in argv]
-    try:
-        yield
-    finally:
-        _command = previous
-
-
-def history_line(call: str) -> str:
-    """``"<UTC ISO time>: <command line or Python call> (vic_paraformer <version>)"``. The time is
-    now, or the environment variable ``SOURCE_DATE_EPOCH`` (seconds since 1970) when set, so that
-    the same inputs can give byte-identical files."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    stamp = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch.isdigit() else \
-        _dt.datetime.now(_dt.timezone.utc)
-    now = stamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    if _command is not None:
-        what = shlex.join(_command)
-    else:
-        script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] not in ("", "-", "-c") else ""
-        what = f"Python API {call}" + (f" (in {script})" if script else "")
-    return f"{now}: {what} (vic_paraformer {__version__})"
 
 
 # ---------------------------------------------------------------------------------------- annotation
@@ -299,13 +265,14 @@ def _attr_value(value: Any) -> Any:
 
 def flat_attributes(meta: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested metadata as individual netCDF attributes: nested keys joined by ``_`` (``options`` ->
-    ``{"lr": ...}`` gives ``options_lr``), numbers and strings as they are, booleans as 0/1, lists of
+    ``{"lr": ...}`` gives ``options_lr``; characters other than letters, digits and ``_`` become
+    ``_``), numbers and strings as they are, booleans as 0/1, lists of
     numbers (up to :data:`MAX_LIST`) as numeric attributes, lists of strings joined by ``", "``.
     None, longer lists and lists of mixed items are left out (the JSON copy of the metadata keeps
     them)."""
     out: dict[str, Any] = {}
     for key, value in meta.items():
-        name = f"{prefix}{key}".replace(" ", "_").replace("-", "_").replace(".", "_")
+        name = re.sub(r"[^A-Za-z0-9_]", "_", f"{prefix}{key}")
         if isinstance(value, Mapping):
             out.update(flat_attributes(value, prefix=f"{name}_"))
             continue

@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     ``argv`` recorded in the ``history`` of the netCDF files it writes."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from ..cf import command_line
+    from ..provenance import command_line
     from ..progress import progress_default
 
     with logging_redirect_tqdm(loggers=[logging.getLogger("vic_paraformer")]), progress_default(True), \
