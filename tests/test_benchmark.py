@@ -213,7 +213,8 @@ def test_verdicts_cover_every_strategy_dataset_and_variable(reduced):
         if not r["n_cells"]:  # e.g. ET on a set without flux towers
             assert r["verdict"] == "not scored"
             continue
-        assert r["verdict"] in ("better", "no detectable change", "worse")
+        assert r["verdict"] in ("better", "no detectable change", "worse", "too few cells to tell")
+        assert (r["verdict"] == "too few cells to tell") == (r["n_cells"] < 5)
         assert r["ci"][0] <= r["median"] <= r["ci"][1]
 
 

@@ -80,6 +80,9 @@ def test_compare_values_over_seeds_and_cells():
     assert same["median"] == 0.0 and same["verdict"] == "no detectable change" and same["n_repetitions"] == 4
     assert "4 seeds" in format_comparison("x", compare_values(base + 0.05, base))
     assert verdict_of([-0.1, 0.2]) == "no detectable change" and verdict_of([0.01, 0.2]) == "better"
+    # one tower, however clear: too few cells for a verdict from per-cell values alone
+    one = compare_values(base[:, :1] + 0.3, base[:, :1])
+    assert one["n_cells"] == 1 and one["verdict"] == "too few cells to tell"
 
 
 def test_periods_are_labelled_by_the_fitting_window():

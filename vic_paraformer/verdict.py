@@ -48,6 +48,10 @@ BLOCK_CELLS_MAX: int = 200
 #: Largest region whose per-cell sums are kept per block (beyond it, one block per cell: the sums of
 #: cells x blocks x rows would cost memory, and so many cells make the spread over cells dominate).
 BLOCK_REGION_MAX: int = 5000
+#: Fewest cells :func:`compare_values` gives a verdict for: it has per-cell values only (no days to
+#: resample), and a handful of cells resampled among themselves gives an interval that looks sure
+#: of itself without being so.
+MIN_CELLS_VALUES: int = 5
 #: Bootstrap replicates.
 N_BOOT: int = 1000
 #: Confidence level of the interval.
@@ -55,6 +59,8 @@ LEVEL: float = 0.95
 #: Seed of the bootstrap's random numbers (fixed: the same inputs give the same interval).
 SEED: int = 0
 VERDICTS: tuple[str, ...] = ("better", "no detectable change", "worse")
+#: The verdict where there are too few cells to tell.
+TOO_FEW = "too few cells to tell"
 #: Metrics a comparison can use, with the sign that makes a positive difference better.
 HIGHER_IS_BETTER: dict[str, bool] = {"nse": True, "rmse": False}
 _REPLICATE_CHUNK = 100
@@ -194,7 +200,8 @@ def compare_values(a: np.ndarray, b: np.ndarray, metric: str = "nse", *, n_boot:
     """Paired comparison of per-cell metric values ``(repetition, cell)`` (e.g. seeds x cells).
 
     Each replicate resamples repetitions, then cells, and takes the median of the paired
-    differences; the point values are over every (repetition, cell) pair.
+    differences; the point values are over every (repetition, cell) pair. ``n_cells`` counts the
+    cells with a value; with fewer than :data:`MIN_CELLS_VALUES` the verdict is :data:`TOO_FEW`.
     """
     a = np.atleast_2d(np.asarray(a, float))
     b = np.atleast_2d(np.asarray(b, float))
@@ -216,6 +223,10 @@ def compare_values(a: np.ndarray, b: np.ndarray, metric: str = "nse", *, n_boot:
     method = ("repetitions and cells resampled" if n_rep > 1 else "cells resampled")
     out = _summary(flat, reps, metric, method, 1)
     out["n_repetitions"] = int(n_rep)
+    n_cells = int(np.isfinite(d).any(axis=0).sum())
+    out["n_cells"] = n_cells
+    if 0 < n_cells < MIN_CELLS_VALUES:
+        out["verdict"] = TOO_FEW
     return out
 
 

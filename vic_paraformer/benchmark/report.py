@@ -54,7 +54,8 @@ GLOSSARY = [
     ("default + H", "the default parameters through their own fitted operator: the do-nothing baseline a "
                     "calibration must beat"),
     ("verdict", "better / no detectable change / worse: whether the 95 % interval of the median paired "
-                "difference lies above 0, straddles it, or lies below it"),
+                "difference lies above 0, straddles it, or lies below it; 'too few cells to tell' below 5 cells "
+                "(e.g. one flux tower), whose interval would be no measure of uncertainty"),
     ("SCE-UA", "shuffled complex evolution (Duan et al.), a per-cell global optimiser; untrained cells copy the "
                "nearest trained cell"),
     ("DDS", "dynamically dimensioned search (plugin), a per-cell optimiser like SCE-UA"),
