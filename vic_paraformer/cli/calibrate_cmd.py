@@ -78,6 +78,10 @@ def register(sub) -> None:
                    help="wb: water-balance-aware (default), paper: RMSE + RBL only (strategy option 'loss')")
     p.add_argument("--objective", default=None, choices=["sm", "sm+et"],
                    help="sm (default) or sm+et (needs obs_et; strategy option 'objective')")
+    p.add_argument("--wb-reference", default=None, choices=["default", "observed"],
+                   help="reference ET of the water-balance term: default (the default-parameter run of the same "
+                        "surrogate or simulator; the default) or observed (obs_et where a cell has >= 30 values) "
+                        "(strategy option 'wb_reference')")
     add_spinup_argument(p, "1 when a strategy runs the vic simulator, else 0; only for strategies with a "
                            "'simulator' option")
     r = p.add_argument_group("refinement against the simulator (with --surrogate)")
@@ -152,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--strategy is required (or 'strategy' in --config); see 'vic-paraformer strategies'")
     options = _with_threads(s["strategy"], s["options"], s.get("threads"))
     options = _with_spinup(s["strategy"], options, args)
-    for flag, key in (("obs_operator", "obs_operator"), ("loss", "loss"), ("objective", "objective")):
+    for flag, key in (("obs_operator", "obs_operator"), ("loss", "loss"), ("objective", "objective"),
+                      ("wb_reference", "wb_reference")):
         value = getattr(args, flag, None)
         if value is not None:
             if key in options and options[key] != value:
