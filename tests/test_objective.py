@@ -128,3 +128,26 @@ def test_wb_tolerance_leaves_small_departures_free():
     assert tol.evaluate(sm, sm, wb_et=et, ref_et=ref)["wb"] == pytest.approx(expect)
     t = wb_term(torch.as_tensor(et), torch.as_tensor(ref), 1.0, 0.25)
     assert float(t) == pytest.approx(expect)
+
+
+def test_every_strategy_family_reads_the_one_options_declaration():
+    from vic_paraformer.errors import StrategyError
+    from vic_paraformer.objective import OBJECTIVE_OPTION_HELP
+    from vic_paraformer.registry import get_calibrator, get_calibrator_class
+
+    rows = {}
+    for name in ("sceua", "ffn_a", "paraformer_z"):
+        info = {o.name: o for o in get_calibrator_class(name).describe_options()}
+        rows[name] = {k: (info[k].type, info[k].default, info[k].help) for k in OBJECTIVE_OPTION_DEFAULTS}
+        assert {k: v[1] for k, v in rows[name].items()} == OBJECTIVE_OPTION_DEFAULTS
+        assert {k: v[2] for k, v in rows[name].items()} == OBJECTIVE_OPTION_HELP
+    assert rows["sceua"] == rows["ffn_a"] == rows["paraformer_z"]
+    # the same checks, the same words, and the same normalised values
+    messages = []
+    for name, extra in (("sceua", {"simulator": "waterbalance"}), ("ffn_a", {})):
+        with pytest.raises(StrategyError) as err:
+            get_calibrator(name, wb_reference="obs", **extra)
+        messages.append(str(err.value).split("invalid option(s): ")[1])
+        cal = get_calibrator(name, obs_operator=True, wb_weight="0.5", **extra)
+        assert cal.options["obs_operator"] == "linear" and cal.options["wb_weight"] == 0.5
+    assert messages[0] == messages[1] and "unknown wb_reference 'obs'" in messages[0]

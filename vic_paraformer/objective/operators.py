@@ -451,7 +451,7 @@ def identity_operator() -> ObservationOperator:
 
 
 # ---------------------------------------------------------------------- fitting and applying
-def fit(kind: str, sim: np.ndarray, obs: np.ndarray, *, cells: Sequence[int], lat: Sequence[float],
+def fit(kind: str, sim: np.ndarray, obs: np.ndarray, cells: Sequence[int], lat: Sequence[float],
         lon: Sequence[float], new_cells: str = "nearest", **options: Any) -> ObservationOperator:
     """Fit operator ``kind`` per cell from simulated ``sim`` and observed ``obs`` soil moisture ``(cell, time)``.
 
