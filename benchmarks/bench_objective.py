@@ -3,14 +3,19 @@
 
 Usage::
 
-    python benchmarks/bench_objective.py [--days 730] [--repeats 2000] [--no-model]
+    python benchmarks/bench_objective.py [--days 730] [--repeats 2000] [--no-model] [--sceua]
+    PYTHONPATH=<another checkout> python benchmarks/bench_objective.py --sceua-only
 
 For each operator (identity, linear, cdf) and loss (paper, wb) it scores the same candidate with
 :meth:`CellObjective.value` (the torch float64 path, no gradients) and with a numpy transcription
 of the same formulas written here for the comparison only, checks that both give the same number
 (relative 1e-12), and prints CPU microseconds per call. Unless ``--no-model``, it also trains a tiny
 surrogate and prints the CPU time of one surrogate cell run, the cost the objective adds to.
-Single-threaded (torch and numpy), as the spotpy workers run.
+``--sceua`` adds the end-to-end figure: CPU seconds of an SCE-UA calibration through a tiny
+surrogate (3 training cells, up to 1000 runs each, one process, identity and linear operators);
+``--sceua-only`` prints only that, so it can be run against another checkout of the package
+(``PYTHONPATH``) to compare implementations. Single-threaded (torch and numpy), as the spotpy
+workers run.
 """
 
 from __future__ import annotations
@@ -52,8 +57,15 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=730)
     ap.add_argument("--repeats", type=int, default=2000)
     ap.add_argument("--no-model", action="store_true")
+    ap.add_argument("--sceua", action="store_true")
+    ap.add_argument("--sceua-only", action="store_true")
     args = ap.parse_args()
     import torch
+
+    torch.set_num_threads(1)
+    if args.sceua_only:
+        sceua_end_to_end()
+        return
 
     from vic_paraformer.objective import Objective, ObjectiveOptions
     from vic_paraformer.strategies.spotpy_setup import CellObjective
@@ -108,6 +120,23 @@ def main() -> None:
         model.simulate_outputs(theta)
         ts.append(time.process_time_ns() - t0)
     print(f"one surrogate cell run ({region.n_days} days): {np.median(ts) / 1e3:.1f} CPU microseconds")
+    if args.sceua:
+        sceua_end_to_end()
+
+
+def sceua_end_to_end() -> None:
+    """CPU seconds of SCE-UA through a tiny surrogate, 3 cells x up to 1000 runs, in this process."""
+    import vic_paraformer as vp
+    from vic_paraformer.surrogate import train_surrogate
+
+    region = vp.synthetic_region(ny=3, nx=3, years=2, seed=0).with_training_cells([0, 4, 8])
+    sur = train_surrogate(region, "waterbalance", preset="test", seed=0, num_threads=1, progress=False, epochs=1,
+                          n_samples=16)
+    print(f"SCE-UA end to end ({vp.__file__}):")
+    for kw in ({"obs_operator": "identity"}, {"obs_operator": "linear"}):
+        t0 = time.process_time()
+        res = vp.calibrate(region, strategy="sceua", surrogate=sur, seed=0, repetitions=1000, n_workers=1, **kw)
+        print(f"  {kw['obs_operator']:<9} {time.process_time() - t0:6.2f} CPU s for {res.n_evaluations} model runs")
 
 
 if __name__ == "__main__":

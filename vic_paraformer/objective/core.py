@@ -83,7 +83,8 @@ class Objective:
         if isinstance(operator, ObservationOperator):
             h = apply_torch(operator, sm, np.arange(sm.shape[0]) if positions is None else positions)
         elif operator == PROFILE:
-            h = fit_apply_torch(o.obs_operator, sm, obs_sm, **o.operator_options)
+            if o.obs_operator != "identity":
+                h = fit_apply_torch(o.obs_operator, sm, obs_sm, **o.operator_options)
         elif operator is not None:
             raise ObjectiveError(f"operator must be an ObservationOperator, {PROFILE!r} or None, got {operator!r}")
         out: dict[str, torch.Tensor] = {}
