@@ -4,7 +4,8 @@ module imports itself through a chain of others (a cycle), counting imports insi
 Layers, lowest first (a module belongs to the first entry whose prefix matches its name):
 
 0. core        errors, parameters, region, selection (train/test periods and cells), observation
-               (observation operators), objective (the calibration objective's terms), result,
+               (re-exports the operators), objective (the calibration objective, its options, terms
+               and observation operators), result,
                normalizer, provenance, progress (progress-bar default), units (unit ranges and
                conversion), cf (CF metadata of written netCDF files), outputs (the output guard),
                _io, _procs (child processes), _forkserver (fork-server preload), _version, registry

@@ -112,3 +112,29 @@ def test_bad_names_and_shapes():
         fit("linear", np.zeros((1, 3)), np.zeros((1, 4)), cells=[0], lat=[0], lon=[0])
     with pytest.raises(ObservationOperatorError, match="lacks"):
         ObservationOperator.from_dict({"kind": "linear"})
+
+
+def test_operators_stored_by_earlier_versions_load_unchanged():
+    # the JSON form earlier versions wrote (per-kind keys; identity without coefficients)
+    old_linear = {"kind": "linear", "new_cells": "identity", "cells": [3, 7], "lat": [40.0, 41.0], "lon": [-110.0, -109.0],
+                  "n_obs": [50, 0], "options": {"l2": 0.0001}, "a": [0.5, 1.0], "b": [-0.02, 0.0]}
+    old_cdf = {"kind": "cdf", "new_cells": "nearest", "cells": [3], "lat": [40.0], "lon": [-110.0], "n_obs": [40],
+               "options": {"n_quantiles": 3}, "sim_q": [[0.1, 0.2, 0.3]], "obs_q": [[0.05, 0.1, 0.2]]}
+    lin = ObservationOperator.from_dict(old_linear)
+    assert lin.to_dict() == old_linear and lin.a.tolist() == [0.5, 1.0] and lin.sim_q is None
+    np.testing.assert_allclose(lin.apply(np.full((2, 2), 0.2), [40.0, 41.0], [-110.0, -109.0]), [[0.08, 0.08], [0.2, 0.2]])
+    cdf = ObservationOperator.from_dict(old_cdf)
+    assert cdf.to_dict() == old_cdf
+    np.testing.assert_allclose(cdf.apply(np.array([[0.15, 0.35]]), [40.0], [-110.0]), [[0.075, 0.25]])
+    assert ObservationOperator.from_dict({"kind": "identity", "cells": [], "lat": [], "lon": [], "n_obs": [],
+                                          "options": {}, "new_cells": "nearest"}).is_identity
+
+
+def test_fit_by_name_and_options_positional_and_each_operator_keeps_its_own_options():
+    sim, obs = _pairs()
+    a = fit("linear", sim, obs, [1, 2, 3], [0, 0, 0], [0, 1, 2], "identity", l2=0.0, n_quantiles=5)
+    assert a.options == {"l2": 0.0} and a.new_cells == "identity"
+    c = fit("cdf", sim, obs, [1, 2, 3], [0, 0, 0], [0, 1, 2], l2=0.0, n_quantiles=5)
+    assert c.options == {"n_quantiles": 5} and c.sim_q.shape == (3, 5)
+    with pytest.raises(ObservationOperatorError, match="unknown observation-operator option"):
+        fit("linear", sim, obs, [1, 2, 3], [0, 0, 0], [0, 1, 2], l3=1.0)

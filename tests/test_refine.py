@@ -98,10 +98,14 @@ def test_calibrate_cli_refines_a_surrogate_calibration(undertrained, tmp_path):
     out = tmp_path / "res.nc"
     argv = ["calibrate", "--region", tmp_path / "region.nc", "--strategy", "sceua", "--surrogate", tmp_path / "sur.pt",
             "-o", "repetitions=30", "-o", "ngs=2", "-o", "n_workers=1", "--refine-rounds", 1, "--refine-local", 2,
-            "--out", out]
+            "--wb-reference", "observed", "--out", out]
     assert main([str(a) for a in argv]) == 0
     res = CalibrationResult.open(out)
     log = json.loads((tmp_path / "res.nc.refine" / "refine_log.json").read_text())
+    # the reference the water-balance term used is named, in the result and in the refinement log
+    assert res.options["wb_reference"] == "observed" and res.info["wb_reference"]["kind"] == "observed"
+    assert log["wb_reference"]["kind"] == "observed" and log["reference_et"].startswith("observed ET")
+    assert "the vic_paraformer" not in log["reference_et"] and "waterbalance simulator" in log["reference_et"]
     assert len(log["rounds"]) in (1, 2) and res.info["refinement"]["best_round"] == log["best_round"]
     assert res.info["refinement"]["simulator_runs"] == 1 + 3 * len(log["rounds"])
     conf = yaml.safe_load((tmp_path / "res.config.yaml").read_text())

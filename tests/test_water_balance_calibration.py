@@ -2,8 +2,9 @@
 
 Observations are a biased, rescaled version of the simulated top layer (``0.45 sm - 0.03``, like a
 5 cm probe against a 10 cm layer). SM-only calibration with the paper's loss drains the column
-(ET far below the truth's); with the water-balance-aware default loss and a linear observation
-operator, ET stays within 10 % of the truth's on every training cell and SM through H scores
+(ET far below the truth's); with the water-balance-aware default loss against the observed ET
+(``wb_reference="observed"``: the twin's obs_et) and a linear observation operator, ET stays within
+10 % of the truth's on every training cell and SM through H scores
 within 0.05 NSE of the oracle (true parameters through a linear operator fitted the same way).
 SCE-UA runs the simulator itself here (no surrogate error), with a small budget.
 """
@@ -58,7 +59,7 @@ def test_paper_loss_drains_the_column(probe_region):
 
 def test_defaults_with_a_linear_operator_keep_et_and_match_the_oracle(probe_region):
     region, truth_out, obs = probe_region
-    res = vp.calibrate(region, strategy="sceua", obs_operator="linear", **KW)
+    res = vp.calibrate(region, strategy="sceua", obs_operator="linear", wb_reference="observed", **KW)
     cal, ratio = _et_ratio(region, res, truth_out)
     assert np.all(np.abs(ratio - 1) < 0.10), ratio
     # SCE-UA fitted the operator: close to the true 0.45 sm - 0.03
@@ -73,6 +74,7 @@ def test_defaults_with_a_linear_operator_keep_et_and_match_the_oracle(probe_regi
     nse_oracle = metrics.nse(oracle_op.apply(truth_out["sm"][TRAIN], lat, lon)[:, w], obs[TRAIN, w])
     assert np.all(nse_cal > nse_oracle - 0.05), (nse_cal, nse_oracle)
     assert res.info["loss"] == "wb" and "default parameters" in res.info["reference"]
+    assert res.info["wb_reference"]["kind"] == "observed" and res.info["wb_reference"]["cells_observed"] == 3
     # evaluate applies the stored operator and puts the default parameters beside
     rep = evaluate(region, res, period=(str(region.times[WARMUP].date()), str(region.times[-1].date())),
                    variables=("sm",))

@@ -8,9 +8,11 @@ checks the result with the real simulator and teaches the surrogate that neighbo
 2. run the simulator at the calibrated parameters and at ``n_local`` seeded parameter sets around
    them (per cell, normalised parameters ``u + sigma * N(0, 1)`` clipped to [0, 1]);
 3. score the simulator run at the calibrated parameters with the calibration's own objective
-   (:func:`verified_loss`: soil-moisture RMSE of the training cells through an operator of the
-   result's kind fitted to that run, plus the water-balance term of :mod:`vic_paraformer.objective`
-   against the simulator's default-parameter run, unless the strategy ran with ``loss="paper"``);
+   (:func:`verified_loss`: :class:`~vic_paraformer.objective.Objective` with the result's options,
+   every term it was calibrated on: soil-moisture RMSE of the training cells through an operator
+   of the result's kind fitted to that run, the ET term of ``sm+et``, the water-balance term
+   against the reference of ``wb_reference`` made from the simulator's own default-parameter run,
+   and the prior term);
 4. add the runs to the refinement data (every round's runs, kept as ``round_<k>/runs.nc``) and,
    when ``store`` (the surrogate's training store) is given, APPEND them to the store as a batch
    labelled ``refinement round <k>`` (:meth:`~vic_paraformer.surrogate.data.TrainingStore.append`):
@@ -39,10 +41,12 @@ simulator-verified loss and the number of simulator runs. The best result is wri
 ``best.nc``, the last fine-tuned surrogate as ``surrogate.pt``; ``refine_log.json`` holds the
 per-round figures and the default parameters' verified loss.
 
-The water-balance reference of the verified loss is always the simulator's own default-parameter
-run (or ``obs_et`` where a cell has it); inside each calibration the term is computed through the
-surrogate at the defaults (the strategy's own reference), whose error shrinks as the surrogate's
-training data include the default run (``anchor_share``, :mod:`vic_paraformer.surrogate.data`).
+The water-balance reference of the verified loss is the simulator's own default-parameter run
+(with ``wb_reference="observed"``: ``obs_et`` where a cell has enough, that run elsewhere), named in
+``refine_log.json`` and each round's ``info["refinement"]["wb_reference"]``; inside each
+calibration the term is computed through the surrogate at the defaults (the strategy's own
+reference), whose error shrinks as the surrogate's training data include the default run
+(``anchor_share``, :mod:`vic_paraformer.surrogate.data`).
 
 Long module (over 400 lines): the refinement loop, its verified loss, fine-tuning, the default
 candidate and the calibration-with-refinement entry point belong together and share helpers.
@@ -65,8 +69,8 @@ import xarray as xr
 from ._io import to_netcdf_atomic, to_plain, write_text_atomic
 from .calibrator import CalibrationResult
 from .errors import VicParaformerError
-from .objective import reference_et, wb_term_np
-from .observation import fit, fit_apply
+from .objective import Objective, ObjectiveOptions, describe_reference, pooled_std, reference_et
+from .objective import fit_operator as fit
 from .parameters import default_parameters
 from .region import Region
 
@@ -108,27 +112,37 @@ def _sim_arrays(simulator, region: Region, values: np.ndarray, space) -> dict[st
 
 
 def verified_loss(result: CalibrationResult, sim_sm: np.ndarray, sim_et: np.ndarray, region: Region, *,
-                  ref_et: np.ndarray | None, loss_days: np.ndarray) -> dict[str, float]:
-    """The calibration objective evaluated on a simulator run (see the module docstring).
+                  ref_et: np.ndarray | None, loss_days: np.ndarray, values: np.ndarray | None = None) -> dict[str, float]:
+    """The calibration's own objective (:class:`~vic_paraformer.objective.Objective` with the result's
+    options: every term it was calibrated on) evaluated on a simulator run of the training cells.
 
     ``sim_sm``/``sim_et``/``ref_et`` ``(cell, time)`` over the region's cells; ``loss_days`` boolean
-    over time. Returns ``{"loss", "sm_rmse", "wb"}``.
+    over time; ``values`` ``(cell, p)`` the parameters of the run (default the result's; the prior
+    term). The operator of the result's kind is fitted to the run itself, as in the calibration.
+    Returns ``{"loss", "sm_rmse", "wb"}`` and, where the objective has them, ``"et_rmse"``, ``"prior"``.
     """
+    opts = ObjectiveOptions.from_options(result.options)
     rows = np.flatnonzero(np.isin(region.cells, result.train_cells))
     obs = region.observations("obs_sm")[rows][:, loss_days]
-    sm = np.asarray(sim_sm, float)[rows][:, loss_days]
-    op = result.obs_operator
-    h = fit_apply(op.kind, sm, obs, **{k: v for k, v in op.options.items() if k in ("l2", "n_quantiles")})
-    ok = np.isfinite(obs) & np.isfinite(h)
-    rmse = float(np.sqrt(np.mean((h[ok] - obs[ok]) ** 2))) if ok.any() else math.nan
-    loss_kind = str(result.options.get("loss", "wb"))
-    wb = 0.0
-    if loss_kind != "paper" and ref_et is not None:
-        weight = float(result.options.get("wb_weight", 1.0))
-        tolerance = float(result.options.get("wb_tolerance", 0.0))
-        wb = wb_term_np(np.asarray(sim_et, float)[rows][:, loss_days], np.asarray(ref_et, float)[rows][:, loss_days],
-                        weight, tolerance)
-    return {"loss": rmse + wb, "sm_rmse": rmse, "wb": wb}
+    obs_et = region.observations("obs_et")[rows][:, loss_days] if region.has("obs_et") else None
+    if opts.objective == "sm+et" and obs_et is None:
+        raise RefineError("the calibration's objective is 'sm+et' but the region has no obs_et to verify it on")
+    objective = Objective(opts, sm_scale=pooled_std(obs), et_scale=1.0 if obs_et is None else pooled_std(obs_et))
+    et = np.asarray(sim_et, float)[rows][:, loss_days]
+    kw: dict[str, Any] = {}
+    if opts.objective == "sm+et":
+        kw.update(et=et, obs_et=obs_et)
+    if ref_et is not None:
+        kw.update(wb_et=et, ref_et=np.asarray(ref_et, float)[rows][:, loss_days])
+    if opts.prior_weight > 0:
+        space = result.parameter_space
+        vals = result.values() if values is None else np.asarray(values, float)
+        kw.update(u=np.asarray(space.normalize(vals[rows]), float),
+                  prior_u=np.asarray(space.normalize(default_parameters(region, space)[0][rows]), float))
+    terms = objective.evaluate(np.asarray(sim_sm, float)[rows][:, loss_days], obs, **kw)
+    out = {"loss": terms["total"], "sm_rmse": terms["sm_rmse"], "wb": terms.get("wb", 0.0)}
+    out.update({k: terms[k] for k in ("et_rmse", "prior") if k in terms})
+    return out
 
 
 def fine_tune(surrogate, region: Region, theta: np.ndarray, y: np.ndarray, *, steps: int = 200, lr: float = 1e-3,
@@ -266,6 +280,11 @@ def calibrate_refined(region: Region, strategy: str, surrogate, *, rounds: int |
     return result
 
 
+def rows_of(region: Region, result: CalibrationResult) -> np.ndarray:
+    """Positions in ``region`` of ``result``'s training cells."""
+    return np.flatnonzero(np.isin(region.cells, result.train_cells))
+
+
 def _local_ensemble(space, values: np.ndarray, n: int, sigma: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     u = np.asarray(space.normalize(values), float)
@@ -325,8 +344,11 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
         raise RefineError(f"warm-up of {warm} days leaves nothing of the region's {region.n_days} days to score")
     loss_days = np.zeros(region.n_days, bool)
     loss_days[warm:] = True
+    wb_reference = ObjectiveOptions.from_options(result.options).wb_reference
     ref, ref_src = reference_et(default_run["et"], region.observations("obs_et") if region.has("obs_et") else None,
-                                loss_days)
+                                loss_days, wb_reference)
+    reference = describe_reference(wb_reference, ref_src[rows_of(region, result)], f"the {simulator} simulator", d_src)
+    log.info("refinement: the verified loss's water-balance reference ET: %s", reference["description"])
     data_theta: list[np.ndarray] = []
     data_y: list[np.ndarray] = []
     results: list[CalibrationResult] = []
@@ -354,7 +376,8 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
         log.info("refinement round %d: simulator-verified loss %.5f (sm rmse %.5f, wb %.5f); surrogate vs simulator "
                  "rmse sm %.4f, et %.3f; %d simulator runs so far", k, scores["loss"], scores["sm_rmse"], scores["wb"],
                  err["sm"], err["et"], n_runs)
-        result.info["refinement"] = {**row, "reference_et": d_src, "warmup_days": warm}
+        result.info["refinement"] = {**row, "reference_et": reference["description"], "wb_reference": reference,
+                                     "warmup_days": warm}
         results.append(result)
         if out is not None:
             result.save(out / f"round_{k}" / "result.nc")
@@ -378,7 +401,8 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
                         lr=fine_tune_lr, seed=seed + k, store=store)
         result = calibrate(sur)
     # the default parameters, scored like every round (their run is the water-balance reference)
-    d_scores = verified_loss(results[0], default_run["sm"], default_run["et"], region, ref_et=ref, loss_days=loss_days)
+    d_scores = verified_loss(results[0], default_run["sm"], default_run["et"], region, ref_et=ref, loss_days=loss_days,
+                             values=d_vals)
     default_row = {"verified_loss": d_scores["loss"], "verified_sm_rmse": d_scores["sm_rmse"],
                    "verified_wb": d_scores["wb"]}
     calibrated_loss = min(r["verified_loss"] for r in rows_log)
@@ -399,10 +423,12 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
         if sur is not surrogate:
             sur.save(out / "surrogate.pt")
         write_text_atomic(out / "refine_log.json", json.dumps(to_plain({"strategy": strategy, "simulator": simulator,
-                                                                         "rounds": rows_log, "reference_et": d_src,
-                                                                         **summary}), indent=1))
+                                                                         "rounds": rows_log,
+                                                                         "reference_et": reference["description"],
+                                                                         "wb_reference": reference, **summary}), indent=1))
     return RefineOutcome(best=best, results=results, log=rows_log, best_round=best_round, surrogate=sur, out_dir=out,
-                         info={"reference_et": d_src, "reference_et_source": list(ref_src), **summary})
+                         info={"reference_et": reference["description"], "wb_reference": reference,
+                               "reference_et_source": list(ref_src), **summary})
 
 
 def _default_result(like: CalibrationResult, region: Region, values: np.ndarray, default_sm: np.ndarray,
@@ -414,8 +440,7 @@ def _default_result(like: CalibrationResult, region: Region, values: np.ndarray,
     op = like.obs_operator
     lat, lon = region.ds["lat"].values, region.ds["lon"].values
     operator = fit(op.kind, np.asarray(default_sm, float)[rows], obs, cells=region.cells[rows], lat=lat[rows],
-                   lon=lon[rows], new_cells=op.new_cells,
-                   **{k: v for k, v in op.options.items() if k in ("l2", "n_quantiles")})
+                   lon=lon[rows], new_cells=op.new_cells, **op.options)
     params = like.parameter_space.to_dataset(values, region.cells).assign_coords(lat=("cell", lat), lon=("cell", lon))
     info = {**copy.deepcopy(like.info), "default_parameters_kept": True}
     return CalibrationResult(params=params, strategy=like.strategy, parameter_space=like.parameter_space,

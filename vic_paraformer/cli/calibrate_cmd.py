@@ -83,6 +83,10 @@ def register(sub) -> None:
                    help="wb: water-balance-aware (default), paper: RMSE + RBL only (strategy option 'loss')")
     p.add_argument("--objective", default=None, choices=["sm", "sm+et"],
                    help="sm (default) or sm+et (needs obs_et; strategy option 'objective')")
+    p.add_argument("--wb-reference", default=None, choices=["default", "observed"],
+                   help="reference ET of the water-balance term: default (the default-parameter run of the same "
+                        "surrogate or simulator; the default) or observed (obs_et where a cell has >= 30 values) "
+                        "(strategy option 'wb_reference')")
     add_spinup_argument(p, "1 when a strategy runs the vic simulator, else 0; only for strategies with a "
                            "'simulator' option")
     r = p.add_argument_group("refinement against the simulator (with --surrogate)")
@@ -110,7 +114,7 @@ def spec_from_args(args: argparse.Namespace):
     from ..workflow import CalibrationSpec
 
     options = parse_options(args.option)
-    for flag in ("obs_operator", "loss", "objective"):
+    for flag in ("obs_operator", "loss", "objective", "wb_reference"):
         value = getattr(args, flag, None)
         if value is not None:
             if flag in options and options[flag] != value:

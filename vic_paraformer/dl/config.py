@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from ..errors import StrategyError
+from ..objective.options import OBJECTIVE_OPTION_DEFAULTS, OBJECTIVE_OPTION_HELP, ObjectiveOptions, objective_option_problems
 from .presets import DL_PRESETS, PAPER_SPLITS
 
 if TYPE_CHECKING:
@@ -35,16 +36,8 @@ COMMON_OPTIONS: dict[str, Any] = {
     "dropout": None,
     "val_fraction": None,
     "device": "auto",
-    "obs_operator": "identity",
-    "obs_operator_l2": 1e-4,
-    "obs_operator_new_cells": "nearest",
-    "loss": "wb",
-    "wb_weight": 1.0,
-    "prior_weight": 0.0,
-    "wb_tolerance": 0.0,
+    **OBJECTIVE_OPTION_DEFAULTS,
     "start": "auto",
-    "objective": "sm",
-    "et_weight": 1.0,
     "val_scheme": "blocks",
     "val_block_days": 30,
     "model_out": None,
@@ -78,23 +71,10 @@ COMMON_OPTION_HELP: dict[str, str] = {
     "val_scheme": "'blocks': interleaved held-out blocks spread over the period (default); 'tail': the last days",
     "val_block_days": "length in days of each held-out block (val_scheme='blocks')",
     "device": "'auto' (CUDA when available), 'cpu' or 'cuda[:N]'",
-    "obs_operator": "observation operator H fitted with the parameters: 'identity', 'linear' (per-cell a*sm+b) "
-                    "or 'cdf' (per-cell CDF matching); see vic_paraformer.observation",
-    "obs_operator_l2": "ridge weight of the linear operator towards the identity ((m3/m3)^2)",
-    "obs_operator_new_cells": "operator for cells it was not fitted on: 'nearest' fitted cell or 'identity'",
-    "loss": "'wb': SM misfit + water-balance term keeping long-term ET near the default run / obs_et "
-            "(default); 'paper': RMSE + RBL only",
-    "wb_weight": "weight of the water-balance term (1: a 10 % ET departure costs as much as 0.01 m3/m3 RMSE)",
+    **OBJECTIVE_OPTION_HELP,
     "start": "where the network's output starts: 'prior' (first fitted to the region's default parameters), "
              "'random' (its random initialisation, the paper's) or 'auto' (prior for loss wb on a region with its own "
              "parameters, e.g. from a VIC parameter file; random otherwise)",
-    "wb_tolerance": "relative ET departure from the reference left free by the water-balance term (0: none, the "
-                    "default; 0.25: only the excess over 25 % counts)",
-    "prior_weight": "weight of a pull towards the region's default parameters: prior_weight * mean((u - u_default)^2) "
-                    "in normalised units (0: off, the default; 0.01: a 0.1 move of every parameter costs 1e-4, "
-                    "as much as a 0.01 m3/m3 RMSE increase squared)",
-    "objective": "'sm' or 'sm+et' (needs obs_et; RMSEs scaled by the observations' standard deviation)",
-    "et_weight": "weight of the ET term for objective 'sm+et'",
     "model_out": "where to save the trained model (.pt), for 'calibrate --apply' on new cells",
     "progress": "show a progress bar over epochs (None: off in library calls, on in the CLI)",
     "threads": "torch CPU threads for the run, restored afterwards (None: torch's setting; the CLI's default is 1)",
@@ -164,16 +144,8 @@ class TrainConfig:
     val_fraction: float
     device: str = "auto"
     batches_per_epoch: int | None = None
-    obs_operator: str = "identity"
-    obs_operator_l2: float = 1e-4
-    obs_operator_new_cells: str = "nearest"
-    loss: str = "wb"
-    wb_weight: float = 1.0
-    prior_weight: float = 0.0
-    wb_tolerance: float = 0.0
+    objective_options: ObjectiveOptions = ObjectiveOptions()
     start: str = "auto"
-    objective: str = "sm"
-    et_weight: float = 1.0
     val_scheme: str = "blocks"
     val_block_days: int = 30
     progress: bool = False
@@ -186,8 +158,9 @@ class TrainConfig:
     def from_options(cls, options: Mapping[str, Any], network_kind: str, uses_series: bool,
                      hyperparameters: Mapping[str, type]) -> "TrainConfig":
         """Build from resolved strategy options (call :func:`option_problems` first)."""
-        names = {f.name for f in fields(cls)} - {"network_kind", "network", "uses_series"}
+        names = {f.name for f in fields(cls)} - {"network_kind", "network", "uses_series", "objective_options"}
         kw = {k: options[k] for k in names if k in options}
+        kw["objective_options"] = ObjectiveOptions.from_options(options)
         kw.setdefault("z_dropout", 0.0)
         kw.setdefault("param_windows", 1)
         kw["progress"] = bool(kw.get("progress"))
@@ -211,18 +184,7 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
             problems.append(f"option {key} must be a positive integer, got {o[key]!r}")
     if o["batches_per_epoch"] is not None and not _positive_int(o["batches_per_epoch"]):
         problems.append(f"batches_per_epoch must be >= 1, got {o['batches_per_epoch']!r}")
-    from ..objective import ObjectiveError, check_loss, check_objective
-    from ..observation import NEW_CELL_RULES, ObservationOperatorError, check_operator_name
-
-    if isinstance(o["obs_operator"], bool):  # the older on/off form: on = linear
-        o["obs_operator"] = "linear" if o["obs_operator"] else "identity"
-    for key, check in (("obs_operator", check_operator_name), ("loss", check_loss), ("objective", check_objective)):
-        try:
-            o[key] = check(o[key])
-        except (ObservationOperatorError, ObjectiveError) as exc:
-            problems.append(str(exc))
-    if o["obs_operator_new_cells"] not in NEW_CELL_RULES:
-        problems.append(f"obs_operator_new_cells must be one of {list(NEW_CELL_RULES)}, got {o['obs_operator_new_cells']!r}")
+    problems += objective_option_problems(o)
     if o["start"] not in ("auto", "prior", "random"):
         problems.append(f"start must be 'auto', 'prior' or 'random', got {o['start']!r}")
     if o["val_scheme"] not in ("blocks", "tail"):
@@ -230,9 +192,6 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
                         f"got {o['val_scheme']!r}")
     if not _positive_int(o["val_block_days"]):
         problems.append(f"val_block_days must be a positive integer, got {o['val_block_days']!r}")
-    for key in ("obs_operator_l2", "wb_weight", "et_weight", "prior_weight", "wb_tolerance"):
-        if not isinstance(o[key], (int, float)) or isinstance(o[key], bool) or o[key] < 0:
-            problems.append(f"{key} must be a number >= 0, got {o[key]!r}")
     if not 0.0 <= float(o["val_fraction"]) < 0.9:
         problems.append(f"val_fraction must be in [0, 0.9), got {o['val_fraction']!r}")
     if not 0.0 <= float(o["dropout"]) < 1.0:

@@ -81,11 +81,9 @@ from ..region import Region
 from .cell_params import cell_u
 from .config import TrainConfig, resolve_device
 from .inputs import N_SERIES_EXTRA, InputNormalization
-from ..objective import holdout_blocks, holdout_mask, pooled_std, reference_et, wb_term_np, wb_term_torch
-from ..observation import ObservationOperator, apply_torch
-from ..observation import fit as fit_operator
+from ..objective import (Objective, ObservationOperator, describe_reference, fit_operator, holdout_blocks, holdout_mask,
+                         pooled_std, reference_et)
 from ..parameters import OWN_PARAMETERS, default_parameters
-from .losses import masked_rmse, range_boundary_loss
 from .networks import build_network, network_config
 
 log = logging.getLogger(__name__)
@@ -206,20 +204,25 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     loss_days = np.arange(n_days) >= warmup
     obs_et_all = region.observations("obs_et") if region.has("obs_et") else None
     ref_np = ref_t = obs_et_t = None
-    objective_info: dict[str, Any] = {"loss": c.loss, "objective": c.objective, "obs_operator_kind": c.obs_operator}
+    oo = c.objective_options
+    objective_info: dict[str, Any] = {"loss": oo.loss, "objective": oo.objective, "obs_operator_kind": oo.obs_operator}
     d_vals, d_src = default_parameters(region, space)  # the water-balance reference, the prior and the start
-    if c.loss == "wb":
+    if oo.loss == "wb":
         u_def = torch.as_tensor(np.asarray(space.normalize(d_vals[train_idx]), np.float32), device=device)
         default_et = _predict(sur, x_sur, a_sur, u_def, int(c.batch_size))[..., 1].cpu().numpy()
-        ref_np, ref_src = reference_et(default_et, None if obs_et_all is None else obs_et_all[train_idx], loss_days)
+        ref_np, ref_src = reference_et(default_et, None if obs_et_all is None else obs_et_all[train_idx], loss_days,
+                                       oo.wb_reference)
         ref_t = torch.as_tensor(ref_np.astype(np.float32), device=device)
-        objective_info.update(reference="default parameters: " + d_src, reference_et=[str(x) for x in ref_src])
-    prior_t = None
-    if float(c.prior_weight) > 0:
-        prior_t = torch.as_tensor(np.asarray(space.normalize(d_vals[train_idx]), np.float32), device=device)
-        objective_info.update(prior_weight=float(c.prior_weight), prior="default parameters: " + d_src)
+        objective_info.update(reference="default parameters: " + d_src, reference_et=[str(x) for x in ref_src],
+                              wb_reference=describe_reference(oo.wb_reference, ref_src, "the surrogate", d_src))
+        log.info("%s: water-balance reference ET: %s", name, objective_info["wb_reference"]["description"])
+    prior_t = prior_np = None
+    if oo.prior_weight > 0:
+        prior_np = np.asarray(space.normalize(d_vals[train_idx]), float)
+        prior_t = torch.as_tensor(prior_np.astype(np.float32), device=device)
+        objective_info.update(prior_weight=oo.prior_weight, prior="default parameters: " + d_src)
     sm_scale = et_scale = 1.0
-    if c.objective == "sm+et":
+    if oo.objective == "sm+et":
         if obs_et_all is None:
             raise StrategyError(f"strategy {name!r}: objective 'sm+et' needs ET observations ('obs_et')")
         et_fit = obs_et_all.copy()
@@ -227,15 +230,17 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         obs_et_t = torch.as_tensor(et_fit[train_idx].astype(np.float32), device=device)
         sm_scale = pooled_std(obs_fit[train_idx][:, warmup:])
         et_scale = pooled_std(obs_et_all[train_idx][:, warmup:])
+    # the one objective: the minibatch loss (with the paper's range-boundary loss) and the validation loss
+    objective = Objective(oo, sm_scale=sm_scale, et_scale=et_scale, range_boundary=True)
     fit_kw = dict(cells=cells[train_idx], lat=region.ds["lat"].values[train_idx], lon=region.ds["lon"].values[train_idx],
-                  new_cells=c.obs_operator_new_cells, **({"l2": float(c.obs_operator_l2)} if c.obs_operator == "linear" else {}))
+                  new_cells=oo.obs_operator_new_cells, **oo.operator_options)
     obs_fit_w = obs_fit[train_idx].copy()
     obs_fit_w[:, :warmup] = np.nan
 
     def refit(sim_sm: np.ndarray) -> ObservationOperator | None:
-        if c.obs_operator == "identity":
+        if oo.obs_operator == "identity":
             return None
-        return fit_operator(c.obs_operator, sim_sm, obs_fit_w, **fit_kw)
+        return fit_operator(oo.obs_operator, sim_sm, obs_fit_w, **fit_kw)
 
     # --- model -------------------------------------------------------------------
     net_config = network_config(c.network_kind, a_net.shape[1], n_series, p, c.network)
@@ -248,8 +253,7 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     # before the first epoch and after each one: alternating with the network's updates, it is
     # fitted jointly with the parameters
     obs_op = refit(_full_run(net, sur, x_sur, a_sur, a_net, s_net, n_days, window, int(c.batch_size),
-                             c.param_windows)[..., 0]) if c.obs_operator != "identity" else None
-    zeros, ones = torch.zeros(p, device=device), torch.ones(p, device=device)
+                             c.param_windows)[0][..., 0]) if oo.obs_operator != "identity" else None
 
     bs = int(c.batch_size)
     n_train = len(train_idx)
@@ -283,20 +287,11 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                         s_b[hide, :, -N_SERIES_EXTRA:] = 0.0
                 u = net(a_net[ci_t], s_b)
                 y = sur(x_sur[ci_t[:, None], days], a_sur[ci_t], u.clamp(0.0, 1.0))
-                sm, et = y[..., 0], y[..., 1]
-                loss = range_boundary_loss(u, zeros, ones)
-                if obs_op is not None:
-                    sm = apply_torch(obs_op, sm, ci)
-                fit_sm = masked_rmse(sm[:, warmup:], y_obs[:, warmup:])
-                if obs_et_t is not None:
-                    fit_sm = fit_sm / sm_scale + float(c.et_weight) * masked_rmse(
-                        et[:, warmup:], obs_et_t[ci_t[:, None], days][:, warmup:]) / et_scale
-                loss = loss + fit_sm
-                if ref_t is not None:
-                    loss = loss + wb_term_torch(et[:, warmup:], ref_t[ci_t[:, None], days][:, warmup:], float(c.wb_weight),
-                                              float(c.wb_tolerance))
-                if prior_t is not None:
-                    loss = loss + float(c.prior_weight) * ((u - prior_t[ci_t]) ** 2).mean()
+                loss = objective(y[:, warmup:, 0], y_obs[:, warmup:], operator=obs_op, positions=ci, u=u,
+                                 **_et_inputs(y[:, warmup:, 1], None if obs_et_t is None else
+                                              obs_et_t[ci_t[:, None], days][:, warmup:],
+                                              None if ref_t is None else ref_t[ci_t[:, None], days][:, warmup:]),
+                                 prior_u=None if prior_t is None else prior_t[ci_t])
                 if not torch.isfinite(loss):
                     bad = sorted({int(cells[train_idx[i]]) for i in ci.tolist()})
                     raise StrategyError(
@@ -311,13 +306,13 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                 cell_days += bs * window
             train_loss = float(np.mean(losses)) if losses else math.nan
             history["train_loss"].append(train_loss)
-            full = _full_run(net, sur, x_sur, a_sur, a_net, s_net, n_days, window, bs, c.param_windows)
+            full, u_full = _full_run(net, sur, x_sur, a_sur, a_net, s_net, n_days, window, bs, c.param_windows)
             n_eval += n_train
             cell_days += n_train * n_days
             epoch_op = refit(full[..., 0])
             if n_val:
-                val_loss = _validation_loss(full, epoch_op, obs_all[train_idx], held, warmup, ref_np, c, sm_scale,
-                                            et_scale, None if obs_et_all is None else obs_et_all[train_idx])
+                val_loss = _validation_loss(objective, full, u_full, epoch_op, obs_all[train_idx], held, warmup, ref_np,
+                                            None if obs_et_all is None else obs_et_all[train_idx], prior_np)
             else:
                 val_loss = train_loss
             if n_val and not math.isfinite(val_loss):
@@ -356,11 +351,11 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
             del s_part
         u_all = torch.cat(pieces)
     final_op = None
-    if c.obs_operator != "identity":
+    if oo.obs_operator != "identity":
         sm_final = _predict(sur, x_sur, a_sur, u_all[train_rows].clamp(0.0, 1.0), bs)[..., 0].cpu().numpy()
         obs_w = obs_all[train_idx].copy()
         obs_w[:, :warmup] = np.nan
-        final_op = fit_operator(c.obs_operator, sm_final, obs_w, **fit_kw)
+        final_op = fit_operator(oo.obs_operator, sm_final, obs_w, **fit_kw)
     info: dict[str, Any] = {
         "device": str(device), "epochs_run": len(history["train_loss"]), "best_epoch": best_epoch,
         "best_val_loss": best, "batches_per_epoch": n_batches, "window": window, "warmup": warmup,
@@ -393,33 +388,38 @@ def _predict(sur, x, a, theta_u, bs: int) -> torch.Tensor:
     return torch.cat(out)
 
 
-def _full_run(net, sur, x_sur, a_sur, a_net, s_net, n_days, window, bs, param_windows) -> np.ndarray:
-    """The training cells' whole-period surrogate outputs ``(C, T, 2)`` at the network's current parameters."""
+def _full_run(net, sur, x_sur, a_sur, a_net, s_net, n_days, window, bs, param_windows) -> tuple[np.ndarray, np.ndarray]:
+    """The training cells' whole-period surrogate outputs ``(C, T, 2)`` at the network's current parameters,
+    and those (unclamped, normalised) parameters ``(C, p)``."""
     was = net.training
     net.eval()
     u = cell_u(net, a_net, s_net, n_days, window, param_windows, bs)
     out = _predict(sur, x_sur, a_sur, u.clamp(0.0, 1.0), bs).cpu().numpy().astype(float)
     net.train(was)
-    return out
+    return out, u.detach().cpu().numpy().astype(float)
 
 
-def _validation_loss(full: np.ndarray, op, obs: np.ndarray, held: np.ndarray, warmup: int, ref, c, sm_scale: float,
-                     et_scale: float, obs_et) -> float:
+def _et_inputs(et, obs_et, ref_et, wb_et=None) -> dict[str, Any]:
+    """The ET arguments of :meth:`Objective.terms`: the ``sm+et`` term's (``obs_et`` given) and the
+    water-balance term's (``ref_et`` given; over ``wb_et``'s days, default ``et``'s)."""
+    kw: dict[str, Any] = {}
+    if obs_et is not None:
+        kw.update(et=et, obs_et=obs_et)
+    if ref_et is not None:
+        kw.update(wb_et=et if wb_et is None else wb_et, ref_et=ref_et)
+    return kw
+
+
+def _validation_loss(objective: Objective, full: np.ndarray, u: np.ndarray, op, obs: np.ndarray, held: np.ndarray,
+                     warmup: int, ref, obs_et, prior_u) -> float:
     """The objective on the held-out days: SM RMSE through the operator fitted on the other days
-    (+ ET, scaled, for sm+et) plus the water-balance term over all days after the warm-up."""
-    sm = full[..., 0] if op is None else op.apply(full[..., 0], op.lat, op.lon)
-    o = obs[:, held]
-    h = sm[:, held]
-    ok = np.isfinite(o) & np.isfinite(h)
-    val = float(np.sqrt(np.mean((h[ok] - o[ok]) ** 2))) if ok.any() else math.nan
-    if c.objective == "sm+et" and obs_et is not None:
-        e, s = obs_et[:, held], full[..., 1][:, held]
-        m = np.isfinite(e)
-        if m.any():
-            val = val / sm_scale + float(c.et_weight) * float(np.sqrt(np.mean((s[m] - e[m]) ** 2))) / et_scale
-    if ref is not None:
-        val += wb_term_np(full[..., 1][:, warmup:], ref[:, warmup:], float(c.wb_weight), float(c.wb_tolerance))
-    return val
+    (+ ET, scaled, for sm+et) plus the water-balance term over all days after the warm-up and the
+    prior term (no range-boundary loss: a training regulariser of the network's raw output)."""
+    kw = _et_inputs(full[..., 1][:, held], None if obs_et is None or objective.options.objective != "sm+et"
+                    else obs_et[:, held], None if ref is None else ref[:, warmup:], full[..., 1][:, warmup:])
+    if prior_u is not None:
+        kw.update(u=u, prior_u=prior_u)
+    return objective.without_range_boundary().evaluate(full[..., 0][:, held], obs[:, held], operator=op, **kw)["total"]
 
 
 #: Adam steps that fit a freshly initialised network's output to the default parameters (``start="prior"``).
@@ -449,7 +449,7 @@ def _start_at_prior(net, c, defaults, space, train_idx, a_net, s_net, fit_days, 
     are densest (the samples around the defaults); the observations then move it away.
     """
     values, source = defaults
-    kind = resolve_start(str(c.start), str(c.loss), source == OWN_PARAMETERS)
+    kind = resolve_start(str(c.start), str(c.objective_options.loss), source == OWN_PARAMETERS)
     if kind != "prior":
         return {"kind": kind}
     target = torch.as_tensor(np.asarray(space.normalize(values[train_idx]), np.float32), device=device)

@@ -42,10 +42,9 @@ from .cell_geometry import nearest_trained
 from .cell_mapping import cell_seed, map_cells
 from .cell_models import SimulatorCellModel, SurrogateCellModel
 from .spotpy_setup import CellObjective, CellOutcome, CellTask, run_cell
-from ..objective import (DEFAULT_ET_WEIGHT, DEFAULT_WB_WEIGHT, ObjectiveError, check_loss, check_objective,
-                         pooled_std, reference_et)
-from ..observation import DEFAULT_L2, NEW_CELL_RULES, ObservationOperatorError, check_operator_name
-from ..observation import fit as fit_operator
+from ..objective import (OBJECTIVE_OPTION_DEFAULTS, OBJECTIVE_OPTION_HELP, OBJECTIVE_OPTION_TYPES, Objective,
+                         ObjectiveOptions, describe_reference, objective_option_problems, pooled_std, reference_et)
+from ..objective import fit_operator
 from ..parameters import default_parameters
 
 log = logging.getLogger(__name__)
@@ -88,18 +87,14 @@ class SpotpyCellCalibrator(Calibrator):
         object is saved to a temporary checkpoint for local workers. Results do not depend on the
         number of workers (each cell has its own seed).
 
-    ``obs_operator``, ``obs_operator_l2``, ``obs_operator_new_cells``
-        Observation operator (``identity``, ``linear``, ``cdf``; :mod:`vic_paraformer.observation`):
-        each objective evaluation compares ``H(sim)`` with obs, ``H`` fitted in closed form to that
-        candidate's simulation (the operator is fitted jointly with the parameters). The operator
-        at the best parameters is stored in the result.
-    ``loss``, ``wb_weight``
-        ``"wb"`` (default): the soil-moisture misfit plus the water-balance term of
-        :mod:`vic_paraformer.objective` (long-term ET, and with a simulator also the runoff ratio,
-        near the default-parameter run or obs_et); ``"paper"``: the RMSE only.
-    ``objective``, ``et_weight``
-        ``"sm"`` (default) or ``"sm+et"`` (needs obs_et; both RMSEs scaled by the observations'
-        standard deviation, ET weighted by ``et_weight``).
+    The objective's options (``obs_operator``, ``obs_operator_l2``, ``obs_operator_new_cells``,
+    ``loss``, ``wb_weight``, ``wb_tolerance``, ``wb_reference``, ``prior_weight``, ``objective``,
+    ``et_weight``) are declared once for every strategy family in
+    :class:`vic_paraformer.objective.ObjectiveOptions`. Each candidate is scored by
+    :class:`vic_paraformer.objective.Objective` with the operator fitted in closed form to that
+    candidate's simulation (jointly with the parameters); the operator at the best parameters is
+    stored in the result. With a simulator, loss ``wb`` also keeps the runoff ratio near the
+    default run's.
 
     Subclasses set :attr:`algorithm` (a ``spotpy.algorithms`` name), :attr:`maximize` and
     override :meth:`algorithm_kwargs`/:meth:`sample_kwargs` to map their own options.
@@ -119,15 +114,7 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": None,
         "backend": "local",
         "scheduler": None,
-        "obs_operator": "identity",
-        "obs_operator_l2": DEFAULT_L2,
-        "obs_operator_new_cells": "nearest",
-        "loss": "wb",
-        "wb_weight": DEFAULT_WB_WEIGHT,
-        "prior_weight": 0.0,
-        "wb_tolerance": 0.0,
-        "objective": "sm",
-        "et_weight": DEFAULT_ET_WEIGHT,
+        **OBJECTIVE_OPTION_DEFAULTS,
     }
     default_options: ClassVar[Mapping[str, Any]] = common_options
     option_help: ClassVar[Mapping[str, str]] = {
@@ -140,25 +127,11 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": "worker processes over cells (None: all cores; 1: in this process)",
         "backend": "'local' process pool or 'dask'",
         "scheduler": "Dask scheduler address tcp://host:port (with backend 'dask')",
-        "obs_operator": "observation operator H fitted with each candidate (closed form): 'identity', 'linear' "
-                        "(per-cell a*sm+b) or 'cdf' (per-cell CDF matching); see vic_paraformer.observation",
-        "obs_operator_l2": "ridge weight of the linear operator towards the identity ((m3/m3)^2)",
-        "obs_operator_new_cells": "operator for cells it was not fitted on: 'nearest' fitted cell or 'identity'",
-        "loss": "'wb': SM misfit + water-balance term (ET, and with a simulator the runoff ratio, near the "
-                "default-parameter run or obs_et) (default); 'paper': RMSE only",
-        "wb_weight": "weight of the water-balance term (1: a 10 % ET departure costs as much as 0.01 m3/m3 RMSE)",
-        "wb_tolerance": "relative ET departure from the reference left free by the water-balance term (0: none, "
-                        "the default)",
-        "prior_weight": "weight of a pull towards the region's default parameters: prior_weight * mean((u - "
-                        "u_default)^2) in normalised units (0: off, the default)",
-        "objective": "'sm' or 'sm+et' (needs obs_et; RMSEs scaled by the observations' standard deviation)",
-        "et_weight": "weight of the ET term for objective 'sm+et'",
+        **OBJECTIVE_OPTION_HELP,
     }
     option_types: ClassVar[Mapping[str, str]] = {"surrogate": "path", "simulator": "str", "warmup": "int",
-                                                 "n_workers": "int", "scheduler": "str", "obs_operator": "str",
-                                                 "obs_operator_new_cells": "str", "loss": "str", "objective": "str",
-                                                 "wb_weight": "float", "et_weight": "float", "prior_weight": "float", "wb_tolerance": "float",
-                                                 "obs_operator_l2": "float"}
+                                                 "n_workers": "int", "scheduler": "str",
+                                                 **OBJECTIVE_OPTION_TYPES}
 
     _tmpdir = None
     _surrogate_checks: dict | None = None
@@ -206,21 +179,7 @@ class SpotpyCellCalibrator(Calibrator):
         w = o.get("warmup")
         if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 0):
             problems.append(f"warmup must be a non-negative number of days, got {w!r}")
-        for key, check in (("obs_operator", check_operator_name), ("loss", check_loss), ("objective", check_objective)):
-            try:
-                o[key] = check(o[key] if not (key == "obs_operator" and isinstance(o[key], bool))
-                               else ("linear" if o[key] else "identity"))
-            except (ObservationOperatorError, ObjectiveError) as exc:
-                problems.append(str(exc))
-        if o.get("obs_operator_new_cells") not in NEW_CELL_RULES:
-            problems.append(f"obs_operator_new_cells must be one of {list(NEW_CELL_RULES)}, got "
-                            f"{o.get('obs_operator_new_cells')!r}")
-        for key in ("obs_operator_l2", "wb_weight", "et_weight", "prior_weight", "wb_tolerance"):
-            try:
-                if float(o[key]) < 0:
-                    problems.append(f"{key} must be >= 0, got {o[key]!r}")
-            except (TypeError, ValueError):
-                problems.append(f"{key} must be a number, got {o[key]!r}")
+        problems += objective_option_problems(o)
         return problems
 
     def validate(self, region: Region) -> list[str]:
@@ -323,25 +282,24 @@ class SpotpyCellCalibrator(Calibrator):
         return tasks, warmup, mode
 
     def _attach_objectives(self, region: Region, tasks: list[CellTask], warmup: int) -> dict[str, Any]:
-        """Give each task its :class:`CellObjective` (operator, water-balance reference, ET objective)."""
+        """Give each task its :class:`CellObjective` (the calibration's Objective and the cell's inputs)."""
         o = self.options
-        if o["obs_operator"] == "identity" and o["loss"] == "paper" and o["objective"] == "sm" \
-                and not float(o["prior_weight"]) > 0:
-            return {"loss": "paper", "objective": "sm", "obs_operator_kind": "identity"}
+        opts = ObjectiveOptions.from_options(o)
         pos = {int(c): i for i, c in enumerate(region.cells)}
         rows = [pos[t.cell] for t in tasks]
         loss_days = np.zeros(region.n_days, bool)
         loss_days[warmup:] = True
         obs_et = region.observations("obs_et") if region.has("obs_et") else None
-        info: dict[str, Any] = {"loss": o["loss"], "objective": o["objective"], "obs_operator_kind": o["obs_operator"]}
+        info: dict[str, Any] = {"loss": opts.loss, "objective": opts.objective, "obs_operator_kind": opts.obs_operator}
         ref = q_ratio = None
-        if o["loss"] == "wb":
+        if opts.loss == "wb":
             values, source = default_parameters(region, self.parameter_space)
             sub = region.subset(region.cells[rows])
             if o.get("surrogate") is not None:
                 sur = self._surrogate()[0]
                 default_et = np.asarray(sur.predict(sub, values[rows])["et"].values, float)
                 q_ratio = np.full(len(rows), np.nan)
+                model = "the surrogate"
             else:
                 from ..registry import get_simulator
 
@@ -351,28 +309,28 @@ class SpotpyCellCalibrator(Calibrator):
                 q = (np.asarray(run["runoff"].values, float) + np.asarray(run["baseflow"].values, float))[:, loss_days]
                 p = np.asarray(sub.ds["prec"].values, float)[:, loss_days]
                 q_ratio = q.sum(1) / np.maximum(p.sum(1), 1e-9)
-            ref, src = reference_et(default_et, None if obs_et is None else obs_et[rows], loss_days)
+                model = f"the {o['simulator']} simulator"
+            ref, src = reference_et(default_et, None if obs_et is None else obs_et[rows], loss_days, opts.wb_reference)
             info.update(reference="default parameters: " + source, reference_et=[str(x) for x in src],
+                        wb_reference=describe_reference(opts.wb_reference, src, model, source),
                         default_et_mm_per_year=(np.nanmean(default_et[:, loss_days], 1) * 365.25).tolist())
-        sm_scale = pooled_std(region.observations("obs_sm")[rows][:, warmup:])
-        et_scale = pooled_std(obs_et[rows][:, warmup:]) if obs_et is not None else 1.0
+            log.info("%s: water-balance reference ET: %s", self.name, info["wb_reference"]["description"])
+        objective = Objective(
+            opts, sm_scale=pooled_std(region.observations("obs_sm")[rows][:, warmup:]),
+            et_scale=pooled_std(obs_et[rows][:, warmup:]) if obs_et is not None else 1.0)
         prec = np.asarray(region.ds["prec"].values, float)
         prior_u = None
-        if float(o["prior_weight"]) > 0:
+        if opts.prior_weight > 0:
             p_vals, p_src = default_parameters(region, self.parameter_space)
             prior_u = np.asarray(self.parameter_space.normalize(p_vals), float)
-            info.update(prior_weight=float(o["prior_weight"]), prior="default parameters: " + p_src)
+            info.update(prior_weight=opts.prior_weight, prior="default parameters: " + p_src)
         for k, t in enumerate(tasks):
             i = rows[k]
             t.objective = CellObjective(
-                operator=o["obs_operator"], operator_options={"l2": float(o["obs_operator_l2"])}
-                if o["obs_operator"] == "linear" else {}, loss=o["loss"], wb_weight=float(o["wb_weight"]),
-                objective=o["objective"], et_weight=float(o["et_weight"]), sm_scale=sm_scale, et_scale=et_scale,
-                loss_days=loss_days, ref_et=None if ref is None else ref[k],
+                objective=objective, loss_days=loss_days, ref_et=None if ref is None else ref[k],
                 ref_q_ratio=float("nan") if q_ratio is None else float(q_ratio[k]), prec=prec[i],
-                obs_et=None if obs_et is None else obs_et[i], prior_weight=float(o["prior_weight"]),
-                wb_tolerance=float(o["wb_tolerance"]),
-                prior_u=None if prior_u is None else prior_u[i], space=self.parameter_space)
+                obs_et=None if obs_et is None else obs_et[i], prior_u=None if prior_u is None else prior_u[i],
+                space=self.parameter_space)
         return info
 
     def calibrate(self, region: Region) -> CalibrationResult:
@@ -433,9 +391,10 @@ class SpotpyCellCalibrator(Calibrator):
         obs = region.observations("obs_sm")[rows].copy()
         obs[:, :warmup] = np.nan
         sims = np.stack([oc.best_sm for oc in outcomes])
-        kw = {"l2": float(o["obs_operator_l2"])} if o["obs_operator"] == "linear" else {}
-        return fit_operator(o["obs_operator"], sims, obs, cells=region.cells[rows], lat=region.ds["lat"].values[rows],
-                            lon=region.ds["lon"].values[rows], new_cells=o["obs_operator_new_cells"], **kw)
+        opts = ObjectiveOptions.from_options(o)
+        return fit_operator(opts.obs_operator, sims, obs, cells=region.cells[rows], lat=region.ds["lat"].values[rows],
+                            lon=region.ds["lon"].values[rows], new_cells=opts.obs_operator_new_cells,
+                            **opts.operator_options)
 
 
 def _numpy(x) -> np.ndarray:

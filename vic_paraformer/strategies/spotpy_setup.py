@@ -34,8 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StrategyError
-from ..objective import runoff_ratio_term_np, wb_term_np
-from ..observation import fit_apply
+from ..objective import Objective, ObjectiveOptions
 from ..parameters import ParameterSpace
 from .cell_models import CellModel
 
@@ -46,64 +45,60 @@ class BudgetExhausted(Exception):
     """Raised inside spotpy once the evaluation budget of a cell is spent (caught by :func:`run_cell`)."""
 
 
+#: The plain objective (loss ``paper``, identity operator, soil moisture only).
+PLAIN_OBJECTIVE = Objective(ObjectiveOptions(loss="paper"))
+
+
 def rmse_loss(sim: np.ndarray, obs: np.ndarray) -> float:
-    """RMSE of ``sim`` against ``obs`` (same shape, all finite obs); ``inf`` if sim is not finite."""
+    """RMSE of ``sim`` against ``obs`` (same shape) through :data:`PLAIN_OBJECTIVE`; ``inf`` if sim is not finite."""
     sim = np.asarray(sim, float)
-    if sim.shape != obs.shape or not np.all(np.isfinite(sim)):
+    if sim.shape != np.shape(obs):
         return float("inf")
-    return float(np.sqrt(np.mean((sim - obs) ** 2)))
+    return PLAIN_OBJECTIVE.value(sim[None], np.asarray(obs, float)[None])
 
 
 @dataclass
 class CellObjective:
-    """One cell's objective beyond the plain RMSE (see :mod:`vic_paraformer.objective`).
+    """One cell's inputs to the calibration's :class:`~vic_paraformer.objective.Objective`.
 
-    ``loss_days`` marks the days after the warm-up (water-balance term); ``ref_et`` is the cell's
-    reference ET series (NaN where unknown), ``ref_q_ratio`` the default run's (runoff + baseflow)
-    / P (simulator mode only), ``obs_et`` the ET observations for ``objective="sm+et"``.
+    ``loss_days`` marks the days after the warm-up; ``ref_et`` is the cell's reference ET series
+    (NaN where unknown), ``ref_q_ratio`` the default run's (runoff + baseflow) / P (simulator mode
+    only), ``obs_et`` the ET observations (``objective="sm+et"``), ``prior_u`` the normalised
+    default parameters (prior term).
     """
 
-    operator: str = "identity"
-    operator_options: dict[str, Any] = field(default_factory=dict)
-    loss: str = "wb"
-    wb_weight: float = 1.0
-    objective: str = "sm"
-    et_weight: float = 1.0
-    sm_scale: float = 1.0
-    et_scale: float = 1.0
+    objective: Objective = PLAIN_OBJECTIVE
     loss_days: np.ndarray | None = None
     ref_et: np.ndarray | None = None
     ref_q_ratio: float = float("nan")
     prec: np.ndarray | None = None
     obs_et: np.ndarray | None = None
-    wb_tolerance: float = 0.0
-    prior_weight: float = 0.0
     prior_u: np.ndarray | None = None
     space: ParameterSpace | None = None
 
     def value(self, out: dict[str, np.ndarray], mask: np.ndarray, obs: np.ndarray,
               theta: np.ndarray | None = None) -> float:
+        """The objective for one candidate's outputs ``out`` (``(T,)`` each); ``obs`` = obs_sm on ``mask``."""
         sm = np.asarray(out["sm"], float)
         if not np.all(np.isfinite(sm)):
             return float("inf")
-        h = fit_apply(self.operator, sm[mask][None], obs[None], **self.operator_options)[0]
-        value = rmse_loss(h, obs)
-        if self.objective == "sm+et":
-            if "et" not in out:
+        o = self.objective.options
+        d = np.ones(sm.shape[-1], bool) if self.loss_days is None else self.loss_days
+        et = None if "et" not in out else np.asarray(out["et"], float)[d][None]
+        kw: dict[str, Any] = {}
+        if o.objective == "sm+et":
+            if et is None:
                 raise StrategyError("objective 'sm+et' needs a model that simulates ET")
-            et = np.asarray(out["et"], float)
-            m = np.isfinite(self.obs_et) & self.loss_days
-            value = value / self.sm_scale + self.et_weight * rmse_loss(et[m], self.obs_et[m]) / self.et_scale
-        if self.loss == "wb" and "et" in out:
-            d = self.loss_days
-            value += wb_term_np(np.asarray(out["et"], float)[d], self.ref_et[d], self.wb_weight, self.wb_tolerance)
+            kw.update(et=et, obs_et=self.obs_et[d][None])
+        if o.loss == "wb" and et is not None and self.ref_et is not None:
+            kw.update(wb_et=et, ref_et=self.ref_et[d][None])
             if "runoff" in out and "baseflow" in out and self.prec is not None:
-                value += runoff_ratio_term_np(out["runoff"][d], out["baseflow"][d], self.prec[d], self.ref_q_ratio,
-                                              self.wb_weight)
-        if self.prior_weight > 0 and theta is not None and self.prior_u is not None and self.space is not None:
-            u = np.asarray(self.space.normalize(np.asarray(theta, float)), float)
-            value += self.prior_weight * float(np.mean((u - self.prior_u) ** 2))
-        return float(value)
+                kw.update(runoff=out["runoff"][d][None], baseflow=out["baseflow"][d][None], prec=self.prec[d][None],
+                          ref_q_ratio=[self.ref_q_ratio])
+        if o.prior_weight > 0 and theta is not None and self.prior_u is not None and self.space is not None:
+            kw.update(u=np.asarray(self.space.normalize(np.asarray(theta, float)), float)[None],
+                      prior_u=self.prior_u[None])
+        return self.objective.value(sm[mask][None], obs[None], **kw)
 
 
 class SpotpySetup:
@@ -120,7 +115,7 @@ class SpotpySetup:
         import spotpy
 
         self.model = model
-        self.objective = objective
+        self.objective = objective if objective is not None else CellObjective()
         self.best_sm: np.ndarray | None = None
         self.space = space
         self.mask = np.asarray(mask, bool)
@@ -150,15 +145,10 @@ class SpotpySetup:
         if self.max_evaluations is not None and self.n_evaluations >= self.max_evaluations:
             raise BudgetExhausted
         theta = np.asarray(theta, float)
-        if self.objective is None:
-            sim = self.model.simulate(theta)
-            self.n_evaluations += 1
-            value = rmse_loss(np.asarray(sim, float)[self.mask], self.obs)
-        else:
-            out = self.model.simulate_outputs(theta)
-            sim = out["sm"]
-            self.n_evaluations += 1
-            value = self.objective.value(out, self.mask, self.obs, theta)
+        out = self.model.simulate_outputs(theta)
+        sim = out["sm"]
+        self.n_evaluations += 1
+        value = self.objective.value(out, self.mask, self.obs, theta)
         self.losses.append(value)
         if value < self.best_loss or self.best_theta is None:
             self.best_loss, self.best_theta = value, theta.copy()
@@ -176,8 +166,7 @@ class SpotpySetup:
         return self.obs
 
     def objectivefunction(self, simulation, evaluation, params=None) -> float:
-        value = self._last_loss if self.objective is not None else \
-            rmse_loss(np.asarray(simulation, float), np.asarray(evaluation, float))
+        value = self._last_loss
         return -value if self.maximize else value
 
 
