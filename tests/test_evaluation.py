@@ -270,3 +270,20 @@ def test_cli_evaluate_with_a_tiny_budget_writes_the_same_report(region, tmp_path
     # 1e-6 GB: one cell per chunk
     assert main([*base, "--out", str(tmp_path / "b.json"), "--max-memory", "1e-6"]) == 0
     assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())
+
+
+def test_a_default_period_without_observations_is_left_out(region):
+    """The fitting window ends a day before the data: that day holds no observation and is not scored."""
+    space = vp.ParameterSpace.preset()
+    last = region.times[-1]
+    ds = region.ds.copy()
+    obs = ds["obs_sm"].values.copy()
+    obs[:, -1] = np.nan
+    ds["obs_sm"] = (("cell", "time"), obs)
+    ds = ds.drop_vars("obs_et")
+    r = vp.Region(ds).with_training_cells([0, 4, 8])
+    window = [str(r.times[0].date()), str(r.times[-2].date())]
+    res = CalibrationResult(params=space.to_dataset(r.parameters(prefix="true_"), r.cells), strategy="t",
+                            parameter_space=space, train_cells=np.array([0, 4, 8]), info={"calibration_period": window})
+    out = evaluate(r, res)
+    assert list(out["periods"]) == ["calibration"] and out["scored"] == "in-sample" and last not in out["period"]

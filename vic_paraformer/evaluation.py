@@ -94,6 +94,11 @@ def _period(period) -> tuple | None:
     return parse_period(period)
 
 
+def _has_observations(region: Region, variables: Sequence[str], period) -> bool:
+    obs = select_period(region.ds[[OBSERVATION_OF[v] for v in variables]], period)
+    return any(bool(np.isfinite(obs[OBSERVATION_OF[v]]).any()) for v in variables)
+
+
 def _require_scored_observations(region: Region, available: Mapping[str, str], period) -> None:
     """An error when the period holds no observation at all (nothing would be scored)."""
     obs = select_period(region.ds[list(available.values())], period)
@@ -276,7 +281,7 @@ ROW_LABELS: dict[str, str] = {"calibrated": "calibrated parameters", "default": 
 def nearest_transfer(region: Region, values: np.ndarray, train_cells: Sequence[int]) -> np.ndarray:
     """``values`` ``(cell, p)`` with every cell outside ``train_cells`` given the values of the nearest
     training cell (great-circle distance): the simplest regional transfer a learned map must beat."""
-    from .observation import _great_circle_km
+    from .strategies.cell_geometry import great_circle_km
 
     values = np.asarray(values, float).copy()
     is_train = np.isin(region.cells, train_cells)
@@ -285,7 +290,7 @@ def nearest_transfer(region: Region, values: np.ndarray, train_cells: Sequence[i
         return values
     lat, lon = region.ds["lat"].values, region.ds["lon"].values
     for i in np.flatnonzero(~is_train):
-        d = _great_circle_km(lat[i], lon[i], lat[tr], lon[tr])
+        d = great_circle_km(lat[i], lon[i], lat[tr], lon[tr])
         values[i] = values[tr[int(np.argmin(d))]]
     return values
 
@@ -390,6 +395,12 @@ def _plan(region: Region, result: CalibrationResult, period, variables: Sequence
         periods = {"score": p}
     else:
         periods = {k: (str(a.date()), str(b.date())) for k, (a, b) in default_periods(fit_period, region.times).items()}
+        # a default period without any observation (e.g. the last day after the window) is left out
+        with_obs = {k: p for k, p in periods.items() if _has_observations(region, available, p)}
+        if with_obs and len(with_obs) < len(periods):
+            log.info("not scoring %s: no observations there", ", ".join(
+                f"{k.replace('_', ' ')} {a}..{b}" for k, (a, b) in periods.items() if k not in with_obs))
+        periods = with_obs or periods
     for p in periods.values():
         _require_scored_observations(region, {v: OBSERVATION_OF[v] for v in available}, p)
     cells = region.cells
