@@ -41,8 +41,9 @@ MIN_PARAMETER_SPREAD: float = 0.01
 """Spread (s.d. over cells of the normalised value, 0..1) below which a parameter counts as uniform.
 
 An untrained network of any built-in kind gives a spread of at most 0.003 (measured at the ``cpu``
-preset sizes on random inputs) and the collapsed runs this check was written for gave 0.0001;
-calibrations that learned from their cells gave 0.1-0.35 on the synthetic twin. 0.01 is 1 % of a
+preset sizes on random inputs) and the collapsed runs this check was written for gave 0.0001-0.0003;
+calibrations that learned from their cells gave 0.03-0.35 per parameter on the synthetic twin (the
+quick start's ParaFormer-Z: 0.03-0.29; two training cells: 0.06-0.35). 0.01 is 1 % of a
 parameter's range (0.17 for ``expt``, 0.3 mm/day for ``Dsmax``), far below any spatial pattern a
 calibration would report."""
 
