@@ -140,6 +140,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     finally:
         region.close()  # the lazily opened file
     print(format_report(report))
+    for d in sur.info.get("training_diagnostics") or []:  # recorded when the surrogate was trained
+        print(f"warning (surrogate training): {d['message']}")
     if args.out:
         paths = write_report(report, Path(args.out))
         print("written " + ", ".join(str(p) for p in paths.values()))

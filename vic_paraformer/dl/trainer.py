@@ -42,6 +42,10 @@ operator of :mod:`.obs_operator`) is updated; the surrogate's weights never chan
 * History: ``train_loss`` is the mean minibatch loss of an epoch; ``val_loss`` the validation loss.
   ``n_evaluations`` counts surrogate cell-window runs (training windows plus one whole-period run
   per training cell per epoch); ``info["cell_days"]`` the simulated cell-days.
+* Diagnostics (:mod:`vic_paraformer.dl.diagnostics`): ``info["training_diagnostics"]`` lists, each
+  also logged as a warning, what says that the run learned nothing: best epoch 1, one parameter
+  set for every cell although the attributes vary, the output where it started or at the centre
+  of the bounds.
 * Optimiser: AdaDelta (``rho=0.95``, weight decay 1e-5) whose ``lr`` (the scale of AdaDelta's
   step) comes with the preset (:mod:`vic_paraformer.dl.presets`); ``optimizer="adam"`` /
   ``"adamw"`` use ``lr=3e-4`` by default.
@@ -80,6 +84,8 @@ from ..errors import StrategyError
 from ..region import Region
 from .cell_params import cell_u
 from .config import TrainConfig, resolve_device
+from .diagnostics import MIN_PARAMETER_SPREAD, check_training
+from .diagnostics import report as report_diagnostics
 from .inputs import N_SERIES_EXTRA, InputNormalization
 from ..objective import (Objective, ObservationOperator, describe_reference, fit_operator, holdout_blocks, holdout_mask,
                          pooled_std, reference_et)
@@ -248,6 +254,8 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     params = list(net.parameters())
     start_info = _start_at_prior(net, c, (d_vals, d_src), space, train_idx, a_net, s_net, fit_days, window, rng,
                                  device)
+    # the training cells' output before the first update, to tell whether training moved it
+    u_start = _clamped_u(net, a_net, s_net, n_days, window, c.param_windows, int(c.batch_size))
     optim = _optimizer(c.optimizer, params, float(c.lr), float(c.weight_decay))
     # the operator is refitted (closed form) to the whole-period simulation of every training cell
     # before the first epoch and after each one: alternating with the network's updates, it is
@@ -337,6 +345,7 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                             "epoch(s) without a minibatch holding observations after the warm-up)")
     _restore(net, best_state)
     net.eval()
+    u_end = _clamped_u(net, a_net, s_net, n_days, window, c.param_windows, bs)
 
     # --- parameters for every cell, and the operator at them ---------------------
     if not c.uses_series:
@@ -368,6 +377,11 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         "start": start_info,
         "n_parameters_network": int(sum(q.numel() for q in net.parameters())),
     }
+    info["training_diagnostics"] = report_diagnostics(check_training(
+        name=name, best_epoch=best_epoch, epochs_run=len(history["train_loss"]),
+        monitored="validation loss" if n_val else "training loss", parameter_names=space.names,
+        u_cells=u_all.clamp(0.0, 1.0).cpu().double().numpy(), attributes=a_net_all.cpu().double().numpy(),
+        u_start=u_start, u_end=u_end, start=str(start_info["kind"])))
     if c.uses_series:
         info["untrained_cells"] = ("Z channel fed as all-missing (zeros, mask 0)" if c.untrained_cell_obs == "hide"
                                    else "Z channel fed with their observations")
@@ -397,6 +411,15 @@ def _full_run(net, sur, x_sur, a_sur, a_net, s_net, n_days, window, bs, param_wi
     out = _predict(sur, x_sur, a_sur, u.clamp(0.0, 1.0), bs).cpu().numpy().astype(float)
     net.train(was)
     return out, u.detach().cpu().numpy().astype(float)
+
+
+def _clamped_u(net, a_net, s_net, n_days, window, param_windows, bs) -> np.ndarray:
+    """The cells' network output clamped to 0..1, ``(C, p)`` float64, in evaluation mode (draws no random numbers)."""
+    was = net.training
+    net.eval()
+    u = cell_u(net, a_net, s_net, n_days, window, param_windows, bs).clamp(0.0, 1.0).cpu().double().numpy()
+    net.train(was)
+    return u
 
 
 def _et_inputs(et, obs_et, ref_et, wb_et=None) -> dict[str, Any]:
@@ -438,7 +461,7 @@ def resolve_start(start: str, loss: str, has_own_parameters: bool = True) -> str
 
 
 def _start_at_prior(net, c, defaults, space, train_idx, a_net, s_net, fit_days, window, rng, device) -> dict[str, Any]:
-    """With ``start="prior"``: fit the network's output to the region's default parameters first.
+    """With ``start="prior"``: move the network's output to the region's default parameters first.
 
     ``defaults`` is :func:`~vic_paraformer.parameters.default_parameters`' ``(values, source)``.
 
@@ -447,15 +470,35 @@ def _start_at_prior(net, c, defaults, space, train_idx, a_net, s_net, fit_days, 
     water-balance term has no gradient to pull it back. Starting at the defaults puts the
     calibration where its water-balance reference was computed and where the surrogate's data
     are densest (the samples around the defaults); the observations then move it away.
+
+    How depends on the defaults. Where they differ between the training cells (spread above
+    :data:`~vic_paraformer.dl.diagnostics.MIN_PARAMETER_SPREAD`), the whole network is fitted to
+    them (:data:`PRIOR_START_STEPS` Adam steps). Where they are one set for every training cell
+    (typical values, or a VIC setup with uniform soil parameters) only the output layer's bias is
+    shifted so that the training cells' mean output is that set, and every weight keeps its random
+    initialisation: fitting a whole transformer to a constant makes it a constant function of its
+    inputs (measured: the output's sensitivity to the attributes fell 1000-fold and the trained
+    ParaFormer-Z then gave every cell the same parameters, spread 0.0001).
     """
     values, source = defaults
     kind = resolve_start(str(c.start), str(c.objective_options.loss), source == OWN_PARAMETERS)
     if kind != "prior":
         return {"kind": kind}
     target = torch.as_tensor(np.asarray(space.normalize(values[train_idx]), np.float32), device=device)
+    bs = int(c.batch_size)
+    head = _output_layer(net, target.shape[1])
+    if head is not None and float(target.std(0, unbiased=False).max()) < MIN_PARAMETER_SPREAD:
+        u0 = torch.as_tensor(_clamped_u(net, a_net, s_net, fit_days, window, c.param_windows, bs), device=device)
+        with torch.no_grad():  # clamping is harmless: an untrained output is near 0.5 (init_head)
+            head.bias += (target - u0).mean(0)
+        u1 = _clamped_u(net, a_net, s_net, fit_days, window, c.param_windows, bs)
+        mse = float(np.mean((u1 - target.cpu().numpy()) ** 2))
+        log.info("started at the default parameters (%s, one set for every training cell): output bias shifted, "
+                 "output mse %.2e", source, mse)
+        return {"kind": "prior", "rule": "output bias shifted (the defaults are one set for every training cell)",
+                "mse": mse, "prior": "default parameters: " + source}
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     n = len(train_idx)
-    bs = int(c.batch_size)
     was = net.training
     net.train()
     mse = math.nan
@@ -473,7 +516,17 @@ def _start_at_prior(net, c, defaults, space, train_idx, a_net, s_net, fit_days, 
         mse = float(loss.detach())
     net.train(was)
     log.info("started at the default parameters (%s): %d steps, output mse %.2e", source, PRIOR_START_STEPS, mse)
-    return {"kind": "prior", "steps": PRIOR_START_STEPS, "mse": mse, "prior": "default parameters: " + source}
+    return {"kind": "prior", "rule": "network fitted", "steps": PRIOR_START_STEPS, "mse": mse,
+            "prior": "default parameters: " + source}
+
+
+def _output_layer(net: torch.nn.Module, p: int) -> torch.nn.Linear | None:
+    """The network's output layer: its last ``Linear`` module with ``p`` outputs and a bias (None if it has none)."""
+    found = None
+    for m in net.modules():
+        if isinstance(m, torch.nn.Linear) and m.out_features == p and m.bias is not None:
+            found = m
+    return found
 
 
 def _optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:

@@ -58,6 +58,39 @@ SURROGATE_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+STILL_IMPROVING_FALL: float = 0.01
+"""Relative fall of the validation loss from the best of the earlier epochs to the last epoch above which
+a surrogate whose best epoch is its last counts as still improving at its epoch cap
+(:func:`training_diagnostics`). The learning rate anneals to nearly 0 over the last epochs
+(one-cycle schedule), so a finished training improves by well under 1 % in its last epochs (the
+quick start's ``demo`` surrogate: best epoch 29 of 30, 0.2 % below epoch 28); a fall of more than 1 %
+in the very last epoch means more epochs would still help."""
+
+
+def training_diagnostics(history: dict[str, list[float]], best_epoch: int) -> list[dict[str, Any]]:
+    """What says that a surrogate's training was cut short, as ``{code, message, values}`` dicts.
+
+    ``still_improving``: the best validation loss is that of the last epoch run (0-based
+    ``best_epoch``; then early stopping cannot have ended the training: its epoch cap or its time
+    budget did) and it fell by more than :data:`STILL_IMPROVING_FALL` from the best earlier epoch.
+    """
+    val = [float(v) for v in history.get("val_loss", [])]
+    n = len(val)
+    if n < 2 or best_epoch != n - 1:
+        return []
+    before = min(val[:-1])
+    fall = (before - val[-1]) / before if before > 0 else 0.0
+    if fall <= STILL_IMPROVING_FALL:
+        return []
+    return [{"code": "still_improving",
+             "message": f"surrogate: the best validation loss is that of the last epoch ({n} of {n}), "
+                        f"{100 * fall:.1f} % below the best earlier one: training was still improving when its "
+                        "epoch budget (or time budget) ran out. More epochs (surrogate train --epochs, or epochs= in Python) "
+                        "would likely give a more accurate surrogate",
+             "values": {"best_epoch": best_epoch + 1, "epochs": n, "last_fall": fall,
+                        "threshold": STILL_IMPROVING_FALL}}]
+
+
 @dataclass
 class Split:
     """Which samples and cells (indices) train and which validate."""
@@ -371,6 +404,9 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
             bar.close()
     model.load_state_dict(best_state)
     model.info.update(_info(history, split, region, s, seed, best_epoch, time.perf_counter() - t0, dev))
+    model.info["training_diagnostics"] = diagnostics = training_diagnostics(history, best_epoch)
+    for d in diagnostics:
+        log.warning("%s", d["message"])
     model.info["training_data"] = {"hypercube_samples": ts.n_samples,
                                    "appended": [{"label": a["label"], "n": int(a["n"])} for a in ts.appended]}
     # what the simulator runs were made with (e.g. spin-up), so checks against the simulator match them
