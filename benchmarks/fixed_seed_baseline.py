@@ -9,6 +9,7 @@ Calibrates a 6 x 6-cell synthetic twin (two years, DAS-S3 training cells, seed 0
 registered strategy at its quick settings through one small surrogate, writes each strategy's
 calibrated parameters ``(cell, p)`` to ``--out`` and, with ``--compare``, prints for each strategy
 whether the parameters are bit-identical to the earlier file and the largest absolute difference.
+``--option KEY=VALUE`` gives every strategy an option (e.g. a default that changed, set back).
 Exits 1 when any strategy differs.
 """
 
@@ -20,6 +21,7 @@ import sys
 import time
 
 import numpy as np
+import yaml
 
 import vic_paraformer as vp
 from vic_paraformer.surrogate import train_surrogate
@@ -33,16 +35,19 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="npz file to write")
     p.add_argument("--compare", help="an earlier npz file of this script")
     p.add_argument("--strategies", nargs="*", default=None, help="default: every registered strategy")
+    p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option given to every strategy (value parsed as YAML), e.g. wb_reference=observed")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     region = vp.synthetic_region(ny=6, nx=6, years=2, seed=0)
     region = region.with_training_cells(region.spatial_split(3).train)
     surrogate = train_surrogate(region, simulator="waterbalance", seed=0, preset="test")
     names = args.strategies or sorted(vp.list_strategies())
+    extra = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.option)}
     out = {}
     for name in names:
         t0 = time.process_time()
-        opts = QUICK.get(name, DL_QUICK)
+        opts = {**QUICK.get(name, DL_QUICK), **extra}
         if name not in QUICK:
             opts = {**opts, "threads": 1}
         result = vp.calibrate(region, strategy=name, surrogate=surrogate, seed=0, **opts)
