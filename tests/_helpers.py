@@ -39,3 +39,18 @@ def grid_region(ny: int = 4, nx: int = 4, days: int = 30, seed: int = 0, obs: bo
                   row=row, col=col, obs_sm=obs_sm)
     kwargs.update(overrides)
     return make_region(**kwargs)
+
+
+def undertrained_twin():
+    """(3 x 3 one-year twin with training cells 0, 4, 8, a surrogate of it trained one epoch on 16 runs):
+    a surrogate that is deliberately far from the simulator, built in seconds."""
+    import torch
+
+    import vic_paraformer as vp
+    from vic_paraformer.surrogate import train_surrogate
+
+    torch.set_num_threads(1)
+    region = vp.synthetic_region(ny=3, nx=3, years=1, seed=2).with_training_cells([0, 4, 8])
+    sur = train_surrogate(region, "waterbalance", preset="test", seed=0, num_threads=1, progress=False, epochs=1,
+                          n_samples=16)
+    return region, sur

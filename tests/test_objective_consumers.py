@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import vic_paraformer as vp
+from _helpers import undertrained_twin
 from vic_paraformer.calibrator import CalibrationResult
 from vic_paraformer.objective import ET_FLOOR, Objective, ObjectiveOptions
 from vic_paraformer.parameters import default_parameters
@@ -20,13 +21,7 @@ SHIFT = 1000.0
 
 @pytest.fixture(scope="module")
 def twin():
-    from vic_paraformer.surrogate import train_surrogate
-
-    torch.set_num_threads(1)
-    region = vp.synthetic_region(ny=3, nx=3, years=1, seed=2).with_training_cells([0, 4, 8])
-    sur = train_surrogate(region, "waterbalance", preset="test", seed=0, num_threads=1, progress=False, epochs=1,
-                          n_samples=16)
-    return region, sur
+    return undertrained_twin()
 
 
 def _rmse(a, b):

@@ -13,20 +13,14 @@ import torch
 import yaml
 
 import vic_paraformer as vp
+from _helpers import undertrained_twin
 from vic_paraformer.calibrator import CalibrationResult
 from vic_paraformer.refine import refine
 
 
 @pytest.fixture(scope="module")
 def undertrained():
-    from vic_paraformer.surrogate import train_surrogate
-
-    torch.set_num_threads(1)
-    region = vp.synthetic_region(ny=3, nx=3, years=1, seed=2).with_training_cells([0, 4, 8])
-    # one epoch on 16 runs: a surrogate that is deliberately far from the simulator
-    sur = train_surrogate(region, "waterbalance", preset="test", seed=0, num_threads=1, progress=False, epochs=1,
-                          n_samples=16)
-    return region, sur
+    return undertrained_twin()
 
 
 def test_refinement_lowers_the_simulator_verified_loss(undertrained, tmp_path):

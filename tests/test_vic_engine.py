@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_vic_runner import REAL_VIC, SAMPLE, VARS, WALNUT, _params, fake_vic, needs_sample, needs_vic_exe
+from test_vic_runner import (REAL_VIC, SAMPLE, VARS, WALNUT, _params, fake_vic, needs_sample, needs_vic_exe,
+                             walnut_result)
 from vic_paraformer.cli.main import main
 from vic_paraformer.errors import VICError
 from vic_paraformer.simulators.vic import VICSimulator
@@ -235,16 +236,9 @@ def test_vic_relative_path_global_file(tmp_path, monkeypatch):
 @needs_sample
 @needs_vic_exe
 def test_vic_verify_scores_the_calibration_period_and_the_period_after(tmp_path, capsys):
-    from vic_paraformer.calibrator import CalibrationResult
-    from vic_paraformer.parameters import ParameterSpace
-
-    region = region_from_vic(WALNUT, variables=VARS, end="2008-03-31")
-    space = ParameterSpace.preset("vic")
-    truth = np.tile([0.3, 0.05, 5.0, 0.6, 6.0], (region.n_cells, 1))
-    params = space.to_dataset(truth, region.cells).assign_coords(lat=("cell", region.ds["lat"].values),
-                                                                 lon=("cell", region.ds["lon"].values))
-    res = CalibrationResult(params=params, strategy="truth", parameter_space=space,
-                            info={"calibration_period": ["2008-01-01", "2008-02-15"]})
+    region, res = walnut_result([0.3, 0.05, 5.0, 0.6, 6.0], "2008-03-31", strategy="truth",
+                                info={"calibration_period": ["2008-01-01", "2008-02-15"]})
+    params = res.params
     res.save(tmp_path / "result.nc")
     obs = VICSimulator(exe=REAL_VIC, workdir=tmp_path / "runs").simulate(region, params)
     rows = [{"time": str(t.date()), "lat": la, "lon": lo, "obs_sm": float(obs["sm"].values[i, j])}
@@ -278,20 +272,14 @@ def test_vic_verify_scores_the_calibration_period_and_the_period_after(tmp_path,
 @needs_vic_exe
 def test_vic_verify_of_the_setups_own_parameters_shows_exactly_no_change(tmp_path, capsys):
     """A result holding the setup's own parameters: every paired difference is exactly 0 in real VIC."""
-    from vic_paraformer.calibrator import CalibrationResult
     from vic_paraformer.observation import ObservationOperator
-    from vic_paraformer.parameters import ParameterSpace, default_parameters
 
-    region = region_from_vic(WALNUT, variables=VARS, end="2008-03-31")
-    space = ParameterSpace.preset("vic")
-    values, source = default_parameters(region, space)
-    params = space.to_dataset(values, region.cells).assign_coords(lat=("cell", region.ds["lat"].values),
-                                                                  lon=("cell", region.ds["lon"].values))
+    region, _ = walnut_result(None, "2008-03-31")
     tc = region.cells[:2]
     op = ObservationOperator(kind="linear", cells=tc, lat=region.ds["lat"].values[:2], lon=region.ds["lon"].values[:2],
                              a=[0.5, 0.6], b=[0.0, 0.01])
-    res = CalibrationResult(params=params, strategy="unchanged", parameter_space=space, train_cells=tc,
-                            obs_operator=op, info={"calibration_period": ["2008-01-01", "2008-02-15"]})
+    _, res = walnut_result(None, "2008-03-31", strategy="unchanged", train_cells=tc, obs_operator=op,
+                           info={"calibration_period": ["2008-01-01", "2008-02-15"]})
     res.save(tmp_path / "result.nc")
     rng = np.random.default_rng(0)
     rows = [{"time": str(t.date()), "lat": la, "lon": lo, "obs_sm": 0.45 * 0.2 + rng.normal(0, 0.02)}

@@ -124,6 +124,20 @@ def region():
     return region_from_vic(WALNUT, variables=VARS) if (SAMPLE / "image").is_dir() else None
 
 
+def walnut_result(values, end: str, **fields):
+    """(region, CalibrationResult) for the WalnutGulch sample up to ``end``: ``values`` ``(p,)`` for every cell,
+    or None for the setup's own parameters; ``fields`` go to the result (train_cells, obs_operator, info ...)."""
+    from vic_paraformer.calibrator import CalibrationResult
+    from vic_paraformer.parameters import ParameterSpace, default_parameters
+
+    region = region_from_vic(WALNUT, variables=VARS, end=end)
+    space = ParameterSpace.preset("vic")
+    vals = default_parameters(region, space)[0] if values is None else np.tile(values, (region.n_cells, 1))
+    params = space.to_dataset(vals, region.cells).assign_coords(lat=("cell", region.ds["lat"].values),
+                                                                lon=("cell", region.ds["lon"].values))
+    return region, CalibrationResult(params=params, parameter_space=space, **{"strategy": "fixed", **fields})
+
+
 def _params(region, scale: float = 1.0, samples: int | None = None) -> xr.Dataset:
     vals = {n: region.ds[n].values * (scale if n == "infilt" else 1.0) for n in PARAMS}
     if samples is None:
@@ -358,21 +372,15 @@ def test_vic_mpi_matches_serial(tmp_path):
 @needs_sample
 @needs_vic_exe
 def test_vic_verify_cli(tmp_path, capsys):
-    from vic_paraformer.calibrator import CalibrationResult
-    from vic_paraformer.parameters import ParameterSpace
-
-    region = region_from_vic(WALNUT, variables=VARS, end="2008-02-29")
-    space = ParameterSpace.preset("vic")
-    truth = np.tile([0.3, 0.05, 5.0, 0.6, 6.0], (region.n_cells, 1))
-    params = space.to_dataset(truth, region.cells).assign_coords(lat=("cell", region.ds["lat"].values),
-                                                                 lon=("cell", region.ds["lon"].values))
     from vic_paraformer.observation import ObservationOperator
 
+    region, _ = walnut_result([0.3, 0.05, 5.0, 0.6, 6.0], "2008-02-29")
     # a stored linear operator on the first three cells (nearest of them elsewhere): H(sm) = a sm + b
     tc = region.cells[:3]
     op = ObservationOperator(kind="linear", cells=tc, lat=region.ds["lat"].values[:3], lon=region.ds["lon"].values[:3],
                              a=[0.5, 0.6, 0.7], b=[-0.01, 0.0, 0.01])
-    res = CalibrationResult(params=params, strategy="truth", parameter_space=space, obs_operator=op, train_cells=tc)
+    _, res = walnut_result([0.3, 0.05, 5.0, 0.6, 6.0], "2008-02-29", strategy="truth", obs_operator=op, train_cells=tc)
+    params = res.params
     res.save(tmp_path / "result.nc")
     sim = VICSimulator(exe=REAL_VIC, workdir=tmp_path / "runs")
     obs = sim.simulate(region, params)
