@@ -243,4 +243,6 @@ def test_unchanged_parameters_show_exactly_no_change_in_the_benchmark(tmp_path, 
     assert {r["variable"] for r in v} == {"sm", "sm_op", "et"}
     for r in v:
         if r["n_cells"]:
-            assert r["median"] == 0.0 and r["ci"] == [0.0, 0.0] and r["verdict"] == "no detectable change", r
+            assert r["median"] == 0.0 and r["ci"] == [0.0, 0.0], r
+            # four training cells of DAS-S3 are too few for a verdict; never better or worse
+            assert r["verdict"] == ("no detectable change" if r["n_cells"] >= 5 else "too few cells to tell"), r

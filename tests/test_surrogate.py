@@ -321,7 +321,8 @@ def test_waterbalance_training_data_in_float32_and_only_sm_et(synthetic_tiny, tm
     reg = synthetic_tiny.sel_time(None, "2015-06-30")
     ts = generate_training_data(reg, tmp_path / "wb", n_samples=3, chunk_size=3, seed=1, progress=False,
                                 anchor_share=0)
-    assert ts.manifest["simulator_options"] == {"dtype": "float32"}
+    # the spin-up the runs used is recorded with the simulator's options (the stand-in's default: none)
+    assert ts.manifest["simulator_options"] == {"dtype": "float32", "spinup_years": 0}
     y = ts.load()[1]
     theta = sample_parameters(ts.parameter_space, 3, reg.n_cells, seed=1)  # the float64 sets it simulated
     ref = WaterBalanceSimulator(device="cpu").simulate(reg, ts.parameter_space.to_dataset(theta, reg.cells,
@@ -332,7 +333,7 @@ def test_waterbalance_training_data_in_float32_and_only_sm_et(synthetic_tiny, tm
     # an explicit dtype is kept
     ts64 = generate_training_data(reg, tmp_path / "wb64", n_samples=3, chunk_size=3, seed=1, progress=False,
                                   simulator_options={"dtype": "float64"}, anchor_share=0)
-    assert ts64.manifest["simulator_options"] == {"dtype": "float64"}
+    assert ts64.manifest["simulator_options"] == {"dtype": "float64", "spinup_years": 0}
     np.testing.assert_array_equal(ts64.load()[1][..., 0], ref["sm"].values.astype(np.float32))
 
 
