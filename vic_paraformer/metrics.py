@@ -72,6 +72,24 @@ def nse(sim, obs, axis: int = -1, min_obs: int = 2) -> np.ndarray:
     return np.where((n >= min_obs) & (den > 0), out, np.nan)
 
 
+def nse_from_sums(n, so, soo, see, min_obs: int = 2) -> np.ndarray:
+    """NSE from per-cell sums over the valid steps: count ``n``, ``sum o``, ``sum o^2`` and
+    ``sum (s - o)^2`` (the form resampling needs: sums of resampled blocks add up)."""
+    n, so, soo, see = (np.asarray(x, dtype=float) for x in (n, so, soo, see))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        den = soo - so * so / n
+        out = 1.0 - see / den
+    return np.where((n >= min_obs) & (den > 0), out, np.nan)
+
+
+def rmse_from_sums(n, see, min_obs: int = 1) -> np.ndarray:
+    """RMSE from per-cell sums over the valid steps: count ``n`` and ``sum (s - o)^2``."""
+    n, see = np.asarray(n, dtype=float), np.asarray(see, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.sqrt(see / n)
+    return np.where(n >= min_obs, out, np.nan)
+
+
 METRIC_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {"rmse": rmse, "pcc": pcc, "nse": nse}
 
 

@@ -38,6 +38,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .metrics import nse_from_sums, rmse_from_sums
+
 __all__ = ["BLOCK_DAYS", "BLOCK_CELLS_MAX", "BLOCK_REGION_MAX", "N_BOOT", "LEVEL", "SEED", "VERDICTS", "BlockSums", "block_sums",
            "concat_sums", "compare", "compare_values", "verdict_of", "format_comparison"]
 
@@ -117,13 +119,10 @@ def concat_sums(parts: Sequence[BlockSums]) -> BlockSums:
 
 
 def _metric(n, so, soo, see, metric: str) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if metric == "nse":
-            sst = soo - so * so / n
-            out = 1.0 - see / sst
-            return np.where((n >= 2) & (sst > 0), out, np.nan)
-        if metric == "rmse":
-            return np.where(n >= 1, np.sqrt(see / n), np.nan)
+    if metric == "nse":
+        return nse_from_sums(n, so, soo, see)
+    if metric == "rmse":
+        return rmse_from_sums(n, see)
     raise ValueError(f"unknown comparison metric {metric!r}; choose one of {sorted(HIGHER_IS_BETTER)}")
 
 
