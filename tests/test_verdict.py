@@ -135,3 +135,16 @@ def test_a_result_records_the_span_of_observations_it_learned_from():
     first = pd.DatetimeIndex(r.times)[20:][np.isfinite(obs[:, 20:]).any(axis=0)][0]
     assert res.info["calibration_period"] == [str(first.date()), str(last.date())]
     assert res.info["region_period"] == [str(r.times[0].date()), str(r.times[-1].date())]
+
+
+def test_quiet_days_do_not_blow_the_interval_open():
+    """Three cells, observations that move for 60 days and sit still for 300, and a row that misses the movement
+    but matches the quiet days: a replicate that draws only quiet blocks must not divide by their near-zero
+    variance (the interval's upper end went to about +100 NSE that way)."""
+    obs, rng = _series(n_cells=3, n_days=360)
+    obs[:, 60:] = 0.25 + rng.normal(0, 0.0005, (3, 300))
+    good = obs + rng.normal(0, 0.005, obs.shape)
+    bad = 0.25 + 0.3 * (obs - 0.25) + rng.normal(0, 0.005, obs.shape)
+    bad[:, 60:] = obs[:, 60:] + rng.normal(0, 0.0002, (3, 300))
+    c = compare(block_sums(bad, obs), block_sums(good, obs))
+    assert c["median"] < -0.3 and c["ci"][0] > -2 and c["ci"][1] < 0.5, c

@@ -25,7 +25,9 @@ is then small next to the cells' spread), and so do all groups of a region of mo
 
 The per-cell statistics are block sums (:func:`block_sums`): for each cell and block the number of
 valid pairs ``n``, ``sum o``, ``sum o^2`` and ``sum (s - o)^2``, from which NSE and RMSE of any set of
-blocks follow in closed form. Sums from consecutive chunks of cells concatenate along the cells.
+blocks follow in closed form. A replicate's NSE keeps each cell's observed variance over all the
+scored days and resamples the mean squared error only: drawing the quiet blocks alone would divide
+by a near-zero variance and swing NSE by whole units. Sums from consecutive chunks of cells concatenate along the cells.
 Where several independent repetitions exist (seeds of a benchmark), :func:`compare_values`
 resamples repetitions and cells of per-cell values.
 """
@@ -126,6 +128,23 @@ def _metric(n, so, soo, see, metric: str) -> np.ndarray:
     raise ValueError(f"unknown comparison metric {metric!r}; choose one of {sorted(HIGHER_IS_BETTER)}")
 
 
+def _resampled(s: BlockSums, counts: np.ndarray, metric: str) -> np.ndarray:
+    """Each cell's metric on resampled days, ``(cell, replicate)``; ``counts`` ``(block, replicate)``.
+
+    For NSE the observations' variance is held at its value over all days, and only the mean squared
+    error is resampled: a replicate that happens to draw the quiet blocks would otherwise divide by a
+    near-zero variance and swing every cell's NSE by whole units."""
+    n = s.n @ counts
+    see = s.see @ counts
+    if metric == "nse":
+        n_all, so, soo = s.n.sum(1), s.so.sum(1), s.soo.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = (soo - so * so / n_all) / n_all
+            out = 1.0 - (see / n) / var[:, None]
+        return np.where((n >= 2) & (var[:, None] > 0), out, np.nan)
+    return _metric(n, None, None, see, metric)
+
+
 def verdict_of(ci: Sequence[float], metric: str = "nse") -> str:
     """``better`` / ``worse`` / ``no detectable change`` for an interval of ``a - b``."""
     lo, hi = float(ci[0]), float(ci[1])
@@ -176,8 +195,8 @@ def compare(a: BlockSums, b: BlockSums, metric: str = "nse", *, n_boot: int = N_
             k = min(_REPLICATE_CHUNK, n_boot - start)
             counts = np.stack([np.bincount(rng.integers(0, n_blocks, n_blocks), minlength=n_blocks)
                                for _ in range(k)], axis=1).astype(float)          # (block, replicate)
-            ma = _metric(ak.n @ counts, ak.so @ counts, ak.soo @ counts, ak.see @ counts, metric)
-            mb = _metric(bk.n @ counts, bk.so @ counts, bk.soo @ counts, bk.see @ counts, metric)
+            ma = _resampled(ak, counts, metric)
+            mb = _resampled(bk, counts, metric)
             d = ma - mb                                                            # (cell, replicate)
             pick = rng.integers(0, n, (n, k))
             with warnings.catch_warnings():  # a replicate whose resampled days leave a metric undefined
