@@ -370,8 +370,8 @@ def _comparisons(sums: Mapping[tuple[str, str], Any], groups: Mapping[str, np.nd
     out = []
     for key, bkey, base in pairs:
         for g in ("train", "untrained"):
-            if base == "nearest" and g == "train":
-                continue  # identical by construction at trained cells
+            if (base == "nearest" and g == "train") or not len(groups[g]):
+                continue  # identical by construction at trained cells; a group without cells
             rows = np.array([pos[c] for c in groups[g]], dtype=int)
             c = compare(sums[(key, "calibrated")].take(rows), sums[(bkey, base)].take(rows))
             out.append({"variable": key, "group": g, "row": "calibrated" + (" + H" if key == THROUGH_H else ""),
