@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 
 import vic_paraformer as vp
-from vic_paraformer import metrics
 from vic_paraformer.calibrator import CalibrationResult
 from vic_paraformer.evaluation import score_runs
 from vic_paraformer.refine import DEFAULT_REFINE_LOCAL, calibrate_refined
