@@ -101,13 +101,11 @@ def _has_observations(region: Region, variables: Sequence[str], period) -> bool:
 
 def _require_scored_observations(region: Region, available: Mapping[str, str], period) -> None:
     """An error when the period holds no observation at all (nothing would be scored)."""
-    obs = select_period(region.ds[list(available.values())], period)
-    counts = {name: int(np.isfinite(obs[name]).sum()) for name in available.values()}  # chunk-wise when lazy
-    if not any(counts.values()):
+    if not _has_observations(region, list(available), period):
         t = region.times
         where = f"period {period}" if period else "the region"
-        raise VicParaformerError(f"no observations ({', '.join(counts)}) in {where}; nothing to score (the region "
-                                 f"covers {t[0].date()}..{t[-1].date()}; choose a period with observations)")
+        raise VicParaformerError(f"no observations ({', '.join(available.values())}) in {where}; nothing to score "
+                                 f"(the region covers {t[0].date()}..{t[-1].date()}; choose a period with observations)")
 
 
 def check_result_cells(region: Region, result: CalibrationResult, tolerance: float = 1e-3) -> None:
@@ -246,30 +244,48 @@ def score_simulation(region: Region, out_sim: xr.Dataset, period, groups: Mappin
     ``"sm_through_H"`` (ET never is).
     """
     period = _period(period)
-    out_sim = select_period(out_sim, period)
-    available = {v: OBSERVATION_OF[v] for v in variables if region.has(OBSERVATION_OF[v])}
-    obs_ds = select_period(region.ds[list(available.values())], period) if available else None
-    times = pd.DatetimeIndex(obs_ds["time"].values if obs_ds is not None else out_sim["time"].values)
-    cells = region.cells
-    pos = {c: i for i, c in enumerate(cells)}
-    out: dict[str, Any] = {"period": [str(times[0].date()), str(times[-1].date())], "n_days": int(len(times)),
-                           "variables": {}}
-    for var, obs_name in available.items():
-        if var not in out_sim:
+    available = [v for v in variables if region.has(OBSERVATION_OF[v])]
+    return {**_period_head(region, out_sim, period, available),
+            "variables": _metrics_of(_row_values(region, out_sim, period, obs_operator, available, simulator_name),
+                                     region.cells, groups)}
+
+
+def _period_head(region: Region, out_sim: xr.Dataset, period, available: Sequence[str]) -> dict[str, Any]:
+    """``{"period": [first, last], "n_days"}`` of the scored days."""
+    src = region.ds[[OBSERVATION_OF[v] for v in available]] if available else out_sim
+    times = pd.DatetimeIndex(select_period(src, period)["time"].values)
+    return {"period": [str(times[0].date()), str(times[-1].date())], "n_days": int(len(times))}
+
+
+def _row_values(part: Region, ds: xr.Dataset, period, op: ObservationOperator | None, variables: Sequence[str],
+                simulator_name: str = "simulator") -> dict[str, tuple[np.ndarray, np.ndarray, str, str]]:
+    """``{key: (sim, obs, observation name, how scored)}``, arrays ``(cell, day)`` over ``period``, for one
+    simulation of one chunk of cells: each variable raw and soil moisture through ``op`` (:data:`THROUGH_H`)."""
+    sel = select_period(ds, period)
+    out = {}
+    for var in variables:
+        if var not in sel:
             raise SimulatorError(f"simulator {simulator_name!r} returned no {var!r}")
-        sim = np.asarray(out_sim[var].sel(cell=cells).values, dtype=float)
-        obs = np.asarray(obs_ds[obs_name].sel(cell=cells).values, dtype=float)
+        obs_name = OBSERVATION_OF[var]
+        obs = np.asarray(select_period(part.ds[[obs_name]], period)[obs_name].sel(cell=part.cells).values, float)
+        sim = np.asarray(sel[var].sel(cell=part.cells).values, float)
         if sim.shape != obs.shape:
             raise SimulatorError(f"simulator {simulator_name!r} returned {var} of shape {sim.shape}; "
                                  f"observations have {obs.shape}")
-        blocks = {var: (sim, "raw")}
-        if var == "sm" and obs_operator is not None and not obs_operator.is_identity:
-            blocks[THROUGH_H] = (obs_operator.apply_region(sim, region), f"through H ({obs_operator.kind})")
-        for key, (values, how) in blocks.items():
-            out["variables"][key] = {"observation": obs_name, "scored": how}
-            for g, ids in groups.items():
-                rows = np.array([pos[c] for c in ids], dtype=int)
-                out["variables"][key][g] = _group_metrics(values, obs, cells, rows)
+        out[var] = (sim, obs, obs_name, "raw")
+        if var == "sm" and op is not None and not op.is_identity:
+            out[THROUGH_H] = (op.apply_region(sim, part), obs, obs_name, f"through H ({op.kind})")
+    return out
+
+
+def _metrics_of(values: Mapping[str, tuple], cells: np.ndarray, groups: Mapping[str, Sequence[int]]) -> dict[str, Any]:
+    """Per-cell metrics and summaries of :func:`_row_values` for each cell group."""
+    pos = {c: i for i, c in enumerate(cells)}
+    out: dict[str, Any] = {}
+    for key, (sim, obs, obs_name, how) in values.items():
+        out[key] = {"observation": obs_name, "scored": how}
+        for g, ids in groups.items():
+            out[key][g] = _group_metrics(sim, obs, cells, np.array([pos[c] for c in ids], dtype=int))
     return out
 
 
@@ -326,21 +342,6 @@ def _difference(cal: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
             for m in METRIC_FUNCTIONS:
                 a, b = block[g]["summary"][m]["median"], base[var][g]["summary"][m]["median"]
                 out[var][g][m] = float(a - b) if np.isfinite(a) and np.isfinite(b) else float("nan")
-    return out
-
-
-def _row_values(part: Region, ds: xr.Dataset, period, op: ObservationOperator | None,
-                variables: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{key: (sim, obs)}`` ``(cell, day)`` over ``period`` for one row of one chunk: ``sm``, ``et`` raw and
-    soil moisture through ``op`` (:data:`THROUGH_H`)."""
-    sel = select_period(ds, period)
-    out = {}
-    for var in variables:
-        obs = np.asarray(select_period(part.ds[[OBSERVATION_OF[var]]], period)[OBSERVATION_OF[var]].values, float)
-        sim = np.asarray(sel[var].sel(cell=part.cells).values, float)
-        out[var] = (sim, obs)
-        if var == "sm" and op is not None and not op.is_identity:
-            out[THROUGH_H] = (op.apply_region(sim, part), obs)
     return out
 
 
@@ -431,10 +432,10 @@ class _Accumulator:
         available = self.plan["available"]
         for pn, per in self.plan["periods"].items():
             for row in self.rows:
-                ds, op = sims[row], self.operators.get(row)
-                self.parts[pn][row].append(score_simulation(part, ds, per, g, available, simulator_name=self.sim_name,
-                                                            obs_operator=op))
-                for key, (sim, obs) in _row_values(part, ds, per, op, available).items():
+                values = _row_values(part, sims[row], per, self.operators.get(row), available, self.sim_name)
+                self.parts[pn][row].append({**_period_head(part, sims[row], per, available),
+                                            "variables": _metrics_of(values, part.cells, g)})
+                for key, (sim, obs, _, _) in values.items():
                     self.sums[pn].setdefault((key, row), []).append(block_sums(sim, obs, block_days))
             if self.budgets:
                 self.wb[pn].append(_budget_piece(part, {"default": sims["default"], "calibrated": sims["calibrated"]},
