@@ -10,15 +10,16 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
                conversion), cf (CF metadata of written netCDF files), outputs (the output guard),
                _io, _procs (child processes), _forkserver (fork-server preload), _version, registry
                (entry-point discovery), metrics, config (run-configuration files)
-1. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the modules
+1. readers     readers/ (observation formats to daily observations on a Region's cells)
+2. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the modules
                of vic/ (file formats, import, parameter files, runner, requirements) that
                simulators/vic.py drives
-2. surrogate   surrogate/
-3. strategies  calibrator (the strategy plugin interface), dl/, strategies/
-4. evaluation  evaluation, budget (water balance of a simulation), refine (surrogate refinement
+3. surrogate   surrogate/
+4. strategies  calibrator (the strategy plugin interface), dl/, strategies/
+5. evaluation  evaluation, budget (water balance of a simulation), refine (surrogate refinement
                against the simulator), synthetic (the twin with known parameters)
-5. workflow    workflow (the calibration run the command line and the library share)
-6. top         benchmark/, the vic/ adapter (vic/__init__, vic/verify, vic/twin), cli/, the package root
+6. workflow    workflow (the calibration run the command line and the library share)
+7. top         benchmark/, the vic/ adapter (vic/__init__, vic/verify, vic/twin), cli/, the package root
 
 A new module must be added to LAYERS: the test fails on a module it cannot place.
 """
@@ -39,6 +40,7 @@ LAYERS: list[tuple[str, list[str]]] = [
               "scoring", "verdict",
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_version", "registry",
               "metrics", "config"]),
+    ("readers", ["readers"]),
     ("simulators", ["simulators", "ensemble", "vic.*"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
@@ -126,7 +128,7 @@ GRAPH = import_graph()
 def test_every_module_has_a_layer():
     assert "dl.trainer" in MODULES and "strategies.sceua" in MODULES  # the walk found the package
     names = [n for n, _ in LAYERS]
-    assert names == ["core", "simulators", "surrogate", "strategies", "evaluation", "workflow", "top"]
+    assert names == ["core", "readers", "simulators", "surrogate", "strategies", "evaluation", "workflow", "top"]
     unplaced = [m for m in MODULES if m and _placement(m)[1] == ""]
     assert not unplaced, f"modules without a layer (add them to LAYERS in {__file__}): {unplaced}"
 

@@ -138,15 +138,22 @@ def test_observations_csv_and_netcdf(tmp_path):
     assert np.isnan(r2.ds["obs_sm"].values[:, 0]).all() and not r2.has("obs_et")
 
 
-def test_observation_outside_domain(tmp_path):
+def test_observation_outside_domain(tmp_path, caplog):
+    """A point outside the simulated cells is left out with a warning naming it; all outside: an error."""
     base = region_from_vic(WALNUT, variables=VARS)
     df = _obs_frame(base, days=1)
     df.loc[3, "lat"] = 45.0
     df.to_csv(tmp_path / "obs.csv", index=False)
-    with pytest.raises(VICError, match=r"obs\.csv: observation point at lat 45\.00000.*outside the VIC domain"):
-        region_from_vic(WALNUT, tmp_path / "obs.csv", variables=VARS)
+    with caplog.at_level("WARNING"):
+        r = region_from_vic(WALNUT, tmp_path / "obs.csv", variables=VARS)
+    assert "1 of 15 site(s) match no cell" in caplog.text and "lat 45.0000" in caplog.text
+    assert np.isfinite(r.ds["obs_sm"].values[:, 0]).sum() == 14
+    df["lat"] = 45.0
+    df.to_csv(tmp_path / "far.csv", index=False)
+    with pytest.raises(VICError, match=r"far\.csv: none of its 5 site\(s\) matches a cell.*lies in no simulated cell"):
+        region_from_vic(WALNUT, tmp_path / "far.csv", variables=VARS)
     pd.DataFrame({"time": ["2008-01-01"], "cell": [99], "obs_sm": [0.2]}).to_csv(tmp_path / "ids.csv", index=False)
-    with pytest.raises(VICError, match=r"cell id\(s\) \[99\] are not simulated cells"):
+    with pytest.raises(VICError, match=r"ids\.csv: .*cell id 99 is not a cell of the region"):
         region_from_vic(WALNUT, tmp_path / "ids.csv", variables=VARS)
 
 

@@ -34,3 +34,7 @@ class VICError(SimulatorError):
 
 class OutputError(VicParaformerError):
     """An output path is unusable: it is an input, holds a file of another kind, or cannot be written."""
+
+
+class ObservationError(VicParaformerError, ValueError):
+    """An observation file cannot be read, or holds nothing usable for the Region's cells and days."""

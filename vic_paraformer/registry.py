@@ -8,6 +8,9 @@ Groups:
 ``vic_paraformer.simulators``
     :class:`~vic_paraformer.simulators.base.Simulator` subclasses. Built in: ``waterbalance`` and
     ``vic`` (:data:`BUILTIN_SIMULATORS`).
+``vic_paraformer.readers``
+    :class:`~vic_paraformer.readers.base.Reader` subclasses (observation formats, the values of
+    ``--obs-format``). Built in: :data:`BUILTIN_READERS`.
 
 The built-ins are declared in code, as ``"module:Class"`` references imported on first use, so a
 checkout that was never installed has them too. Any installed distribution adds its own through an
@@ -42,12 +45,13 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ._version import __version__
-from .errors import SimulatorError, StrategyError
+from .errors import ObservationError, SimulatorError, StrategyError
 
 log = logging.getLogger(__name__)
 
 STRATEGY_GROUP = "vic_paraformer.strategies"
 SIMULATOR_GROUP = "vic_paraformer.simulators"
+READER_GROUP = "vic_paraformer.readers"
 #: The distribution that ships the built-ins (as named in ``setup.cfg``).
 DISTRIBUTION = "vic-paraformer"
 
@@ -64,9 +68,15 @@ BUILTIN_SIMULATORS: dict[str, str] = {
     "waterbalance": "vic_paraformer.simulators.waterbalance:WaterBalanceSimulator",
     "vic": "vic_paraformer.simulators.vic:VICSimulator",
 }
+#: Built-in observation readers: name -> ``"module:Class"`` (``auto`` tries them in this order).
+BUILTIN_READERS: dict[str, str] = {
+    "csv": "vic_paraformer.readers.table:TableReader",
+}
 #: group -> its built-ins.
-BUILTINS: Mapping[str, Mapping[str, str]] = {STRATEGY_GROUP: BUILTIN_STRATEGIES, SIMULATOR_GROUP: BUILTIN_SIMULATORS}
-_KINDS = {STRATEGY_GROUP: ("strategy", StrategyError), SIMULATOR_GROUP: ("simulator", SimulatorError)}
+BUILTINS: Mapping[str, Mapping[str, str]] = {STRATEGY_GROUP: BUILTIN_STRATEGIES, SIMULATOR_GROUP: BUILTIN_SIMULATORS,
+                                             READER_GROUP: BUILTIN_READERS}
+_KINDS = {STRATEGY_GROUP: ("strategy", StrategyError), SIMULATOR_GROUP: ("simulator", SimulatorError),
+          READER_GROUP: ("observation format", ObservationError)}
 
 
 def normalize_name(name: str) -> str:
@@ -188,6 +198,11 @@ def list_strategies() -> list[str]:
 def list_simulators() -> list[str]:
     """Names of the available simulators, built-in and installed (nothing is imported)."""
     return sorted(_registrations(SIMULATOR_GROUP))
+
+
+def list_readers() -> list[str]:
+    """Names of the available observation formats (readers), built-in and installed."""
+    return sorted(_registrations(READER_GROUP))
 
 
 #: The listing functions under their older names (``vic_paraformer.registry.strategies()``).

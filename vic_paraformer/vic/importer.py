@@ -86,12 +86,11 @@ Parameters
     currently uses.
 
 Observations
-    A netCDF file with variables ``obs_sm`` (m3 m-3) and/or ``obs_et`` (mm/day) over ``time`` and
-    either the grid (``lat``, ``lon`` dims) or a site/cell dim with ``lat``/``lon`` (or ``cell`` ids)
-    variables; or a CSV file with columns ``time`` (or ``date``), ``lat`` and ``lon`` (or ``cell``) and
-    ``obs_sm`` and/or ``obs_et``. Points are matched to the nearest grid cell within half a grid
-    spacing; a point outside the simulated cells is an error. Days outside the period are dropped;
-    several values for the same cell and day are averaged.
+    Any format an observation reader reads (:mod:`vic_paraformer.readers`; ``obs_format``), e.g.
+    the generic table: a CSV with ``time``, ``lat``/``lon`` (or ``cell``) and ``obs_sm``/``obs_et``,
+    or a netCDF with those variables. Points are matched to the grid cell that contains them; points
+    outside the simulated cells are left out with a warning (all of them: an error). Values outside
+    the period are not used (logged); several values for one cell and day are averaged.
 
 Long module (over 400 lines): reading a VIC setup (global file, domain, parameters, forcing,
 observations) into one Region, with the checks each file needs.
@@ -108,7 +107,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import VICError
+from ..errors import ObservationError, VICError
 from ..region import FORCING_VARS, Region
 from ..units import RANGES
 from .globalfile import GlobalParamFile, Period
@@ -123,7 +122,6 @@ FORCE_TYPE_OF: dict[str, str] = {f.region: f.force_type for f in FORCING}
 REQUIRED_PARAM_VARS: tuple[str, ...] = ("run_cell", "infilt", "Ds", "Dsmax", "Ws", "expt", "depth", "Ksat",
                                         "bulk_density", "soil_density", "Wcr_FRACT", "Wpwp_FRACT", "init_moist",
                                         "Cv", "root_depth", "root_fract", "LAI")
-OBS_VARS = ("obs_sm", "obs_et")
 
 
 # ---------------------------------------------------------------------------------------- forcing
@@ -294,83 +292,26 @@ def current_parameters(p: xr.Dataset, grid: VicGrid, ppath: Path) -> dict[str, n
 
 
 # ---------------------------------------------------------------------------------------- observations
-def _first_col(df: pd.DataFrame, *names: str) -> str | None:
-    low = {c.lower(): c for c in df.columns}
-    for n in names:
-        if n in low:
-            return low[n]
-    return None
+def read_observations(path: str | Path, grid: VicGrid, days: pd.DatetimeIndex, *, format: str = "auto",
+                      options: "ReadOptions | None" = None) -> dict[str, np.ndarray]:
+    """Observations ``(cell, day)`` per ``obs_sm``/``obs_et`` on the grid's simulated cells, read by
+    the observation reader ``format`` (see :mod:`vic_paraformer.readers`)."""
+    return _read_obs(path, grid, days, format=format, options=options).values
 
 
-def read_observations(path: str | Path, grid: VicGrid, days: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-    """Observations ``(cell, day)`` per ``obs_sm``/``obs_et`` (see the module docstring for formats)."""
-    path = Path(path)
-    if not path.is_file():
-        raise VICError(f"{path}: observation file not found")
-    if path.suffix.lower() in (".csv", ".txt"):
-        try:
-            df = pd.read_csv(path)
-        except (ValueError, pd.errors.ParserError) as exc:
-            raise VICError(f"{path}: cannot read as CSV ({exc})") from None
-    else:
-        try:
-            with xr.open_dataset(path) as ds:
-                vars_ = [v for v in OBS_VARS if v in ds.data_vars]
-                if not vars_:
-                    raise VICError(f"{path}: no observation variable; expected obs_sm (m3 m-3) and/or obs_et (mm/day), "
-                                   f"found {sorted(map(str, ds.data_vars))}")
-                extra = [v for v in ("lat", "lon", "cell") if v in ds.variables and v not in ds.dims]
-                df = ds[vars_ + [v for v in extra if v in ds.data_vars]].load().to_dataframe().reset_index()
-        except (OSError, ValueError) as exc:
-            raise VICError(f"{path}: cannot read observations as netCDF ({exc})") from None
-    tcol = _first_col(df, "time", "date")
-    if tcol is None:
-        raise VICError(f"{path}: observations need a 'time' (or 'date') column/coordinate; found {list(df.columns)}")
-    vars_ = [v for v in OBS_VARS if v in df.columns]
-    if not vars_:
-        raise VICError(f"{path}: no observation column; expected obs_sm and/or obs_et, found {list(df.columns)}")
-    df = df.dropna(subset=vars_, how="all")
+def _read_obs(path, grid: VicGrid, days: pd.DatetimeIndex, *, format: str = "auto", options=None):
+    from ..readers import CellTarget, read_observations as read
+
     try:
-        t = pd.DatetimeIndex(pd.to_datetime(df[tcol])).normalize()
-    except (ValueError, TypeError) as exc:
-        raise VICError(f"{path}: cannot parse the {tcol!r} column as dates ({exc})") from None
-    latc, lonc = _first_col(df, "lat", "latitude"), _first_col(df, "lon", "longitude")
-    cellc = _first_col(df, "cell")
-    ids = grid.cell_ids
-    if latc is not None and lonc is not None:
-        r, c = grid.locate(df[latc].to_numpy(), df[lonc].to_numpy(), what=f"{path}: observation point")
-        cid = cell_ids(r, c, len(grid.lon))
-    elif cellc is not None:
-        cid = df[cellc].to_numpy().astype(int)
-        unknown = np.setdiff1d(cid, ids)
-        if unknown.size:
-            raise VICError(f"{path}: observation cell id(s) {unknown[:5].tolist()} are not simulated cells of the VIC "
-                           f"domain (ids are row * n_lon + col; valid: {ids.min()}..{ids.max()})")
-    else:
-        raise VICError(f"{path}: observations need lat and lon (or cell) columns/coordinates; found {list(df.columns)}")
-    index = {int(k): i for i, k in enumerate(ids)}
-    ci = np.array([index[int(k)] for k in cid], dtype=int)
-    ti = days.get_indexer(t)
-    keep = ti >= 0
-    if (~keep).any():
-        log.info("%s: %d observation row(s) outside %s..%s dropped", path, int((~keep).sum()), days[0].date(), days[-1].date())
-    out = {}
-    for v in vars_:
-        vals = df[v].to_numpy(dtype=float)
-        ok = keep & np.isfinite(vals)
-        s = np.zeros((len(ids), len(days)))
-        n = np.zeros((len(ids), len(days)))
-        np.add.at(s, (ci[ok], ti[ok]), vals[ok])
-        np.add.at(n, (ci[ok], ti[ok]), 1)
-        if (n > 1).any():
-            log.info("%s: %d cell-day(s) of %s have several values; averaged", path, int((n > 1).sum()), v)
-        out[v] = np.where(n > 0, s / np.where(n > 0, n, 1), np.nan)
-    return out
+        return read(path, CellTarget.from_grid(grid, days), format=format, options=options)
+    except ObservationError as exc:
+        raise VICError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------- region
 def region_from_vic(global_param_file: str | Path, observations: str | Path | None = None, *,
-                    variables: Mapping[str, str] | None = None, start=None, end=None) -> Region:
+                    variables: Mapping[str, str] | None = None, start=None, end=None, obs_format: str = "auto",
+                    obs_options: Any = None) -> Region:
     """Build a Region from a VIC 5 image-driver setup (see the module docstring).
 
     Parameters
@@ -378,7 +319,9 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
     global_param_file:
         The VIC global parameter file.
     observations:
-        Optional netCDF or CSV observations (``obs_sm``/``obs_et``) to attach.
+        Optional observations to attach, in any registered format (:mod:`vic_paraformer.readers`).
+    obs_format, obs_options:
+        The observations' format (``auto``: detected) and reader options (``ReadOptions``).
     variables:
         Values for ``${NAME}`` placeholders in the global file (the environment is used after).
     start, end:
@@ -420,11 +363,9 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
     data["attributes"] = (("cell", "attribute"), np.stack([att[k] for k in att], axis=1).astype(np.float32))
     for name, v in params.items():
         data[name] = (("cell",), v.astype(np.float64))
+    obs = None
     if observations is not None:
-        obs = read_observations(observations, grid, days)
-        units = {"obs_sm": "m3 m-3", "obs_et": "mm/day"}
-        for k, v in obs.items():
-            data[k] = (("cell", "time"), v.astype(np.float32), {"units": units[k]})
+        obs = _read_obs(observations, grid, days, format=obs_format, options=obs_options)
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update({
         "title": "VIC image-driver setup imported by vic_paraformer",
@@ -433,7 +374,8 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
         "vic_parameters_file": str(ppath),
         "vic_grid_shape": json.dumps(list(grid.mask.shape)),
     })
-    return Region(ds, source=str(global_param_file))
+    region = Region(ds, source=str(global_param_file))
+    return obs.attach(region) if obs is not None else region
 
 
 def global_file_of(region: Region) -> tuple[Path, dict[str, str]]:
