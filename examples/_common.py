@@ -68,10 +68,12 @@ def print_metrics(region, result, test_period) -> dict:
     return report
 
 
-def run_strategy(name: str, options: dict, quick_options: dict) -> None:
-    """Calibrate the synthetic twin with one strategy and print the test-period metrics."""
+def run_strategy(name: str, options: dict, quick_options: dict):
+    """Calibrate the synthetic twin with one strategy, print the test-period metrics and return the
+    CalibrationResult."""
     args = parse_args(f"Calibrate the built-in synthetic region with {name} and print test-period metrics.")
     region, calibration_region, test_period, surrogate = synthetic_setup(args.quick, args.seed)
     opts = quick_options if args.quick else options
     result = vp.calibrate(calibration_region, strategy=name, surrogate=surrogate, seed=args.seed, **opts)
     print_metrics(region, result, test_period)
+    return result

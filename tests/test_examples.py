@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SAMPLES = Path(os.environ.get("VIC_SAMPLE_DATA") or ROOT.parent / "shared" / "vic-sample-data") / "image"
-STRATEGY_SCRIPTS = ["calibrate_sceua.py", "calibrate_ffn_a.py", "calibrate_lstm_z.py", "calibrate_paraformer_a.py",
+STRATEGY_SCRIPTS = ["calibrate_mpr.py", "calibrate_sceua.py", "calibrate_ffn_a.py", "calibrate_lstm_z.py", "calibrate_paraformer_a.py",
                     "calibrate_paraformer_z.py"]
 
 
@@ -30,7 +30,7 @@ def _run(args, env, cwd):
 def test_every_builtin_strategy_has_an_example():
     import vic_paraformer as vp
 
-    builtin = {"sceua", "ffn_a", "lstm_z", "paraformer_a", "paraformer_z"}
+    builtin = {"sceua", "ffn_a", "lstm_z", "paraformer_a", "paraformer_z", "mpr"}
     assert builtin <= set(vp.registry.strategies())
     assert {f"calibrate_{s}.py" for s in builtin} == set(STRATEGY_SCRIPTS)
 

@@ -15,7 +15,7 @@ from vic_paraformer.errors import StrategyError
 
 from _helpers import grid_region
 
-BUILTINS = {"sceua", "ffn_a", "lstm_z", "paraformer_a", "paraformer_z"}
+BUILTINS = {"sceua", "ffn_a", "lstm_z", "paraformer_a", "paraformer_z", "mpr"}
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -4,7 +4,7 @@ Groups:
 
 ``vic_paraformer.strategies``
     :class:`~vic_paraformer.calibrator.Calibrator` subclasses. Built in: ``sceua``, ``ffn_a``,
-    ``lstm_z``, ``paraformer_a`` and ``paraformer_z`` (:data:`BUILTIN_STRATEGIES`).
+    ``lstm_z``, ``paraformer_a``, ``paraformer_z`` and ``mpr`` (:data:`BUILTIN_STRATEGIES`).
 ``vic_paraformer.simulators``
     :class:`~vic_paraformer.simulators.base.Simulator` subclasses. Built in: ``waterbalance`` and
     ``vic`` (:data:`BUILTIN_SIMULATORS`).
@@ -62,6 +62,7 @@ BUILTIN_STRATEGIES: dict[str, str] = {
     "lstm_z": "vic_paraformer.strategies.lstm_z:LSTMZCalibrator",
     "paraformer_a": "vic_paraformer.strategies.paraformer_a:ParaFormerACalibrator",
     "paraformer_z": "vic_paraformer.strategies.paraformer_z:ParaFormerZCalibrator",
+    "mpr": "vic_paraformer.strategies.mpr:MPRCalibrator",
 }
 #: Built-in simulators: name -> ``"module:Class"``.
 BUILTIN_SIMULATORS: dict[str, str] = {

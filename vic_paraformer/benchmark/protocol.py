@@ -108,6 +108,7 @@ _DL_QUICK = {"epochs": 15, "threads": 1, "progress": False}
 _DL_FULL = {"epochs": 60, "patience": 15, "threads": 1, "progress": False}
 QUICK_STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
     "sceua": {"repetitions": 300},
+    "mpr": {"repetitions": 300},
     "dds": {"repetitions": 300},
     **{name: dict(_DL_QUICK) for name in ("ffn_a", "lstm_z", "paraformer_a", "paraformer_z")},
 }

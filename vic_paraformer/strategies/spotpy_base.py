@@ -172,9 +172,9 @@ class SpotpyCellCalibrator(Calibrator):
         nw = o.get("n_workers")
         if nw is not None and (not isinstance(nw, int) or nw < 1):
             problems.append(f"n_workers must be a positive integer or None, got {nw!r}")
-        if o.get("backend") not in ("local", "dask"):
+        if o.get("backend", "local") not in ("local", "dask"):
             problems.append(f"backend must be 'local' or 'dask', got {o.get('backend')!r}")
-        elif o.get("backend") == "dask" and not o.get("scheduler"):
+        elif o.get("backend", "local") == "dask" and not o.get("scheduler"):
             problems.append("backend='dask' needs scheduler='tcp://host:port'")
         w = o.get("warmup")
         if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 0):
