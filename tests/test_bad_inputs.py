@@ -62,6 +62,70 @@ REGION_VARIANTS = {
 }
 
 
+# ---- physical plausibility of VIC inputs: damaged copies of VIC's WalnutGulch sample ----------------
+SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data")
+WALNUT_DIR = SAMPLE / "image" / "WalnutGulch" / "parameters"
+WALNUT_GLOBAL = WALNUT_DIR / "global_param.WalnutGulch.MOD_IGBP.txt"
+WALNUT_PARAMS = WALNUT_DIR / "params.WalnutGulch.MOD_IGBP.0.0625_deg.nc"
+# cell (row 0, col 0) is lat 31.65625, lon -110.15625; its tiles 8 and 11 (0-based 7, 10) have cover, tile 1 none
+VIC_VARIANTS = {
+    "Dsmax_negative": lambda nc: nc["Dsmax"].__setitem__((0, 0), -5.0),
+    "Ws_zero": lambda nc: nc["Ws"].__setitem__(slice(None), 0.0),
+    "Ws_above_one": lambda nc: nc["Ws"].__setitem__((1, 2), 1.2),
+    "infilt_huge": lambda nc: nc["infilt"].__setitem__(slice(None), 1e20),
+    "infilt_negative": lambda nc: nc["infilt"].__setitem__((0, 1), -0.1),
+    "Ds_negative": lambda nc: nc["Ds"].__setitem__((0, 0), -0.1),
+    "Ds_above_one": lambda nc: nc["Ds"].__setitem__((0, 0), 1.5),
+    "expt_low": lambda nc: nc["expt"].__setitem__((0, 0, 0), 2.0),
+    "depth_zero": lambda nc: nc["depth"].__setitem__((1, 0, 0), 0.0),
+    "init_moist_above_pores": lambda nc: nc["init_moist"].__setitem__((0, 0, 0), 500.0),
+    "Cv_sum": lambda nc: nc["Cv"].__setitem__((0, 0, 0), 0.5),
+    "bulk_above_soil": lambda nc: nc["bulk_density"].__setitem__((0, 0, 0), 2720.0),
+    "Wpwp_above_Wcr": lambda nc: nc["Wpwp_FRACT"].__setitem__((0, 0, 0), 0.6),
+    "resid_above_wilting": lambda nc: nc["resid_moist"].__setitem__((0, 0, 0), 0.3),
+    "Ksat_zero": lambda nc: nc["Ksat"].__setitem__((2, 0, 0), 0.0),
+    "quartz_above_one": lambda nc: nc["quartz"].__setitem__((0, 0, 0), 1.5),
+    "root_fract_sum": lambda nc: nc["root_fract"].__setitem__((7, slice(None), 0, 0), [0.05, 0.3, 0.15]),
+    "LAI_negative": lambda nc: nc["LAI"].__setitem__((10, 5, 0, 0), -1.0),
+    "albedo_above_one": lambda nc: nc["albedo"].__setitem__((7, 0, 0, 0), 1.5),
+    "avg_T_kelvin": lambda nc: nc["avg_T"].__setitem__(slice(None), nc["avg_T"][:] + 273.15),
+    "elev_nodata": lambda nc: nc["elev"].__setitem__((0, 0), -9999.0),
+    "AreaFract_sum": lambda nc: nc["AreaFract"].__setitem__((0, 0, 0), 0.8),
+    "annual_prec_negative": lambda nc: nc["annual_prec"].__setitem__((0, 0), -5.0),
+}
+
+
+def _vic_inputs(d: Path, files: dict) -> None:
+    """A damaged copy of WalnutGulch's parameter file and a global file naming it per VIC_VARIANTS, a
+    result on its cells, a few observations and a Region of the intact setup (5 days)."""
+    import netCDF4
+
+    from vic_paraformer.vic.importer import region_from_vic
+
+    if not WALNUT_GLOBAL.is_file():
+        return
+    text = WALNUT_GLOBAL.read_text().replace("${VIC_SAMPLE_DATA}", str(SAMPLE))
+    for name, edit in VIC_VARIANTS.items():
+        params = d / f"vic_{name}.params.nc"
+        shutil.copyfile(WALNUT_PARAMS, params)
+        params.chmod(0o644)
+        with netCDF4.Dataset(params, "a") as nc:
+            edit(nc)
+        glob = d / f"vic_{name}.global.txt"
+        glob.write_text("\n".join(f"PARAMETERS {params}" if ln.startswith("PARAMETERS") else ln
+                                  for ln in text.splitlines()) + "\n")
+        files[f"vic_{name}"], files[f"vic_params_{name}"] = glob, params
+    region = region_from_vic(WALNUT_GLOBAL, variables={"VIC_SAMPLE_DATA": str(SAMPLE)}, end="2008-01-05")
+    files["vic_region"] = region.save(d / "vic_region.nc")
+    space = ParameterSpace.preset("vic")
+    params = space.to_dataset(np.tile(space.midpoint(), (region.n_cells, 1)), region.cells).assign_coords(
+        lat=("cell", region.ds["lat"].values), lon=("cell", region.ds["lon"].values))
+    files["vic_result"] = CalibrationResult(params=params, strategy="fixed", parameter_space=space).save(
+        d / "vic_result.nc")
+    files["vic_obs"] = d / "vic_obs.csv"
+    files["vic_obs"].write_text("time,lat,lon,obs_sm\n2008-01-02,31.65625,-110.15625,0.2\n")
+
+
 @pytest.fixture(scope="module")
 def inp(tmp_path_factory):
     """Every input file of the catalogue, built once."""
@@ -108,6 +172,7 @@ def inp(tmp_path_factory):
     files["link"] = d / "link_to_region.nc"
     files["dotdot"] = d / "sub" / ".." / "region.nc"
     files["dir"] = d
+    _vic_inputs(d, files)
     return files
 
 
@@ -304,6 +369,77 @@ CASES: dict[str, tuple[str, int, str]] = {
                                       "holding the input"),
     "vic-export-out-is-file": ("vic export --region {region} --template {template} --out {text}", 1, "not a folder"),
     "vic-timeout-zero": ("vic run --global {global} --out {out}/s.nc --timeout 0", 2, "argument --timeout"),
+    # physical plausibility of VIC inputs
+    "vic-import-Dsmax-negative": ("vic import --global {vic_Dsmax_negative} --out {out}/r.nc", 1,
+                                  "vic_Dsmax_negative.params.nc: Dsmax = -5 at cell lat 31.6562, lon -110.1562 is "
+                                  "outside the physically plausible range: Dsmax >= 0"),
+    "vic-import-Ws-zero": ("vic import --global {vic_Ws_zero} --out {out}/r.nc", 1,
+                           "Ws = 0 at cell lat 31.6562, lon -110.1562 is outside the physically plausible range: "
+                           "0 < Ws < 1; 14 more cell(s) fail"),
+    "vic-import-Ws-above-one": ("vic import --global {vic_Ws_above_one} --out {out}/r.nc", 1,
+                                "Ws = 1.2 at cell lat 31.7188, lon -110.0312"),
+    "vic-import-infilt-huge": ("vic import --global {vic_infilt_huge} --out {out}/r.nc", 1,
+                               "infilt = 1e+20 at cell lat 31.6562, lon -110.1562 is outside the physically "
+                               "plausible range: 0 < infilt <= 1; 14 more cell(s) fail"),
+    "vic-import-infilt-negative": ("vic import --global {vic_infilt_negative} --out {out}/r.nc", 1,
+                                   "infilt = -0.1 at cell lat 31.6562, lon -110.0938"),
+    "vic-import-Ds-negative": ("vic import --global {vic_Ds_negative} --out {out}/r.nc", 1,
+                               "Ds = -0.1 at cell lat 31.6562, lon -110.1562 is outside the physically plausible "
+                               "range: 0 <= Ds <= 1"),
+    "vic-import-Ds-above-one": ("vic import --global {vic_Ds_above_one} --out {out}/r.nc", 1, "Ds = 1.5"),
+    "vic-import-expt-below-3": ("vic import --global {vic_expt_low} --out {out}/r.nc", 1,
+                                "expt (layer 1) = 2 at cell lat 31.6562, lon -110.1562 is outside the physically "
+                                "plausible range: expt >= 3"),
+    "vic-import-depth-zero": ("vic import --global {vic_depth_zero} --out {out}/r.nc", 1,
+                              "depth (layer 2) = 0 at cell lat 31.6562, lon -110.1562 is outside the physically "
+                              "plausible range: 0.001 <= depth <= 50"),
+    "vic-import-init-moist-above-pores": ("vic import --global {vic_init_moist_above_pores} --out {out}/r.nc", 1,
+                                          "init_moist (layer 1) = 500 at cell lat 31.6562, lon -110.1562 is outside "
+                                          "the physically plausible range: init_moist <= porosity x depth x 1000"),
+    "vic-import-Cv-sum": ("vic import --global {vic_Cv_sum} --out {out}/r.nc", 1,
+                          "Cv (sum over the tiles) = 1.5 at cell lat 31.6562, lon -110.1562 is outside the physically "
+                          "plausible range: sum of Cv over the tiles <= 1"),
+    "vic-import-bulk-above-soil-density": ("vic import --global {vic_bulk_above_soil} --out {out}/r.nc", 1,
+                                           "bulk_density (layer 1) = 2720 at cell lat 31.6562, lon -110.1562 is "
+                                           "outside the physically plausible range: bulk_density < soil_density"),
+    "vic-import-Wpwp-above-Wcr": ("vic import --global {vic_Wpwp_above_Wcr} --out {out}/r.nc", 1,
+                                  "Wpwp_FRACT (layer 1) = 0.6 at cell lat 31.6562, lon -110.1562 is outside the "
+                                  "physically plausible range: Wpwp_FRACT <= Wcr_FRACT"),
+    "vic-import-resid-above-wilting": ("vic import --global {vic_resid_above_wilting} --out {out}/r.nc", 1,
+                                       "resid_moist <= Wpwp_FRACT x porosity"),
+    "vic-import-Ksat-zero": ("vic import --global {vic_Ksat_zero} --out {out}/r.nc", 1,
+                             "Ksat (layer 3) = 0 at cell lat 31.6562, lon -110.1562"),
+    "vic-import-quartz-above-one": ("vic import --global {vic_quartz_above_one} --out {out}/r.nc", 1,
+                                    "quartz (layer 1) = 1.5"),
+    "vic-import-root-fract-sum": ("vic import --global {vic_root_fract_sum} --out {out}/r.nc", 1,
+                                  "root_fract (tile 8, sum over the zones) = 0.5 at cell lat 31.6562"),
+    "vic-import-LAI-negative": ("vic import --global {vic_LAI_negative} --out {out}/r.nc", 1,
+                                "LAI (tile 11, month 6) = -1 at cell lat 31.6562, lon -110.1562"),
+    "vic-import-albedo-above-one": ("vic import --global {vic_albedo_above_one} --out {out}/r.nc", 1,
+                                    "albedo (tile 8, month 1) = 1.5"),
+    "vic-import-avg-T-kelvin": ("vic import --global {vic_avg_T_kelvin} --out {out}/r.nc", 1,
+                                "avg_T = 291.15 at cell lat 31.6562, lon -110.1562 is outside the physically plausible "
+                                "range: -60 <= avg_T <= 50; 14 more cell(s) fail"),
+    "vic-import-elev-nodata": ("vic import --global {vic_elev_nodata} --out {out}/r.nc", 1,
+                               "elev = -9999 at cell lat 31.6562"),
+    "vic-import-snow-bands-sum": ("vic import --global {vic_AreaFract_sum} --out {out}/r.nc", 1,
+                                  "AreaFract (sum over the bands) = 0.8"),
+    "vic-import-annual-prec-negative": ("vic import --global {vic_annual_prec_negative} --out {out}/r.nc", 1,
+                                        "annual_prec = -5"),
+    "vic-import-allow-out-of-range": ("vic import --global {vic_Ws_zero} --out {out}/r.nc --end 2008-01-03 "
+                                      "--allow-out-of-range", 0, "accepted (allow_out_of_range): Ws on 15 cell(s)"),
+    "vic-run-infilt-huge": ("vic run --global {vic_infilt_huge} --out {out}/s.nc", 1, "infilt = 1e+20"),
+    "vic-verify-original-infilt-huge": ("vic verify --global {vic_infilt_huge} --result {vic_result} --obs {vic_obs} "
+                                        "--out {out}/v", 1, "vic_infilt_huge.params.nc: infilt = 1e+20"),
+    "vic-write-params-template-Cv-sum": ("vic write-params --template {vic_params_Cv_sum} --result {vic_result} "
+                                         "--out {out}/p.nc", 1, "vic_Cv_sum.params.nc: Cv (sum over the tiles) = 1.5 "
+                                                                "at cell lat 31.6562, lon -110.1562"),
+    "vic-write-params-allow-out-of-range": ("vic write-params --template {vic_params_Cv_sum} --result {vic_result} "
+                                            "--out {out}/p.nc --allow-out-of-range", 0,
+                                            "accepted (allow_out_of_range): Cv on 1 cell(s)"),
+    "vic-export-template-albedo-above-one": ("vic export --region {vic_region} --template {vic_params_albedo_above_one} "
+                                             "--out {out}/x", 1, "(as written to params.nc): albedo (tile 8, month 1) "
+                                                                 "= 1.5 at cell lat 31.6562"),
 }
 
 
@@ -325,6 +461,8 @@ def test_bad_input(case, inp, tmp_path, capsys):
     shutil.copyfile(inp["region"], region_copy)
     names = {k: str(v) for k, v in inp.items()}
     names.update(out=str(out), region_copy=str(region_copy))
+    if "{vic_" in template and "vic_region" not in names:
+        pytest.skip(f"VIC sample data not found at {SAMPLE}")
     argv = template.format(**names).split()
     before = _digest(inp["dir"])
     copy_before = hashlib.sha256(region_copy.read_bytes()).hexdigest()

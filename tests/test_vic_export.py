@@ -223,3 +223,24 @@ def test_exported_domain_and_forcing_carry_units_and_long_names(tmp_path, synthe
         assert nc.variables["time"].calendar == "proleptic_gregorian"
     with netCDF4.Dataset(res.domain) as nc:
         assert nc.variables["area"].units == "m2" and nc.variables["mask"].units == "1"
+
+
+@needs_sample
+def test_export_refuses_implausible_values_unless_allowed(tmp_path):
+    import netCDF4
+
+    bad = tmp_path / "template.nc"
+    bad.write_bytes(TEMPLATE.read_bytes())
+    with netCDF4.Dataset(bad, "a") as nc:
+        nc["albedo"][7, 0, 0, 0] = 1.5  # a tile with cover; the export copies it, no attribute rewrites it
+    region = region_from_vic(WALNUT, variables=VARS, end="2008-01-05")
+    with pytest.raises(VICError, match=r"template\.nc \(as written to params\.nc\): albedo \(tile 8, month 1\) = 1\.5 "
+                                       r"at cell lat 31\.6562, lon -110\.1562"):
+        export_vic(region, bad, DOMAIN, tmp_path / "twin")
+    assert not (tmp_path / "twin" / "params.nc").exists()
+    res = export_vic(region, bad, DOMAIN, tmp_path / "twin2", allow_out_of_range=True)
+    assert [r["variable"] for r in res.out_of_range] == ["albedo"]
+    saved = Region.open(res.region)
+    assert json.loads(saved.ds.attrs["vic_out_of_range"])[0]["example"]["value"] == 1.5
+    with xr.open_dataset(res.params) as p:
+        assert "vic_paraformer_out_of_range" in p.attrs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -210,3 +211,40 @@ def test_forcing_step_must_match_snow_steps(tmp_path):
     g.write_text(text)
     with pytest.raises(VICError, match="forcing time step is 3 h but SNOW_STEPS_PER_DAY is 24"):
         region_from_vic(g)
+
+
+def _damage(g: Path, **values) -> None:
+    """Set parameter-file values in the copy a global file from _copy_setup names: name -> (index, value)."""
+    p = g.parent / "params.nc"
+    p.chmod(0o644)
+    with netCDF4.Dataset(p, "a") as nc:
+        for name, (index, value) in values.items():
+            nc[name][index] = value
+
+
+def test_out_of_range_parameters_are_refused_or_recorded(tmp_path, caplog):
+    g = _copy_setup(tmp_path)
+    _damage(g, Ws=((slice(None), slice(None)), 0.0), Dsmax=((0, 1), -5.0))
+    with pytest.raises(VICError, match=r"params\.nc: Dsmax = -5 at cell lat 31\.6562, lon -110\.0938 is outside the "
+                                       r"physically plausible range: Dsmax >= 0; also out of range: Ws"):
+        region_from_vic(g, end="2008-01-03")
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        r = region_from_vic(g, end="2008-01-03", allow_out_of_range=True)
+    warnings = [x for x in caplog.records if x.name == "vic_paraformer.vic.outofrange"]
+    assert len(warnings) == 1 and "Ws on 15 cell(s)" in warnings[0].getMessage()
+    path = r.save(tmp_path / "region.nc")
+    records = json.loads(Region.open(path).ds.attrs["vic_out_of_range"])
+    assert [x["variable"] for x in records] == ["Dsmax", "Ws"]
+    assert records[1]["n_cells"] == 15 and records[0]["example"]["value"] == -5.0
+    np.testing.assert_array_equal(r.ds["Ws"].values, 0.0)  # imported as they are
+
+
+def test_annual_prec_no_data_flag_means_missing(tmp_path):
+    g = _copy_setup(tmp_path)
+    _damage(g, annual_prec=((slice(None), slice(None)), -99.0))
+    r = region_from_vic(g, end="2008-01-31")
+    ap = r.attribute("annual_prec")
+    np.testing.assert_allclose(ap, r.ds["prec"].values.mean(axis=1) * 365.25, rtol=1e-5)
+    assert np.all(ap > 0)

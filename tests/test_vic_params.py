@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import hashlib
 import logging
@@ -138,3 +139,45 @@ def test_errors(tmp_path, capsys):
     rc = main(["vic", "write-params", "--template", str(STEHEKIN_PARAMS), "--result", str(tmp_path / "nope.nc"),
                "--out", str(tmp_path / "x.nc")])
     assert rc == 1 and "calibration result not found" in capsys.readouterr().err
+
+
+def test_infilt_above_its_hard_limit_is_clipped_to_it(tmp_path, caplog):
+    res = _result([(2, 2), (3, 3)])
+    ds = res.params.copy()
+    ds["infilt"] = ("cell", np.array([1e20, 0.3]))
+    with caplog.at_level(logging.WARNING, logger="vic_paraformer.vic.params"):
+        out = write_parameters(ds, STEHEKIN_PARAMS, tmp_path / "new.nc")
+    assert "infilt: 1 of 2 cell(s) clipped into VIC's valid range [1e-06, 1]" in caplog.text
+    with xr.open_dataset(out) as p:
+        np.testing.assert_array_equal(p["infilt"].values[[2, 3], [2, 3]], [1.0, 0.3])
+
+
+def _damaged_template(tmp_path: Path) -> Path:
+    bad = tmp_path / "template.nc"
+    bad.write_bytes(STEHEKIN_PARAMS.read_bytes())
+    with netCDF4.Dataset(bad, "a") as nc:
+        nc["Dsmax"][2, 2] = -5.0  # a cell the result writes: the written value is the result's
+        nc["Wpwp_FRACT"][0, 5, 5] = 0.9  # a cell it leaves alone: written as the template has it
+    return bad
+
+
+def test_values_written_must_be_plausible(tmp_path, capsys):
+    bad = _damaged_template(tmp_path)
+    res = _result([(2, 2), (3, 3)])
+    with xr.open_dataset(bad) as p:
+        lat, lon = float(p["lat"][5]), float(p["lon"][5])
+    with pytest.raises(VICError, match=rf"template\.nc: Wpwp_FRACT \(layer 1\) = 0\.9 at cell lat {lat:.4f}, lon "
+                                       rf"{lon:.4f} is outside the physically plausible range: Wpwp_FRACT <= Wcr_FRACT"):
+        write_parameters(res, bad, tmp_path / "new.nc")
+    assert not (tmp_path / "new.nc").exists()
+    out = write_parameters(res, bad, tmp_path / "new.nc", allow_out_of_range=True)
+    with netCDF4.Dataset(out) as nc:
+        records = json.loads(nc.getncattr("vic_paraformer_out_of_range"))
+        assert nc["Dsmax"][2, 2] == res.params["Dsmax"].values[0]
+    assert [r["variable"] for r in records] == ["Wpwp_FRACT"] and records[0]["n_cells"] == 1
+    # the command line: refused with one line, accepted with --allow-out-of-range
+    res.save(tmp_path / "result.nc")
+    argv = ["vic", "write-params", "--template", str(bad), "--result", str(tmp_path / "result.nc"), "--out",
+            str(tmp_path / "cli.nc")]
+    assert main(argv) == 1 and "Wpwp_FRACT (layer 1) = 0.9" in capsys.readouterr().err
+    assert main(argv + ["--allow-out-of-range"]) == 0 and (tmp_path / "cli.nc").is_file()

@@ -416,3 +416,45 @@ def test_vic_verify_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sm through H" in out and "water balance" in out
     assert (tmp_path / "report" / "params.calibrated.nc").is_file()
+
+
+@pytest.mark.vic
+@needs_sample
+@needs_vic_exe
+def test_vic_verify_refuses_an_impossible_original_unless_allowed(tmp_path, capsys):
+    src = SAMPLE / "image/WalnutGulch/parameters/params.WalnutGulch.MOD_IGBP.0.0625_deg.nc"
+    bad = tmp_path / "params.nc"
+    shutil.copyfile(src, bad)
+    bad.chmod(0o644)
+    with netCDF4.Dataset(bad, "a") as nc:
+        nc["infilt"][:] = 1e20  # VIC runs with it (exit 0) and the "original" scores far below any calibration
+    text = WALNUT.read_text().replace("${VIC_SAMPLE_DATA}", str(SAMPLE))
+    gfile = tmp_path / "global.txt"
+    gfile.write_text("\n".join(f"PARAMETERS {bad}" if ln.startswith("PARAMETERS") else ln
+                               for ln in text.splitlines()) + "\n")
+    region, res = walnut_result([0.3, 0.05, 5.0, 0.6, 6.0], "2008-01-31")
+    res.save(tmp_path / "result.nc")
+    sm = VICSimulator(exe=REAL_VIC, workdir=tmp_path / "runs").simulate(region, res.params)["sm"].values
+    rows = [{"time": str(t.date()), "lat": la, "lon": lo, "obs_sm": sm[i, j]}
+            for i, (la, lo) in enumerate(zip(region.ds["lat"].values, region.ds["lon"].values))
+            for j, t in enumerate(region.times) if j % 2 == 0]
+    pd.DataFrame(rows).to_csv(tmp_path / "obs.csv", index=False)
+    argv = ["vic", "verify", "--global", str(gfile), "--end", "2008-01-31", "--result", str(tmp_path / "result.nc"),
+            "--obs", str(tmp_path / "obs.csv"), "--exe", REAL_VIC, "--workdir", str(tmp_path / "runs")]
+    rc = main(argv + ["--out", str(tmp_path / "refused")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "params.nc: infilt = 1e+20 at cell lat 31.6562, lon -110.1562 is outside the physically " \
+                       "plausible range: 0 < infilt <= 1; 14 more cell(s) fail" in err
+    assert not (tmp_path / "refused" / "report.json").exists()
+    rc = main(argv + ["--out", str(tmp_path / "report"), "--allow-out-of-range"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert captured.err.count("accepted (allow_out_of_range): infilt on 15 cell(s)") == 1
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    [entry] = report["out_of_range"]
+    assert entry["variable"] == "infilt" and entry["n_cells"] == 15 and entry["example"]["value"] == 1e20
+    assert entry["file"] == str(bad) and entry["allowed"] == "0 < infilt <= 1"
+    assert "the original parameters hold values outside the physically plausible ranges (accepted): infilt on 15 " \
+           "cell(s)" in captured.out
+    with netCDF4.Dataset(tmp_path / "report" / "params.calibrated.nc") as nc:
+        np.testing.assert_allclose(nc["infilt"][:][region.grid()], 0.3)  # the calibrated file holds the result

@@ -14,8 +14,9 @@ expt      Brooks-Corey exponent of the top layer (-)                  [3.0, 20.0
 ========  ==========================================================  ==============  ==============
 
 VIC's image driver checks none of these and silently runs on with nonsense or NaN
-(``../shared/docs/vic-io.md``): ``infilt > 0``, ``0 <= Ds <= 1``, ``Dsmax >= 0``,
-``0 < Ws < 1`` and ``expt >= 3`` are what VIC can use physically. The ``vic`` preset
+(``../shared/docs/vic-io.md``): ``0 < infilt <= 1``, ``0 <= Ds <= 1``, ``Dsmax >= 0``,
+``0 < Ws < 1`` and ``expt >= 3`` are what VIC can use physically (the table of
+:mod:`vic_paraformer.plausibility`, ``docs/vic-parameter-ranges.md``). The ``vic`` preset
 (the default) stays inside that; the ``paper`` preset reproduces Table 1 exactly and warns
 where it leaves the valid range.
 
@@ -31,6 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .errors import ParameterError
+from .plausibility import RANGE_OF
 
 PARAMETER_NAMES: tuple[str, ...] = ("infilt", "Ds", "Dsmax", "Ws", "expt")
 
@@ -64,13 +66,11 @@ BOUND_PRESETS: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 
-# What VIC can use physically: (lower, lower_inclusive, upper, upper_inclusive).
+# What VIC can use physically: (lower, lower_inclusive, upper, upper_inclusive), from the one table of
+# plausible VIC values (:data:`vic_paraformer.plausibility.RANGES`).
 VIC_VALID: dict[str, tuple[float, bool, float, bool]] = {
-    "infilt": (0.0, False, np.inf, True),
-    "Ds": (0.0, True, 1.0, True),
-    "Dsmax": (0.0, True, np.inf, True),
-    "Ws": (0.0, False, 1.0, False),
-    "expt": (3.0, True, np.inf, True),
+    n: (RANGE_OF[n].lower, RANGE_OF[n].lower_inclusive, RANGE_OF[n].upper, RANGE_OF[n].upper_inclusive)
+    for n in PARAMETER_NAMES
 }
 
 

@@ -9,6 +9,10 @@ Sub-commands::
                      [--start D --end D] [--score-start D --score-end D]
     vic export       --region R --template params.nc --domain domain.nc --out DIR
 
+Parameter-file values outside the physically plausible ranges (docs/vic-parameter-ranges.md) stop
+import, run, verify, write-params and export with one line naming the file, variable, cell and
+allowed range; ``--allow-out-of-range`` accepts them with a warning and records them in the output.
+
 ``--var NAME=VALUE`` (repeatable) substitutes ``${NAME}`` in the global file (the environment is
 used for names not given). The VIC executable comes from ``--exe``, ``$VIC_IMAGE_EXE`` or
 ``vic_image.exe`` on PATH.
@@ -68,6 +72,12 @@ def _sim_options(args) -> dict:
             "keep_runs": args.keep_runs, "spinup_years": spinup_years(args, "vic")}
 
 
+def _add_allow(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--allow-out-of-range", action="store_true",
+                   help=f"accept {what} outside the physically plausible ranges (docs/vic-parameter-ranges.md) "
+                        "with a warning, recording them in the output, instead of stopping")
+
+
 def register(sub) -> None:
     p = sub.add_parser("vic", help="VIC 5 image driver: import, write-params, run, verify",
                        description=plain_text(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,6 +87,7 @@ def register(sub) -> None:
     _add_setup(q)
     q.add_argument("--out", required=True, help="Region netCDF to write")
     q.add_argument("--obs", help="observations (netCDF or CSV with obs_sm / obs_et)")
+    _add_allow(q, "parameter-file values")
     add_overwrite(q)
     q.set_defaults(func=run_import)
 
@@ -86,6 +97,7 @@ def register(sub) -> None:
     q.add_argument("--out", required=True, help="new VIC parameter file")
     q.add_argument("--region", help="Region netCDF to match cells by id when the result has no lat/lon")
     q.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
+    _add_allow(q, "values written")
     add_overwrite(q)
     q.set_defaults(func=run_write_params)
 
@@ -94,6 +106,7 @@ def register(sub) -> None:
     _add_vic(q)
     q.add_argument("--result", help="calibration result to run with (default: the setup's own parameters)")
     q.add_argument("--out", required=True, help="netCDF of daily outputs (sm, et, runoff, baseflow, dstorage)")
+    _add_allow(q, "parameter-file values")
     add_overwrite(q)
     q.set_defaults(func=run_run)
 
@@ -106,6 +119,7 @@ def register(sub) -> None:
     q.add_argument("--score-start", help="first day to score (default: the result's calibration period, then the "
                                          "period after it, both reported)")
     q.add_argument("--score-end", help="last day to score")
+    _add_allow(q, "original parameter values")
     q.set_defaults(func=run_verify)
     q = vsub.add_parser("export", help="write a complete VIC setup (a VIC twin) from a Region",
                         description="Write domain, parameter, per-year forcing and global files (and the Region "
@@ -128,6 +142,7 @@ def register(sub) -> None:
     q.add_argument("--obs-interval", type=int, nargs=2, default=(2, 3), metavar=("MIN", "MAX"),
                    help="days between soil-moisture observations (default 2 3)")
     q.add_argument("--seed", type=int, default=0, help="seed of the observation noise (default 0)")
+    _add_allow(q, "parameter values written")
     _add_vic(q)
     q.set_defaults(func=run_export)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -138,7 +153,7 @@ def run_import(args) -> int:
 
     guard(args, args.out, "region", global_=args.global_file, obs=args.obs)
     region = region_from_vic(args.global_file, args.obs, variables=_variables(args.var), start=args.start,
-                             end=args.end)
+                             end=args.end, allow_out_of_range=args.allow_out_of_range)
     region.save(args.out)
     print(f"wrote {args.out}: {region}")
     return 0
@@ -150,7 +165,8 @@ def run_write_params(args) -> int:
 
     guard(args, args.out, "vic-parameters", template=args.template, result=args.result, region=args.region)
     region = Region.open(args.region) if args.region else None
-    out = write_parameters(args.result, args.template, args.out, region=region, expt_layers=_layers(args.expt_layers))
+    out = write_parameters(args.result, args.template, args.out, region=region, expt_layers=_layers(args.expt_layers),
+                           allow_out_of_range=args.allow_out_of_range)
     print(f"wrote {out}")
     return 0
 
@@ -161,7 +177,8 @@ def run_run(args) -> int:
     from ..vic.importer import region_from_vic
 
     guard(args, args.out, "simulation", global_=args.global_file, result=args.result)
-    region = region_from_vic(args.global_file, variables=_variables(args.var), start=args.start, end=args.end)
+    region = region_from_vic(args.global_file, variables=_variables(args.var), start=args.start, end=args.end,
+                             allow_out_of_range=args.allow_out_of_range)
     sim = VICSimulator(variables=_variables(args.var), expt_layers=_layers(args.expt_layers), **_sim_options(args))
     if args.result:
         out = sim.run_result(region, args.result)
@@ -179,7 +196,8 @@ def run_verify(args) -> int:
     guard(args, args.out, "directory", global_=args.global_file, result=args.result, obs=args.obs)
     report = verify(args.global_file, args.result, args.obs, args.out, variables=_variables(args.var),
                     start=args.start, end=args.end, score_start=args.score_start, score_end=args.score_end,
-                    expt_layers=_layers(args.expt_layers), **_sim_options(args))
+                    expt_layers=_layers(args.expt_layers), allow_out_of_range=args.allow_out_of_range,
+                    **_sim_options(args))
     print(format_table(report))
     print(f"report: {Path(args.out) / 'report.json'}")
     return 0
@@ -199,7 +217,7 @@ def run_export(args) -> int:
     guard(args, args.out, "directory", region=args.region, template=args.template, domain=args.domain)
     region = Region.open(args.region)
     res = export_vic(region, args.template, args.domain, args.out, steps_per_day=args.steps_per_day,
-                     template_cell=args.template_cell, options=options)
+                     template_cell=args.template_cell, options=options, allow_out_of_range=args.allow_out_of_range)
     print(f"wrote {res.out_dir}: {res.global_param_file.name}, {res.domain.name}, {res.params.name}, "
           f"{len(res.forcing)} forcing file(s), region.nc; parameters from {res.parameters_from}"
           + (f"; the truth in {res.true_params.name}" if res.true_params else ""))
@@ -209,7 +227,8 @@ def run_export(args) -> int:
         import numpy as np
 
         twin = twin_observations(res.out_dir, sm_noise=args.sm_noise, et_noise=args.et_noise,
-                                 obs_interval=tuple(args.obs_interval), seed=args.seed, **_sim_options(args))
+                                 obs_interval=tuple(args.obs_interval), seed=args.seed,
+                                 allow_out_of_range=args.allow_out_of_range, **_sim_options(args))
         print(f"twin observations by VIC: {int(np.isfinite(twin.observations('obs_sm')).sum())} obs_sm -> "
               f"{res.out_dir / 'observations.nc'}, {res.out_dir / 'region.nc'}")
     return 0

@@ -308,7 +308,8 @@ class VICSimulator(Simulator):
                             coords={"cell": setup.cells, "lat": ("cell", setup.lat), "lon": ("cell", setup.lon)})
 
             def writer(run: RunDir) -> None:
-                write_parameters(ds, setup.template, run.params_file, expt_layers=self.expt_layers)
+                write_parameters(ds, setup.template, run.params_file, expt_layers=self.expt_layers,
+                                 check_plausibility=False)
 
             return self._execute(setup, writer)
 
@@ -336,7 +337,8 @@ class VICSimulator(Simulator):
         """
         setup = self.setup(region)
         out = self._execute(setup, lambda run: write_parameters(result, setup.template, run.params_file,
-                                                                region=region, expt_layers=self.expt_layers))
+                                                                region=region, expt_layers=self.expt_layers,
+                                                                check_plausibility=False))
         out = select_period(out, period)
         out.attrs.update({"simulator": self.name, "vic_params_from": str(result) if isinstance(result, (str, Path))
                           else "calibration result"})

@@ -4,6 +4,7 @@
 * :mod:`.grid`        the VIC grid: simulated cells, cell ids, a Region's grid, domain mask and area
 * :mod:`.variables`   the one table of VIC <-> Region variable relations, read by import and export
 * :mod:`.vegetation`  vegetation tiles and root zones <-> a cell's vegetated and root fractions
+* :mod:`.outofrange`  values outside the plausible ranges of :mod:`vic_paraformer.plausibility`
 * :mod:`.importer`    ``region_from_vic``: a VIC setup (+ observations) as a Region
 * :mod:`.export`      ``export_vic``: any Region as a complete VIC setup (a twin)
 * :mod:`.params`      ``write_parameters``: calibrated values into a copy of a parameter file

@@ -70,6 +70,7 @@ forcing, global file) that ``vic import`` reads back.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,9 @@ from .._io import atomic_path
 from .._version import __version__
 from ..errors import VICError
 from ..region import Region
+from ..plausibility import CHECKED_VARIABLES
 from .grid import cell_area, cell_mask, region_grid
+from .outofrange import Finding, check, enforce, message
 from .variables import ATTRIBUTES, CALIBRATED, DOMAIN, FORCING, FORCING_BY_NAME, cf_attributes, porosity_of
 
 log = logging.getLogger(__name__)
@@ -117,6 +120,7 @@ class ExportResult:
     parameters_from: str
     unmapped_attributes: list[str] = field(default_factory=list)
     true_params: Path | None = None
+    out_of_range: list[dict] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------- forcing
@@ -262,7 +266,8 @@ def _apply_attributes(region: Region, v: dict[str, np.ndarray]) -> list[str]:
 
 
 def _write_params(region: Region, template: Path, lat, lon, rows, cols, out: Path,
-                  template_cell, which: str = "default") -> tuple[str, str, list[str]]:
+                  template_cell, which: str = "default", allow_out_of_range: bool = False
+                  ) -> tuple[str, str, list[str], list[Finding]]:
     with xr.open_dataset(template, decode_times=False, mask_and_scale=False) as tpl:
         tr, tc, source = _template_cells(region, tpl, template_cell)
         for name in ("lat", "lon", "run_cell", "depth", "Cv", "root_depth", "root_fract", "init_moist",
@@ -302,6 +307,10 @@ def _write_params(region: Region, template: Path, lat, lon, rows, cols, out: Pat
                 values[c.vic_var][c.layer] = val
         used = _apply_attributes(region, values)
         unmapped = [a for a in region.attribute_names if a not in used]
+        found = check({k: values[k] for k in CHECKED_VARIABLES if k in values}, region.ds["lat"].values,
+                      region.ds["lon"].values, file=f"{template} (as written to {out.name})")
+        if found and not allow_out_of_range:
+            raise VICError(message(found))
         with atomic_path(out) as tmp:
             with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
                 for d, size in tpl.sizes.items():
@@ -339,7 +348,9 @@ def _write_params(region: Region, template: Path, lat, lon, rows, cols, out: Pat
                     else:
                         nv[:] = np.asarray(var.values)
                 nc.setncattr("title", "VIC parameters written by vic_paraformer (template: %s)" % template)
-        return source, src, unmapped
+                if found:
+                    nc.setncattr("vic_paraformer_out_of_range", json.dumps([f.as_dict() for f in found]))
+        return source, src, unmapped, found
 
 
 def _global_attributes(nc: netCDF4.Dataset, title: str) -> None:
@@ -421,11 +432,16 @@ def _write_observations(region: Region, lat, lon, rows, cols, out: Path) -> Path
 # ---------------------------------------------------------------------------------------- API
 def export_vic(region: Region, template_params: str | Path, domain: str | Path | None, out_dir: str | Path, *,
                steps_per_day: int = 8, temp_amplitude: float = 3.0, template_cell: Sequence[int] | None = None,
-               options: Mapping[str, str] | None = None, overwrite: bool = False) -> ExportResult:
+               options: Mapping[str, str] | None = None, overwrite: bool = False,
+               allow_out_of_range: bool = False) -> ExportResult:
     """Write a VIC 5 image-driver setup of ``region`` into ``out_dir`` (see the module docstring).
 
     ``domain`` is the template domain file (only read to check it is one; the exported grid is the
-    Region's). ``out_dir`` must be empty or new unless ``overwrite``.
+    Region's). ``out_dir`` must be empty or new unless ``overwrite``. The parameter values written
+    must be physically plausible (:mod:`vic_paraformer.plausibility`); ``allow_out_of_range``
+    writes them anyway with one warning and records the findings (``ExportResult.out_of_range``,
+    the ``vic_out_of_range`` attribute of ``region.nc`` and ``vic_paraformer_out_of_range`` of the
+    parameter files).
     """
     from .importer import region_from_vic
 
@@ -448,12 +464,16 @@ def export_vic(region: Region, template_params: str | Path, domain: str | Path |
     lat, lon, rows, cols = region_grid(region)
     with xr.open_dataset(template, decode_times=False) as tpl:
         snow_bands = "snow_band" in tpl.dims and "AreaFract" in tpl.variables
-    cell_src, par_src, unmapped = _write_params(region, template, lat, lon, rows, cols, out / "params.nc",
-                                                template_cell)
+    cell_src, par_src, unmapped, found = _write_params(region, template, lat, lon, rows, cols, out / "params.nc",
+                                                       template_cell, allow_out_of_range=allow_out_of_range)
     true_params = None
     if all(f"true_{p}" in region.ds for p in PARAMS):
         true_params = out / TRUE_PARAMS_NAME
-        _write_params(region, template, lat, lon, rows, cols, true_params, template_cell, which="truth")
+        seen = {f.variable for f in found}
+        found += [f for f in _write_params(region, template, lat, lon, rows, cols, true_params, template_cell,
+                                           which="truth", allow_out_of_range=allow_out_of_range)[3]
+                  if f.variable not in seen]
+    out_of_range = enforce(found, allow=True, what=f"VIC setup exported to {out}")
     _write_domain(region, lat, lon, rows, cols, out / "domain.nc")
     forcing = _write_forcing(region, lat, lon, rows, cols, out / "forcing", steps_per_day, temp_amplitude)
     opts = {"MODEL_STEPS_PER_DAY": str(steps_per_day), "SNOW_STEPS_PER_DAY": str(steps_per_day),
@@ -463,8 +483,10 @@ def export_vic(region: Region, template_params: str | Path, domain: str | Path |
     with atomic_path(gpath) as tmp:
         Path(tmp).write_text(gtext)
     obs = _write_observations(region, lat, lon, rows, cols, out / "observations.nc")
-    back = region_from_vic(gpath, obs)
+    back = region_from_vic(gpath, obs, check_plausibility=False)  # its parameters were checked above
     ds = back.ds
+    if out_of_range:
+        ds.attrs["vic_out_of_range"] = json.dumps(out_of_range)
     for p in PARAMS:
         if f"true_{p}" in region.ds:
             ds[f"true_{p}"] = ("cell", np.asarray(region.ds[f"true_{p}"].values, float))
@@ -478,7 +500,7 @@ def export_vic(region: Region, template_params: str | Path, domain: str | Path |
              region.n_days, out, par_src, cell_src)
     return ExportResult(out_dir=out, global_param_file=gpath, domain=out / "domain.nc", params=out / "params.nc",
                         forcing=forcing, observations=obs, region=out / "region.nc", parameters_from=par_src,
-                        unmapped_attributes=unmapped, true_params=true_params)
+                        unmapped_attributes=unmapped, true_params=true_params, out_of_range=out_of_range)
 
 
 

@@ -71,15 +71,20 @@ Attributes (``attributes(cell, attribute)``), from the parameter file through th
 
 Optional variables ("if present") that are missing, or have missing values at simulated cells,
 are skipped with a logged warning. ``annual_prec`` is the exception: when the parameter file has no
-finite value at the simulated cells (the samples' is NaN everywhere; VIC 5 does not use it in the
+value at some simulated cell (NaN, fill or the no-data flag -99: the samples' is NaN or -99
+everywhere; VIC 5 does not use it in the
 image driver's water balance), the attribute is the mean annual precipitation of the imported
 forcing (mm/yr; a debug line says so), so it is always present and the import stays quiet.
 
 Checks before anything else
     The global file's keys, every ``${NAME}`` on a used line
-    (:meth:`~vic_paraformer.vic.globalfile.GlobalParamFile.check_placeholders`), and every variable
+    (:meth:`~vic_paraformer.vic.globalfile.GlobalParamFile.check_placeholders`), every variable
     and dimension the VIC image driver reads from the parameter file for the file's options
-    (:mod:`vic_paraformer.vic.requirements`); errors name the user's files.
+    (:mod:`vic_paraformer.vic.requirements`), and the physical plausibility of the parameter
+    file's values at the simulated cells (:mod:`vic_paraformer.plausibility`,
+    ``docs/vic-parameter-ranges.md``); errors name the user's files. With
+    ``allow_out_of_range=True`` implausible values pass with a warning and are listed in the
+    Region's ``vic_out_of_range`` attribute.
 
 Parameters
     ``infilt``, ``Ds``, ``Dsmax``, ``Ws`` and ``expt`` (layer 1) over ``cell``: the values VIC
@@ -108,6 +113,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import ObservationError, VICError
+from .outofrange import check, enforce, read_cells
 from ..region import FORCING_VARS, Region
 from ..units import RANGES
 from .globalfile import GlobalParamFile, Period
@@ -311,7 +317,8 @@ def _read_obs(path, grid: VicGrid, days: pd.DatetimeIndex, *, format: str = "aut
 # ---------------------------------------------------------------------------------------- region
 def region_from_vic(global_param_file: str | Path, observations: str | Path | None = None, *,
                     variables: Mapping[str, str] | None = None, start=None, end=None, obs_format: str = "auto",
-                    obs_options: Any = None) -> Region:
+                    obs_options: Any = None, allow_out_of_range: bool = False,
+                    check_plausibility: bool = True) -> Region:
     """Build a Region from a VIC 5 image-driver setup (see the module docstring).
 
     Parameters
@@ -326,6 +333,12 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
         Values for ``${NAME}`` placeholders in the global file (the environment is used after).
     start, end:
         Optional sub-period (dates) instead of the global file's period.
+    allow_out_of_range:
+        Accept parameter-file values outside the physically plausible ranges
+        (:mod:`vic_paraformer.plausibility`) with one warning, recording them in the Region's
+        ``vic_out_of_range`` attribute (JSON), instead of raising VICError.
+    check_plausibility:
+        False skips that check (for setups this package wrote and checked itself).
     """
     gf = GlobalParamFile.read(global_param_file, variables)
     gf.validate()
@@ -347,6 +360,11 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
                 raise VICError(f"{ppath}: parameter file lacks variable {name!r} (needed to import the setup)")
         check_parameter_file(gf, ppath, p)
         grid = read_grid(gf, p)
+        out_of_range: list[dict] = []
+        if check_plausibility:
+            found = check(read_cells(p, grid.rows, grid.cols, grid_dims=(grid.ydim, grid.xdim)),
+                          grid.lat[grid.rows], grid.lon[grid.cols], file=str(ppath))
+            out_of_range = enforce(found, allow=allow_out_of_range, what=f"parameter file {ppath}")
         att = static_attributes(p, grid, ppath, dom)
         params = current_parameters(p, grid, ppath)
     forcing = read_daily_forcing(gf, grid, period)
@@ -374,6 +392,8 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
         "vic_parameters_file": str(ppath),
         "vic_grid_shape": json.dumps(list(grid.mask.shape)),
     })
+    if out_of_range:
+        ds.attrs["vic_out_of_range"] = json.dumps(out_of_range)
     region = Region(ds, source=str(global_param_file))
     return obs.attach(region) if obs is not None else region
 

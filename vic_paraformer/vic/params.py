@@ -10,10 +10,13 @@ value and the file format stay exactly as in the template, and the template is o
 Result cells are matched to the grid by their ``lat``/``lon`` (coordinates of the result's
 parameter Dataset, or looked up by cell id in ``region``). Values are clipped to what VIC can use
 (:func:`vic_paraformer.parameters.vic_clip_limits`) with a logged warning counting the clipped cells.
+The values the new file holds at its simulated cells (the template's and the calibrated ones) must
+be physically plausible (:mod:`vic_paraformer.plausibility`), unless ``allow_out_of_range``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -26,6 +29,7 @@ import xarray as xr
 from .._io import atomic_path
 from ..errors import VICError
 from ..parameters import vic_clip_limits
+from .outofrange import check, enforce, read_cells
 from .variables import CALIBRATED
 
 log = logging.getLogger(__name__)
@@ -63,9 +67,31 @@ def _cell_latlon(params: xr.Dataset, region) -> tuple[np.ndarray, np.ndarray]:
                    "(region=..., or --region on the command line) to match cells to the VIC grid")
 
 
+def _check_written(written: dict[str, np.ndarray], values: dict[str, np.ndarray], names: list[str], grid,
+                   rows: np.ndarray, cols: np.ndarray, expt_layers: Sequence[int], template: Path,
+                   allow: bool) -> list[dict]:
+    """Check the values the new file holds at the simulated cells: the template's, with the calibrated
+    values on their cells (:func:`vic_paraformer.vic.outofrange.check`); the findings' records."""
+    index = {(int(r), int(c)): i for i, (r, c) in enumerate(zip(grid.rows, grid.cols))}
+    pos = np.array([index[(int(r), int(c))] for r, c in zip(rows, cols)], dtype=int)
+    for n in names:
+        vname, layered = VIC_VARIABLES[n]
+        if vname not in written:
+            continue
+        a = written[vname]
+        if layered:
+            for k in expt_layers:
+                a[k, pos] = values[n]
+        else:
+            a[pos] = values[n]
+    found = check(written, grid.lat[grid.rows], grid.lon[grid.cols], file=str(template))
+    return enforce(found, allow=allow, what=f"parameter file written from {template}")
+
+
 def write_parameters(result, template_params_nc: str | Path, out_path: str | Path, *,
                      cells: Iterable[int] | None = None, region=None, expt_layers: Sequence[int] = (0,),
-                     lat_name: str = "lat", lon_name: str = "lon") -> Path:
+                     lat_name: str = "lat", lon_name: str = "lon", allow_out_of_range: bool = False,
+                     check_plausibility: bool = True) -> Path:
     """Write ``out_path``: a copy of ``template_params_nc`` with the calibrated values of ``result``.
 
     Parameters
@@ -83,6 +109,13 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
         Region (or Dataset) to look up lat/lon by cell id when the result has none.
     expt_layers:
         0-based soil layers that receive the calibrated ``expt`` (default: the top layer only).
+    allow_out_of_range:
+        Write even when the values written (the template's, with the calibrated ones) leave the
+        physically plausible ranges at simulated cells (:mod:`vic_paraformer.plausibility`): one
+        warning, and the findings in the output's global attribute ``vic_paraformer_out_of_range``
+        (JSON). Otherwise such values raise VICError naming the template, variable and cell.
+    check_plausibility:
+        False skips that check (the ``vic`` simulator's runs, whose setup was checked at import).
 
     Returns the output path.
     """
@@ -119,6 +152,7 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
         grid = VicGrid(lat=np.asarray(tds[lat_name].values, float), lon=np.asarray(tds[lon_name].values, float),
                        mask=mask.astype(int), run_cell=np.asarray(tds["run_cell"].fillna(0).values).astype(int))
         nlayer = tds["expt"].shape[0] if "expt" in tds.variables else 0
+        written = read_cells(tds, grid.rows, grid.cols) if check_plausibility else None
     rows, cols = grid.locate(lat, lon, what=f"result cell (for {template})")
     if len(set(zip(rows.tolist(), cols.tolist()))) != len(rows):
         raise VICError(f"several result cells fall in the same grid cell of {template}")
@@ -136,6 +170,10 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
             log.warning("%s: %d of %d cell(s) clipped into VIC's valid range [%g, %g] before writing",
                         n, int(clipped.sum()), v.size, lo, hi)
         values[n] = np.clip(v, lo, hi)
+    out_of_range: list[dict] = []
+    if written is not None:
+        out_of_range = _check_written(written, values, names, grid, rows, cols, expt_layers, template,
+                                      allow_out_of_range)
     with atomic_path(out) as tmp:
         shutil.copyfile(template, tmp)
         with netCDF4.Dataset(tmp, "a") as nc:
@@ -150,5 +188,7 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
                 else:
                     data[rows, cols] = values[n]
                 var[:] = data
+            if out_of_range:
+                nc.setncattr("vic_paraformer_out_of_range", json.dumps(out_of_range))
     log.debug("wrote %s: %s on %d cell(s) (template %s)", out, ", ".join(names), len(rows), template)
     return out

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def twin_observations(out_dir: str | Path, *, sm_noise: float = 0.01, et_noise: float = 0.3,
                       obs_interval: tuple[int, int] = (2, 3), with_et: bool = True, seed: int = 0,
-                      **simulator_options: Any) -> Region:
+                      allow_out_of_range: bool = False, **simulator_options: Any) -> Region:
     """Observations of an exported twin made by the real VIC with its true parameters.
 
     Runs VIC on the setup :func:`export_vic` wrote in ``out_dir`` with its ``params_true.nc`` (the
@@ -29,7 +29,8 @@ def twin_observations(out_dir: str | Path, *, sm_noise: float = 0.01, et_noise: 
     noise ``et_noise`` (mm/day, clipped at 0), writes ``observations.nc`` and rewrites ``region.nc``
     (the imported setup with the observations and the ``true_<param>`` fields). ``simulator_options``
     go to :class:`~vic_paraformer.simulators.vic.VICSimulator` (exe, workdir, timeout, spinup_years...).
-    Returns the Region.
+    ``allow_out_of_range`` accepts parameter values outside the plausible ranges, as the export did
+    (see :func:`~vic_paraformer.vic.importer.region_from_vic`). Returns the Region.
     """
     from ..simulators.vic import VICSimulator
     from ..synthetic import _observation_mask
@@ -45,7 +46,7 @@ def twin_observations(out_dir: str | Path, *, sm_noise: float = 0.01, et_noise: 
         raise VICError(f"noise levels must be >= 0, got sm_noise={sm_noise}, et_noise={et_noise}")
     saved = Region.open(out / "region.nc")
     truth = {p: np.asarray(saved.ds[f"true_{p}"].values, float) for p in PARAMS if f"true_{p}" in saved.ds}
-    base = region_from_vic(gpath)
+    base = region_from_vic(gpath, allow_out_of_range=allow_out_of_range)
     sim = VICSimulator(**simulator_options)
     truth_file = out / TRUE_PARAMS_NAME
     if not truth_file.is_file():
@@ -64,8 +65,10 @@ def twin_observations(out_dir: str | Path, *, sm_noise: float = 0.01, et_noise: 
         obs["obs_et"] = (("cell", "time"), et.astype(np.float32), {"units": "mm/day"})
     lat, lon, rows, cols = region_grid(base)
     opath = _write_observations(Region(obs, validate=False), lat, lon, rows, cols, out / "observations.nc")
-    back = region_from_vic(gpath, opath)
+    back = region_from_vic(gpath, opath, check_plausibility=False)  # the same parameters as base
     ds = back.ds
+    if "vic_out_of_range" in base.ds.attrs:
+        ds.attrs["vic_out_of_range"] = base.ds.attrs["vic_out_of_range"]
     for p, v in truth.items():
         ds[f"true_{p}"] = ("cell", v)
     ds.attrs.update({k: v for k, v in saved.ds.attrs.items() if k.startswith("vic_export")})

@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
+from ..plausibility import RANGE_OF, missing
 from ..units import UNITS
 from .vegetation import root_fractions_by_layer, write_root_fractions, write_veg_fraction
 
@@ -323,7 +324,7 @@ def _band_stat(key: str) -> ToRegion:
 
 def _annual_prec(r: CellReader, k: int):
     ap = r.get("annual_prec", required=False)
-    return ap if ap is not None and np.all(np.isfinite(ap) & (np.abs(ap) < 1e30)) else None
+    return ap if ap is not None and not missing(ap, RANGE_OF["annual_prec"].nodata).any() else None
 
 
 #: Every attribute an import makes, in its order (see the module docstring).

@@ -17,7 +17,9 @@ Files written to ``out_dir`` (each atomically):
 ``sim_default.nc``        VIC outputs with the original (default) parameters (cell, time)
 ``params.nearest.nc``, ``sim_nearest.nc``  the nearest-trained-cell transfer, where it is run
 ``sim_calibrated.nc``     VIC outputs with the calibrated parameters
-``report.json``           metrics per cell and summaries (NaN written as null)
+``report.json``           metrics per cell and summaries (NaN written as null); ``out_of_range``
+                          lists values of the original parameter file outside the plausible
+                          ranges that ``allow_out_of_range`` accepted (empty otherwise)
 ``per_cell.csv``          one row per cell: ids, lat/lon, each metric for both runs
 ``water_balance.csv``     one row per cell: annual budget terms of both runs (mm/yr), first period
 
@@ -46,6 +48,7 @@ from ..errors import VICError
 from .globalfile import GlobalParamFile
 from ..evaluation import score_runs
 from .importer import region_from_vic
+from .outofrange import summary
 from .params import write_parameters
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,7 @@ SCORED = {"sm": "obs_sm", "et": "obs_et"}
 def verify(global_param_file: str | Path, result, observations: str | Path, out_dir: str | Path, *,
            variables: Mapping[str, str] | None = None, start=None, end=None, expt_layers=(0,),
            score_period: tuple | None = None, score_start=None, score_end=None, nearest: bool = True,
-           **simulator_options: Any) -> dict:
+           allow_out_of_range: bool = False, **simulator_options: Any) -> dict:
     """Run VIC with the original and the calibrated parameters and compare both with observations.
 
     ``result`` is a CalibrationResult or the path of a saved one; ``simulator_options`` go to
@@ -65,8 +68,11 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     keep_runs, spinup_years...). ``score_start``/``score_end`` (or ``score_period`` ``(start, end)``)
     restrict the scores and the water balance to those days (default: the period after the result's
     fitting window and the window itself, see the module docstring). ``nearest`` runs the
-    nearest-trained-cell transfer where untrained cells have observations. Returns the report (also
-    written to ``out_dir/report.json``).
+    nearest-trained-cell transfer where untrained cells have observations. The original parameter
+    file must be physically plausible (:mod:`vic_paraformer.plausibility`) -- an impossible
+    "original" would make any calibration look good -- unless ``allow_out_of_range``: then one
+    warning, and the report's ``out_of_range`` lists the findings (variable, cells, an example).
+    Returns the report (also written to ``out_dir/report.json``).
     """
     from ..calibrator import CalibrationResult
     from ..simulators.vic import VICSimulator
@@ -89,7 +95,9 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
             if (pd.Timestamp(start), pd.Timestamp(end)) != (pd.Timestamp(gperiod.start), pd.Timestamp(gperiod.end)):
                 log.info("running VIC over %s..%s: the global file's period %s..%s widened to the result's "
                          "calibration period %s..%s", start, end, gperiod.start, gperiod.end, cal[0], cal[1])
-    region = region_from_vic(global_param_file, observations, variables=variables, start=start, end=end)
+    region = region_from_vic(global_param_file, observations, variables=variables, start=start, end=end,
+                             allow_out_of_range=allow_out_of_range)
+    out_of_range = json.loads(region.ds.attrs.get("vic_out_of_range", "[]"))
     scored = [v for v, o in SCORED.items() if region.has(o)]
     if not scored:
         raise VICError(f"{observations}: no obs_sm or obs_et observations to verify against")
@@ -108,8 +116,9 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
         period = (str(s_.date()), str(e_.date()))
     gf = GlobalParamFile.read(global_param_file, variables)
     template = gf.parameters_path
+    # the template was checked at import and calibrated values are clipped into the valid ranges
     cal_file = write_parameters(result, template, out_dir / "params.calibrated.nc", region=region,
-                                expt_layers=expt_layers)
+                                expt_layers=expt_layers, check_plausibility=False)
     sim = VICSimulator(variables=dict(variables or {}), expt_layers=expt_layers, **simulator_options)
     runs = {"default": sim.run_parameter_file(region, template),
             "calibrated": sim.run_parameter_file(region, cal_file)}
@@ -117,7 +126,7 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     near = _nearest_result(region, result)
     if nearest and near is not None:
         files["nearest"] = str(write_parameters(near, template, out_dir / "params.nearest.nc", region=region,
-                                                expt_layers=expt_layers))
+                                                expt_layers=expt_layers, check_plausibility=False))
         runs["nearest"] = sim.run_parameter_file(region, files["nearest"])
     for name, ds in runs.items():
         to_netcdf_atomic(ds, out_dir / f"sim_{name}.nc", kind="simulation")
@@ -129,6 +138,7 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
         "run_period": [str(region.times[0].date()), str(region.times[-1].date())],
         "cells": region.cells.tolist(), "calibrated_cells": [int(c) for c in result.cells],
         "wall_time_s": {k: float(v.attrs.get("vic_wall_time_s", float("nan"))) for k, v in runs.items()},
+        "out_of_range": out_of_range,
     })
     times = region.times
     in_any = np.zeros(len(times), bool)
@@ -193,4 +203,7 @@ def format_table(report: dict) -> str:
     unscored = {v: n for v, n in (report.get("n_obs_unscored") or {}).items() if n}
     tail = ("\nobservations outside the scored periods (not scored): "
             + ", ".join(f"{n} {v}" for v, n in unscored.items())) if unscored else ""
+    if report.get("out_of_range"):
+        tail += ("\nthe original parameters hold values outside the physically plausible ranges (accepted): "
+                 + summary(report["out_of_range"]))
     return head + "\n" + evaluation_table(report) + tail
