@@ -9,7 +9,8 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
                normalizer, provenance, progress (progress-bar default), units (unit ranges and
                conversion), cf (CF metadata of written netCDF files), outputs (the output guard),
                _io, _procs (child processes), _forkserver (fork-server preload), _version, registry
-               (entry-point discovery), metrics, config (run-configuration files)
+               (entry-point discovery), metrics, config (run-configuration files), optioncheck
+               (option values checked before any data is read)
 1. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the modules
                of vic/ (file formats, import, parameter files, runner, requirements) that
                simulators/vic.py drives
@@ -38,7 +39,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
               "scoring", "verdict",
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_version", "registry",
-              "metrics", "config"]),
+              "metrics", "config", "optioncheck"]),
     ("simulators", ["simulators", "ensemble", "vic.*"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),

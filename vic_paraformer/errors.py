@@ -34,3 +34,12 @@ class VICError(SimulatorError):
 
 class OutputError(VicParaformerError):
     """An output path is unusable: it is an input, holds a file of another kind, or cannot be written."""
+
+
+class ConfigError(VicParaformerError, ValueError):
+    """A configuration file or ``--option`` is malformed."""
+
+
+class OptionError(ConfigError):
+    """An option value or a combination of options is invalid: detected before any data is read,
+    reported by the command line as a usage error (exit status 2, argparse's convention)."""
