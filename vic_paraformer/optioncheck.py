@@ -19,7 +19,7 @@ from .config import non_finite
 from .errors import OptionError
 
 __all__ = ["MAX_LISTED", "origin", "names_text", "check_strategy_name", "check_simulator_name",
-           "check_simulator_options", "check_finite", "check_whole", "check_number", "check_period",
+           "check_simulator_options", "check_finite", "check_whole", "check_number", "check_period", "check_split_periods",
            "check_train_cells", "check_parameter_space", "unknown_options_message"]
 
 #: Most option names an error message lists before pointing at the full listing.
@@ -148,6 +148,21 @@ def check_period(values: Sequence | None, flag: str, config: str | None = None) 
         parse_period(values, flag)
     except RegionError as exc:
         raise OptionError(f"{exc}{origin(config)}") from None
+
+
+def check_split_periods(train: Sequence | None, test: Sequence | None, config: str | None = None) -> None:
+    """OptionError when ``--train-period`` and ``--test-period`` are both given and share days."""
+    check_period(train, "--train-period", config)
+    check_period(test, "--test-period", config)
+    if train is None or test is None:
+        return
+    from .region import parse_period
+
+    tr, te = parse_period(train, "--train-period"), parse_period(test, "--test-period")
+    if tr[0] <= te[1] and te[0] <= tr[1]:
+        raise OptionError(f"--train-period {train[0]}..{train[1]} and --test-period {test[0]}..{test[1]}"
+                          f"{origin(config)} overlap: a test score on days the model learnt from is not a held-out "
+                          "score")
 
 
 _DAS = re.compile(r"das:(\d+)", re.I)

@@ -286,7 +286,7 @@ def check_spec(spec: CalibrationSpec) -> tuple[dict[str, Any], Any]:
     ``train_cells``, and contradictory settings raise :class:`~vic_paraformer.errors.OptionError`
     naming the setting and, when it came from ``spec.config_file``, that file.
     """
-    from .optioncheck import (check_finite, check_number, check_parameter_space, check_period,
+    from .optioncheck import (check_finite, check_number, check_parameter_space, check_split_periods,
                               check_strategy_name, check_train_cells, check_whole, unknown_options_message)
 
     cfg = spec.config_file
@@ -301,8 +301,7 @@ def check_spec(spec: CalibrationSpec) -> tuple[dict[str, Any], Any]:
     check_whole(spec.threads, "--threads", minimum=1, config=src("threads"))
     check_whole(spec.spinup_years, "--spinup-years", config=src("spinup_years"))
     check_number(spec.max_memory_gb, "--max-memory", low=0, low_open=True, allow_none=False)
-    for key in ("train_period", "test_period"):
-        check_period(getattr(spec, key), "--" + key.replace("_", "-"), src(key))
+    check_split_periods(spec.train_period, spec.test_period, src("train_period") or src("test_period"))
     check_train_cells(spec.train_cells, config=src("train_cells"))
     if isinstance(spec.parameter_space, (str, Mapping)):
         check_parameter_space(spec.parameter_space, config=src("parameter_space"))
