@@ -91,7 +91,8 @@ def check_evaluate(args: argparse.Namespace) -> None:
 def check_refine(args: argparse.Namespace) -> None:
     """``refine`` (after its --config): the strategy and its options, the simulator and its options."""
     from ..errors import StrategyError
-    from ..registry import get_calibrator
+    from ..optioncheck import unknown_options_message
+    from ..registry import get_calibrator, get_calibrator_class
 
     for key in ("region", "strategy", "surrogate", "out_dir"):
         if not getattr(args, key):
@@ -103,6 +104,10 @@ def check_refine(args: argparse.Namespace) -> None:
         _simulator_options(args, sim, args.simulator_option, "--simulator-option")
     else:
         parse_options(args.simulator_option, flag="--simulator-option")
+    accepted = get_calibrator_class(name).default_options
+    unknown = [k for k in options if k not in accepted]
+    if unknown:
+        raise OptionError(unknown_options_message(name, unknown, accepted))
     try:
         get_calibrator(name, seed=args.seed, **{**options, "surrogate": args.surrogate})
     except StrategyError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..config import ConfigError, OptionError
+from ..config import OptionError
 from ._types import positive_float, positive_int
 
 #: The flags, named as the simulator options they set.
