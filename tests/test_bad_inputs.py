@@ -126,6 +126,16 @@ def _vic_inputs(d: Path, files: dict) -> None:
     files["vic_obs"].write_text("time,lat,lon,obs_sm\n2008-01-02,31.65625,-110.15625,0.2\n")
 
 
+#: Run configurations of the "options: checked before any work" block.
+CONFIG_VARIANTS = {
+    "ngs": "strategy: paraformer_a\noptions:\n  ngs: 3\n  epochs: 1\n",
+    "bad_value": "strategy: sceua\noptions:\n  ngs: 0\n",
+    "nan": "strategy: sceua\noptions:\n  wb_weight: .nan\n",
+    "train": "epochs: 0\npreset: test\n",
+    "seed": "seed: -1\n",
+}
+
+
 @pytest.fixture(scope="module")
 def inp(tmp_path_factory):
     """Every input file of the catalogue, built once."""
@@ -162,7 +172,7 @@ def inp(tmp_path_factory):
     files["truncated_region"].write_bytes(files["region"].read_bytes()[:2000])
     files["surrogate"] = d / "surrogate.pt"
     rc = main(["-q", "surrogate", "train", "--region", str(files["region"]), "--out", str(files["surrogate"]),
-               "--preset", "test", "--epochs", "1", "--samples", "2", "--hidden", "8", "--no-progress"])
+               "--preset", "test", "--epochs", "1", "--samples", "4", "--hidden", "8", "--no-progress"])
     assert rc == 0 and files["surrogate"].exists()
     files["truncated_surrogate"] = d / "truncated.pt"
     files["truncated_surrogate"].write_bytes(files["surrogate"].read_bytes()[:3000])
@@ -173,6 +183,10 @@ def inp(tmp_path_factory):
     files["dotdot"] = d / "sub" / ".." / "region.nc"
     files["dir"] = d
     _vic_inputs(d, files)
+    # --- options: checked before any work (run configurations with settings that do not fit) ---
+    for name, text in CONFIG_VARIANTS.items():
+        files[f"cfg_{name}"] = d / f"{name}.yaml"
+        files[f"cfg_{name}"].write_text(text)
     return files
 
 
@@ -302,49 +316,49 @@ CASES: dict[str, tuple[str, int, str]] = {
     "epochs-zero": ("surrogate train --region {region} --out {out}/s.pt --epochs 0", 2, "argument --epochs"),
     "samples-text": ("surrogate train --region {region} --out {out}/s.pt --samples many", 2,
                      "argument --samples: expected an integer >= 1, got 'many'"),
-    "period-not-dates": ("evaluate --region {region} --result {result} --out {out}/m.json --period foo bar", 1,
+    "period-not-dates": ("evaluate --region {region} --result {result} --out {out}/m.json --period foo bar", 2,
                          "period start 'foo' is not a date"),
     "period-reversed": ("evaluate --region {region} --result {result} --out {out}/m.json --period 2015-09-01 "
-                        "2015-06-01", 1, "after it ends"),
+                        "2015-06-01", 2, "after it ends"),
     "period-without-observations": ("evaluate --region {region} --result {result} --out {out}/m.json --period "
                                     "2030-01-01 2030-02-01", 1, "period 2030-01-01..2030-02-01 has no days"),
-    "simulate-period-not-dates": ("simulate --region {region} --params true --out {out}/s.nc --period x y", 1,
+    "simulate-period-not-dates": ("simulate --region {region} --params true --out {out}/s.nc --period x y", 2,
                                   "period start 'x' is not a date"),
     "n-workers-zero": ("simulate --region {region} --params true --out {out}/s.nc --n-workers 0", 2,
                        "argument --n-workers"),
     "synth-years-zero": ("synth --out {out}/r.nc --years 0", 2, "argument --years: expected a number > 0"),
     "synth-noise-negative": ("synth --out {out}/r.nc --sm-noise -0.1", 2, "argument --sm-noise"),
     "seed-not-int": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --seed x", 2, "argument --seed"),
-    "strategy-unknown": ("calibrate --region {region} --strategy nope --out {out}/r.nc", 1, "unknown strategy 'nope'"),
-    "option-without-value": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --option ngs", 1,
+    "strategy-unknown": ("calibrate --region {region} --strategy nope --out {out}/r.nc", 2, "unknown strategy 'nope'"),
+    "option-without-value": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --option ngs", 2,
                              "option 'ngs' is not key=value"),
-    "option-unknown": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --option bogus=1", 1,
+    "option-unknown": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --option bogus=1", 2,
                        "unknown option(s) ['bogus']"),
-    "variables-unknown": ("evaluate --region {region} --result {result} --out {out}/m.json --variables foo", 1,
+    "variables-unknown": ("evaluate --region {region} --result {result} --out {out}/m.json --variables foo", 2,
                           "cannot evaluate variable(s) ['foo']"),
-    "calibrate-no-region": ("calibrate --strategy sceua --out {out}/r.nc", 1, "--region is required"),
+    "calibrate-no-region": ("calibrate --strategy sceua --out {out}/r.nc", 2, "--region is required"),
     "config-bad-yaml": ("calibrate --config {bad_yaml} --region {region} --out {out}/r.nc", 1,
                         "run.yaml: not valid YAML (line 2, column 1"),
     "config-missing": ("calibrate --config {out}/nope.yaml --region {region} --out {out}/r.nc", 1,
                        "configuration file not found"),
     "synth-start-not-date": ("synth --out {out}/r.nc --start foo", 2, "argument --start: expected a date"),
-    "benchmark-unknown-strategy": ("benchmark --quick --strategies nope --out {out}/b", 1,
-                                   "--strategies: unknown 'nope'"),
-    "train-cells-bad-spec": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --train-cells das:x", 1,
+    "benchmark-unknown-strategy": ("benchmark --quick --strategies nope --out {out}/b", 2,
+                                   "--strategies: unknown strategy 'nope'"),
+    "train-cells-bad-spec": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --train-cells das:x", 2,
                              "--train-cells 'das:x'"),
     "train-cells-unknown-id": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --train-cells 999", 1,
                                "cell id(s) [999] not in the region"),
     "train-period-not-dates": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --train-period foo "
-                               "bar", 1, "'foo' is not a date"),
+                               "bar", 2, "'foo' is not a date"),
     "parameter-space-unknown": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --parameter-space "
-                                "nope", 1, "unknown parameter preset 'nope'"),
+                                "nope", 2, "unknown parameter preset 'nope'"),
     "surrogate-not-found": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --surrogate "
                             "{out}/nope.pt", 1, "nope.pt not found"),
-    "simulator-unknown": ("simulate --region {region} --params true --out {out}/s.nc --simulator nope", 1,
+    "simulator-unknown": ("simulate --region {region} --params true --out {out}/s.nc --simulator nope", 2,
                           "unknown simulator 'nope'"),
-    "simulator-option-unknown": ("simulate --region {region} --params true --out {out}/s.nc --option bogus=1", 1,
+    "simulator-option-unknown": ("simulate --region {region} --params true --out {out}/s.nc --option bogus=1", 2,
                                  "unknown option(s) ['bogus'] for simulator 'waterbalance'"),
-    "surrogate-preset-unknown": ("surrogate train --region {region} --out {out}/s.pt --preset nope", 1,
+    "surrogate-preset-unknown": ("surrogate train --region {region} --out {out}/s.pt --preset nope", 2,
                                  "unknown surrogate preset 'nope'"),
     "refine-out-dir-is-file": ("refine --region {region} --strategy sceua --surrogate {surrogate} --out-dir {text}",
                                1, "--out-dir"),
@@ -361,7 +375,7 @@ CASES: dict[str, tuple[str, int, str]] = {
                                   "--parameter-space paper --out {out}/r.nc -o epochs=1", 1,
                                   "surrogate trained on bounds"),
     "sceua-surrogate-other-simulator": ("calibrate --region {region} --strategy sceua --surrogate {surrogate} "
-                                        "-o simulator=vic --out {out}/r.nc", 1,
+                                        "-o simulator=vic --out {out}/r.nc", 2,
                                         "sceua takes surrogate or simulator, not both"),
     "dl-non-finite-loss": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} "
                            "--out {out}/r.nc -o epochs=2 -o lr=1e30", 1, "non-finite training loss at epoch 1"),
@@ -440,6 +454,68 @@ CASES: dict[str, tuple[str, int, str]] = {
     "vic-export-template-albedo-above-one": ("vic export --region {vic_region} --template {vic_params_albedo_above_one} "
                                              "--out {out}/x", 1, "(as written to params.nc): albedo (tile 8, month 1) "
                                                                  "= 1.5 at cell lat 31.6562"),
+    # options: checked before any work
+    "obs-operator-unknown": ("calibrate --region {region} --strategy sceua --surrogate {surrogate} --out {out}/r.nc "
+                             "--obs-operator bogus", 2, "unknown observation operator 'bogus'"),
+    "refine-rounds-negative": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} "
+                               "--out {out}/r.nc --refine-rounds -2", 2,
+                               "argument --refine-rounds: expected an integer >= 0, got -2"),
+    "anchor-share-above-one": ("surrogate train --region {region} --out {out}/s.pt --anchor-share 2", 2,
+                               "--anchor-share 2.0: expected a finite number in [0, 1)"),
+    "anchor-share-nan": ("surrogate train --region {region} --out {out}/s.pt --anchor-share nan", 2,
+                         "argument --anchor-share: expected a finite number, got 'nan'"),
+    "dl-lr-nan": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} --out {out}/r.nc "
+                  "-o lr=.nan", 2, "--option lr=.nan: lr must be a finite number"),
+    "dl-lr-inf": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} --out {out}/r.nc "
+                  "-o lr=inf", 2, "--option lr=inf: lr must be a finite number"),
+    "dl-epochs-nan": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} --out {out}/r.nc "
+                      "-o epochs=nan", 2, "--option epochs=nan: epochs must be a finite number"),
+    "dl-lr-negative": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} --out {out}/r.nc "
+                       "-o lr=-0.1", 2, "lr must be a finite number > 0, got -0.1"),
+    "dl-weight-decay-negative": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} "
+                                 "--out {out}/r.nc -o weight_decay=-1", 2, "weight_decay must be a finite number >= 0"),
+    "sceua-pcento-nan": ("calibrate --region {region} --strategy sceua --surrogate {surrogate} --out {out}/r.nc "
+                         "-o pcento=.nan", 2, "pcento must be a finite number"),
+    "sceua-ngs-zero": ("calibrate --region {region} --strategy sceua --surrogate {surrogate} --out {out}/r.nc "
+                       "-o ngs=0", 2, "ngs (number of complexes) must be a positive integer, got 0"),
+    "wb-weight-inf": ("calibrate --region {region} --strategy sceua --surrogate {surrogate} --out {out}/r.nc "
+                      "-o wb_weight=1e400", 2, "wb_weight must be a finite number"),
+    "train-samples-one": ("surrogate train --region {region} --out {out}/s.pt --samples 1", 2,
+                          "--samples 1: a surrogate needs at least 4 parameter samples per cell"),
+    "benchmark-surrogate-samples-two": ("benchmark --quick --out {out}/b --surrogate-samples 2", 2,
+                                        "--surrogate-samples 2: a surrogate needs at least 4"),
+    "config-option-not-for-strategy": ("calibrate --config {cfg_ngs} --region {region} --surrogate {surrogate} "
+                                       "--out {out}/r.nc", 2,
+                                       "option 'ngs' from config ngs.yaml does not apply to strategy 'paraformer_a'; "
+                                       "its options are:"),
+    "config-option-value-invalid": ("calibrate --config {cfg_bad_value} --region {region} --surrogate {surrogate} "
+                                    "--out {out}/r.nc", 2, "(ngs set in config bad_value.yaml)"),
+    "config-option-nan": ("calibrate --config {cfg_nan} --region {region} --surrogate {surrogate} --out {out}/r.nc",
+                          2, "option wb_weight from config nan.yaml: expected a finite number"),
+    "config-train-epochs-zero": ("surrogate train --config {cfg_train} --region {region} --out {out}/s.pt", 2,
+                                 "--epochs from config train.yaml: expected an integer >= 1, got 0"),
+    "config-seed-negative": ("calibrate --config {cfg_seed} --region {region} --strategy sceua --out {out}/r.nc", 2,
+                             "--seed -1 from config seed.yaml: expected a whole number >= 0"),
+    "refine-strategy-option-unknown": ("refine --region {region} --strategy sceua --surrogate {surrogate} "
+                                       "--out-dir {out}/ref -o bogus=1", 2, "unknown option(s) ['bogus']"),
+    "refine-sigma-nan": ("refine --region {region} --strategy sceua --surrogate {surrogate} --out-dir {out}/ref "
+                         "--sigma nan", 2, "argument --sigma: expected a number >= 0, got 'nan'"),
+    "spinup-negative": ("evaluate --region {region} --result {result} --out {out}/m.json --spinup-years -1", 2,
+                        "argument --spinup-years: expected an integer >= 0, got -1"),
+    "evaluate-simulator-option-nan": ("evaluate --region {region} --result {result} --out {out}/m.json "
+                                      "--simulator-option max_batch=.nan", 2,
+                                      "--simulator-option max_batch=.nan: max_batch must be a finite number"),
+    "refine-without-surrogate": ("calibrate --region {region} --strategy sceua -o simulator=waterbalance "
+                                 "--out {out}/r.nc --refine-rounds 2", 2, "refinement needs a surrogate"),
+    "synth-obs-interval-reversed": ("synth --out {out}/r.nc --obs-interval 3 1", 2,
+                                    "--obs-interval 3 1: expected 1 <= MIN <= MAX days"),
+    "synth-lat-out-of-range": ("synth --out {out}/r.nc --lat 100", 2, "--lat 100.0: expected a finite number in [-90, 90]"),
+    "vic-start-not-date": ("vic import --global {global} --out {out}/r.nc --start foo", 2,
+                           "argument --start: expected a date"),
+    "surrogate-evaluate-seed-negative": ("surrogate evaluate --surrogate {surrogate} --region {region} --seed -3", 2,
+                                         "argument --seed: expected an integer >= 0, got -3"),
+    "calibrate-threads-zero": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} "
+                               "--out {out}/r.nc --threads 0", 2, "argument --threads: expected an integer >= 1"),
 }
 
 
@@ -489,7 +565,7 @@ def test_full_disk_found_before_work(inp, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(outputs.shutil, "disk_usage", lambda p: Usage)
     rc, err = _run(["simulate", "--region", str(inp["region"]), "--params", "true", "--out", str(tmp_path / "s.nc")],
                    capsys)
-    assert rc == 1 and "only 0.0 MiB free in" in err and not (tmp_path / "s.nc").exists()
+    assert rc == 1 and "only 1 KiB free in" in err and not (tmp_path / "s.nc").exists()
 
 
 def test_overwrite_replaces_other_kind_but_never_an_input(inp, tmp_path, capsys):
@@ -586,3 +662,152 @@ def test_interrupted_api_training_leaves_a_file_loaders_refuse(inp, tmp_path, mo
     with pytest.raises(SurrogateError, match="incomplete surrogate"):
         Surrogate.load(out)
     assert Surrogate.load(out, allow_incomplete=True).info["incomplete"] is True
+
+
+# --- options: checked before any work ---------------------------------------------------------
+OPTION_CASES = [c for c in CASES if list(CASES).index(c) >= list(CASES).index("obs-operator-unknown")]
+
+
+@pytest.mark.parametrize("case", ["obs-operator-unknown", "refine-rounds-negative", "anchor-share-above-one",
+                                  "dl-lr-nan", "dl-lr-inf", "dl-epochs-nan", "dl-weight-decay-negative",
+                                  "sceua-pcento-nan", "train-samples-one", "config-option-not-for-strategy",
+                                  "config-option-value-invalid", "config-train-epochs-zero",
+                                  "refine-strategy-option-unknown", "evaluate-simulator-option-nan",
+                                  "refine-without-surrogate", "option-unknown", "strategy-unknown",
+                                  "simulator-option-unknown", "period-reversed", "variables-unknown"])
+def test_invalid_options_fail_before_any_data_is_read(case, inp, tmp_path, capsys, monkeypatch):
+    """Every invalid option exits 2 without opening a region, a result or a surrogate."""
+    import vic_paraformer.calibrator as calibrator_mod
+    import vic_paraformer.region as region_mod
+    import vic_paraformer.surrogate.model as model_mod
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data read before the options were checked")
+
+    monkeypatch.setattr(region_mod.Region, "open", classmethod(refuse))
+    monkeypatch.setattr(model_mod.Surrogate, "load", classmethod(refuse))
+    monkeypatch.setattr(calibrator_mod.CalibrationResult, "open", classmethod(refuse))
+    template, code, needle = CASES[case]
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = template.format(**{k: str(v) for k, v in inp.items()}, out=str(out)).split()
+    rc, err = _run(argv, capsys)
+    assert rc == 2 == code, f"{case}: exit {rc}, stderr: {err}"
+    assert needle in err and "data read before" not in err
+    assert list(out.iterdir()) == []
+
+
+def test_option_block_is_large_enough():
+    assert len(OPTION_CASES) >= 14
+
+
+def test_config_error_lists_few_option_names(inp, tmp_path, capsys):
+    rc, err = _run(["calibrate", "--config", str(inp["cfg_ngs"]), "--region", str(inp["region"]), "--surrogate",
+                    str(inp["surrogate"]), "--out", str(tmp_path / "r.nc")], capsys)
+    line = [ln for ln in err.splitlines() if "error:" in ln][0]
+    assert rc == 2 and line.startswith("vic-paraformer calibrate: error: option 'ngs' from config ngs.yaml")
+    assert "(see `vic-paraformer strategies paraformer_a`)" in line and len(line) < 300, line
+    listed = line.split("its options are: ", 1)[1].split(", … ")[0].split(", ")
+    assert 1 <= len(listed) <= 8
+
+
+def test_degenerate_sceua_budget_is_warned(caplog):
+    import logging
+
+    from vic_paraformer.workflow import CalibrationSpec, check_spec
+
+    with caplog.at_level(logging.WARNING, logger="vic_paraformer"):
+        check_spec(CalibrationSpec(region="r.nc", strategy="sceua", options={"simulator": "waterbalance",
+                                                                              "repetitions": 40}))
+    assert "repetitions 40 <= the initial population of ngs x (2 x 5 + 1) = 55 runs" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vic_paraformer"):
+        check_spec(CalibrationSpec(region="r.nc", strategy="sceua", options={"simulator": "waterbalance",
+                                                                              "repetitions": 400}))
+    assert "initial population" not in caplog.text
+
+
+def test_few_surrogate_samples_are_warned(inp, tmp_path, capsys, caplog, monkeypatch):
+    import vic_paraformer.surrogate as surrogate_pkg
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt  # the checks passed; no need to train
+
+    monkeypatch.setattr(surrogate_pkg, "train_surrogate", stop)
+    rc, err = _run(["surrogate", "train", "--region", str(inp["region"]), "--out", str(tmp_path / "s.pt"),
+                    "--samples", "4"], capsys)
+    assert rc == 130 and "--samples 4: few parameter samples per cell" in err
+
+
+# --- disk space: estimated from the output's size; a full disk reported in one line --------------
+class _Usage:
+    def __init__(self, free):
+        self.free, self.total, self.used = free, 10 * 2**30, 0
+
+
+def _no_temp_left(folder: Path) -> bool:
+    return not any(p.name.endswith(".tmp") or p.name.startswith(".") for p in folder.rglob("*"))
+
+
+def test_space_estimate_refuses_big_write_and_accepts_small_one(inp, tmp_path, monkeypatch):
+    import xarray as xr
+
+    import vic_paraformer.outputs as outputs
+    from vic_paraformer._io import to_netcdf_atomic
+    from vic_paraformer.errors import OutputError
+
+    monkeypatch.setattr(outputs.shutil, "disk_usage", lambda p: _Usage(2 * 2**20))
+    small = xr.open_dataset(inp["region"]).load()  # a 9-cell, one-year region: ~200 kB
+    assert outputs.dataset_bytes(small) < 2 * 2**20
+    to_netcdf_atomic(small, tmp_path / "small.nc", kind="region")
+    assert (tmp_path / "small.nc").exists()
+    big = xr.Dataset({"sm": (("cell", "time"), np.zeros((100, 12_500)))})  # 10 MB
+    with pytest.raises(OutputError, match=r"big.nc: only 2.0 MiB free in .*; about 10.\d MiB is needed "
+                                          r"\(100 cell x 12500 time, 1 variables\); nothing was written"):
+        to_netcdf_atomic(big, tmp_path / "big.nc", kind="simulation")
+    assert not (tmp_path / "big.nc").exists() and _no_temp_left(tmp_path)
+
+
+def test_simulate_checks_the_output_size_before_work(inp, tmp_path, capsys, monkeypatch):
+    import vic_paraformer.outputs as outputs
+    import vic_paraformer.region as region_mod
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data read before the space was checked")
+
+    monkeypatch.setattr(outputs.shutil, "disk_usage", lambda p: _Usage(100 * 1024))
+    monkeypatch.setattr(region_mod.Region, "open", classmethod(refuse))
+    rc, err = _run(["simulate", "--region", str(inp["region"]), "--params", "true", "--out", str(tmp_path / "s.nc")],
+                   capsys)
+    assert rc == 1 and "only 100 KiB free in" in err
+    assert "(9 cells x 365 days x 5 variables, 8 bytes each)" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("failure", ["enospc", "hdf"])
+def test_full_disk_during_a_write_is_one_line_and_leaves_nothing(failure, inp, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import xarray as xr
+
+    import vic_paraformer.outputs as outputs
+
+    real = xr.Dataset.to_netcdf
+
+    def write_then_fail(self, path=None, *args, **kwargs):
+        real(self, path, *args, **kwargs)  # the partial file exists when the disk fills up
+        if failure == "enospc":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        monkeypatch.setattr(outputs.shutil, "disk_usage", lambda p: _Usage(300 * 1024))
+        raise RuntimeError("NetCDF: HDF error")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", write_then_fail)
+    folder = tmp_path / "o"
+    folder.mkdir()
+    target = folder / "s.nc"
+    rc, err = _run(["simulate", "--region", str(inp["region"]), "--params", "true", "--out", str(target)], capsys)
+    lines = [ln for ln in err.splitlines() if "error" in ln]
+    assert rc == 1 and len(lines) == 1, err
+    assert f"{target}: no space left on the device of {folder}" in lines[0] and " free" in lines[0]
+    assert "nothing was written" in lines[0] and "unexpected error" not in err
+    assert list(folder.iterdir()) == [], "a partial or temporary file was left behind"

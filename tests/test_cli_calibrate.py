@@ -84,9 +84,10 @@ def test_problems_are_reported_in_one_line_without_output(region_file, tmp_path,
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "strategy 'sceua' cannot calibrate" in err and "surrogate=<checkpoint>" in err
     assert not out.exists()
-    assert _cli("calibrate", "--region", region_file, "--strategy", "sceua", "--option", "bogus=1", "--out", out) == 1
+    # invalid options are usage errors (exit 2, argparse's convention)
+    assert _cli("calibrate", "--region", region_file, "--strategy", "sceua", "--option", "bogus=1", "--out", out) == 2
     assert "unknown option(s) ['bogus']" in capsys.readouterr().err
-    assert _cli("calibrate", "--region", region_file, "--strategy", "nope", "--out", out) == 1
+    assert _cli("calibrate", "--region", region_file, "--strategy", "nope", "--out", out) == 2
     assert "unknown strategy 'nope'" in capsys.readouterr().err
     assert _cli("calibrate", "--region", region_file, "--strategy", "sceua", "--out", region_file) == 1
     assert "is the input --region" in capsys.readouterr().err
@@ -95,7 +96,7 @@ def test_problems_are_reported_in_one_line_without_output(region_file, tmp_path,
     assert _cli("calibrate", "--apply", tmp_path / "model.pt", "--region", region_file, "--out", out) == 1
     assert "model file not found" in capsys.readouterr().err
     assert _cli("calibrate", "--apply", tmp_path / "model.pt", "--strategy", "sceua", "--region", region_file,
-                "--out", out) == 1
+                "--out", out) == 2
     assert "--apply takes only" in capsys.readouterr().err
     assert not out.exists()
 

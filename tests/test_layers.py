@@ -10,7 +10,8 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
                conversion), cf (CF metadata of written netCDF files), outputs (the output guard),
                _io, _procs (child processes), _forkserver (fork-server preload), _version, registry
                (entry-point discovery), metrics, config (run-configuration files), plausibility
-               (physically plausible ranges of VIC inputs)
+               (physically plausible ranges of VIC inputs), optioncheck (option values checked
+               before any data is read)
 1. readers     readers/ (observation formats to daily observations on a Region's cells)
 2. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the modules
                of vic/ (file formats, import, parameter files, runner, requirements) that
@@ -40,7 +41,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
               "scoring", "verdict",
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_version", "registry",
-              "metrics", "config", "plausibility"]),
+              "metrics", "config", "plausibility", "optioncheck"]),
     ("readers", ["readers"]),
     ("simulators", ["simulators", "ensemble", "vic.*"]),
     ("surrogate", ["surrogate"]),

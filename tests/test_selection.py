@@ -110,12 +110,13 @@ def test_calibrate_learns_only_the_training_split_and_evaluate_scores_the_test_p
 def test_bad_split_is_one_line_and_writes_nothing(synthetic_tiny, tmp_path, capsys):
     region_file = synthetic_tiny.save(tmp_path / "region.nc")
     out = tmp_path / "r.nc"
-    for extra, msg in ((["--train-cells", "1,500"], "not in the region"),
-                       (["--train-period", "2015-04-01", "2016-06-30", "--test-period", "2016-01-01", "2016-12-31"],
-                        "overlap"),
-                       (["--threads", "2"], "has no torch threads option")):
+    # cells the region lacks: bad data (1); overlapping periods, an option the strategy lacks: usage errors (2)
+    for extra, msg, code in ((["--train-cells", "1,500"], "not in the region", 1),
+                             (["--train-period", "2015-04-01", "2016-06-30", "--test-period", "2016-01-01",
+                               "2016-12-31"], "overlap", 2),
+                             (["--threads", "2"], "has no torch threads option", 2)):
         assert main(["calibrate", "--region", str(region_file), "--strategy", "sceua", "--out", str(out),
-                     "-o", "simulator=waterbalance", *extra]) == 1
+                     "-o", "simulator=waterbalance", *extra]) == code
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and msg in err, err
         assert not out.exists()

@@ -125,8 +125,8 @@ def test_synth_cli(tmp_path, capsys):
     expected = synthetic_region(ny=3, nx=2, years=1, seed=5, with_et=False)
     np.testing.assert_array_equal(r.observations("obs_sm"), expected.observations("obs_sm"))
     assert "wrote" in capsys.readouterr().out
-    assert main(["synth", "--out", str(tmp_path / "x.nc"), "--obs-interval", "0", "2"]) == 1
-    assert "obs_interval" in capsys.readouterr().err
+    assert main(["synth", "--out", str(tmp_path / "x.nc"), "--obs-interval", "0", "2"]) == 2  # a usage error
+    assert "--obs-interval 0 2: expected 1 <= MIN <= MAX days" in capsys.readouterr().err
     assert not (tmp_path / "x.nc").exists()
 
 

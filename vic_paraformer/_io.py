@@ -10,11 +10,12 @@ from typing import Iterator
 
 from .cf import CF_KINDS, annotate
 from .errors import OutputError
-from .outputs import KIND_ATTR, apply_umask, describe, file_kind, explain_write_failure, guarded_replace
+from .outputs import (KIND_ATTR, apply_umask, check_free_space, dataset_bytes, describe, explain_write_failure,
+                      file_kind, guarded_replace)
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, need_bytes: int | None = None, what: str = "") -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success rename it to ``path``.
 
     If the body raises (including ``KeyboardInterrupt``) the temporary file is removed
@@ -22,13 +23,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The file gets the user's umask; an existing file of another kind is not replaced
     (:func:`vic_paraformer.outputs.guarded_replace`); a full disk or a folder without
     write permission is reported as such (:class:`~vic_paraformer.errors.OutputError`).
+    ``need_bytes``: the estimated size of the file; refused before anything is written when the
+    folder has less room (``what`` says what the estimate counts).
     """
     target = Path(path)
+    if need_bytes is not None:
+        check_free_space(target, need_bytes, what=what)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise (explain_write_failure(target, exc) or exc) from None
+        raise (explain_write_failure(target, exc, need_bytes) or exc) from None
     os.close(fd)
     tmp_path = Path(tmp)
     apply_umask(tmp_path)
@@ -40,7 +45,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         if isinstance(exc, Exception) and not isinstance(exc, OutputError):
-            explained = explain_write_failure(target, exc)
+            explained = explain_write_failure(target, exc, need_bytes)
             if explained is not None:
                 raise explained from exc
         raise
@@ -48,7 +53,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` atomically and return the path."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, need_bytes=len(text.encode()) + 4096) as tmp:
         tmp.write_text(text)
     return Path(path)
 
@@ -67,9 +72,15 @@ def to_netcdf_atomic(ds, path: str | os.PathLike, *, kind: str | None = None, ca
         else:
             ds = ds.copy(deep=False)
         ds.attrs = {**ds.attrs, KIND_ATTR: kind}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, need_bytes=dataset_bytes(ds), what=_dims_text(ds)) as tmp:
         ds.to_netcdf(tmp, **kwargs)
     return Path(path)
+
+
+def _dims_text(ds) -> str:
+    """``"9 cell x 365 time, 5 variables"``: what a dataset's size estimate counts."""
+    dims = " x ".join(f"{n} {d}" for d, n in ds.sizes.items())
+    return f"{dims}, {len(ds.data_vars)} variables" if dims else f"{len(ds.data_vars)} variables"
 
 
 def check_input_file(path: str | os.PathLike, kinds: tuple[str, ...], error_cls: type[Exception], *,

@@ -121,6 +121,11 @@ class Calibrator(abc.ABC):
         """
         return []
 
+    def option_warnings(self) -> list[str]:
+        """Valid but degenerate option values worth a warning (e.g. a budget too small for the
+        algorithm to do what it is meant to); logged once by :func:`vic_paraformer.workflow.check_spec`."""
+        return []
+
     def validate(self, region: Region) -> list[str]:
         """Problems that would make :meth:`calibrate` fail on ``region`` (empty list: go ahead).
 

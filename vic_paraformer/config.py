@@ -41,7 +41,10 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from .errors import VicParaformerError
+from .errors import ConfigError, OptionError
+
+__all__ = ["CONFIG_KEYS", "ConfigError", "OptionError", "load_config", "read_mapping", "parse_option", "parse_options",
+           "merged", "run_config_path", "write_run_config", "load_command_config", "non_finite"]
 
 CONFIG_KEYS: dict[str, str] = {
     "region": "path of the region netCDF",
@@ -62,10 +65,6 @@ CONFIG_KEYS: dict[str, str] = {
 
 
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-class ConfigError(VicParaformerError, ValueError):
-    """A configuration file or ``--option`` is malformed."""
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -142,30 +141,55 @@ def _checked_calibrate_config(path: Path, data: dict[str, Any]) -> dict[str, Any
     return data
 
 
-def parse_option(text: str) -> tuple[str, Any]:
-    """Parse one ``key=value`` (value as a YAML scalar/list) into ``(key, value)``."""
+def non_finite(value: Any, name: str = "") -> list[str]:
+    """Names (``name``, ``name.key``, ``name[i]``) under ``value`` that hold NaN or an infinity: a float,
+    or text a float reads so (``nan``, ``.inf``, ``-Infinity``), in nested mappings and lists too."""
+    import math
+
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in non_finite(v, f"{name}.{k}" if name else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in non_finite(v, f"{name}[{i}]")]
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, str):
+        return [name] if value.strip().lower().lstrip("+-.") in _NON_FINITE_TEXT else []
+    try:
+        return [] if math.isfinite(value) else [name]
+    except TypeError:
+        return []
+
+
+_NON_FINITE_TEXT = {"nan", "inf", "infinity"}
+
+
+def parse_option(text: str, *, flag: str = "--option") -> tuple[str, Any]:
+    """Parse one ``key=value`` (value as a YAML scalar/list) into ``(key, value)``; OptionError when it
+    is not ``key=value`` or the value holds NaN or an infinity."""
     if "=" not in text:
-        raise ConfigError(f"option {text!r} is not key=value")
+        raise OptionError(f"{flag} {text!r}: expected KEY=VALUE (option {text!r} is not key=value)")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key.isidentifier():
-        raise ConfigError(f"option name {key!r} (from {text!r}) is not a valid name")
+        raise OptionError(f"{flag} {text!r}: option name {key!r} is not a valid name")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
         value = float(value)  # YAML 1.1 reads "1e-3" (no dot) as a string
+    if non_finite(value):
+        raise OptionError(f"{flag} {text}: {key} must be a finite number, got {raw.strip()!r}")
     return key, value
 
 
-def parse_options(items: Iterable[str] | None) -> dict[str, Any]:
+def parse_options(items: Iterable[str] | None, *, flag: str = "--option") -> dict[str, Any]:
     """Parse repeated ``key=value`` strings; a repeated key is an error."""
     out: dict[str, Any] = {}
     for item in items or ():
-        k, v = parse_option(item)
+        k, v = parse_option(item, flag=flag)
         if k in out:
-            raise ConfigError(f"option {k!r} given twice")
+            raise OptionError(f"{flag}: option {k!r} given twice")
         out[k] = v
     return out
 

@@ -51,6 +51,7 @@ from tqdm.auto import tqdm
 
 from ._io import atomic_path
 from ._procs import die_with_parent
+from .outputs import estimate_bytes
 from .errors import SimulatorError
 from .parameters import PARAMETER_NAMES
 from .progress import show_progress
@@ -464,7 +465,9 @@ class EnsembleRunner:
         times = coords["time"]
         n_t = len(times)
         out_path = Path(out_path)
-        with atomic_path(out_path) as tmp:
+        need = estimate_bytes(n_s * n_c * (n_t * len(out_vars) * 4 + len(names) * 8), 1)
+        with atomic_path(out_path, need_bytes=need,
+                         what=f"{n_s} samples x {n_c} cells x {n_t} days x {len(out_vars)} variables") as tmp:
             nc = netCDF4.Dataset(tmp, "w", format="NETCDF4")
             try:
                 nc.createDimension("sample", n_s)

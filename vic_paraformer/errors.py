@@ -38,3 +38,12 @@ class OutputError(VicParaformerError):
 
 class ObservationError(VicParaformerError, ValueError):
     """An observation file cannot be read, or holds nothing usable for the Region's cells and days."""
+
+
+class ConfigError(VicParaformerError, ValueError):
+    """A configuration file or ``--option`` is malformed."""
+
+
+class OptionError(ConfigError):
+    """An option value or a combination of options is invalid: detected before any data is read,
+    reported by the command line as a usage error (exit status 2, argparse's convention)."""

@@ -46,17 +46,22 @@ region of :func:`~vic_paraformer.selection.split_region`, ``seed``, ``parameter_
 ``threads``), it gives bit-identical parameters, without refinement.
 
 Importing this module loads no array library (the command line's ``--help`` stays fast).
+
+Long module (over 400 lines): the spec, its check before any data is read (:func:`check_spec`), the
+resolution of every default and the run itself are the one place the command line and the library
+share, so they stay together.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .config import ConfigError, load_config, run_config_path, write_run_config
-from .errors import OutputError, StrategyError
+from .errors import OptionError, OutputError, StrategyError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .parameters import ParameterSpace
@@ -66,8 +71,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CalibrationSpec", "RefineSpec", "CalibrationOutcome", "run_calibration", "resolve_options", "with_spinup",
-           "DEFAULT_THREADS"]
+__all__ = ["CalibrationSpec", "RefineSpec", "CalibrationOutcome", "run_calibration", "check_spec", "resolve_options",
+           "with_spinup", "DEFAULT_THREADS"]
 
 #: Torch CPU threads of a strategy with a ``threads`` option unless given (one thread was measured
 #: fastest for these small networks on shared cores).
@@ -143,6 +148,9 @@ class CalibrationSpec:
     overwrite: bool = False
     #: The run configuration this spec came from (an input: never overwritten).
     config_file: str | None = None
+    #: Settings and strategy options whose values came from ``config_file`` (named in error messages).
+    config_settings: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    config_options: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def from_config(cls, config: str | Path | None = None, *, options: Mapping[str, Any] | None = None,
@@ -159,14 +167,22 @@ class CalibrationSpec:
         merged_refine = RefineSpec(**{f.name: getattr(extra, f.name) if getattr(extra, f.name) is not None
                                       else getattr(base, f.name) for f in fields(RefineSpec)})
         merged_refine.simulator_options = {**base.simulator_options, **extra.simulator_options}
-        known = {f.name for f in fields(cls)} - {"refine", "options", "config_file"}
+        known = {f.name for f in fields(cls)} - {"refine", "options", "config_file", "config_settings",
+                                                  "config_options"}
         unknown = sorted(set(settings) - known)
         if unknown:
             raise TypeError(f"CalibrationSpec.from_config: unknown setting(s) {unknown}")
         values = {k: v for k, v in data.items() if k in known}
-        values.update({k: v for k, v in settings.items() if v is not None})
-        return cls(options={**dict(data.get("options") or {}), **dict(options or {})}, refine=merged_refine,
-                   config_file=str(config) if config else None, **values)
+        given = {k: v for k, v in settings.items() if v is not None}
+        from_file = tuple(sorted(set(values) - set(given)))
+        values.update(given)
+        file_options, given_options = dict(data.get("options") or {}), dict(options or {})
+        refine_from_file = tuple(f"refine.{f.name}" for f in fields(RefineSpec)
+                                 if f.name != "simulator_options" and getattr(base, f.name) is not None
+                                 and getattr(extra, f.name) is None)
+        return cls(options={**file_options, **given_options}, refine=merged_refine,
+                   config_file=str(config) if config else None, config_settings=from_file + refine_from_file,
+                   config_options=tuple(sorted(set(file_options) - set(given_options))), **values)
 
 
 @dataclass
@@ -248,7 +264,7 @@ def _check_outputs(spec: CalibrationSpec, options: Mapping[str, Any]) -> None:
     from .outputs import check_output
 
     if spec.region is None:
-        raise ConfigError("region is required (--region, or 'region' in --config)")
+        raise OptionError("--region is required (or 'region' in --config)")
     if spec.out is None:
         return
     surrogate = options.get("surrogate")
@@ -260,6 +276,68 @@ def _check_outputs(spec: CalibrationSpec, options: Mapping[str, Any]) -> None:
         if Path(model_out).expanduser().resolve() == Path(spec.out).expanduser().resolve():
             raise OutputError(f"--model-out {model_out} is the same file as --out; choose two paths")
         check_output(model_out, kind="dl-model", option="--model-out", inputs=inputs, overwrite=spec.overwrite)
+
+
+def check_spec(spec: CalibrationSpec) -> tuple[dict[str, Any], Any]:
+    """Check every setting of ``spec`` before any data is read; return the resolved strategy options
+    (:func:`resolve_options`) and the calibrator built with them.
+
+    Unknown strategies and options, values out of range or not finite, malformed periods or
+    ``train_cells``, and contradictory settings raise :class:`~vic_paraformer.errors.OptionError`
+    naming the setting and, when it came from ``spec.config_file``, that file.
+    """
+    from .optioncheck import (check_finite, check_number, check_parameter_space, check_split_periods,
+                              check_strategy_name, check_train_cells, check_whole, unknown_options_message)
+
+    cfg = spec.config_file
+
+    def src(key: str) -> str | None:
+        return cfg if key in spec.config_settings else None
+
+    if not spec.strategy:
+        raise OptionError("--strategy is required (or 'strategy' in --config); see 'vic-paraformer strategies'")
+    name = check_strategy_name(spec.strategy, "--strategy", src("strategy"))
+    check_whole(spec.seed, "--seed", config=src("seed"))
+    check_whole(spec.threads, "--threads", minimum=1, config=src("threads"))
+    check_whole(spec.spinup_years, "--spinup-years", config=src("spinup_years"))
+    check_number(spec.max_memory_gb, "--max-memory", low=0, low_open=True, allow_none=False)
+    check_split_periods(spec.train_period, spec.test_period, src("train_period") or src("test_period"))
+    check_train_cells(spec.train_cells, config=src("train_cells"))
+    if isinstance(spec.parameter_space, (str, Mapping)):
+        check_parameter_space(spec.parameter_space, config=src("parameter_space"))
+    for key, value in spec.options.items():
+        check_finite({key: value}, "option", cfg if key in spec.config_options else None)
+    accepted = _strategy_defaults(name)
+    unknown = [k for k in spec.options if k not in accepted]
+    from_file = [k for k in unknown if k in spec.config_options]
+    if from_file:
+        raise OptionError(unknown_options_message(name, from_file, accepted, cfg))
+    if unknown:
+        raise OptionError(unknown_options_message(name, unknown, accepted))
+    r = spec.refine
+    check_whole(r.rounds, "--refine-rounds", config=src("refine.rounds"))
+    check_whole(r.local, "--refine-local", config=src("refine.local"))
+    check_finite(r.simulator_options, "--refine-simulator-option")
+    try:
+        options = resolve_options(spec)
+    except OptionError:
+        raise
+    except ConfigError as exc:
+        raise OptionError(str(exc)) from None
+    if options.get("surrogate") is None and r.given():
+        given = r.given()[0]
+        raise OptionError(f"refine {given} (--refine-{given.replace('_', '-')}): refinement needs a surrogate-based "
+                          "calibration (--surrogate)")
+    try:
+        calibrator = make_calibrator(name, seed=0 if spec.seed is None else int(spec.seed),
+                                     parameter_space=spec.parameter_space, options=options)
+    except StrategyError as exc:
+        named = [k for k in spec.config_options if re.search(rf"\b{re.escape(k)}\b", str(exc))]
+        where = f" ({', '.join(named)} set in config {Path(cfg).name})" if named else ""
+        raise OptionError(f"{exc}{where}") from None
+    for warning in calibrator.option_warnings():
+        log.warning("%s", warning)
+    return options, calibrator
 
 
 def make_calibrator(strategy: str, *, seed: int, parameter_space=None, options: Mapping[str, Any]):
@@ -347,20 +425,14 @@ def resolved_config(spec: CalibrationSpec, calibrator, refine: dict[str, Any] | 
 
 
 def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
-    """Run the calibration ``spec`` describes (see the module docstring): resolve its settings,
-    check the strategy against the region before any expensive work, calibrate (and refine), write
+    """Run the calibration ``spec`` describes (see the module docstring): check and resolve its
+    settings before any data is read (:func:`check_spec`), check the strategy against the region before any expensive work, calibrate (and refine), write
     the result and its run configuration when ``spec.out`` is set."""
     from .region import Region
     from .selection import split_message, split_region
 
-    options = resolve_options(spec)
-    if options.get("surrogate") is None and spec.refine.given():
-        given = spec.refine.given()[0]
-        raise ConfigError(f"refine {given} (--refine-{given.replace('_', '-')}): refinement needs a surrogate-based "
-                          "calibration (--surrogate)")
+    options, calibrator = check_spec(spec)
     _check_outputs(spec, options)
-    seed = 0 if spec.seed is None else int(spec.seed)
-    calibrator = make_calibrator(spec.strategy, seed=seed, parameter_space=spec.parameter_space, options=options)
     opened = not isinstance(spec.region, Region)
     full = Region.open(spec.region, max_memory_gb=spec.max_memory_gb) if opened else spec.region  # lazily
     try:

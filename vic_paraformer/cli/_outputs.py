@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..outputs import check_output
+from ..outputs import MIN_FREE_BYTES, check_output
 
 
 def add_overwrite(p: argparse.ArgumentParser) -> None:
@@ -15,12 +15,14 @@ def add_overwrite(p: argparse.ArgumentParser) -> None:
 
 
 def guard(args: argparse.Namespace, path, kind: str, *, option: str = "--out", required: bool = True,
-          **inputs: str | os.PathLike | None):
+          need_bytes: int | None = None, what: str = "", **inputs: str | os.PathLike | None):
     """Check one output of a command before any work (see :func:`vic_paraformer.outputs.check_output`).
 
     ``inputs`` are given as keyword arguments named after their options (``region=args.region`` is
-    reported as ``--region``).
+    reported as ``--region``). ``need_bytes``: the output's estimated size where the command knows
+    it before any work (:func:`vic_paraformer.outputs.estimate_bytes`; ``what`` says what it counts).
     """
     named = {"--" + k.rstrip("_").replace("_", "-"): v for k, v in inputs.items()}
+    extra = {} if need_bytes is None else {"need_bytes": max(int(need_bytes), MIN_FREE_BYTES), "what": what}
     return check_output(path, kind=kind, option=option, inputs=named, required=required,
-                        overwrite=bool(getattr(args, "overwrite", False)))
+                        overwrite=bool(getattr(args, "overwrite", False)), **extra)

@@ -11,11 +11,13 @@ import argparse
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..config import load_command_config, run_config_path, write_run_config
+from ..config import OptionError, load_command_config, non_finite, run_config_path, write_run_config
+from ..optioncheck import origin
 
 #: Namespace entries that are not settings of a run.
 _INTERNAL = {"func", "config", "help", "overwrite", "command", "surrogate_command", "vic_command", "_parser",
-             "debug", "quiet"}
+             "debug", "quiet", "_prog", "check",
+             "_from_config"}
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -30,16 +32,57 @@ def _dests(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def apply_config(args: argparse.Namespace, path_keys: Iterable[str] = ()) -> argparse.Namespace:
-    """``args`` with every setting of ``args.config`` that the command line left at its default."""
+    """``args`` with every setting of ``args.config`` that the command line left at its default.
+
+    Each setting taken from the file passes the check its option has on the command line (type,
+    range, choices; NaN and infinities refused): a value that fails is an OptionError naming the
+    option and the file. The names taken from the file are kept in ``args._from_config``.
+    """
     parser = getattr(args, "_parser", None)
     if not getattr(args, "config", None) or parser is None:
         return args
     dests = _dests(parser)
     data = load_command_config(args.config, dests, path_keys)
+    actions = {a.dest: a for a in parser._actions}
+    taken = set(getattr(args, "_from_config", ()) or ())
     for key, value in data.items():
-        if getattr(args, key, None) == parser.get_default(key):
-            setattr(args, key, value)
+        if key in taken or getattr(args, key, None) == parser.get_default(key):
+            setattr(args, key, _checked(actions[key], value, args.config))
+            taken.add(key)
+    args._from_config = sorted(taken)
     return args
+
+
+def _checked(action: argparse.Action, value: Any, config: str) -> Any:
+    """``value`` of ``action``'s option from the file ``config``, checked as the command line checks it."""
+    flag = action.option_strings[-1] if action.option_strings else action.dest
+    where = origin(config)
+    if value is None:
+        return None
+    if non_finite(value):
+        raise OptionError(f"{flag} {value!r}{where}: expected a finite number")
+    if action.nargs == 0:  # a switch (--per-cell, --keep-runs)
+        if not isinstance(value, bool):
+            raise OptionError(f"{flag} {value!r}{where}: expected true or false")
+        return value
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if action.nargs not in (None, "?") and not isinstance(value, (list, tuple)):
+        raise OptionError(f"{flag} {value!r}{where}: expected a list of values")
+    if isinstance(action.nargs, int) and len(items) != action.nargs:
+        raise OptionError(f"{flag} {value!r}{where}: expected {action.nargs} values")
+    out = []
+    for item in items:
+        if action.type is not None and not isinstance(item, (dict, list)):
+            try:
+                item = action.type(str(item))
+            except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+                raise OptionError(f"{flag}{where}: {exc}") from None
+        if action.choices is not None and item not in action.choices:
+            raise OptionError(f"{flag} {item!r}{where}: expected one of {', '.join(map(str, action.choices))}")
+        out.append(item)
+    if isinstance(value, tuple):
+        return tuple(out)
+    return out if isinstance(value, list) else out[0]
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 
+from ._types import non_negative_int
 from ..workflow import with_spinup as _with_spinup
 
 
 def add_spinup_argument(p: argparse.ArgumentParser, default_text: str = "1 for vic, 0 for waterbalance") -> None:
-    p.add_argument("--spinup-years", type=int, default=None, metavar="N",
+    p.add_argument("--spinup-years", type=non_negative_int, default=None, metavar="N",
                    help=f"repeat the first year N times before every simulator run (default: {default_text})")
 
 

@@ -48,6 +48,11 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def finite_float(text: str) -> float:
+    """A finite number (NaN and infinities refused)."""
+    return _number(text, float, "a finite number")
+
+
 def date(text: str) -> str:
     """A calendar date (YYYY-MM-DD), returned as given."""
     import pandas as pd

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..config import ConfigError
+from ..config import OptionError
+from ._types import positive_float, positive_int
 
 #: The flags, named as the simulator options they set.
 VIC_FLAGS = ("exe", "mpi_procs", "timeout", "workdir", "keep_runs")
@@ -24,10 +25,10 @@ def add_vic_options(p: argparse.ArgumentParser, *, workers: bool = True, keep_ru
     """Add the shared VIC options to ``p``."""
     g = p.add_argument_group("VIC runs (with --simulator vic)")
     if workers:
-        g.add_argument("--workers", type=int, default=None, help=workers_help)
+        g.add_argument("--workers", type=positive_int, default=None, help=workers_help)
     g.add_argument("--exe", help="vic_image.exe (default: $VIC_IMAGE_EXE, then PATH)")
-    g.add_argument("--mpi-procs", type=int, default=None, help="run each VIC process under mpiexec -n N")
-    g.add_argument("--timeout", type=float, default=None, help="seconds one VIC run may take before it is killed "
+    g.add_argument("--mpi-procs", type=positive_int, default=None, help="run each VIC process under mpiexec -n N")
+    g.add_argument("--timeout", type=positive_float, default=None, help="seconds one VIC run may take before it is killed "
                                                                "(default 3600)")
     g.add_argument("--workdir", help="folder for VIC run directories (default: system temp)")
     if keep_runs:
@@ -43,7 +44,7 @@ def vic_simulator_options(args: argparse.Namespace, simulator: str | None, *, pr
     if not set(VIC_FLAGS) <= set(accepted):
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ConfigError(f"{flags} only apply to --simulator vic (or another simulator that takes these run "
+            raise OptionError(f"{flags} only apply to --simulator vic (or another simulator that takes these run "
                               f"options; the simulator here is {simulator!r})")
         return {}
     if given.get("workdir") is not None:
@@ -51,9 +52,9 @@ def vic_simulator_options(args: argparse.Namespace, simulator: str | None, *, pr
 
         given["workdir"] = str(Path(given["workdir"]).expanduser().resolve())
     if given.get("mpi_procs") is not None and given["mpi_procs"] < 1:
-        raise ConfigError(f"--mpi-procs must be >= 1, got {given['mpi_procs']}")
+        raise OptionError(f"--mpi-procs must be >= 1, got {given['mpi_procs']}")
     if given.get("timeout") is not None and given["timeout"] <= 0:
-        raise ConfigError(f"--timeout must be > 0 seconds, got {given['timeout']}")
+        raise OptionError(f"--timeout must be > 0 seconds, got {given['timeout']}")
     if progress is not None and "progress" in accepted:
         given["progress"] = bool(progress)
     return given
@@ -63,5 +64,5 @@ def workers(args: argparse.Namespace, default: int = 1) -> int:
     n = getattr(args, "workers", None)
     n = default if n is None else int(n)
     if n < 1:
-        raise ConfigError(f"--workers must be >= 1, got {n}")
+        raise OptionError(f"--workers must be >= 1, got {n}")
     return n

@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 
+from ._checks import SAMPLES_HELP, check_benchmark
 from ._outputs import guard
 from ._runconfig import add_config_argument, apply_config, write_settings
 from ._types import positive_int
@@ -41,28 +42,18 @@ def register(sub) -> None:
                                     "VIC runs at once)")
     add_spinup_argument(p)
     p.add_argument("--surrogate-samples", type=positive_int, default=None,
-                   help="parameter samples per cell for the surrogate's simulator runs (default: the preset's)")
+                   help="parameter samples per cell for the surrogate's simulator runs (default: the preset's; "
+                        + SAMPLES_HELP + ")")
     add_config_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, check=lambda args: check_benchmark(apply_config(args, BENCHMARK_PATHS)))
 
 
 def run(args: argparse.Namespace) -> int:
     from ..benchmark import BenchmarkConfig, run_benchmark
-    from ..config import ConfigError
     from ..region import Region
 
     args = apply_config(args, BENCHMARK_PATHS)
-    if not args.out:
-        raise ConfigError("--out is required (or 'out' in --config)")
     guard(args, args.out, "directory", region=args.region)
-    if args.strategies:
-        from ..errors import StrategyError
-        from ..registry import strategies as installed
-
-        unknown = [n for n in args.strategies if n not in installed()]
-        if unknown:
-            raise StrategyError(f"--strategies: unknown {', '.join(map(repr, unknown))}; installed: "
-                                f"{', '.join(installed())}")
     overrides = {"simulator": args.simulator, "difficulty": args.difficulty}
     if args.strategies:
         overrides["strategies"] = args.strategies

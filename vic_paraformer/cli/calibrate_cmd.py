@@ -37,13 +37,13 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..config import ConfigError, load_config, parse_options
+from ..config import OptionError, parse_options
 from ..errors import StrategyError
 from ..workflow import DEFAULT_THREADS
 from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument
 from ._split import add_split_arguments
-from ._types import positive_float
+from ._types import non_negative_int, positive_float, positive_int
 from ._vic_options import add_vic_options, vic_simulator_options
 
 log = logging.getLogger("vic_paraformer.cli")
@@ -61,7 +61,7 @@ def register(sub) -> None:
     p.add_argument("--strategy", help="registered strategy name (sceua, paraformer_z, ...)")
     p.add_argument("--surrogate", help="surrogate checkpoint (strategy option 'surrogate')")
     p.add_argument("--config", help="YAML/JSON file with region, strategy, seed, surrogate, out, options ...")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: the config's, else 0)")
+    p.add_argument("--seed", type=non_negative_int, default=None, help="random seed (default: the config's, else 0)")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy option, repeatable; values parsed as YAML (3, 0.5, true, null, text)")
     p.add_argument("--parameter-space", default=None, help="parameter preset: vic (default) or paper")
@@ -73,7 +73,7 @@ def register(sub) -> None:
                    help="memory budget of the region: opened lazily and read in cell chunks that fit it (default "
                         "1 GB; the DL strategies read only the training cells' data and give every cell its "
                         "parameters chunk by chunk, --apply processes chunk by chunk); results do not depend on it")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help=f"torch CPU threads of a DL strategy (strategy option 'threads'; default {DEFAULT_THREADS}, "
                         "fastest on shared cores)")
     p.add_argument("--obs-operator", default=None, metavar="NAME",
@@ -90,10 +90,10 @@ def register(sub) -> None:
     add_spinup_argument(p, "1 when a strategy runs the vic simulator, else 0; only for strategies with a "
                            "'simulator' option")
     r = p.add_argument_group("refinement against the simulator (with --surrogate)")
-    r.add_argument("--refine-rounds", type=int, default=None, metavar="N",
+    r.add_argument("--refine-rounds", type=non_negative_int, default=None, metavar="N",
                    help="refinement rounds after the calibration (default: 2 for a surrogate of vic when VIC is found, "
                         "else 0; 0 turns it off)")
-    r.add_argument("--refine-local", type=int, default=None, metavar="N",
+    r.add_argument("--refine-local", type=non_negative_int, default=None, metavar="N",
                    help="simulator runs around the calibrated parameters per round (default 8)")
     r.add_argument("--refine-store", default=None, metavar="DIR",
                    help="the surrogate's training store: replayed while fine-tuning, refinement runs appended to it")
@@ -118,14 +118,13 @@ def spec_from_args(args: argparse.Namespace):
         value = getattr(args, flag, None)
         if value is not None:
             if flag in options and options[flag] != value:
-                raise ConfigError(f"{flag} given both as --{flag.replace('_', '-')} and --option {flag}=...")
+                raise OptionError(f"{flag} given both as --{flag.replace('_', '-')} and --option {flag}=...")
             options[flag] = value
     if args.workers is not None:
-        if args.workers < 1:
-            raise ConfigError(f"--workers must be >= 1, got {args.workers}")
         options["n_workers"] = args.workers
     refine = {"rounds": args.refine_rounds, "local": args.refine_local, "store": args.refine_store,
-              "dir": args.refine_dir, "simulator_options": parse_options(args.refine_simulator_option)}
+              "dir": args.refine_dir,
+              "simulator_options": parse_options(args.refine_simulator_option, flag="--refine-simulator-option")}
     spec = CalibrationSpec.from_config(
         args.config, options=options, refine=refine, region=args.region, strategy=args.strategy, seed=args.seed,
         surrogate=args.surrogate, out=args.out, model_out=args.model_out, parameter_space=args.parameter_space,
@@ -136,9 +135,9 @@ def spec_from_args(args: argparse.Namespace):
         spec.options["simulator_options"] = {**dict(spec.options.get("simulator_options") or {}), **run_options}
     spec.overwrite = bool(getattr(args, "overwrite", False))
     if not spec.region:
-        raise ConfigError("--region is required (or 'region' in --config)")
+        raise OptionError("--region is required (or 'region' in --config)")
     if not spec.out:
-        raise ConfigError("--out is required (or 'out' in --config)")
+        raise OptionError("--out is required (or 'out' in --config)")
     return spec
 
 
@@ -159,11 +158,11 @@ def _run_apply(args: argparse.Namespace) -> int:
 
     if (args.strategy or args.surrogate or args.option or args.config or args.model_out or args.train_period
             or args.test_period or args.train_cells):
-        raise ConfigError("--apply takes only --region, --out, --device, --threads and --max-memory (the model fixes "
+        raise OptionError("--apply takes only --region, --out, --device, --threads and --max-memory (the model fixes "
                           "the strategy and options)")
     for name in ("region", "out"):
         if not getattr(args, name):
-            raise ConfigError(f"--{name} is required")
+            raise OptionError(f"--{name} is required")
     guard(args, args.out, "result", region=args.region, apply=args.apply)
     if not Path(args.apply).exists():
         raise StrategyError(f"{args.apply}: model file not found")

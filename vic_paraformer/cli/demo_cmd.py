@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ._outputs import guard
+from ._types import non_negative_int
 
 
 def register(sub) -> None:
@@ -17,7 +18,7 @@ def register(sub) -> None:
                                    "DAS-S4 cells, evaluate both with the simulator on the test year (trained and "
                                    "untrained cells) and write a report with figures.")
     p.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the region and every model")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed of the region and every model")
     p.set_defaults(func=run)
 
 

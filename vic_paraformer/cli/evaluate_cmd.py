@@ -26,7 +26,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..config import ConfigError, parse_options
+from ..config import parse_options
+from ._checks import check_evaluate
 from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument, with_spinup
 from ._types import positive_float
@@ -58,7 +59,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="metrics JSON to write")
     add_overwrite(p)
     add_vic_options(p, workers=False)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, check=check_evaluate)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics = evaluate(region, result, simulator=args.simulator, period=period,
                            variables=tuple(args.variables),
-                           simulator_options=with_spinup({**parse_options(args.simulator_option),
+                           simulator_options=with_spinup({**parse_options(args.simulator_option, flag="--simulator-option"),
                                                           **vic_simulator_options(args, args.simulator)},
                                                          args, args.simulator),
                            baseline=not args.no_baseline)

@@ -18,7 +18,7 @@ from typing import Sequence
 
 from .. import __version__
 from .._procs import Terminated, kill_children, raise_terminated
-from ..errors import VicParaformerError
+from ..errors import OptionError, VicParaformerError
 
 # Sub-command modules, in the order they appear in --help.
 COMMAND_MODULES = (
@@ -61,7 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # sub-command not shipped in this build
             raise
         mod.register(sub)
+    _record_prog(parser)
     return parser
+
+
+def _record_prog(parser: argparse.ArgumentParser) -> None:
+    """Give every sub-command's namespace its ``_prog`` ("vic-paraformer surrogate train"), the name
+    usage errors found after parsing are reported under."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.set_defaults(_prog=child.prog)
+                _record_prog(child)
+
+
+def usage_error(args: argparse.Namespace, message: str) -> int:
+    """Print ``message`` as argparse prints a usage error (one line) and return its exit status, 2."""
+    prog = getattr(args, "_prog", None) or "vic-paraformer"
+    hint = "" if "(see " in message else f" (see '{prog} --help')"
+    print(f"{prog}: error: {message}{hint}", file=sys.stderr)
+    return 2
 
 
 def _setup_logging(debug: bool, quiet: bool) -> None:
@@ -82,6 +101,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from ..provenance import command_line
     from ..progress import progress_default
 
+    check = getattr(args, "check", None)
+    if check is not None:  # the command's option checks (vic_paraformer.cli._checks): before any work
+        check(args)
     with logging_redirect_tqdm(loggers=[logging.getLogger("vic_paraformer")]), progress_default(True), \
             command_line(["vic-paraformer", *argv]):
         return int(args.func(args) or 0)
@@ -115,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
         return 141
+    except OptionError as exc:  # an invalid option value or combination: a usage error, as argparse's
+        if args.debug:
+            raise
+        return usage_error(args, str(exc).replace("\n", " ").strip() or type(exc).__name__)
     except (VicParaformerError, FileNotFoundError, PermissionError, ValueError) as exc:
         if args.debug:
             raise

@@ -25,7 +25,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import ConfigError, parse_options
+from ..config import parse_options
+from ._checks import check_refine
 from ._outputs import guard
 from ._runconfig import add_config_argument, apply_config, write_settings
 from ._spinup import add_spinup_argument, with_spinup
@@ -56,7 +57,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--out-dir", help="folder for every round's result, the log and config.yaml; required")
     add_config_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, check=lambda args: check_refine(apply_config(args, REFINE_PATHS)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,9 +66,6 @@ def run(args: argparse.Namespace) -> int:
     from ..surrogate.resolve import load_surrogate_cached
 
     args = apply_config(args, REFINE_PATHS)
-    for key in ("region", "strategy", "surrogate", "out_dir"):
-        if not getattr(args, key):
-            raise ConfigError(f"--{key.replace('_', '-')} is required (or '{key}' in --config)")
     out = Path(args.out_dir)
     guard(args, out, "directory", option="--out-dir", region=args.region, surrogate=args.surrogate, store=args.store,
           config=args.config)

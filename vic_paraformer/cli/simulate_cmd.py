@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..config import parse_options
 from ..errors import ParameterError
+from ._checks import check_simulate
 from ._outputs import add_overwrite, guard
 from ._types import positive_int
 
@@ -45,20 +47,7 @@ def register(sub) -> None:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local")
     p.add_argument("--chunk-size", type=positive_int, default=None, help="max (sample, cell) series per chunk")
     add_overwrite(p)
-    p.set_defaults(func=run)
-
-
-def parse_options(pairs: list[str]) -> dict:
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as YAML)."""
-    import yaml
-
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--option expects KEY=VALUE, got {pair!r}")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
-    return out
+    p.set_defaults(func=run, check=check_simulate)
 
 
 def load_params(region: Region, spec: str) -> tuple[Region, xr.Dataset]:
@@ -114,7 +103,16 @@ def run(args: argparse.Namespace) -> int:
     from ..ensemble import EnsembleRunner
     from ..region import Region
 
-    guard(args, args.out, "simulation", region=args.region, params=None if args.params == "true" else args.params)
+    from ..outputs import estimate_bytes, netcdf_dims
+    from ..simulators.base import OUTPUT_VARS
+
+    dims = netcdf_dims(args.region)  # the header only: the size of the output, before any work
+    need = what = None
+    if "cell" in dims and "time" in dims:
+        need = estimate_bytes(dims["cell"] * dims["time"] * len(OUTPUT_VARS))
+        what = f"{dims['cell']} cells x {dims['time']} days x {len(OUTPUT_VARS)} variables, 8 bytes each"
+    guard(args, args.out, "simulation", region=args.region, params=None if args.params == "true" else args.params,
+          need_bytes=need, what=what or "")
     region = Region.open(args.region)
     region, params = load_params(region, args.params)
     options = parse_options(args.option)

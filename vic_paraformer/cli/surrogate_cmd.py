@@ -9,11 +9,12 @@ import os
 from pathlib import Path
 
 from ..outputs import guarded_replace
+from ._checks import SAMPLES_HELP, check_surrogate_evaluate, check_surrogate_train
 from ._outputs import add_overwrite, guard
 from ._runconfig import add_config_argument, apply_config, write_settings
 from ._spinup import add_spinup_argument, with_spinup
 from ._split import add_split_arguments
-from ._types import non_negative_int, positive_float, positive_int
+from ._types import finite_float, non_negative_int, positive_float, positive_int
 
 log = logging.getLogger("vic_paraformer.cli")
 #: Settings of ``surrogate train`` that are paths (relative ones in a --config file are relative to it).
@@ -30,7 +31,7 @@ def register(sub) -> None:
     t.add_argument("--region", default=None, help="region netCDF (vic_paraformer Region)")
     t.add_argument("--simulator", default="waterbalance", help="simulator to imitate (default: waterbalance)")
     add_spinup_argument(t)
-    t.add_argument("--samples", type=positive_int, default=None, help="parameter samples per cell (default: preset)")
+    t.add_argument("--samples", type=positive_int, default=None, help="parameter samples per cell (default: the preset's; " + SAMPLES_HELP + ")")
     t.add_argument("--out", default=None, help="checkpoint file to write (.pt); its run configuration goes to "
                                              "NAME.config.yaml beside it")
     t.add_argument("--preset", default="demo", help="settings preset: test, demo (default) or benchmark")
@@ -41,10 +42,10 @@ def register(sub) -> None:
                    help="stop training once this many seconds are spent (opt-in: the result then depends on "
                         "the machine's load; presets budget in epochs)")
     t.add_argument("--per-cell", action="store_true", help="independent parameter samples per cell (default: shared)")
-    t.add_argument("--anchor-share", type=float, default=None, metavar="F",
+    t.add_argument("--anchor-share", type=finite_float, default=None, metavar="F",
                    help="share of the samples that are the region's default parameters and draws around them, the "
                         "rest a Latin hypercube (default 0.2; 0: a pure hypercube)")
-    t.add_argument("--anchor-sd", type=float, default=None, metavar="SD",
+    t.add_argument("--anchor-sd", type=finite_float, default=None, metavar="SD",
                    help="spread of the draws around the default parameters, normalised units (default 0.1)")
     t.add_argument("--parameter-space", default=None, help="parameter preset (vic or paper)")
     t.add_argument("--store", default=None, help="folder for the simulator runs (resumable; default: temporary)")
@@ -63,34 +64,31 @@ def register(sub) -> None:
     add_vic_options(t, workers_help="simulator processes for the training runs (default 1; more for the vic "
                                     "simulator: one VIC run per parameter set and worker)")
     add_config_argument(t)
-    t.set_defaults(func=run_train)
+    t.set_defaults(func=run_train, check=lambda args: check_surrogate_train(apply_config(args, SURROGATE_PATHS)))
     e = ss.add_parser("evaluate", help="accuracy of a surrogate against its simulator")
     e.add_argument("--surrogate", required=True, help="checkpoint written by 'surrogate train'")
     e.add_argument("--region", required=True, help="region netCDF")
     e.add_argument("--simulator", default=None, help="simulator to compare with (default: the one it imitates)")
     e.add_argument("--samples", type=positive_int, default=4, help="fresh parameter samples per cell (default 4)")
     e.add_argument("--out", default=None, help="folder for metrics.json, scores.nc, timeseries.png, nse_cdf.png")
-    e.add_argument("--seed", type=int, default=0, help="random seed of the fresh parameter samples (default 0)")
-    e.add_argument("--max-memory", type=float, default=1.0, metavar="GB",
+    e.add_argument("--seed", type=non_negative_int, default=0, help="random seed of the fresh parameter samples (default 0)")
+    e.add_argument("--max-memory", type=positive_float, default=1.0, metavar="GB",
                    help="memory budget: the region is read, simulated and scored in cell chunks that fit it "
                         "(default 1 GB)")
-    e.set_defaults(func=run_evaluate)
+    e.set_defaults(func=run_evaluate, check=check_surrogate_evaluate)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..config import ConfigError
     from ..region import Region
     from ..surrogate import train_surrogate
     from ._split import split_message, split_region
 
     args = apply_config(args, SURROGATE_PATHS)
-    for key in ("region", "out"):
-        if not getattr(args, key):
-            raise ConfigError(f"--{key} is required (or '{key}' in --config)")
 
     guard(args, args.out, "surrogate", region=args.region)
-    guard(args, args.store, "directory", option="--store", required=False, region=args.region)
+    guard(args, args.store, "directory", option="--store", required=False, region=args.region,
+          **_store_size(args))
     full = Region.open(args.region, chunks=4096) if args.max_cells else Region.open(args.region)
     region, split = split_region(full, args.train_period, args.test_period, args.train_cells, subset=True)
     log.info(split_message(full, region, split, subset=True))
@@ -124,6 +122,21 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"{sur!r}\nbest epoch {best + 1} of {len(hist.get('val_loss', []))}: validation MSE {val:.4f} (standardised); "
           f"{sur.info.get('total_seconds', 0):.1f} s in all\nwritten {args.out}")
     return 0
+
+
+def _store_size(args: argparse.Namespace) -> dict:
+    """The estimated size of the training runs ``--store`` receives (cells x samples x days x sm and et,
+    4 bytes each), from the region file's header; {} when it cannot be read (reported later)."""
+    from ..outputs import estimate_bytes, netcdf_dims
+    from ..surrogate.train import SURROGATE_PRESETS
+
+    dims = netcdf_dims(args.region)
+    if not args.store or "cell" not in dims or "time" not in dims:
+        return {}
+    cells = min(dims["cell"], args.max_cells or dims["cell"])
+    samples = args.samples or SURROGATE_PRESETS[args.preset]["n_samples"]
+    return {"need_bytes": estimate_bytes(cells * samples * dims["time"] * 2, 4),
+            "what": f"{cells} cells x {samples} samples x {dims['time']} days x 2 variables, 4 bytes each"}
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

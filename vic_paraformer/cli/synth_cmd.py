@@ -17,8 +17,14 @@ import argparse
 import time
 
 
+from ._checks import check_synth
 from ._outputs import add_overwrite, guard
-from ._types import date, non_negative_float, positive_float, positive_int
+from ._types import date, finite_float, non_negative_float, non_negative_int, positive_float, positive_int
+
+
+#: Daily series per cell of a synthetic region (7 forcing, obs_sm, obs_et, train_cell mask and the
+#: true run's sm and et): the size estimate of ``--out`` counts them at 8 bytes a value.
+SERIES_PER_CELL = 12
 
 
 def register(sub) -> None:
@@ -30,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--ny", type=positive_int, default=8, help="grid rows (default 8)")
     p.add_argument("--nx", type=positive_int, default=8, help="grid columns (default 8)")
     p.add_argument("--years", type=positive_float, default=3, help="length in years (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--start", type=date, default="2015-04-01", help="first day (default 2015-04-01)")
     p.add_argument("--obs-interval", type=int, nargs=2, default=(2, 3), metavar=("MIN", "MAX"),
                    help="days between soil-moisture observations (default 2 3)")
@@ -43,22 +49,26 @@ def register(sub) -> None:
                         "white noise; realistic: an unknown observation operator, forcing error, a truth the "
                         "attributes do not fully explain, noisy attributes and ET at a few tower-like cells "
                         "(numbers in vic_paraformer.synthetic)")
-    p.add_argument("--train-k", type=int, default=None, metavar="K",
+    p.add_argument("--train-k", type=positive_int, default=None, metavar="K",
                    help="mark the DAS-SK training cells (one per K x K block, Region.spatial_split) in train_cell "
                         "(default: every observed cell trains)")
-    p.add_argument("--lat", type=float, default=35.0, help="grid centre latitude (default 35.0)")
-    p.add_argument("--lon", type=float, default=-98.0, help="grid centre longitude (default -98.0)")
+    p.add_argument("--lat", type=finite_float, default=35.0, help="grid centre latitude (default 35.0)")
+    p.add_argument("--lon", type=finite_float, default=-98.0, help="grid centre longitude (default -98.0)")
     p.add_argument("--max-memory", type=positive_float, default=1.0, metavar="GB",
                    help="memory budget of the time series: generated and written in chunks of cells that fit "
                         "(default 1; the values do not depend on it)")
     add_overwrite(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, check=check_synth)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..synthetic import write_synthetic_region
 
-    guard(args, args.out, "region")
+    from ..outputs import estimate_bytes
+
+    cells, days = args.ny * args.nx, int(round(args.years * 365.25))
+    guard(args, args.out, "region", need_bytes=estimate_bytes(cells * days * SERIES_PER_CELL),
+          what=f"{cells} cells x {days} days x {SERIES_PER_CELL} series, 8 bytes each")
     t0 = time.perf_counter()
     s = write_synthetic_region(args.out, ny=args.ny, nx=args.nx, years=args.years, seed=args.seed, start=args.start,
                                obs_interval=tuple(args.obs_interval), sm_noise=args.sm_noise, et_noise=args.et_noise,

@@ -26,8 +26,9 @@ from pathlib import Path
 from ..errors import VICError
 from ._spinup import add_spinup_argument, spinup_years
 from ._text import plain_text
+from ._checks import check_vic, expt_layers as _layers
 from ._outputs import add_overwrite, guard
-from ._types import positive_float, positive_int
+from ._types import date, non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def _variables(items) -> dict[str, str]:
@@ -43,8 +44,8 @@ def _variables(items) -> dict[str, str]:
 def _add_setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--global", dest="global_file", required=True, help="VIC global parameter file")
     p.add_argument("--var", action="append", metavar="NAME=VALUE", help="value for ${NAME} in the global file")
-    p.add_argument("--start", help="first day of the run (default: the global file's start)")
-    p.add_argument("--end", help="last day (default: the global file's end)")
+    p.add_argument("--start", type=date, help="first day of the run (default: the global file's start)")
+    p.add_argument("--end", type=date, help="last day (default: the global file's end)")
 
 
 def _add_vic(p: argparse.ArgumentParser) -> None:
@@ -55,16 +56,6 @@ def _add_vic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
     p.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
     add_spinup_argument(p, "1, the vic simulator's default_spinup_years")
-
-
-def _layers(text: str) -> tuple[int, ...]:
-    try:
-        layers = tuple(int(x) - 1 for x in text.split(",") if x.strip())
-    except ValueError:
-        raise VICError(f"--expt-layers {text!r}: expected 1-based layer numbers like 1 or 1,2,3") from None
-    if not layers or min(layers) < 0:
-        raise VICError(f"--expt-layers {text!r}: expected 1-based layer numbers like 1 or 1,2,3")
-    return layers
 
 
 def _sim_options(args) -> dict:
@@ -89,7 +80,7 @@ def register(sub) -> None:
     q.add_argument("--obs", help="observations (netCDF or CSV with obs_sm / obs_et)")
     _add_allow(q, "parameter-file values")
     add_overwrite(q)
-    q.set_defaults(func=run_import)
+    q.set_defaults(func=run_import, check=check_vic)
 
     q = vsub.add_parser("write-params", help="write a VIC parameter file with calibrated values")
     q.add_argument("--template", required=True, help="the VIC parameter file to copy (not modified)")
@@ -99,7 +90,7 @@ def register(sub) -> None:
     q.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
     _add_allow(q, "values written")
     add_overwrite(q)
-    q.set_defaults(func=run_write_params)
+    q.set_defaults(func=run_write_params, check=check_vic)
 
     q = vsub.add_parser("run", help="run VIC on an imported setup and save daily outputs")
     _add_setup(q)
@@ -108,7 +99,7 @@ def register(sub) -> None:
     q.add_argument("--out", required=True, help="netCDF of daily outputs (sm, et, runoff, baseflow, dstorage)")
     _add_allow(q, "parameter-file values")
     add_overwrite(q)
-    q.set_defaults(func=run_run)
+    q.set_defaults(func=run_run, check=check_vic)
 
     q = vsub.add_parser("verify", help="VIC with calibrated vs original parameters, scored against observations")
     _add_setup(q)
@@ -116,11 +107,12 @@ def register(sub) -> None:
     q.add_argument("--result", required=True, help="calibration result netCDF")
     q.add_argument("--obs", required=True, help="observations (netCDF or CSV with obs_sm / obs_et)")
     q.add_argument("--out", required=True, help="report folder")
-    q.add_argument("--score-start", help="first day to score (default: the result's calibration period, then the "
+    q.add_argument("--score-start", type=date, help="first day to score (default: the result's calibration period, then the "
                                          "period after it, both reported)")
-    q.add_argument("--score-end", help="last day to score")
+    q.add_argument("--score-end", type=date, help="last day to score")
     _add_allow(q, "original parameter values")
-    q.set_defaults(func=run_verify)
+    q.set_defaults(func=run_verify, check=check_vic)
+
     q = vsub.add_parser("export", help="write a complete VIC setup (a VIC twin) from a Region",
                         description="Write domain, parameter, per-year forcing and global files (and the Region "
                                     "imported back, region.nc) so that 'vic import' of the setup returns the Region. "
@@ -137,14 +129,14 @@ def register(sub) -> None:
                    help="global-file option, repeatable (e.g. FULL_ENERGY=FALSE)")
     q.add_argument("--twin-observations", action="store_true",
                    help="run VIC with the true parameters and write observations (obs_sm, obs_et)")
-    q.add_argument("--sm-noise", type=float, default=0.01, help="obs_sm noise std, m3/m3 (default 0.01)")
-    q.add_argument("--et-noise", type=float, default=0.3, help="obs_et noise std, mm/day (default 0.3)")
+    q.add_argument("--sm-noise", type=non_negative_float, default=0.01, help="obs_sm noise std, m3/m3 (default 0.01)")
+    q.add_argument("--et-noise", type=non_negative_float, default=0.3, help="obs_et noise std, mm/day (default 0.3)")
     q.add_argument("--obs-interval", type=int, nargs=2, default=(2, 3), metavar=("MIN", "MAX"),
                    help="days between soil-moisture observations (default 2 3)")
-    q.add_argument("--seed", type=int, default=0, help="seed of the observation noise (default 0)")
+    q.add_argument("--seed", type=non_negative_int, default=0, help="seed of the observation noise (default 0)")
     _add_allow(q, "parameter values written")
     _add_vic(q)
-    q.set_defaults(func=run_export)
+    q.set_defaults(func=run_export, check=check_vic)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 

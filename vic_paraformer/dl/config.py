@@ -122,6 +122,15 @@ def _positive_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
 
 
+def _in(v, low: float, high: float, *, high_open: bool = True, low_open: bool = False) -> bool:
+    """``v`` is a finite number in the interval (text that reads as one counts; NaN never does)."""
+    try:
+        x = float(v) if not isinstance(v, bool) else float("nan")
+    except (TypeError, ValueError):
+        return False
+    return (x > low if low_open else x >= low) and (x < high if high_open else x <= high)
+
+
 @dataclass
 class TrainConfig:
     """Everything :func:`~vic_paraformer.dl.trainer.train` needs besides the data and the surrogate.
@@ -192,16 +201,18 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
                         f"got {o['val_scheme']!r}")
     if not _positive_int(o["val_block_days"]):
         problems.append(f"val_block_days must be a positive integer, got {o['val_block_days']!r}")
-    if not 0.0 <= float(o["val_fraction"]) < 0.9:
+    if not _in(o["val_fraction"], 0.0, 0.9):
         problems.append(f"val_fraction must be in [0, 0.9), got {o['val_fraction']!r}")
-    if not 0.0 <= float(o["dropout"]) < 1.0:
+    if not _in(o["dropout"], 0.0, 1.0):
         problems.append(f"dropout must be in [0, 1), got {o['dropout']!r}")
     if o["threads"] is not None and not _positive_int(o["threads"]):
         problems.append(f"threads must be a positive integer or None, got {o['threads']!r}")
-    if float(o["lr"]) <= 0:
-        problems.append(f"lr must be > 0, got {o['lr']!r}")
+    if not _in(o["lr"], 0.0, float("inf"), low_open=True):
+        problems.append(f"lr must be a finite number > 0, got {o['lr']!r}")
+    if not _in(o["weight_decay"], 0.0, float("inf")):
+        problems.append(f"weight_decay must be a finite number >= 0, got {o['weight_decay']!r}")
     if uses_series:
-        if not 0.0 <= float(o["z_dropout"]) < 1.0:
+        if not _in(o["z_dropout"], 0.0, 1.0):
             problems.append(f"z_dropout must be in [0, 1), got {o['z_dropout']!r}")
         if not _positive_int(o["param_windows"]):
             problems.append(f"param_windows must be >= 1, got {o['param_windows']!r}")

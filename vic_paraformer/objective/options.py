@@ -81,8 +81,8 @@ def _non_negative(name: str) -> Callable[[Any], float]:
             number = float(value) if not isinstance(value, bool) else None
         except (TypeError, ValueError):
             number = None
-        if number is None or not number >= 0:
-            raise ObjectiveError(f"{name} must be a number >= 0, got {value!r}")
+        if number is None or not 0 <= number < float("inf"):
+            raise ObjectiveError(f"{name} must be a finite number >= 0, got {value!r}")
         return number
     return check
 

@@ -58,9 +58,23 @@ class SCEUACalibrator(SpotpyCellCalibrator):
             problems.append(f"kstop must be a positive integer, got {kstop!r}")
         for key in ("pcento", "peps"):
             v = self.options.get(key)
-            if not isinstance(v, (int, float)) or v < 0:
-                problems.append(f"{key} must be a non-negative number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf"):
+                problems.append(f"{key} must be a finite number >= 0, got {v!r}")
         return problems
+
+    def option_warnings(self) -> list[str]:
+        """A budget that ends in the random initial population (``repetitions`` <= ``ngs`` x (2 n + 1)
+        for n parameters: no complex ever evolves), and a single complex (nothing to shuffle)."""
+        out = super().option_warnings()
+        ngs, reps = self.options.get("ngs"), self.options.get("repetitions")
+        population = int(ngs) * (2 * self.parameter_space.n + 1)
+        if int(reps) <= population:
+            out.append(f"sceua: repetitions {reps} <= the initial population of ngs x (2 x "
+                       f"{self.parameter_space.n} + 1) = {population} runs: every cell ends with random samples, "
+                       f"no complex evolves (give more than {population} repetitions, or fewer complexes ngs)")
+        if int(ngs) == 1:
+            out.append("sceua: ngs 1 is a single complex: no shuffling between complexes, the search may stall")
+        return out
 
     def sample_kwargs(self) -> dict[str, Any]:
         o = self.options

@@ -167,7 +167,7 @@ class SpotpyCellCalibrator(Calibrator):
             reps = int(o.get("repetitions"))
             if reps < self.min_repetitions:
                 problems.append(f"repetitions must be >= {self.min_repetitions} for {self.name}, got {reps}")
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             problems.append(f"repetitions must be an integer, got {o.get('repetitions')!r}")
         nw = o.get("n_workers")
         if nw is not None and (not isinstance(nw, int) or nw < 1):
