@@ -90,6 +90,13 @@ def other_region(path: str | os.PathLike | None, what: str, made_for: str, given
     return error_cls(f"{head} was made for another region or grid: {made_for}; {given}")
 
 
+def names_list(names, limit: int = 6) -> str:
+    """``['a', 'b', ...]`` of at most ``limit`` names, then how many more there are (for long lists in messages)."""
+    names = [str(n) for n in names]
+    head = repr(names[:limit])
+    return head if len(names) <= limit else f"{head[:-1]}, ...] ({len(names) - limit} more)"
+
+
 def extent(lat, lon) -> str:
     """``"N cells at lat a..b, lon c..d"`` of points (for :func:`other_region`)."""
     import numpy as np
@@ -395,5 +402,5 @@ def load_torch(path: str | os.PathLike, kind: str, what: str, error_cls: type[Ex
 
 
 __all__ = ["FORMAT_ATTR", "FORMAT_VERSIONS", "READABLE_VERSIONS", "TORCH_FORMATS", "WRITER_ATTR", "check_input_file",
-           "check_version", "damaged", "extent", "kind_attributes", "load_torch", "not_this_kind", "open_netcdf",
+           "check_version", "damaged", "extent", "kind_attributes", "names_list", "load_torch", "not_this_kind", "open_netcdf",
            "other_region", "strip_kind_attributes", "truncation", "truncation_detail"]

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .._io import atomic_path
-from ..formats import FORMAT_VERSIONS, TORCH_FORMATS, load_torch, other_region
+from ..formats import FORMAT_VERSIONS, TORCH_FORMATS, load_torch, names_list, other_region
 from ..errors import StrategyError
 from ..parameters import ParameterSpace
 from ..provenance import library_versions
@@ -146,8 +146,9 @@ def _check_region(path: str | Path, model: DLModel, region: Region) -> None:
     src = f"region {region.source}" if region.source else "the region"
     missing = [n for n in norm.attribute_names if n not in region.attribute_names]
     if missing:
-        raise other_region(path, "DL model file", f"trained on attributes {list(norm.attribute_names)}",
-                           f"{src} has {region.attribute_names} (missing {missing})", StrategyError)
+        raise other_region(path, "DL model file", f"trained on attributes {names_list(norm.attribute_names)}",
+                           f"{src} has {names_list(region.attribute_names)} (missing {names_list(missing)})",
+                           StrategyError)
     lacking = [n for n in norm.forcing_names if n not in region.forcing_names]
     if model.uses_series and lacking:
         raise other_region(path, "DL model file", f"trained on forcing {list(norm.forcing_names)}",

@@ -33,7 +33,7 @@ import xarray as xr
 from torch import nn
 
 from .._io import to_plain
-from ..formats import FORMAT_VERSIONS, TORCH_FORMATS, check_version, load_torch, other_region
+from ..formats import FORMAT_VERSIONS, TORCH_FORMATS, check_version, load_torch, names_list, other_region
 from ..errors import SurrogateError
 from ..normalizer import LOG_FORCING, Normalizer
 from ..parameters import ParameterSpace
@@ -225,9 +225,10 @@ class Surrogate(nn.Module):
         missing = [n for n in self.attribute_names if n not in names]
         extra = [n for n in names if n not in self.attribute_names]
         if missing or extra:
-            raise other_region(self.source, "surrogate", f"trained on attributes {self.attribute_names}",
-                               f"{src} has {names} (missing {missing}, unexpected {extra}) {prints}. Train a "
-                               "surrogate on a region with these attributes.", SurrogateError)
+            raise other_region(self.source, "surrogate", f"trained on attributes {names_list(self.attribute_names)}",
+                               f"{src} has {names_list(names)} (missing {names_list(missing)}, unexpected "
+                               f"{names_list(extra)}) {prints}. Train a surrogate on a region with these attributes.",
+                               SurrogateError)
 
     def normalize_forcing(self, forcing: np.ndarray) -> np.ndarray:
         """Physical forcing ``(..., n_forcing)`` -> network scale (float32, computed per variable in float64)."""
