@@ -134,6 +134,128 @@ CONFIG_VARIANTS = {
     "train": "epochs: 0\npreset: test\n",
     "seed": "seed: -1\n",
 }
+# ---------------------------------------------------------------- files: the real culprit named (fixtures)
+SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "vic-sample-data")
+WALNUT = SAMPLE / "image/WalnutGulch"
+
+
+def _with_attrs(src: Path, dst: Path, **attrs) -> Path:
+    """A byte copy of netCDF ``src`` with global attributes set (a file from another version)."""
+    import netCDF4
+
+    shutil.copyfile(src, dst)
+    with netCDF4.Dataset(dst, "a") as nc:
+        nc.setncatts(attrs)
+    return dst
+
+
+def _torch_with(src: Path, dst: Path, **entries) -> Path:
+    import torch
+
+    data = torch.load(src, weights_only=True)
+    data.update(entries)
+    torch.save(data, dst)
+    return dst
+
+
+def _model_file(region_path: Path, out: Path) -> Path:
+    """A small (untrained) DL model file of the catalogue region, written through the model-file API."""
+    from vic_paraformer.dl import model_file
+    from vic_paraformer.dl.inputs import InputNormalization
+    from vic_paraformer.dl.networks import build_network, network_config
+    from vic_paraformer.region import Region
+
+    region = Region.open(region_path)
+    space = ParameterSpace.preset("vic")
+    config = network_config("ffn_a", len(region.attribute_names), 0, space.n, {"hidden_size": 8, "dropout": 0.0})
+    norm = InputNormalization.fit(region, np.arange(region.n_cells))
+    return model_file.save(out, build_network(config), model_file.payload(
+        strategy="ffn_a", network_config=config, uses_series=False, window=60, param_windows=1, normalization=norm,
+        parameter_space=space, options={}, seed=0, train_cells=region.training_cells, obs_operator=None))
+
+
+def _vic_setup(d: Path, name: str, *, params: Path | None = None, domain: Path | None = None,
+               forcing_prefix: str | None = None) -> Path:
+    """A copy of the WalnutGulch global file naming the given (damaged) copies; the rest stays the sample's."""
+    text = (WALNUT / "parameters/global_param.WalnutGulch.MOD_IGBP.txt").read_text()
+    text = text.replace("${VIC_SAMPLE_DATA}", str(SAMPLE)).replace("${VIC_SAMPLE_RESULTS}", str(d))
+    lines = []
+    for ln in text.splitlines():
+        key = ln.split()[0] if ln.split() else ""
+        if key == "PARAMETERS" and params is not None:
+            ln = f"PARAMETERS {params}"
+        elif key == "DOMAIN" and domain is not None:
+            ln = f"DOMAIN {domain}"
+        elif key == "FORCING1" and forcing_prefix is not None:
+            ln = f"FORCING1 {forcing_prefix}"
+        lines.append(ln)
+    out = d / f"global.{name}.txt"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _nc_edit(src: Path, dst: Path, edit) -> Path:
+    with xr.open_dataset(src, decode_times=False) as ds:
+        ds = ds.load()
+    edit(ds).to_netcdf(dst)
+    return dst
+
+
+def _file_variants(d: Path, files: dict) -> None:
+    """Damaged, foreign-version and misplaced copies of the toolkit's files, and damaged copies of a real
+    VIC sample setup (WalnutGulch, 10 days; skipped cases without the sample data)."""
+    files["model"] = _model_file(files["region"], d / "model.pt")
+    files["truncated_model"] = d / "truncated_model.pt"
+    files["truncated_model"].write_bytes(files["model"].read_bytes()[:-200])
+    files["model_v9"] = _torch_with(files["model"], d / "model_v9.pt", version=9)
+    files["surrogate_v2"] = _torch_with(files["surrogate"], d / "surrogate_v2.pt", version=2,
+                                        versions={"vic-paraformer": "9.0.0"})
+    files["surrogate_cut_late"] = d / "surrogate_cut_late.pt"
+    files["surrogate_cut_late"].write_bytes(files["surrogate"].read_bytes()[:-100])
+    files["truncated_result"] = d / "truncated_result.nc"
+    data = files["result"].read_bytes()
+    files["truncated_result"].write_bytes(data[:len(data) * 2 // 3])
+    files["result_v2"] = _with_attrs(files["result"], d / "result_v2.nc", vic_paraformer_format_version=2,
+                                     vic_paraformer_version="9.0.0")
+    files["region_v2"] = _with_attrs(files["region"], d / "region_v2.nc", vic_paraformer_format_version=2,
+                                     vic_paraformer_version="9.0.0")
+    files["simulation"] = d / "simulation.nc"
+    assert main(["-q", "simulate", "--region", str(files["region"]), "--params", "true", "--out",
+                 str(files["simulation"])]) == 0
+    if not (WALNUT / "parameters").is_dir():
+        return
+    v = d / "vic"
+    v.mkdir()
+    params = WALNUT / "parameters/params.WalnutGulch.MOD_IGBP.0.0625_deg.nc"
+    domain = WALNUT / "parameters/domain.WalnutGulch.0.0625_deg.nc"
+    forcing = WALNUT / "forcings/livneh_NAmerExt_15Oct2014.WalnutGulch.2008.nc"
+    files["vx_global"] = _vic_setup(v, "ok")
+    files["vx_params"] = params
+    files["vx_params_truncated"] = v / "params_truncated.nc"
+    files["vx_params_truncated"].write_bytes(params.read_bytes()[:60000])
+    files["vx_global_params_truncated"] = _vic_setup(v, "params_truncated", params=files["vx_params_truncated"])
+    files["vx_global_expt_2d"] = _vic_setup(v, "expt_2d", params=_nc_edit(
+        params, v / "params_expt_2d.nc", lambda ds: ds.assign(expt=(("lat", "lon"), ds["expt"].values[0]))))
+    files["vx_global_mask_lonlat"] = _vic_setup(v, "mask_lonlat", domain=_nc_edit(
+        domain, v / "domain_mask_lonlat.nc", lambda ds: ds.assign(mask=(("lon", "lat"), ds["mask"].values.T))))
+    (v / "forcing_cut").mkdir()
+    (v / "forcing_cut" / "f.2008.nc").write_bytes(forcing.read_bytes()[:1_000_000])
+    files["vx_global_forcing_truncated"] = _vic_setup(v, "forcing_truncated", forcing_prefix=f"{v}/forcing_cut/f.")
+    (v / "forcing_dims").mkdir()
+    _nc_edit(forcing, v / "forcing_dims" / "f.2008.nc",
+             lambda ds: ds.assign(prec=(("lat", "lon", "time"), ds["prec"].values.transpose(1, 2, 0))))
+    files["vx_global_forcing_dims"] = _vic_setup(v, "forcing_dims", forcing_prefix=f"{v}/forcing_dims/f.")
+    with xr.open_dataset(domain) as dom:
+        lat, lon = dom["lat"].values, dom["lon"].values
+    rows = [{"time": "2008-01-02", "lat": la, "lon": lo, "obs_sm": 25.0 + i} for i, la in enumerate(lat) for lo in lon]
+    import pandas as pd
+
+    files["vx_obs"] = v / "obs.csv"
+    pd.DataFrame(rows).assign(obs_sm=0.2).to_csv(files["vx_obs"], index=False)
+    files["vx_obs_percent"] = v / "obs_percent.csv"
+    pd.DataFrame(rows).to_csv(files["vx_obs_percent"], index=False)
+    files["vx_region"] = v / "vic_region.nc"
+    assert main(["-q", "vic", "import", "--global", str(files["vx_global"]), "--out", str(files["vx_region"])]) == 0
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +264,8 @@ def inp(tmp_path_factory):
     d = tmp_path_factory.mktemp("inputs")
     region = synthetic_region(ny=3, nx=3, years=1, seed=0)
     files = {"region": region.save(d / "region.nc")}
-    base = xr.open_dataset(files["region"]).load()
+    with xr.open_dataset(files["region"]) as ds:  # closed: a file left open across training crashes HDF5 later
+        base = ds.load()
     for name, edit in REGION_VARIANTS.items():
         files[name] = d / f"{name}.nc"
         _save_raw(_variant(base, edit), files[name])
@@ -153,7 +276,8 @@ def inp(tmp_path_factory):
     result = CalibrationResult(params=params, strategy="fixed", parameter_space=space,
                                train_cells=region.training_cells)
     files["result"] = result.save(d / "result.nc")
-    rds = xr.open_dataset(files["result"]).load()
+    with xr.open_dataset(files["result"]) as ds:
+        rds = ds.load()
     files["result_no_Ws"] = d / "result_no_Ws.nc"
     _save_raw(rds.drop_vars("Ws"), files["result_no_Ws"])
     files["result_Ws_out"] = d / "result_Ws_out.nc"
@@ -187,6 +311,7 @@ def inp(tmp_path_factory):
     for name, text in CONFIG_VARIANTS.items():
         files[f"cfg_{name}"] = d / f"{name}.yaml"
         files[f"cfg_{name}"].write_text(text)
+    _file_variants(d, files)
     return files
 
 
@@ -292,7 +417,7 @@ CASES: dict[str, tuple[str, int, str]] = {
     "result-out-of-bounds-file": ("evaluate --region {region} --result {result_Ws_out} --out {out}/m.json", 1,
                                   "result file has Ws=1.5"),
     "result-elsewhere": ("evaluate --region {region} --result {result_moved} --out {out}/m.json", 1,
-                         "calibrated for another region"),
+                         "result_moved.nc: calibration result was made for another region or grid: its cell"),
     "result-is-text": ("evaluate --region {region} --result {text} --out {out}/m.json", 1,
                        "is a text file, not a calibration result"),
     "result-is-region": ("evaluate --region {region} --result {region} --out {out}/m.json", 1,
@@ -303,11 +428,11 @@ CASES: dict[str, tuple[str, int, str]] = {
     "surrogate-is-text": ("surrogate evaluate --surrogate {text} --region {region}", 1,
                           "is a text file, not a surrogate checkpoint"),
     "surrogate-truncated": ("surrogate evaluate --surrogate {truncated_surrogate} --region {region}", 1,
-                            "truncated or damaged"),
+                            "the surrogate checkpoint is damaged or truncated"),
     "surrogate-is-region": ("surrogate evaluate --surrogate {region} --region {region}", 1,
                             "not a surrogate checkpoint"),
     "apply-model-is-text": ("calibrate --apply {text} --region {region} --out {out}/r.nc", 1,
-                            "is a text file, not a model file"),
+                            "is a text file, not a DL model file"),
     # options
     "max-time-negative": ("surrogate train --region {region} --out {out}/s.pt --max-time -1", 2,
                           "argument --max-time: expected a number > 0, got -1"),
@@ -516,6 +641,56 @@ CASES: dict[str, tuple[str, int, str]] = {
                                          "argument --seed: expected an integer >= 0, got -3"),
     "calibrate-threads-zero": ("calibrate --region {region} --strategy paraformer_z --surrogate {surrogate} "
                                "--out {out}/r.nc --threads 0", 2, "argument --threads: expected an integer >= 1"),
+    # files: the real culprit named
+    "model-file-truncated": ("calibrate --apply {truncated_model} --region {region} --out {out}/r.nc", 1,
+                             "truncated_model.pt: the DL model file is damaged or truncated"),
+    "model-file-is-surrogate": ("calibrate --apply {surrogate} --region {region} --out {out}/r.nc", 1,
+                                "surrogate.pt: is a surrogate checkpoint (torch), not a DL model file"),
+    "model-file-newer-version": ("calibrate --apply {model_v9} --region {region} --out {out}/r.nc", 1,
+                                 "model_v9.pt: the DL model file was written in format version 9"),
+    "model-file-other-region": ("calibrate --apply {model} --region {vx_region} --out {out}/r.nc", 1,
+                                "model.pt: DL model file was made for another region or grid: trained on attributes"),
+    "result-truncated": ("evaluate --region {region} --result {truncated_result} --out {out}/m.json", 1,
+                         "truncated_result.nc: the calibration result is damaged or truncated ("),
+    "result-newer-version": ("evaluate --region {region} --result {result_v2} --out {out}/m.json", 1,
+                             "the calibration result was written in format version 2 by vic_paraformer 9.0.0; "
+                             "this vic_paraformer"),
+    "surrogate-newer-version": ("surrogate evaluate --surrogate {surrogate_v2} --region {region}", 1,
+                                "surrogate_v2.pt: the surrogate checkpoint was written in format version 2 by "
+                                "vic_paraformer 9.0.0"),
+    "surrogate-truncated-near-end": ("surrogate evaluate --surrogate {surrogate_cut_late} --region {region}", 1,
+                                     "surrogate_cut_late.pt: the surrogate checkpoint is damaged or truncated"),
+    "surrogate-other-region": ("surrogate evaluate --surrogate {surrogate} --region {vx_region}", 1,
+                               "surrogate.pt: surrogate was made for another region or grid: trained on attributes"),
+    "region-other-version": ("simulate --region {region_v2} --params true --out {out}/s.nc", 1,
+                             "region_v2.nc: the netCDF region was written in format version 2"),
+    "region-is-result": ("simulate --region {result} --params true --out {out}/s.nc", 1,
+                         "result.nc: is a calibration result (netCDF), not a netCDF region"),
+    "params-is-simulation": ("simulate --region {region} --params {simulation} --out {out}/s.nc", 1,
+                             "simulation.nc: is a simulation output (netCDF), not a parameter netCDF file"),
+    "verify-result-other-region": ("vic verify --global {vx_global} --result {result} --obs {vx_obs} "
+                                   "--out {out}/v", 1, "result.nc: calibration result was made for another region "
+                                                       "or grid: its 9 cell(s) at lat"),
+    "write-params-result-other-region": ("vic write-params --template {vx_params} --result {result} "
+                                         "--out {out}/p.nc", 1, "calibration result was made for another region"),
+    "write-params-template-truncated": ("vic write-params --template {vx_params_truncated} --result {result} "
+                                       "--out {out}/p.nc", 1, "params_truncated.nc: the VIC parameter file is "
+                                                              "damaged or truncated (60000 of its"),
+    "vic-import-obs-percent": ("vic import --global {vx_global} --obs {vx_obs_percent} --out {out}/r.nc", 1,
+                               "obs_percent.csv: column 'obs_sm' reaches 27: looks like percent"),
+    "vic-import-params-truncated": ("vic import --global {vx_global_params_truncated} --out {out}/r.nc", 1,
+                                    "params_truncated.nc: the parameter file is damaged or truncated"),
+    "vic-import-param-wrong-shape": ("vic import --global {vx_global_expt_2d} --out {out}/r.nc", 1,
+                                     "params_expt_2d.nc: parameter file variable 'expt' has dims (lat, lon), shape "
+                                     "(3, 5); expected (nlayer, lat, lon), shape (3, 3, 5)"),
+    "vic-import-domain-mask-dims": ("vic import --global {vx_global_mask_lonlat} --out {out}/r.nc", 1,
+                                    "domain_mask_lonlat.nc: domain file variable 'mask' has dims (lon, lat), shape "
+                                    "(5, 3); expected (lat, lon), shape (3, 5)"),
+    "vic-import-forcing-truncated": ("vic import --global {vx_global_forcing_truncated} --out {out}/r.nc", 1,
+                                     "f.2008.nc: the forcing file is damaged or truncated (1000000 of its"),
+    "vic-import-forcing-dims": ("vic import --global {vx_global_forcing_dims} --out {out}/r.nc", 1,
+                                "f.2008.nc: forcing file variable 'prec' has dims (lat, lon, time), shape (3, 5, "
+                                "2928); expected (time, lat, lon)"),
 }
 
 
@@ -530,6 +705,8 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input(case, inp, tmp_path, capsys):
     template, code, needle = CASES[case]
+    if "{vx_" in template and "vx_global" not in inp:
+        pytest.skip(f"VIC sample data not found at {SAMPLE}")
     out = tmp_path / "out"
     out.mkdir()
     (out / "f.txt").write_text("a file\n")
@@ -537,7 +714,7 @@ def test_bad_input(case, inp, tmp_path, capsys):
     shutil.copyfile(inp["region"], region_copy)
     names = {k: str(v) for k, v in inp.items()}
     names.update(out=str(out), region_copy=str(region_copy))
-    if "{vic_" in template and "vic_region" not in names:
+    if any(f"{{{k}_" in template and f"{k}_region" not in names for k in ("vic", "vx")):
         pytest.skip(f"VIC sample data not found at {SAMPLE}")
     argv = template.format(**names).split()
     before = _digest(inp["dir"])

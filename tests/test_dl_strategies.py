@@ -175,7 +175,7 @@ def test_apply_model_errors(tmp_path):
         apply_model(tmp_path / "x.pt", twin_region(days=30))
     bad = tmp_path / "bad.pt"
     torch.save({"format": "something"}, bad)
-    with pytest.raises(StrategyError, match="not a vic_paraformer DL model"):
+    with pytest.raises(StrategyError, match="not written by vic_paraformer, not a DL model file"):
         load_model(bad)
     with pytest.raises(StrategyError, match="run calibrate"):
         get_calibrator("ffn_a").save_model(tmp_path / "m.pt")

@@ -176,7 +176,7 @@ def test_validate_lists_region_problems_before_any_work(region, tmp_path):
     other = vp.synthetic_region(ny=1, nx=2, years=0.3, seed=0)
     other = vp.Region(other.ds.isel(attribute=slice(0, 5)))
     mismatch = SCEUACalibrator(surrogate=tiny_surrogate(region)).validate(other)
-    assert any("surrogate was trained on attributes" in p for p in mismatch)
+    assert any("surrogate was made for another region or grid: trained on attributes" in p for p in mismatch)
     with pytest.raises(StrategyError, match="cannot calibrate"):
         vp.calibrate(region, strategy="sceua", simulator="waterbalance", warmup=183)
 

@@ -221,7 +221,7 @@ def test_checkpoint_round_trip_and_compatibility(region, tmp_path):
     with pytest.raises(SurrogateError, match="bad.pt"):
         Surrogate.load(tmp_path / "bad.pt")
     torch.save({"format": "something else"}, tmp_path / "other.pt")
-    with pytest.raises(SurrogateError, match="not a vic_paraformer surrogate"):
+    with pytest.raises(SurrogateError, match="not written by vic_paraformer, not a surrogate checkpoint"):
         Surrogate.load(tmp_path / "other.pt")
     with pytest.raises(SurrogateError, match="not found"):
         Surrogate.load(tmp_path / "missing.pt")

@@ -133,7 +133,7 @@ def test_errors(tmp_path, capsys):
     with pytest.raises(VICError, match="VIC parameter file not found"):
         write_parameters(res, tmp_path / "missing.nc", tmp_path / "x.nc")
     ds = res.params.assign_coords(lat=("cell", [10.0]))
-    with pytest.raises(VICError, match="outside the VIC domain"):
+    with pytest.raises(VICError, match=r"made for another region or grid: its 1 cell\(s\) at lat 10\.0000"):
         write_parameters(ds, STEHEKIN_PARAMS, tmp_path / "x.nc")
     assert not (tmp_path / "x.nc").exists()
     rc = main(["vic", "write-params", "--template", str(STEHEKIN_PARAMS), "--result", str(tmp_path / "nope.nc"),

@@ -10,8 +10,8 @@ from typing import Iterator
 
 from .cf import CF_KINDS, annotate
 from .errors import OutputError
-from .outputs import (KIND_ATTR, apply_umask, check_free_space, dataset_bytes, describe, explain_write_failure,
-                      file_kind, guarded_replace)
+from .formats import kind_attributes
+from .outputs import apply_umask, check_free_space, dataset_bytes, explain_write_failure, guarded_replace
 
 
 @contextlib.contextmanager
@@ -61,7 +61,8 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 def to_netcdf_atomic(ds, path: str | os.PathLike, *, kind: str | None = None, call: str | None = None,
                      **kwargs) -> Path:
     """Write an xarray Dataset to netCDF atomically; ``kind`` is recorded as the global attribute
-    ``vic_paraformer_kind`` (see :func:`vic_paraformer.outputs.file_kind`).
+    ``vic_paraformer_kind`` (see :func:`vic_paraformer.outputs.file_kind`), with the kind's format
+    version (:func:`vic_paraformer.formats.kind_attributes`).
 
     The kinds in :data:`vic_paraformer.cf.CF_KINDS` are written with CF-1.8 metadata
     (:func:`vic_paraformer.cf.annotate`; ``call`` names the Python call in the ``history``
@@ -71,7 +72,7 @@ def to_netcdf_atomic(ds, path: str | os.PathLike, *, kind: str | None = None, ca
             ds = annotate(ds, kind=kind, call=call)
         else:
             ds = ds.copy(deep=False)
-        ds.attrs = {**ds.attrs, KIND_ATTR: kind}
+        ds.attrs = {**ds.attrs, **kind_attributes(kind)}
     with atomic_path(path, need_bytes=dataset_bytes(ds), what=_dims_text(ds)) as tmp:
         ds.to_netcdf(tmp, **kwargs)
     return Path(path)
@@ -81,40 +82,6 @@ def _dims_text(ds) -> str:
     """``"9 cell x 365 time, 5 variables"``: what a dataset's size estimate counts."""
     dims = " x ".join(f"{n} {d}" for d, n in ds.sizes.items())
     return f"{dims}, {len(ds.data_vars)} variables" if dims else f"{len(ds.data_vars)} variables"
-
-
-def check_input_file(path: str | os.PathLike, kinds: tuple[str, ...], error_cls: type[Exception], *,
-                     missing: str, folder: str, not_a: str) -> Path:
-    """``path`` as a :class:`Path` once it exists, is a file and is of one of ``kinds``
-    (:func:`~vic_paraformer.outputs.file_kind`); else ``error_cls`` with
-    ``"<path>: <missing> not found"``, ``"<path>: is a folder, expected <folder>"`` or
-    ``"<path>: is a <kind found>, not <not_a>"``."""
-    path = Path(path)
-    if not path.exists():
-        raise error_cls(f"{path}: {missing} not found")
-    if path.is_dir():
-        raise error_cls(f"{path}: is a folder, expected {folder}")
-    kind = file_kind(path)
-    if kind not in kinds:
-        raise error_cls(f"{path}: is a {describe(kind or 'file')}, not {not_a}")
-    return path
-
-
-def load_torch_file(path: str | os.PathLike, what: str, error_cls: type[Exception]) -> dict:
-    """``torch.load(path, weights_only=True)`` onto the CPU, with one clear ``error_cls`` for a missing
-    or unreadable file (``what`` names the kind of file in the message)."""
-    import torch
-
-    path = check_input_file(path, ("surrogate", "dl-model", "torch"), error_cls,
-                            missing=what, folder=f"a {what} file", not_a=f"a {what}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem means a bad file
-        # torch's own text suggests weights_only=False, which would execute code from the file:
-        # never pass that advice on.
-        reason = "truncated or damaged" if "zip" in str(exc).lower() or "central directory" in str(exc) else \
-            "holds objects other than plain tensors and containers (refused for safety)"
-        raise error_cls(f"{path}: cannot read {what}: the file is {reason}") from None
 
 
 def to_plain(x, *, nan_as_none: bool = True):

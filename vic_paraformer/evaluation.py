@@ -64,6 +64,7 @@ from ._io import to_plain, write_text_atomic
 from .budget import annual_budget, budget_table, budget_warnings, budget_window, observed_et
 from .calibrator import CalibrationResult
 from .errors import ParameterError, SimulatorError, VicParaformerError
+from .formats import extent, other_region
 from .metrics import METRIC_FUNCTIONS, summarize
 from .observation import ObservationOperator
 from .parameters import TYPICAL_VIC_DEFAULTS, ParameterSpace, default_parameters  # noqa: F401 (re-exported)
@@ -120,11 +121,14 @@ def check_result_cells(region: Region, result: CalibrationResult, tolerance: flo
     bad = np.flatnonzero((dlat > tolerance) | (dlon > tolerance))
     if bad.size:
         k = bad[0]
-        raise ParameterError(
-            f"result cell {int(common[k])} is at lat {float(params['lat'].values[pi[k]]):.4f}, lon "
-            f"{float(params['lon'].values[pi[k]]):.4f} but region cell {int(common[k])} is at lat "
-            f"{float(region.ds['lat'].values[ri[k]]):.4f}, lon {float(region.ds['lon'].values[ri[k]]):.4f} "
-            f"({bad.size} cell(s) differ); the result was calibrated for another region")
+        src = f"region {region.source}" if region.source else "the region"
+        raise other_region(
+            result.source, "calibration result",
+            f"its cell {int(common[k])} is at lat {float(params['lat'].values[pi[k]]):.4f}, lon "
+            f"{float(params['lon'].values[pi[k]]):.4f} ({extent(params['lat'].values, params['lon'].values)})",
+            f"{src} has cell {int(common[k])} at lat {float(region.ds['lat'].values[ri[k]]):.4f}, lon "
+            f"{float(region.ds['lon'].values[ri[k]]):.4f} ({extent(region.ds['lat'].values, region.ds['lon'].values)}; "
+            f"{bad.size} cell(s) differ)", ParameterError)
 
 
 def _params_dataset(region: Region, params, space: ParameterSpace) -> xr.Dataset:

@@ -49,10 +49,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._io import check_input_file, to_netcdf_atomic
+from ._io import to_netcdf_atomic
 from .cf import strip_added
 from .errors import RegionError
-from .outputs import KIND_ATTR
+from .formats import check_input_file, open_netcdf, strip_kind_attributes
 from .parameters import PARAMETER_NAMES, ParameterSpace
 from .units import ANNUAL_PREC_RANGE, RANGES, UNITS, convert_units, likely_mistake
 
@@ -68,6 +68,9 @@ FORCING_VARS: dict[str, str] = {
     "wind": "m s-1",
 }
 OBSERVATION_VARS: dict[str, str] = {"obs_sm": "m3 m-3", "obs_et": "mm/day"}
+#: Kinds of netCDF file (:func:`vic_paraformer.outputs.file_kind`) that :meth:`Region.open` reads and validates
+#: besides regions: files that do not record their kind may follow the schema whatever they look like.
+REGION_LOOKALIKES: tuple[str, ...] = ("netcdf", "simulation", "vic-parameters", "training-runs")
 
 
 @dataclass(frozen=True)
@@ -112,23 +115,19 @@ class Region:
         ``max_memory_gb`` opens lazily with chunks sized by :func:`cells_per_chunk` for the file's
         number of days. Values are identical either way.
         """
-        path = check_input_file(path, ("region", "netcdf", "simulation", "vic-parameters", "result", "training-runs"),
-                                RegionError, missing="region file", folder="a region netCDF file",
-                                not_a="a netCDF region")
         if chunks is not None and int(chunks) < 1:
             raise RegionError(f"{path}: chunks must be a positive number of cells, got {chunks}")
-        try:
-            if chunks is None and max_memory_gb is None:
-                with xr.open_dataset(path) as ds:
-                    ds = ds.load()
-            else:
-                if chunks is None:
-                    with xr.open_dataset(path) as probe:
-                        chunks = cells_per_chunk(max_memory_gb, int(probe.sizes.get("time", 1)))
-                ds = xr.open_dataset(path, chunks={"cell": int(chunks)})
-        except Exception:  # noqa: BLE001 - the reader's own advice (extra IO back-ends) would mislead
-            raise RegionError(f"{path}: cannot read as a netCDF region (damaged or truncated file)") from None
-        ds.attrs.pop(KIND_ATTR, None)
+        if chunks is None and max_memory_gb is not None:
+            path = check_input_file(path, ("region",) + REGION_LOOKALIKES, RegionError, missing="region file",
+                                    folder="a region netCDF file", not_a="a netCDF region")
+            try:
+                with xr.open_dataset(path) as probe:
+                    chunks = cells_per_chunk(max_memory_gb, int(probe.sizes.get("time", 1)))
+            except Exception:  # noqa: BLE001 - reported as a damaged file by open_netcdf below
+                chunks = 1
+        ds = open_netcdf(path, "region", "netCDF region", RegionError, accept=REGION_LOOKALIKES,
+                         chunks=None if chunks is None else {"cell": int(chunks)}, missing="region file")
+        strip_kind_attributes(ds.attrs)
         strip_added(ds)
         if "train_cell" in ds:
             ds["train_cell"] = ds["train_cell"].astype(bool)

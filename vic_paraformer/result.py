@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._io import check_input_file, to_netcdf_atomic, to_plain
+from ._io import to_netcdf_atomic, to_plain
 from ._version import __version__
 from .cf import flat_attributes, strip_added
 from .errors import ParameterError, StrategyError
+from .formats import open_netcdf, strip_kind_attributes
 from .observation import ObservationOperator, identity_operator
 from .parameters import ParameterSpace
 
@@ -137,13 +138,12 @@ class CalibrationResult:
 
     @classmethod
     def open(cls, path: str | Path) -> "CalibrationResult":
-        path = check_input_file(path, ("result", "netcdf"), StrategyError, missing="calibration result",
-                                folder="a calibration result file (.nc)", not_a="a calibration result")
-        try:
-            with xr.open_dataset(path) as ds:
-                ds = ds.load()
-        except Exception:  # noqa: BLE001 - any reader failure means a damaged file
-            raise StrategyError(f"{path}: cannot read the calibration result (damaged or truncated netCDF)") from None
+        """Read a result written by :meth:`save`; a damaged file, a file of another kind or of another
+        format version is one :class:`~vic_paraformer.errors.StrategyError` naming it
+        (:mod:`vic_paraformer.formats`)."""
+        path = Path(path)
+        ds = open_netcdf(path, "result", "calibration result", StrategyError, missing="calibration result")
+        strip_kind_attributes(ds.attrs)
         strip_added(ds)
         if "vic_paraformer_result" not in ds.attrs:
             raise StrategyError(f"{path}: not a vic_paraformer calibration result (attribute 'vic_paraformer_result' missing)")

@@ -704,7 +704,7 @@ def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: fl
     import netCDF4
 
     from ._io import atomic_path
-    from .outputs import KIND_ATTR
+    from .formats import kind_attributes
 
     n = ny * nx
     if chunk_cells is None:
@@ -736,7 +736,7 @@ def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: fl
                                           "row": ("cell", tw.row.astype(int)), "col": ("cell", tw.col.astype(int))})
         ds.attrs = tw.global_attrs()
         ds = annotate(ds, kind="region", call="write_synthetic_region")
-        ds.attrs = {**ds.attrs, KIND_ATTR: "region"}
+        ds.attrs = {**ds.attrs, **kind_attributes("region")}
         ds.to_netcdf(tmp)
         observed = 0
         with netCDF4.Dataset(tmp, "a") as nc:

@@ -50,10 +50,16 @@ def register(sub) -> None:
     p.set_defaults(func=run, check=check_simulate)
 
 
+#: Kinds of file (:func:`vic_paraformer.outputs.file_kind`) ``--params`` reads parameters from.
+PARAMS_KINDS: tuple[str, ...] = ("result", "netcdf", "region", "vic-parameters")
+
+
 def load_params(region: Region, spec: str) -> tuple[Region, xr.Dataset]:
     """Resolve ``--params`` into (the region restricted to the parameter cells, params over cell)."""
     import numpy as np
     import xarray as xr
+
+    from ..formats import check_input_file, damaged
 
     from ..parameters import PARAMETER_NAMES, ParameterSpace
 
@@ -67,11 +73,13 @@ def load_params(region: Region, spec: str) -> tuple[Region, xr.Dataset]:
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"{path}: parameter file not found (or use --params true)")
+    path = check_input_file(path, PARAMS_KINDS, ParameterError, missing="parameter file",
+                            folder="a parameter netCDF file", not_a="a parameter netCDF file (a calibration result)")
     try:
         with xr.open_dataset(path) as ds:
             ds = ds.load()
-    except (OSError, ValueError) as exc:
-        raise ParameterError(f"{path}: cannot read as netCDF ({exc})") from None
+    except Exception:  # noqa: BLE001 - the reader's own advice (extra IO back-ends) would mislead
+        raise damaged(path, "the parameter file", ParameterError, "its netCDF reader fails on it") from None
     missing = [n for n in PARAMETER_NAMES if n not in ds]
     if missing:
         raise ParameterError(f"{path}: lacks parameter variable(s) {missing}; expected {list(PARAMETER_NAMES)} over cell")

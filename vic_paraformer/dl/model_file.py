@@ -20,7 +20,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .._io import atomic_path, load_torch_file
+from .._io import atomic_path
+from ..formats import FORMAT_VERSIONS, TORCH_FORMATS, load_torch, names_list, other_region
 from ..errors import StrategyError
 from ..parameters import ParameterSpace
 from ..provenance import library_versions
@@ -33,8 +34,8 @@ from .networks import build_network
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = "vic_paraformer.dl_model"
-MODEL_VERSION = 1
+MODEL_FORMAT = TORCH_FORMATS["dl-model"]
+MODEL_VERSION = FORMAT_VERSIONS["dl-model"]
 
 
 def payload(*, strategy: str, network_config: Mapping[str, Any], uses_series: bool, window: int, param_windows: int,
@@ -120,13 +121,11 @@ APPLY_CHUNK_CELLS = 16384
 
 
 def load(path: str | Path) -> DLModel:
-    """Read a model file written by ``save_model`` / option ``model_out`` (``weights_only`` safe)."""
+    """Read a model file written by ``save_model`` / option ``model_out`` (``weights_only`` safe); a damaged
+    file, a file of another kind or format version is one :class:`~vic_paraformer.errors.StrategyError`
+    naming it (:mod:`vic_paraformer.formats`)."""
     path = Path(path)
-    data = load_torch_file(path, "model file", StrategyError)
-    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
-        raise StrategyError(f"{path}: not a vic_paraformer DL model file (format {MODEL_FORMAT!r} expected)")
-    if int(data.get("version", -1)) > MODEL_VERSION:
-        raise StrategyError(f"{path}: model file version {data.get('version')} is newer than supported ({MODEL_VERSION})")
+    data = load_torch(path, "dl-model", "DL model file", StrategyError)
     try:
         net = build_network(data["network"])
         net.load_state_dict(data["state_dict"])
@@ -138,6 +137,22 @@ def load(path: str | Path) -> DLModel:
     return DLModel(strategy=str(data["strategy"]), network=net, normalization=norm, parameter_space=space,
                    uses_series=bool(data["uses_series"]), window=int(data["window"]),
                    param_windows=int(data.get("param_windows", 1)), payload=data)
+
+
+def _check_region(path: str | Path, model: DLModel, region: Region) -> None:
+    """StrategyError naming the model file when ``region`` lacks the attributes (or, for a series network,
+    the forcing) the model was trained on: it was made for another kind of region."""
+    norm = model.normalization
+    src = f"region {region.source}" if region.source else "the region"
+    missing = [n for n in norm.attribute_names if n not in region.attribute_names]
+    if missing:
+        raise other_region(path, "DL model file", f"trained on attributes {names_list(norm.attribute_names)}",
+                           f"{src} has {names_list(region.attribute_names)} (missing {names_list(missing)})",
+                           StrategyError)
+    lacking = [n for n in norm.forcing_names if n not in region.forcing_names]
+    if model.uses_series and lacking:
+        raise other_region(path, "DL model file", f"trained on forcing {list(norm.forcing_names)}",
+                           f"{src} has {list(region.forcing_names)} (missing {lacking})", StrategyError)
 
 
 def apply_model(path: str | Path, region: Region, *, device: str = "cpu", num_threads: int | None = None,
@@ -153,6 +168,7 @@ def apply_model(path: str | Path, region: Region, *, device: str = "cpu", num_th
     """
     started = time.perf_counter()
     model = load(path)
+    _check_region(path, model, region)
     old_threads = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))

@@ -64,7 +64,7 @@ from ..errors import SimulatorError, VICError
 from ..progress import show_progress
 from ..region import Region
 from ..vic.globalfile import GlobalParamFile, Period
-from ..vic.grid import VicGrid, read_grid
+from ..vic.grid import VicGrid, open_netcdf, read_grid
 from ..vic.importer import global_file_of
 from ..vic.params import write_parameters
 from ..vic.requirements import check_parameter_file
@@ -213,7 +213,7 @@ class VICSimulator(Simulator):
             log.warning("VIC spin-up repeats the whole region (%d days): it is shorter than a year", n_spin)
         spin_period = Period(t[0].date(), t[n_spin - 1].date())
         gf.forcing_files(period.years)
-        with xr.open_dataset(template, decode_times=False) as p:
+        with open_netcdf(template, "parameter file") as p:
             for v in ("depth", "init_moist"):
                 if v not in p.variables:
                     raise VICError(f"{template}: parameter file lacks variable {v!r}")
@@ -376,7 +376,7 @@ class _Setup:
 
 
 def _grid_from_template(gf: GlobalParamFile, template: Path) -> VicGrid:
-    with xr.open_dataset(template, decode_times=False) as p:
+    with open_netcdf(template, "parameter file") as p:
         return read_grid(gf, p)
 
 

@@ -32,7 +32,8 @@ import torch
 import xarray as xr
 from torch import nn
 
-from .._io import load_torch_file, to_plain
+from .._io import to_plain
+from ..formats import FORMAT_VERSIONS, TORCH_FORMATS, check_version, load_torch, names_list, other_region
 from ..errors import SurrogateError
 from ..normalizer import LOG_FORCING, Normalizer
 from ..parameters import ParameterSpace
@@ -42,8 +43,8 @@ log = logging.getLogger(__name__)
 
 OUTPUT_NAMES: tuple[str, ...] = ("sm", "et")
 OUTPUT_UNITS: dict[str, str] = {"sm": "m3 m-3", "et": "mm/day"}
-CHECKPOINT_FORMAT = "vic_paraformer.surrogate"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_FORMAT = TORCH_FORMATS["surrogate"]
+CHECKPOINT_VERSION = FORMAT_VERSIONS["surrogate"]
 #: Largest stacked-window input (values) :meth:`Surrogate.predict_tensor` keeps for reuse.
 WINDOW_CACHE_VALUES = 1 << 20
 
@@ -134,6 +135,8 @@ class Surrogate(nn.Module):
         self.simulator = simulator
         self.region_fingerprint = region_fingerprint
         self.info: dict[str, Any] = dict(info or {})
+        #: The file the surrogate was loaded from (None when built in memory).
+        self.source: str | None = None
         n_in = config.n_forcing + config.n_attributes + config.n_parameters
         self.lstm = nn.LSTM(n_in, config.hidden_size, num_layers=config.num_layers, batch_first=True,
                             dropout=config.dropout if config.num_layers > 1 else 0.0)
@@ -209,17 +212,23 @@ class Surrogate(nn.Module):
 
     # ------------------------------------------------------------------ data preparation
     def check_region(self, region: Region) -> None:
-        """Raise SurrogateError unless ``region`` has the forcing and attributes this surrogate expects."""
+        """Raise SurrogateError unless ``region`` has the forcing and attributes this surrogate expects.
+
+        The message names the surrogate's file (when loaded from one), what it was trained on and what
+        the region has, with both region fingerprints (:meth:`Region.fingerprint`)."""
         src = f"region {region.source}" if region.source else "the region"
+        prints = f"(fingerprints {self.region_fingerprint or 'not recorded'} and {region.fingerprint()})"
         if list(region.forcing_names) != self.forcing_names:
-            raise SurrogateError(f"surrogate was trained on forcing {self.forcing_names}, {src} has {list(region.forcing_names)}")
+            raise other_region(self.source, "surrogate", f"trained on forcing {self.forcing_names}",
+                               f"{src} has {list(region.forcing_names)} {prints}", SurrogateError)
         names = region.attribute_names
         missing = [n for n in self.attribute_names if n not in names]
         extra = [n for n in names if n not in self.attribute_names]
         if missing or extra:
-            raise SurrogateError(
-                f"surrogate was trained on attributes {self.attribute_names}; {src} has {names} "
-                f"(missing {missing}, unexpected {extra}). Train a surrogate on a region with these attributes.")
+            raise other_region(self.source, "surrogate", f"trained on attributes {names_list(self.attribute_names)}",
+                               f"{src} has {names_list(names)} (missing {names_list(missing)}, unexpected "
+                               f"{names_list(extra)}) {prints}. Train a surrogate on a region with these attributes.",
+                               SurrogateError)
 
     def normalize_forcing(self, forcing: np.ndarray) -> np.ndarray:
         """Physical forcing ``(..., n_forcing)`` -> network scale (float32, computed per variable in float64)."""
@@ -398,9 +407,9 @@ class Surrogate(nn.Module):
         """Rebuild from :meth:`checkpoint`'s dict."""
         if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
             raise SurrogateError(f"{source}: not a vic_paraformer surrogate checkpoint")
-        if int(ckpt.get("version", -1)) > CHECKPOINT_VERSION:
-            raise SurrogateError(f"{source}: checkpoint version {ckpt.get('version')} is newer than this "
-                                 f"vic_paraformer supports ({CHECKPOINT_VERSION})")
+        versions = ckpt.get("versions")
+        check_version(source, "surrogate", "the surrogate checkpoint", ckpt.get("version"),
+                      versions.get("vic-paraformer") if isinstance(versions, dict) else None, SurrogateError)
         try:
             model = cls(SurrogateConfig(**ckpt["config"]), Normalization(**ckpt["normalization"]),
                         ParameterSpace.from_dict(ckpt["parameter_space"]), ckpt["forcing_names"], ckpt["attribute_names"],
@@ -420,13 +429,14 @@ class Surrogate(nn.Module):
         ``allow_incomplete``.
         """
         path = Path(path)
-        ckpt = load_torch_file(path, "surrogate checkpoint", SurrogateError)
+        ckpt = load_torch(path, "surrogate", "surrogate checkpoint", SurrogateError)
         info = ckpt.get("info") if isinstance(ckpt, dict) else None
         if isinstance(info, dict) and info.get("incomplete") and not allow_incomplete:
             epochs = len((info.get("history") or {}).get("val_loss") or [])
             raise SurrogateError(f"{path}: an incomplete surrogate (training was interrupted after {epochs} epoch(s)); "
                                  "train it again, or load it with allow_incomplete=True")
         model = cls.from_checkpoint(ckpt, source=str(path), freeze=freeze)
+        model.source = str(path)
         return model.to(device) if device is not None else model
 
     def __repr__(self) -> str:

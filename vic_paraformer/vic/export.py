@@ -86,7 +86,7 @@ from .._version import __version__
 from ..errors import VICError
 from ..region import Region
 from ..plausibility import CHECKED_VARIABLES
-from .grid import cell_area, cell_mask, region_grid
+from .grid import cell_area, cell_mask, check_netcdf_file, open_netcdf, region_grid
 from .outofrange import Finding, check, enforce, message
 from .variables import ATTRIBUTES, CALIBRATED, DOMAIN, FORCING, FORCING_BY_NAME, cf_attributes, porosity_of
 
@@ -268,7 +268,7 @@ def _apply_attributes(region: Region, v: dict[str, np.ndarray]) -> list[str]:
 def _write_params(region: Region, template: Path, lat, lon, rows, cols, out: Path,
                   template_cell, which: str = "default", allow_out_of_range: bool = False
                   ) -> tuple[str, str, list[str], list[Finding]]:
-    with xr.open_dataset(template, decode_times=False, mask_and_scale=False) as tpl:
+    with open_netcdf(template, "template parameter file", mask_and_scale=False) as tpl:
         tr, tc, source = _template_cells(region, tpl, template_cell)
         for name in ("lat", "lon", "run_cell", "depth", "Cv", "root_depth", "root_fract", "init_moist",
                      "bulk_density", "soil_density", "Wcr_FRACT", "Wpwp_FRACT", "Ksat", "expt", *PARAMS):
@@ -445,11 +445,9 @@ def export_vic(region: Region, template_params: str | Path, domain: str | Path |
     """
     from .importer import region_from_vic
 
-    template = Path(template_params)
-    if not template.is_file():
-        raise VICError(f"{template}: template parameter file not found")
-    if domain is not None and not Path(domain).is_file():
-        raise VICError(f"{domain}: template domain file not found")
+    template = check_netcdf_file(template_params, "template parameter file")
+    if domain is not None:
+        check_netcdf_file(domain, "template domain file")
     if steps_per_day < 4 or 24 % steps_per_day:
         raise VICError(f"steps_per_day {steps_per_day}: VIC needs at least 4 forcing steps a day dividing 24")
     out = Path(out_dir)
@@ -462,7 +460,7 @@ def export_vic(region: Region, template_params: str | Path, domain: str | Path |
     for sub in ("results", "logs"):
         (out / sub).mkdir(exist_ok=True)
     lat, lon, rows, cols = region_grid(region)
-    with xr.open_dataset(template, decode_times=False) as tpl:
+    with open_netcdf(template, "template parameter file") as tpl:
         snow_bands = "snow_band" in tpl.dims and "AreaFract" in tpl.variables
     cell_src, par_src, unmapped, found = _write_params(region, template, lat, lon, rows, cols, out / "params.nc",
                                                        template_cell, allow_out_of_range=allow_out_of_range)

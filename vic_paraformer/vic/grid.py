@@ -24,6 +24,9 @@ import numpy as np
 import xarray as xr
 
 from ..errors import VICError
+from ..formats import damaged, not_this_kind, truncation
+from ..outputs import file_kind
+from .dims import check_parameter_dims, check_variable
 
 if TYPE_CHECKING:
     from ..region import Region
@@ -76,6 +79,17 @@ class VicGrid:
     def _tol(self, coord: np.ndarray) -> float:
         return 0.5 * float(np.min(np.abs(np.diff(coord)))) if coord.size > 1 else 0.5
 
+    def outside(self, lat, lon) -> np.ndarray:
+        """Boolean per point: farther than half a grid spacing from every grid cell (or not finite)."""
+        lat = np.atleast_1d(np.asarray(lat, float))
+        lon = np.atleast_1d(np.asarray(lon, float))
+        r = np.abs(lat[:, None] - self.lat[None, :]).argmin(axis=1)
+        c = np.abs(lon[:, None] - self.lon[None, :]).argmin(axis=1)
+        with np.errstate(invalid="ignore"):
+            bad = (np.abs(self.lat[r] - lat) > self._tol(self.lat) + 1e-9) | \
+                (np.abs(self.lon[c] - lon) > self._tol(self.lon) + 1e-9)
+        return bad | ~np.isfinite(lat) | ~np.isfinite(lon)
+
     def locate(self, lat, lon, *, what: str = "point", require_active: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Grid (row, col) of each (lat, lon), nearest within half a grid spacing.
 
@@ -86,8 +100,7 @@ class VicGrid:
         lon = np.atleast_1d(np.asarray(lon, float))
         r = np.abs(lat[:, None] - self.lat[None, :]).argmin(axis=1)
         c = np.abs(lon[:, None] - self.lon[None, :]).argmin(axis=1)
-        bad = (np.abs(self.lat[r] - lat) > self._tol(self.lat) + 1e-9) | (np.abs(self.lon[c] - lon) > self._tol(self.lon) + 1e-9)
-        bad |= ~np.isfinite(lat) | ~np.isfinite(lon)
+        bad = self.outside(lat, lon)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise VICError(f"{what} at lat {lat[i]:.5f}, lon {lon[i]:.5f} is outside the VIC domain "
@@ -103,14 +116,45 @@ class VicGrid:
         return r, c
 
 
-def open_netcdf(path: Path, what: str) -> xr.Dataset:
-    """A VIC input file opened with xarray (times not decoded); VICError naming ``path`` and ``what``."""
+def check_netcdf_file(path: str | Path, what: str) -> Path:
+    """``path`` once it is a whole netCDF file; else VICError naming it and ``what`` (``"domain file"``):
+    missing, a folder, not netCDF (what it is instead), or damaged or truncated
+    (:func:`vic_paraformer.formats.truncation`)."""
+    path = Path(path)
+    if not path.exists():
+        raise VICError(f"{path}: {what} not found")
+    if path.is_dir():
+        raise VICError(f"{path}: is a folder, expected the {what} (netCDF)")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head[:3] != b"CDF" and head != b"\x89HDF\r\n\x1a\n":
+        raise not_this_kind(path, file_kind(path), f"netCDF {what}", VICError)
+    if truncation(path) is not None:
+        raise damaged(path, f"the {what}", VICError)
+    return path
+
+
+def open_netcdf(path: str | Path, what: str, *, mask_and_scale: bool = True) -> xr.Dataset:
+    """A VIC input file opened with xarray (times not decoded) after :func:`check_netcdf_file`; a reader
+    failure is reported as a damaged file naming ``path`` and ``what``."""
+    path = check_netcdf_file(path, what)
     try:
-        return xr.open_dataset(path, decode_times=False, mask_and_scale=True)
-    except FileNotFoundError:
-        raise VICError(f"{path}: {what} not found") from None
-    except (OSError, ValueError) as exc:
-        raise VICError(f"{path}: cannot read {what} as netCDF ({exc})") from None
+        return xr.open_dataset(path, decode_times=False, mask_and_scale=mask_and_scale)
+    except Exception:  # noqa: BLE001 - the reader's own advice (extra IO back-ends) would mislead
+        raise damaged(path, f"the {what}", VICError, "its netCDF reader fails on it") from None
+
+
+def _grid_axis(dom: xr.Dataset, name: str, dpath: Path, ydim: str, xdim: str, axis: int) -> np.ndarray:
+    """The 1-D coordinate of the domain's ``name`` (``lat``: axis 0, ``lon``: axis 1), from a 1-D or 2-D variable."""
+    var = dom[name]
+    own = ydim if axis == 0 else xdim
+    if var.ndim == 1 and var.dims == (own,):
+        return np.asarray(var.values, float)
+    if var.ndim == 2 and var.dims == (ydim, xdim):
+        values = np.asarray(var.values, float)
+        return values[:, 0] if axis == 0 else values[0, :]
+    raise VICError(f"{dpath}: domain file variable {name!r} has dims {tuple(map(str, var.dims))}; expected ({own},) "
+                   f"or ({ydim}, {xdim})")
 
 
 def read_grid(gf: GlobalParamFile, params: xr.Dataset | None = None) -> VicGrid:
@@ -118,19 +162,23 @@ def read_grid(gf: GlobalParamFile, params: xr.Dataset | None = None) -> VicGrid:
     types = gf.domain_types()
     dpath = gf.domain_path
     ppath = gf.parameters_path
+    ydim, xdim = types["YDIM"], types["XDIM"]
     with open_netcdf(dpath, "domain file") as dom:
         for t in ("LAT", "LON", "MASK"):
             if types[t] not in dom.variables:
                 raise VICError(f"{dpath}: domain file lacks variable {types[t]!r} (DOMAIN_TYPE {t} in {gf.path})")
-        lat = np.asarray(dom[types["LAT"]].values, float)
-        lon = np.asarray(dom[types["LON"]].values, float)
+        for dim in (ydim, xdim):
+            if dim not in dom.dims:
+                raise VICError(f"{dpath}: domain file has no dimension {dim!r} (DOMAIN_TYPE {'YDIM' if dim == ydim else 'XDIM'} "
+                               f"in {gf.path}); its dimensions are {tuple(map(str, dom.dims))}")
+        lat = _grid_axis(dom, types["LAT"], dpath, ydim, xdim, 0)
+        lon = _grid_axis(dom, types["LON"], dpath, ydim, xdim, 1)
+        sizes = {ydim: lat.size, xdim: lon.size}
+        check_variable(dom, types["MASK"], dpath, "domain file", (ydim, xdim), sizes)
+        for t in ("AREA", "FRAC"):
+            if types[t] in dom.variables:
+                check_variable(dom, types[t], dpath, "domain file", (ydim, xdim), sizes)
         mask = np.asarray(dom[types["MASK"]].fillna(0).values)
-    if lat.ndim != 1 or lon.ndim != 1:
-        lat2, lon2 = lat, lon
-        lat = lat2[:, 0] if lat2.ndim == 2 else lat2
-        lon = lon2[0, :] if lon2.ndim == 2 else lon2
-    if mask.shape != (lat.size, lon.size):
-        raise VICError(f"{dpath}: mask has shape {mask.shape}, expected (lat, lon) = ({lat.size}, {lon.size})")
     own = params is None
     p = open_netcdf(ppath, "parameter file") if own else params
     try:
@@ -139,16 +187,21 @@ def read_grid(gf: GlobalParamFile, params: xr.Dataset | None = None) -> VicGrid:
         for name, ref in (("lat", lat), ("lon", lon)):
             if name in p.variables:
                 v = np.asarray(p[name].values, float)
-                if v.shape != ref.shape or not np.allclose(v, ref, atol=1e-6):
-                    raise VICError(f"{ppath}: {name} of the parameter file differs from the domain file {dpath}")
+                if v.ndim == 2 and v.shape == mask.shape:
+                    v = v[:, 0] if name == "lat" else v[0, :]
+                if v.shape != ref.shape:
+                    raise VICError(f"{ppath}: {name} of the parameter file has {v.size} values, the domain file "
+                                   f"{dpath} {ref.size}: the two files are not on the same grid")
+                if not np.allclose(v, ref, atol=1e-6):
+                    raise VICError(f"{ppath}: {name} of the parameter file ({v.min():.4f}..{v.max():.4f}) differs "
+                                   f"from the domain file {dpath} ({ref.min():.4f}..{ref.max():.4f})")
+        check_parameter_dims(p, ppath, ydim, xdim, mask.shape, names=["run_cell"])
         run_cell = np.asarray(p["run_cell"].fillna(0).values)
     finally:
         if own:
             p.close()
-    if run_cell.shape != mask.shape:
-        raise VICError(f"{ppath}: run_cell has shape {run_cell.shape}; the domain grid is {mask.shape}")
     grid = VicGrid(lat=lat, lon=lon, mask=mask.astype(int), run_cell=run_cell.astype(int),
-                   ydim=types["YDIM"], xdim=types["XDIM"])
+                   ydim=ydim, xdim=xdim)
     if not grid.active.any():
         raise VICError(f"{ppath}: no cell has run_cell == 1 inside the domain mask of {dpath}")
     return grid
@@ -200,4 +253,5 @@ def cell_area(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return (r * r * dlat * dlon * np.cos(np.deg2rad(lat)))[:, None] * np.ones((1, lon.size))
 
 
-__all__ = ["VicGrid", "cell_area", "cell_ids", "cell_mask", "open_netcdf", "read_grid", "region_grid"]
+__all__ = ["VicGrid", "cell_area", "cell_ids", "cell_mask", "check_netcdf_file", "open_netcdf", "read_grid",
+           "region_grid"]

@@ -105,6 +105,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -115,7 +116,8 @@ import xarray as xr
 from ..errors import ObservationError, VICError
 from .outofrange import check, enforce, read_cells
 from ..region import FORCING_VARS, Region
-from ..units import RANGES
+from ..units import RANGES, UNITS, likely_mistake
+from .dims import check_parameter_dims, check_variable
 from .globalfile import GlobalParamFile, Period
 from .grid import VicGrid, cell_ids, open_netcdf, read_grid
 from .requirements import check_parameter_file
@@ -169,12 +171,9 @@ def read_daily_forcing(gf: GlobalParamFile, grid: VicGrid, period: Period) -> di
                 if vname not in ds.variables:
                     raise VICError(f"{path}: forcing file lacks variable {vname!r} (FORCE_TYPE {vic_name} in {gf.path})")
                 var = ds[vname]
-                if var.ndim != 3 or var.dims[0] != "time":
-                    raise VICError(f"{path}: forcing variable {vname!r} has dims {var.dims}; expected (time, "
-                                   f"{grid.ydim}, {grid.xdim})")
-                if var.shape[1:] != grid.mask.shape:
-                    raise VICError(f"{path}: forcing variable {vname!r} is on a {var.shape[1:]} grid; the domain is "
-                                   f"{grid.mask.shape}")
+                check_variable(ds, vname, path, "forcing file", ("time", grid.ydim, grid.xdim),
+                               {grid.ydim: grid.mask.shape[0], grid.xdim: grid.mask.shape[1],
+                                "time": ds.sizes.get("time", var.shape[0] if var.ndim else 0)})
                 # read in blocks of about a month of steps so large grids never sit in memory whole
                 for lo in range(0, sel.size, 32 * steps):
                     part = sel[lo:lo + 32 * steps]
@@ -314,6 +313,31 @@ def _read_obs(path, grid: VicGrid, days: pd.DatetimeIndex, *, format: str = "aut
         raise VICError(str(exc)) from None
 
 
+def _check_observation_units(path: Path, name: str, values: np.ndarray, times: pd.DatetimeIndex, grid: VicGrid,
+                             cells: np.ndarray, what: str, lines: np.ndarray | None) -> None:
+    """An error naming the observation file and its column (or variable) when ``values`` lie outside the
+    plausible range of ``name`` (:data:`vic_paraformer.units.RANGES`) in a way that betrays a unit
+    mistake (percent soil moisture, latent heat for ET), a sign error, or soil moisture above 1;
+    the first such row is named (its line in a CSV file)."""
+    lo, hi = RANGES[name]
+    with np.errstate(invalid="ignore"):
+        bad = np.isfinite(values) & ((values < lo) | (values > hi))
+    if not bad.any():
+        return
+    hint = likely_mistake(name, values)
+    negative = bool(np.nanmin(values) < lo == 0.0)
+    if not (hint or negative or name == "obs_sm"):
+        return  # implausible but no recognisable mistake: the Region's check warns
+    i = int(np.flatnonzero(values < 0)[0] if negative else np.flatnonzero(bad)[0])
+    row, col = grid.rows[cells[i]], grid.cols[cells[i]]
+    where = (f"line {int(lines[i])}: " if lines is not None else "") + (
+        f"{times[i].date()}, cell {int(grid.cell_ids[cells[i]])} (lat {grid.lat[row]:.4f}, lon {grid.lon[col]:.4f})")
+    # a CSV has no units attribute to set: only the conversion is advised
+    advice = re.sub(r" \(set units='[^']*'\)|, or set units='[^']*'", "", hint or "")
+    raise VICError(f"{path}: observation {what} {name!r} {advice + '; ' if advice else ''}value {values[i]:g} at {where} "
+                   f"({int(bad.sum())} value(s)) is outside the plausible {lo:g}..{hi:g} {UNITS[name]}")
+
+
 # ---------------------------------------------------------------------------------------- region
 def region_from_vic(global_param_file: str | Path, observations: str | Path | None = None, *,
                     variables: Mapping[str, str] | None = None, start=None, end=None, obs_format: str = "auto",
@@ -360,6 +384,7 @@ def region_from_vic(global_param_file: str | Path, observations: str | Path | No
                 raise VICError(f"{ppath}: parameter file lacks variable {name!r} (needed to import the setup)")
         check_parameter_file(gf, ppath, p)
         grid = read_grid(gf, p)
+        check_parameter_dims(p, ppath, grid.ydim, grid.xdim, grid.mask.shape)
         out_of_range: list[dict] = []
         if check_plausibility:
             found = check(read_cells(p, grid.rows, grid.cols, grid_dims=(grid.ydim, grid.xdim)),

@@ -28,8 +28,11 @@ import xarray as xr
 
 from .._io import atomic_path
 from ..errors import VICError
+from ..formats import extent, other_region
 from ..parameters import vic_clip_limits
 from .outofrange import check, enforce, read_cells
+from .dims import check_parameter_dims
+from .grid import VicGrid, open_netcdf
 from .variables import CALIBRATED
 
 log = logging.getLogger(__name__)
@@ -39,15 +42,15 @@ log = logging.getLogger(__name__)
 VIC_VARIABLES: dict[str, tuple[str, bool]] = {c.name: (c.vic_var, c.layer is not None) for c in CALIBRATED}
 
 
-def _params_dataset(result) -> tuple[xr.Dataset, list[str]]:
+def _params_dataset(result) -> tuple[xr.Dataset, list[str], str | None]:
     from ..result import CalibrationResult
 
     if isinstance(result, (str, Path)):
         result = CalibrationResult.open(result)
     if isinstance(result, CalibrationResult):
-        return result.params, list(result.parameter_space.names)
+        return result.params, list(result.parameter_space.names), result.source
     if isinstance(result, xr.Dataset):
-        return result, [n for n in VIC_VARIABLES if n in result.data_vars]
+        return result, [n for n in VIC_VARIABLES if n in result.data_vars], None
     raise VICError(f"write_parameters needs a CalibrationResult, a result file or a parameter Dataset, "
                    f"got {type(result).__name__}")
 
@@ -88,6 +91,34 @@ def _check_written(written: dict[str, np.ndarray], values: dict[str, np.ndarray]
     return enforce(found, allow=allow, what=f"parameter file written from {template}")
 
 
+def check_on_grid(lat, lon, grid: VicGrid, *, result: str | None, setup: str) -> None:
+    """VICError when result cells at ``lat``/``lon`` lie outside ``grid``: the result was made for another
+    region or grid (:func:`vic_paraformer.formats.other_region`, naming the result file ``result`` and
+    ``setup``, with both extents)."""
+    outside = grid.outside(lat, lon)
+    if outside.any():
+        active = grid.active
+        rows, cols = np.nonzero(active)
+        raise other_region(result, "calibration result", f"its {extent(lat, lon)} ({int(outside.sum())} outside "
+                           f"the VIC grid)", f"{setup} simulates {extent(grid.lat[rows], grid.lon[cols])}", VICError)
+
+
+def check_result_cells(result, grid: VicGrid, *, setup: str) -> None:
+    """VICError before any run when ``result`` (a CalibrationResult or a result file) was made for another
+    region or grid than the VIC setup of ``grid``: cells located by their lat/lon, or, without them, by
+    their cell ids (``row * n_lon + col``)."""
+    params, _, source = _params_dataset(result)
+    if "lat" in params.variables and "lon" in params.variables:
+        check_on_grid(params["lat"].values, params["lon"].values, grid, result=source, setup=setup)
+        return
+    ids = np.asarray(params["cell"].values)
+    unknown = np.setdiff1d(ids, grid.cell_ids)
+    if unknown.size:
+        valid = grid.cell_ids
+        raise other_region(source, "calibration result", f"its {ids.size} cell id(s) include {unknown[:5].tolist()}",
+                           f"{setup} simulates {valid.size} cell(s) with ids {valid.min()}..{valid.max()}", VICError)
+
+
 def write_parameters(result, template_params_nc: str | Path, out_path: str | Path, *,
                      cells: Iterable[int] | None = None, region=None, expt_layers: Sequence[int] = (0,),
                      lat_name: str = "lat", lon_name: str = "lon", allow_out_of_range: bool = False,
@@ -125,7 +156,7 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
         raise VICError(f"{template}: VIC parameter file not found")
     if out.resolve() == template.resolve():
         raise VICError(f"{out}: the output would overwrite the template parameter file; choose another path")
-    params, names = _params_dataset(result)
+    params, names, source = _params_dataset(result)
     unknown = [n for n in names if n not in VIC_VARIABLES]
     if unknown:
         raise VICError(f"parameter(s) {unknown} have no VIC parameter-file variable; known: {list(VIC_VARIABLES)}")
@@ -138,9 +169,7 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
             raise VICError(f"cell id(s) {missing[:5].tolist()} are not in the result")
         params = params.sel(cell=cells)
     lat, lon = _cell_latlon(params, region)
-    from .grid import VicGrid
-
-    with xr.open_dataset(template, decode_times=False) as tds:
+    with open_netcdf(template, "VIC parameter file") as tds:
         for v in (lat_name, lon_name, "run_cell"):
             if v not in tds.variables:
                 raise VICError(f"{template}: parameter file lacks variable {v!r}")
@@ -148,11 +177,19 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
             if VIC_VARIABLES[n][0] not in tds.variables:
                 raise VICError(f"{template}: parameter file lacks variable {VIC_VARIABLES[n][0]!r} (calibrated "
                                f"parameter {n})")
+        for v in (lat_name, lon_name):
+            if tds[v].ndim != 1:
+                raise VICError(f"{template}: parameter file variable {v!r} has dims {tuple(map(str, tds[v].dims))}; "
+                               f"expected ({v},)")
+        shape = (tds[lat_name].size, tds[lon_name].size)
+        check_parameter_dims(tds, template, lat_name, lon_name, shape,
+                             names=["run_cell", "mask"] + [VIC_VARIABLES[n][0] for n in names])
         mask = np.asarray(tds["mask"].fillna(0).values) if "mask" in tds.variables else np.ones(tds["run_cell"].shape)
         grid = VicGrid(lat=np.asarray(tds[lat_name].values, float), lon=np.asarray(tds[lon_name].values, float),
                        mask=mask.astype(int), run_cell=np.asarray(tds["run_cell"].fillna(0).values).astype(int))
         nlayer = tds["expt"].shape[0] if "expt" in tds.variables else 0
         written = read_cells(tds, grid.rows, grid.cols) if check_plausibility else None
+    check_on_grid(lat, lon, grid, result=source, setup=f"the VIC parameter file {template}")
     rows, cols = grid.locate(lat, lon, what=f"result cell (for {template})")
     if len(set(zip(rows.tolist(), cols.tolist()))) != len(rows):
         raise VICError(f"several result cells fall in the same grid cell of {template}")

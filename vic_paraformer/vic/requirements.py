@@ -21,6 +21,7 @@ import xarray as xr
 
 from ..errors import VICError
 from .globalfile import GlobalParamFile
+from .grid import open_netcdf
 
 #: Read by the image driver whatever the options.
 ALWAYS: tuple[str, ...] = (
@@ -102,10 +103,7 @@ def check_parameter_file(gf: GlobalParamFile, path: str | Path, params: xr.Datas
     path = Path(path)
     own = params is None
     if own:
-        try:
-            params = xr.open_dataset(path, decode_times=False)
-        except (OSError, ValueError) as exc:
-            raise VICError(f"{path}: cannot read the parameter file as netCDF ({exc})") from None
+        params = open_netcdf(path, "parameter file")
     try:
         missing = missing_requirements(gf, params)
     finally:

@@ -23,6 +23,9 @@ Files written to ``out_dir`` (each atomically):
 ``per_cell.csv``          one row per cell: ids, lat/lon, each metric for both runs
 ``water_balance.csv``     one row per cell: annual budget terms of both runs (mm/yr), first period
 
+A result made for another region or grid than the setup (its cells' lat/lon, or cell ids, outside
+the setup's grid) is an error naming both, before anything else is read or run.
+
 Periods
     The runs cover ``start..end`` (default: the global file's period, widened to include the
     result's fitting window; the forcing must cover it). Scores are computed over
@@ -48,8 +51,9 @@ from ..errors import VICError
 from .globalfile import GlobalParamFile
 from ..evaluation import score_runs
 from .importer import region_from_vic
+from .grid import read_grid
 from .outofrange import summary
-from .params import write_parameters
+from .params import check_result_cells, write_parameters
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,10 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
         result = CalibrationResult.open(result)
     else:
         result_path = None
+    # a result made for another region fails here, before any period is derived from it or VIC runs
+    setup = GlobalParamFile.read(global_param_file, variables)
+    setup.validate()
+    check_result_cells(result, read_grid(setup), setup=f"the VIC setup {global_param_file}")
     if start is None or end is None:
         # default run: the global file's period, widened to cover the period the result was calibrated on
         cal = (result.info or {}).get("calibration_period")
