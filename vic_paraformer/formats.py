@@ -24,6 +24,9 @@ netCDF files record their kind and format version as global attributes (:func:`k
 ``vic_paraformer_kind``, ``vic_paraformer_format_version``, ``vic_paraformer_version``); a file
 without a format version is version 1, the format before versions were recorded. Torch files
 record ``format``, ``version`` and ``versions`` (library versions) in their dict.
+
+Long module (over 400 lines): the four checks share the format table and the byte-level readers
+of three container formats (HDF5, classic netCDF, zip), which belong together.
 """
 
 from __future__ import annotations
