@@ -72,6 +72,7 @@ BUILTIN_SIMULATORS: dict[str, str] = {
 #: Built-in observation readers: name -> ``"module:Class"`` (``auto`` tries them in this order).
 BUILTIN_READERS: dict[str, str] = {
     "csv": "vic_paraformer.readers.table:TableReader",
+    "ismn": "vic_paraformer.readers.ismn:IsmnReader",
 }
 #: group -> its built-ins.
 BUILTINS: Mapping[str, Mapping[str, str]] = {STRATEGY_GROUP: BUILTIN_STRATEGIES, SIMULATOR_GROUP: BUILTIN_SIMULATORS,
