@@ -401,6 +401,16 @@ def test_cf_bad_inputs(tmp_path):
     with pytest.raises(ObservationError, match=r"sm.nc: the grid \(lat 30.000..32.000, lon -111.000..-109.000\) "
                                                r"does not overlap the region's cells"):
         _read(_write_cf(tmp_path / "sm.nc"), far, format="cf")
+    lat, lon, f = _cf_field()
+    la, lo = np.meshgrid(lat, lon, indexing="ij")
+    curvy = tmp_path / "curvy.nc"
+    xr.Dataset({"sm": (("time", "y", "x"), f, {"standard_name": "volume_fraction_of_condensed_water_in_soil",
+                                               "units": "m3 m-3"})},
+               coords={"lat": (("y", "x"), la + 0.1 * lo, {"standard_name": "latitude"}),
+                       "lon": (("y", "x"), lo + 0.1 * la, {"standard_name": "longitude"}),
+                       "time": ("time", np.arange(3.0), {"units": "days since 2015-04-01"})}).to_netcdf(curvy)
+    with pytest.raises(ObservationError, match="curvy.nc: lat/lon describe a curvilinear grid"):
+        _read(curvy, target, format="cf")
     damaged = tmp_path / "damaged.nc"
     damaged.write_bytes((tmp_path / "sm.nc").read_bytes()[:2000])
     with pytest.raises(ObservationError, match="damaged.nc: cannot read as netCDF.*damaged or truncated"):

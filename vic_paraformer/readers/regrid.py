@@ -21,11 +21,12 @@ the source; a constant field stays constant; a cell half covered has coverage 0.
 compared modulo 360 degrees (a 0..360 grid serves a -180..180 region, and a cell across the
 antimeridian collects from both ends).
 
-Why not xarray-regrid's conservative method: it regrids one rectilinear grid onto another full
-rectilinear grid with cosine-latitude weights, while a Region is a set of cells (a masked, often
-sparse subset of a grid, or stations), the coverage of each cell is wanted as a result, and the
-EASE source needs the ellipsoid's equal-area coordinate. The sparse overlap matrix below is small,
-exact for these rectangle-on-rectangle cases, and adds no dependency.
+Why not xarray-regrid's conservative method (the package is not installed): it regrids one
+rectilinear grid onto another *full* rectilinear grid, while a Region is a set of cells (a masked,
+often sparse subset of a grid, or stations), each cell's coverage is wanted as a result, and the
+EASE source is best weighted in the ellipsoid's equal-area coordinate. The sparse overlap matrix
+below is exact for these rectangle-on-rectangle cases, about a hundred lines, and adds no
+dependency. Curvilinear sources (2-D coordinates varying along both axes) are out of its scope.
 """
 
 from __future__ import annotations
