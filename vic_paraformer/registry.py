@@ -73,6 +73,8 @@ BUILTIN_SIMULATORS: dict[str, str] = {
 BUILTIN_READERS: dict[str, str] = {
     "csv": "vic_paraformer.readers.table:TableReader",
     "ismn": "vic_paraformer.readers.ismn:IsmnReader",
+    "cf": "vic_paraformer.readers.cfgrid:CfGridReader",
+    "smap": "vic_paraformer.readers.smap:SmapL3Reader",
 }
 #: group -> its built-ins.
 BUILTINS: Mapping[str, Mapping[str, str]] = {STRATEGY_GROUP: BUILTIN_STRATEGIES, SIMULATOR_GROUP: BUILTIN_SIMULATORS,

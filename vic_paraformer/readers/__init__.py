@@ -16,6 +16,7 @@ whether it recognises the file (the generic table last).
 
 from __future__ import annotations
 
+import glob
 import logging
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,13 @@ def read_observations(path: str | Path, target: Region | CellTarget, format: str
                       options: ReadOptions | None = None, **option_values: Any) -> Observations:
     """Observations of ``path`` on ``target`` (a Region or a :class:`CellTarget`).
 
-    ``format`` is a registered reader name or ``auto``; ``options`` (or keyword values for
+    ``path`` may be a folder or a glob pattern for formats that read several files (satellite
+    grids). ``format`` is a registered reader name or ``auto``; ``options`` (or keyword values for
     :class:`ReadOptions`) carry depth, flags, coverage and tolerance choices. The input file is
     only read. ObservationError naming the file when it is missing, unrecognised or unusable.
     """
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not (any(ch in str(path) for ch in "*?[") and glob.glob(str(path))):
         raise ObservationError(f"{path}: observation file not found")
     if options is None:
         options = ReadOptions(**option_values)
