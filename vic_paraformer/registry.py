@@ -71,6 +71,8 @@ BUILTIN_SIMULATORS: dict[str, str] = {
 #: Built-in observation readers: name -> ``"module:Class"`` (``auto`` tries them in this order).
 BUILTIN_READERS: dict[str, str] = {
     "csv": "vic_paraformer.readers.table:TableReader",
+    "ameriflux": "vic_paraformer.readers.ameriflux:AmerifluxReader",
+    "fluxnet": "vic_paraformer.readers.fluxnet:FluxnetReader",
 }
 #: group -> its built-ins.
 BUILTINS: Mapping[str, Mapping[str, str]] = {STRATEGY_GROUP: BUILTIN_STRATEGIES, SIMULATOR_GROUP: BUILTIN_SIMULATORS,
