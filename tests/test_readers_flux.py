@@ -254,7 +254,7 @@ def test_base_swc_percent_and_depth_selection(tmp_path):
     assert obs.values["obs_sm"][0][1] == pytest.approx(0.22)  # V = 1 sensors, two positions averaged
     sup = obs.support["obs_sm"]
     assert sup["depth_m"] is None and sup["depth_known"] is False and sup["sensors"] == ["SWC_1_1_1", "SWC_2_1_1"]
-    assert "soil water depth unknown" in _qc(obs, "obs_sm")["notes"]
+    assert "obs_sm: soil water depth unknown" in _qc(obs, "obs_sm")["notes"]
     with pytest.raises(ObservationError, match=r"depths of SWC_1_1_1, SWC_1_2_1, SWC_1_3_1, SWC_2_1_1 are unknown.*"
                                                r"swc_depths"):
         _read(p, _target(), extra=UTC0, depth=(0.2, 0.5))

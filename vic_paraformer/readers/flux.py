@@ -135,14 +135,19 @@ class FluxReader(Reader):
         n_invalid: dict[str, int] = {}
         support: dict[str, dict[str, Any]] = {}
         if want_et and layout.le is not None:
-            values["obs_et"], n_flagged["obs_et"], n_invalid["obs_et"] = self._et(table, layout, options, notes, accept)
+            et_notes: list[str] = []
+            values["obs_et"], n_flagged["obs_et"], n_invalid["obs_et"] = self._et(table, layout, options, et_notes,
+                                                                                  accept)
+            notes.extend(f"obs_et: {n}" for n in et_notes)
             support["obs_et"] = {"product": layout.product, "latent_heat": layout.le_corr if (
                 options.energy_closure and layout.le_corr) else layout.le,
                 "energy_closure": bool(options.energy_closure)}
         elif want_et:
             notes.append(f"no latent heat column ({self._le_names()}): no obs_et")
         if want_sm:
-            sm = self._swc(table, layout, options, meta, notes, accept)
+            sm_notes: list[str] = []
+            sm = self._swc(table, layout, options, meta, sm_notes, accept)
+            notes.extend(f"obs_sm: {n}" for n in sm_notes)
             values["obs_sm"], n_flagged["obs_sm"], n_invalid["obs_sm"], support["obs_sm"] = sm
         empty = [v for v, arr in values.items() if not np.isfinite(arr).any()]
         if values and len(empty) == len(values):
