@@ -73,6 +73,8 @@ BUILTIN_SIMULATORS: dict[str, str] = {
 BUILTIN_READERS: dict[str, str] = {
     "csv": "vic_paraformer.readers.table:TableReader",
     "ismn": "vic_paraformer.readers.ismn:IsmnReader",
+    "ameriflux": "vic_paraformer.readers.ameriflux:AmerifluxReader",
+    "fluxnet": "vic_paraformer.readers.fluxnet:FluxnetReader",
     "cf": "vic_paraformer.readers.cfgrid:CfGridReader",
     "smap": "vic_paraformer.readers.smap:SmapL3Reader",
 }

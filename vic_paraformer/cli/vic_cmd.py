@@ -3,6 +3,7 @@
 Sub-commands::
 
     vic import       --global G --out region.nc [--obs obs.nc] [--start D --end D]
+                     [--obs-format NAME] [--energy-closure] [--obs-option KEY=VALUE ...]
     vic write-params --template params.nc --result result.nc --out new_params.nc [--region region.nc]
     vic run          --global G --out sim.nc [--result result.nc] [--start D --end D]
     vic verify       --global G --result result.nc --obs obs.nc --out report_dir
@@ -24,6 +25,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import VICError
+from ._obs_options import add_obs_options, read_options
 from ._spinup import add_spinup_argument, spinup_years
 from ._text import plain_text
 from ._checks import check_vic, expt_layers as _layers
@@ -77,7 +79,9 @@ def register(sub) -> None:
     q = vsub.add_parser("import", help="import a VIC setup as a Region netCDF")
     _add_setup(q)
     q.add_argument("--out", required=True, help="Region netCDF to write")
-    q.add_argument("--obs", help="observations (netCDF or CSV with obs_sm / obs_et)")
+    q.add_argument("--obs", help="observations (netCDF or CSV with obs_sm / obs_et, or a format named by "
+                                 "--obs-format)")
+    add_obs_options(q)
     _add_allow(q, "parameter-file values")
     add_overwrite(q)
     q.set_defaults(func=run_import, check=check_vic)
@@ -145,7 +149,8 @@ def run_import(args) -> int:
 
     guard(args, args.out, "region", global_=args.global_file, obs=args.obs)
     region = region_from_vic(args.global_file, args.obs, variables=_variables(args.var), start=args.start,
-                             end=args.end, allow_out_of_range=args.allow_out_of_range)
+                             end=args.end, allow_out_of_range=args.allow_out_of_range,
+                             obs_format=args.obs_format, obs_options=read_options(args))
     region.save(args.out)
     print(f"wrote {args.out}: {region}")
     return 0
