@@ -38,3 +38,7 @@ class OutputError(VicParaformerError):
 
 class ObservationError(VicParaformerError, ValueError):
     """An observation file cannot be read, or holds nothing usable for the Region's cells and days."""
+
+
+class StationError(VicParaformerError, ValueError):
+    """A station network's meteorology, stations table or attribute table cannot be used."""

@@ -57,7 +57,7 @@ SCORED = {"sm": "obs_sm", "et": "obs_et"}
 def verify(global_param_file: str | Path, result, observations: str | Path, out_dir: str | Path, *,
            variables: Mapping[str, str] | None = None, start=None, end=None, expt_layers=(0,),
            score_period: tuple | None = None, score_start=None, score_end=None, nearest: bool = True,
-           **simulator_options: Any) -> dict:
+           obs_format: str = "auto", obs_options: Any = None, **simulator_options: Any) -> dict:
     """Run VIC with the original and the calibrated parameters and compare both with observations.
 
     ``result`` is a CalibrationResult or the path of a saved one; ``simulator_options`` go to
@@ -65,7 +65,9 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     keep_runs, spinup_years...). ``score_start``/``score_end`` (or ``score_period`` ``(start, end)``)
     restrict the scores and the water balance to those days (default: the period after the result's
     fitting window and the window itself, see the module docstring). ``nearest`` runs the
-    nearest-trained-cell transfer where untrained cells have observations. Returns the report (also
+    nearest-trained-cell transfer where untrained cells have observations. ``obs_format`` and
+    ``obs_options`` (a :class:`~vic_paraformer.readers.ReadOptions`) choose how ``observations`` is read
+    (:mod:`vic_paraformer.readers`). Returns the report (also
     written to ``out_dir/report.json``).
     """
     from ..calibrator import CalibrationResult
@@ -89,7 +91,8 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
             if (pd.Timestamp(start), pd.Timestamp(end)) != (pd.Timestamp(gperiod.start), pd.Timestamp(gperiod.end)):
                 log.info("running VIC over %s..%s: the global file's period %s..%s widened to the result's "
                          "calibration period %s..%s", start, end, gperiod.start, gperiod.end, cal[0], cal[1])
-    region = region_from_vic(global_param_file, observations, variables=variables, start=start, end=end)
+    region = region_from_vic(global_param_file, observations, variables=variables, start=start, end=end,
+                             obs_format=obs_format, obs_options=obs_options)
     scored = [v for v, o in SCORED.items() if region.has(o)]
     if not scored:
         raise VICError(f"{observations}: no obs_sm or obs_et observations to verify against")
