@@ -44,7 +44,7 @@ def vp_from_rh(rh_percent, t_c) -> np.ndarray:
 
 def top_of_atmosphere(lat_deg, days) -> np.ndarray:
     """Daily top-of-atmosphere shortwave ``R_a`` (W m-2), ``(station, day)``, for latitudes and days."""
-    doy = np.asarray([d.dayofyear for d in days], float)
+    doy = np.asarray([d.day_of_year for d in days], float)
     return np.asarray(extraterrestrial_radiation(np.asarray(lat_deg, float)[:, None], doy[None, :]), float)
 
 

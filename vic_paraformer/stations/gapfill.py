@@ -62,7 +62,7 @@ def fill_gaps(values: dict[str, np.ndarray], stations: list[str], lat, lon, elev
     np.fill_diagonal(dist, np.inf)
     out = {k: np.array(v, float, copy=True) for k, v in values.items()}
     rows: list[dict] = []
-    doy = np.asarray(days.dayofyear)
+    doy = np.asarray(days.day_of_year)
     for var, x in out.items():
         if not np.isfinite(x).any():
             continue
