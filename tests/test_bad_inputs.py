@@ -312,6 +312,18 @@ def inp(tmp_path_factory):
         files[f"cfg_{name}"] = d / f"{name}.yaml"
         files[f"cfg_{name}"].write_text(text)
     _file_variants(d, files)
+    # --- station networks and observation formats -------------------------------------------
+    from test_stations import write_network
+
+    for name, kw in (("net", {}), ("net_stuck", {"stuck": "B"}), ("net_hot", {"hot": "C"}),
+                     ("net_missing", {"drop_table": "C"})):
+        net = write_network(d / name, **kw)
+        files[f"{name}_met"], files[f"{name}_table"] = net / "met", net / "stations.csv"
+    files["net_obs"] = d / "net" / "obs.csv"
+    files["obs_offsets"] = d / "obs_offsets.csv"
+    files["obs_offsets"].write_text("site,time,obs_sm\nA,2016-05-02T06:00:00-06:00,0.21\nB,2016-05-02T12:00:00Z,0.22\n")
+    files["obs_header_only"] = d / "obs_header_only.csv"
+    files["obs_header_only"].write_text("site,time,obs_sm\n")
     return files
 
 
@@ -691,6 +703,26 @@ CASES: dict[str, tuple[str, int, str]] = {
     "vic-import-forcing-dims": ("vic import --global {vx_global_forcing_dims} --out {out}/r.nc", 1,
                                 "f.2008.nc: forcing file variable 'prec' has dims (lat, lon, time), shape (3, 5, "
                                 "2928); expected (time, lat, lon)"),
+    # station networks and observation formats
+    "stations-stuck-shortwave": ("stations --met {net_stuck_met} --stations {net_stuck_table} --out {out}/r.nc", 0,
+                                 "station B, swdown: stuck_shortwave"),
+    "stations-impossible-temperature": ("stations --met {net_hot_met} --stations {net_hot_table} --out {out}/r.nc", 0,
+                                        "station C, air_temp: range"),
+    "stations-not-in-table": ("stations --met {net_missing_met} --stations {net_missing_table} --out {out}/r.nc", 1,
+                              "station C is not in the stations table"),
+    "stations-obs-utc-offsets": ("stations --met {net_met} --stations {net_table} --obs {obs_offsets} --out {out}/r.nc",
+                                 0, "obs_sm: 2 of 4 cells with data"),
+    "stations-obs-header-only": ("stations --met {net_met} --stations {net_table} --obs {obs_header_only} "
+                                 "--out {out}/r.nc", 1, "obs_header_only.csv: no data rows"),
+    "obs-format-unknown": ("evaluate --region {region} --result {result} --obs {obs_csv} --obs-format nope "
+                           "--out {out}/m.json", 2, "argument --obs-format"),
+    "train-cells-fraction-above-one": ("calibrate --region {region} --strategy sceua --out {out}/r.nc "
+                                       "--train-cells fraction:1.5", 2,
+                                       "--train-cells fraction:1.5: expected fraction:F with 0 < F <= 1"),
+    "obs-depth-reversed": ("vic import --global {global} --obs {obs_csv} --depth 0.5 0.1 --out {out}/r.nc", 2,
+                           "argument --depth: expected TOP BOTTOM in metres with 0 <= TOP <= BOTTOM"),
+    "obs-options-without-obs": ("evaluate --region {region} --result {result} --min-coverage 0.5 --out {out}/m.json",
+                                1, "--min-coverage only apply with --obs PATH"),
 }
 
 

@@ -16,11 +16,13 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
 1. readers     readers/ (observation formats to daily observations on a Region's cells)
 2. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the modules
                of vic/ (file formats, import, parameter files, runner, requirements) that
-               simulators/vic.py drives
+               simulators/vic.py drives; stations/ (a Region from a station network: met CSVs, QC,
+               gap filling, estimation with the simulators' meteorology formulas)
 3. surrogate   surrogate/
 4. strategies  calibrator (the strategy plugin interface), dl/, strategies/
 5. evaluation  evaluation, budget (water balance of a simulation), refine (surrogate refinement
-               against the simulator), synthetic (the twin with known parameters)
+               against the simulator), synthetic (the twin with known parameters), station_twin (the
+               twin written as a station network's files)
 6. workflow    workflow (the calibration run the command line and the library share)
 7. top         benchmark/, the vic/ adapter (vic/__init__, vic/verify, vic/twin), cli/, the package root
 
@@ -45,10 +47,10 @@ LAYERS: list[tuple[str, list[str]]] = [
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_version", "registry",
               "metrics", "config", "plausibility", "optioncheck"]),
     ("readers", ["readers"]),
-    ("simulators", ["simulators", "ensemble", "vic.*"]),
+    ("simulators", ["simulators", "ensemble", "vic.*", "stations"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
-    ("evaluation", ["evaluation", "budget", "refine", "synthetic"]),
+    ("evaluation", ["evaluation", "budget", "refine", "synthetic", "station_twin"]),
     ("workflow", ["workflow"]),
     ("top", ["benchmark", "vic", "vic.verify", "vic.twin", "cli", ""]),
 ]

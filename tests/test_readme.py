@@ -28,3 +28,37 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 def test_constraints_pin_cpu_torch():
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().splitlines()
+
+
+def station_commands() -> list[list[str]]:
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Station networks", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.+?)\n```", section, flags=re.S).group(1)
+    return [shlex.split(line) for line in block.splitlines() if line.strip()]
+
+
+def test_station_network_example_runs_end_to_end(tmp_path, monkeypatch, capsys):
+    """The README's station-network commands, run in a fresh folder: the stuck sensor is reported,
+    half the stations train, evaluate scores the held-out stations on the held-out year."""
+    import json
+
+    from vic_paraformer.cli.main import main
+
+    cmds = station_commands()
+    assert [c[1] for c in cmds] == ["synth", "stations", "calibrate", "evaluate"]
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for cmd in cmds:
+        assert cmd[0] == "vic-paraformer"
+        assert main(cmd[1:]) == 0, cmd
+        outputs.append(capsys.readouterr().out)
+    assert "S07 swdown stuck_shortwave 2015-06-01..2015-09-28 (120 values)" in outputs[1]
+    assert "estimated lwdown at 12 station(s)" in outputs[1]
+    assert (tmp_path / "network" / "region.qc.csv").exists()
+    metrics = json.loads((tmp_path / "network" / "metrics.json").read_text())
+    groups = metrics["groups"]
+    assert len(groups["train"]) == 6 and len(groups["untrained"]) == 6
+    print("\n".join(outputs))
+    assert "held-out" in outputs[3] and "untrained" in outputs[3]

@@ -150,3 +150,61 @@ def test_das_on_a_point_set_takes_the_point_split():
     one = point_region(lat=[35.0], lon=[-98.0])
     with pytest.raises(SelectionError, match=r"--train-cells das:2: .*at least 2 points"):
         parse_train_cells("das:2", one)
+
+
+def _held_out_distance(region, train) -> float:
+    """Mean great-circle distance (km) from each held-out point to its nearest training point."""
+    from vic_paraformer.readers.sites import great_circle_km
+
+    lat, lon = region.ds["lat"].values, region.ds["lon"].values
+    tr = np.isin(region.cells, train)
+    d = great_circle_km(lat[~tr][:, None], lon[~tr][:, None], lat[tr][None, :], lon[tr][None, :])
+    return float(d.min(axis=1).mean())
+
+
+def test_fraction_takes_half_rounded_up_spread_and_seeded():
+    from test_spatial_split import point_region
+
+    region = point_region(n=61)
+    cells = parse_train_cells("fraction:0.5", region)
+    assert len(cells) == 31 and len(np.unique(cells)) == 31  # floor(0.5 * 61 + 0.5)
+    np.testing.assert_array_equal(parse_train_cells("fraction:0.5", region, seed=0), cells)
+    assert not np.array_equal(parse_train_cells("fraction:0.5", region, seed=1), cells)
+    assert len(parse_train_cells("fraction:0.1", region)) == 6 and len(parse_train_cells("fraction:1", region)) == 61
+    spread = _held_out_distance(region, cells)
+    rng = np.random.default_rng(0)
+    random = np.mean([_held_out_distance(region, rng.choice(region.cells, 31, replace=False)) for _ in range(20)])
+    assert spread < 0.8 * random, (spread, random)
+
+
+def test_farthest_takes_n_spread_points():
+    from test_spatial_split import point_region
+
+    region = point_region(n=80)
+    cells = parse_train_cells("farthest:8", region, seed=3)
+    assert len(cells) == 8
+    np.testing.assert_array_equal(parse_train_cells("farthest:8", region, seed=3), cells)
+    from vic_paraformer.readers.sites import great_circle_km
+
+    lat, lon = region.ds["lat"].values, region.ds["lon"].values
+
+    def separation(ids):  # the smallest distance between two chosen points (km)
+        i = np.isin(region.cells, ids)
+        d = great_circle_km(lat[i][:, None], lon[i][:, None], lat[i][None, :], lon[i][None, :])
+        return float(d[~np.eye(len(d), dtype=bool)].min())
+
+    rng = np.random.default_rng(0)
+    random = [separation(rng.choice(region.cells, 8, replace=False)) for _ in range(20)]
+    assert separation(cells) > max(random), (separation(cells), max(random))
+
+
+def test_fraction_and_farthest_specs_out_of_range_are_errors(caplog):
+    from test_spatial_split import point_region
+
+    region = point_region(n=20)
+    for spec in ("fraction:1.5", "fraction:0", "fraction:x", "farthest:0", "farthest:21"):
+        with pytest.raises(SelectionError, match=f"--train-cells {spec}"):
+            parse_train_cells(spec, region)
+    with caplog.at_level("WARNING"):
+        parse_train_cells("das:3", region)
+    assert any("keeps 2 of 20 stations" in r.getMessage() for r in caplog.records)

@@ -37,6 +37,8 @@ _LAZY: dict[str, str] = {
     "ParameterSpace": ".parameters",
     "Region": ".region",
     "SpatialSplit": ".region",
+    "make_region": ".region",
+    "build_station_region": ".stations",
     "CalibrationSpec": ".workflow",
     "run_calibration": ".workflow",
 }
@@ -48,7 +50,8 @@ _SUBPACKAGES = ("strategies", "simulators")
 if TYPE_CHECKING:  # pragma: no cover
     from .calibrator import CalibrationResult, Calibrator
     from .parameters import PARAMETER_NAMES, ParameterSpace
-    from .region import Region, SpatialSplit
+    from .region import Region, SpatialSplit, make_region
+    from .stations import build_station_region
     from .workflow import CalibrationSpec, run_calibration
 
 
@@ -76,6 +79,6 @@ def synthetic_region(*args, **kwargs) -> "Region":
 __all__ = [
     "__version__", "CalibrationResult", "Calibrator", "ParameterError", "RegionError", "SimulatorError",
     "StrategyError", "SurrogateError", "VicParaformerError", "VICError", "PARAMETER_NAMES", "ParameterSpace",
-    "Region", "SpatialSplit", "CalibrationSpec", "run_calibration", "calibrate", "get_calibrator", "get_simulator",
+    "Region", "SpatialSplit", "make_region", "build_station_region", "CalibrationSpec", "run_calibration", "calibrate", "get_calibrator", "get_simulator",
     "list_simulators", "list_strategies", "synthetic_region",
 ]

@@ -61,6 +61,9 @@ CONFIG_KEYS: dict[str, str] = {
     "spinup_years": "spin-up years of a simulator the strategy runs (simulator option 'spinup_years')",
     "options": "mapping of strategy options",
     "refine": "mapping of refinement settings with a surrogate: rounds, local, store, dir, simulator_options",
+    "obs": "observation file attached to the region before calibrating (replacing its observations)",
+    "obs_format": "format of obs: a registered observation reader or auto",
+    "obs_options": "mapping of observation reader options: depth [TOP, BOTTOM], flags, min_coverage, energy_closure",
 }
 
 
@@ -109,7 +112,7 @@ def _checked_calibrate_config(path: Path, data: dict[str, Any]) -> dict[str, Any
     if "seed" in data and data["seed"] is not None and (isinstance(data["seed"], bool) or not isinstance(data["seed"], int)):
         raise ConfigError(f"{path}: 'seed' must be an integer, got {data['seed']!r}")
     base = path.parent
-    for key in ("region", "surrogate", "out", "model_out"):  # relative paths are relative to the config file
+    for key in ("region", "surrogate", "out", "model_out", "obs"):  # relative paths are relative to the config file
         v = data.get(key)
         if isinstance(v, str) and v and not Path(v).is_absolute():
             data[key] = str(base / v)

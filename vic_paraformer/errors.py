@@ -47,3 +47,7 @@ class ConfigError(VicParaformerError, ValueError):
 class OptionError(ConfigError):
     """An option value or a combination of options is invalid: detected before any data is read,
     reported by the command line as a usage error (exit status 2, argparse's convention)."""
+
+
+class StationError(VicParaformerError, ValueError):
+    """A station network's meteorology, stations table or attribute table cannot be used."""

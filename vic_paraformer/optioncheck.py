@@ -169,8 +169,9 @@ _DAS = re.compile(r"das:(\d+)", re.I)
 
 
 def check_train_cells(spec: Any, flag: str = "--train-cells", config: str | None = None) -> None:
-    """OptionError unless ``spec`` is None, ``das:K`` (K >= 1), ids like ``3,17,40`` or an existing
-    file (whether the ids are in the region is checked with the region)."""
+    """OptionError unless ``spec`` is None, ``das:K`` (K >= 1), ``fraction:F`` (0 < F <= 1),
+    ``farthest:N`` (N >= 1), ids like ``3,17,40`` or an existing file (whether the ids, or N, fit the
+    region is checked with the region)."""
     if spec is None:
         return
     text = str(spec).strip()
@@ -179,14 +180,29 @@ def check_train_cells(spec: Any, flag: str = "--train-cells", config: str | None
         if int(m.group(1)) < 1:
             raise OptionError(f"{flag} {text}{origin(config)}: K must be at least 1")
         return
+    low = text.lower()
+    if low.startswith("fraction:"):
+        try:
+            f = float(text.split(":", 1)[1])
+        except ValueError:
+            f = float("nan")
+        if not 0.0 < f <= 1.0:
+            raise OptionError(f"{flag} {text}{origin(config)}: expected fraction:F with 0 < F <= 1, e.g. fraction:0.5")
+        return
+    if low.startswith("farthest:"):
+        n = text.split(":", 1)[1].strip()
+        if not n.isdigit() or int(n) < 1:
+            raise OptionError(f"{flag} {text}{origin(config)}: expected farthest:N with an integer N >= 1")
+        return
     if not text:
-        raise OptionError(f"{flag}{origin(config)} is empty; expected das:K, a file of cell ids, or ids like 3,17,40")
+        raise OptionError(f"{flag}{origin(config)} is empty; expected das:K, fraction:F, farthest:N, a file of cell "
+                          "ids, or ids like 3,17,40")
     if text.lower().startswith("das"):
         raise OptionError(f"{flag} {text!r}{origin(config)}: expected das:K with an integer K, e.g. das:4")
     if re.fullmatch(r"[\d\s,;]+", text) or Path(text).is_file():
         return
-    raise OptionError(f"{flag} {text!r}{origin(config)}: no such file, and not das:K or a list of cell ids like "
-                      "3,17,40")
+    raise OptionError(f"{flag} {text!r}{origin(config)}: no such file, and not das:K, fraction:F, farthest:N or a "
+                      "list of cell ids like 3,17,40")
 
 
 def check_parameter_space(value: Any, flag: str = "--parameter-space", config: str | None = None) -> None:

@@ -629,15 +629,52 @@ def parse_period(period, what: str = "period") -> Period | None:
 
 def make_region(*, lat, lon, time, forcing: dict, attributes, attribute_names: Sequence[str],
                 row=None, col=None, obs_sm=None, obs_et=None, extra: dict | None = None,
-                source: str | None = None) -> Region:
-    """Build a Region from plain arrays (forcing ``(cell, time)`` per variable, attributes ``(cell, n_attr)``)."""
+                source: str | None = None, coords: dict | None = None, attrs: dict | None = None,
+                forcing_attrs: dict | None = None) -> Region:
+    """A validated :class:`Region` from plain arrays: the public way to build one from your own data.
+
+    Parameters
+    ----------
+    lat, lon:
+        Degrees, one value per cell (a cell may be a grid cell or a station). Cells get ids
+        ``0 .. n-1`` in this order.
+    time:
+        The daily time axis (anything :class:`pandas.DatetimeIndex` accepts), consecutive days.
+    forcing:
+        ``{name: array (cell, time)}`` for every variable of :data:`FORCING_VARS`, in its units
+        (mm/day, degC, W m-2, kPa, m s-1), finite everywhere.
+    attributes, attribute_names:
+        Static attributes ``(cell, n_attributes)`` and their names (finite).
+    row, col:
+        Optional integer grid indices per cell (grids; leave out for a station network).
+    obs_sm, obs_et:
+        Optional observations ``(cell, time)`` in m3 m-3 and mm/day, NaN where not observed (or
+        attach them later with :meth:`vic_paraformer.readers.Observations.attach`).
+    extra:
+        More data variables, as ``{name: (dims, values[, attrs])}`` (e.g. ``true_infilt``).
+    coords:
+        More coordinates, as ``{name: (dims, values)}``; e.g. ``station`` (names per cell, matched by
+        the observation readers) and ``utc_offset`` (hours east of UTC per cell, with
+        ``attrs={"time_convention": "local"}``: the days are local standard-time days).
+    attrs:
+        Global attributes of the dataset.
+    forcing_attrs:
+        Extra attributes per forcing variable (``{name: {key: value}}``), e.g. how it was estimated.
+    source:
+        Where the data came from, named in error messages.
+
+    RegionError naming the variable, cell and day when the data break the schema (module docstring).
+    """
     n = len(np.asarray(lat))
-    coords = {"cell": np.arange(n), "lat": ("cell", np.asarray(lat, float)), "lon": ("cell", np.asarray(lon, float)),
-              "time": pd.DatetimeIndex(time), "attribute": list(attribute_names)}
+    coords_ = {"cell": np.arange(n), "lat": ("cell", np.asarray(lat, float)), "lon": ("cell", np.asarray(lon, float)),
+               "time": pd.DatetimeIndex(time), "attribute": list(attribute_names)}
     if row is not None:
-        coords["row"] = ("cell", np.asarray(row, int))
-        coords["col"] = ("cell", np.asarray(col, int))
-    data = {k: (("cell", "time"), np.asarray(v, np.float32), {"units": FORCING_VARS.get(k, "")}) for k, v in forcing.items()}
+        coords_["row"] = ("cell", np.asarray(row, int))
+        coords_["col"] = ("cell", np.asarray(col, int))
+    coords_.update(coords or {})
+    data = {k: (("cell", "time"), np.asarray(v, np.float32),
+                {"units": FORCING_VARS.get(k, ""), **dict((forcing_attrs or {}).get(k, {}))})
+            for k, v in forcing.items()}
     data["attributes"] = (("cell", "attribute"), np.asarray(attributes, np.float32))
     if obs_sm is not None:
         data["obs_sm"] = (("cell", "time"), np.asarray(obs_sm, np.float32), {"units": "m3 m-3"})
@@ -645,4 +682,4 @@ def make_region(*, lat, lon, time, forcing: dict, attributes, attribute_names: S
         data["obs_et"] = (("cell", "time"), np.asarray(obs_et, np.float32), {"units": "mm/day"})
     for k, v in (extra or {}).items():
         data[k] = v
-    return Region(xr.Dataset(data, coords=coords), source=source)
+    return Region(xr.Dataset(data, coords=coords_, attrs=dict(attrs or {})), source=source)

@@ -12,13 +12,27 @@ never saw (``--train-cells``). This module turns those settings into periods and
   DAS-Sk spatial sampling (one training cell per k x k block, :meth:`Region.spatial_split`); on a
   point set (stations, no ``row``/``col``) ``das:K`` takes ``round(n / K**2)`` evenly spread points
   by the split's seeded farthest-point sampling, always with seed 0, so the same region and ``K``
-  give the same training points in every run.
+  give the same training points in every run; it warns when it keeps fewer than a third of the
+  points (use ``fraction:F`` or ``farthest:N`` to choose how many).
+* ``fraction:F`` (0 < F <= 1) -- ``max(1, floor(F n + 0.5))`` cells (half rounded up, so
+  ``fraction:0.5`` of 11 stations trains on 6), spread over the region by seeded k-means
+  clustering of the positions (:func:`spread_cells`): as many clusters as training cells, and in
+  each cluster the member nearest its centre, so every part of the network has a training cell
+  near it and the held-out cells lie among them.
+* ``farthest:N`` -- ``N`` cells by seeded farthest-point sampling (:func:`farthest_cells`): the
+  first at random, then repeatedly the cell farthest from every cell chosen so far; this reaches
+  the network's edges first.
+
+  Both are seeded with the run's seed (``calibrate --seed``, default 0): the same region, spec and
+  seed give the same cells, recorded in the result.
 * :func:`split_region` -- a region cut to its training days and cells, with what to record about
   the split; :func:`split_message` says it in one line.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,6 +42,8 @@ import pandas as pd
 
 from .errors import RegionError, VicParaformerError
 from .region import Period, Region, parse_period
+
+log = logging.getLogger(__name__)
 
 
 class SelectionError(VicParaformerError, ValueError):
@@ -76,6 +92,89 @@ def resolve_periods(region: Region, train: Sequence | None = None,
 
 
 _DAS = re.compile(r"das:(\d+)", re.I)
+_FRACTION = re.compile(r"fraction:(.*)", re.I)
+_FARTHEST = re.compile(r"farthest:(.*)", re.I)
+
+
+def _unit_vectors(region: Region) -> np.ndarray:
+    lat = np.radians(np.asarray(region.ds["lat"].values, float))
+    lon = np.radians(np.asarray(region.ds["lon"].values, float))
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
+
+
+def _distance_km(xyz: np.ndarray) -> np.ndarray:
+    dot = np.clip(xyz @ xyz.T, -1.0, 1.0)
+    return 6371.0 * np.arccos(dot)
+
+
+def farthest_cells(region: Region, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` cell ids by seeded farthest-point sampling of the cells' positions (sorted by id).
+
+    The first cell is drawn with ``numpy.random.default_rng(seed)``; each next one is the cell
+    farthest (great-circle) from all chosen so far, ties to the lowest position.
+    """
+    dist = _distance_km(_unit_vectors(region))
+    rng = np.random.default_rng(seed)
+    chosen = [int(rng.integers(region.n_cells))]
+    nearest = dist[chosen[0]].copy()
+    while len(chosen) < n:
+        nearest[chosen] = -1.0
+        nxt = int(np.argmax(nearest))
+        chosen.append(nxt)
+        nearest = np.minimum(nearest, dist[nxt])
+    return np.sort(region.cells[np.asarray(chosen)])
+
+
+def spread_cells(region: Region, n: int, seed: int = 0, iterations: int = 50) -> np.ndarray:
+    """``n`` cell ids spread over the region: seeded k-means (k-means++ start, Lloyd iterations) of
+    the positions on the unit sphere into ``n`` clusters, and in each the cell nearest its centre
+    (sorted by id; the same region, ``n`` and ``seed`` give the same cells)."""
+    xyz = _unit_vectors(region)
+    m = len(xyz)
+    if n >= m:
+        return np.sort(region.cells)
+    rng = np.random.default_rng(seed)
+    centres = [xyz[int(rng.integers(m))]]
+    for _ in range(1, n):
+        d2 = np.min(((xyz[:, None, :] - np.asarray(centres)[None]) ** 2).sum(-1), axis=1)
+        p = d2 / d2.sum() if d2.sum() > 0 else np.full(m, 1.0 / m)
+        centres.append(xyz[int(rng.choice(m, p=p))])
+    c = np.asarray(centres)
+    for _ in range(iterations):
+        label = np.argmin(((xyz[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
+        new = np.array([xyz[label == k].mean(0) if (label == k).any() else c[k] for k in range(n)])
+        if np.allclose(new, c):
+            break
+        c = new
+    chosen: list[int] = []
+    taken = np.zeros(m, bool)
+    for k in range(n):   # the free cell nearest each centre (one per cluster, distinct)
+        d = ((xyz - c[k]) ** 2).sum(-1)
+        d[taken] = np.inf
+        i = int(np.argmin(d))
+        chosen.append(i)
+        taken[i] = True
+    return np.sort(region.cells[np.asarray(chosen)])
+
+
+def _count(spec: str, text: str, region: Region) -> int:
+    m = _FRACTION.fullmatch(spec)
+    if m:
+        try:
+            f = float(m.group(1))
+        except ValueError:
+            f = math.nan
+        if not (0.0 < f <= 1.0):
+            raise SelectionError(f"--train-cells {spec}: expected fraction:F with 0 < F <= 1, e.g. fraction:0.5")
+        return max(1, int(math.floor(f * region.n_cells + 0.5)))
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= region.n_cells:
+        raise SelectionError(f"--train-cells {spec}: expected farthest:N with 1 <= N <= {region.n_cells} (the "
+                             f"region's cells)")
+    return k
 
 
 def _ids_from_text(text: str, source: str) -> list[int]:
@@ -91,20 +190,31 @@ def _ids_from_text(text: str, source: str) -> list[int]:
     return out
 
 
-def parse_train_cells(spec: str, region: Region) -> np.ndarray:
-    """Cell ids selected by ``spec``: ``das:K``, a file of ids, or a comma-separated list of ids."""
+def parse_train_cells(spec: str, region: Region, seed: int = 0) -> np.ndarray:
+    """Cell ids selected by ``spec``: ``das:K``, ``fraction:F``, ``farthest:N``, a file of ids, or a
+    comma-separated list of ids (module docstring). ``seed`` seeds ``fraction`` and ``farthest``."""
     spec = str(spec).strip()
     if not spec:
-        raise SelectionError("--train-cells is empty; expected das:K, a file of cell ids, or ids like 3,17,40")
+        raise SelectionError("--train-cells is empty; expected das:K, fraction:F, farthest:N, a file of cell ids, "
+                             "or ids like 3,17,40")
+    m = _FRACTION.fullmatch(spec) or _FARTHEST.fullmatch(spec)
+    if m:
+        n = _count(spec, m.group(1), region)
+        return spread_cells(region, n, seed) if spec.lower().startswith("fraction") else \
+            farthest_cells(region, n, seed)
     m = _DAS.fullmatch(spec)
     if m:
         k = int(m.group(1))
         if k < 1:
             raise SelectionError(f"--train-cells {spec}: K must be at least 1")
         try:
-            return np.asarray(region.spatial_split(k, seed=0).train)
+            train = np.asarray(region.spatial_split(k, seed=0).train)
         except RegionError as exc:   # e.g. a point set of one point
             raise SelectionError(f"--train-cells {spec}: {exc}; list the cell ids instead") from None
+        if not region.has_grid and 3 * len(train) < region.n_cells:
+            log.warning("--train-cells %s keeps %d of %d stations (round(n / K^2)) for training; on a station "
+                        "network fraction:0.5 or farthest:N choose how many", spec, len(train), region.n_cells)
+        return train
     path = Path(spec)
     if path.is_file():
         ids = _ids_from_text(path.read_text(), str(path))
@@ -115,7 +225,8 @@ def parse_train_cells(spec: str, region: Region) -> np.ndarray:
     elif re.fullmatch(r"[\d\s,;]+", spec):
         ids = _ids_from_text(spec, repr(spec))
     else:
-        raise SelectionError(f"--train-cells {spec!r}: no such file, and not das:K or a list of cell ids like 3,17,40")
+        raise SelectionError(f"--train-cells {spec!r}: no such file, and not das:K, fraction:F, farthest:N or a list "
+                             "of cell ids like 3,17,40")
     ids_arr = np.unique(np.asarray(ids, dtype=np.int64))
     missing = np.setdiff1d(ids_arr, region.cells)
     if missing.size:
@@ -131,14 +242,14 @@ def describe(train: Period | None, test: Period | None) -> dict[str, list[str] |
 
 
 def split_region(region, train_period=None, test_period=None, train_cells=None, *,
-                 subset: bool = False) -> tuple[Any, dict[str, Any]]:
+                 subset: bool = False, seed: int = 0) -> tuple[Any, dict[str, Any]]:
     """``region`` cut to its training days and cells, and what to record about the split.
 
     The training cells are flagged (``train_cell``) for a strategy, or with ``subset`` the region is
     reduced to them (the surrogate learns from simulator runs, not observations).
     """
     train, test = resolve_periods(region, train_period, test_period)
-    cells = parse_train_cells(train_cells, region) if train_cells is not None else None
+    cells = parse_train_cells(train_cells, region, seed) if train_cells is not None else None
     out = region.sel_time(*train) if train is not None else region
     if cells is not None:
         out = out.subset(cells) if subset else out.with_training_cells(cells)

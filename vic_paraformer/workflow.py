@@ -151,6 +151,10 @@ class CalibrationSpec:
     #: Settings and strategy options whose values came from ``config_file`` (named in error messages).
     config_settings: tuple[str, ...] = field(default=(), repr=False, compare=False)
     config_options: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    #: Observations attached before the split, replacing the region's (readers.attach_observations).
+    obs: str | Path | None = None
+    obs_format: str | None = None
+    obs_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: str | Path | None = None, *, options: Mapping[str, Any] | None = None,
@@ -269,7 +273,8 @@ def _check_outputs(spec: CalibrationSpec, options: Mapping[str, Any]) -> None:
         return
     surrogate = options.get("surrogate")
     inputs = {"--region": spec.region if isinstance(spec.region, (str, Path)) else None,
-              "--surrogate": surrogate if isinstance(surrogate, (str, Path)) else None, "--config": spec.config_file}
+              "--surrogate": surrogate if isinstance(surrogate, (str, Path)) else None, "--config": spec.config_file,
+              "--obs": spec.obs}
     check_output(spec.out, kind="result", option="--out", inputs=inputs, overwrite=spec.overwrite)
     model_out = options.get("model_out")
     if model_out:
@@ -414,6 +419,9 @@ def resolved_config(spec: CalibrationSpec, calibrator, refine: dict[str, Any] | 
         value = getattr(spec, key)
         if value is not None:
             out[key] = list(value) if isinstance(value, tuple) else value
+    if spec.obs is not None:
+        out.update(obs=absolute(spec.obs), obs_format=spec.obs_format or "auto", obs_options={
+            k: list(v) if isinstance(v, tuple) else v for k, v in spec.obs_options.items()})
     if isinstance(out.get("train_cells"), str) and Path(out["train_cells"]).is_file():
         out["train_cells"] = str(Path(out["train_cells"]).resolve())
     if "threads" in calibrator.options:
@@ -422,6 +430,12 @@ def resolved_config(spec: CalibrationSpec, calibrator, refine: dict[str, Any] | 
     if refine is not None:
         out["refine"] = refine
     return out
+
+
+def _attach(region, spec: CalibrationSpec):
+    from .readers import attach_observations
+
+    return attach_observations(region, spec.obs, spec.obs_format, spec.obs_options)
 
 
 def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
@@ -436,7 +450,10 @@ def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
     opened = not isinstance(spec.region, Region)
     full = Region.open(spec.region, max_memory_gb=spec.max_memory_gb) if opened else spec.region  # lazily
     try:
-        region, split = split_region(full, spec.train_period, spec.test_period, spec.train_cells)
+        if spec.obs is not None:
+            full = _attach(full, spec)
+        region, split = split_region(full, spec.train_period, spec.test_period, spec.train_cells,
+                                     seed=calibrator.seed)
         problems = calibrator.validate(region)
         if problems:
             raise StrategyError(f"strategy {calibrator.name!r} cannot calibrate {spec.region}: " + "; ".join(problems))

@@ -11,7 +11,8 @@ from typing import Any
 __all__ = ["add_split_arguments", "split_message", "split_region", "CELLS_HELP"]
 
 CELLS_HELP = ("cells to learn from: das:K (the paper's DAS-Sk sampling, one cell per K x K block of the grid; on "
-              "a station network n/K^2 evenly spread stations), "
+              "a station network n/K^2 evenly spread stations), fraction:F (F of the cells, half rounded up, "
+              "spread by seeded k-means), farthest:N (N cells by seeded farthest-point sampling), "
               "a file of cell ids, or ids like 3,17,40")
 
 

@@ -44,6 +44,7 @@ from ._outputs import add_overwrite, guard
 from ._spinup import add_spinup_argument
 from ._split import add_split_arguments
 from ._types import non_negative_int, positive_float, positive_int
+from ._obs_options import add_obs_options, check_obs_options, obs_kwargs
 from ._vic_options import add_vic_options, vic_simulator_options
 
 log = logging.getLogger("vic_paraformer.cli")
@@ -102,6 +103,8 @@ def register(sub) -> None:
     r.add_argument("--refine-simulator-option", action="append", default=[], metavar="KEY=VALUE",
                    help="simulator option for the refinement runs (default: those the surrogate's data were made with)")
     add_split_arguments(p)
+    add_obs_options(p, obs_help="observations read and attached to the region before calibrating (replacing its "
+                                "obs_sm / obs_et; matched to cells by station name or position)")
     add_overwrite(p)
     add_vic_options(p, workers_help="worker processes (strategy option n_workers; with -o simulator=vic each "
                                     "runs its own VIC processes)")
@@ -129,7 +132,12 @@ def spec_from_args(args: argparse.Namespace):
         args.config, options=options, refine=refine, region=args.region, strategy=args.strategy, seed=args.seed,
         surrogate=args.surrogate, out=args.out, model_out=args.model_out, parameter_space=args.parameter_space,
         threads=args.threads, spinup_years=args.spinup_years, train_period=args.train_period,
-        test_period=args.test_period, train_cells=args.train_cells, max_memory_gb=args.max_memory)
+        test_period=args.test_period, train_cells=args.train_cells, max_memory_gb=args.max_memory,
+        obs=args.obs, obs_format=None if args.obs_format == "auto" else args.obs_format)
+    if spec.obs is None:
+        check_obs_options(args)
+    if obs_kwargs(args):
+        spec.obs_options = {**spec.obs_options, **obs_kwargs(args)}
     run_options = vic_simulator_options(args, spec.options.get("simulator"))
     if run_options:
         spec.options["simulator_options"] = {**dict(spec.options.get("simulator_options") or {}), **run_options}

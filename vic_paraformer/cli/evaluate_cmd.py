@@ -33,6 +33,7 @@ from ._spinup import add_spinup_argument, with_spinup
 from ._types import positive_float
 
 log = logging.getLogger("vic_paraformer.cli")
+from ._obs_options import add_obs_options, check_obs_options, obs_kwargs
 from ._vic_options import add_vic_options, vic_simulator_options
 
 
@@ -57,6 +58,8 @@ def register(sub) -> None:
                    help="memory budget: the region is read, simulated and scored in chunks of cells that fit "
                         "(default 1; the scores do not depend on it)")
     p.add_argument("--out", required=True, help="metrics JSON to write")
+    add_obs_options(p, obs_help="observations to score against, read and attached to the region first (replacing "
+                                "its obs_sm / obs_et)")
     add_overwrite(p)
     add_vic_options(p, workers=False)
     p.set_defaults(func=run, check=check_evaluate)
@@ -67,8 +70,13 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate, format_table, write_metrics
     from ..region import Region
 
-    guard(args, args.out, "json", region=args.region, result=args.result)
+    check_obs_options(args)
+    guard(args, args.out, "json", region=args.region, result=args.result, obs=args.obs)
     region = Region.open(args.region, max_memory_gb=args.max_memory)  # lazily: read chunk by chunk
+    if args.obs:
+        from ..readers import attach_observations
+
+        region = attach_observations(region, args.obs, args.obs_format, obs_kwargs(args))
     result = CalibrationResult.open(args.result)
     period = tuple(args.period) if args.period else None
     window = result.info.get("calibration_period")

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "strategies_cmd",
     "demo_cmd",
     "synth_cmd",
+    "stations_cmd",
     "simulate_cmd",
     "surrogate_cmd",
     "calibrate_cmd",

@@ -7,6 +7,11 @@
                          [--parameter-space vic] [--difficulty clean|realistic] [--train-k K]
                          [--max-memory GB]
 
+``--station-network`` writes the twin as a station network instead (one station per cell, into
+the folder ``--out``: meteorology CSVs with a stuck shortwave sensor and gaps, stations and soil
+tables, an observation CSV and the truth; :mod:`vic_paraformer.station_twin`), the input of
+``vic-paraformer stations``.
+
 The time series are generated and written a chunk of cells at a time, so the memory stays within
 ``--max-memory`` whatever the grid's size; the values do not depend on the budget.
 """
@@ -57,11 +62,16 @@ def register(sub) -> None:
     p.add_argument("--max-memory", type=positive_float, default=1.0, metavar="GB",
                    help="memory budget of the time series: generated and written in chunks of cells that fit "
                         "(default 1; the values do not depend on it)")
+    p.add_argument("--station-network", action="store_true",
+                   help="write a station network into the folder --out instead (met/*.csv, stations.csv, soil.csv, "
+                        "obs.csv, truth.csv: the input of 'vic-paraformer stations')")
     add_overwrite(p)
     p.set_defaults(func=run, check=check_synth)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.station_network:
+        return _run_network(args)
     from ..synthetic import write_synthetic_region
 
     from ..outputs import estimate_bytes
@@ -79,4 +89,16 @@ def run(args: argparse.Namespace) -> int:
           f"attributes, obs_sm on {s.obs_sm_fraction:.0%} of cell-days, {s.n_training_cells} training cells, "
           f"{args.difficulty} twin, seed {args.seed}, {s.n_chunks} chunk(s) of <= {s.chunk_cells} cells "
           f"({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _run_network(args: argparse.Namespace) -> int:
+    from ..station_twin import write_station_network
+
+    guard(args, args.out, "directory")
+    t0 = time.perf_counter()
+    net = write_station_network(args.out, ny=args.ny, nx=args.nx, years=args.years, seed=args.seed, start=args.start)
+    print(f"wrote {net.folder}: {net.n_stations} stations x {net.n_days} days: {net.met}/ (meteorology; station "
+          f"{net.stuck} has a stuck shortwave sensor), {net.stations.name}, {net.soil.name}, {net.obs.name}, "
+          f"{net.truth.name} ({time.perf_counter() - t0:.1f} s)")
     return 0

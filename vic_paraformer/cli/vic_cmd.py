@@ -25,7 +25,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import VICError
-from ._obs_options import add_obs_options, read_options
+from ._obs_options import add_obs_options, check_obs_options, read_options
 from ._spinup import add_spinup_argument, spinup_years
 from ._text import plain_text
 from ._checks import check_vic, expt_layers as _layers
@@ -79,9 +79,7 @@ def register(sub) -> None:
     q = vsub.add_parser("import", help="import a VIC setup as a Region netCDF")
     _add_setup(q)
     q.add_argument("--out", required=True, help="Region netCDF to write")
-    q.add_argument("--obs", help="observations (netCDF or CSV with obs_sm / obs_et, or a format named by "
-                                 "--obs-format)")
-    add_obs_options(q)
+    add_obs_options(q, obs_help="observations to attach (any registered format; see --obs-format)")
     _add_allow(q, "parameter-file values")
     add_overwrite(q)
     q.set_defaults(func=run_import, check=check_vic)
@@ -109,7 +107,7 @@ def register(sub) -> None:
     _add_setup(q)
     _add_vic(q)
     q.add_argument("--result", required=True, help="calibration result netCDF")
-    q.add_argument("--obs", required=True, help="observations (netCDF or CSV with obs_sm / obs_et)")
+    add_obs_options(q, required=True, obs_help="observations to verify against (any registered format)")
     q.add_argument("--out", required=True, help="report folder")
     q.add_argument("--score-start", type=date, help="first day to score (default: the result's calibration period, then the "
                                          "period after it, both reported)")
@@ -147,6 +145,7 @@ def register(sub) -> None:
 def run_import(args) -> int:
     from ..vic.importer import region_from_vic
 
+    check_obs_options(args)
     guard(args, args.out, "region", global_=args.global_file, obs=args.obs)
     region = region_from_vic(args.global_file, args.obs, variables=_variables(args.var), start=args.start,
                              end=args.end, allow_out_of_range=args.allow_out_of_range,
@@ -194,6 +193,7 @@ def run_verify(args) -> int:
     report = verify(args.global_file, args.result, args.obs, args.out, variables=_variables(args.var),
                     start=args.start, end=args.end, score_start=args.score_start, score_end=args.score_end,
                     expt_layers=_layers(args.expt_layers), allow_out_of_range=args.allow_out_of_range,
+                    obs_format=args.obs_format, obs_options=read_options(args),
                     **_sim_options(args))
     print(format_table(report))
     print(f"report: {Path(args.out) / 'report.json'}")

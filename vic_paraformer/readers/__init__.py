@@ -81,5 +81,25 @@ def read_observations(path: str | Path, target: Region | CellTarget, format: str
     return obs
 
 
-__all__ = ("read_observations", "detect_format", "get_reader", "CellTarget", "ReadOptions", "Observations",
+def attach_observations(region: Region, path: str | Path, format: str | None = "auto",
+                        options: ReadOptions | dict[str, Any] | None = None) -> Region:
+    """``region`` with the observations of ``path`` (read by :func:`read_observations`) attached,
+    replacing the region's own. ``options`` is a :class:`ReadOptions` or its keywords (``depth``
+    as ``[TOP, BOTTOM]`` too); an unknown keyword is an ObservationError naming it."""
+    if not isinstance(options, ReadOptions):
+        opts = dict(options or {})
+        known = {"depth", "flags", "min_coverage", "tolerance_km", "energy_closure", "variables"}
+        unknown = sorted(set(opts) - known)
+        if unknown:
+            raise ObservationError(f"observation reader option(s) {unknown}: expected some of {sorted(known)}")
+        if opts.get("depth") is not None:
+            opts["depth"] = tuple(opts["depth"])
+        if opts.get("variables") is not None:
+            opts["variables"] = tuple(opts["variables"])
+        options = ReadOptions(**opts)
+    obs = read_observations(path, region, format=format or "auto", options=options)
+    return obs.attach(region)
+
+
+__all__ = ("read_observations", "attach_observations", "detect_format", "get_reader", "CellTarget", "ReadOptions", "Observations",
            "Reader", "SiteSeries")

@@ -107,7 +107,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -119,9 +119,12 @@ from ..region import FORCING_VARS, Region
 from ..units import RANGES, UNITS, likely_mistake
 from .dims import check_parameter_dims, check_variable
 from .globalfile import GlobalParamFile, Period
-from .grid import VicGrid, cell_ids, open_netcdf, read_grid
+from .grid import VicGrid, open_netcdf, read_grid
 from .requirements import check_parameter_file
 from .variables import ATTRIBUTES, CALIBRATED, FORCING, FORCING_BY_NAME
+
+if TYPE_CHECKING:
+    from ..readers import ReadOptions
 
 log = logging.getLogger(__name__)
 

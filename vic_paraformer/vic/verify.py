@@ -64,7 +64,8 @@ SCORED = {"sm": "obs_sm", "et": "obs_et"}
 def verify(global_param_file: str | Path, result, observations: str | Path, out_dir: str | Path, *,
            variables: Mapping[str, str] | None = None, start=None, end=None, expt_layers=(0,),
            score_period: tuple | None = None, score_start=None, score_end=None, nearest: bool = True,
-           allow_out_of_range: bool = False, **simulator_options: Any) -> dict:
+           allow_out_of_range: bool = False, obs_format: str = "auto", obs_options: Any = None,
+           **simulator_options: Any) -> dict:
     """Run VIC with the original and the calibrated parameters and compare both with observations.
 
     ``result`` is a CalibrationResult or the path of a saved one; ``simulator_options`` go to
@@ -76,7 +77,9 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     file must be physically plausible (:mod:`vic_paraformer.plausibility`) -- an impossible
     "original" would make any calibration look good -- unless ``allow_out_of_range``: then one
     warning, and the report's ``out_of_range`` lists the findings (variable, cells, an example).
-    Returns the report (also written to ``out_dir/report.json``).
+    ``obs_format`` and ``obs_options`` (a :class:`~vic_paraformer.readers.ReadOptions`) choose how
+    ``observations`` is read (:mod:`vic_paraformer.readers`). Returns the report (also written to
+    ``out_dir/report.json``).
     """
     from ..calibrator import CalibrationResult
     from ..simulators.vic import VICSimulator
@@ -104,7 +107,8 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
                 log.info("running VIC over %s..%s: the global file's period %s..%s widened to the result's "
                          "calibration period %s..%s", start, end, gperiod.start, gperiod.end, cal[0], cal[1])
     region = region_from_vic(global_param_file, observations, variables=variables, start=start, end=end,
-                             allow_out_of_range=allow_out_of_range)
+                             allow_out_of_range=allow_out_of_range, obs_format=obs_format,
+                             obs_options=obs_options)
     out_of_range = json.loads(region.ds.attrs.get("vic_out_of_range", "[]"))
     scored = [v for v, o in SCORED.items() if region.has(o)]
     if not scored:
