@@ -8,7 +8,8 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
                and observation operators), result,
                normalizer, provenance, progress (progress-bar default), units (unit ranges and
                conversion), cf (CF metadata of written netCDF files), outputs (the output guard),
-               _io, _procs (child processes), _forkserver (fork-server preload), _version, registry
+               _io, _procs (child processes), _forkserver (fork-server preload), _logs (log records of
+               a command and its workers), scratch (scratch folders), _version, registry
                (entry-point discovery), metrics, config (run-configuration files)
 1. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the modules
                of vic/ (file formats, import, parameter files, runner, requirements) that
@@ -37,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
               "scoring", "verdict",
-              "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_version", "registry",
+              "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_logs", "scratch",
+              "_version", "registry",
               "metrics", "config"]),
     ("simulators", ["simulators", "ensemble", "vic.*"]),
     ("surrogate", ["surrogate"]),

@@ -78,6 +78,15 @@ def die_with_parent(owner: int | None = None, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="vicpf-watch-parent", daemon=True).start()
 
 
+def ignore_interrupts() -> None:
+    """In a worker process: ignore Ctrl-C (SIGINT), which a terminal sends to every process of the
+    command; the command kills its workers itself, so none prints a traceback of its own."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):  # pragma: no cover - not the main thread
+        pass
+
+
 def child_preexec() -> None:
     """``preexec_fn`` for external programs (VIC): SIGKILL when the launching thread's process dies."""
     set_parent_death_signal()

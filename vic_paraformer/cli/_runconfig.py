@@ -15,7 +15,7 @@ from ..config import load_command_config, run_config_path, write_run_config
 
 #: Namespace entries that are not settings of a run.
 _INTERNAL = {"func", "config", "help", "overwrite", "command", "surrogate_command", "vic_command", "_parser",
-             "debug", "quiet"}
+             "debug", "quiet", "progress", "scratch"}
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
