@@ -52,7 +52,7 @@ from tqdm.auto import tqdm
 from ._io import atomic_path
 from . import scratch
 from ._logs import WorkerLogs, worker_logging
-from ._procs import die_with_parent, ignore_interrupts
+from ._procs import die_with_parent, ignore_interrupts, start_forkserver
 from .scratch import adopt_folder
 from .errors import SimulatorError
 from .parameters import PARAMETER_NAMES
@@ -258,6 +258,7 @@ class EnsembleRunner:
             if sys.platform.startswith("linux"):
                 ctx = mp.get_context("forkserver")
                 ctx.set_forkserver_preload(["vic_paraformer._forkserver", "torch", "xarray", "vic_paraformer.ensemble"])
+                start_forkserver()
             else:  # pragma: no cover
                 ctx = mp.get_context("spawn")
             self._logs = WorkerLogs(ctx)
