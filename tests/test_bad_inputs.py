@@ -324,6 +324,9 @@ def inp(tmp_path_factory):
     files["obs_offsets"].write_text("site,time,obs_sm\nA,2016-05-02T06:00:00-06:00,0.21\nB,2016-05-02T12:00:00Z,0.22\n")
     files["obs_header_only"] = d / "obs_header_only.csv"
     files["obs_header_only"].write_text("site,time,obs_sm\n")
+    # quiet and tidy: a region recorded as made with VIC (a waterbalance surrogate then warns)
+    files["region_vic"] = d / "region_vic.nc"
+    _save_raw(base.assign_attrs(simulator="vic"), files["region_vic"])
     return files
 
 
@@ -723,6 +726,31 @@ CASES: dict[str, tuple[str, int, str]] = {
                            "argument --depth: expected TOP BOTTOM in metres with 0 <= TOP <= BOTTOM"),
     "obs-options-without-obs": ("evaluate --region {region} --result {result} --min-coverage 0.5 --out {out}/m.json",
                                 1, "--min-coverage only apply with --obs PATH"),
+    # quiet and tidy: scratch folders, the clean command, progress bars
+    "clean-scratch-is-file": ("clean --scratch {text}", 2, "argument --scratch: " ),
+    "clean-scratch-missing": ("clean --scratch {out}/nope", 2, "argument --scratch: folder"),
+    "clean-older-than-negative": ("clean --older-than -1", 2, "argument --older-than: expected a number >= 0, got -1"),
+    "clean-older-than-text": ("clean --older-than soon", 2, "argument --older-than: expected a number >= 0"),
+    "simulate-scratch-is-file": ("simulate --region {region} --params true --out {out}/s.nc --scratch {text}", 2,
+                                 "argument --scratch: "),
+    "train-scratch-is-file": ("surrogate train --region {region} --out {out}/s.pt --scratch {text}", 2,
+                              "argument --scratch: "),
+    "progress-and-no-progress": ("simulate --region {region} --params true --out {out}/s.nc --progress --no-progress",
+                                 2, "not allowed with argument"),
+}
+
+# quiet and tidy: case id -> (argv, exit code, text stderr must hold exactly once, texts it must not hold)
+ONCE_CASES: dict[str, tuple[str, int, str, tuple[str, ...]]] = {
+    "surrogate-simulator-mismatch-warned-once": (
+        "calibrate --region {region_vic} --strategy sceua --surrogate {surrogate} -o repetitions=20 "
+        "-o n_workers=2 --out {out}/r.nc", 0, "the surrogate imitates simulator 'waterbalance'", ()),
+    "no-bars-when-stderr-is-not-a-terminal": (
+        "surrogate train --region {region} --out {out}/s.pt --preset test --epochs 1 --samples 4 --hidden 8", 0,
+        "run configuration written to", ("%|", "it/s]", "epoch/s]")),
+    "bars-with-progress": (
+        "surrogate train --region {region} --out {out}/s.pt --preset test --epochs 1 --samples 4 --hidden 8 "
+        "--progress", 0, "training surrogate:   0%|", ()),
+    "clean-lists-nothing-in-an-empty-folder": ("clean --scratch {out}", 0, "no scratch folders of vic-paraformer", ()),
 }
 
 
@@ -763,6 +791,70 @@ def test_bad_input(case, inp, tmp_path, capsys):
     assert len(lines) == 1, f"{case}: expected one error line, got {err!r}"
     assert needle in lines[0], f"{case}: {needle!r} not in {lines[0]!r}"
     assert not any(p.name.endswith(".tmp") for p in out.rglob("*")), "temporary file left behind"
+
+
+@pytest.mark.parametrize("case", sorted(ONCE_CASES))
+def test_said_once(case, inp, tmp_path, capsys):
+    """Each warning (or line) once per command, worker processes included; no bars in a log."""
+    template, code, once, never = ONCE_CASES[case]
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = template.format(out=out, **{k: str(v) for k, v in inp.items()}).split()
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse
+        rc = exc.code
+    cap = capsys.readouterr()
+    err, text = cap.err, cap.err + cap.out
+    assert rc == code, f"{case}: exit {rc}, stderr: {err}"
+    assert text.count(once) == 1, f"{case}: {once!r} {text.count(once)} times in {text!r}"
+    for bad in never:
+        assert bad not in err, f"{case}: {bad!r} in {err!r}"
+
+
+def test_scratch_removed_after_an_interrupted_command(inp, tmp_path, capsys, monkeypatch):
+    import vic_paraformer.surrogate.train as train_mod
+
+    seen = []
+
+    def interrupted_generation(region, store, **kwargs):
+        seen.append(Path(store))
+        (Path(store) / "part.npy").write_bytes(b"0" * 1000)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_mod, "generate_training_data", interrupted_generation)
+    scratch = tmp_path / "scratch"
+    rc, err = _run(["surrogate", "train", "--region", str(inp["region"]), "--out", str(tmp_path / "s.pt"),
+                    "--scratch", str(scratch)], capsys)
+    assert rc == 130 and "interrupted" in err, err
+    assert seen and scratch in seen[0].parents, seen  # the store was inside --scratch
+    assert list(scratch.iterdir()) == [], "scratch left behind after Ctrl-C"
+
+
+def test_clean_removes_a_killed_commands_scratch_only(tmp_path, capsys):
+    """A scratch folder whose process died without cleaning (as after SIGKILL) is found and removed by
+    'clean --yes'; a folder without the marker, named alike, is never touched."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "tmp"
+    root.mkdir()
+    made = subprocess.run([sys.executable, "-c", "import sys; from vic_paraformer.scratch import make_scratch; "
+                           "d = make_scratch('surrogate-train', sys.argv[1]); (d / 'store').mkdir(); print(d)",
+                           str(root)], capture_output=True, text=True, check=True,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))).stdout.strip()
+    leftover = Path(made)
+    lookalike = root / "vic-paraformer-surrogate-train-abcd1234"
+    lookalike.mkdir()
+    (lookalike / "mine.txt").write_text("not scratch\n")
+    rc, err = _run(["clean", "--scratch", str(root)], capsys)
+    assert rc == 0 and leftover.is_dir()  # listed, not removed without --yes
+    rc, err = _run(["clean", "--scratch", str(root), "--older-than", "5"], capsys)
+    assert rc == 0 and leftover.is_dir()  # younger than 5 hours
+    rc, _ = _run(["clean", "--scratch", str(root), "--yes"], capsys)
+    assert rc == 0
+    assert not leftover.exists(), "the killed command's scratch folder is still there"
+    assert (lookalike / "mine.txt").read_text() == "not scratch\n", "a folder without the marker was touched"
 
 
 def test_full_disk_found_before_work(inp, tmp_path, capsys, monkeypatch):

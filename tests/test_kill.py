@@ -4,6 +4,7 @@ pool workers) is alive 5 s later."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -84,3 +85,47 @@ def test_no_child_survives_its_command(sig, region_file, tmp_path):
         for k in _descendants(proc.pid) + [proc.pid]:
             if _alive(k):
                 os.kill(k, signal.SIGKILL)
+
+
+def _forkserver_of(root: int) -> int | None:
+    for pid in _descendants(root):
+        try:
+            if b"forkserver" in open(f"/proc/{pid}/cmdline", "rb").read():
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def test_ctrl_c_to_the_whole_command_is_quiet_and_leaves_no_scratch(region_file, tmp_path):
+    """Ctrl-C in a terminal reaches every process of the command (here: SIGINT to its process group
+    while the fork server is still starting): one 'interrupted' line, no traceback or
+    multiprocessing warning from a worker or the fork server, and the scratch folder removed."""
+    err = tmp_path / "stderr.txt"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    with open(err, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "vic_paraformer.cli.main", "calibrate", "--region",
+                                 str(region_file), "--strategy", "sceua", "-o", "n_workers=2", "-o",
+                                 "simulator=waterbalance", "-o", "warmup=30", "-o", "repetitions=100000", "--out",
+                                 str(tmp_path / "r.nc"), "--scratch", str(scratch)],
+                                stdout=subprocess.DEVNULL, stderr=fh, env=env, start_new_session=True)
+    try:
+        t0 = time.time()
+        while time.time() - t0 < 120 and proc.poll() is None and _forkserver_of(proc.pid) is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the command ended early: {err.read_text()[-500:]}"
+        time.sleep(0.3)  # the fork server is importing its preloads
+        os.killpg(proc.pid, signal.SIGINT)
+        rc = proc.wait(timeout=30)
+        time.sleep(2)  # anything the fork server or the resource tracker would still print
+        text = err.read_text()
+        assert rc == 130, text[-1000:]
+        assert text.strip().splitlines()[-1].startswith("vic-paraformer: interrupted"), text[-1000:]
+        for noise in ("Traceback", "resource_tracker", "leaked", "KeyboardInterrupt"):
+            assert noise not in text, f"{noise!r} in stderr after Ctrl-C: {text[-1500:]}"
+        assert list(scratch.iterdir()) == [], "scratch folder left behind"
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)

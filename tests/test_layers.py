@@ -9,7 +9,8 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
                of reading the toolkit's own files),
                normalizer, provenance, progress (progress-bar default), units (unit ranges and
                conversion), cf (CF metadata of written netCDF files), outputs (the output guard),
-               _io, _procs (child processes), _forkserver (fork-server preload), _version, registry
+               _io, _procs (child processes), _forkserver (fork-server preload), _logs (log records of
+               a command and its workers), scratch (scratch folders), _version, registry
                (entry-point discovery), metrics, config (run-configuration files), plausibility
                (physically plausible ranges of VIC inputs), optioncheck (option values checked
                before any data is read)
@@ -44,8 +45,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
               "formats",
               "scoring", "verdict",
-              "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_version", "registry",
-              "metrics", "config", "plausibility", "optioncheck"]),
+              "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_logs", "scratch",
+              "_version", "registry", "metrics", "config", "plausibility", "optioncheck"]),
     ("readers", ["readers"]),
     ("simulators", ["simulators", "ensemble", "vic.*", "stations"]),
     ("surrogate", ["surrogate"]),

@@ -78,6 +78,31 @@ def die_with_parent(owner: int | None = None, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="vicpf-watch-parent", daemon=True).start()
 
 
+def ignore_interrupts() -> None:
+    """In a worker process: ignore Ctrl-C (SIGINT), which a terminal sends to every process of the
+    command; the command kills its workers itself, so none prints a traceback of its own."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):  # pragma: no cover - not the main thread
+        pass
+
+
+def start_forkserver() -> None:
+    """Start the ``multiprocessing`` fork server (if not running) with Ctrl-C ignored: the disposition
+    is inherited through exec, so a Ctrl-C while it imports its preloads cannot print a traceback
+    (the command stops it)."""
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def child_preexec() -> None:
     """``preexec_fn`` for external programs (VIC): SIGKILL when the launching thread's process dies."""
     set_parent_death_signal()

@@ -50,8 +50,11 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from ._io import atomic_path
-from ._procs import die_with_parent
+from . import scratch
+from ._logs import WorkerLogs, worker_logging
+from ._procs import die_with_parent, ignore_interrupts, start_forkserver
 from .outputs import estimate_bytes
+from .scratch import adopt_folder
 from .errors import SimulatorError
 from .parameters import PARAMETER_NAMES
 from .progress import show_progress
@@ -64,10 +67,18 @@ DEFAULT_CHUNK_SIZE = 4096
 
 
 # ----------------------------------------------------------------------------- worker-side functions
-def _worker_init(owner: int | None = None) -> None:
+def _worker_init(owner: int | None = None, log_queue=None, log_level: int = logging.WARNING,
+                 scratch_folder: str | None = None) -> None:
     """Pool worker start-up: one torch thread per process (the pool provides the parallelism);
-    the worker exits when the command process ``owner`` dies (:func:`~vic_paraformer._procs.die_with_parent`)."""
+    the worker exits when the command process ``owner`` dies (:func:`~vic_paraformer._procs.die_with_parent`)
+    and ignores Ctrl-C (the command stops its workers itself, without a traceback from each); its
+    log records go to the command (``log_queue``, :mod:`vic_paraformer._logs`) and its scratch files
+    into the command's scratch folder (:mod:`vic_paraformer.scratch`)."""
     die_with_parent(owner)
+    ignore_interrupts()
+    worker_logging(log_queue, log_level)
+    if scratch_folder is not None:
+        adopt_folder(scratch_folder)
     try:
         import torch
 
@@ -176,6 +187,7 @@ class EnsembleRunner:
             raise SimulatorError(f"chunk_size must be >= 1, got {chunk_size}")
         self.progress = show_progress(progress)
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._logs: WorkerLogs | None = None
         self._client = client
         self._own_client = False
         if backend == "dask" and client is None:
@@ -209,6 +221,7 @@ class EnsembleRunner:
                     pass
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            self._stop_logs(drain=False)
             cleanup = getattr(self.simulator, "cleanup_interrupted", None)
             if cleanup is not None:
                 cleanup()  # what the killed workers' external runs left (VIC run folders)
@@ -218,10 +231,16 @@ class EnsembleRunner:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._stop_logs(drain=True)
         if self._own_client and self._client is not None:
             self._client.close()
             self._client = None
             self._own_client = False
+
+    def _stop_logs(self, drain: bool) -> None:
+        if self._logs is not None:
+            self._logs.stop(drain=drain)
+            self._logs = None
 
     def __del__(self) -> None:  # pragma: no cover - best effort
         try:
@@ -240,10 +259,14 @@ class EnsembleRunner:
             if sys.platform.startswith("linux"):
                 ctx = mp.get_context("forkserver")
                 ctx.set_forkserver_preload(["vic_paraformer._forkserver", "torch", "xarray", "vic_paraformer.ensemble"])
+                start_forkserver()
             else:  # pragma: no cover
                 ctx = mp.get_context("spawn")
+            self._logs = WorkerLogs(ctx)
+            folder = scratch.active_folder()
             self._pool = cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx, initializer=_worker_init,
-                                                initargs=(os.getpid(),))
+                                                initargs=(os.getpid(), self._logs.queue, WorkerLogs.level(),
+                                                          None if folder is None else str(folder)))
         return self._pool
 
     # ------------------------------------------------------------------ generic map

@@ -17,7 +17,7 @@ from ..optioncheck import origin
 #: Namespace entries that are not settings of a run.
 _INTERNAL = {"func", "config", "help", "overwrite", "command", "surrogate_command", "vic_command", "_parser",
              "debug", "quiet", "_prog", "check",
-             "_from_config"}
+             "_from_config", "progress", "scratch"}
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:

@@ -21,8 +21,12 @@ VIC_FLAGS = ("exe", "mpi_procs", "timeout", "workdir", "keep_runs")
 
 
 def add_vic_options(p: argparse.ArgumentParser, *, workers: bool = True, keep_runs: bool = True,
-                    workers_help: str = "VIC runs at once for ensembles (default 1)") -> None:
-    """Add the shared VIC options to ``p``."""
+                    workers_help: str = "VIC runs at once for ensembles (default 1)",
+                    scratch_help: str = "VIC run directories unless --workdir") -> None:
+    """Add the shared VIC options (and ``--scratch``) to ``p``."""
+    from ._scratch import add_scratch_argument
+
+    add_scratch_argument(p, scratch_help)
     g = p.add_argument_group("VIC runs (with --simulator vic)")
     if workers:
         g.add_argument("--workers", type=positive_int, default=None, help=workers_help)
@@ -30,7 +34,7 @@ def add_vic_options(p: argparse.ArgumentParser, *, workers: bool = True, keep_ru
     g.add_argument("--mpi-procs", type=positive_int, default=None, help="run each VIC process under mpiexec -n N")
     g.add_argument("--timeout", type=positive_float, default=None, help="seconds one VIC run may take before it is killed "
                                                                "(default 3600)")
-    g.add_argument("--workdir", help="folder for VIC run directories (default: system temp)")
+    g.add_argument("--workdir", help="folder for VIC run directories, kept (default: inside the --scratch folder)")
     if keep_runs:
         g.add_argument("--keep-runs", action="store_true", default=None, help="keep the VIC run directories")
 

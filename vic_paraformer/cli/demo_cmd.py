@@ -28,8 +28,12 @@ def run(args: argparse.Namespace) -> int:
     guard(args, args.out, "directory")
     out = Path(args.out)
     config = BenchmarkConfig.demo(region_seed=args.seed, seeds=[args.seed])
-    # On a terminal, every phase longer than a few seconds shows a progress bar (DL training included).
-    config.strategy_options = {name: {**opts, "progress": True} if "progress" in opts else dict(opts)
+    # On a terminal (or with --progress), every phase longer than a few seconds shows a progress bar
+    # (DL training included); none in a log file.
+    from ..progress import show_progress
+
+    bars = show_progress()
+    config.strategy_options = {name: {**opts, "progress": bars} if "progress" in opts else dict(opts)
                                for name, opts in config.strategy_options.items()}
     results = run_benchmark(config, out, command=f"vic-paraformer demo --out {args.out} --seed {args.seed}",
                             progress=lambda m: print(m, flush=True))

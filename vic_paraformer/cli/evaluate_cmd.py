@@ -65,6 +65,13 @@ def register(sub) -> None:
     p.set_defaults(func=run, check=check_evaluate)
 
 
+class _InTable(logging.Filter):
+    """Drops the water-balance warnings that the printed table lists."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+
 def run(args: argparse.Namespace) -> int:
     from ..calibrator import CalibrationResult
     from ..evaluation import evaluate, format_table, write_metrics
@@ -85,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
                  "(in-sample)", window[0], window[1], args.result)
     elif period is None:
         log.info("scoring every day of the region (the result records no fitting window; --test-period sets one)")
+    # the water-balance warnings are printed once, in the table below (not also as log lines)
+    budget_log = logging.getLogger("vic_paraformer.budget")
+    in_table = _InTable()
+    budget_log.addFilter(in_table)
     try:
         metrics = evaluate(region, result, simulator=args.simulator, period=period,
                            variables=tuple(args.variables),
@@ -93,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
                                                          args, args.simulator),
                            baseline=not args.no_baseline)
     finally:
+        budget_log.removeFilter(in_table)
         region.close()  # the lazily opened file
     write_metrics(metrics, args.out)
     print(format_table(metrics))

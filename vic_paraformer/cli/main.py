@@ -3,6 +3,12 @@
 Each sub-command lives in its own module of this package exposing ``register(subparsers)``,
 which adds an argparse sub-parser whose ``func(args) -> int`` does the work. Errors print one
 readable line on stderr and exit non-zero; ``--debug`` shows the traceback.
+
+Each warning is shown once per command (:class:`~vic_paraformer._logs.OnceFilter`, worker
+processes' warnings included). Progress bars are shown when stderr is a terminal (``--progress``
+forces them, ``--no-progress`` hides them). A command that needs scratch space gets one folder
+(``--scratch DIR``, default the system temp folder; :mod:`vic_paraformer.scratch`), removed when
+it ends or is interrupted, kept after a failed VIC run; ``vic-paraformer clean`` removes leftovers.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import threading
 from typing import Sequence
 
 from .. import __version__
+from .._logs import OnceFilter
 from .._procs import Terminated, kill_children, raise_terminated
 from ..errors import OptionError, VicParaformerError
 
@@ -33,6 +40,7 @@ COMMAND_MODULES = (
     "refine_cmd",
     "vic_cmd",
     "benchmark_cmd",
+    "clean_cmd",
 )
 
 log = logging.getLogger("vic_paraformer")
@@ -53,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    add_progress_arguments(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod_name in COMMAND_MODULES:
         try:
@@ -62,8 +71,53 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # sub-command not shipped in this build
             raise
         mod.register(sub)
+    for leaf in _leaf_parsers(parser):
+        if leaf is not parser:
+            add_progress_arguments(leaf, default=argparse.SUPPRESS)  # same pair on every command
     _record_prog(parser)
     return parser
+
+
+def add_progress_arguments(p: argparse.ArgumentParser, default) -> None:
+    """``--progress`` / ``--no-progress`` (default: bars only when stderr is a terminal)."""
+    if any("--progress" in a.option_strings for a in p._actions):
+        return
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--progress", dest="progress", action="store_true", default=default,
+                   help="show progress bars even when stderr is not a terminal")
+    g.add_argument("--no-progress", dest="progress", action="store_false", default=default,
+                   help="hide progress bars (default: shown only when stderr is a terminal)")
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser):
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield parser
+        return
+    seen = set()
+    for action in subs:
+        for child in action.choices.values():
+            if id(child) not in seen:
+                seen.add(id(child))
+                yield from _leaf_parsers(child)
+
+
+def show_bars(args: argparse.Namespace) -> bool:
+    """Whether this command shows progress bars: ``--progress``/``--no-progress``, else stderr is a terminal."""
+    choice = getattr(args, "progress", None)
+    if choice is not None:
+        return bool(choice)
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """The sub-command's name for scratch folders, e.g. ``surrogate-train`` or ``vic-run``."""
+    parts = [args.command] + [getattr(args, k) for k in ("surrogate_command", "vic_command")
+                              if getattr(args, k, None)]
+    return "-".join(str(p) for p in parts if p)
 
 
 def _record_prog(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +142,7 @@ def _setup_logging(debug: bool, quiet: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s"))
+    handler.addFilter(OnceFilter())  # each warning once per command
     root = logging.getLogger("vic_paraformer")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -101,12 +156,20 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     from ..provenance import command_line
     from ..progress import progress_default
+    from ..scratch import command_scratch
 
     check = getattr(args, "check", None)
     if check is not None:  # the command's option checks (vic_paraformer.cli._checks): before any work
         check(args)
-    with logging_redirect_tqdm(loggers=[logging.getLogger("vic_paraformer")]), progress_default(True), \
-            command_line(["vic-paraformer", *argv]):
+    root = logging.getLogger("vic_paraformer")
+    filters = [f for h in root.handlers for f in h.filters]
+    with logging_redirect_tqdm(loggers=[root]), progress_default(show_bars(args)), \
+            command_line(["vic-paraformer", *argv]), \
+            command_scratch(command_name(args), getattr(args, "scratch", None), on_interrupt=kill_children):
+        for h in root.handlers:  # the bar-aware handler keeps the once-per-command filter
+            for f in filters:
+                if f not in h.filters:
+                    h.addFilter(f)
         return int(args.func(args) or 0)
 
 

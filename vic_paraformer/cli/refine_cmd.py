@@ -30,6 +30,7 @@ from ._checks import check_refine
 from ._outputs import guard
 from ._runconfig import add_config_argument, apply_config, write_settings
 from ._spinup import add_spinup_argument, with_spinup
+from ._scratch import add_scratch_argument
 from ._types import non_negative_float, non_negative_int, positive_int
 
 #: Settings of ``refine`` that are paths (relative ones in a --config file are relative to it).
@@ -57,6 +58,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--out-dir", help="folder for every round's result, the log and config.yaml; required")
     add_config_argument(p)
+    add_scratch_argument(p, "VIC run directories (VIC's own options go through --simulator-option)")
     p.set_defaults(func=run, check=lambda args: check_refine(apply_config(args, REFINE_PATHS)))
 
 

@@ -23,6 +23,7 @@ from ..config import parse_options
 from ..errors import ParameterError
 from ._checks import check_simulate
 from ._outputs import add_overwrite, guard
+from ._scratch import add_scratch_argument
 from ._types import positive_int
 
 if TYPE_CHECKING:  # imported where used, so that --help starts fast
@@ -46,6 +47,7 @@ def register(sub) -> None:
     p.add_argument("--n-workers", type=positive_int, default=1, help="local worker processes (default 1: in process)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local")
     p.add_argument("--chunk-size", type=positive_int, default=None, help="max (sample, cell) series per chunk")
+    add_scratch_argument(p, "VIC run directories with --simulator vic")
     add_overwrite(p)
     p.set_defaults(func=run, check=check_simulate)
 

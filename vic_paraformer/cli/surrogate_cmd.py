@@ -57,11 +57,11 @@ def register(sub) -> None:
                         "the region is then read lazily and only those cells are loaded)")
     t.add_argument("--seed", type=non_negative_int, default=0, help="random seed of the parameter samples and the "
                                                                     "training (default 0)")
-    t.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_split_arguments(t, cells_help="cells whose simulator runs train the surrogate (default: all): das:K (one "
                                       "cell per K x K block), a file of cell ids, or ids like 3,17,40")
     add_overwrite(t)
-    add_vic_options(t, workers_help="simulator processes for the training runs (default 1; more for the vic "
+    add_vic_options(t, scratch_help="the training store unless --store, VIC run directories unless --workdir",
+                    workers_help="simulator processes for the training runs (default 1; more for the vic "
                                     "simulator: one VIC run per parameter set and worker)")
     add_config_argument(t)
     t.set_defaults(func=run_train, check=lambda args: check_surrogate_train(apply_config(args, SURROGATE_PATHS)))
@@ -96,7 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
     # --out only when training has finished, so an interrupted run leaves nothing at --out.
     out = Path(args.out)
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    simulator_options = with_spinup(vic_simulator_options(args, args.simulator, progress=not args.no_progress), args,
+    simulator_options = with_spinup(vic_simulator_options(args, args.simulator), args,
                                     args.simulator)
     args.spinup_years = simulator_options["spinup_years"]  # recorded as resolved
     try:
@@ -104,7 +104,7 @@ def run_train(args: argparse.Namespace) -> int:
                               hidden_size=args.hidden, num_layers=args.layers, max_time=args.max_time, seed=args.seed,
                               preset=args.preset, per_cell=args.per_cell, parameter_space=args.parameter_space,
                               store=args.store, out=partial, device=args.device, num_threads=args.threads,
-                              n_workers=workers(args), max_cells=args.max_cells, progress=not args.no_progress,
+                              n_workers=workers(args), max_cells=args.max_cells,
                               **{k: getattr(args, k) for k in ("anchor_share", "anchor_sd")
                                  if getattr(args, k, None) is not None},
                               simulator_options=simulator_options)

@@ -30,6 +30,7 @@ from ._spinup import add_spinup_argument, spinup_years
 from ._text import plain_text
 from ._checks import check_vic, expt_layers as _layers
 from ._outputs import add_overwrite, guard
+from ._scratch import add_scratch_argument
 from ._types import date, non_negative_float, non_negative_int, positive_float, positive_int
 
 
@@ -54,7 +55,8 @@ def _add_vic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exe", help="vic_image.exe (default: $VIC_IMAGE_EXE, then PATH)")
     p.add_argument("--mpi-procs", type=positive_int, help="run VIC under mpiexec -n N")
     p.add_argument("--timeout", type=positive_float, default=3600.0, help="seconds per VIC run before it is killed")
-    p.add_argument("--workdir", help="folder for run directories (default: system temp)")
+    p.add_argument("--workdir", help="folder for run directories, kept (default: inside the --scratch folder)")
+    add_scratch_argument(p, "VIC run directories unless --workdir")
     p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
     p.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
     add_spinup_argument(p, "1, the vic simulator's default_spinup_years")

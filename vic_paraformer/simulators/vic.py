@@ -4,7 +4,8 @@ The Region must come from :func:`vic_paraformer.vic.importer.region_from_vic` (i
 global parameter file in ``region.ds.attrs["vic_global_param_file"]``), or the global file is
 given as ``global_param_file``. For each parameter set the simulator
 
-1. creates a run directory (under ``workdir``, default the system temp folder),
+1. creates a run directory (under ``workdir``, default the command's scratch folder or the system
+   temp folder, :mod:`vic_paraformer.scratch`; marked so that ``vic-paraformer clean`` finds it),
 2. writes a copy of the template parameter file (default: the global file's ``PARAMETERS``) with
    the set's values on the Region's cells (:func:`vic_paraformer.vic.params.write_parameters`) and,
    with ``only_region_cells`` (default), ``run_cell = 0`` on the grid cells outside the Region so
@@ -60,6 +61,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import scratch
 from ..errors import SimulatorError, VICError
 from ..progress import show_progress
 from ..region import Region
@@ -98,7 +100,8 @@ class VICSimulator(Simulator):
     keep_runs:
         Keep the run directories of successful runs.
     workdir:
-        Folder for run directories (default: the system temp folder).
+        Folder for run directories (default: the command's scratch folder, else the system temp
+        folder; see :mod:`vic_paraformer.scratch`).
     global_param_file:
         The global file (default: the Region's ``vic_global_param_file`` attribute).
     template_params:
@@ -225,10 +228,15 @@ class VICSimulator(Simulator):
                       spin_period=spin_period,
                       lat=region.ds["lat"].values, lon=region.ds["lon"].values)
 
+    def _base(self) -> Path:
+        """Where run directories go: ``workdir``, else the command's scratch folder, else the system temp folder."""
+        return self.workdir or scratch.active_folder() or scratch.default_root().resolve()
+
     def _run_dir(self) -> RunDir:
-        base = self.workdir or Path(tempfile.gettempdir()).resolve()
+        base = self._base()
         base.mkdir(parents=True, exist_ok=True)
         path = Path(tempfile.mkdtemp(prefix=f"vicrun_{self._tag}_", dir=base)).resolve()
+        scratch.mark(path, "vic-run")  # a run directory left behind is found by 'vic-paraformer clean'
         if any(c.isspace() for c in str(path)):
             shutil.rmtree(path, ignore_errors=True)
             raise VICError(f"run directory {path} contains a space; VIC cannot read such paths (set workdir)")
@@ -282,7 +290,7 @@ class VICSimulator(Simulator):
 
         Returns the directories left behind, each named in a warning.
         """
-        base = self.workdir or Path(tempfile.gettempdir()).resolve()
+        base = self._base()
         left = []
         for d in sorted(base.glob(f"vicrun_{self._tag}_*")):
             if not self.keep_runs:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import tempfile
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import scratch
 from ..errors import SurrogateError
 from ..normalizer import safe_std
 from ..parameters import ParameterSpace
@@ -140,7 +141,8 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
     """Generate training data for ``region`` with ``simulator`` and train a surrogate on it.
 
     Returns a frozen :class:`Surrogate` (best validation epoch). ``store`` keeps the simulator
-    runs (resumable; a temporary folder when None). ``out`` writes the best checkpoint after
+    runs (resumable; when None a scratch folder,
+    :mod:`vic_paraformer.scratch`, removed at the end). ``out`` writes the best checkpoint after
     every improving epoch (atomically), marked incomplete until training ends: an interrupted
     training leaves a file that :meth:`Surrogate.load` refuses unless ``allow_incomplete=True``.
     ``max_time`` (seconds) stops training early once spent: an explicit opt-in that makes the
@@ -175,9 +177,9 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
         num_threads = 1
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
-    if store is None:
-        tmp = tempfile.TemporaryDirectory(prefix="vp-surrogate-store-")
-        store = tmp.name
+    if store is None:  # a marked scratch folder (vic_paraformer.scratch): 'vic-paraformer clean' finds a leftover
+        tmp = scratch.scratch_subdir("surrogate-store")
+        store = str(tmp)
     try:
         ts = generate_training_data(region, store, simulator=simulator, n_samples=int(s["n_samples"]), seed=seed,
                                     per_cell=per_cell, chunk_size=chunk_size, parameter_space=space,
@@ -189,7 +191,7 @@ def train_surrogate(region: Region, simulator: str = "waterbalance", *, n_sample
     finally:
         torch.set_num_threads(old_threads)
         if tmp is not None:
-            tmp.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
     model.info.update(store=None if tmp is not None else str(store), data_seconds=round(t_data, 2),
                       total_seconds=round(time.perf_counter() - started, 2))
     if out is not None:
