@@ -207,7 +207,8 @@ def lohmann_kernel(region, outlets: Sequence, flow_direction=None, *, convention
                            source_lat=lat[s_cell], source_lon=lon[s_cell],
                            info={"kind": "lohmann", "velocity": velocity, "diffusion": diffusion,
                                  "cell_k_days": cell_k_days, "distance": dist})
-    kernel.require_sources(range(kernel.n_outlets))
+    if like is None or flow_direction is not None:  # outlets of a copied kernel keep their sources
+        kernel.require_sources(range(kernel.n_outlets))
     return kernel
 
 
@@ -246,5 +247,6 @@ def linear_reservoir_kernel(region, outlets: Sequence | None = None, flow_direct
     kernel = RoutingKernel(np.tile(uh1, (s_cell.size, 1)), s_cell, s_area, s_out, o_lat, o_lon, names, dt=dt,
                            origin=origin, source_lat=lat[s_cell], source_lon=lon[s_cell],
                            info={"kind": "linear-reservoir", "k_days": k_days})
-    kernel.require_sources(range(kernel.n_outlets))
+    if like is None or flow_direction is not None:  # outlets of a copied kernel keep their sources
+        kernel.require_sources(range(kernel.n_outlets))
     return kernel
