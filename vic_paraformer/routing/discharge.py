@@ -143,8 +143,7 @@ def read_usgs_csv(path: str | Path, *, approved_only: bool = False) -> Discharge
         if np.isnan(factor).any():
             raise ObservationError(f"{path}: unit_of_measure {unit[np.isnan(factor)].iloc[0]!r}; expected ft^3/s or m^3/s")
         value = _to_number(df["value"]) * factor
-        keep = _keep(df.get("approval_status").str[:1].replace({"A": "A"}) if "approval_status" in df else None,
-                     approved_only)
+        keep = _keep(df["approval_status"].str[:1] if "approval_status" in df else None, approved_only)
         if keep is not None:
             value = value.where(keep)
         out = pd.DataFrame({"gauge": df["monitoring_location_id"].str.strip().str.replace("USGS-", "", regex=False),
