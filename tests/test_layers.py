@@ -14,7 +14,9 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
                (entry-point discovery), metrics, config (run-configuration files), plausibility
                (physically plausible ranges of VIC inputs), optioncheck (option values checked
                before any data is read)
-1. readers     readers/ (observation formats to daily observations on a Region's cells)
+1. readers     readers/ (observation formats to daily observations on a Region's cells); routing/
+               (RVIC kernels, Lohmann and linear-reservoir kernels, discharge observations and gauges;
+               the numpy convolution, and the torch one with torch imported inside its functions)
 2. simulators  simulators/, ensemble (runs a simulator over many parameter sets), and the modules
                of vic/ (file formats, import, parameter files, runner, requirements) that
                simulators/vic.py drives; stations/ (a Region from a station network: met CSVs, QC,
@@ -47,7 +49,7 @@ LAYERS: list[tuple[str, list[str]]] = [
               "scoring", "verdict",
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_logs", "scratch",
               "_version", "registry", "metrics", "config", "plausibility", "optioncheck"]),
-    ("readers", ["readers"]),
+    ("readers", ["readers", "routing"]),
     ("simulators", ["simulators", "ensemble", "vic.*", "stations"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),

@@ -40,6 +40,11 @@ class ObservationError(VicParaformerError, ValueError):
     """An observation file cannot be read, or holds nothing usable for the Region's cells and days."""
 
 
+class RoutingError(VicParaformerError, ValueError):
+    """A routing file or kernel is unusable: a source outside the Region, a unit hydrograph that does not
+    sum to 1, an outlet without sources, or a time step that does not fit the runoff's."""
+
+
 class ConfigError(VicParaformerError, ValueError):
     """A configuration file or ``--option`` is malformed."""
 

@@ -8,6 +8,11 @@ is NaN are skipped, so gappy satellite records need no preprocessing. A cell wit
 * ``rmse = sqrt(mean((obs - sim)^2))``
 * ``pcc  = sum((sim - mean_sim)(obs - mean_obs)) / sqrt(sum((sim - mean_sim)^2) sum((obs - mean_obs)^2))``
 * ``nse  = 1 - sum((obs - sim)^2) / sum((obs - mean_obs)^2)``
+* ``log_nse`` = ``nse`` of ``log(sim + eps)`` against ``log(obs + eps)`` (low flows; ``eps`` = 1 % of
+  the mean observation by default, so zero flows stay finite)
+* ``kge  = 1 - sqrt((r - 1)^2 + (alpha - 1)^2 + (beta - 1)^2)`` (Gupta et al. 2009, J. Hydrol. 377,
+  80-91) with ``r`` = pcc, ``alpha = std_sim / std_obs`` and ``beta = mean_sim / mean_obs``
+  (population standard deviations); :func:`kge_components` returns all four
 
 Means are taken over each cell's valid time steps.
 """
@@ -70,6 +75,49 @@ def nse(sim, obs, axis: int = -1, min_obs: int = 2) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         out = 1.0 - num / den
     return np.where((n >= min_obs) & (den > 0), out, np.nan)
+
+
+def kge_components(sim, obs, axis: int = -1, min_obs: int = 2) -> dict[str, np.ndarray]:
+    """Kling-Gupta efficiency and its components per cell (or gauge): ``kge``, ``r``, ``alpha``
+    (variability ratio) and ``beta`` (bias ratio), over the valid time steps (Gupta et al. 2009)."""
+    s, o, v = _prepare(sim, obs, axis)
+    n = v.sum(-1)
+    ms = _masked_mean(s, v, n)
+    mo = _masked_mean(o, v, n)
+    ds = np.where(v, s - ms[..., None], 0.0)
+    do = np.where(v, o - mo[..., None], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss = np.sqrt((ds ** 2).sum(-1) / n)
+        so = np.sqrt((do ** 2).sum(-1) / n)
+        r = (ds * do).sum(-1) / (ss * so * n)
+        alpha = ss / so
+        beta = ms / mo
+        k = 1.0 - np.sqrt((r - 1.0) ** 2 + (alpha - 1.0) ** 2 + (beta - 1.0) ** 2)
+    ok = (n >= min_obs) & (so > 0) & (mo != 0)
+    return {name: np.where(ok, val, np.nan) for name, val in (("kge", k), ("r", r), ("alpha", alpha), ("beta", beta))}
+
+
+def kge(sim, obs, axis: int = -1, min_obs: int = 2) -> np.ndarray:
+    """Kling-Gupta efficiency per cell (or gauge): 1 for a perfect match (see :func:`kge_components`)."""
+    return kge_components(sim, obs, axis=axis, min_obs=min_obs)["kge"]
+
+
+def log_nse(sim, obs, axis: int = -1, min_obs: int = 2, eps: float | None = None) -> np.ndarray:
+    """NSE of the logarithms (``log(x + eps)``), weighting low flows; ``eps`` defaults to 1 % of each
+    series' mean observation. Negative values (of either series) count as missing."""
+    s, o, v = _prepare(sim, obs, axis)
+    v = v & (s >= 0) & (o >= 0)
+    n = v.sum(-1)
+    if eps is None:
+        e = 0.01 * _masked_mean(o, v, n)[..., None]
+    else:
+        e = np.full(o.shape[:-1] + (1,), float(eps))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ls = np.log(np.where(v, s, 1.0) + e)
+        lo = np.log(np.where(v, o, 1.0) + e)
+    ls = np.where(v, ls, np.nan)
+    lo = np.where(v, lo, np.nan)
+    return nse(ls, lo, axis=-1, min_obs=min_obs)
 
 
 def nse_from_sums(n, so, soo, see, min_obs: int = 2) -> np.ndarray:

@@ -204,6 +204,8 @@ def check_vic(args: argparse.Namespace) -> None:
     cell = getattr(args, "template_cell", None)
     if cell is not None and min(cell) < 0:
         raise OptionError(f"--template-cell {cell[0]} {cell[1]}: expected a row and a column >= 0")
+    if getattr(args, "discharge", None) is not None and getattr(args, "rvic", None) is None:
+        raise OptionError("--discharge needs --rvic (the routing file whose outlets the gauges are matched to)")
     interval = getattr(args, "obs_interval", None)
     if interval is not None and (interval[0] < 1 or interval[1] < interval[0]):
         raise OptionError(f"--obs-interval {interval[0]} {interval[1]}: expected 1 <= MIN <= MAX days")

@@ -2,7 +2,7 @@
 
 Sub-commands::
 
-    vic import       --global G --out region.nc [--obs obs.nc] [--start D --end D]
+    vic import       --global G --out region.nc [--obs obs.nc] [--start D --end D] [--rvic R [--discharge Q]]
                      [--obs-format NAME] [--energy-closure] [--obs-option KEY=VALUE ...]
     vic write-params --template params.nc --result result.nc --out new_params.nc [--region region.nc]
     vic run          --global G --out sim.nc [--result result.nc] [--start D --end D]
@@ -73,6 +73,49 @@ def _add_allow(p: argparse.ArgumentParser, what: str) -> None:
                         "with a warning, recording them in the output, instead of stopping")
 
 
+def _add_discharge(q: argparse.ArgumentParser) -> None:
+    g = q.add_argument_group("streamflow (see vic_paraformer.routing)")
+    g.add_argument("--rvic", type=Path, help="RVIC parameter file routing the cells' runoff to outlets; recorded in the "
+                                             "Region with the domain's cell areas")
+    g.add_argument("--discharge", type=Path, help="daily discharge at gauges: USGS RDB or CSV daily values (ft3/s), or "
+                                                  "a CSV time,gauge,q in m3/s (optionally lat,lon); needs --rvic")
+    g.add_argument("--discharge-format", default="auto", choices=["auto", "usgs-rdb", "usgs-csv", "csv"],
+                   help="format of --discharge (default: detected)")
+    g.add_argument("--gauge-tolerance", type=positive_float, default=0.1,
+                   help="largest distance (degrees) from a gauge to the outlet it is matched to when no outlet "
+                        "bears its id (default 0.1)")
+
+
+def _attach_streamflow(region, args):
+    """The Region with the domain's cell areas, the routing file and the gauges (``--rvic``, ``--discharge``)."""
+    import numpy as np
+
+    from ..formats import open_netcdf
+    from ..routing import read_rvic
+    from ..routing.discharge import read_discharge
+    from ..routing.gauges import attach_discharge
+    from ..vic.globalfile import GlobalParamFile
+
+    if args.rvic is None:
+        return region
+    gf = GlobalParamFile.read(args.global_file, _variables(args.var))
+    ds = region.ds
+    with open_netcdf(gf.domain_path, "netcdf", "domain", VICError) as dom:
+        name = gf.domain_types().get("AREA", "area")
+        if name in dom.variables:
+            area = np.asarray(dom[name].values, float)[ds["row"].values, ds["col"].values]
+            ds = ds.assign(cell_area=("cell", area, {"units": "m2", "long_name": "grid cell area (VIC domain file)"}))
+    from ..region import Region
+
+    region = Region(ds, source=region.source)
+    kernel = read_rvic(args.rvic, region)
+    region.ds.attrs.update({"routing_file": kernel.info["file"], "routing_kind": "rvic"})
+    if args.discharge is not None:
+        record = read_discharge(args.discharge, format=args.discharge_format)
+        region = attach_discharge(region, record, kernel, tolerance_deg=args.gauge_tolerance)
+    return region
+
+
 def register(sub) -> None:
     p = sub.add_parser("vic", help="VIC 5 image driver: import, write-params, run, verify",
                        description=plain_text(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +126,7 @@ def register(sub) -> None:
     q.add_argument("--out", required=True, help="Region netCDF to write")
     add_obs_options(q, obs_help="observations to attach (any registered format; see --obs-format)")
     _add_allow(q, "parameter-file values")
+    _add_discharge(q)
     add_overwrite(q)
     q.set_defaults(func=run_import, check=check_vic)
 
@@ -148,10 +192,11 @@ def run_import(args) -> int:
     from ..vic.importer import region_from_vic
 
     check_obs_options(args)
-    guard(args, args.out, "region", global_=args.global_file, obs=args.obs)
+    guard(args, args.out, "region", global_=args.global_file, obs=args.obs, rvic=args.rvic, discharge=args.discharge)
     region = region_from_vic(args.global_file, args.obs, variables=_variables(args.var), start=args.start,
                              end=args.end, allow_out_of_range=args.allow_out_of_range,
                              obs_format=args.obs_format, obs_options=read_options(args))
+    region = _attach_streamflow(region, args)
     region.save(args.out)
     print(f"wrote {args.out}: {region}")
     return 0

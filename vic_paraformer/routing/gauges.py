@@ -1,0 +1,93 @@
+"""Gauges on a Region: discharge observations matched to a routing kernel's outlets.
+
+A gauge matches the outlet whose name is its id (``USGS-`` prefixes and case ignored, and an
+outlet name ending in ``_<id>`` counts), else the nearest outlet within ``tolerance_deg`` of the
+gauge's coordinates. The matched outlet must have sources.
+
+Storage on the Region (what :func:`attach_discharge` adds):
+
+* dimension ``gauge``; coordinates ``gauge(gauge)`` (ids), ``gauge_outlet(gauge)`` (outlet index in
+  the routing file), ``gauge_outlet_name``, ``gauge_lat``, ``gauge_lon`` (the outlet's position);
+* ``obs_q(gauge, time)`` observed discharge in m3/s on the Region's days (NaN where missing);
+* attributes ``routing_file`` (the RVIC file, absolute path), ``routing_kind`` and
+  ``discharge_file``; the routing kernel is read again from ``routing_file`` when needed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import xarray as xr
+
+from ..errors import ObservationError, RoutingError
+from .discharge import DischargeRecord
+from .kernel import RoutingKernel
+
+log = logging.getLogger(__name__)
+
+
+def _norm(name: str) -> str:
+    n = str(name).strip().lower()
+    return n[5:] if n.startswith("usgs-") else n
+
+
+def match_gauges(record: DischargeRecord, kernel: RoutingKernel, *, tolerance_deg: float = 0.1) -> np.ndarray:
+    """Outlet index of each gauge of ``record`` (module docstring); ObservationError naming the file
+    and gauge when one matches no outlet, RoutingError when its outlet has no sources."""
+    names = [_norm(n) for n in kernel.outlet_name]
+    out = np.full(len(record.gauge), -1)
+    for g, gid in enumerate(record.gauge):
+        key = _norm(gid)
+        hits = [o for o, n in enumerate(names) if n == key or n.endswith("_" + key)]
+        if hits:
+            out[g] = hits[0]
+            continue
+        if not (np.isfinite(record.lat[g]) and np.isfinite(record.lon[g])):
+            raise ObservationError(f"{record.source}: gauge {gid!r} matches no outlet name of {kernel.origin} and has no "
+                                   f"coordinates (add lat, lon columns, or name the outlet after the gauge)")
+        d = np.hypot(kernel.outlet_lat - record.lat[g], (kernel.outlet_lon - record.lon[g] + 180) % 360 - 180)
+        best = int(np.argmin(d))
+        if d[best] > tolerance_deg:
+            raise ObservationError(f"{record.source}: gauge {gid!r} at ({record.lat[g]:.4f}, {record.lon[g]:.4f}) is "
+                                   f"{d[best]:.3f} deg from the nearest outlet {kernel.outlet_name[best]!r}; expected "
+                                   f"within {tolerance_deg:g} deg")
+        out[g] = best
+    kernel.require_sources(out)
+    return out
+
+
+def attach_discharge(region, record: DischargeRecord, kernel: RoutingKernel, *, tolerance_deg: float = 0.1):
+    """A new Region with the gauges of ``record`` on ``kernel``'s outlets (module docstring)."""
+    from ..region import Region
+
+    outlets = match_gauges(record, kernel, tolerance_deg=tolerance_deg)
+    ds = region.ds.copy()
+    days = region.times
+    q = xr.DataArray(record.q, dims=("gauge", "time"), coords={"time": record.time}).reindex(time=days)
+    values = q.values
+    empty = [record.gauge[g] for g in range(values.shape[0]) if not np.isfinite(values[g]).any()]
+    if len(empty) == values.shape[0]:
+        raise ObservationError(f"{record.source}: no discharge on the Region's days {days[0].date()}..{days[-1].date()} "
+                               f"(the file covers {record.time[0].date()}..{record.time[-1].date()})")
+    if empty:
+        log.warning("%s: gauge(s) %s have no discharge on the Region's days", record.source, ", ".join(empty))
+    ds = ds.assign_coords(gauge=("gauge", np.array(record.gauge, dtype=str)),
+                          gauge_outlet=("gauge", outlets.astype(int)),
+                          gauge_outlet_name=("gauge", np.array([kernel.outlet_name[o] for o in outlets], dtype=str)),
+                          gauge_lat=("gauge", kernel.outlet_lat[outlets]), gauge_lon=("gauge", kernel.outlet_lon[outlets]))
+    ds["obs_q"] = (("gauge", "time"), values.astype(np.float64), {"units": "m3 s-1",
+                                                                   "long_name": "observed daily mean discharge"})
+    ds.attrs.update({"routing_file": kernel.info.get("file", kernel.origin),
+                     "routing_kind": kernel.info.get("kind", "kernel"), "discharge_file": record.source})
+    return Region(ds, source=region.source)
+
+
+def routing_of(region) -> RoutingKernel:
+    """The routing kernel a Region's gauges were attached with (its ``routing_file``)."""
+    from .rvic import read_rvic
+
+    path = region.ds.attrs.get("routing_file")
+    if not path:
+        raise RoutingError(f"{region.source or 'Region'}: no routing file recorded (import with --rvic)")
+    return read_rvic(path, region)
