@@ -111,17 +111,18 @@ def analyze(space: ParameterSpace, method: str, x: np.ndarray, y: np.ndarray, se
         out[:] = 0.0
         return out
     prob = problem(space)
+    boot = int(seed) + 1  # SALib seeds its bootstrap only with a non-zero seed (else the global generator)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         if method == "sobol":
             from SALib.analyze import sobol
 
-            r = sobol.analyze(prob, y, calc_second_order=False, num_resamples=NUM_RESAMPLES, seed=seed)
+            r = sobol.analyze(prob, y, calc_second_order=False, num_resamples=NUM_RESAMPLES, seed=boot)
             cols = [r["S1"], r["S1_conf"], r["ST"], r["ST_conf"]]
         else:
             from SALib.analyze import morris
 
-            r = morris.analyze(prob, x, y, num_resamples=NUM_RESAMPLES, num_levels=MORRIS_LEVELS, seed=seed)
+            r = morris.analyze(prob, x, y, num_resamples=NUM_RESAMPLES, num_levels=MORRIS_LEVELS, seed=boot)
             # SALib's elementary effects are per step in the unit hypercube: per normalised unit already
             mu = np.asarray(r["mu_star"], float)
             total = float(np.sum(mu))
