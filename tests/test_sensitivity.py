@@ -143,6 +143,13 @@ def region_file(tmp_path_factory):
     return synthetic_region(ny=3, nx=3, years=1, seed=0).save(d / "region.nc")
 
 
+def test_command_help_defaults_agree_with_the_library():
+    from vic_paraformer.cli import sensitivity_cmd
+    from vic_paraformer.sensitivity import DEFAULT_SAMPLES, METHODS
+
+    assert sensitivity_cmd.METHODS == METHODS and sensitivity_cmd.DEFAULT_SAMPLES == DEFAULT_SAMPLES
+
+
 CLI_ERRORS = {
     "no-model": ("", "--surrogate is required"),
     "both-models": ("--surrogate {region} --simulator waterbalance", "exclude each other"),

@@ -36,6 +36,10 @@ from ._scratch import add_scratch_argument
 from ._spinup import add_spinup_argument
 from ._types import non_negative_int, positive_int
 
+#: The library's methods and default samples (:mod:`vic_paraformer.sensitivity.design`), written here so that
+#: ``--help`` imports no torch; a test checks they agree.
+METHODS = ("sobol", "morris")
+DEFAULT_SAMPLES = {"sobol": 64, "morris": 16}
 #: ``--cells`` forms that need no file.
 _CELL_FORMS = re.compile(r"(all|train|das:\d+|fraction:.+|farthest:.+|[\d\s,;]+)", re.I)
 
@@ -59,8 +63,6 @@ def register(sub) -> None:
     p.add_argument("--simulator-option", action="append", default=[], metavar="KEY=VALUE",
                    help="simulator option, repeatable (with --simulator)")
     add_spinup_argument(p)
-    from ..sensitivity.design import DEFAULT_SAMPLES, METHODS
-
     p.add_argument("--method", choices=METHODS, default="sobol",
                    help="sobol (first-order and total indices, default) or morris (elementary effects, small budgets)")
     p.add_argument("--samples", type=at_least_two, default=None,
