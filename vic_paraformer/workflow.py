@@ -155,6 +155,9 @@ class CalibrationSpec:
     obs: str | Path | None = None
     obs_format: str | None = None
     obs_options: dict[str, Any] = field(default_factory=dict)
+    #: Record which parameters the data constrain on the training cells (``info["identifiability"]``;
+    #: :mod:`vic_paraformer.sensitivity.identifiability`).
+    identifiability: bool = False
 
     @classmethod
     def from_config(cls, config: str | Path | None = None, *, options: Mapping[str, Any] | None = None,
@@ -426,6 +429,8 @@ def resolved_config(spec: CalibrationSpec, calibrator, refine: dict[str, Any] | 
         out["train_cells"] = str(Path(out["train_cells"]).resolve())
     if "threads" in calibrator.options:
         out["threads"] = calibrator.options["threads"]
+    if spec.identifiability:
+        out["identifiability"] = True
     out["options"] = options
     if refine is not None:
         out["refine"] = refine
@@ -436,6 +441,26 @@ def _attach(region, spec: CalibrationSpec):
     from .readers import attach_observations
 
     return attach_observations(region, spec.obs, spec.obs_format, spec.obs_options)
+
+
+def _identifiability(region, calibrator, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-cell, per-parameter identifiability record of a calibration: Sobol indices of its objective
+    on the training cells through the model it calibrated against (its surrogate, else its simulator)."""
+    from .sensitivity import identifiability_record, training_indices
+    from .surrogate import Surrogate
+    from .surrogate.resolve import load_surrogate_cached
+
+    sur = options.get("surrogate")
+    if sur is not None and not isinstance(sur, Surrogate):
+        sur = load_surrogate_cached(sur)
+    simulator = None if sur is not None else (options.get("simulator") or "waterbalance")
+    ds = training_indices(region, surrogate=sur, simulator=simulator, space=calibrator.parameter_space,
+                          objective_options=options, seed=calibrator.seed,
+                          simulator_options=None if simulator is None else options.get("simulator_options"))
+    record = identifiability_record(ds)
+    log.info("identifiability on %d training cell(s): share of cells where each parameter is identifiable: %s",
+             len(record["cells"]), record["share_identifiable"])
+    return record
 
 
 def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
@@ -465,6 +490,8 @@ def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
             if sur is not None:
                 log.info("%s", why)
             result = calibrator.calibrate(region)
+        if spec.identifiability:
+            result.info["identifiability"] = _identifiability(region, calibrator, options)
     finally:
         if opened:
             full.close()  # the lazily opened file

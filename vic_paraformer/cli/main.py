@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "calibrate_cmd",
     "evaluate_cmd",
     "refine_cmd",
+    "sensitivity_cmd",
     "vic_cmd",
     "benchmark_cmd",
     "clean_cmd",
