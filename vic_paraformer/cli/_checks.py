@@ -195,6 +195,10 @@ def check_vic(args: argparse.Namespace) -> None:
             check_period([a or b, b or a], flag)
     if getattr(args, "expt_layers", None) is not None:
         expt_layers(args.expt_layers)
+    if getattr(args, "member", None) is not None:
+        from .vic_cmd import _member
+
+        _member(args.member)
     for item in getattr(args, "var", None) or []:
         if "=" not in item:
             raise OptionError(f"--var {item!r}: expected NAME=VALUE")
