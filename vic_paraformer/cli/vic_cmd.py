@@ -26,11 +26,11 @@ from pathlib import Path
 
 import logging
 
-from ..errors import OptionError, ParameterError, VICError
+from ..errors import ParameterError, VICError
 from ._obs_options import add_obs_options, check_obs_options, read_options
 from ._spinup import add_spinup_argument, spinup_years
 from ._text import plain_text
-from ._checks import check_vic, expt_layers as _layers
+from ._checks import check_vic, expt_layers as _layers, member_choice as _member
 from ._outputs import add_overwrite, guard
 from ._scratch import add_scratch_argument
 from ._types import date, non_negative_float, non_negative_int, positive_float, positive_int
@@ -185,21 +185,6 @@ def run_write_params(args) -> int:
                            allow_out_of_range=args.allow_out_of_range)
     print(f"wrote {out}")
     return 0
-
-
-def _member(text: str | None) -> str | int:
-    """The ``--member`` value: 'median' (default), 'point' or a member number (exit 2 otherwise)."""
-    if text is None or text.strip().lower() == "median":
-        return "median"
-    if text.strip().lower() == "point":
-        return "point"
-    try:
-        k = int(text)
-    except ValueError:
-        k = -1
-    if k < 0:
-        raise OptionError(f"--member must be 'median', 'point' or a member number >= 0, got {text!r}")
-    return k
 
 
 def run_run(args) -> int:
