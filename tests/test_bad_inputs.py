@@ -737,6 +737,13 @@ CASES: dict[str, tuple[str, int, str]] = {
                               "argument --scratch: "),
     "progress-and-no-progress": ("simulate --region {region} --params true --out {out}/s.nc --progress --no-progress",
                                  2, "not allowed with argument"),
+    # parameter uncertainty: which values write-params writes
+    "write-params-member-text": ("vic write-params --template {template} --result {result} --out {out}/p.nc "
+                                 "--member first", 2, "--member must be 'median', 'point' or a member number"),
+    "write-params-member-negative": ("vic write-params --template {template} --result {result} --out {out}/p.nc "
+                                     "--member -1", 2, "--member must be 'median', 'point' or a member number"),
+    "write-params-member-without-ensemble": ("vic write-params --template {template} --result {result} "
+                                             "--out {out}/p.nc --member 0", 1, "the result has no parameter uncertainty"),
 }
 
 # quiet and tidy: case id -> (argv, exit code, text stderr must hold exactly once, texts it must not hold)

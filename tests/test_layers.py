@@ -5,7 +5,8 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
 
 0. core        errors, parameters, region, selection (train/test periods and cells), observation
                (re-exports the operators), objective (the calibration objective, its options, terms
-               and observation operators), result, formats (format versions and the one-line errors
+               and observation operators), result, uncertainty (per-cell parameter quantiles and ensemble
+               members of a result), formats (format versions and the one-line errors
                of reading the toolkit's own files),
                normalizer, provenance, progress (progress-bar default), units (unit ranges and
                conversion), cf (CF metadata of written netCDF files), outputs (the output guard),
@@ -46,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 #: (layer name, module-name prefixes relative to the package). Longest prefix wins.
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
+              "uncertainty",
               "formats",
               "scoring", "verdict",
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_logs", "scratch",

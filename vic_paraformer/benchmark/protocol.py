@@ -52,7 +52,7 @@ from ..scoring import DO_NOTHING_KIND, OperatorRule
 from ..parameters import default_parameters
 from ..result import CalibrationResult
 from .diagnostics import CpuClock, sensitivity, water_balance, water_balance_summary
-from .recovery import recovery_correlation, recovery_error, roughness
+from .recovery import identifiable_mask, interval_recovery, recovery_correlation, recovery_error, roughness
 
 log = logging.getLogger(__name__)
 
@@ -418,6 +418,11 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                 if truth is not None:
                     row["recovery"] = recovery_error(values, truth, space)
                     row["correlation"] = recovery_correlation(values, truth, space)
+                    if result.uncertainty is not None:
+                        lo, hi = result.uncertainty.interval()
+                        row["interval"] = interval_recovery(
+                            lo, hi, values, truth, space,
+                            identifiable_mask(result.info, result.cells, space.names))
                     if region.has_grid:
                         row["roughness_map"] = roughness(values, *region.grid(), space)
                         row["roughness_trained"] = _trained_roughness(region, values, sp.train, k, space)

@@ -186,6 +186,21 @@ def expt_layers(text: str) -> tuple[int, ...]:
     return layers
 
 
+def member_choice(text: str | None) -> str | int:
+    """The ``--member`` value of ``vic write-params``: 'median' (default), 'point' or a member number (exit 2 otherwise)."""
+    if text is None or text.strip().lower() == "median":
+        return "median"
+    if text.strip().lower() == "point":
+        return "point"
+    try:
+        k = int(text)
+    except ValueError:
+        k = -1
+    if k < 0:
+        raise OptionError(f"--member must be 'median', 'point' or a member number >= 0, got {text!r}")
+    return k
+
+
 def check_vic(args: argparse.Namespace) -> None:
     """``vic`` sub-commands: dates, soil layers, template cell, observation interval, global options."""
     for start, end in (("start", "end"), ("score_start", "score_end")):
@@ -195,6 +210,8 @@ def check_vic(args: argparse.Namespace) -> None:
             check_period([a or b, b or a], flag)
     if getattr(args, "expt_layers", None) is not None:
         expt_layers(args.expt_layers)
+    if getattr(args, "member", None) is not None:
+        member_choice(args.member)
     for item in getattr(args, "var", None) or []:
         if "=" not in item:
             raise OptionError(f"--var {item!r}: expected NAME=VALUE")

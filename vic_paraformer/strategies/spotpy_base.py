@@ -49,6 +49,10 @@ from ..parameters import default_parameters
 
 log = logging.getLogger(__name__)
 
+#: Default ``uncertainty_tolerance``: candidates whose objective is within 5 % of the cell's best
+#: form its tolerance set (see :mod:`vic_paraformer.uncertainty`).
+DEFAULT_UNCERTAINTY_TOLERANCE = 0.05
+
 #: Warm-up days used with a simulator that runs without spin-up when the ``warmup`` option is not given.
 DEFAULT_SIMULATOR_WARMUP = 365
 
@@ -79,6 +83,14 @@ class SpotpyCellCalibrator(Calibrator):
         Days at the start excluded from the loss (None: the surrogate's ``warmup``; with a
         simulator 0 when it runs with a spin-up, else :data:`DEFAULT_SIMULATOR_WARMUP` days,
         :func:`simulator_warmup`).
+    ``uncertainty_tolerance``
+        Parameter uncertainty at no extra model runs (default :data:`DEFAULT_UNCERTAINTY_TOLERANCE`,
+        0.05): every candidate the algorithm evaluated for a cell whose objective is within this
+        fraction of the cell's best (``loss <= best + tol * |best|``) joins the cell's tolerance set;
+        the result stores its 5/50/95 % quantiles per cell (the 5-95 % interval widened where needed
+        to hold the best candidate, the point value) and the set's size. None: no uncertainty.
+        Candidates from an optimiser are not a posterior sample: the set describes how flat the
+        objective is around the optimum within the runs made, and it shrinks as the search converges.
     ``n_workers``, ``backend``, ``scheduler``
         Parallel execution over cells through :class:`vic_paraformer.ensemble.EnsembleRunner`:
         ``backend="local"`` with ``n_workers`` processes (default None: all cores; ``1``: in this
@@ -114,6 +126,7 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": None,
         "backend": "local",
         "scheduler": None,
+        "uncertainty_tolerance": DEFAULT_UNCERTAINTY_TOLERANCE,
         **OBJECTIVE_OPTION_DEFAULTS,
     }
     default_options: ClassVar[Mapping[str, Any]] = common_options
@@ -127,10 +140,13 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": "worker processes over cells (None: all cores; 1: in this process)",
         "backend": "'local' process pool or 'dask'",
         "scheduler": "Dask scheduler address tcp://host:port (with backend 'dask')",
+        "uncertainty_tolerance": "keep the evaluated candidates whose objective is within this fraction of the cell's "
+                                 "best and store their 5/50/95 % quantiles per cell (None: no uncertainty)",
         **OBJECTIVE_OPTION_HELP,
     }
     option_types: ClassVar[Mapping[str, str]] = {"surrogate": "path", "simulator": "str", "warmup": "int",
                                                  "n_workers": "int", "scheduler": "str",
+                                                 "uncertainty_tolerance": "float",
                                                  **OBJECTIVE_OPTION_TYPES}
 
     _tmpdir = None
@@ -179,6 +195,9 @@ class SpotpyCellCalibrator(Calibrator):
         w = o.get("warmup")
         if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 0):
             problems.append(f"warmup must be a non-negative number of days, got {w!r}")
+        tol = o.get("uncertainty_tolerance")
+        if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 10):
+            problems.append(f"uncertainty_tolerance must be a number in [0, 10) or None, got {tol!r}")
         problems += objective_option_problems(o)
         return problems
 
@@ -249,7 +268,8 @@ class SpotpyCellCalibrator(Calibrator):
         obs_all = region.ds["obs_sm"]
         pos = {int(c): i for i, c in enumerate(region.cells)}
         base = dict(space=self.parameter_space, algorithm=self.algorithm, max_evaluations=int(o["repetitions"]),
-                    maximize=self.maximize, algorithm_kwargs=self.algorithm_kwargs(), sample_kwargs=self.sample_kwargs())
+                    maximize=self.maximize, algorithm_kwargs=self.algorithm_kwargs(), sample_kwargs=self.sample_kwargs(),
+                    tolerance=None if o.get("uncertainty_tolerance") is None else float(o["uncertainty_tolerance"]))
         tasks: list[CellTask] = []
         if o.get("surrogate") is not None:
             sur, path = self._surrogate(region)
@@ -380,8 +400,23 @@ class SpotpyCellCalibrator(Calibrator):
                                  f"operator, loss {info.get('loss')} (see vic_paraformer.objective), on the days "
                                  "after the warm-up")
         op = self._final_operator(region, train, outcomes, warmup)
-        return self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info,
-                            obs_operator=op, warmup_days=warmup)
+        result = self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info,
+                              obs_operator=op, warmup_days=warmup)
+        if all(oc.tolerance_set is not None for oc in outcomes):
+            from ..uncertainty import ParameterUncertainty
+
+            tol = float(self.options["uncertainty_tolerance"])
+            unc = ParameterUncertainty.from_sets(
+                [oc.tolerance_set for oc in outcomes], "tolerance set",
+                info={"tolerance": tol, "rule": f"evaluated candidates with objective <= best + {tol:g} x |best| per "
+                                                "training cell, 5-95 % interval widened to hold the best candidate; "
+                                                "untrained cells copy the nearest training cell's"})
+            # the best candidate (the point value) belongs to every set but may lie outside its 5-95 %
+            # quantiles (an optimum at the edge of its basin): widen the interval to hold it
+            unc.quantiles[0] = np.minimum(unc.quantiles[0], thetas)
+            unc.quantiles[2] = np.maximum(unc.quantiles[2], thetas)
+            result.uncertainty = unc.take(near)
+        return result
 
     def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int):
         """The operator fitted to the best simulation of each training cell (None: identity)."""

@@ -134,6 +134,7 @@ class SpotpySetup:
         self.best_loss = float("inf")
         self.best_theta: np.ndarray | None = None
         self.losses: list[float] = []
+        self.thetas: list[np.ndarray] = []  # every evaluated candidate, beside its loss in ``losses``
 
     def parameters(self):
         import spotpy
@@ -150,6 +151,7 @@ class SpotpySetup:
         self.n_evaluations += 1
         value = self.objective.value(out, self.mask, self.obs, theta)
         self.losses.append(value)
+        self.thetas.append(theta.copy())
         if value < self.best_loss or self.best_theta is None:
             self.best_loss, self.best_theta = value, theta.copy()
             self.best_sm = np.asarray(sim, float).copy()
@@ -186,6 +188,7 @@ class CellTask:
     algorithm_kwargs: dict[str, Any] = field(default_factory=dict)
     sample_kwargs: dict[str, Any] = field(default_factory=dict)
     objective: CellObjective | None = None
+    tolerance: float | None = None  # keep the candidates within this relative tolerance of the best
 
     @property
     def mask(self) -> np.ndarray:
@@ -206,6 +209,7 @@ class CellOutcome:
     budget_exhausted: bool
     wall_time: float
     best_sm: np.ndarray | None = None
+    tolerance_set: np.ndarray | None = None  # (n, p) candidates within the task's tolerance of the best
 
 
 class _LogWriter(io.TextIOBase):
@@ -298,6 +302,13 @@ def run_cell(task: CellTask) -> CellOutcome:
     if setup.best_theta is None:
         raise StrategyError(f"{task.algorithm} made no model run for cell {task.cell} (budget {task.max_evaluations})")
     theta = task.space.clip(setup.best_theta)
+    kept = None
+    if task.tolerance is not None:
+        from ..uncertainty import tolerance_mask
+
+        keep = tolerance_mask(np.asarray(setup.losses, float), task.tolerance)
+        kept = task.space.clip(np.stack(setup.thetas)[keep])
     return CellOutcome(cell=int(task.cell), theta=theta, loss=float(setup.best_loss),
                        n_evaluations=int(setup.n_evaluations), algorithm_best_loss=algo_best,
-                       budget_exhausted=exhausted, wall_time=time.perf_counter() - started, best_sm=setup.best_sm)
+                       budget_exhausted=exhausted, wall_time=time.perf_counter() - started, best_sm=setup.best_sm,
+                       tolerance_set=kept)
