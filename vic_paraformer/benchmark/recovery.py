@@ -63,14 +63,16 @@ INTERVAL_FIELDS: tuple[str, ...] = (
 
 
 def identifiable_mask(info: dict, cells: np.ndarray, names: list[str] | tuple[str, ...]) -> np.ndarray | None:
-    """The result's per-cell, per-parameter identifiability ``(cell, p)`` bool from ``info["identifiable"]``.
+    """The result's per-cell, per-parameter identifiability ``(cell, p)`` bool from
+    ``info["identifiability"]`` (what ``calibrate --identifiability`` records, see
+    :func:`vic_paraformer.sensitivity.identifiability_record`) or ``info["identifiable"]``.
 
     Read forms: ``{"cells": [...], "parameters": [...], "identifiable": [[bool, ...], ...]}`` (cells
     x parameters; a result cell not listed, e.g. one that was not a training cell, takes the
     parameter's majority over the listed cells), ``{parameter: [bool per result cell]}`` or
     ``{parameter: bool}`` for every cell. None when the result records none (or in another form).
     """
-    rec = (info or {}).get("identifiable")
+    rec = (info or {}).get("identifiability") or (info or {}).get("identifiable")
     if not isinstance(rec, dict):
         return None
     n = len(cells)
