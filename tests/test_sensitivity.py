@@ -198,6 +198,7 @@ def test_cli_writes_indices_maps_and_medians(region_file, tmp_path, capsys):
 
 
 # ---- the calibration record ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_calibrate_records_identifiability_per_cell_and_parameter(synthetic_tiny, tmp_path):
     from vic_paraformer.calibrator import CalibrationResult
     from vic_paraformer.workflow import CalibrationSpec, run_calibration

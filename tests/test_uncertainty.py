@@ -92,6 +92,7 @@ def test_sceua_tolerance_set_quantiles_bracket_the_point_value(synthetic_small, 
     np.testing.assert_allclose(off.values(), v)  # keeping the set changes nothing else
 
 
+@pytest.mark.slow
 def test_dl_deep_ensemble_intervals_on_the_clean_twin(twin16, small_surrogate):
     """ffn_a with ensemble=4 on the clean twin (waterbalance surrogate).
 
