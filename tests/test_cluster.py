@@ -20,9 +20,8 @@ import pytest
 
 import vic_paraformer as vp
 from vic_paraformer import ParameterSpace
-from vic_paraformer.cluster import SharedPathError, use_scheduler, worker_scratch_folders
+from vic_paraformer.cluster import SharedPathError, worker_scratch_folders
 from vic_paraformer.ensemble import EnsembleRunner
-from vic_paraformer.simulators.waterbalance import WaterBalanceSimulator
 
 from _dask_cluster import DaskProcesses, SlowWaterBalance
 
@@ -71,13 +70,33 @@ def test_worker_processes_give_the_local_result_in_their_own_scratch(cluster, re
     assert homes == {"worker0", "worker1"}
 
 
-def test_sceua_with_a_simulator_on_worker_processes_equals_in_process(cluster, region):
-    kw = dict(strategy="sceua", simulator="waterbalance", warmup=30, ngs=2, loss="paper", seed=3, repetitions=25)
-    local = vp.calibrate(region, n_workers=1, **kw)
-    with use_scheduler(cluster.address):  # what vic-paraformer --scheduler does
-        remote = vp.calibrate(region, **kw)
+def _tasks_run(address: str) -> int:
+    """Tasks the cluster has seen through the runner's task wrapper."""
+    from dask.distributed import Client
+
+    def count(dask_scheduler) -> int:
+        prefix = dask_scheduler.task_prefixes.get("run_task")
+        return 0 if prefix is None else int(sum(prefix.state_counts.values()))
+
+    with Client(address, timeout="30s") as client:
+        return client.run_on_scheduler(count)
+
+
+def test_the_scheduler_option_sends_a_command_to_the_cluster(cluster, region, tmp_path, capsys):
+    """``vic-paraformer calibrate --scheduler``: SCE-UA with the simulator in the loop, one task per cell on
+    the worker processes, gives exactly the in-process parameters."""
+    from vic_paraformer.cli.main import main
+
+    path = region.save(tmp_path / "region.nc")
+    argv = ["calibrate", "--region", str(path), "--strategy", "sceua", "-o", "simulator=waterbalance",
+            "-o", "repetitions=12", "-o", "ngs=2", "-o", "warmup=30", "--seed", "4", "--no-progress"]
+    assert main([*argv, "--workers", "1", "--out", str(tmp_path / "local.nc")]) == 0
+    before = _tasks_run(cluster.address)
+    assert main([*argv, "--scheduler", cluster.address, "--out", str(tmp_path / "cluster.nc")]) == 0
+    assert _tasks_run(cluster.address) >= before + 2  # both training cells ran on the workers
+    local = vp.CalibrationResult.open(tmp_path / "local.nc")
+    remote = vp.CalibrationResult.open(tmp_path / "cluster.nc")
     np.testing.assert_array_equal(remote.values(), local.values())
-    assert remote.n_evaluations == local.n_evaluations
 
 
 def test_local_cluster_of_processes_gives_the_local_result(region, params):

@@ -1,6 +1,6 @@
 """The Dask worker plugin that gives every worker process its own scratch folder.
 
-Kept apart from :mod:`vic_paraformer.cluster` because it must subclass Dask's ``WorkerPlugin``
+Kept apart from :mod:`vic_paraformer.cluster` and :mod:`vic_paraformer._dask_worker` because it must subclass Dask's ``WorkerPlugin``
 (imported here at module level), and the cluster module is imported without Dask being loaded.
 """
 
@@ -8,24 +8,20 @@ from __future__ import annotations
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from . import cluster
+from . import _dask_worker
 
 
 class ScratchPlugin(WorkerPlugin):
     """Make the worker's scratch folder in its local directory on start; remove it on close."""
 
-    name = cluster.PLUGIN_NAME
+    name = _dask_worker.PLUGIN_NAME
     idempotent = True
 
     def setup(self, worker) -> None:
-        cluster._prepare(getattr(worker, "local_directory", None))
+        _dask_worker._prepare(getattr(worker, "local_directory", None))
 
     def teardown(self, worker) -> None:
-        from . import scratch
-
-        folder = scratch._active.path if scratch._active is not None else None
-        if folder is not None:
-            scratch.remove(folder)
+        _dask_worker._teardown()
 
 
 __all__ = ["ScratchPlugin"]

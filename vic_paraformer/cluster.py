@@ -6,7 +6,7 @@ client or a scheduler address (``tcp://host:port``), or when a command runs unde
 a cluster needs beyond submitting tasks:
 
 Worker-local scratch
-    Every task runs through :func:`run_task`, which gives the worker process (once) one torch
+    Every task runs through :func:`run_task` (:mod:`vic_paraformer._dask_worker`), which gives the worker process (once) one torch
     thread and a scratch folder of its own, :func:`vic_paraformer.scratch.make_scratch` inside the
     worker's local directory (``dask worker --local-directory``, default the system temp folder;
     on a cluster node point it at node-local disk). VIC run directories and temporary files go
@@ -34,19 +34,15 @@ import contextlib
 import dataclasses
 import logging
 import os
-import socket
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
+from ._dask_worker import PLUGIN_NAME, _host, _probe, run_task
 from .errors import SimulatorError
 
 log = logging.getLogger(__name__)
 
-#: Name under which :class:`ScratchPlugin` is registered on a cluster.
-PLUGIN_NAME = "vic-paraformer-scratch"
-
 _client: Any = None  # the client of use_scheduler(), shared by every runner of the command
-_prepared: bool = False  # this (worker) process has its torch thread count and scratch folder
 
 
 class SharedPathError(SimulatorError):
@@ -93,67 +89,13 @@ def use_scheduler(scheduler: str | None) -> Iterator[Any]:
 
 
 # ----------------------------------------------------------------------------- worker side
-def _prepare(local_directory: str | None = None) -> None:
-    """Once per worker process: one torch thread, and a scratch folder in ``local_directory``."""
-    global _prepared
-    if _prepared:
-        return
-    from . import scratch
-
-    if local_directory is None:
-        try:
-            from dask.distributed import get_worker
-
-            local_directory = get_worker().local_directory
-        except (ImportError, ValueError):
-            local_directory = None
-    folder = scratch.make_scratch("dask-worker", local_directory)
-    scratch.adopt_folder(folder)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except Exception:  # pragma: no cover - torch is a hard dependency
-        pass
-    _prepared = True
-    log.debug("worker scratch folder %s", folder)
-
-
-def run_task(func: Callable, *args: Any) -> Any:
-    """``func(*args)`` on a worker, after :func:`_prepare` (what the runner submits to Dask)."""
-    _prepare()
-    return func(*args)
-
-
-def _probe(paths: Mapping[str, str]) -> list[str]:
-    """On a worker: a line for every path of ``paths`` (path -> what) that cannot be read."""
-    problems = []
-    for path, what in paths.items():
-        p = Path(path)
-        try:
-            if p.is_dir():
-                os.listdir(p)
-            else:
-                with open(p, "rb") as fh:
-                    fh.read(1)
-                if what.startswith("VIC executable") and not os.access(p, os.X_OK):
-                    raise PermissionError("not executable")
-        except OSError as exc:
-            problems.append(f"{what} {path}: {exc.strerror or exc}")
-        except Exception as exc:  # noqa: BLE001 - reported, not raised, on the worker
-            problems.append(f"{what} {path}: {exc}")
-    return problems
-
-
-def _host() -> str:
-    return socket.gethostname()
-
-
 # ----------------------------------------------------------------------------- submitting side
 def prepare_cluster(client) -> None:
     """Register :class:`~vic_paraformer._dask_plugin.ScratchPlugin` on ``client``'s cluster (idempotent)."""
+    from . import _dask_worker
     from ._dask_plugin import ScratchPlugin
 
+    _dask_worker.submitting_process = True
     try:
         client.register_plugin(ScratchPlugin(), name=PLUGIN_NAME)
     except Exception as exc:  # noqa: BLE001 - tasks still make their folder on first use
@@ -246,12 +188,9 @@ def task_inputs(items: Iterable[Any], depth: int = 3) -> dict[str, str]:
 
 def worker_scratch_folders(client) -> dict[str, str | None]:
     """Each worker's scratch folder (address -> path, None before its first task)."""
-    def folder() -> str | None:
-        from . import scratch
+    from ._dask_worker import scratch_folder
 
-        return str(scratch._active.path) if scratch._active is not None and scratch._active.path else None
-
-    return client.run(folder)
+    return client.run(scratch_folder)
 
 
 __all__ = ["SharedPathError", "active_client", "check_shared_paths", "connect", "prepare_cluster",

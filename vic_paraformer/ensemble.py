@@ -560,6 +560,43 @@ class EnsembleRunner:
         return ds.isel(sample=0, drop=True) if single else ds
 
 
+@dataclass
+class _SimulateTask:
+    """One ``simulator.simulate`` call for :func:`simulate` (its fields name the inputs to check)."""
+
+    simulator: Simulator
+    region: Region
+    params: xr.Dataset
+    period: Any
+
+
+def _simulate_task(task: _SimulateTask) -> xr.Dataset:
+    return task.simulator.simulate(task.region, task.params, period=task.period)
+
+
+def simulate(simulator: Simulator, region: Region, params: xr.Dataset, *, period=None) -> xr.Dataset:
+    """``simulator.simulate(region, params, period=period)``, on the Dask cluster of an enclosing
+    :func:`vic_paraformer.cluster.use_scheduler` (``vic-paraformer --scheduler``) when there is one.
+
+    On the cluster a simulator whose ``parallel_unit`` is ``"run"`` (VIC) runs one task per
+    sample, others one task; the outputs are those of the local call, unchanged (same dtype, same
+    values: each sample's run is independent).
+    """
+    client = cluster.active_client()
+    if client is None or not isinstance(simulator, Simulator):
+        return simulator.simulate(region, params, period=period)
+    per_run = getattr(simulator, "parallel_unit", "series") == "run" and "sample" in params.dims
+    parts = [params.isel(sample=[i]) for i in range(params.sizes["sample"])] if per_run else [params]
+    with EnsembleRunner(None, client=client) as runner:
+        outs = runner.map(_simulate_task, [_SimulateTask(simulator, region, p, period) for p in parts],
+                          desc=f"{simulator.name} runs")
+    if len(outs) == 1:
+        return outs[0]
+    out = xr.concat(outs, dim="sample", combine_attrs="drop")
+    out.attrs.update(outs[0].attrs)
+    return out
+
+
 def _period_times(times, period: Period):
     """The days of ``times`` inside ``period`` (inclusive), raising SimulatorError if none."""
     import pandas as pd

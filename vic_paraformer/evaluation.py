@@ -63,6 +63,7 @@ import xarray as xr
 from ._io import to_plain, write_text_atomic
 from .budget import annual_budget, budget_table, budget_warnings, budget_window, observed_et
 from .calibrator import CalibrationResult
+from .ensemble import simulate
 from .errors import ParameterError, SimulatorError, VicParaformerError
 from .formats import extent, other_region
 from .metrics import METRIC_FUNCTIONS, summarize
@@ -215,7 +216,7 @@ def evaluate_parameters(region: Region, params, simulator: str | Simulator = "wa
     sim_obj, sim_name = _simulator(simulator, simulator_options)
     ds_params = _params_dataset(region, params, space)
     log.info("evaluating %s with simulator %s over %s", label, sim_name, period or "all days")
-    out_sim = sim_obj.simulate(region, ds_params, period=period)
+    out_sim = simulate(sim_obj, region, ds_params, period=period)  # on the --scheduler cluster if any
     train = np.asarray(region.training_cells if train_cells is None else list(train_cells))
     cells = region.cells
     is_train = np.isin(cells, train)
