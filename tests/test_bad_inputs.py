@@ -737,6 +737,12 @@ CASES: dict[str, tuple[str, int, str]] = {
                               "argument --scratch: "),
     "progress-and-no-progress": ("simulate --region {region} --params true --out {out}/s.nc --progress --no-progress",
                                  2, "not allowed with argument"),
+    # Dask clusters: the scheduler address
+    "scheduler-not-an-address": ("--scheduler localhost calibrate --region {region} --strategy sceua --out {out}/r.nc",
+                                 2, "argument --scheduler: expected a Dask scheduler address like tcp://host:8786, "
+                                    "got 'localhost'"),
+    "scheduler-without-port": ("calibrate --region {region} --strategy sceua --out {out}/r.nc "
+                               "--scheduler tcp://127.0.0.1", 2, "argument --scheduler: expected a Dask scheduler"),
 }
 
 # quiet and tidy: case id -> (argv, exit code, text stderr must hold exactly once, texts it must not hold)

@@ -80,13 +80,25 @@ def test_a_vic_input_the_workers_cannot_read_is_named(cluster, tmp_path, ensembl
     shutil.copyfile(WALNUT, gfile)
     region = region_from_vic(gfile, variables=VARS, end="2008-02-29")
     sim = VICSimulator(exe=REAL_VIC, progress=False)
-    sim.setup(region)  # resolved here, where the file is
-    os.rename(gfile, tmp_path / "elsewhere.txt")
+    os.rename(gfile, tmp_path / "elsewhere.txt")  # this machine needs it no more; the workers would
     with EnsembleRunner(sim, scheduler=cluster.address) as runner, pytest.raises(SharedPathError) as err:
         runner.run(region, ensemble)
     msg = str(err.value)
     assert msg.startswith("Dask worker tcp://127.0.0.1:") and "\n" not in msg
     assert f"cannot read the VIC global parameter file {gfile}: No such file or directory" in msg
+
+
+def test_per_cell_tasks_name_the_vic_files_the_workers_read(region):
+    """SCE-UA/DDS with VIC in the loop send one-cell datasets and the simulator's name: their inputs are found."""
+    from vic_paraformer.cluster import task_inputs
+    from vic_paraformer.strategies.cell_models import SimulatorCellModel
+
+    model = SimulatorCellModel(region.ds.isel(cell=[0]), "vic", ParameterSpace.preset("vic"))
+    found = task_inputs([model])
+    assert found[str(WALNUT)] == "VIC global parameter file"
+    kinds = set(found.values())
+    assert {"VIC parameter file", "VIC domain file", "VIC forcing file"} <= kinds, found
+    assert all(Path(p).exists() for p in found)
 
 
 def test_a_worker_killed_during_a_vic_run_has_it_rerun(cluster, region, ensemble, reference):

@@ -127,22 +127,45 @@ def check_shared_paths(client, paths: Mapping[str | os.PathLike, str]) -> None:
 def shared_inputs(simulator, region) -> dict[str, str]:
     """The files the workers read for ``simulator`` on ``region`` (path -> what it is).
 
-    A region opened lazily is read on the workers from its file; the VIC simulator reads its
-    executable, global parameter file, template parameter file, domain file and forcing files.
+    A region opened lazily is read on the workers from its file. For a region imported from VIC
+    (attribute ``vic_global_param_file``) with the ``vic`` simulator or none named: the global
+    parameter file and, when this machine can parse it, the parameter, domain and forcing files it
+    names, and the executable when the simulator names one (else each worker finds its own). This
+    machine needs no VIC executable.
     """
     out: dict[str, str] = {}
-    if region is not None and getattr(region, "lazy", False) and getattr(region, "source", None):
+    if region is None:
+        return out
+    if getattr(region, "lazy", False) and getattr(region, "source", None):
         out[str(region.source)] = "region file"
-    if simulator is not None and getattr(simulator, "name", None) == "vic" and region is not None:
-        setup = simulator.setup(region)
-        out[str(setup.exe)] = "VIC executable"
-        out[str(setup.gf.path)] = "VIC global parameter file"
-        out[str(setup.template)] = "VIC parameter file"
-        with contextlib.suppress(Exception):
-            out[str(setup.gf.domain_path)] = "VIC domain file"
-        with contextlib.suppress(Exception):
-            for f in setup.gf.forcing_files(setup.period.years).values():
-                out[str(f)] = "VIC forcing file"
+    name = getattr(simulator, "name", simulator)
+    if name in (None, "vic") and "vic_global_param_file" in region.ds.attrs:
+        out.update(_vic_inputs(region, simulator if not isinstance(simulator, (str, type(None))) else None))
+    return out
+
+
+def _vic_inputs(region, simulator=None) -> dict[str, str]:
+    from .vic.globalfile import GlobalParamFile
+    from .vic.importer import global_file_of
+
+    gpath, variables = global_file_of(region)
+    options = getattr(simulator, "options", {}) or {}
+    if options.get("global_param_file") is not None:
+        gpath = Path(options["global_param_file"])
+    variables = {**variables, **(options.get("variables") or {})}
+    out = {str(gpath): "VIC global parameter file"}
+    if options.get("exe") is not None:
+        out[str(Path(options["exe"]).expanduser().absolute())] = "VIC executable"
+    try:
+        gf = GlobalParamFile.read(gpath, variables)
+        template = options.get("template_params") or gf.parameters_path
+        out[str(template)] = "VIC parameter file"
+        out[str(gf.domain_path)] = "VIC domain file"
+        years = range(region.times[0].year, region.times[-1].year + 1)
+        for f in gf.forcing_files(years).values():
+            out[str(f)] = "VIC forcing file"
+    except Exception as exc:  # noqa: BLE001 - this machine cannot parse it: the workers' check names the file
+        log.debug("VIC inputs not listed beyond the global file: %s", exc)
     return out
 
 
@@ -156,6 +179,8 @@ def _fields(obj: Any) -> Iterable[tuple[str, Any]]:
 def task_inputs(items: Iterable[Any], depth: int = 3) -> dict[str, str]:
     """The shared inputs of per-cell tasks: simulators with their regions and checkpoint paths found
     among the items' attributes (at most ``depth`` levels down; the first item of each kind suffices)."""
+    import xarray as xr
+
     from .region import Region
     from .simulators.base import Simulator
 
@@ -167,8 +192,10 @@ def task_inputs(items: Iterable[Any], depth: int = 3) -> dict[str, str]:
             return
         seen.add(id(obj))
         attrs = list(_fields(obj))
-        sims = [v for _, v in attrs if isinstance(v, Simulator)]
-        regions = [v for _, v in attrs if isinstance(v, Region)]
+        sims = [v for _, v in attrs if isinstance(v, Simulator)] or \
+            [v for k, v in attrs if k == "simulator" and isinstance(v, str)]
+        regions = [v for _, v in attrs if isinstance(v, Region)] + \
+            [Region(v, validate=False) for _, v in attrs if isinstance(v, xr.Dataset) and "cell" in v.dims]
         for sim in sims or [None]:
             for reg in regions:
                 out.update(shared_inputs(sim, reg))
@@ -177,7 +204,7 @@ def task_inputs(items: Iterable[Any], depth: int = 3) -> dict[str, str]:
                 p = Path(value)
                 if p.is_absolute() and p.exists():
                     out.setdefault(str(p), name.replace("_", " "))
-            elif not isinstance(value, (Simulator, Region, str, bytes, int, float, type(None))) and \
+            elif not isinstance(value, (Simulator, Region, xr.Dataset, str, bytes, int, float, type(None))) and \
                     (dataclasses.is_dataclass(value) or hasattr(value, "__dict__")):
                 walk(value, level + 1)
 

@@ -553,16 +553,16 @@ def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: 
     kept: dict[str, xr.Dataset] | None = None
     operators: dict[str, ObservationOperator] = {}
     if step >= region.n_cells:
-        kept = {row: sim_obj.simulate(region, p) for row, p in params.items()}
+        kept = {row: simulate(sim_obj, region, p) for row, p in params.items()}
         operators = _operators_from_runs(region, plan, kept)
     elif rule is not None:
         sub = region.subset(rule.fit_cells)
-        fit_sims = {row: np.asarray(sim_obj.simulate(sub, p.sel(cell=sub.cells))["sm"].values, float)
+        fit_sims = {row: np.asarray(simulate(sim_obj, sub, p.sel(cell=sub.cells))["sm"].values, float)
                     for row, p in params.items()}
         operators = _fit_operators(region, rule, fit_sims, next(iter(plan["periods"].values())))
     acc = _Accumulator(plan, list(params), operators, sim_name, budgets=baseline)
     for sl, part in region.iter_chunks(step):
-        sims = kept if kept is not None else {row: sim_obj.simulate(part, p.isel(cell=sl)) for row, p in params.items()}
+        sims = kept if kept is not None else {row: simulate(sim_obj, part, p.isel(cell=sl)) for row, p in params.items()}
         acc.add(part, sims)
         del sims
     return acc.report(region, result, base_src)
