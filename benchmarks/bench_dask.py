@@ -6,11 +6,15 @@ parameter sets runs through :class:`vic_paraformer.ensemble.EnsembleRunner` four
 * ``local, 1 worker``: in this process (one VIC process at a time);
 * ``local pool, 2 workers``: the local process pool;
 * ``dask, 1 worker`` / ``dask, 2 workers``: ``dask scheduler`` and ``dask worker`` processes on
-  127.0.0.1 (one thread each, no nanny), reached by ``tcp://127.0.0.1:PORT`` as a remote cluster is.
+  127.0.0.1 (one thread each, no nanny), reached by ``tcp://127.0.0.1:PORT`` as a remote cluster is;
+* ``local, 1 worker (again)``: the first configuration once more, to show how much the machine's
+  load moved the figures in between (the ratios use the mean of both rounds).
 
 Each is warmed up first (pool or workers started, one run per worker) and then timed. Reported per
 VIC run: wall seconds and CPU seconds of the whole process tree (this process, the pool or the
-scheduler and workers, and the VIC processes they reaped). Printed ratios, all from this one run:
+scheduler and workers, and the VIC processes they reaped), and that CPU split by process (this
+process; the pool or Dask workers with their VIC runs; the scheduler). Printed ratios, all from this
+one run:
 
 * dask 1 worker / local 1 worker, per run (target <= 1.1);
 * dask 2 workers speed-up over dask 1 worker, wall (target >= 1.7);
@@ -49,17 +53,32 @@ DEFAULT_SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolv
 DASK = Path(sys.executable).with_name("dask")
 
 
-def tree_cpu() -> float:
-    """CPU seconds of this process and every live descendant, with the children each has reaped."""
-    total = 0.0
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds of this process and of each live descendant (with the children each has reaped,
+    e.g. the VIC processes of a worker), by role: this process, pool or Dask workers, scheduler."""
+    out: dict[str, float] = {}
     me = psutil.Process()
     for p in [me, *me.children(recursive=True)]:
         try:
             t = p.cpu_times()
+            cmd = " ".join(p.cmdline())
         except psutil.Error:
             continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
+        if p.pid == me.pid:
+            role = "this process"
+        elif "vic_image" in cmd:
+            continue  # a running VIC process: counted in its parent when reaped
+        elif " scheduler " in f"{cmd} ":
+            role = "scheduler"
+        else:
+            role = "workers"
+        out[role] = out.get(role, 0.0) + t.user + t.system + t.children_user + t.children_system
+    return out
+
+
+def tree_cpu() -> float:
+    """CPU seconds of this process and every live descendant, with the children each has reaped."""
+    return sum(cpu_by_process().values())
 
 
 def _free_port() -> int:
@@ -105,11 +124,18 @@ class Cluster:
                 p.wait(10)
 
 
-def timed(runner: EnsembleRunner, region, ens, warm) -> tuple[float, float, object]:
+BREAKDOWN: dict[str, dict[str, float]] = {}
+
+
+def timed(runner: EnsembleRunner, region, ens, warm, name: str | None = None) -> tuple[float, float, object]:
     runner.run(region, warm)
-    c0, t0 = tree_cpu(), time.perf_counter()
+    c0, t0 = cpu_by_process(), time.perf_counter()
     out = runner.run(region, ens)
-    return time.perf_counter() - t0, tree_cpu() - c0, out
+    wall, c1 = time.perf_counter() - t0, cpu_by_process()
+    parts = {k: c1[k] - c0.get(k, 0.0) for k in c1}
+    if name is not None:
+        BREAKDOWN[name] = parts
+    return wall, sum(parts.values()), out
 
 
 def main(argv=None) -> int:
@@ -140,9 +166,9 @@ def main(argv=None) -> int:
     outs = {}
 
     with EnsembleRunner(sim, n_workers=1) as r:
-        rows["local, 1 worker"] = timed(r, region, ens, ens.isel(sample=[0]))
+        rows["local, 1 worker"] = timed(r, region, ens, ens.isel(sample=[0]), "local, 1 worker")
     with EnsembleRunner(sim, n_workers=2) as r:
-        rows["local pool, 2 workers"] = timed(r, region, ens, warm2)
+        rows["local pool, 2 workers"] = timed(r, region, ens, warm2, "local pool, 2 workers")
 
     env = {**os.environ, "VIC_IMAGE_EXE": str(exe), "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
@@ -156,27 +182,33 @@ def main(argv=None) -> int:
             with Client(cl.address, timeout="60s") as client:
                 client.wait_for_workers(1, timeout=120)
                 with EnsembleRunner(sim, client=client) as r:
-                    rows["dask, 1 worker"] = timed(r, region, ens, ens.isel(sample=[0]))
+                    rows["dask, 1 worker"] = timed(r, region, ens, ens.isel(sample=[0]), "dask, 1 worker")
                 cl.add_worker()
                 client.wait_for_workers(2, timeout=120)
                 with EnsembleRunner(sim, client=client) as r:
-                    rows["dask, 2 workers"] = timed(r, region, ens, warm2)
+                    rows["dask, 2 workers"] = timed(r, region, ens, warm2, "dask, 2 workers")
         finally:
             cl.close()
+    with EnsembleRunner(sim, n_workers=1) as r:  # again, after the others: how much the machine's load moves it
+        rows["local, 1 worker (again)"] = timed(r, region, ens, ens.isel(sample=[0]), "local, 1 worker (again)")
 
     n = args.samples
     print(f"{'configuration':24s} {'wall s/run':>11s} {'CPU s/run':>10s}")
     for name, (wall, cpu, out) in rows.items():
-        print(f"{name:24s} {wall / n:11.3f} {cpu / n:10.3f}")
+        parts = ", ".join(f"{k} {v / n:.3f}" for k, v in sorted(BREAKDOWN.get(name, {}).items()))
+        print(f"{name:24s} {wall / n:11.3f} {cpu / n:10.3f}   ({parts})")
         outs[name] = out
     ref = outs["local, 1 worker"]
     same = all(np.array_equal(o[k].values, ref[k].values, equal_nan=True) for o in outs.values()
                for k in ("sm", "et", "runoff", "baseflow"))
     w = {k: v[0] for k, v in rows.items()}
     c = {k: v[1] for k, v in rows.items()}
-    print(f"outputs identical across the four: {same}")
-    print(f"dask 1 worker / local 1 worker per run: wall {w['dask, 1 worker'] / w['local, 1 worker']:.3f}x, "
-          f"CPU {c['dask, 1 worker'] / c['local, 1 worker']:.3f}x (target <= 1.1)")
+    w["local, 1 worker"] = (w["local, 1 worker"] + w.pop("local, 1 worker (again)")) / 2
+    c["local, 1 worker"] = (c["local, 1 worker"] + c.pop("local, 1 worker (again)")) / 2
+    print(f"outputs identical across all runs: {same}")
+    print(f"dask 1 worker / local 1 worker (mean of its two rounds) per run: wall "
+          f"{w['dask, 1 worker'] / w['local, 1 worker']:.3f}x, CPU {c['dask, 1 worker'] / c['local, 1 worker']:.3f}x "
+          "(target <= 1.1)")
     print(f"dask 2 workers / local pool 2 workers per run: wall {w['dask, 2 workers'] / w['local pool, 2 workers']:.3f}x, "
           f"CPU {c['dask, 2 workers'] / c['local pool, 2 workers']:.3f}x")
     print(f"dask speed-up, 2 workers over 1 (wall): {w['dask, 1 worker'] / w['dask, 2 workers']:.2f}x (target >= 1.7); "
