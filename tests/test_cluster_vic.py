@@ -88,6 +88,26 @@ def test_a_vic_input_the_workers_cannot_read_is_named(cluster, tmp_path, ensembl
     assert f"cannot read the VIC global parameter file {gfile}: No such file or directory" in msg
 
 
+def test_refinement_and_evaluation_runs_go_to_the_cluster_one_task_per_run(cluster, region, ensemble):
+    """``ensemble.simulate`` under ``--scheduler``: one task per VIC run, outputs exactly the local call's."""
+    from vic_paraformer.cluster import use_scheduler
+    from vic_paraformer.ensemble import simulate
+
+    sim = VICSimulator(exe=REAL_VIC, progress=False)
+    two = ensemble.isel(sample=[2, 3])
+    local = sim.simulate(region, two)
+    from dask.distributed import get_task_stream
+
+    with use_scheduler(cluster.address) as client, get_task_stream(client) as stream:
+        remote = simulate(sim, region, two)
+    tasks = [t for t in stream.data if str(t["key"]).startswith("run_task")]
+    assert len(tasks) == 2  # one task per VIC run
+    assert remote.attrs["simulator"] == "vic"
+    for k in OUT:
+        assert remote[k].dtype == local[k].dtype and remote[k].dims == local[k].dims
+        np.testing.assert_array_equal(remote[k].values, local[k].values, err_msg=k)
+
+
 def test_per_cell_tasks_name_the_vic_files_the_workers_read(region):
     """SCE-UA/DDS with VIC in the loop send one-cell datasets and the simulator's name: their inputs are found."""
     from vic_paraformer.cluster import task_inputs
