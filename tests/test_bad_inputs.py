@@ -744,6 +744,12 @@ CASES: dict[str, tuple[str, int, str]] = {
                                      "--member -1", 2, "--member must be 'median', 'point' or a member number"),
     "write-params-member-without-ensemble": ("vic write-params --template {template} --result {result} "
                                              "--out {out}/p.nc --member 0", 1, "the result has no parameter uncertainty"),
+    # Dask clusters: the scheduler address
+    "scheduler-not-an-address": ("--scheduler localhost calibrate --region {region} --strategy sceua --out {out}/r.nc",
+                                 2, "argument --scheduler: expected a Dask scheduler address like tcp://host:8786, "
+                                    "got 'localhost'"),
+    "scheduler-without-port": ("calibrate --region {region} --strategy sceua --out {out}/r.nc "
+                               "--scheduler tcp://127.0.0.1", 2, "argument --scheduler: expected a Dask scheduler"),
 }
 
 # quiet and tidy: case id -> (argv, exit code, text stderr must hold exactly once, texts it must not hold)

@@ -53,7 +53,7 @@ LAYERS: list[tuple[str, list[str]]] = [
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_logs", "scratch",
               "_version", "registry", "metrics", "config", "plausibility", "optioncheck"]),
     ("readers", ["readers", "routing"]),
-    ("simulators", ["simulators", "ensemble", "vic.*", "stations"]),
+    ("simulators", ["simulators", "ensemble", "cluster", "_dask_plugin", "_dask_worker", "vic.*", "stations"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
     ("evaluation", ["evaluation", "budget", "refine", "synthetic", "station_twin", "sensitivity"]),
