@@ -161,3 +161,40 @@ def test_unbatchable_models_are_refused_and_groups_split_evenly():
         lockstep.batch_model_for([Other()])
     assert [len(g.tasks) for g in lockstep.split_groups(list(range(15)), 2)] == [8, 7]
     assert [len(g.tasks) for g in lockstep.split_groups(list(range(3)), 8)] == [1, 1, 1]
+
+
+@pytest.mark.vic
+def test_lockstep_with_vic_follows_the_per_cell_trajectories_in_one_run_per_step(tmp_path, monkeypatch):
+    """Real VIC on four WalnutGulch cells (twin obs_sm): per-cell and lockstep SCE-UA evaluate the same candidates;
+    lockstep starts one spin-up and one main VIC process per step instead of per candidate per cell."""
+    from test_vic_runner import REAL_VIC, SAMPLE, VARS, WALNUT
+
+    if REAL_VIC is None or not (SAMPLE / "image").is_dir():
+        pytest.skip("needs the VIC image driver (VIC_IMAGE_EXE or vic_image.exe on PATH) and the VIC sample data")
+    from vic_paraformer.parameters import ParameterSpace
+    from vic_paraformer.simulators import vic as vic_mod
+    from vic_paraformer.vic.importer import region_from_vic
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    region = region_from_vic(WALNUT, variables=VARS, end="2008-01-31")
+    region = region.subset(region.cells[:4])
+    space = ParameterSpace.preset("vic")
+    opts = {"exe": REAL_VIC, "workdir": str(tmp_path), "progress": False, "spinup_years": 1}
+    sim = vp.get_simulator("vic", **opts)
+    obs = sim.simulate(region, space.to_dataset(space.sample(4, seed=1), region.cells))["sm"].transpose("cell", "time")
+    region = vp.Region(region.ds.assign(obs_sm=(("cell", "time"), np.asarray(obs)))).with_training_cells(region.cells)
+
+    processes = []
+    real = vic_mod.run_vic
+    monkeypatch.setattr(vic_mod, "run_vic", lambda *a, **kw: processes.append(1) or real(*a, **kw))
+    kw = dict(simulator="vic", simulator_options=opts, repetitions=14, ngs=1, n_workers=1, loss="paper", seed=0)
+    per_cell = vp.calibrate(region, strategy="sceua", lockstep=False, **kw)
+    n_per_cell, processes[:] = len(processes), []
+    batched = vp.calibrate(region, strategy="sceua", lockstep=True, **kw)
+    np.testing.assert_array_equal(per_cell.values(), batched.values())
+    assert per_cell.history["evaluations"] == batched.history["evaluations"]
+    assert per_cell.history["best_objective"] == batched.history["best_objective"]
+    evals = [int(e) for e in batched.history["evaluations"]]
+    assert n_per_cell == 2 * sum(evals)  # a spin-up and a main process per candidate per cell
+    assert len(processes) == 2 * max(evals) == 2 * batched.info["lockstep_batched_calls"]
+    assert all(np.isfinite(batched.history["best_objective"]))
