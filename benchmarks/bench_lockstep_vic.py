@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         truth = space.sample(region.n_cells, seed=args.seed)
         obs = np.asarray(sim.simulate(region, space.to_dataset(truth, region.cells))["sm"].transpose("cell", "time"))
         region = vp.Region(region.ds.assign(obs_sm=(("cell", "time"), obs))).with_training_cells(region.cells)
-        print(f"region: WalnutGulch, {region.n_cells} cells x {region.n_days} days (plus a one-year spin-up per run); "
+        print(f"region: WalnutGulch, {region.n_cells} cells x {region.n_days} days (each run spun up over its first year, or all of it when shorter); "
               f"SCE-UA ngs {args.ngs}, up to {args.repetitions} runs per cell, seed {args.seed}; VIC {exe}; "
               f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
         kw = dict(simulator="vic", simulator_options=sim_opts, repetitions=args.repetitions, ngs=args.ngs,
