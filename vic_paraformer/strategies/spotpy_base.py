@@ -12,6 +12,7 @@ The machinery lives in modules with one job each:
 * :mod:`.spotpy_setup`   the spotpy setup class and one cell's run (:func:`run_cell`), with
                          spotpy's traps (evaluation counting, direction, bounds, printing, RNG)
 * :mod:`.cell_mapping`   per-cell seeds and the mapping of cells over processes or Dask
+* :mod:`.lockstep`       every cell's optimiser advancing together, one batched model call per step
 
 The surrogate is resolved with :func:`vic_paraformer.surrogate.resolve.resolve_surrogate`, as
 for the DL strategies.
