@@ -27,6 +27,7 @@ sample data (``--sample-data``)::
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import resource
 import sys
@@ -99,8 +100,8 @@ def main(argv=None) -> int:
             rows = np.searchsorted(region.cells, cells)
             return np.sqrt(np.nanmean((sm[rows] - obs[rows]) ** 2, axis=1))
 
-        import spotpy.algorithms  # noqa: F401  imported before the timing: both modes use them, neither pays
-        import torch  # noqa: F401
+        for module in ("spotpy.algorithms", "torch"):  # imported before the timing: neither mode pays it
+            importlib.import_module(module)
 
         runs = {}
         for name, sub, lock in (("lockstep", region, True),
