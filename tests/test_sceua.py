@@ -48,9 +48,10 @@ def surrogate_path(region, tmp_path_factory):
 
 
 class CountingWaterBalance:
-    """Wraps the waterbalance simulator and counts simulate() calls."""
+    """Wraps the waterbalance simulator and counts simulate() calls and the cell runs they make."""
 
     calls = 0
+    cell_runs = 0
 
     def __init__(self, **options):
         from vic_paraformer.simulators.waterbalance import WaterBalanceSimulator
@@ -59,6 +60,7 @@ class CountingWaterBalance:
 
     def simulate(self, region, params, *, period=None):
         type(self).calls += 1
+        type(self).cell_runs += region.n_cells
         return self.inner.simulate(region, params, period=period)
 
 
@@ -74,13 +76,14 @@ def _loss_with_simulator(region, cell, theta, warmup):
 
 def test_sceua_against_simulator_beats_midpoint_and_counts_real_runs(region, monkeypatch, capsys):
     monkeypatch.setattr("vic_paraformer.registry.get_simulator", lambda name, **kw: CountingWaterBalance(**kw))
-    CountingWaterBalance.calls = 0
+    CountingWaterBalance.calls = CountingWaterBalance.cell_runs = 0
     rng_before = np.random.get_state()[1].copy()
     res = vp.calibrate(region, strategy="sceua", seed=1, repetitions=25, **SIM_KW)
     monkeypatch.undo()
 
     # every model run is counted: our count equals the simulator's real calls (spotpy's own count does not)
-    assert res.n_evaluations == CountingWaterBalance.calls == 2 * 25
+    assert res.n_evaluations == CountingWaterBalance.cell_runs == 2 * 25
+    assert CountingWaterBalance.calls == 25  # lockstep: one run over both cells per candidate pair
     assert res.history["evaluations"] == [25.0, 25.0]
     assert res.info["budget_exhausted_cells"] == TRAIN  # 25 < burn-in (22) + one evolution loop: hard cap hit
     # spotpy printed nothing to stdout, and the caller's global RNG is untouched

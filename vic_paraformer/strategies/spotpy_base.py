@@ -12,6 +12,7 @@ The machinery lives in modules with one job each:
 * :mod:`.spotpy_setup`   the spotpy setup class and one cell's run (:func:`run_cell`), with
                          spotpy's traps (evaluation counting, direction, bounds, printing, RNG)
 * :mod:`.cell_mapping`   per-cell seeds and the mapping of cells over processes or Dask
+* :mod:`.lockstep`       every cell's optimiser advancing together, one batched model call per step
 
 The surrogate is resolved with :func:`vic_paraformer.surrogate.resolve.resolve_surrogate`, as
 for the DL strategies.
@@ -41,6 +42,7 @@ from ..result import CalibrationResult
 from .cell_geometry import nearest_trained
 from .cell_mapping import cell_seed, map_cells
 from .cell_models import SimulatorCellModel, SurrogateCellModel
+from .lockstep import can_batch, run_lockstep
 from .spotpy_setup import CellObjective, CellOutcome, CellTask, run_cell
 from ..objective import (OBJECTIVE_OPTION_DEFAULTS, OBJECTIVE_OPTION_HELP, OBJECTIVE_OPTION_TYPES, Objective,
                          ObjectiveOptions, describe_reference, objective_option_problems, pooled_std, reference_et)
@@ -98,6 +100,13 @@ class SpotpyCellCalibrator(Calibrator):
         surrogate from its path, so it must be on a filesystem they share). A surrogate given as an
         object is saved to a temporary checkpoint for local workers. Results do not depend on the
         number of workers (each cell has its own seed).
+    ``lockstep``
+        With the local backend (default True): the cells' optimisers advance together and each step
+        evaluates one candidate of every cell still optimising in one batched model call (one
+        simulator run over those cells, or one surrogate pass), ``n_workers`` groups of cells in
+        parallel (:mod:`vic_paraformer.strategies.lockstep`). Same candidates and results as the
+        per-cell runs for a fixed seed, far fewer simulator processes. False: one model call per
+        candidate per cell.
 
     The objective's options (``obs_operator``, ``obs_operator_l2``, ``obs_operator_new_cells``,
     ``loss``, ``wb_weight``, ``wb_tolerance``, ``wb_reference``, ``prior_weight``, ``objective``,
@@ -127,6 +136,7 @@ class SpotpyCellCalibrator(Calibrator):
         "backend": "local",
         "scheduler": None,
         "uncertainty_tolerance": DEFAULT_UNCERTAINTY_TOLERANCE,
+        "lockstep": True,
         **OBJECTIVE_OPTION_DEFAULTS,
     }
     default_options: ClassVar[Mapping[str, Any]] = common_options
@@ -142,6 +152,8 @@ class SpotpyCellCalibrator(Calibrator):
         "scheduler": "Dask scheduler address tcp://host:port (with backend 'dask')",
         "uncertainty_tolerance": "keep the evaluated candidates whose objective is within this fraction of the cell's "
                                  "best and store their 5/50/95 % quantiles per cell (None: no uncertainty)",
+        "lockstep": "advance every cell's optimiser together: one simulator run (or surrogate pass) evaluates one "
+                    "candidate of every cell (same results; local backend only)",
         **OBJECTIVE_OPTION_HELP,
     }
     option_types: ClassVar[Mapping[str, str]] = {"surrogate": "path", "simulator": "str", "warmup": "int",
@@ -151,6 +163,7 @@ class SpotpyCellCalibrator(Calibrator):
 
     _tmpdir = None
     _surrogate_checks: dict | None = None
+    _lockstep_calls: int | None = None
 
     # hooks -----------------------------------------------------------------------------
     def algorithm_kwargs(self) -> dict[str, Any]:
@@ -247,6 +260,13 @@ class SpotpyCellCalibrator(Calibrator):
         self.parameter_space = resolved.parameter_space
         self._surrogate_checks = resolved.checks
         return resolved.surrogate, resolved.path
+
+    def _lockstep(self, tasks: list[CellTask]) -> bool:
+        """Whether to calibrate ``tasks`` in lockstep (option ``lockstep``, local backend, batchable models)."""
+        self._lockstep_calls = None
+        o = self.options
+        return bool(o.get("lockstep", True)) and o.get("backend", "local") == "local" and len(tasks) > 1 \
+            and can_batch([t.model for t in tasks])
 
     def _in_process(self, n_tasks: int) -> bool:
         o = self.options
@@ -362,9 +382,15 @@ class SpotpyCellCalibrator(Calibrator):
             tasks, warmup, mode = self._tasks(region, train)
             log.info("%s: calibrating %d training cell(s) against %s, up to %d runs each",
                      self.name, len(tasks), mode, self.options["repetitions"])
-            outcomes: list[CellOutcome] = map_cells(
-                run_cell, tasks, n_workers=self.options.get("n_workers"), backend=self.options.get("backend", "local"),
-                scheduler=self.options.get("scheduler"), desc=f"{self.name} cells")
+            if self._lockstep(tasks):
+                outcomes, stats = run_lockstep(tasks, n_workers=self.options.get("n_workers"),
+                                               desc=f"{self.name} cell groups")
+                self._lockstep_calls = stats.calls
+            else:
+                outcomes: list[CellOutcome] = map_cells(
+                    run_cell, tasks, n_workers=self.options.get("n_workers"),
+                    backend=self.options.get("backend", "local"), scheduler=self.options.get("scheduler"),
+                    desc=f"{self.name} cells")
         finally:
             if self._tmpdir is not None:
                 import shutil
@@ -389,6 +415,8 @@ class SpotpyCellCalibrator(Calibrator):
             "budget_exhausted_cells": [o.cell for o in outcomes if o.budget_exhausted],
             "spotpy_algorithm": self.algorithm,
         }
+        if self._lockstep_calls is not None:
+            info["lockstep_batched_calls"] = int(self._lockstep_calls)
         if self.options.get("surrogate") is not None and self._surrogate_checks is not None:
             info["surrogate_checks"] = dict(self._surrogate_checks)
         n_eval = int(sum(o.n_evaluations for o in outcomes))

@@ -275,8 +275,18 @@ def single_torch_thread():
         torch.set_num_threads(old)
 
 
-def run_cell(task: CellTask) -> CellOutcome:
-    """Calibrate one cell with spotpy's ``task.algorithm`` (top-level, so workers can pickle it)."""
+@contextlib.contextmanager
+def _isolated():
+    with preserved_global_rng(), quiet_spotpy(), single_torch_thread():
+        yield
+
+
+def run_cell(task: CellTask, *, isolate: bool = True) -> CellOutcome:
+    """Calibrate one cell with spotpy's ``task.algorithm`` (top-level, so workers can pickle it).
+
+    ``isolate=False`` leaves out the process-wide settings (global RNG restore, stdout redirection,
+    torch threads): for a caller that sets them once around several cells
+    (:mod:`vic_paraformer.strategies.lockstep`)."""
     import spotpy.algorithms
 
     started = time.perf_counter()
@@ -285,7 +295,7 @@ def run_cell(task: CellTask) -> CellOutcome:
     except AttributeError:
         raise StrategyError(f"spotpy has no algorithm {task.algorithm!r}") from None
     exhausted = False
-    with preserved_global_rng(), quiet_spotpy(), single_torch_thread():
+    with _isolated() if isolate else contextlib.nullcontext():
         # spotpy's parameter objects draw from the global RNG when built, so build them in here
         setup = SpotpySetup(task.model, task.obs, task.mask, task.space, maximize=task.maximize,
                             max_evaluations=task.max_evaluations, objective=task.objective)
