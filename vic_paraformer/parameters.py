@@ -485,6 +485,21 @@ def _is_torch(x) -> bool:
 #: How :func:`default_parameters` names its source when the region carries parameters of its own.
 OWN_PARAMETERS: str = "the region's current parameters"
 
+def scale_init_moist(init_moist, old_depth, new_depth, porosity):
+    """The initial layer moisture (mm) of a layer whose thickness changes from ``old_depth`` to ``new_depth`` (m).
+
+    The rule: the moisture keeps its volumetric content, ``init_moist * new_depth / old_depth``, and
+    never exceeds the layer's pore space ``porosity * new_depth * 1000`` (mm; ``porosity`` in m3 m-3,
+    VIC's ``1 - bulk_density / soil_density``). Arrays broadcast; a layer whose depth is unchanged
+    keeps its moisture (up to the same cap).
+    """
+    init_moist = np.asarray(init_moist, float)
+    old_depth, new_depth = np.asarray(old_depth, float), np.asarray(new_depth, float)
+    scaled = init_moist * new_depth / np.where(old_depth > 0, old_depth, np.nan)
+    scaled = np.where(np.isfinite(scaled), scaled, init_moist)
+    return np.minimum(scaled, np.asarray(porosity, float) * new_depth * 1000.0)
+
+
 #: Parameters used as the default baseline when a region carries none of its own (common VIC values;
 #: the depths are the ``waterbalance`` simulator's default layer thicknesses, a multiplier's neutral 1).
 TYPICAL_VIC_DEFAULTS: dict[str, float] = {"infilt": 0.2, "Ds": 0.001, "Dsmax": 10.0, "Ws": 0.9, "expt": 12.0,

@@ -175,8 +175,10 @@ def check_synth(args: argparse.Namespace) -> None:
     check_parameter_space(args.parameter_space)
 
 
-def expt_layers(text: str) -> tuple[int, ...]:
-    """``--expt-layers``: 1-based soil layer numbers ("1" or "1,2,3") as 0-based indices."""
+def expt_layers(text: str | None) -> tuple[int, ...] | None:
+    """``--expt-layers``: 1-based soil layer numbers ("1" or "1,2,3") as 0-based indices (None: every layer)."""
+    if text is None:
+        return None
     try:
         layers = tuple(int(x) - 1 for x in text.split(",") if x.strip())
     except ValueError:
