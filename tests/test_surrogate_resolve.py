@@ -41,7 +41,7 @@ def test_other_bounds_are_adopted_logged_and_recorded_by_default(caplog):
 
 
 def test_names_and_simulator_mismatches(synthetic_tiny):
-    with pytest.raises(SurrogateError, match="differ from strategy 'sceua'"):
+    with pytest.raises(SurrogateError, match=r"covers the parameter set custom \(infilt, Ds\); strategy .sceua. calibrates paper \(infilt, Ds, Dsmax, Ws, expt\)"):
         resolve_surrogate(_sur(ParameterSpace.preset("vic", names=["infilt", "Ds"])), _space(), space_given=False,
                           strategy="sceua")
     with pytest.raises(SurrogateError, match="imitates simulator 'vic'; strategy 'sceua' was given simulator='waterbalance'"):

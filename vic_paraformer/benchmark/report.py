@@ -24,7 +24,7 @@ METRICS = ("rmse", "pcc", "nse")
 REFERENCE_ROWS = ("default", "oracle")
 #: Units of the VIC soil parameters (colour-bar labels).
 PARAMETER_UNITS = {"infilt": "-", "Ds": "fraction of Dsmax", "Dsmax": "mm/day", "Ws": "fraction of max. moisture",
-                   "expt": "-"}
+                   "expt": "-", "expt1": "-", "expt2": "-", "expt3": "-", "depth2": "m", "depth3": "m", "Ksat_mult": "-"}
 UNITS = {"sm": "m3 m-3", "sm_op": "m3 m-3", "et": "mm/day"}
 TITLES = {"sm": "Soil moisture (calibrated variable), raw model top layer against the observations, test period",
           "sm_op": "Soil moisture through H: every row (default + H included, the do-nothing baseline) through "

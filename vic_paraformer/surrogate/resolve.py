@@ -91,8 +91,11 @@ def resolve_surrogate(option: Any, parameter_space: ParameterSpace, *, space_giv
     space, checks = parameter_space, {}
     sur_space: ParameterSpace = sur.parameter_space
     if list(sur_space.names) != list(parameter_space.names):
-        raise SurrogateError(f"{src}: surrogate parameters {list(sur_space.names)} differ from {who}'s "
-                             f"{list(parameter_space.names)}")
+        from ..parameters import parameter_set_label
+
+        raise SurrogateError(f"{src}: surrogate covers the parameter set {parameter_set_label(sur_space.names)}; "
+                             f"{who} calibrates {parameter_set_label(parameter_space.names)}; train a surrogate "
+                             "on that set (surrogate train --parameters) or calibrate the surrogate's set")
     bounds_differ = (tuple(sur_space.lower), tuple(sur_space.upper)) != (tuple(parameter_space.lower),
                                                                          tuple(parameter_space.upper))
     if bounds_differ and space_given:
