@@ -415,7 +415,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                     cpu = json.loads(cpu_path.read_text())["cpu_seconds"] if cpu_path.is_file() else float("nan")
                 else:
                     say(f"[DAS-S{k}] calibrating with {name} (seed {seed})")
-                    calibrator = cls(seed=seed, **_options_for(cls, name, config, sur_path))
+                    calibrator = cls(seed=seed, parameter_space=space, **_options_for(cls, name, config, sur_path))
                     with CpuClock() as clock:
                         result = calibrator.calibrate(cal_region)
                     cpu = clock.seconds
