@@ -56,6 +56,9 @@ Named sets (:data:`PARAMETER_SETS`): ``paper`` (``infilt, Ds, Dsmax, Ws, expt``,
 setup's own value (the region's parameter or attribute; a typical VIC value when it has none).
 Layer depths are rewritten with the moisture that depends on them kept consistent (the rule of
 :func:`scale_init_moist`).
+
+Long module (over 400 lines): the table of calibratable parameters, their named sets and bounds and
+the space they make are one contract every layer reads; split, each part would import the others.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ from ..vic.importer import global_file_of
 from ..vic.params import write_parameters
 from ..vic.requirements import check_parameter_file
 from ..vic.runner import RunDir, cleanup, find_executable, kill_all, read_outputs, run_vic
-from .base import Simulator, check_params, select_period, spinup_years_option
+from .base import Simulator, check_params, params_space, select_period, spinup_years_option
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +109,7 @@ class VICSimulator(Simulator):
     variables:
         ``${NAME}`` values for the global file (default: those stored on import).
     expt_layers:
-        Soil layers (0-based) that receive a calibrated tied ``expt`` (default None: every layer). The
-        other calibratable parameters (layer depths, ``expt1..3``, multipliers) go where the table of
-        :mod:`vic_paraformer.parameters` puts them (:mod:`vic_paraformer.vic.params`).
+        Soil layers (0-based) that get a calibrated tied ``expt`` (None: all; :mod:`..vic.params`).
     keep_user_outputs:
         Keep the user's own output streams in the per-run global file (off by default: they
         only cost time; the run writes its own daily stream).
@@ -306,10 +304,7 @@ class VICSimulator(Simulator):
     # ------------------------------------------------------------------ API
     def simulate(self, region: Region, params: xr.Dataset, *, period=None) -> xr.Dataset:
         """Run VIC once per parameter set (see the module docstring)."""
-        from ..parameters import CALIBRATABLE_BY_NAME, PARAMETER_NAMES, ParameterSpace
-
-        names = tuple(str(n) for n in params.data_vars if str(n) in CALIBRATABLE_BY_NAME) or PARAMETER_NAMES
-        space = check_params(region, params, ParameterSpace(names, (0,) * len(names), (1,) * len(names)))
+        space = check_params(region, params, params_space(params))
         setup = self.setup(region)
         values = {n: np.asarray(params[n].values, float) for n in space.names}
         samples = params.sizes["sample"] if "sample" in params.dims else None
