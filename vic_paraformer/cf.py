@@ -36,7 +36,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ._version import __version__
-from .parameters import PARAMETER_DESCRIPTIONS, PARAMETER_NAMES, PARAMETER_UNITS
+from .parameters import PARAMETER_DESCRIPTIONS, PARAMETER_UNITS
 from .provenance import history_line
 from .units import UNITS
 
@@ -129,7 +129,7 @@ VARIABLES: dict[str, VarInfo] = {
     "true_obs_scale": VarInfo("1", "true scale of the observation operator (obs = scale sm + offset)"),
     "true_obs_offset": VarInfo(UNITS["obs_sm"], "true offset of the observation operator (obs = scale sm + offset)"),
     **{name: VarInfo(PARAMETER_UNITS[name], f"VIC {name}: {_plain_description(PARAMETER_DESCRIPTIONS[name])}")
-       for name in PARAMETER_NAMES},
+       for name in PARAMETER_DESCRIPTIONS},
     **SIMULATED,
 }
 

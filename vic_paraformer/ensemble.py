@@ -63,7 +63,7 @@ from ._procs import die_with_parent, ignore_interrupts, start_forkserver
 from .outputs import estimate_bytes
 from .scratch import adopt_folder
 from .errors import SimulatorError
-from .parameters import PARAMETER_NAMES
+from .parameters import CALIBRATABLE_BY_NAME, PARAMETER_NAMES, ParameterSpace
 from .progress import show_progress
 from .region import Period, Region, parse_period
 from .simulators.base import OUTPUT_VARS, Simulator, check_params
@@ -451,8 +451,8 @@ class EnsembleRunner:
             if unknown or not outputs:
                 raise SimulatorError(f"unknown output(s) {unknown or outputs}; expected some of {list(OUTPUT_VARS)}")
         out_vars = {k: u for k, u in OUTPUT_VARS.items() if outputs is None or k in outputs}
-        check_params(region, params)
-        names = list(PARAMETER_NAMES)
+        names = [str(n) for n in params.data_vars if str(n) in CALIBRATABLE_BY_NAME] or list(PARAMETER_NAMES)
+        check_params(region, params, ParameterSpace(tuple(names), (0,) * len(names), (1,) * len(names)))
         dims = params[names[0]].dims
         single = dims == ("cell",)
         theta = np.stack([np.asarray(params[n].transpose(*dims).values, dtype=float) for n in names], axis=-1)

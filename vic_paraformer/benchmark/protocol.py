@@ -79,6 +79,9 @@ class BenchmarkConfig:
     scheduler: str | None = None
     n_workers: int | None = None
     simulator_options: dict[str, Any] = field(default_factory=dict)
+    #: The calibrated parameters (``--parameters``: a set or comma-separated names; None: ``paper``): the
+    #: synthetic twin's truth, the surrogate and every strategy cover them.
+    parameters: str | list[str] | None = None
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchmarkConfig":
@@ -274,11 +277,18 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     (out / "figures").mkdir(exist_ok=True)
     write_text_atomic(out / "config.json", config_text)
 
+    from ..parameters import build_space
+
+    bench_space = build_space(config.parameters, region=region, seed=config.region_seed) \
+        if config.parameters != "auto" or region is not None else None
     if region is None:
+        if bench_space is None:
+            raise VicParaformerError("benchmark --parameters auto needs a --region (the synthetic twin's truth must "
+                                     "name its parameters before the identifiable ones can be chosen)")
         say(f"generating the {config.difficulty} synthetic twin region ({config.ny} x {config.nx} cells, "
             f"{config.years} years, seed {config.region_seed})")
         region = synthetic_region(ny=config.ny, nx=config.nx, years=config.years, seed=config.region_seed,
-                                  difficulty=config.difficulty)
+                                  difficulty=config.difficulty, parameter_space=bench_space)
     region.save(out / "region.nc")
     train_p, test_p = periods(region, config.train_years)
     train_region = region.sel_time(*train_p)
@@ -317,6 +327,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
             sur_kw.setdefault("simulator_options", dict(config.simulator_options))
         if config.n_workers:
             sur_kw.setdefault("n_workers", int(config.n_workers))
+        sur_kw.setdefault("parameter_space", bench_space)
         surrogate = train_surrogate(train_region, simulator=config.simulator, seed=config.region_seed, **sur_kw)
         surrogate.save(sur_path)
         surrogate_time = time.perf_counter() - t0
@@ -404,7 +415,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                     cpu = json.loads(cpu_path.read_text())["cpu_seconds"] if cpu_path.is_file() else float("nan")
                 else:
                     say(f"[DAS-S{k}] calibrating with {name} (seed {seed})")
-                    calibrator = cls(seed=seed, **_options_for(cls, name, config, sur_path))
+                    calibrator = cls(seed=seed, parameter_space=space, **_options_for(cls, name, config, sur_path))
                     with CpuClock() as clock:
                         result = calibrator.calibrate(cal_region)
                     cpu = clock.seconds

@@ -25,7 +25,7 @@ METRICS = ("rmse", "pcc", "nse")
 REFERENCE_ROWS = ("default", "oracle")
 #: Units of the VIC soil parameters (colour-bar labels).
 PARAMETER_UNITS = {"infilt": "-", "Ds": "fraction of Dsmax", "Dsmax": "mm/day", "Ws": "fraction of max. moisture",
-                   "expt": "-"}
+                   "expt": "-", "expt1": "-", "expt2": "-", "expt3": "-", "depth2": "m", "depth3": "m", "Ksat_mult": "-"}
 UNITS = {"sm": "m3 m-3", "sm_op": "m3 m-3", "et": "mm/day"}
 TITLES = {"sm": "Soil moisture (calibrated variable), raw model top layer against the observations, test period",
           "sm_op": "Soil moisture through H: every row (default + H included, the do-nothing baseline) through "
@@ -124,7 +124,10 @@ def aggregate(runs: list[dict], config, region: Region, space: ParameterSpace, t
               if r.get(field)}
         for key, r in recovery.items()}
     wb_out = {k: {f: _mean_sd(v) for f, v in fields.items()} for k, fields in wbal.items()}
-    results = {"config": to_plain(config.__dict__), "table": table, "cost": cost_out, "recovery": rec_out,
+    from ..parameters import parameter_set_label
+
+    results = {"config": to_plain(config.__dict__), "parameters": list(space.names),
+               "parameter_set": parameter_set_label(space.names), "table": table, "cost": cost_out, "recovery": rec_out,
                "water_balance": wb_out,
                "runs": [{k: v for k, v in r.items() if k != "scores"} | {"medians": _run_medians(r)} for r in runs]}
     results["verdicts"] = verdicts(runs)
@@ -585,6 +588,7 @@ def write_all(out: Path, results: dict[str, Any], per_cell, histories, maps, sca
         f"`{reg.get('difficulty', cfg.get('difficulty'))}`; simulator: `{cfg['simulator']}` "
         f"(evaluation always with the simulator, never the surrogate); test period {test_p[0].date()}..{test_p[1].date()}; "
         f"default row: {results.get('default_source', 'typical VIC values')}.  ",
+        f"Calibrated parameters: {results.get('parameter_set', ', '.join(space.names))}.  ",
         f"Machine: {platform.platform()}, {platform.processor() or platform.machine()}, {_ncpu()} CPU cores.  ",
         f"Versions: {versions}.  ",
         f"Total wall time: {results['wall_time']:.0f} s (surrogate training {results['surrogate']['train_seconds']:.0f} s); "

@@ -62,7 +62,8 @@ def _add_vic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", help="folder for run directories, kept (default: inside the --scratch folder)")
     add_scratch_argument(p, "VIC run directories unless --workdir")
     p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
-    p.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
+    p.add_argument("--expt-layers", default=None,
+                   help="soil layers (1-based, comma separated) that get a calibrated tied expt (default: every layer)")
     add_spinup_argument(p, "1, the vic simulator's default_spinup_years")
 
 
@@ -139,7 +140,8 @@ def register(sub) -> None:
     q.add_argument("--result", required=True, help="calibration result netCDF")
     q.add_argument("--out", required=True, help="new VIC parameter file")
     q.add_argument("--region", help="Region netCDF to match cells by id when the result has no lat/lon")
-    q.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
+    q.add_argument("--expt-layers", default=None,
+                   help="soil layers (1-based, comma separated) that get a calibrated tied expt (default: every layer)")
     q.add_argument("--member", default=None,
                    help="which values to write when the result has parameter uncertainty: 'median' (the default: "
                         "the per-cell median of the ensemble or tolerance set), 'point' (the values as calibrated) "
