@@ -86,12 +86,8 @@ def test_parameter_sets_and_names():
 
 
 def test_auto_needs_the_sensitivity_module(monkeypatch):
-    import sys
-    import types
-
     from vic_paraformer.parameters import resolve_parameter_names
 
-    monkeypatch.setitem(sys.modules, "vic_paraformer.sensitivity", None)
     with pytest.raises(ParameterError, match="--parameters auto needs the sensitivity module"):
         resolve_parameter_names("auto", region=object())
     calls = {}
@@ -101,7 +97,9 @@ def test_auto_needs_the_sensitivity_module(monkeypatch):
         calls.update(region=region, space=space, seed=seed)
         return ["depth2", "infilt"]
 
-    monkeypatch.setitem(sys.modules, "vic_paraformer.sensitivity",
-                        types.SimpleNamespace(select_identifiable=select_identifiable))
-    assert resolve_parameter_names("auto", region="R", seed=3) == ("depth2", "infilt")
+    assert resolve_parameter_names("auto", region="R", seed=3, selector=select_identifiable) == ("depth2", "infilt")
+    from vic_paraformer.sensitivity import select_identifiable as real
+    from vic_paraformer.workflow import identifiable_selector
+
+    assert identifiable_selector() is real
     assert calls["region"] == "R" and calls["seed"] == 3 and "depth3" in calls["space"].names

@@ -184,12 +184,14 @@ def parameter_set_label(names: Sequence[str]) -> str:
 
 def resolve_parameter_names(spec: "str | Sequence[str] | None", *, region=None, surrogate=None, simulator=None,
                             space: "ParameterSpace | None" = None, objective_options=None, threshold=None,
-                            seed: int = 0, option: str = "--parameters") -> tuple[str, ...]:
+                            seed: int = 0, option: str = "--parameters", selector=None) -> tuple[str, ...]:
     """The parameter names of ``--parameters`` ``spec``: None (the ``paper`` set), a set name of
     :data:`PARAMETER_SETS`, ``"auto"``, comma-separated names of :data:`CALIBRATABLE` or a sequence of them.
 
-    ``auto`` calls :func:`vic_paraformer.sensitivity.select_identifiable` on ``region`` (required) with
-    ``space`` (default: every calibratable parameter, ``vic`` bounds) and the other keywords.
+    ``auto`` calls ``selector`` -- :func:`vic_paraformer.sensitivity.select_identifiable`, which the
+    layers above pass in (this core module does not import the sensitivity analysis) -- on ``region``
+    (required) with ``space`` (default: every calibratable parameter, ``vic`` bounds) and the other
+    keywords.
     Raises :class:`ParameterError` naming ``option`` and what was expected.
     """
     if spec is None:
@@ -200,7 +202,8 @@ def resolve_parameter_names(spec: "str | Sequence[str] | None", *, region=None, 
             return PARAMETER_SETS[text]
         if text == AUTO:
             return _auto_names(region, surrogate=surrogate, simulator=simulator, space=space,
-                               objective_options=objective_options, threshold=threshold, seed=seed, option=option)
+                               objective_options=objective_options, threshold=threshold, seed=seed, option=option,
+                               selector=selector)
         names = tuple(n.strip() for n in text.split(",") if n.strip())
     else:
         names = tuple(str(n) for n in spec)
@@ -219,11 +222,12 @@ def resolve_parameter_names(spec: "str | Sequence[str] | None", *, region=None, 
     return names
 
 
-def _auto_names(region, *, surrogate, simulator, space, objective_options, threshold, seed, option) -> tuple[str, ...]:
-    try:
-        from .sensitivity import select_identifiable  # type: ignore[attr-defined]
-    except ImportError:
-        raise ParameterError(f"{option} auto needs the sensitivity module (vic_paraformer.sensitivity)") from None
+def _auto_names(region, *, surrogate, simulator, space, objective_options, threshold, seed, option,
+                selector) -> tuple[str, ...]:
+    if selector is None:
+        raise ParameterError(f"{option} auto needs the sensitivity module (vic_paraformer.sensitivity."
+                             "select_identifiable, passed as selector=)")
+    select_identifiable = selector
     if region is None:
         raise ParameterError(f"{option} auto needs the region to choose the identifiable parameters of")
     space = space if space is not None else ParameterSpace.preset("vic", names=PARAMETER_SETS["all"])

@@ -363,7 +363,17 @@ def spec_space(spec: CalibrationSpec, region=None):
     if spec.parameters == AUTO and region is None:
         return build_space(None, spec.parameter_space)
     return build_space(spec.parameters, spec.parameter_space, region=region, surrogate=spec.surrogate,
-                       seed=0 if spec.seed is None else int(spec.seed))
+                       seed=0 if spec.seed is None else int(spec.seed), selector=identifiable_selector())
+
+
+def identifiable_selector():
+    """:func:`vic_paraformer.sensitivity.select_identifiable` (what ``--parameters auto`` calls), or None
+    when the sensitivity analysis cannot be imported (SALib missing)."""
+    try:
+        from .sensitivity import select_identifiable
+    except ImportError:
+        return None
+    return select_identifiable
 
 
 def make_calibrator(strategy: str, *, seed: int, parameter_space=None, options: Mapping[str, Any]):

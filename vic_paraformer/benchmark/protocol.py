@@ -51,6 +51,7 @@ from ..registry import get_calibrator_class, get_simulator, strategies as instal
 from ..scoring import DO_NOTHING_KIND, OperatorRule
 from ..parameters import default_parameters
 from ..result import CalibrationResult
+from ..workflow import identifiable_selector
 from .diagnostics import CpuClock, sensitivity, water_balance, water_balance_summary
 from .recovery import identifiable_mask, interval_recovery, recovery_correlation, recovery_error, roughness
 
@@ -279,7 +280,8 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
 
     from ..parameters import build_space
 
-    bench_space = build_space(config.parameters, region=region, seed=config.region_seed) \
+    bench_space = build_space(config.parameters, region=region, seed=config.region_seed,
+                              selector=identifiable_selector()) \
         if config.parameters != "auto" or region is not None else None
     if region is None:
         if bench_space is None:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from ..outputs import guarded_replace
+from ..workflow import identifiable_selector
 from ._checks import SAMPLES_HELP, check_surrogate_evaluate, check_surrogate_train
 from ._outputs import add_overwrite, guard
 from ._runconfig import add_config_argument, apply_config, write_settings
@@ -173,4 +174,5 @@ def _space(args: argparse.Namespace, region):
         return args.parameter_space
     from ..parameters import build_space
 
-    return build_space(args.parameters, args.parameter_space, region=region, seed=args.seed)
+    return build_space(args.parameters, args.parameter_space, region=region, seed=args.seed,
+                       selector=identifiable_selector())
