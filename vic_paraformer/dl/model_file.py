@@ -124,11 +124,12 @@ class DLModel:
 
 
 #: Cells per network batch when applying a model: (attribute networks, series networks).
-#: Measured on one thread (``benchmarks/bench_apply.py``): a batch whose activations stay in the
-#: CPU cache is the fastest; ParaFormer-A (d_model 128, N = 2) reaches ~79 % of the matrix-multiply
-#: rate with 64 cells (16 tokens each) and ~55 % with 1,024; ParaFormer-Z small: 64 cells x 4
-#: windows ~ 1.5x faster than 256 cells.
-APPLY_BATCH_CELLS = {False: 64, True: 64}
+#: A batch whose activations stay in the CPU cache is the fastest: on one thread (medians of
+#: interleaved runs) ParaFormer-A d_model 128, N = 2 gives 4.3k / 4.5k / 3.9k / 2.9k cells/s with
+#: 64 / 128 / 256 / 1,024 cells, d_model 32, N = 1 36k / 44k / 50k / 29k, FFN-A (hidden 256)
+#: 320k / 340k / 225k with 128 / 256 / 1,024; ParaFormer-Z small: 64 cells x 4 windows ~ 1.5x
+#: faster than 256 cells.
+APPLY_BATCH_CELLS = {False: 128, True: 64}
 #: Cells read and normalised at a time when applying a model to an in-memory region.
 APPLY_CHUNK_CELLS = 16384
 
