@@ -105,7 +105,7 @@ class DaskProcesses:
     def wait_for_workers(self, n: int, timeout: float = 60.0) -> None:
         from dask.distributed import Client
 
-        with Client(self.address, timeout="30s") as client:
+        with Client(self.address, timeout="30s", set_as_default=False) as client:
             client.wait_for_workers(n, timeout=timeout)
 
     def logs(self) -> str:
@@ -118,7 +118,7 @@ class DaskProcesses:
             try:
                 from dask.distributed import Client
 
-                with Client(self.address, timeout="5s") as client:
+                with Client(self.address, timeout="5s", set_as_default=False) as client:
                     client.shutdown()
             except Exception:  # noqa: BLE001 - the signals below stop it anyway
                 pass

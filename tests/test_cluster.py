@@ -78,7 +78,7 @@ def _tasks_run(address: str) -> int:
         prefix = dask_scheduler.task_prefixes.get("run_task")
         return 0 if prefix is None else int(sum(prefix.state_counts.values()))
 
-    with Client(address, timeout="30s") as client:
+    with Client(address, timeout="30s", set_as_default=False) as client:
         return client.run_on_scheduler(count)
 
 
@@ -122,7 +122,7 @@ def test_local_cluster_of_processes_gives_the_local_result(region, params):
 
     reference = EnsembleRunner("waterbalance", n_workers=1, chunk_size=9).run(region, params)
     with LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=":0") as lc, \
-            Client(lc) as client, EnsembleRunner("waterbalance", client=client, chunk_size=9) as runner:
+            Client(lc, set_as_default=False) as client, EnsembleRunner("waterbalance", client=client, chunk_size=9) as runner:
         out = runner.run(region, params)
     _same(out, reference)
 

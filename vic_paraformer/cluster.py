@@ -57,7 +57,7 @@ def connect(scheduler: str, timeout: str = "30s"):
     from dask.distributed import Client
 
     try:
-        return Client(scheduler, timeout=timeout)
+        return Client(scheduler, timeout=timeout, set_as_default=False)  # never the global dask scheduler
     except (OSError, TimeoutError, ValueError) as exc:
         raise SimulatorError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
 

@@ -367,7 +367,7 @@ class EnsembleRunner:
             return fut
 
         first = [submit() for _ in range(min(window, n))]
-        queue = as_completed(first)
+        queue = as_completed(first, loop=client.loop)  # this client, not a global default one
         try:
             for fut in queue:
                 i = index[fut.key]
