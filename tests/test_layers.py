@@ -13,7 +13,7 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
                _io, _procs (child processes), _forkserver (fork-server preload), _logs (log records of
                a command and its workers), scratch (scratch folders), _version, registry
                (entry-point discovery), metrics, config (run-configuration files), plausibility
-               (physically plausible ranges of VIC inputs), optioncheck (option values checked
+               (physically plausible ranges of VIC inputs), geo (great-circle distance), optioncheck (option values checked
                before any data is read)
 1. readers     readers/ (observation formats to daily observations on a Region's cells); routing/
                (RVIC kernels, Lohmann and linear-reservoir kernels, discharge observations and gauges;
@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, list[str]]] = [
               "formats",
               "scoring", "verdict",
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_logs", "scratch",
-              "_version", "registry", "metrics", "config", "plausibility", "optioncheck"]),
+              "_version", "registry", "metrics", "config", "plausibility", "optioncheck", "geo"]),
     ("readers", ["readers", "routing"]),
     ("simulators", ["simulators", "ensemble", "cluster", "_dask_plugin", "_dask_worker", "vic.*", "stations"]),
     ("surrogate", ["surrogate"]),
