@@ -103,3 +103,46 @@ def test_apply_of_an_attribute_network_reads_only_the_attributes(saved, tmp_path
     applied = apply_model(tmp_path / "m.pt", lazy, num_threads=1)
     whole = apply_model(tmp_path / "m.pt", region, num_threads=1)
     np.testing.assert_allclose(applied.values(), whole.values(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("chunks", [None, 5])
+def test_static_validation_checks_attributes_and_leaves_out_the_series(saved, tmp_path, chunks):
+    """``validate="static"`` (what applying an attribute network needs) passes a region whose forcing
+    is bad, which the full check refuses, and still refuses a bad attribute, naming the cell."""
+    region, _ = saved
+    ds = region.ds.copy(deep=True)
+    ds["prec"][12, 7] = -1.0
+    bad_forcing = tmp_path / "bad_forcing.nc"
+    ds.to_netcdf(bad_forcing)
+    with pytest.raises(RegionError, match="negative precipitation"):
+        Region.open(bad_forcing, chunks=chunks)
+    assert Region.open(bad_forcing, chunks=chunks, validate="static").n_cells == region.n_cells
+    ds = region.ds.copy(deep=True)
+    ds["attributes"][9, 1] = np.nan
+    bad_attr = tmp_path / "bad_attr.nc"
+    ds.to_netcdf(bad_attr)
+    with pytest.raises(RegionError, match=r"attribute .* of cell 9 .*is not finite"):
+        Region.open(bad_attr, chunks=chunks, validate="static")
+    with pytest.raises(RegionError, match="validate"):
+        Region.open(bad_attr, validate="some")
+
+
+def test_cli_apply_of_an_attribute_network_does_not_check_the_forcing(saved, tmp_path, capsys):
+    """``calibrate --apply`` with an attribute network reads and checks only the static part of the
+    region; with a series network the forcing is checked as always."""
+    from vic_paraformer.cli.main import main
+
+    region, path = saved
+    opts = dict(preset="small", window=50, epochs=1, batch_size=8, batches_per_epoch=1, progress=False)
+    for strategy in ("paraformer_a", "paraformer_z"):
+        get_calibrator(strategy, seed=0, surrogate=FakeSurrogate(), model_out=str(tmp_path / f"{strategy}.pt"),
+                       **opts).calibrate(region)
+    ds = region.ds.copy(deep=True)
+    ds["prec"][3, 5] = np.nan
+    bad = tmp_path / "nan_forcing.nc"
+    ds.to_netcdf(bad)
+    assert main(["calibrate", "--apply", str(tmp_path / "paraformer_a.pt"), "--region", str(bad),
+                 "--out", str(tmp_path / "a.nc")]) == 0
+    assert main(["calibrate", "--apply", str(tmp_path / "paraformer_z.pt"), "--region", str(bad),
+                 "--out", str(tmp_path / "z.nc")]) != 0
+    assert "forcing 'prec' is not finite" in capsys.readouterr().err

@@ -88,11 +88,17 @@ class Region:
 
     ``Region(ds)`` validates ``ds`` against the schema in this module's docstring and raises
     :class:`~vic_paraformer.errors.RegionError` naming the variable or cell at fault.
+    ``validate="static"`` checks only what a model that reads the static attributes needs (dims,
+    coordinates, cell ids, time axis, attributes), not the forcing and observations: applying an
+    attribute network to a large region then reads no series at all. ``validate=False`` checks
+    nothing (pieces of a region already validated).
     """
 
-    def __init__(self, ds: xr.Dataset, *, source: str | None = None, validate: bool = True) -> None:
+    def __init__(self, ds: xr.Dataset, *, source: str | None = None, validate: bool | str = True) -> None:
         if not isinstance(ds, xr.Dataset):
             raise RegionError(f"a Region is built from an xarray.Dataset, got {type(ds).__name__}")
+        if validate not in (True, False, "all", "static"):
+            raise RegionError(f"validate must be True, False, 'all' or 'static', got {validate!r}")
         self.source = source
         if "cell" in ds.dims and "cell" not in ds.coords:
             ds = ds.assign_coords(cell=np.arange(ds.sizes["cell"]))
@@ -100,11 +106,12 @@ class Region:
             ds = convert_units(ds)
         self._ds = ds
         if validate:
-            self.validate()
+            self.validate("static" if validate == "static" else "all")
 
     # ------------------------------------------------------------------ I/O
     @classmethod
-    def open(cls, path: str | Path, *, chunks: int | None = None, max_memory_gb: float | None = None) -> "Region":
+    def open(cls, path: str | Path, *, chunks: int | None = None, max_memory_gb: float | None = None,
+             validate: str = "all") -> "Region":
         """Open a Region saved with :meth:`save` (or any netCDF following the schema).
 
         By default the file is read into memory. ``chunks=N`` opens it lazily instead (xarray
@@ -112,9 +119,13 @@ class Region:
         asked for, validation reads one chunk of cells at a time, and :meth:`iter_chunks` /
         :meth:`load_cells` give in-memory pieces, so a region larger than memory can be worked
         through in bounded memory (see :func:`cells_per_chunk` for sizing ``N`` from a budget).
+        ``validate="static"`` checks only the static part (see :class:`Region`); a lazily opened
+        region then reads no forcing or observations while being checked.
         ``max_memory_gb`` opens lazily with chunks sized by :func:`cells_per_chunk` for the file's
         number of days. Values are identical either way.
         """
+        if validate not in ("all", "static"):
+            raise RegionError(f"{path}: validate must be 'all' or 'static', got {validate!r}")
         if chunks is not None and int(chunks) < 1:
             raise RegionError(f"{path}: chunks must be a positive number of cells, got {chunks}")
         if chunks is None and max_memory_gb is not None:
@@ -131,7 +142,7 @@ class Region:
         strip_added(ds)
         if "train_cell" in ds:
             ds["train_cell"] = ds["train_cell"].astype(bool)
-        return cls(ds, source=str(path))
+        return cls(ds, source=str(path), validate="static" if validate == "static" else True)
 
     def close(self) -> None:
         """Close the file behind a lazily opened region (nothing to do for one in memory); the
@@ -181,14 +192,17 @@ class Region:
     def _err(self, msg: str) -> RegionError:
         return RegionError(f"{self.source}: {msg}" if self.source else msg)
 
-    def validate(self) -> None:
+    def validate(self, what: str = "all") -> None:
         """Check the schema; raise RegionError naming the variable or cell at fault.
 
-        A lazy region is checked one chunk of cells at a time (every check is per cell, so the
-        chunks together check exactly what one in-memory pass would).
+        ``what="static"`` leaves out the forcing and observations (see :class:`Region`). A lazy
+        region is checked one chunk of cells at a time (every check is per cell, so the chunks
+        together check exactly what one in-memory pass would).
         """
+        if what not in ("all", "static"):
+            raise RegionError(f"validate: expected 'all' or 'static', got {what!r}")
         if self.lazy:
-            self._validate_chunks()
+            self._validate_chunks(what)
             return
         ds = self._ds
         for dim in ("cell", "time"):
@@ -215,6 +229,27 @@ class Region:
             raise self._err(f"cell ids must be unique; {dup.size} id(s) appear more than once, e.g. "
                             f"{', '.join(str(x) for x in dup[:5].tolist())}")
         self._validate_time()
+        if what == "all":
+            self._validate_series()
+        self._require_var("attributes", ("cell", "attribute"), "static attributes")
+        if "attribute" not in ds.coords:
+            raise self._err("variable 'attributes' needs an 'attribute' coordinate with the attribute names")
+        att = ds["attributes"].values
+        if not np.all(np.isfinite(att)):
+            c, a = np.argwhere(~np.isfinite(att))[0]
+            raise self._err(f"attribute {str(ds['attribute'].values[a])!r} of cell {self._cell_id(c)} is not finite")
+        for name in CALIBRATABLE_BY_NAME:
+            for var in (name, f"true_{name}"):
+                if var in ds and ds[var].dims != ("cell",):
+                    raise self._err(f"parameter variable {var!r} must have dims ('cell',), has {ds[var].dims}")
+        if "train_cell" in ds:
+            self._require_var("train_cell", ("cell",), "boolean training-cell flag")
+            if what == "all":
+                self.require_observations(self.training_cells)
+
+    def _validate_series(self) -> None:
+        """The forcing and observation checks of :meth:`validate` (left out by ``what="static"``)."""
+        ds = self._ds
         for name, units in FORCING_VARS.items():
             self._require_var(name, ("cell", "time"), f"forcing in {units}")
             values = ds[name].values
@@ -223,13 +258,6 @@ class Region:
                 raise self._err(f"forcing {name!r} is not finite at cell {self._cell_id(c)}, {self._day(t)}")
             self._check_range(name, values, "forcing")
         self._check_annual_prec()
-        self._require_var("attributes", ("cell", "attribute"), "static attributes")
-        if "attribute" not in ds.coords:
-            raise self._err("variable 'attributes' needs an 'attribute' coordinate with the attribute names")
-        att = ds["attributes"].values
-        if not np.all(np.isfinite(att)):
-            c, a = np.argwhere(~np.isfinite(att))[0]
-            raise self._err(f"attribute {str(ds['attribute'].values[a])!r} of cell {self._cell_id(c)} is not finite")
         if "obs_sm" in ds:
             self._require_var("obs_sm", ("cell", "time"), "observed soil moisture in m3 m-3")
             self._check_range("obs_sm", ds["obs_sm"].values, "observation")
@@ -237,15 +265,8 @@ class Region:
         if "obs_et" in ds:
             self._require_var("obs_et", ("cell", "time"), "observed ET in mm/day")
             self._check_range("obs_et", ds["obs_et"].values, "observation")
-        for name in CALIBRATABLE_BY_NAME:
-            for var in (name, f"true_{name}"):
-                if var in ds and ds[var].dims != ("cell",):
-                    raise self._err(f"parameter variable {var!r} must have dims ('cell',), has {ds[var].dims}")
-        if "train_cell" in ds:
-            self._require_var("train_cell", ("cell",), "boolean training-cell flag")
-            self.require_observations(self.training_cells)
 
-    def _validate_chunks(self) -> None:
+    def _validate_chunks(self, what: str = "all") -> None:
         ds = self._ds
         for dim in ("cell", "time"):
             if dim not in ds.dims:
@@ -255,8 +276,11 @@ class Region:
             if set(var.dims) == set(want) and var.dims != want:
                 self._ds[name] = var.transpose(*want)
         step = self.chunk_cells
+        series = [n for n, v in self._ds.data_vars.items() if "time" in v.dims] if what == "static" else []
         for start in range(0, self.n_cells, step):
-            Region(self._ds.isel(cell=slice(start, start + step)).load(), source=self.source)
+            part = self._ds.isel(cell=slice(start, start + step)).drop_vars(series)
+            Region(part.load(), source=self.source, validate=what)
+
     def _check_range(self, name: str, values: np.ndarray, what: str) -> None:
         """Values outside :data:`vic_paraformer.units.RANGES` are an error naming the first cell and day
         and, when recognisable, the unit mistake (see :mod:`vic_paraformer.units`)."""

@@ -183,15 +183,17 @@ def _run_apply(args: argparse.Namespace) -> int:
     if not Path(args.apply).exists():
         raise StrategyError(f"{args.apply}: model file not found")
     try:
-        from ..dl.model_file import apply_model
+        from ..dl.model_file import apply_model, load
     except ImportError as exc:
         raise StrategyError(f"applying saved models needs the DL strategies module ({exc})") from None
+    model = load(args.apply)
     # lazily, in chunks that fit --max-memory; one torch thread unless --threads (on a shared 2-core
-    # machine two threads were measured slower than one for these small networks)
-    region = Region.open(args.region, max_memory_gb=args.max_memory)
+    # machine two threads were measured slower than one for these small networks). A network of the
+    # static attributes alone reads no forcing or observations, so only the static part is checked.
+    region = Region.open(args.region, max_memory_gb=args.max_memory, validate="all" if model.uses_series else "static")
     threads = DEFAULT_THREADS if args.threads is None else args.threads
     try:
-        result = apply_model(args.apply, region, device=args.device, num_threads=threads)
+        result = apply_model(args.apply, region, device=args.device, num_threads=threads, model=model)
     finally:
         region.close()  # the lazily opened file
     result.save(args.out)

@@ -170,7 +170,7 @@ def _check_region(path: str | Path, model: DLModel, region: Region) -> None:
 
 
 def apply_model(path: str | Path, region: Region, *, device: str = "cpu", num_threads: int | None = None,
-                observations: bool = True) -> CalibrationResult:
+                observations: bool = True, model: DLModel | None = None) -> CalibrationResult:
     """Parameters for every cell of ``region`` from a saved model, without retraining.
 
     The region needs the model's attributes (and, for series networks, its forcing). A series
@@ -179,9 +179,10 @@ def apply_model(path: str | Path, region: Region, *, device: str = "cpu", num_th
     ``untrained_cell_obs="hide"``). ``train_cells`` of the result is empty; ``info["applied_model"]``
     names the file. ``num_threads`` sets torch's CPU threads for the call (restored afterwards).
     A lazily opened region (``Region.open(path, max_memory_gb=...)``) is read chunk by chunk.
+    ``model`` is the file already read with :func:`load` (it is then not read again).
     """
     started = time.perf_counter()
-    model = load(path)
+    model = load(path) if model is None else model
     _check_region(path, model, region)
     old_threads = torch.get_num_threads()
     if num_threads is not None:
