@@ -169,6 +169,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Cells per chunk when an attribute network is applied without ``--max-memory``: the region is opened
+#: lazily and only its coordinates and attributes are read, chunk by chunk.
+STATIC_CHUNK_CELLS = 65536
+
+
 def _run_apply(args: argparse.Namespace) -> int:
     from ..region import Region
 
@@ -190,7 +195,11 @@ def _run_apply(args: argparse.Namespace) -> int:
     # lazily, in chunks that fit --max-memory; one torch thread unless --threads (on a shared 2-core
     # machine two threads were measured slower than one for these small networks). A network of the
     # static attributes alone reads no forcing or observations, so only the static part is checked.
-    region = Region.open(args.region, max_memory_gb=args.max_memory, validate="all" if model.uses_series else "static")
+    if model.uses_series:
+        region = Region.open(args.region, max_memory_gb=args.max_memory)
+    else:  # lazily, so that only the coordinates and attributes are ever read
+        region = Region.open(args.region, chunks=None if args.max_memory else STATIC_CHUNK_CELLS,
+                             max_memory_gb=args.max_memory, validate="static")
     threads = DEFAULT_THREADS if args.threads is None else args.threads
     try:
         result = apply_model(args.apply, region, device=args.device, num_threads=threads, model=model)
