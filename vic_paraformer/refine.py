@@ -125,12 +125,16 @@ def verified_loss(result: CalibrationResult, sim_sm: np.ndarray, sim_et: np.ndar
     rows = np.flatnonzero(np.isin(region.cells, result.train_cells))
     obs = region.observations("obs_sm")[rows][:, loss_days]
     obs_et = region.observations("obs_et")[rows][:, loss_days] if region.has("obs_et") else None
-    if opts.objective == "sm+et" and obs_et is None:
-        raise RefineError("the calibration's objective is 'sm+et' but the region has no obs_et to verify it on")
+    if opts.uses_et and obs_et is None:
+        raise RefineError(f"the calibration's objective is {opts.objective!r} but the region has no obs_et to verify "
+                          "it on")
+    if opts.uses_q:
+        raise RefineError(f"the calibration's objective {opts.objective!r} fits discharge; refinement verifies "
+                          "objectives of sm and et only")
     objective = Objective(opts, sm_scale=pooled_std(obs), et_scale=1.0 if obs_et is None else pooled_std(obs_et))
     et = np.asarray(sim_et, float)[rows][:, loss_days]
     kw: dict[str, Any] = {}
-    if opts.objective == "sm+et":
+    if opts.uses_et:
         kw.update(et=et, obs_et=obs_et)
     if ref_et is not None:
         kw.update(wb_et=et, ref_et=np.asarray(ref_et, float)[rows][:, loss_days])
