@@ -737,6 +737,33 @@ CASES: dict[str, tuple[str, int, str]] = {
                               "argument --scratch: "),
     "progress-and-no-progress": ("simulate --region {region} --params true --out {out}/s.nc --progress --no-progress",
                                  2, "not allowed with argument"),
+    # parameter uncertainty: which values write-params writes
+    "write-params-member-text": ("vic write-params --template {template} --result {result} --out {out}/p.nc "
+                                 "--member first", 2, "--member must be 'median', 'point' or a member number"),
+    "write-params-member-negative": ("vic write-params --template {template} --result {result} --out {out}/p.nc "
+                                     "--member -1", 2, "--member must be 'median', 'point' or a member number"),
+    "write-params-member-without-ensemble": ("vic write-params --template {template} --result {result} "
+                                             "--out {out}/p.nc --member 0", 1, "the result has no parameter uncertainty"),
+    # Dask clusters: the scheduler address
+    "scheduler-not-an-address": ("--scheduler localhost calibrate --region {region} --strategy sceua --out {out}/r.nc",
+                                 2, "argument --scheduler: expected a Dask scheduler address like tcp://host:8786, "
+                                    "got 'localhost'"),
+    "scheduler-without-port": ("calibrate --region {region} --strategy sceua --out {out}/r.nc "
+                               "--scheduler tcp://127.0.0.1", 2, "argument --scheduler: expected a Dask scheduler"),
+    # parameter sets (--parameters)
+    "parameters-unknown-name": ("calibrate --region {region} --strategy sceua --surrogate {surrogate} "
+                                "--parameters infilt,depth4 --out {out}/r.nc", 2,
+                                "--parameters 'infilt,depth4': unknown parameter(s) depth4; expected a set"),
+    "parameters-expt-tied-and-per-layer": ("calibrate --region {region} --strategy sceua --surrogate {surrogate} "
+                                           "--parameters expt,expt1 --out {out}/r.nc", 2, "exclude each other"),
+    "parameters-surrogate-of-another-set": (
+        "calibrate --region {region} --strategy sceua --surrogate {surrogate} --parameters vic-classic "
+        "--out {out}/r.nc", 1, "covers the parameter set paper (infilt, Ds, Dsmax, Ws, expt); strategy 'sceua' "
+        "calibrates vic-classic (infilt, Ds, Dsmax, Ws, depth2, depth3)"),
+    "parameters-surrogate-train-unknown": ("surrogate train --region {region} --out {out}/s.pt --parameters bogus", 2,
+                                           "--parameters 'bogus': unknown parameter(s) bogus"),
+    "parameters-benchmark-unknown": ("benchmark --out {out}/b --parameters Ksat", 2,
+                                     "--parameters 'Ksat': unknown parameter(s) Ksat"),
 }
 
 # quiet and tidy: case id -> (argv, exit code, text stderr must hold exactly once, texts it must not hold)

@@ -246,3 +246,25 @@ def test_unchanged_parameters_show_exactly_no_change_in_the_benchmark(tmp_path, 
             assert r["median"] == 0.0 and r["ci"] == [0.0, 0.0], r
             # four training cells of DAS-S3 are too few for a verdict; never better or worse
             assert r["verdict"] == ("no detectable change" if r["n_cells"] >= 5 else "too few cells to tell"), r
+
+
+def test_benchmark_with_the_vic_classic_set(tmp_path):
+    """``--parameters vic-classic``: the twin's truth holds the layer depths, the surrogate and SCE-UA cover
+    the six parameters, and the results and report list them."""
+    from vic_paraformer.surrogate import Surrogate
+
+    config = BenchmarkConfig.quick(ny=6, nx=6, splits=(3,), neighbour_split=3, strategies=["sceua"], seeds=[0],
+                                   surrogate_options={"preset": "test"}, parameters="vic-classic",
+                                   strategy_options={"sceua": {"repetitions": 20, "n_workers": 1}})
+    results = run_benchmark(config, tmp_path / "b")
+    names = ["infilt", "Ds", "Dsmax", "Ws", "depth2", "depth3"]
+    assert results["parameters"] == names
+    assert list(Surrogate.load(tmp_path / "b" / "surrogate.pt").parameter_space.names) == names
+    rec = results["recovery"]
+    assert any(set(v["error"]) == set(names) for v in rec.values()), rec
+    report = (tmp_path / "b" / "report.md").read_text()
+    assert "Calibrated parameters: vic-classic (infilt, Ds, Dsmax, Ws, depth2, depth3)" in report
+    import xarray as xr
+
+    with xr.open_dataset(tmp_path / "b" / "region.nc") as ds:
+        assert "true_depth2" in ds and "true_depth3" in ds and "true_expt" not in ds

@@ -102,10 +102,11 @@ def test_problems_are_reported_in_one_line_without_output(region_file, tmp_path,
 
 
 def test_interrupt_leaves_no_output(region_file, tmp_path, monkeypatch, capsys):
-    def interrupted(task):
+    def interrupted(task, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("vic_paraformer.strategies.spotpy_base.run_cell", interrupted)
+    monkeypatch.setattr("vic_paraformer.strategies.lockstep.run_cell", interrupted)  # cells in lockstep
     out = tmp_path / "x.nc"
     argv = ["calibrate", "--region", region_file, "--strategy", "sceua", "--out", out]
     for o in OPTS:

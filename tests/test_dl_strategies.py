@@ -144,22 +144,24 @@ def test_window_longer_than_warmup_required(sur):
         get_calibrator("ffn_a", surrogate=sur, **FAST).calibrate(short)
 
 
-@pytest.mark.parametrize("name", ["paraformer_a", "lstm_z"])
-def test_model_file_roundtrip_and_apply(name, twin, sur, tmp_path):
+@pytest.mark.parametrize("name, extra", [(n, {}) for n in STRATEGIES] + [("paraformer_z", {"patch_days": 8})])
+def test_model_file_roundtrip_and_apply(name, extra, twin, sur, tmp_path):
     out = tmp_path / "model.pt"
-    cal = get_calibrator(name, surrogate=sur, seed=1, model_out=str(out), **{**FAST, "epochs": 2})
+    cal = get_calibrator(name, surrogate=sur, seed=1, model_out=str(out), **{**FAST, "epochs": 2, **extra})
     res = cal.calibrate(twin)
     assert res.info["model_file"] == str(out)
     payload = torch.load(out, weights_only=True)
     assert payload["strategy"] == name and "state_dict" in payload and "versions" in payload
     assert payload["normalization"]["attribute_names"] == twin.attribute_names
+    assert all(payload["network"][k] == v for k, v in extra.items())  # e.g. the series tokens' patching
     model = load_model(out)
     assert model.parameter_space == res.parameter_space
+    # the saved model gives the calibration's parameters for every cell, whatever batches it streams in
+    # (a series network sees every cell's observations; the unobserved cells have none to hide)
     applied = apply_model(out, twin)
-    if name == "paraformer_a":
-        np.testing.assert_allclose(applied.values(), res.values(), rtol=1e-5, atol=1e-6)
-    else:  # apply_model uses every cell's observations; the two unobserved cells match exactly too
-        np.testing.assert_allclose(applied.values(), res.values(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(applied.values(), res.values(), rtol=1e-5, atol=1e-6)
+    for batch_size in (1, 5, twin.n_cells):
+        np.testing.assert_allclose(model.parameters(twin, batch_size=batch_size), res.values(), rtol=1e-5, atol=1e-6)
     assert applied.strategy == name and len(applied.train_cells) == 0
     # new cells: a different region with the same attributes
     other = twin_region(ny=2, nx=3, days=120, seed=7)

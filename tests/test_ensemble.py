@@ -73,7 +73,7 @@ def test_dask_local_cluster_identical(region, params, reference):
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+            Client(cluster, set_as_default=False) as client:
         runner = EnsembleRunner(client=client, chunk_size=7, progress=False)
         assert runner.backend == "dask"
         out = runner.run(region, params)

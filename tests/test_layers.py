@@ -5,14 +5,15 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
 
 0. core        errors, parameters, region, selection (train/test periods and cells), observation
                (re-exports the operators), objective (the calibration objective, its options, terms
-               and observation operators), result, formats (format versions and the one-line errors
+               and observation operators), result, uncertainty (per-cell parameter quantiles and ensemble
+               members of a result), formats (format versions and the one-line errors
                of reading the toolkit's own files),
                normalizer, provenance, progress (progress-bar default), units (unit ranges and
                conversion), cf (CF metadata of written netCDF files), outputs (the output guard),
                _io, _procs (child processes), _forkserver (fork-server preload), _logs (log records of
                a command and its workers), scratch (scratch folders), _version, registry
                (entry-point discovery), metrics, config (run-configuration files), plausibility
-               (physically plausible ranges of VIC inputs), optioncheck (option values checked
+               (physically plausible ranges of VIC inputs), geo (great-circle distance), optioncheck (option values checked
                before any data is read)
 1. readers     readers/ (observation formats to daily observations on a Region's cells); routing/
                (RVIC kernels, Lohmann and linear-reservoir kernels, discharge observations and gauges;
@@ -23,7 +24,8 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
                gap filling, estimation with the simulators' meteorology formulas)
 3. surrogate   surrogate/
 4. strategies  calibrator (the strategy plugin interface), dl/, strategies/
-5. evaluation  evaluation, budget (water balance of a simulation), refine (surrogate refinement
+5. evaluation  evaluation, budget (water balance of a simulation), sensitivity (sensitivity indices and
+               identifiability), refine (surrogate refinement
                against the simulator), synthetic (the twin with known parameters), station_twin (the
                twin written as a station network's files)
 6. workflow    workflow (the calibration run the command line and the library share)
@@ -45,15 +47,16 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 #: (layer name, module-name prefixes relative to the package). Longest prefix wins.
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
+              "uncertainty",
               "formats",
               "scoring", "verdict",
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_logs", "scratch",
-              "_version", "registry", "metrics", "config", "plausibility", "optioncheck"]),
+              "_version", "registry", "metrics", "config", "plausibility", "optioncheck", "geo"]),
     ("readers", ["readers", "routing"]),
-    ("simulators", ["simulators", "ensemble", "vic.*", "stations"]),
+    ("simulators", ["simulators", "ensemble", "cluster", "_dask_plugin", "_dask_worker", "vic.*", "stations"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
-    ("evaluation", ["evaluation", "budget", "refine", "synthetic", "station_twin"]),
+    ("evaluation", ["evaluation", "budget", "refine", "synthetic", "station_twin", "sensitivity"]),
     ("workflow", ["workflow"]),
     ("top", ["benchmark", "vic", "vic.verify", "vic.twin", "cli", ""]),
 ]

@@ -79,3 +79,27 @@ def test_apply_in_chunks_of_a_lazy_region_matches_in_memory(saved, tmp_path, str
     one = load(tmp_path / "m.pt").parameters(region, chunk_cells=16, batch_size=16)
     np.testing.assert_allclose(load(tmp_path / "m.pt").parameters(region, chunk_cells=5, batch_size=2), one,
                                rtol=1e-6, atol=1e-9)
+
+
+def _unreadable(block):
+    raise AssertionError("read a variable an attribute network does not need")
+
+
+@pytest.mark.parametrize("strategy", ["paraformer_a", "ffn_a"])
+def test_apply_of_an_attribute_network_reads_only_the_attributes(saved, tmp_path, strategy):
+    """An attribute network's parameters come from the attributes alone: the forcing and the
+    observations of a lazily opened region are never read (the values match the in-memory apply)."""
+    from vic_paraformer.dl.model_file import apply_model
+
+    region, path = saved
+    opts = dict(preset="small", window=50, epochs=2, batch_size=16, batches_per_epoch=2, progress=False)
+    get_calibrator(strategy, seed=1, surrogate=FakeSurrogate(), model_out=tmp_path / "m.pt", **opts).calibrate(region)
+    lazy = Region.open(path, chunks=3)
+    for name in lazy.forcing_names + ["obs_sm"]:
+        var = lazy.ds[name]
+        lazy.ds[name] = var.copy(data=var.data.map_blocks(_unreadable, dtype=var.dtype))
+    with pytest.raises(AssertionError, match="does not need"):
+        lazy.forcing()  # the trap works
+    applied = apply_model(tmp_path / "m.pt", lazy, num_threads=1)
+    whole = apply_model(tmp_path / "m.pt", region, num_threads=1)
+    np.testing.assert_allclose(applied.values(), whole.values(), rtol=1e-6, atol=1e-9)

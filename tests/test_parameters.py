@@ -59,3 +59,47 @@ def test_dataset_roundtrip_and_dict():
     ds = space.to_dataset(x, cells=[10, 11, 12, 13])
     np.testing.assert_array_equal(space.from_dataset(ds), x)
     assert ParameterSpace.from_dict(space.to_dict()) == space
+
+
+# ---------------------------------------------------------------- parameter sets (--parameters)
+def test_parameter_sets_and_names():
+    from vic_paraformer.parameters import (PARAMETER_SETS, build_space, parameter_set_label,
+                                           resolve_parameter_names)
+
+    assert resolve_parameter_names(None) == ("infilt", "Ds", "Dsmax", "Ws", "expt")
+    assert resolve_parameter_names("paper") == PARAMETER_SETS["paper"]
+    assert resolve_parameter_names("vic-classic") == ("infilt", "Ds", "Dsmax", "Ws", "depth2", "depth3")
+    assert resolve_parameter_names("infilt, depth3,Ksat_mult") == ("infilt", "depth3", "Ksat_mult")
+    assert "expt1" in resolve_parameter_names("all") and "expt" not in resolve_parameter_names("all")
+    for bad, text in [("infilt,depth9", r"unknown parameter\(s\) depth9"), ("expt,expt2", "exclude each other"),
+                      ("Ds,Ds", "named twice"), ("", "no parameter named")]:
+        with pytest.raises(ParameterError, match=text):
+            resolve_parameter_names(bad)
+    space = build_space("vic-classic")
+    assert space.bounds("depth2") == (0.1, 1.5) and space.bounds("depth3") == (0.1, 1.5)
+    assert space.bounds("infilt") == (0.001, 0.5)
+    with pytest.warns(UserWarning):
+        paper = build_space("vic-classic", "paper")
+    assert paper.bounds("Ds") == (0.0, 7.6) and paper.bounds("depth2") == (0.1, 1.5)
+    assert parameter_set_label(space.names) == "vic-classic (infilt, Ds, Dsmax, Ws, depth2, depth3)"
+    assert parameter_set_label(("Ds", "infilt")).startswith("custom")
+
+
+def test_auto_needs_the_sensitivity_module(monkeypatch):
+    from vic_paraformer.parameters import resolve_parameter_names
+
+    with pytest.raises(ParameterError, match="--parameters auto needs the sensitivity module"):
+        resolve_parameter_names("auto", region=object())
+    calls = {}
+
+    def select_identifiable(region, *, surrogate=None, simulator=None, space, objective_options=None,
+                            threshold=None, seed=0):
+        calls.update(region=region, space=space, seed=seed)
+        return ["depth2", "infilt"]
+
+    assert resolve_parameter_names("auto", region="R", seed=3, selector=select_identifiable) == ("depth2", "infilt")
+    from vic_paraformer.sensitivity import select_identifiable as real
+    from vic_paraformer.workflow import identifiable_selector
+
+    assert identifiable_selector() is real
+    assert calls["region"] == "R" and calls["seed"] == 3 and "depth3" in calls["space"].names

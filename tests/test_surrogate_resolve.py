@@ -41,11 +41,23 @@ def test_other_bounds_are_adopted_logged_and_recorded_by_default(caplog):
 
 
 def test_names_and_simulator_mismatches(synthetic_tiny):
-    with pytest.raises(SurrogateError, match="differ from strategy 'sceua'"):
-        resolve_surrogate(_sur(ParameterSpace.preset("vic", names=["infilt", "Ds"])), _space(), space_given=False,
+    with pytest.raises(SurrogateError, match=r"covers the parameter set custom \(infilt, Ds\); strategy .sceua. calibrates paper \(infilt, Ds, Dsmax, Ws, expt\)"):
+        resolve_surrogate(_sur(ParameterSpace.preset("vic", names=["infilt", "Ds"])), _space(), space_given=True,
                           strategy="sceua")
     with pytest.raises(SurrogateError, match="imitates simulator 'vic'; strategy 'sceua' was given simulator='waterbalance'"):
         resolve_surrogate(_sur(_space(), "vic"), _space(), space_given=False, strategy="sceua", simulator="waterbalance")
     assert region_simulator(synthetic_tiny) == "waterbalance"
     r = resolve_surrogate(_sur(_space(), "vic"), _space(), space_given=False, strategy="sceua", region=synthetic_tiny)
     assert r.checks["simulator_mismatch"] == {"surrogate": "vic", "region": "waterbalance"}
+
+
+def test_a_surrogate_of_another_set_is_refused_naming_both_or_adopted_when_none_was_asked_for():
+    from vic_paraformer.parameters import build_space
+
+    paper, classic = build_space("paper"), build_space("vic-classic")
+    with pytest.raises(SurrogateError, match=r"surrogate covers the parameter set paper \(infilt, Ds, Dsmax, Ws, expt\); "
+                                             r"strategy 'sceua' calibrates vic-classic \(infilt, Ds, Dsmax, Ws, depth2, "
+                                             r"depth3\)"):
+        resolve_surrogate(_sur(paper), classic, space_given=True, strategy="sceua")
+    r = resolve_surrogate(_sur(classic), paper, space_given=False, strategy="sceua")
+    assert r.parameter_space == classic and r.checks["adopted_parameter_set"] == list(classic.names)

@@ -145,7 +145,7 @@ def test_surrogate_train_checks_length_before_any_vic_run(tmp_path, capsys):
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
     rc = main(["surrogate", "train", "--region", str(tmp_path / "r.nc"), "--out", str(tmp_path / "s.pt"),
                "--exe", str(exe)])
-    assert rc == 1 and "only apply to --simulator vic" in capsys.readouterr().err
+    assert rc == 2 and "only apply to --simulator vic" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------ interruption

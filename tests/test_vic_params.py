@@ -23,7 +23,8 @@ SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().pare
 pytestmark = pytest.mark.skipif(not (SAMPLE / "image").is_dir(), reason=f"VIC sample data not found at {SAMPLE}")
 STEHEKIN_PARAMS = SAMPLE / "image/Stehekin/parameters/params.Stehekin.MOD_IGBP.nc"
 CALIBRATED = {"infilt": ("infilt", False), "Ds": ("Ds", False), "Dsmax": ("Dsmax", False), "Ws": ("Ws", False),
-              "expt": ("expt", True)}
+              "expt": ("expt", True), "depth": ("depth", True), "init_moist": ("init_moist", True),
+              "Ksat": ("Ksat", True)}
 
 
 def _sha(path: Path) -> str:
@@ -42,7 +43,8 @@ def _result(cells_rc, seed=0, with_latlon=True, values=None) -> CalibrationResul
     return CalibrationResult(params=params, strategy="test", parameter_space=space)
 
 
-def _compare_everything_else(template: Path, out: Path, rows, cols, changed: dict[str, np.ndarray], layers=(0,)):
+def _compare_everything_else(template: Path, out: Path, rows, cols, changed: dict[str, np.ndarray],
+                            layers=(0, 1, 2)):
     with netCDF4.Dataset(template) as a, netCDF4.Dataset(out) as b:
         assert a.data_model == b.data_model
         assert {k: len(v) for k, v in a.dimensions.items()} == {k: len(v) for k, v in b.dimensions.items()}
@@ -65,8 +67,8 @@ def _compare_everything_else(template: Path, out: Path, rows, cols, changed: dic
             # only the calibrated cells (and layers) differ, and they hold the new values
             expected = np.array(da, copy=True)
             if CALIBRATED[name][1]:
-                for k in layers:
-                    expected[k, rows, cols] = changed[name]
+                for k in (layers[name] if isinstance(layers, dict) else layers):
+                    expected[k, rows, cols] = changed[name][k] if np.ndim(changed[name]) == 2 else changed[name]
             else:
                 expected[rows, cols] = changed[name]
             np.testing.assert_array_equal(db, expected, err_msg=name)
@@ -79,17 +81,17 @@ def test_only_calibrated_variables_and_cells_change(tmp_path):
     out = write_parameters(res, STEHEKIN_PARAMS, tmp_path / "new.nc")
     assert _sha(STEHEKIN_PARAMS) == before  # template untouched
     rows, cols = [r for r, _ in rc], [c for _, c in rc]
-    changed = {n: res.params[n].values for n in CALIBRATED}
-    _compare_everything_else(STEHEKIN_PARAMS, out, rows, cols, changed)
+    changed = {n: res.params[n].values for n in ("infilt", "Ds", "Dsmax", "Ws", "expt")}
+    _compare_everything_else(STEHEKIN_PARAMS, out, rows, cols, changed)   # a tied expt: every layer
     assert [p.name for p in tmp_path.iterdir()] == ["new.nc"]  # no temporary file left behind
 
 
-def test_expt_all_layers(tmp_path):
+def test_expt_top_layer_only_when_asked(tmp_path):
     rc = [(2, 2), (4, 4)]
     res = _result(rc, seed=3)
-    out = write_parameters(res, STEHEKIN_PARAMS, tmp_path / "new.nc", expt_layers=(0, 1, 2))
-    changed = {n: res.params[n].values for n in CALIBRATED}
-    _compare_everything_else(STEHEKIN_PARAMS, out, [2, 4], [2, 4], changed, layers=(0, 1, 2))
+    out = write_parameters(res, STEHEKIN_PARAMS, tmp_path / "new.nc", expt_layers=(0,))
+    changed = {n: res.params[n].values for n in ("infilt", "Ds", "Dsmax", "Ws", "expt")}
+    _compare_everything_else(STEHEKIN_PARAMS, out, [2, 4], [2, 4], changed, layers=(0,))
 
 
 def test_values_clipped_to_vic_limits_with_warning(tmp_path, caplog):
@@ -181,3 +183,62 @@ def test_values_written_must_be_plausible(tmp_path, capsys):
             str(tmp_path / "cli.nc")]
     assert main(argv) == 1 and "Wpwp_FRACT (layer 1) = 0.9" in capsys.readouterr().err
     assert main(argv + ["--allow-out-of-range"]) == 0 and (tmp_path / "cli.nc").is_file()
+
+
+# ---------------------------------------------------------------- other parameter sets: depths, per-layer expt, multipliers
+def _set_result(names, values, rc) -> CalibrationResult:
+    with xr.open_dataset(STEHEKIN_PARAMS) as p:
+        lat, lon = p["lat"].values, p["lon"].values
+    rows, cols = zip(*rc)
+    space = ParameterSpace.preset("vic", names=names)
+    params = space.to_dataset(np.asarray(values, float), cells=np.arange(len(rows)) + 100)
+    params = params.assign_coords(lat=("cell", lat[list(rows)]), lon=("cell", lon[list(cols)]))
+    return CalibrationResult(params=params, strategy="test", parameter_space=space)
+
+
+def test_vic_classic_writes_depths_and_init_moist_only(tmp_path):
+    rc = [(2, 2), (4, 4), (3, 5)]
+    rows, cols = [r for r, _ in rc], [c for _, c in rc]
+    names = ("infilt", "Ds", "Dsmax", "Ws", "depth2", "depth3")
+    vals = np.array([[0.2, 0.1, 5.0, 0.8, 0.3, 1.4], [0.3, 0.2, 6.0, 0.7, 1.2, 0.2], [0.1, 0.3, 7.0, 0.6, 0.9, 0.9]])
+    out = write_parameters(_set_result(names, vals, rc), STEHEKIN_PARAMS, tmp_path / "new.nc")
+    with xr.open_dataset(STEHEKIN_PARAMS) as t:
+        depth = t["depth"].values[:, rows, cols].astype(float)
+        moist = t["init_moist"].values[:, rows, cols].astype(float)
+        por = 1 - t["bulk_density"].values[:, rows, cols] / t["soil_density"].values[:, rows, cols]
+    new_depth = depth.copy()
+    new_depth[1], new_depth[2] = vals[:, 4], vals[:, 5]
+    new_moist = np.minimum(moist * new_depth / depth, por * new_depth * 1000.0)
+    changed = {**{n: vals[:, j] for j, n in enumerate(names[:4])}, "depth": new_depth, "init_moist": new_moist}
+    with netCDF4.Dataset(out) as b:   # the expectation in the file's own dtype
+        for v in ("depth", "init_moist"):
+            changed[v] = changed[v].astype(b.variables[v].dtype)
+    _compare_everything_else(STEHEKIN_PARAMS, out, rows, cols, changed,
+                             layers={"depth": (1, 2), "init_moist": (1, 2)})
+    with xr.open_dataset(out) as p:
+        got_m = p["init_moist"].values[:, rows, cols]
+        got_d = p["depth"].values[:, rows, cols]
+        got_p = 1 - p["bulk_density"].values[:, rows, cols] / p["soil_density"].values[:, rows, cols]
+    assert np.all(got_m <= got_p * got_d * 1000.0 + 1e-3)            # never above porosity x depth
+
+
+def test_per_layer_expt_and_ksat_multiplier(tmp_path):
+    rc = [(2, 2), (4, 4)]
+    rows, cols = [r for r, _ in rc], [c for _, c in rc]
+    names = ("expt2", "Ksat_mult")
+    vals = np.array([[5.0, 2.0], [9.0, 0.5]])
+    out = write_parameters(_set_result(names, vals, rc), STEHEKIN_PARAMS, tmp_path / "new.nc")
+    with xr.open_dataset(STEHEKIN_PARAMS) as t:
+        ksat = t["Ksat"].values[:, rows, cols].astype(float) * vals[:, 1]
+        dtype = t["Ksat"].dtype
+    _compare_everything_else(STEHEKIN_PARAMS, out, rows, cols, {"expt": vals[:, 0], "Ksat": ksat.astype(dtype)},
+                             layers={"expt": (1,), "Ksat": (0, 1, 2)})
+
+
+def test_init_moist_rule():
+    from vic_paraformer.parameters import scale_init_moist
+
+    np.testing.assert_allclose(scale_init_moist(100.0, 0.5, 1.0, 0.4), 200.0)    # volumetric content kept
+    np.testing.assert_allclose(scale_init_moist(180.0, 0.5, 0.2, 0.4), 72.0)     # scaled
+    np.testing.assert_allclose(scale_init_moist(190.0, 0.5, 1.0, 0.3), 300.0)    # capped at porosity x depth
+    np.testing.assert_allclose(scale_init_moist([50.0], [0.3], [0.3], [0.45]), [50.0])

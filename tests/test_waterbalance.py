@@ -227,3 +227,62 @@ def test_simulate_cli_true_and_file_params(synthetic_tiny, tmp_path, capsys):
     synthetic_tiny.ds.drop_vars([f"true_{n}" for n in NAMES]).to_netcdf(plain)
     assert main(["simulate", "--region", str(plain), "--params", "true", "--out", str(tmp_path / "o.nc")]) == 1
     assert "true_infilt" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- layer depths, per-layer expt, Ksat multiplier
+@pytest.mark.parametrize("depths", [(0.1, 0.1), (1.5, 1.5), (0.2, 1.4)])
+def test_mass_balance_closes_with_changed_depths(synthetic_tiny, truth, depths):
+    from vic_paraformer.simulators._wb_core import FULL_PARAMETERS
+
+    region = synthetic_tiny
+    forcing = torch.as_tensor(region.forcing(), dtype=torch.float64)
+    soil = soil_from_region(region)
+    n = region.n_cells
+    full = np.column_stack([truth[:, :4], truth[:, 4], np.full(n, 4.0), np.full(n, 15.0),
+                            np.full(n, depths[0]), np.full(n, depths[1]), np.full(n, 2.0)])
+    assert full.shape == (n, len(FULL_PARAMETERS))
+    with torch.no_grad():
+        out = run_waterbalance(forcing, soil, torch.as_tensor(full), return_layers=True)
+    prec = forcing[..., 0].sum(1)
+    resid = (forcing[..., 0] - out["et"] - out["runoff"] - out["baseflow"] - out["dstorage"]).sum(1)
+    assert torch.all(resid.abs() / prec < 1e-9), (resid / prec).abs().max()
+    por = torch.as_tensor(region.attribute("porosity"))
+    cap = por[:, None] * torch.tensor([1.0, depths[0] * 1000.0, depths[1] * 1000.0])[None, :]
+    cap[:, 0] = por * region.attribute("soil_depth1")[0] * 1000.0
+    assert torch.all(out["layers"] <= cap[:, None, :] + 1e-6) and torch.all(out["layers"] >= -1e-9)
+
+
+def test_depths_change_the_simulation_and_default_to_the_region(sim, synthetic_tiny, truth):
+    region = synthetic_tiny
+    names = ("infilt", "Ds", "Dsmax", "Ws", "expt", "depth2", "depth3")
+    own = np.column_stack([truth, region.attribute("soil_depth2"), region.attribute("soil_depth3")])
+    a = sim.run_arrays(region, truth)
+    b = sim.run_arrays(region, own, names)          # the region's own depths: the same run
+    np.testing.assert_allclose(b["sm"], a["sm"], rtol=0, atol=1e-6)
+    deep = own.copy()
+    deep[:, 5:] = 1.5
+    c = sim.run_arrays(region, deep, names)
+    assert np.abs(c["baseflow"] - a["baseflow"]).mean() > 1e-3
+    # vic-classic: expt keeps the region's own value (none here: the typical 12), layer depths set
+    ds = ParameterSpace.preset("vic", names=("infilt", "Ds", "Dsmax", "Ws", "depth2", "depth3")).to_dataset(
+        deep[:, [0, 1, 2, 3, 5, 6]], region.cells)
+    out = sim.simulate(region, ds)
+    twelve = truth.copy()
+    twelve[:, 4] = 12.0
+    ref = sim.run_arrays(region, np.column_stack([twelve, deep[:, 5:]]), names)
+    np.testing.assert_allclose(out["sm"].values, ref["sm"], atol=1e-6)
+
+
+def test_expt_per_layer_and_ksat_multiplier(sim, synthetic_tiny, truth):
+    region = synthetic_tiny
+    names = ("infilt", "Ds", "Dsmax", "Ws", "expt1", "expt2", "expt3", "Ksat_mult")
+    tied = np.column_stack([truth[:, :4], truth[:, 4], truth[:, 4], truth[:, 4], np.ones(region.n_cells)])
+    np.testing.assert_allclose(sim.run_arrays(region, tied, names)["sm"], sim.run_arrays(region, truth)["sm"],
+                               atol=1e-6)
+    slow = tied.copy()
+    slow[:, 7] = 0.1
+    assert not np.allclose(sim.run_arrays(region, slow, names)["baseflow"], sim.run_arrays(region, tied, names)["baseflow"])
+    bad = xr.Dataset({"infilt": ("cell", truth[:, 0]), "depth2": ("cell", np.full(region.n_cells, -0.1))},
+                     coords={"cell": region.cells})
+    with pytest.raises(SimulatorError, match="'depth2' = -0.1"):
+        sim.simulate(region, bad)

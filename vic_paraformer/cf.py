@@ -36,7 +36,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ._version import __version__
-from .parameters import PARAMETER_DESCRIPTIONS, PARAMETER_NAMES, PARAMETER_UNITS
+from .parameters import PARAMETER_DESCRIPTIONS, PARAMETER_UNITS
 from .provenance import history_line
 from .units import UNITS
 
@@ -44,13 +44,14 @@ CONVENTIONS = "CF-1.8"
 #: Global attribute listing what :func:`annotate` added (read by :func:`strip_added`).
 ADDED_ATTR = "vic_paraformer_cf"
 #: File kinds (:data:`vic_paraformer.outputs.KIND_NAMES`) written with CF metadata.
-CF_KINDS: frozenset[str] = frozenset({"region", "result", "simulation", "surrogate-scores"})
+CF_KINDS: frozenset[str] = frozenset({"region", "result", "simulation", "surrogate-scores", "sensitivity"})
 #: Default ``title`` per file kind.
 TITLES: dict[str, str] = {
     "region": "vic_paraformer region: daily forcing, static attributes and observations per cell",
     "result": "vic_paraformer calibration result",
     "simulation": "vic_paraformer simulation output",
     "surrogate-scores": "vic_paraformer surrogate evaluation: scores per cell",
+    "sensitivity": "vic_paraformer sensitivity indices per cell, parameter and term",
 }
 
 
@@ -103,6 +104,8 @@ VARIABLES: dict[str, VarInfo] = {
     "sample": VarInfo("1", "parameter sample index"),
     "attribute": VarInfo(None, "static attribute name"),
     "parameter": VarInfo(None, "parameter name"),
+    "term": VarInfo(None, "analysed term of the calibration (see its description attribute)"),
+    "index": VarInfo(None, "kind of sensitivity index"),
     "prec": VarInfo(UNITS["prec"], "daily precipitation"),
     "air_temp": VarInfo(UNITS["air_temp"], "daily mean air temperature", "air_temperature"),
     "swdown": VarInfo(UNITS["swdown"], "daily mean downward shortwave radiation",
@@ -126,7 +129,7 @@ VARIABLES: dict[str, VarInfo] = {
     "true_obs_scale": VarInfo("1", "true scale of the observation operator (obs = scale sm + offset)"),
     "true_obs_offset": VarInfo(UNITS["obs_sm"], "true offset of the observation operator (obs = scale sm + offset)"),
     **{name: VarInfo(PARAMETER_UNITS[name], f"VIC {name}: {_plain_description(PARAMETER_DESCRIPTIONS[name])}")
-       for name in PARAMETER_NAMES},
+       for name in PARAMETER_DESCRIPTIONS},
     **SIMULATED,
 }
 

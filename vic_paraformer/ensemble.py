@@ -9,7 +9,14 @@
     uses one torch thread).
 ``backend="dask"``
     A :class:`dask.distributed.Client` passed as ``client=``, or one connected to ``scheduler=``
-    (``"tcp://host:port"``; the runner closes clients it opened itself).
+    (``"tcp://host:port"``; the runner closes clients it opened itself), or the client of an
+    enclosing :func:`vic_paraformer.cluster.use_scheduler` (``vic-paraformer --scheduler``), which
+    every runner made without ``backend``, ``client`` or ``scheduler`` then uses. Tasks run on the
+    workers through :func:`vic_paraformer.cluster.run_task` (worker-local scratch folder, one torch
+    thread); before the first task the inputs the workers read (a lazily opened region's file, the
+    VIC files) are checked on every worker (:func:`vic_paraformer.cluster.check_shared_paths`). The
+    tasks of a worker lost mid-run are rerun on the others by the scheduler; each task's result
+    is taken once, by position, so nothing is lost or counted twice (see :mod:`vic_paraformer.cluster`).
 
 Two entry points:
 
@@ -50,13 +57,13 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from ._io import atomic_path
-from . import scratch
+from . import cluster, scratch
 from ._logs import WorkerLogs, worker_logging
 from ._procs import die_with_parent, ignore_interrupts, start_forkserver
 from .outputs import estimate_bytes
 from .scratch import adopt_folder
 from .errors import SimulatorError
-from .parameters import PARAMETER_NAMES
+from .parameters import CALIBRATABLE_BY_NAME, PARAMETER_NAMES, ParameterSpace
 from .progress import show_progress
 from .region import Period, Region, parse_period
 from .simulators.base import OUTPUT_VARS, Simulator, check_params
@@ -146,7 +153,8 @@ class EnsembleRunner:
         (it must be picklable for the pool and Dask back-ends); ``None`` for a runner used only
         through :meth:`map`.
     backend
-        ``"local"`` or ``"dask"``.
+        ``"local"`` or ``"dask"`` (default: ``"dask"`` when ``client`` or ``scheduler`` is given or a
+        :func:`~vic_paraformer.cluster.use_scheduler` is active, else ``"local"``).
     n_workers
         Local back-end: worker processes (default ``os.cpu_count()``; ``1`` runs in-process).
     client, scheduler
@@ -160,11 +168,16 @@ class EnsembleRunner:
         Options for the simulator when given by name.
     """
 
-    def __init__(self, simulator: str | Simulator = "waterbalance", backend: str = "local", n_workers: int | None = None,
+    def __init__(self, simulator: str | Simulator = "waterbalance", backend: str | None = None, n_workers: int | None = None,
                  client=None, scheduler: str | None = None, chunk_size: int | None = None, progress: bool | None = None,
                  simulator_options: dict | None = None) -> None:
         if client is not None or scheduler is not None:
-            backend = "dask" if backend == "local" else backend
+            backend = "dask" if backend in (None, "local") else backend
+        elif backend is None:
+            client = cluster.active_client()
+            backend = "local" if client is None else "dask"
+        elif backend == "dask" and cluster.active_client() is not None:
+            client = cluster.active_client()
         if backend not in ("local", "dask"):
             raise SimulatorError(f"unknown ensemble backend {backend!r}; expected 'local' or 'dask'")
         if simulator is None:
@@ -194,13 +207,11 @@ class EnsembleRunner:
             if scheduler is None:
                 raise SimulatorError("the dask backend needs client= (a dask.distributed.Client) or "
                                      "scheduler='tcp://host:port'")
-            from dask.distributed import Client
-
-            try:
-                self._client = Client(scheduler, timeout="30s")
-            except (OSError, TimeoutError) as exc:
-                raise SimulatorError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
+            self._client = cluster.connect(scheduler)
             self._own_client = True
+        if self._client is not None:
+            cluster.prepare_cluster(self._client)
+        self._checked: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "EnsembleRunner":
@@ -349,14 +360,14 @@ class EnsembleRunner:
 
         def submit() -> Any:
             nonlocal nxt
-            fut = client.submit(func, *make_args(nxt), pure=False)
+            fut = client.submit(cluster.run_task, func, *make_args(nxt), pure=False)
             index[fut.key] = nxt
             futures.append(fut)
             nxt += 1
             return fut
 
         first = [submit() for _ in range(min(window, n))]
-        queue = as_completed(first)
+        queue = as_completed(first, loop=client.loop)  # this client, not a global default one
         try:
             for fut in queue:
                 i = index[fut.key]
@@ -371,13 +382,29 @@ class EnsembleRunner:
             client.cancel([f for f in futures if not f.done()])
             raise
 
+    def check_inputs(self, paths: dict[str, str]) -> None:
+        """Dask back-end: check that every worker reads ``paths`` (path -> what it is), once per path.
+
+        Raises :class:`~vic_paraformer.cluster.SharedPathError` naming the worker and the path.
+        Nothing to do for the local back-end (its workers share this machine's files).
+        """
+        if self.backend != "dask":
+            return
+        todo = {p: w for p, w in paths.items() if p not in self._checked}
+        if todo:
+            cluster.check_shared_paths(self._client, todo)
+            self._checked.update(todo)
+
     def map(self, func: Callable[[Any], Any], items: Iterable[Any], desc: str = "tasks") -> list:
         """``[func(item) for item in items]`` on the back-end, in input order, with a progress bar.
 
         ``func`` must be a picklable top-level function unless the runner is in-process. A failing
-        task raises :class:`SimulatorError` naming the task index and item.
+        task raises :class:`SimulatorError` naming the task index and item. On Dask the inputs the
+        items name (:func:`vic_paraformer.cluster.task_inputs`) are checked on the workers first.
         """
         items = list(items)
+        if self.backend == "dask":
+            self.check_inputs(cluster.task_inputs(items))
 
         def on_error(i: int, exc: BaseException) -> Exception:
             return SimulatorError(f"{desc}: task {i} of {len(items)} failed for item {_short(items[i])}: "
@@ -424,8 +451,8 @@ class EnsembleRunner:
             if unknown or not outputs:
                 raise SimulatorError(f"unknown output(s) {unknown or outputs}; expected some of {list(OUTPUT_VARS)}")
         out_vars = {k: u for k, u in OUTPUT_VARS.items() if outputs is None or k in outputs}
-        check_params(region, params)
-        names = list(PARAMETER_NAMES)
+        names = [str(n) for n in params.data_vars if str(n) in CALIBRATABLE_BY_NAME] or list(PARAMETER_NAMES)
+        check_params(region, params, ParameterSpace(tuple(names), (0,) * len(names), (1,) * len(names)))
         dims = params[names[0]].dims
         single = dims == ("cell",)
         theta = np.stack([np.asarray(params[n].transpose(*dims).values, dtype=float) for n in names], axis=-1)
@@ -440,7 +467,9 @@ class EnsembleRunner:
         cells = region.cells
 
         if self.backend == "dask":
-            region_ref = self._client.scatter(region, broadcast=False, hash=False)
+            self.check_inputs(cluster.shared_inputs(self.simulator, region))
+            # on every worker: a worker lost mid-run takes no input with it
+            region_ref = self._client.scatter(region, broadcast=True, hash=False)
         else:
             region_ref = None
         def make_args(i: int) -> tuple:
@@ -529,6 +558,43 @@ class EnsembleRunner:
                 nc.close()
         ds = xr.open_dataset(out_path)
         return ds.isel(sample=0, drop=True) if single else ds
+
+
+@dataclass
+class _SimulateTask:
+    """One ``simulator.simulate`` call for :func:`simulate` (its fields name the inputs to check)."""
+
+    simulator: Simulator
+    region: Region
+    params: xr.Dataset
+    period: Any
+
+
+def _simulate_task(task: _SimulateTask) -> xr.Dataset:
+    return task.simulator.simulate(task.region, task.params, period=task.period)
+
+
+def simulate(simulator: Simulator, region: Region, params: xr.Dataset, *, period=None) -> xr.Dataset:
+    """``simulator.simulate(region, params, period=period)``, on the Dask cluster of an enclosing
+    :func:`vic_paraformer.cluster.use_scheduler` (``vic-paraformer --scheduler``) when there is one.
+
+    On the cluster a simulator whose ``parallel_unit`` is ``"run"`` (VIC) runs one task per
+    sample, others one task; the outputs are those of the local call, unchanged (same dtype, same
+    values: each sample's run is independent).
+    """
+    client = cluster.active_client()
+    if client is None or not isinstance(simulator, Simulator):
+        return simulator.simulate(region, params, period=period)
+    per_run = getattr(simulator, "parallel_unit", "series") == "run" and "sample" in params.dims
+    parts = [params.isel(sample=[i]) for i in range(params.sizes["sample"])] if per_run else [params]
+    with EnsembleRunner(None, client=client) as runner:
+        outs = runner.map(_simulate_task, [_SimulateTask(simulator, region, p, period) for p in parts],
+                          desc=f"{simulator.name} runs")
+    if len(outs) == 1:
+        return outs[0]
+    out = xr.concat(outs, dim="sample", combine_attrs="drop")
+    out.attrs.update(outs[0].attrs)
+    return out
 
 
 def _period_times(times, period: Period):

@@ -63,6 +63,7 @@ import xarray as xr
 from ._io import to_plain, write_text_atomic
 from .budget import annual_budget, budget_table, budget_warnings, budget_window, observed_et
 from .calibrator import CalibrationResult
+from .ensemble import simulate
 from .errors import ParameterError, SimulatorError, VicParaformerError
 from .formats import extent, other_region
 from .metrics import METRIC_FUNCTIONS, summarize
@@ -215,7 +216,7 @@ def evaluate_parameters(region: Region, params, simulator: str | Simulator = "wa
     sim_obj, sim_name = _simulator(simulator, simulator_options)
     ds_params = _params_dataset(region, params, space)
     log.info("evaluating %s with simulator %s over %s", label, sim_name, period or "all days")
-    out_sim = sim_obj.simulate(region, ds_params, period=period)
+    out_sim = simulate(sim_obj, region, ds_params, period=period)  # on the --scheduler cluster if any
     train = np.asarray(region.training_cells if train_cells is None else list(train_cells))
     cells = region.cells
     is_train = np.isin(cells, train)
@@ -552,16 +553,16 @@ def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: 
     kept: dict[str, xr.Dataset] | None = None
     operators: dict[str, ObservationOperator] = {}
     if step >= region.n_cells:
-        kept = {row: sim_obj.simulate(region, p) for row, p in params.items()}
+        kept = {row: simulate(sim_obj, region, p) for row, p in params.items()}
         operators = _operators_from_runs(region, plan, kept)
     elif rule is not None:
         sub = region.subset(rule.fit_cells)
-        fit_sims = {row: np.asarray(sim_obj.simulate(sub, p.sel(cell=sub.cells))["sm"].values, float)
+        fit_sims = {row: np.asarray(simulate(sim_obj, sub, p.sel(cell=sub.cells))["sm"].values, float)
                     for row, p in params.items()}
         operators = _fit_operators(region, rule, fit_sims, next(iter(plan["periods"].values())))
     acc = _Accumulator(plan, list(params), operators, sim_name, budgets=baseline)
     for sl, part in region.iter_chunks(step):
-        sims = kept if kept is not None else {row: sim_obj.simulate(part, p.isel(cell=sl)) for row, p in params.items()}
+        sims = kept if kept is not None else {row: simulate(sim_obj, part, p.isel(cell=sl)) for row, p in params.items()}
         acc.add(part, sims)
         del sims
     return acc.report(region, result, base_src)

@@ -47,7 +47,7 @@ FORMAT_ATTR = "vic_paraformer_format_version"
 WRITER_ATTR = "vic_paraformer_version"
 #: The format version this vic_paraformer writes, per file kind (:data:`vic_paraformer.outputs.KIND_NAMES`).
 FORMAT_VERSIONS: dict[str, int] = {"region": 1, "result": 1, "simulation": 1, "surrogate-scores": 1,
-                                   "training-runs": 1, "surrogate": 1, "dl-model": 1}
+                                   "training-runs": 1, "surrogate": 1, "dl-model": 1, "sensitivity": 1}
 #: The format versions this vic_paraformer reads, per kind (the ones it writes and any it still converts).
 READABLE_VERSIONS: dict[str, frozenset[int]] = {k: frozenset({v}) for k, v in FORMAT_VERSIONS.items()}
 #: The ``format`` entry of each torch kind's dict.

@@ -20,7 +20,7 @@ from .errors import OptionError
 
 __all__ = ["MAX_LISTED", "origin", "names_text", "check_strategy_name", "check_simulator_name",
            "check_simulator_options", "check_finite", "check_whole", "check_number", "check_period", "check_split_periods",
-           "check_train_cells", "check_parameter_space", "unknown_options_message"]
+           "check_train_cells", "check_parameter_space", "check_parameters", "unknown_options_message"]
 
 #: Most option names an error message lists before pointing at the full listing.
 MAX_LISTED = 8
@@ -215,6 +215,18 @@ def check_parameter_space(value: Any, flag: str = "--parameter-space", config: s
         ParameterSpace.resolve(value)
     except (ValueError, TypeError, KeyError) as exc:
         raise OptionError(f"{flag}{origin(config)}: {exc}") from None
+
+
+def check_parameters(value: Any, flag: str = "--parameters", config: str | None = None) -> None:
+    """OptionError unless ``value`` is None, ``auto``, a parameter set name or calibratable names."""
+    if value is None or value == "auto":
+        return
+    from .parameters import resolve_parameter_names
+
+    try:
+        resolve_parameter_names(value, option=f"{flag}{origin(config)}")
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
 
 
 def unknown_options_message(strategy: str, unknown: Sequence[str], accepted: Iterable[str],

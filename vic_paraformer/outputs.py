@@ -56,6 +56,7 @@ KIND_NAMES: dict[str, str] = {
     "vic-parameters": "VIC parameter file (netCDF)",
     "training-runs": "surrogate training-run chunk (netCDF)",
     "surrogate-scores": "surrogate evaluation scores per cell (netCDF)",
+    "sensitivity": "sensitivity indices per cell (netCDF)",
     "netcdf": "netCDF/HDF5 file not written by vic_paraformer",
     "surrogate": "surrogate checkpoint (torch)",
     "dl-model": "DL strategy model file (torch)",

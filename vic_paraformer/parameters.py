@@ -21,6 +21,44 @@ VIC's image driver checks none of these and silently runs on with nonsense or Na
 where it leaves the valid range.
 
 Normalised values ``u`` in [0, 1] map linearly to ``lower + u * (upper - lower)``.
+
+Which parameters: ``--parameters``
+----------------------------------
+The five above are the ``paper`` set (the default). Any set of names from this table can be
+calibrated instead (``--parameters NAME,NAME,...`` or a set name below); the bounds come from the
+bound preset (``--parameter-space vic|paper``): ``paper`` gives Table 1's bounds to the five it
+lists and the ``vic`` bounds to every other name (Table 1 lists no others).
+
+==========  ======  ===============================================================  =============
+name        units   meaning (VIC parameter-file variable, layer)                      ``vic`` bounds
+==========  ======  ===============================================================  =============
+infilt      1       variable infiltration curve shape (``infilt``)                    [0.001, 0.5]
+Ds          1       fraction of Dsmax where non-linear baseflow begins (``Ds``)       [0.001, 1.0]
+Dsmax       mm/day  maximum baseflow velocity (``Dsmax``)                             [0.1, 30.0]
+Ws          1       fraction of max. moisture where non-linear baseflow begins        [0.1, 0.99]
+expt        1       Brooks-Corey exponent, one value tied across every layer          [3.0, 20.0]
+expt1..3    1       Brooks-Corey exponent of layer 1, 2 or 3 alone (``expt``)         [3.0, 20.0]
+depth2      m       thickness of soil layer 2 (``depth``, layer 2)                    [0.1, 1.5]
+depth3      m       thickness of soil layer 3 (``depth``, layer 3)                    [0.1, 1.5]
+Ksat_mult   1       multiplier of the saturated conductivity of every layer (``Ksat``)  [0.1, 10.0]
+==========  ======  ===============================================================  =============
+
+``expt`` and ``expt1..3`` exclude each other in one set. Multipliers (names ending ``_mult``,
+table :data:`MULTIPLIERS`) scale the setup's own value of a soil variable in every layer instead of
+replacing it: a multiplier of 1 leaves the setup unchanged. To add one, add a row to
+:data:`MULTIPLIERS` (the VIC variable it scales) and to :data:`CALIBRATABLE` (its bounds); the
+``waterbalance`` simulator honours those of :data:`WATERBALANCE_MULTIPLIERS` only.
+
+Named sets (:data:`PARAMETER_SETS`): ``paper`` (``infilt, Ds, Dsmax, Ws, expt``, the default),
+``vic-classic`` (``infilt, Ds, Dsmax, Ws, depth2, depth3``: VIC's calibration guide), ``all``
+(every name, ``expt`` per layer) and ``auto`` (the identifiable parameters of the region, chosen by
+:func:`vic_paraformer.sensitivity.select_identifiable`). A parameter the set leaves out keeps the
+setup's own value (the region's parameter or attribute; a typical VIC value when it has none).
+Layer depths are rewritten with the moisture that depends on them kept consistent (the rule of
+:func:`scale_init_moist`).
+
+Long module (over 400 lines): the table of calibratable parameters, their named sets and bounds and
+the space they make are one contract every layer reads; split, each part would import the others.
 """
 
 from __future__ import annotations
@@ -66,12 +104,156 @@ BOUND_PRESETS: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 
-# What VIC can use physically: (lower, lower_inclusive, upper, upper_inclusive), from the one table of
-# plausible VIC values (:data:`vic_paraformer.plausibility.RANGES`).
-VIC_VALID: dict[str, tuple[float, bool, float, bool]] = {
-    n: (RANGE_OF[n].lower, RANGE_OF[n].lower_inclusive, RANGE_OF[n].upper, RANGE_OF[n].upper_inclusive)
-    for n in PARAMETER_NAMES
+@dataclass(frozen=True)
+class Calibratable:
+    """One calibratable parameter: where it sits in a VIC parameter file and its ``vic`` bounds.
+
+    ``vic_var`` is the parameter-file variable; ``layer`` the 0-based soil layer it sets (None: a
+    variable without layers; ``"all"``: every layer); ``multiplier``: the value scales the setup's
+    own value instead of replacing it.
+    """
+
+    name: str
+    vic_var: str
+    layer: int | str | None
+    units: str
+    description: str
+    bounds: tuple[float, float]
+    multiplier: bool = False
+
+
+#: Every calibratable parameter (see the module docstring's table).
+CALIBRATABLE: tuple[Calibratable, ...] = (
+    Calibratable("infilt", "infilt", None, "1", PARAMETER_DESCRIPTIONS["infilt"], (0.001, 0.5)),
+    Calibratable("Ds", "Ds", None, "1", PARAMETER_DESCRIPTIONS["Ds"], (0.001, 1.0)),
+    Calibratable("Dsmax", "Dsmax", None, "mm day-1", PARAMETER_DESCRIPTIONS["Dsmax"], (0.1, 30.0)),
+    Calibratable("Ws", "Ws", None, "1", PARAMETER_DESCRIPTIONS["Ws"], (0.1, 0.99)),
+    Calibratable("expt", "expt", "all", "1", "Brooks-Corey exponent, tied across every soil layer (-)", (3.0, 20.0)),
+    Calibratable("expt1", "expt", 0, "1", "Brooks-Corey exponent of soil layer 1 (-)", (3.0, 20.0)),
+    Calibratable("expt2", "expt", 1, "1", "Brooks-Corey exponent of soil layer 2 (-)", (3.0, 20.0)),
+    Calibratable("expt3", "expt", 2, "1", "Brooks-Corey exponent of soil layer 3 (-)", (3.0, 20.0)),
+    Calibratable("depth2", "depth", 1, "m", "thickness of soil layer 2 (m)", (0.1, 1.5)),
+    Calibratable("depth3", "depth", 2, "m", "thickness of soil layer 3 (m)", (0.1, 1.5)),
+    Calibratable("Ksat_mult", "Ksat", "all", "1", "multiplier of the saturated hydraulic conductivity of every "
+                 "soil layer (-)", (0.1, 10.0), multiplier=True),
+)
+CALIBRATABLE_BY_NAME: dict[str, Calibratable] = {c.name: c for c in CALIBRATABLE}
+
+#: Multiplier name -> the VIC soil variable it scales (every layer).
+MULTIPLIERS: dict[str, str] = {c.name: c.vic_var for c in CALIBRATABLE if c.multiplier}
+#: Multipliers the ``waterbalance`` simulator honours (its ``ksat`` attribute).
+WATERBALANCE_MULTIPLIERS: tuple[str, ...] = ("Ksat_mult",)
+
+#: Named parameter sets of ``--parameters`` (``auto`` is resolved per region, see the module docstring).
+PARAMETER_SETS: dict[str, tuple[str, ...]] = {
+    "paper": PARAMETER_NAMES,
+    "vic-classic": ("infilt", "Ds", "Dsmax", "Ws", "depth2", "depth3"),
+    "all": ("infilt", "Ds", "Dsmax", "Ws", "expt1", "expt2", "expt3", "depth2", "depth3", "Ksat_mult"),
 }
+#: The value of ``--parameters`` that selects the identifiable parameters of the region.
+AUTO = "auto"
+
+for _c in CALIBRATABLE:
+    PARAMETER_DESCRIPTIONS.setdefault(_c.name, _c.description)
+    PARAMETER_UNITS.setdefault(_c.name, _c.units)
+BOUND_PRESETS["vic"].update({c.name: c.bounds for c in CALIBRATABLE if c.name not in BOUND_PRESETS["vic"]})
+BOUND_PRESETS["paper"].update({f"expt{k}": BOUND_PRESETS["paper"]["expt"] for k in (1, 2, 3)})
+
+
+def _vic_valid(name: str) -> tuple[float, bool, float, bool] | None:
+    c = CALIBRATABLE_BY_NAME.get(name)
+    if c is None:
+        return None
+    if c.multiplier:
+        return (0.0, False, float("inf"), True)
+    r = RANGE_OF[c.vic_var]
+    return (r.lower, r.lower_inclusive, r.upper, r.upper_inclusive)
+
+
+# What VIC can use physically: (lower, lower_inclusive, upper, upper_inclusive), from the one table of
+# plausible VIC values (:data:`vic_paraformer.plausibility.RANGES`); a multiplier must be > 0.
+VIC_VALID: dict[str, tuple[float, bool, float, bool]] = {c.name: _vic_valid(c.name) for c in CALIBRATABLE}
+
+
+def parameter_set_label(names: Sequence[str]) -> str:
+    """``"paper (infilt, Ds, ...)"``: the named set ``names`` equals (any order), else ``"custom (...)"``."""
+    names = tuple(names)
+    label = next((k for k, v in PARAMETER_SETS.items() if set(v) == set(names) and len(v) == len(names)), "custom")
+    return f"{label} ({', '.join(names)})"
+
+
+def resolve_parameter_names(spec: "str | Sequence[str] | None", *, region=None, surrogate=None, simulator=None,
+                            space: "ParameterSpace | None" = None, objective_options=None, threshold=None,
+                            seed: int = 0, option: str = "--parameters", selector=None) -> tuple[str, ...]:
+    """The parameter names of ``--parameters`` ``spec``: None (the ``paper`` set), a set name of
+    :data:`PARAMETER_SETS`, ``"auto"``, comma-separated names of :data:`CALIBRATABLE` or a sequence of them.
+
+    ``auto`` calls ``selector`` -- :func:`vic_paraformer.sensitivity.select_identifiable`, which the
+    layers above pass in (this core module does not import the sensitivity analysis) -- on ``region``
+    (required) with ``space`` (default: every calibratable parameter, ``vic`` bounds) and the other
+    keywords.
+    Raises :class:`ParameterError` naming ``option`` and what was expected.
+    """
+    if spec is None:
+        return PARAMETER_NAMES
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text in PARAMETER_SETS:
+            return PARAMETER_SETS[text]
+        if text == AUTO:
+            return _auto_names(region, surrogate=surrogate, simulator=simulator, space=space,
+                               objective_options=objective_options, threshold=threshold, seed=seed, option=option,
+                               selector=selector)
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+    else:
+        names = tuple(str(n) for n in spec)
+    expected = (f"expected a set ({', '.join([*PARAMETER_SETS, AUTO])}) or comma-separated names from "
+                f"{', '.join(c.name for c in CALIBRATABLE)}")
+    if not names:
+        raise ParameterError(f"{option} {spec!r}: no parameter named; {expected}")
+    unknown = [n for n in names if n not in CALIBRATABLE_BY_NAME]
+    if unknown:
+        raise ParameterError(f"{option} {spec!r}: unknown parameter(s) {', '.join(unknown)}; {expected}")
+    if len(set(names)) != len(names):
+        raise ParameterError(f"{option} {spec!r}: a parameter is named twice")
+    if "expt" in names and any(n in names for n in ("expt1", "expt2", "expt3")):
+        raise ParameterError(f"{option} {spec!r}: expt (tied across layers) and expt1..expt3 (per layer) exclude "
+                             "each other; name one or the other")
+    return names
+
+
+def _auto_names(region, *, surrogate, simulator, space, objective_options, threshold, seed, option,
+                selector) -> tuple[str, ...]:
+    if selector is None:
+        raise ParameterError(f"{option} auto needs the sensitivity module (vic_paraformer.sensitivity."
+                             "select_identifiable, passed as selector=)")
+    select_identifiable = selector
+    if region is None:
+        raise ParameterError(f"{option} auto needs the region to choose the identifiable parameters of")
+    space = space if space is not None else ParameterSpace.preset("vic", names=PARAMETER_SETS["all"])
+    names = tuple(select_identifiable(region, surrogate=surrogate, simulator=simulator, space=space,
+                                      objective_options=objective_options, threshold=threshold, seed=seed))
+    if not names:
+        raise ParameterError(f"{option} auto: no parameter of {list(space.names)} is identifiable on this region")
+    return resolve_parameter_names(list(names), option=option)
+
+
+def build_space(parameters: "str | Sequence[str] | None" = None, bounds: "str | ParameterSpace | Mapping | None" = None,
+                **auto: Any) -> "ParameterSpace":
+    """The ParameterSpace of ``--parameters`` ``parameters`` with the bounds of ``--parameter-space`` ``bounds``.
+
+    ``bounds`` is a bound preset name (default ``vic``), or a ParameterSpace / mapping whose bounds are
+    used for the names it has (the others take ``vic`` bounds). ``auto`` keywords go to
+    :func:`resolve_parameter_names` (``region=...`` for ``auto``).
+    """
+    names = resolve_parameter_names(parameters, **auto)
+    if bounds is None or isinstance(bounds, str):
+        return ParameterSpace.preset(bounds or "vic", names=names)
+    given = ParameterSpace.resolve(bounds)
+    vic = BOUND_PRESETS["vic"]
+    lo = tuple(given.bounds(n)[0] if n in given.names else vic[n][0] for n in names)
+    hi = tuple(given.bounds(n)[1] if n in given.names else vic[n][1] for n in names)
+    return ParameterSpace(names, lo, hi, given.preset_name)
 
 
 def vic_valid_problems(name: str, lower: float, upper: float) -> list[str]:
@@ -91,6 +273,8 @@ def vic_clip_limits(name: str) -> tuple[float, float]:
     """Closed limits to clip ``name`` into before writing a VIC parameter file."""
     tiny = 1e-6
     lo, lo_inc, hi, hi_inc = VIC_VALID[name]
+    if CALIBRATABLE_BY_NAME[name].multiplier:
+        return (tiny, hi)
     return (lo if lo_inc else lo + tiny, hi if hi_inc else hi - tiny)
 
 
@@ -137,7 +321,7 @@ class ParameterSpace:
         """
         if name not in BOUND_PRESETS:
             raise ParameterError(f"unknown parameter preset {name!r}; expected one of {sorted(BOUND_PRESETS)}")
-        table = BOUND_PRESETS[name]
+        table = {**BOUND_PRESETS["vic"], **BOUND_PRESETS[name]}   # names a preset lacks take the vic bounds
         names = tuple(names) if names is not None else PARAMETER_NAMES
         unknown = [n for n in names if n not in table]
         if unknown:
@@ -308,22 +492,67 @@ def _is_torch(x) -> bool:
 #: How :func:`default_parameters` names its source when the region carries parameters of its own.
 OWN_PARAMETERS: str = "the region's current parameters"
 
-#: Parameters used as the default baseline when a region carries none of its own (common VIC values).
-TYPICAL_VIC_DEFAULTS: dict[str, float] = {"infilt": 0.2, "Ds": 0.001, "Dsmax": 10.0, "Ws": 0.9, "expt": 12.0}
+def scale_init_moist(init_moist, old_depth, new_depth, porosity):
+    """The initial layer moisture (mm) of a layer whose thickness changes from ``old_depth`` to ``new_depth`` (m).
+
+    The rule: the moisture keeps its volumetric content, ``init_moist * new_depth / old_depth``, and
+    never exceeds the layer's pore space ``porosity * new_depth * 1000`` (mm; ``porosity`` in m3 m-3,
+    VIC's ``1 - bulk_density / soil_density``). Arrays broadcast; a layer whose depth is unchanged
+    keeps its moisture (up to the same cap).
+    """
+    init_moist = np.asarray(init_moist, float)
+    old_depth, new_depth = np.asarray(old_depth, float), np.asarray(new_depth, float)
+    scaled = init_moist * new_depth / np.where(old_depth > 0, old_depth, np.nan)
+    scaled = np.where(np.isfinite(scaled), scaled, init_moist)
+    return np.minimum(scaled, np.asarray(porosity, float) * new_depth * 1000.0)
+
+
+#: Parameters used as the default baseline when a region carries none of its own (common VIC values;
+#: the depths are the ``waterbalance`` simulator's default layer thicknesses, a multiplier's neutral 1).
+TYPICAL_VIC_DEFAULTS: dict[str, float] = {"infilt": 0.2, "Ds": 0.001, "Dsmax": 10.0, "Ws": 0.9, "expt": 12.0,
+                                          "expt1": 12.0, "expt2": 12.0, "expt3": 12.0, "depth2": 0.4,
+                                          "depth3": 1.0, "Ksat_mult": 1.0}
+
+#: Where a region keeps its own value of a parameter that is not a variable of its own: the attribute.
+REGION_ATTRIBUTE: dict[str, str] = {"depth2": "soil_depth2", "depth3": "soil_depth3"}
+
+
+def own_values(region, name: str) -> np.ndarray | None:
+    """The region's own value ``(cell,)`` of parameter ``name`` (None when it has none).
+
+    A variable of that name (``infilt`` .. ``expt``); ``expt1..3`` fall back on ``expt``; layer depths
+    are the attributes of :data:`REGION_ATTRIBUTE`; a multiplier's own value is 1.
+    """
+    ds = region.ds
+    for var in (name, "expt" if name in ("expt1", "expt2", "expt3") else None):
+        if var and var in ds and ds[var].dims == ("cell",):
+            return np.asarray(ds[var].values, float)
+    if name in REGION_ATTRIBUTE and REGION_ATTRIBUTE[name] in region.attribute_names:
+        return np.asarray(region.attribute(REGION_ATTRIBUTE[name]), float)
+    if name in MULTIPLIERS:
+        return np.ones(region.n_cells)
+    return None
 
 
 def default_parameters(region, space: "ParameterSpace | str | None" = None) -> tuple[np.ndarray, str]:
     """The default-parameter baseline ``(cell, p)`` of ``region`` and a sentence saying where it comes from.
 
-    The region's own ``infilt .. expt`` (e.g. imported from a VIC parameter file) when it has them,
-    else :data:`TYPICAL_VIC_DEFAULTS` clipped to ``space`` (its midpoint for a parameter not listed).
+    The region's own values (:func:`own_values`, e.g. imported from a VIC parameter file) when it has
+    them for every parameter, else :data:`TYPICAL_VIC_DEFAULTS` clipped to ``space`` (its midpoint for a
+    parameter not listed) for those it lacks.
     """
     space = ParameterSpace.resolve(space)
-    own = region.parameters(space)
-    if own is not None and np.all(np.isfinite(own)):
-        return np.clip(own, space.lower, space.upper), OWN_PARAMETERS
+    own = [own_values(region, n) for n in space.names]
+    if all(v is not None and np.all(np.isfinite(v)) for v in own):
+        return np.clip(np.stack(own, axis=-1), space.lower, space.upper), OWN_PARAMETERS
     vals = np.array([TYPICAL_VIC_DEFAULTS.get(n, np.nan) for n in space.names], float)
     vals = np.where(np.isfinite(vals), vals, space.midpoint())
     vals = np.clip(vals, space.lower, space.upper)
-    return np.tile(vals, (region.n_cells, 1)), ("typical VIC defaults " + ", ".join(
-        f"{n}={v:g}" for n, v in zip(space.names, vals)) + " (the region has no parameters of its own)")
+    out = np.tile(vals, (region.n_cells, 1))
+    mine = [j for j, v in enumerate(own) if v is not None and np.all(np.isfinite(v))]
+    for j in mine:
+        out[:, j] = np.clip(own[j], space.lower[j], space.upper[j])
+    typical = [j for j in range(space.n) if j not in mine]
+    return out, ("typical VIC defaults " + ", ".join(f"{space.names[j]}={vals[j]:g}" for j in typical)
+                 + (" (the region has no parameters of its own)" if not mine else
+                    ", the region's own " + ", ".join(space.names[j] for j in mine)))

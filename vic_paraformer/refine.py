@@ -68,6 +68,7 @@ import xarray as xr
 
 from ._io import to_netcdf_atomic, to_plain, write_text_atomic
 from .calibrator import CalibrationResult
+from .ensemble import simulate
 from .errors import SurrogateError, VicParaformerError
 from .objective import Objective, ObjectiveOptions, describe_reference, pooled_std, reference_et
 from .objective import fit_operator as fit
@@ -107,7 +108,7 @@ def _sim_arrays(simulator, region: Region, values: np.ndarray, space) -> dict[st
     else:
         data = {n: (("sample", "cell"), values[..., j]) for j, n in enumerate(space.names)}
         ds = xr.Dataset(data, coords={"sample": np.arange(values.shape[0]), "cell": region.cells})
-    out = simulator.simulate(region, ds)
+    out = simulate(simulator, region, ds)  # on the --scheduler cluster when there is one
     return {k: np.asarray(out[k].values, dtype=float) for k in ("sm", "et", "runoff", "baseflow") if k in out}
 
 

@@ -53,7 +53,7 @@ from ._io import to_netcdf_atomic
 from .cf import strip_added
 from .errors import RegionError
 from .formats import check_input_file, open_netcdf, strip_kind_attributes
-from .parameters import PARAMETER_NAMES, ParameterSpace
+from .parameters import CALIBRATABLE_BY_NAME, ParameterSpace
 from .units import ANNUAL_PREC_RANGE, RANGES, UNITS, convert_units, likely_mistake
 
 log = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ class Region:
         if "obs_et" in ds:
             self._require_var("obs_et", ("cell", "time"), "observed ET in mm/day")
             self._check_range("obs_et", ds["obs_et"].values, "observation")
-        for name in PARAMETER_NAMES:
+        for name in CALIBRATABLE_BY_NAME:
             for var in (name, f"true_{name}"):
                 if var in ds and ds[var].dims != ("cell",):
                     raise self._err(f"parameter variable {var!r} must have dims ('cell',), has {ds[var].dims}")

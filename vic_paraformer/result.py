@@ -23,6 +23,7 @@ from .errors import ParameterError, StrategyError
 from .formats import open_netcdf, strip_kind_attributes
 from .observation import ObservationOperator, identity_operator
 from .parameters import ParameterSpace
+from .uncertainty import ParameterUncertainty
 
 
 @dataclass
@@ -60,6 +61,10 @@ class CalibrationResult:
         Days at the start of the calibration period excluded from every loss (None: not recorded).
     spinup_years:
         Years of spin-up (first year repeated) before every simulator run of the calibration.
+    uncertainty:
+        Per-cell quantiles (5/50/95 %) of the calibration's plausible parameter sets, and the
+        members of a small ensemble (:mod:`vic_paraformer.uncertainty`); None when the strategy
+        made none. Saved as ``<param>_q05/_q50/_q95`` (and ``<param>_members``) beside ``<param>``.
     """
 
     params: xr.Dataset
@@ -75,6 +80,7 @@ class CalibrationResult:
     obs_operator: ObservationOperator = field(default_factory=identity_operator)
     warmup_days: int | None = None
     spinup_years: int = 0
+    uncertainty: ParameterUncertainty | None = None
     source: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +101,9 @@ class CalibrationResult:
             raise ParameterError(
                 f"{who} {name}={float(values[c, j]):g} for cell {int(self.params['cell'].values[c])}, outside "
                 f"[{lo[j]:g}, {hi[j]:g}] ({len(bad)} value(s) out of bounds)")
+        if self.uncertainty is not None and self.uncertainty.quantiles.shape[1:] != values.shape:
+            raise ParameterError(f"parameter quantiles have shape {self.uncertainty.quantiles.shape[1:]}; the result "
+                                 f"has {values.shape[0]} cells x {values.shape[1]} parameters")
 
     @property
     def cells(self) -> np.ndarray:
@@ -103,6 +112,33 @@ class CalibrationResult:
     def values(self) -> np.ndarray:
         """Parameters as an array ``(cell, p)`` in parameter-space order."""
         return self.parameter_space.from_dataset(self.params)
+
+    def choose(self, which: str | int = "point") -> "CalibrationResult":
+        """This result with other per-cell values as its point values (and no uncertainty).
+
+        ``which``: ``"point"`` (the values as calibrated), ``"median"`` (the per-cell median of the
+        ensemble or tolerance set; the point values when the result has no uncertainty) or a member
+        number ``k`` (0-based; ParameterError when the result stores no such member).
+        """
+        import dataclasses
+
+        if which == "point" or (which == "median" and self.uncertainty is None):
+            values = self.values()
+        elif which == "median":
+            values = self.uncertainty.median()
+        elif isinstance(which, (int, np.integer)) and not isinstance(which, bool):
+            if self.uncertainty is None:
+                raise ParameterError(f"{self.source or 'the result'}: no ensemble members (the result has no "
+                                     "parameter uncertainty)")
+            values = self.uncertainty.member(int(which))
+        else:
+            raise ParameterError(f"choose() takes 'point', 'median' or a member number, got {which!r}")
+        params = self.params.copy()
+        for j, name in enumerate(self.parameter_space.names):
+            params[name] = ("cell", self.parameter_space.clip(values)[:, j])
+        info = dict(self.info)
+        info["values"] = "point" if which == "point" else ("median" if which == "median" else f"member {int(which)}")
+        return dataclasses.replace(self, params=params, uncertainty=None, info=info)
 
     def to_dataset(self) -> xr.Dataset:
         ds = self.params.copy()
@@ -120,6 +156,10 @@ class CalibrationResult:
             "warmup_days": self.warmup_days,
             "spinup_years": int(self.spinup_years),
         }
+        if self.uncertainty is not None:
+            meta["uncertainty"] = self.uncertainty.describe()
+            for var, (dims, data, attrs) in self.uncertainty.variables(self.parameter_space.names).items():
+                ds[var] = (dims, data, attrs)
         plain = to_plain(meta, nan_as_none=False)
         # the JSON attribute is what open() reads; the same metadata as individual attributes is for
         # netCDF tools (ncdump); the loss series ("history") stay in the JSON only, the name being
@@ -168,17 +208,27 @@ class CalibrationResult:
         train = cells[ds["train_cell"].values.astype(bool)] if "train_cell" in ds else np.array([], int)
         params = ds[list(space.names)]
         params.attrs = {}
+        try:
+            uncertainty = ParameterUncertainty.from_dataset(ds, space.names, meta.get("uncertainty"), str(path))
+        except ParameterError as exc:
+            raise StrategyError(str(exc)) from None
         return cls(params=params, strategy=strategy, parameter_space=space, options=meta.get("options", {}),
                    seed=meta.get("seed"), history=meta.get("history", {}), n_evaluations=meta.get("n_evaluations", 0),
                    wall_time=meta.get("wall_time", 0.0), train_cells=train, info=meta.get("info", {}),
                    obs_operator=ObservationOperator.from_dict(meta.get("obs_operator")),
                    warmup_days=meta.get("warmup_days"), spinup_years=int(meta.get("spinup_years") or 0),
-                   source=str(path))
+                   uncertainty=uncertainty, source=str(path))
 
     def summary(self) -> str:
         v = self.values()
         parts = [f"{n}: median {np.median(v[:, j]):.4g} [{v[:, j].min():.4g}, {v[:, j].max():.4g}]"
                  for j, n in enumerate(self.parameter_space.names)]
+        if self.uncertainty is not None:
+            lo, hi = self.uncertainty.interval()
+            span = np.asarray(self.parameter_space.upper) - np.asarray(self.parameter_space.lower)
+            width = ", ".join(f"{n} {np.mean((hi[:, j] - lo[:, j]) / span[j]):.2f}"
+                              for j, n in enumerate(self.parameter_space.names))
+            parts.append(f"90 % interval width ({self.uncertainty.method}, fraction of the bounds): {width}")
         extra = "" if self.obs_operator.is_identity else f"; observation operator: {self.obs_operator.describe()}"
         return (f"{self.strategy}: {len(self.cells)} cells ({len(self.train_cells)} trained), "
                 f"{self.n_evaluations} evaluations, {self.wall_time:.1f} s; " + "; ".join(parts) + extra)

@@ -261,10 +261,18 @@ def _fork(rng: np.random.Generator, rows: int, tail: tuple[int, ...], method: st
     return copy
 
 
-def true_parameter_fields(attrs: dict[str, np.ndarray], space: ParameterSpace, noise: np.ndarray) -> np.ndarray:
-    """The synthetic truth: normalised parameters as non-linear functions of attributes, ``(..., 5)``.
+#: Parameters of the truth beyond the paper's five, in the order of their noise columns (drawn from a
+#: generator of their own, so that a twin of the five is unchanged by them).
+EXTRA_TRUTH: tuple[str, ...] = ("expt2", "expt3", "depth2", "depth3", "Ksat_mult")
 
-    ``noise`` is ``(..., 5)`` (small smooth perturbations). Returns physical values inside ``space``.
+
+def true_parameter_fields(attrs: dict[str, np.ndarray], space: ParameterSpace, noise: np.ndarray,
+                          extra_noise: np.ndarray | None = None) -> np.ndarray:
+    """The synthetic truth: normalised parameters as non-linear functions of attributes, ``(..., p)``
+    over ``space.names`` (any calibratable parameters; ``expt1`` follows the tied ``expt``'s function).
+
+    ``noise`` is ``(..., 5)`` and ``extra_noise`` ``(..., 5)`` over :data:`EXTRA_TRUTH` (small smooth
+    perturbations; zero when None). Returns physical values inside ``space``.
     """
     clay = (attrs["clay"] - 0.3) / 0.12
     sand = (attrs["sand"] - 0.35) / 0.14
@@ -285,7 +293,19 @@ def true_parameter_fields(attrs: dict[str, np.ndarray], space: ParameterSpace, n
     # enough for the baseflow parameters to feed back on the upper layers
     u[..., 1] = u[..., 1] ** 2
     u[..., 2] = u[..., 2] ** 1.5
-    return space.denormalize(u)
+    by_name = dict(zip(("infilt", "Ds", "Dsmax", "Ws", "expt"), np.moveaxis(u, -1, 0)))
+    by_name["expt1"] = by_name["expt"]
+    if any(n in EXTRA_TRUTH for n in space.names):
+        e = np.zeros(noise.shape[:-1] + (len(EXTRA_TRUTH),)) if extra_noise is None else extra_noise
+        extra = np.stack([
+            _sigmoid(1.0 * clay - 0.8 * sand + 0.3 + e[..., 0]),                                       # expt2
+            _sigmoid(0.8 * clay - 0.5 * lksat + 0.4 + e[..., 1]),                                      # expt3
+            _sigmoid(0.9 * clay - 0.7 * sand + 0.5 * veg - 0.3 + e[..., 2]),                           # depth2
+            _sigmoid(1.2 * np.tanh(d3) + 0.6 * arid - 0.5 * lksat + e[..., 3]),                        # depth3
+            _sigmoid(-0.8 * lksat + 0.5 * slope + e[..., 4]),                                          # Ksat_mult
+        ], axis=-1)
+        by_name.update(zip(EXTRA_TRUTH, np.moveaxis(0.03 + 0.94 * extra, -1, 0)))
+    return space.denormalize(np.stack([by_name[n] for n in space.names], axis=-1))
 
 
 def _observation_mask(rng: np.random.Generator, n_cells: int, n_days: int, interval: tuple[int, int]) -> np.ndarray:
@@ -407,6 +427,11 @@ class _Twin:
         if realistic and d.residual_sd > 0:
             noise = noise + d.residual_sd * np.moveaxis(_smooth_field(rng_r, (5, ny, nx), d.residual_sigma), 0, -1)
         self.noise = noise.reshape(n, 5)
+        self.extra_noise = None
+        if any(name in EXTRA_TRUTH for name in space.names):   # a generator of its own: the five stay as they were
+            rng_x = np.random.default_rng([seed, 2])
+            self.extra_noise = 0.25 * np.moveaxis(_smooth_field(rng_x, (len(EXTRA_TRUTH), ny, nx), sig), 0, -1
+                                                  ).reshape(n, len(EXTRA_TRUTH))
         self.mask = _observation_mask(rng, n, n_days, (self.lo, self.hi))
         if not realistic:
             self.g_sm = _fork(rng, n, (n_days,), "standard_normal", step)
@@ -435,7 +460,7 @@ class _Twin:
             self.g_attributes = rng_r   # _observed_attributes draws next, once every chunk is done
             self.seen_map, self.seen_aridity = np.empty(n), np.empty(n)
         self.true_map, self.true_aridity = np.empty(n), np.empty(n)
-        self.truth = np.empty((n, 5))
+        self.truth = np.empty((n, space.n))
         self.names = ATTRIBUTE_NAMES + (tuple(f"aux{j + 1}" for j in range(d.n_irrelevant)) if realistic else ())
         from .simulators.waterbalance import WaterBalanceSimulator
 
@@ -487,12 +512,13 @@ class _Twin:
         forcing = self._forcing_cells(sl, a)
         # climate indices from the generated (true) forcing
         a["mean_annual_prec"], a["aridity"] = self.true_map[sl], self.true_aridity[sl] = _climate_cells(forcing)
-        truth = self.truth[sl] = true_parameter_fields(a, self.space, self.noise[sl])
+        truth = self.truth[sl] = true_parameter_fields(
+            a, self.space, self.noise[sl], None if self.extra_noise is None else self.extra_noise[sl])
         att = np.stack([a[k] for k in ATTRIBUTE_NAMES], axis=1)
         forcing32 = {k: np.asarray(forcing[k], np.float32) for k in FORCING_VARS}
         base = make_region(lat=self.lat[sl], lon=self.lon[sl], time=self.times, forcing=forcing32, attributes=att,
                            attribute_names=ATTRIBUTE_NAMES, row=self.row[sl], col=self.col[sl])
-        out = self.sim.run_arrays(base, truth)   # the truth, true forcing, float64, CPU
+        out = self.sim.run_arrays(base, truth, self.space.names)   # the truth, true forcing, float64, CPU
         del base
         mask = self.mask[sl].copy()
         porosity = a["porosity"][:, None]
@@ -574,7 +600,8 @@ class _Twin:
         out = dict(title="vic_paraformer synthetic twin region", seed=int(self.seed), ny=int(self.ny), nx=int(self.nx),
                    obs_interval=f"{self.lo}-{self.hi} days", sm_noise=float(self.sm_noise),
                    et_noise=float(self.et_noise), simulator="waterbalance (VIC-style stand-in, not VIC)",
-                   parameter_space=str(self.space.preset_name), difficulty=d.name)
+                   parameter_space=str(self.space.preset_name), parameters=",".join(self.space.names),
+                   difficulty=d.name)
         if self.realistic:
             out.update(d.as_attrs())
         return out
@@ -595,8 +622,11 @@ def _twin(ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et,
     if sm_noise < 0 or et_noise < 0:
         raise RegionError(f"noise levels must be >= 0, got sm_noise={sm_noise}, et_noise={et_noise}")
     space = ParameterSpace.resolve(parameter_space)
-    if tuple(space.names) != ("infilt", "Ds", "Dsmax", "Ws", "expt"):
-        raise RegionError(f"synthetic_region needs the five VIC parameters, got {space.names}")
+    from .parameters import WATERBALANCE_MULTIPLIERS, MULTIPLIERS
+
+    foreign = [n for n in space.names if n in MULTIPLIERS and n not in WATERBALANCE_MULTIPLIERS]
+    if foreign:
+        raise RegionError(f"synthetic_region cannot draw a truth of {foreign}: the water balance has no counterpart")
     problems = space.vic_problems()
     if problems:
         raise RegionError("synthetic_region draws its truth inside the parameter space, which must stay in the "
@@ -628,7 +658,11 @@ def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, 
     with_et
         Also store ``obs_et``.
     parameter_space
-        Space the truth lies in (default: the ``vic`` preset).
+        Space the truth lies in (default: the ``vic`` preset, the paper's five), e.g.
+        ``build_space("vic-classic")``: the truth then holds the layer depths ``true_depth2``,
+        ``true_depth3`` (the attributes ``soil_depth2/3`` stay the a-priori depths a calibration starts
+        from) and a parameter the space leaves out takes the typical VIC value of
+        :data:`~vic_paraformer.parameters.TYPICAL_VIC_DEFAULTS` in the simulation.
     lat0, lon0
         Centre of the grid (degrees).
     difficulty

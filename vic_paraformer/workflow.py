@@ -58,7 +58,7 @@ import logging
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .config import ConfigError, load_config, run_config_path, write_run_config
 from .errors import OptionError, OutputError, StrategyError
@@ -137,6 +137,9 @@ class CalibrationSpec:
     surrogate: str | Path | Surrogate | None = None
     model_out: str | Path | None = None
     parameter_space: str | Mapping[str, Any] | ParameterSpace | None = None
+    #: Which parameters: a set (``paper``, ``vic-classic``, ``all``, ``auto``), comma-separated names or a list
+    #: (:func:`~vic_paraformer.parameters.resolve_parameter_names`); ``parameter_space`` then gives the bounds.
+    parameters: str | Sequence[str] | None = None
     threads: int | None = None
     spinup_years: int | None = None
     train_period: tuple[str, str] | list[str] | None = None
@@ -155,6 +158,9 @@ class CalibrationSpec:
     obs: str | Path | None = None
     obs_format: str | None = None
     obs_options: dict[str, Any] = field(default_factory=dict)
+    #: Record which parameters the data constrain on the training cells (``info["identifiability"]``;
+    #: :mod:`vic_paraformer.sensitivity.identifiability`).
+    identifiability: bool = False
 
     @classmethod
     def from_config(cls, config: str | Path | None = None, *, options: Mapping[str, Any] | None = None,
@@ -291,7 +297,7 @@ def check_spec(spec: CalibrationSpec) -> tuple[dict[str, Any], Any]:
     ``train_cells``, and contradictory settings raise :class:`~vic_paraformer.errors.OptionError`
     naming the setting and, when it came from ``spec.config_file``, that file.
     """
-    from .optioncheck import (check_finite, check_number, check_parameter_space, check_split_periods,
+    from .optioncheck import (check_finite, check_number, check_parameter_space, check_parameters, check_split_periods,
                               check_strategy_name, check_train_cells, check_whole, unknown_options_message)
 
     cfg = spec.config_file
@@ -310,6 +316,7 @@ def check_spec(spec: CalibrationSpec) -> tuple[dict[str, Any], Any]:
     check_train_cells(spec.train_cells, config=src("train_cells"))
     if isinstance(spec.parameter_space, (str, Mapping)):
         check_parameter_space(spec.parameter_space, config=src("parameter_space"))
+    check_parameters(spec.parameters, config=src("parameters"))
     for key, value in spec.options.items():
         check_finite({key: value}, "option", cfg if key in spec.config_options else None)
     accepted = _strategy_defaults(name)
@@ -335,7 +342,7 @@ def check_spec(spec: CalibrationSpec) -> tuple[dict[str, Any], Any]:
                           "calibration (--surrogate)")
     try:
         calibrator = make_calibrator(name, seed=0 if spec.seed is None else int(spec.seed),
-                                     parameter_space=spec.parameter_space, options=options)
+                                     parameter_space=spec_space(spec), options=options)
     except StrategyError as exc:
         named = [k for k in spec.config_options if re.search(rf"\b{re.escape(k)}\b", str(exc))]
         where = f" ({', '.join(named)} set in config {Path(cfg).name})" if named else ""
@@ -343,6 +350,30 @@ def check_spec(spec: CalibrationSpec) -> tuple[dict[str, Any], Any]:
     for warning in calibrator.option_warnings():
         log.warning("%s", warning)
     return options, calibrator
+
+
+def spec_space(spec: CalibrationSpec, region=None):
+    """The parameter space of ``spec``: ``parameters`` (which) with ``parameter_space`` (the bounds), or
+    ``parameter_space`` alone (None: the strategy's default). ``auto`` needs ``region`` (before it is
+    loaded, the ``paper`` set stands in for the checks)."""
+    if spec.parameters is None:
+        return spec.parameter_space
+    from .parameters import AUTO, build_space
+
+    if spec.parameters == AUTO and region is None:
+        return build_space(None, spec.parameter_space)
+    return build_space(spec.parameters, spec.parameter_space, region=region, surrogate=spec.surrogate,
+                       seed=0 if spec.seed is None else int(spec.seed), selector=identifiable_selector())
+
+
+def identifiable_selector():
+    """:func:`vic_paraformer.sensitivity.select_identifiable` (what ``--parameters auto`` calls), or None
+    when the sensitivity analysis cannot be imported (SALib missing)."""
+    try:
+        from .sensitivity import select_identifiable
+    except ImportError:
+        return None
+    return select_identifiable
 
 
 def make_calibrator(strategy: str, *, seed: int, parameter_space=None, options: Mapping[str, Any]):
@@ -414,7 +445,8 @@ def resolved_config(spec: CalibrationSpec, calibrator, refine: dict[str, Any] | 
     out = {"region": absolute(region), "strategy": calibrator.name, "seed": calibrator.seed,
            "surrogate": absolute(surrogate), "out": absolute(spec.out),
            "model_out": absolute(calibrator.options.get("model_out")),
-           "parameter_space": calibrator.parameter_space.to_dict()}
+           "parameter_space": calibrator.parameter_space.to_dict(),
+           "parameters": list(calibrator.parameter_space.names)}
     for key in ("train_period", "test_period", "train_cells"):
         value = getattr(spec, key)
         if value is not None:
@@ -426,6 +458,8 @@ def resolved_config(spec: CalibrationSpec, calibrator, refine: dict[str, Any] | 
         out["train_cells"] = str(Path(out["train_cells"]).resolve())
     if "threads" in calibrator.options:
         out["threads"] = calibrator.options["threads"]
+    if spec.identifiability:
+        out["identifiability"] = True
     out["options"] = options
     if refine is not None:
         out["refine"] = refine
@@ -436,6 +470,26 @@ def _attach(region, spec: CalibrationSpec):
     from .readers import attach_observations
 
     return attach_observations(region, spec.obs, spec.obs_format, spec.obs_options)
+
+
+def _identifiability(region, calibrator, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-cell, per-parameter identifiability record of a calibration: Sobol indices of its objective
+    on the training cells through the model it calibrated against (its surrogate, else its simulator)."""
+    from .sensitivity import identifiability_record, training_indices
+    from .surrogate import Surrogate
+    from .surrogate.resolve import load_surrogate_cached
+
+    sur = options.get("surrogate")
+    if sur is not None and not isinstance(sur, Surrogate):
+        sur = load_surrogate_cached(sur)
+    simulator = None if sur is not None else (options.get("simulator") or "waterbalance")
+    ds = training_indices(region, surrogate=sur, simulator=simulator, space=calibrator.parameter_space,
+                          objective_options=options, seed=calibrator.seed,
+                          simulator_options=None if simulator is None else options.get("simulator_options"))
+    record = identifiability_record(ds)
+    log.info("identifiability on %d training cell(s): share of cells where each parameter is identifiable: %s",
+             len(record["cells"]), record["share_identifiable"])
+    return record
 
 
 def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
@@ -454,6 +508,10 @@ def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
             full = _attach(full, spec)
         region, split = split_region(full, spec.train_period, spec.test_period, spec.train_cells,
                                      seed=calibrator.seed)
+        if spec.parameters == "auto":
+            calibrator = make_calibrator(calibrator.name, seed=calibrator.seed, parameter_space=spec_space(spec, region),
+                                         options=options)
+            log.info("--parameters auto: calibrating %s", ", ".join(calibrator.parameter_space.names))
         problems = calibrator.validate(region)
         if problems:
             raise StrategyError(f"strategy {calibrator.name!r} cannot calibrate {spec.region}: " + "; ".join(problems))
@@ -465,6 +523,8 @@ def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
             if sur is not None:
                 log.info("%s", why)
             result = calibrator.calibrate(region)
+        if spec.identifiability:
+            result.info["identifiability"] = _identifiability(region, calibrator, options)
     finally:
         if opened:
             full.close()  # the lazily opened file

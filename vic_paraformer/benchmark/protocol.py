@@ -51,8 +51,9 @@ from ..registry import get_calibrator_class, get_simulator, strategies as instal
 from ..scoring import DO_NOTHING_KIND, OperatorRule
 from ..parameters import default_parameters
 from ..result import CalibrationResult
+from ..workflow import identifiable_selector
 from .diagnostics import CpuClock, sensitivity, water_balance, water_balance_summary
-from .recovery import recovery_correlation, recovery_error, roughness
+from .recovery import identifiable_mask, interval_recovery, recovery_correlation, recovery_error, roughness
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ class BenchmarkConfig:
     scheduler: str | None = None
     n_workers: int | None = None
     simulator_options: dict[str, Any] = field(default_factory=dict)
+    #: The calibrated parameters (``--parameters``: a set or comma-separated names; None: ``paper``): the
+    #: synthetic twin's truth, the surrogate and every strategy cover them.
+    parameters: str | list[str] | None = None
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchmarkConfig":
@@ -274,11 +278,19 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     (out / "figures").mkdir(exist_ok=True)
     write_text_atomic(out / "config.json", config_text)
 
+    from ..parameters import build_space
+
+    bench_space = build_space(config.parameters, region=region, seed=config.region_seed,
+                              selector=identifiable_selector()) \
+        if config.parameters != "auto" or region is not None else None
     if region is None:
+        if bench_space is None:
+            raise VicParaformerError("benchmark --parameters auto needs a --region (the synthetic twin's truth must "
+                                     "name its parameters before the identifiable ones can be chosen)")
         say(f"generating the {config.difficulty} synthetic twin region ({config.ny} x {config.nx} cells, "
             f"{config.years} years, seed {config.region_seed})")
         region = synthetic_region(ny=config.ny, nx=config.nx, years=config.years, seed=config.region_seed,
-                                  difficulty=config.difficulty)
+                                  difficulty=config.difficulty, parameter_space=bench_space)
     region.save(out / "region.nc")
     train_p, test_p = periods(region, config.train_years)
     train_region = region.sel_time(*train_p)
@@ -317,6 +329,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
             sur_kw.setdefault("simulator_options", dict(config.simulator_options))
         if config.n_workers:
             sur_kw.setdefault("n_workers", int(config.n_workers))
+        sur_kw.setdefault("parameter_space", bench_space)
         surrogate = train_surrogate(train_region, simulator=config.simulator, seed=config.region_seed, **sur_kw)
         surrogate.save(sur_path)
         surrogate_time = time.perf_counter() - t0
@@ -404,7 +417,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                     cpu = json.loads(cpu_path.read_text())["cpu_seconds"] if cpu_path.is_file() else float("nan")
                 else:
                     say(f"[DAS-S{k}] calibrating with {name} (seed {seed})")
-                    calibrator = cls(seed=seed, **_options_for(cls, name, config, sur_path))
+                    calibrator = cls(seed=seed, parameter_space=space, **_options_for(cls, name, config, sur_path))
                     with CpuClock() as clock:
                         result = calibrator.calibrate(cal_region)
                     cpu = clock.seconds
@@ -418,6 +431,11 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                 if truth is not None:
                     row["recovery"] = recovery_error(values, truth, space)
                     row["correlation"] = recovery_correlation(values, truth, space)
+                    if result.uncertainty is not None:
+                        lo, hi = result.uncertainty.interval()
+                        row["interval"] = interval_recovery(
+                            lo, hi, values, truth, space,
+                            identifiable_mask(result.info, result.cells, space.names))
                     if region.has_grid:
                         row["roughness_map"] = roughness(values, *region.grid(), space)
                         row["roughness_trained"] = _trained_roughness(region, values, sp.train, k, space)

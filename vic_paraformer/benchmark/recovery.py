@@ -53,3 +53,83 @@ def recovery_correlation(values: np.ndarray, truth: np.ndarray, space: Parameter
         else:
             out[name] = float(np.corrcoef(a, b)[0, 1])
     return out
+
+
+#: The fields of :func:`interval_recovery` (each per parameter); the ``_identifiable`` /
+#: ``_not_identifiable`` ones only when the result records identifiability.
+INTERVAL_FIELDS: tuple[str, ...] = (
+    "coverage", "width", "coverage_identifiable", "coverage_not_identifiable", "width_identifiable",
+    "width_not_identifiable", "correlation_identifiable", "correlation_not_identifiable")
+
+
+def identifiable_mask(info: dict, cells: np.ndarray, names: list[str] | tuple[str, ...]) -> np.ndarray | None:
+    """The result's per-cell, per-parameter identifiability ``(cell, p)`` bool from
+    ``info["identifiability"]`` (what ``calibrate --identifiability`` records, see
+    :func:`vic_paraformer.sensitivity.identifiability_record`) or ``info["identifiable"]``.
+
+    Read forms: ``{"cells": [...], "parameters": [...], "identifiable": [[bool, ...], ...]}`` (cells
+    x parameters; a result cell not listed, e.g. one that was not a training cell, takes the
+    parameter's majority over the listed cells), ``{parameter: [bool per result cell]}`` or
+    ``{parameter: bool}`` for every cell. None when the result records none (or in another form).
+    """
+    rec = (info or {}).get("identifiability") or (info or {}).get("identifiable")
+    if not isinstance(rec, dict):
+        return None
+    n = len(cells)
+    try:
+        if "identifiable" in rec and "parameters" in rec:
+            params = [str(p) for p in rec["parameters"]]
+            table = np.asarray(rec["identifiable"], bool)
+            rows = {int(c): i for i, c in enumerate(rec.get("cells", cells))}
+            out = np.zeros((n, len(names)), bool)
+            for j, name in enumerate(names):
+                if name not in params:
+                    return None
+                col = table[:, params.index(name)]
+                majority = bool(col.mean() >= 0.5) if col.size else False
+                for i, c in enumerate(cells):
+                    out[i, j] = col[rows[int(c)]] if int(c) in rows else majority
+            return out
+        out = np.zeros((n, len(names)), bool)
+        for j, name in enumerate(names):
+            v = rec.get(name)
+            if v is None:
+                return None
+            out[:, j] = np.broadcast_to(np.asarray(v, bool), (n,))
+        return out
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
+
+
+def interval_recovery(lower: np.ndarray, upper: np.ndarray, values: np.ndarray, truth: np.ndarray,
+                      space: ParameterSpace, identifiable: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """Coverage of the truth by the 90 % intervals, their width and the recovery correlation, per parameter.
+
+    ``lower``/``upper``/``values``/``truth`` are ``(cell, p)`` in physical units. ``coverage``: the
+    fraction of cells whose interval holds the true value (an honest 90 % interval holds it in about
+    90 % of the cells); ``width``: the mean interval width as a fraction of the bounds. With
+    ``identifiable`` ``(cell, p)`` the same (and the correlation) are also given over the identifiable
+    and the not identifiable cells of each parameter (NaN where a group is empty).
+    """
+    from ..uncertainty import interval_scores
+
+    span = np.asarray(space.upper, float) - np.asarray(space.lower, float)
+    sc = interval_scores(lower, upper, truth, span)
+    width = (np.asarray(upper, float) - np.asarray(lower, float)) / span
+    out: dict[str, dict[str, float]] = {
+        "coverage": {n: float(sc["coverage"][j]) for j, n in enumerate(space.names)},
+        "width": {n: float(width[:, j].mean()) for j, n in enumerate(space.names)}}
+    if identifiable is None:
+        return out
+    u, t = space.normalize(values), space.normalize(truth)
+    for label, want in (("identifiable", True), ("not_identifiable", False)):
+        cov, wid, cor = {}, {}, {}
+        for j, n in enumerate(space.names):
+            rows = identifiable[:, j] == want
+            cov[n] = float(sc["inside"][rows, j].mean()) if rows.any() else float("nan")
+            wid[n] = float(width[rows, j].mean()) if rows.any() else float("nan")
+            a, b = u[rows, j], t[rows, j]
+            cor[n] = (float(np.corrcoef(a, b)[0, 1]) if rows.sum() > 2 and np.std(a) > 1e-12 and np.std(b) > 1e-12
+                      else float("nan"))
+        out[f"coverage_{label}"], out[f"width_{label}"], out[f"correlation_{label}"] = cov, wid, cor
+    return out

@@ -18,13 +18,14 @@ from ..metrics import summarize
 from ..parameters import ParameterSpace
 from ..region import Region
 from . import figures
+from .recovery import INTERVAL_FIELDS
 
 METRICS = ("rmse", "pcc", "nse")
 #: Rows that are not calibration strategies.
 REFERENCE_ROWS = ("default", "oracle")
 #: Units of the VIC soil parameters (colour-bar labels).
 PARAMETER_UNITS = {"infilt": "-", "Ds": "fraction of Dsmax", "Dsmax": "mm/day", "Ws": "fraction of max. moisture",
-                   "expt": "-"}
+                   "expt": "-", "expt1": "-", "expt2": "-", "expt3": "-", "depth2": "m", "depth3": "m", "Ksat_mult": "-"}
 UNITS = {"sm": "m3 m-3", "sm_op": "m3 m-3", "et": "mm/day"}
 TITLES = {"sm": "Soil moisture (calibrated variable), raw model top layer against the observations, test period",
           "sm_op": "Soil moisture through H: every row (default + H included, the do-nothing baseline) through "
@@ -112,15 +113,21 @@ def aggregate(runs: list[dict], config, region: Region, space: ParameterSpace, t
             for field in ("roughness_map", "roughness_trained"):
                 if field in run:
                     r[field].append(run[field])
+            for field, per_param in (run.get("interval") or {}).items():
+                r.setdefault(field, []).append(per_param)
     for (strategy, dname, var), vals in by_key.items():
         table.setdefault(var, {}).setdefault(dname, {})[strategy] = {k: _mean_sd(v) for k, v in vals.items()}
     cost_out = {k: {f: _mean_sd(v[f]) for f in v} for k, v in cost.items()}
     rec_out: dict[str, Any] = {
         key: {field: {p: _mean_sd([e[p] for e in r[field]]) for p in space.names}
-              for field in ("error", "correlation", "roughness_map", "roughness_trained") if r[field]}
+              for field in ("error", "correlation", "roughness_map", "roughness_trained") + INTERVAL_FIELDS
+              if r.get(field)}
         for key, r in recovery.items()}
     wb_out = {k: {f: _mean_sd(v) for f, v in fields.items()} for k, fields in wbal.items()}
-    results = {"config": to_plain(config.__dict__), "table": table, "cost": cost_out, "recovery": rec_out,
+    from ..parameters import parameter_set_label
+
+    results = {"config": to_plain(config.__dict__), "parameters": list(space.names),
+               "parameter_set": parameter_set_label(space.names), "table": table, "cost": cost_out, "recovery": rec_out,
                "water_balance": wb_out,
                "runs": [{k: v for k, v in r.items() if k != "scores"} | {"medians": _run_medians(r)} for r in runs]}
     results["verdicts"] = verdicts(runs)
@@ -337,6 +344,7 @@ def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> s
                          + " | ".join(_fmt(r["error"][p], row=s) for p in names) + " | "
                          + " | ".join(_fmt(corr.get(p, {}), row=s) for p in names) + " |")
         lines.append("")
+        lines += _interval_table(fitted, names, seeds)
         rough = {k: r for k, r in fitted.items() if "roughness_map" in r}
         if rough:
             lines.append("### Map smoothness (synthetic twin)\n")
@@ -367,6 +375,46 @@ def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> s
             lines.append(f"| {p} | {v.get('sm', float('nan')):.4f} | {v.get('et', float('nan')):.3f} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _interval_table(fitted: dict[str, Any], names: list[str], seeds: str) -> list[str]:
+    """The parameter-uncertainty table: coverage of the truth by the 90 % intervals and their width, per
+    parameter, and split by identifiability where the results record it (empty when no result has intervals)."""
+    rows = {k: r for k, r in fitted.items() if "coverage" in r}
+    if not rows:
+        return []
+    split = any("coverage_identifiable" in r for r in rows.values())
+    lines = ["### Parameter uncertainty (synthetic twin)\n",
+             "Coverage: fraction of cells whose 90 % interval (5-95 % quantiles of the strategy's ensemble or "
+             "tolerance set) holds the true value (-, an honest interval gives about 0.9). Width: the mean interval "
+             "width as a fraction of the parameter's bounds (-). A calibration is honest when its intervals are wide "
+             f"exactly where recovery is poor (compare with the correlation above). {seeds}.\n",
+             "| strategy | training set | " + " | ".join(f"{p} coverage" for p in names) + " | "
+             + " | ".join(f"{p} width" for p in names) + " |",
+             "|" + "---|" * (2 + 2 * len(names))]
+    for key in sorted(rows):
+        r = rows[key]
+        s, k = key.split("|")
+        lines.append(f"| {s} | {'-' if k == 'all' else 'DAS-' + k} | "
+                     + " | ".join(_fmt(r["coverage"].get(p, {}), 2, row=s) for p in names) + " | "
+                     + " | ".join(_fmt(r["width"].get(p, {}), 2, row=s) for p in names) + " |")
+    lines.append("")
+    if split:
+        lines.append("By identifiability (as recorded in each result): coverage / width / recovery correlation over "
+                     "the identifiable cells, then over the others.\n")
+        lines.append("| strategy | training set | parameter | coverage (id.) | width (id.) | r (id.) | coverage (not) "
+                     "| width (not) | r (not) |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        for key in sorted(rows):
+            r = rows[key]
+            s, k = key.split("|")
+            for p in names:
+                cells = [r.get(f"{f}_{g}", {}).get(p, {}) for g in ("identifiable", "not_identifiable")
+                         for f in ("coverage", "width", "correlation")]
+                lines.append(f"| {s} | {'-' if k == 'all' else 'DAS-' + k} | {p} | "
+                             + " | ".join(_fmt(c, 2, row=s) for c in cells) + " |")
+        lines.append("")
+    return lines
 
 
 #: A calibrated map with a correlation below this is flagged as anti-correlated with the truth (values
@@ -540,6 +588,7 @@ def write_all(out: Path, results: dict[str, Any], per_cell, histories, maps, sca
         f"`{reg.get('difficulty', cfg.get('difficulty'))}`; simulator: `{cfg['simulator']}` "
         f"(evaluation always with the simulator, never the surrogate); test period {test_p[0].date()}..{test_p[1].date()}; "
         f"default row: {results.get('default_source', 'typical VIC values')}.  ",
+        f"Calibrated parameters: {results.get('parameter_set', ', '.join(space.names))}.  ",
         f"Machine: {platform.platform()}, {platform.processor() or platform.machine()}, {_ncpu()} CPU cores.  ",
         f"Versions: {versions}.  ",
         f"Total wall time: {results['wall_time']:.0f} s (surrogate training {results['surrogate']['train_seconds']:.0f} s); "

@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from ..config import OptionError, parse_options
-from ..optioncheck import (check_number, check_parameter_space, check_period, check_simulator_name,
+from ..optioncheck import (check_number, check_parameter_space, check_parameters, check_period, check_simulator_name,
                            check_split_periods,
                            check_simulator_options, check_strategy_name, check_train_cells, origin)
 
@@ -132,6 +132,7 @@ def check_surrogate_train(args: argparse.Namespace) -> None:
     check_number(args.anchor_share, "--anchor-share", low=0, high=1, high_open=True, config=_src(args, "anchor_share"))
     check_number(args.anchor_sd, "--anchor-sd", low=0, high=0.5, low_open=True, config=_src(args, "anchor_sd"))
     check_parameter_space(args.parameter_space, config=_src(args, "parameter_space"))
+    check_parameters(getattr(args, "parameters", None), config=_src(args, "parameters"))
     check_split_periods(args.train_period, args.test_period, _src(args, "train_period") or _src(args, "test_period"))
     check_train_cells(args.train_cells, config=_src(args, "train_cells"))
 
@@ -163,6 +164,7 @@ def check_benchmark(args: argparse.Namespace) -> None:
     _simulator_options(args, sim, [], "--simulator-option")
     if args.surrogate_samples is not None:
         _check_samples(args.surrogate_samples, "--surrogate-samples", _src(args, "surrogate_samples"))
+    check_parameters(getattr(args, "parameters", None), config=_src(args, "parameters"))
 
 
 def check_synth(args: argparse.Namespace) -> None:
@@ -175,8 +177,10 @@ def check_synth(args: argparse.Namespace) -> None:
     check_parameter_space(args.parameter_space)
 
 
-def expt_layers(text: str) -> tuple[int, ...]:
-    """``--expt-layers``: 1-based soil layer numbers ("1" or "1,2,3") as 0-based indices."""
+def expt_layers(text: str | None) -> tuple[int, ...] | None:
+    """``--expt-layers``: 1-based soil layer numbers ("1" or "1,2,3") as 0-based indices (None: every layer)."""
+    if text is None:
+        return None
     try:
         layers = tuple(int(x) - 1 for x in text.split(",") if x.strip())
     except ValueError:
@@ -184,6 +188,21 @@ def expt_layers(text: str) -> tuple[int, ...]:
     if not layers or min(layers) < 0:
         raise OptionError(f"--expt-layers {text!r}: expected 1-based layer numbers like 1 or 1,2,3")
     return layers
+
+
+def member_choice(text: str | None) -> str | int:
+    """The ``--member`` value of ``vic write-params``: 'median' (default), 'point' or a member number (exit 2 otherwise)."""
+    if text is None or text.strip().lower() == "median":
+        return "median"
+    if text.strip().lower() == "point":
+        return "point"
+    try:
+        k = int(text)
+    except ValueError:
+        k = -1
+    if k < 0:
+        raise OptionError(f"--member must be 'median', 'point' or a member number >= 0, got {text!r}")
+    return k
 
 
 def check_vic(args: argparse.Namespace) -> None:
@@ -195,6 +214,8 @@ def check_vic(args: argparse.Namespace) -> None:
             check_period([a or b, b or a], flag)
     if getattr(args, "expt_layers", None) is not None:
         expt_layers(args.expt_layers)
+    if getattr(args, "member", None) is not None:
+        member_choice(args.member)
     for item in getattr(args, "var", None) or []:
         if "=" not in item:
             raise OptionError(f"--var {item!r}: expected NAME=VALUE")

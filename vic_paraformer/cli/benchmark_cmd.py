@@ -37,6 +37,9 @@ def register(sub) -> None:
     p.add_argument("--report-only", action="store_true",
                    help="calibrate nothing: rebuild the report in --out from the calibrations an earlier (e.g. "
                         "interrupted) run of the same configuration left there")
+    p.add_argument("--parameters", default=None, metavar="SET|NAMES",
+                   help="parameters calibrated (and the synthetic twin's truth): paper (default), vic-classic, all, "
+                        "auto (with --region) or comma-separated names")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) for the ensemble work")
     add_vic_options(p, workers_help="worker processes for ensembles and per-cell strategies (with --simulator vic: "
                                     "VIC runs at once)")
@@ -63,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["ny"], overrides["nx"] = args.grid
     if args.scheduler:
         overrides["scheduler"] = args.scheduler
+    if args.parameters:
+        overrides["parameters"] = args.parameters
     sim_options = with_spinup(vic_simulator_options(args, args.simulator, progress=False), args, args.simulator)
     if args.simulator != "waterbalance" or sim_options.get("spinup_years"):
         overrides["simulator_options"] = sim_options

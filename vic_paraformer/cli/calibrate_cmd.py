@@ -65,7 +65,10 @@ def register(sub) -> None:
     p.add_argument("--seed", type=non_negative_int, default=None, help="random seed (default: the config's, else 0)")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy option, repeatable; values parsed as YAML (3, 0.5, true, null, text)")
-    p.add_argument("--parameter-space", default=None, help="parameter preset: vic (default) or paper")
+    p.add_argument("--parameter-space", default=None, help="bound preset: vic (default) or paper")
+    p.add_argument("--parameters", default=None, metavar="SET|NAMES",
+                   help="parameters to calibrate: paper (default: infilt, Ds, Dsmax, Ws, expt), vic-classic (infilt, "
+                        "Ds, Dsmax, Ws, depth2, depth3), all, auto, or comma-separated names (README table)")
     p.add_argument("--out", help="calibration result to write (.nc)")
     p.add_argument("--model-out", help="where a DL strategy saves its trained model (strategy option 'model_out')")
     p.add_argument("--apply", metavar="MODEL", help="apply a model saved by a DL strategy instead of calibrating")
@@ -103,6 +106,10 @@ def register(sub) -> None:
                    help="folder for every round's result and log (default: <out>.refine next to --out)")
     r.add_argument("--refine-simulator-option", action="append", default=[], metavar="KEY=VALUE",
                    help="simulator option for the refinement runs (default: those the surrogate's data were made with)")
+    p.add_argument("--identifiability", action="store_true",
+                   help="also compute, per training cell and parameter, whether the data constrain it (total Sobol "
+                        "index of the objective above 0.05) through the same surrogate or simulator; stored in the "
+                        "result's info['identifiability'] (64 x (p + 2) + 1 model runs per training cell)")
     add_split_arguments(p)
     add_obs_options(p, obs_help="observations read and attached to the region before calibrating (replacing its "
                                 "obs_sm / obs_et; matched to cells by station name or position)")
@@ -132,9 +139,10 @@ def spec_from_args(args: argparse.Namespace):
     spec = CalibrationSpec.from_config(
         args.config, options=options, refine=refine, region=args.region, strategy=args.strategy, seed=args.seed,
         surrogate=args.surrogate, out=args.out, model_out=args.model_out, parameter_space=args.parameter_space,
-        threads=args.threads, spinup_years=args.spinup_years, train_period=args.train_period,
+        parameters=args.parameters, threads=args.threads, spinup_years=args.spinup_years, train_period=args.train_period,
         test_period=args.test_period, train_cells=args.train_cells, max_memory_gb=args.max_memory,
-        obs=args.obs, obs_format=None if args.obs_format == "auto" else args.obs_format)
+        obs=args.obs, obs_format=None if args.obs_format == "auto" else args.obs_format,
+        identifiability=bool(getattr(args, "identifiability", False)) or None)
     if spec.obs is None:
         check_obs_options(args)
     if obs_kwargs(args):

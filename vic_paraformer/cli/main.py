@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "calibrate_cmd",
     "evaluate_cmd",
     "refine_cmd",
+    "sensitivity_cmd",
     "vic_cmd",
     "benchmark_cmd",
     "clean_cmd",
@@ -51,6 +52,23 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def scheduler_address(text: str) -> str:
+    """A Dask scheduler address: ``tcp://host:port`` (also ``tls://``, ``ws://``, ``wss://``, ``ucx://``)."""
+    import re
+
+    if not re.fullmatch(r"(tcp|tls|ws|wss|ucx)://[^\s:/]+:\d{1,5}", text) and \
+            not re.fullmatch(r"(tcp|tls|ws|wss|ucx)://\[[0-9A-Fa-f:]+\]:\d{1,5}", text):
+        raise argparse.ArgumentTypeError(f"expected a Dask scheduler address like tcp://host:8786, got {text!r}")
+    return text
+
+
+def add_scheduler_argument(p: argparse.ArgumentParser, default) -> None:
+    """``--scheduler tcp://host:port``: every ensemble of the command runs on that Dask cluster."""
+    p.add_argument("--scheduler", default=default, metavar="tcp://HOST:PORT", type=scheduler_address,
+                   help="run the command's ensembles (simulator runs, per-cell calibrations) on the Dask cluster "
+                        "of this scheduler; inputs must be on a file system the workers share (docs/scaling.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,9 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # sub-command not shipped in this build
             raise
         mod.register(sub)
+    add_scheduler_argument(parser, default=None)
     for leaf in _leaf_parsers(parser):
         if leaf is not parser:
             add_progress_arguments(leaf, default=argparse.SUPPRESS)  # same pair on every command
+            if not any("--scheduler" in a.option_strings for a in leaf._actions):
+                add_scheduler_argument(leaf, default=argparse.SUPPRESS)
     _record_prog(parser)
     return parser
 
@@ -165,12 +186,24 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     filters = [f for h in root.handlers for f in h.filters]
     with logging_redirect_tqdm(loggers=[root]), progress_default(show_bars(args)), \
             command_line(["vic-paraformer", *argv]), \
-            command_scratch(command_name(args), getattr(args, "scratch", None), on_interrupt=kill_children):
+            command_scratch(command_name(args), getattr(args, "scratch", None), on_interrupt=kill_children), \
+            _cluster(getattr(args, "scheduler", None)):
         for h in root.handlers:  # the bar-aware handler keeps the once-per-command filter
             for f in filters:
                 if f not in h.filters:
                     h.addFilter(f)
         return int(args.func(args) or 0)
+
+
+def _cluster(scheduler: str | None):
+    """The command's Dask cluster (:func:`vic_paraformer.cluster.use_scheduler`), or nothing."""
+    if scheduler is None:
+        import contextlib
+
+        return contextlib.nullcontext()
+    from ..cluster import use_scheduler
+
+    return use_scheduler(scheduler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from ..outputs import guarded_replace
+from ..workflow import identifiable_selector
 from ._checks import SAMPLES_HELP, check_surrogate_evaluate, check_surrogate_train
 from ._outputs import add_overwrite, guard
 from ._runconfig import add_config_argument, apply_config, write_settings
@@ -47,7 +48,10 @@ def register(sub) -> None:
                         "rest a Latin hypercube (default 0.2; 0: a pure hypercube)")
     t.add_argument("--anchor-sd", type=finite_float, default=None, metavar="SD",
                    help="spread of the draws around the default parameters, normalised units (default 0.1)")
-    t.add_argument("--parameter-space", default=None, help="parameter preset (vic or paper)")
+    t.add_argument("--parameter-space", default=None, help="bound preset (vic or paper)")
+    t.add_argument("--parameters", default=None, metavar="SET|NAMES",
+                   help="parameters the surrogate covers: paper (default), vic-classic, all, auto or comma-separated "
+                        "names; a calibration must use the same set")
     t.add_argument("--store", default=None, help="folder for the simulator runs (resumable; default: temporary)")
     t.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     t.add_argument("--threads", type=positive_int, default=None,
@@ -102,7 +106,8 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         sur = train_surrogate(region, args.simulator, n_samples=args.samples, epochs=args.epochs,
                               hidden_size=args.hidden, num_layers=args.layers, max_time=args.max_time, seed=args.seed,
-                              preset=args.preset, per_cell=args.per_cell, parameter_space=args.parameter_space,
+                              preset=args.preset, per_cell=args.per_cell,
+                              parameter_space=_space(args, region),
                               store=args.store, out=partial, device=args.device, num_threads=args.threads,
                               n_workers=workers(args), max_cells=args.max_cells,
                               **{k: getattr(args, k) for k in ("anchor_share", "anchor_sd")
@@ -161,3 +166,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(report["summary"]["held_out_samples"], indent=1))
     return 0
+
+
+def _space(args: argparse.Namespace, region):
+    """``--parameters`` with the bounds of ``--parameter-space`` (just the latter without the former)."""
+    if args.parameters is None:
+        return args.parameter_space
+    from ..parameters import build_space
+
+    return build_space(args.parameters, args.parameter_space, region=region, seed=args.seed,
+                       selector=identifiable_selector())

@@ -24,14 +24,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import VICError
+import logging
+
+from ..errors import ParameterError, VICError
 from ._obs_options import add_obs_options, check_obs_options, read_options
 from ._spinup import add_spinup_argument, spinup_years
 from ._text import plain_text
-from ._checks import check_vic, expt_layers as _layers
+from ._checks import check_vic, expt_layers as _layers, member_choice as _member
 from ._outputs import add_overwrite, guard
 from ._scratch import add_scratch_argument
 from ._types import date, non_negative_float, non_negative_int, positive_float, positive_int
+
+log = logging.getLogger(__name__)
 
 
 def _variables(items) -> dict[str, str]:
@@ -58,7 +62,8 @@ def _add_vic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", help="folder for run directories, kept (default: inside the --scratch folder)")
     add_scratch_argument(p, "VIC run directories unless --workdir")
     p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
-    p.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
+    p.add_argument("--expt-layers", default=None,
+                   help="soil layers (1-based, comma separated) that get a calibrated tied expt (default: every layer)")
     add_spinup_argument(p, "1, the vic simulator's default_spinup_years")
 
 
@@ -135,7 +140,12 @@ def register(sub) -> None:
     q.add_argument("--result", required=True, help="calibration result netCDF")
     q.add_argument("--out", required=True, help="new VIC parameter file")
     q.add_argument("--region", help="Region netCDF to match cells by id when the result has no lat/lon")
-    q.add_argument("--expt-layers", default="1", help="soil layers (1-based, comma separated) that get expt")
+    q.add_argument("--expt-layers", default=None,
+                   help="soil layers (1-based, comma separated) that get a calibrated tied expt (default: every layer)")
+    q.add_argument("--member", default=None,
+                   help="which values to write when the result has parameter uncertainty: 'median' (the default: "
+                        "the per-cell median of the ensemble or tolerance set), 'point' (the values as calibrated) "
+                        "or a member number K (0-based, for results that store their ensemble members)")
     _add_allow(q, "values written")
     add_overwrite(q)
     q.set_defaults(func=run_write_params, check=check_vic)
@@ -206,9 +216,19 @@ def run_write_params(args) -> int:
     from ..region import Region
     from ..vic.params import write_parameters
 
+    from ..result import CalibrationResult
+
+    which = _member(args.member)
     guard(args, args.out, "vic-parameters", template=args.template, result=args.result, region=args.region)
     region = Region.open(args.region) if args.region else None
-    out = write_parameters(args.result, args.template, args.out, region=region, expt_layers=_layers(args.expt_layers),
+    result = CalibrationResult.open(args.result)
+    if result.uncertainty is None and which not in ("median", "point"):
+        raise ParameterError(f"{args.result}: --member {which}: the result has no parameter uncertainty (no ensemble "
+                             "members); leave --member out")
+    chosen = result.choose(which)
+    if result.uncertainty is not None:
+        log.info("writing the %s values of %s", chosen.info["values"], args.result)
+    out = write_parameters(chosen, args.template, args.out, region=region, expt_layers=_layers(args.expt_layers),
                            allow_out_of_range=args.allow_out_of_range)
     print(f"wrote {out}")
     return 0

@@ -43,6 +43,8 @@ COMMON_OPTIONS: dict[str, Any] = {
     "model_out": None,
     "progress": None,
     "threads": None,
+    "ensemble": 1,
+    "bootstrap": True,
 }
 #: Extra options of the networks that read the observed series (Z models).
 SERIES_OPTIONS: dict[str, Any] = {"z_dropout": 0.1, "param_windows": 4, "untrained_cell_obs": "hide"}
@@ -78,6 +80,11 @@ COMMON_OPTION_HELP: dict[str, str] = {
     "model_out": "where to save the trained model (.pt), for 'calibrate --apply' on new cells",
     "progress": "show a progress bar over epochs (None: off in library calls, on in the CLI)",
     "threads": "torch CPU threads for the run, restored afterwards (None: torch's setting; the CLI's default is 1)",
+    "ensemble": "networks trained (a deep ensemble; K times the cost): member 0 is the ordinary run and gives the "
+                "point values, members 1..K-1 use seed+k and (bootstrap) a resample of the training cells and window "
+                "starts; the result stores per-cell 5/50/95 % quantiles (and the members, up to 16)",
+    "bootstrap": "members 1..K-1 of an ensemble draw their minibatches from a bootstrap resample of the training "
+                 "cells and window start days (False: they differ by seed only)",
 }
 SERIES_OPTION_HELP: dict[str, str] = {
     "z_dropout": "share of training windows with the observed series hidden, so that the network learns the "
@@ -208,6 +215,10 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
         problems.append(f"val_fraction must be in [0, 0.9), got {o['val_fraction']!r}")
     if not _in(o["dropout"], 0.0, 1.0):
         problems.append(f"dropout must be in [0, 1), got {o['dropout']!r}")
+    if not _positive_int(o.get("ensemble", 1)):
+        problems.append(f"ensemble must be a positive integer (networks trained), got {o.get('ensemble')!r}")
+    if not isinstance(o.get("bootstrap", True), bool):
+        problems.append(f"bootstrap must be true or false, got {o.get('bootstrap')!r}")
     if o["threads"] is not None and not _positive_int(o["threads"]):
         problems.append(f"threads must be a positive integer or None, got {o['threads']!r}")
     if not _in(o["lr"], 0.0, float("inf"), low_open=True):

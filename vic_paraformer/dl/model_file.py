@@ -90,32 +90,46 @@ class DLModel:
         A series network sees the region's observations, or an all-missing Z channel with
         ``observations=False``.
 
-        Cells are processed in chunks (``chunk_cells``; default: the chunks of a lazily opened
-        region, else :data:`APPLY_CHUNK_CELLS`), each read, normalised and passed through the
-        network in batches of ``batch_size`` cells with all their windows at once (default
-        :data:`APPLY_BATCH_CELLS`), so memory stays bounded by the chunk whatever the region's size.
+        An attribute network reads the region's attributes only (all cells at once, ``n_attr``
+        values per cell: no forcing or observations are read from a lazily opened region) and
+        passes them through the network in batches of ``batch_size`` cells (default
+        :data:`APPLY_BATCH_CELLS`). A series network's cells are processed in chunks
+        (``chunk_cells``; default: the chunks of a lazily opened region, else
+        :data:`APPLY_CHUNK_CELLS`), each read, normalised and passed through the network in batches
+        with all their windows at once, so memory stays bounded by the chunk whatever the region's
+        size. ``chunk_cells`` does not change the values.
         """
         dev = resolve_device(device)
         net = self.network.to(dev).eval()
         bs = int(batch_size or APPLY_BATCH_CELLS[self.uses_series])
-        step = int(chunk_cells or (region.chunk_cells if region.lazy else APPLY_CHUNK_CELLS))
         window = min(self.window, region.n_days)
+        if not self.uses_series:
+            # the attributes alone, for every cell at once (n_attr values per cell): a lazy region
+            # reads no forcing or observations, and the network streams through them in batches
+            a = torch.as_tensor(self.normalization.attributes(region), device=dev)
+            u = cell_u(net, a, None, region.n_days, window, self.param_windows, bs)
+            return self._physical(u)
+        step = int(chunk_cells or (region.chunk_cells if region.lazy else APPLY_CHUNK_CELLS))
         out = np.empty((region.n_cells, self.parameter_space.n))
         for sl, part in region.iter_chunks(step):
             a = torch.as_tensor(self.normalization.attributes(part), device=dev)
-            s = None
-            if self.uses_series:
-                s = torch.as_tensor(self.normalization.series(part, np.full(part.n_cells, bool(observations))),
-                                    device=dev)
-            u = cell_u(net, a, s, part.n_days, window, self.param_windows, bs)
-            out[sl] = self.parameter_space.denormalize(u.clamp(0.0, 1.0).cpu().double().numpy())
-        return self.parameter_space.clip(out)
+            s = torch.as_tensor(self.normalization.series(part, np.full(part.n_cells, bool(observations))),
+                                device=dev)
+            out[sl] = self._physical(cell_u(net, a, s, part.n_days, window, self.param_windows, bs))
+        return out
+
+    def _physical(self, u: torch.Tensor) -> np.ndarray:
+        """Network outputs ``(C, p)`` -> physical parameters inside the bounds (float64)."""
+        return self.parameter_space.clip(self.parameter_space.denormalize(u.clamp(0.0, 1.0).cpu().double().numpy()))
 
 
 #: Cells per network batch when applying a model: (attribute networks, series networks).
-#: Measured best on the 2-core machine (ParaFormer-A small: 1024 cells ~ 10-12k cells/s, 4096 ~ 6k;
-#: ParaFormer-Z small: 64 cells x 4 windows ~ 1.5x faster than 256 cells).
-APPLY_BATCH_CELLS = {False: 1024, True: 64}
+#: A batch whose activations stay in the CPU cache is the fastest: on one thread (medians of
+#: interleaved runs) ParaFormer-A d_model 128, N = 2 gives 4.3k / 4.5k / 3.9k / 2.9k cells/s with
+#: 64 / 128 / 256 / 1,024 cells, d_model 32, N = 1 36k / 44k / 50k / 29k, FFN-A (hidden 256)
+#: 320k / 340k / 225k with 128 / 256 / 1,024; ParaFormer-Z small: 64 cells x 4 windows ~ 1.5x
+#: faster than 256 cells.
+APPLY_BATCH_CELLS = {False: 128, True: 64}
 #: Cells read and normalised at a time when applying a model to an in-memory region.
 APPLY_CHUNK_CELLS = 16384
 

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
+import numpy as np
+
 from .._io import to_plain
 from ..calibrator import Calibrator
 from ..errors import StrategyError, SurrogateError
@@ -72,7 +74,8 @@ class DLCalibrator(Calibrator):
         if "option_types" not in cls.__dict__:
             types = {"surrogate": "path", "epochs": "int", "batch_size": "int", "batches_per_epoch": "int",
                      "patience": "int", "lr": "float", "model_out": "path", "threads": "int", "window": "int",
-                     "val_fraction": "float", "progress": "bool"}
+                     "val_fraction": "float", "progress": "bool",
+                     "ensemble": "int", "bootstrap": "bool"}
             cls.option_types = {**types, **{k: t.__name__ for k, t in hyperparameters.items()}}
 
     def __init__(self, *, seed: int = 0, parameter_space=None, **options: Any) -> None:
@@ -140,8 +143,8 @@ class DLCalibrator(Calibrator):
         config = self.train_config()
         out = train(region, sur, config, n_params=self.parameter_space.n, seed=self.seed, name=self.name)
         self.network, self.obs_operator = out.network, out.obs_operator
-        values = self.parameter_space.denormalize(out.u.clamp(0.0, 1.0).cpu().double().numpy())
-        values = self.parameter_space.clip(values)
+        values = self._values(out)
+        members, member_info = self._ensemble(region, sur, config, values)
         o = self.options
         info: dict[str, Any] = {
             "surrogate": str(o["surrogate"]) if isinstance(o["surrogate"], (str, Path)) else repr(o["surrogate"]),
@@ -155,10 +158,55 @@ class DLCalibrator(Calibrator):
         if o["model_out"]:
             self.save_model(o["model_out"])
             info["model_file"] = str(o["model_out"])
-        result = self._result(region, values, started=started, history=out.history, n_evaluations=out.n_evaluations,
+        history, n_evaluations = dict(out.history), out.n_evaluations
+        if members is not None:
+            from ..uncertainty import ParameterUncertainty
+
+            n_evaluations += sum(m["n_evaluations"] for m in member_info)
+            history["ensemble_best_val_loss"] = [float(out.info["best_val_loss"])] + [m["best_val_loss"]
+                                                                                       for m in member_info]
+            info["ensemble"] = {"members": len(members), "bootstrap": bool(o["bootstrap"]),
+                                "point_values": "member 0 (the run without ensemble)", "runs": member_info}
+            unc = ParameterUncertainty.from_members(
+                np.stack(members), "deep ensemble",
+                info={"members": len(members), "bootstrap": bool(o["bootstrap"]),
+                      "rule": "member 0: seed, all training cells; member k: seed+k" + (
+                          ", minibatches from a bootstrap resample of the training cells and window starts"
+                          if o["bootstrap"] else "")})
+        result = self._result(region, values, started=started, history=history, n_evaluations=n_evaluations,
                               info=info, obs_operator=out.obs_operator, warmup_days=int(out.info["warmup_days"]))
+        if members is not None:
+            result.uncertainty = unc.clip(self.parameter_space.lower, self.parameter_space.upper)
         result.options = plain
         return result
+
+    def _values(self, out) -> np.ndarray:
+        """Physical parameters ``(cell, p)`` of a training outcome (clamped to the bounds)."""
+        values = self.parameter_space.denormalize(out.u.clamp(0.0, 1.0).cpu().double().numpy())
+        return self.parameter_space.clip(values)
+
+    def _ensemble(self, region: Region, sur, config: TrainConfig, first: np.ndarray
+                  ) -> tuple[list[np.ndarray] | None, list[dict[str, Any]]]:
+        """Members 1..K-1 of a deep ensemble (option ``ensemble``; None when 1): ``[first, ...]`` and
+        per-member facts. Member k trains with seed ``seed + k`` and, with ``bootstrap``, a resample of
+        the training cells and window starts seeded from ``(seed, k)``."""
+        from .trainer import train
+
+        k_total = int(self.options.get("ensemble") or 1)
+        if k_total <= 1:
+            return None, []
+        members, facts = [first], []
+        for k in range(1, k_total):
+            boot = (int(np.random.SeedSequence([int(self.seed) & 0xFFFFFFFF, k]).generate_state(1)[0])
+                    if self.options.get("bootstrap", True) else None)
+            log.info("%s: ensemble member %d of %d", self.name, k + 1, k_total)
+            out = train(region, sur, config, n_params=self.parameter_space.n, seed=int(self.seed) + k, name=self.name,
+                        bootstrap_seed=boot)
+            members.append(self._values(out))
+            facts.append({"member": k, "seed": int(self.seed) + k, "bootstrap_seed": boot,
+                          "best_epoch": int(out.info["best_epoch"]), "best_val_loss": float(out.info["best_val_loss"]),
+                          "n_evaluations": int(out.n_evaluations)})
+        return members, facts
 
     # ------------------------------------------------------------------ model files
     def save_model(self, path: str | Path) -> Path:

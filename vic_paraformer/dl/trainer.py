@@ -113,8 +113,13 @@ class TrainOutcome:
     info: dict[str, Any]
 
 
-def train(region: Region, surrogate, config: TrainConfig, *, n_params: int, seed: int, name: str) -> TrainOutcome:
+def train(region: Region, surrogate, config: TrainConfig, *, n_params: int, seed: int, name: str,
+          bootstrap_seed: int | None = None) -> TrainOutcome:
     """Train ``config.network_kind`` through the frozen ``surrogate`` on ``region``'s training cells.
+
+    With ``bootstrap_seed`` (a member of a deep ensemble) the minibatches are drawn from a bootstrap
+    resample (with replacement, seeded by it) of the training cells and of the window start days,
+    instead of from all of them; the validation loss and the operator still use every training cell.
 
     Runs under ``torch.random.fork_rng`` seeded with ``seed`` and with ``config.threads`` CPU
     threads (the caller's RNG state and thread count are restored).
@@ -127,12 +132,13 @@ def train(region: Region, surrogate, config: TrainConfig, *, n_params: int, seed
         cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            return _train(region, surrogate, config, n_params, seed, name, device)
+            return _train(region, surrogate, config, n_params, seed, name, device, bootstrap_seed)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, device: torch.device) -> TrainOutcome:
+def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, device: torch.device,
+           bootstrap_seed: int | None = None) -> TrainOutcome:
     rng = np.random.default_rng(seed)
     sur.to(device)
     sur.eval()
@@ -271,6 +277,12 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
     n_batches = int(c.batches_per_epoch or max(MIN_BATCHES_PER_EPOCH, math.ceil(n_train * fit_days / (bs * window))))
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
     n_eval, cell_days = 0, 0
+    cell_pool = start_pool = None  # a bootstrap resample of the training cells and window starts
+    if bootstrap_seed is not None:
+        brng = np.random.default_rng(bootstrap_seed)
+        cell_pool = brng.choice(n_train, size=n_train, replace=True)
+        n_starts = fit_days - window + 1
+        start_pool = brng.choice(n_starts, size=n_starts, replace=True)
     best, best_epoch, best_state, stale = math.inf, 0, None, 0
     from tqdm.auto import tqdm
 
@@ -282,8 +294,12 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
             net.train()
             losses = []
             for _ in range(n_batches):
-                ci = rng.choice(n_train, size=bs, replace=n_train < bs)
-                t0 = rng.integers(0, fit_days - window + 1, size=bs)
+                if cell_pool is None:
+                    ci = rng.choice(n_train, size=bs, replace=n_train < bs)
+                    t0 = rng.integers(0, fit_days - window + 1, size=bs)
+                else:
+                    ci = cell_pool[rng.integers(0, n_train, size=bs)]
+                    t0 = start_pool[rng.integers(0, len(start_pool), size=bs)]
                 days = torch.as_tensor(t0[:, None] + np.arange(window)[None, :], device=device)
                 ci_t = torch.as_tensor(ci, device=device)
                 y_obs = obs[ci_t[:, None], days]
@@ -380,6 +396,9 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         "start": start_info,
         "n_parameters_network": int(sum(q.numel() for q in net.parameters())),
     }
+    if cell_pool is not None:
+        info["bootstrap"] = {"seed": int(bootstrap_seed), "distinct_cells": int(len(np.unique(cell_pool))),
+                             "distinct_window_starts": int(len(np.unique(start_pool)))}
     info["training_diagnostics"] = report_diagnostics(check_training(
         name=name, best_epoch=best_epoch, epochs_run=len(history["train_loss"]),
         monitored="validation loss" if n_val else "training loss", parameter_names=space.names,

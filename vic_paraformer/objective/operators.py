@@ -73,6 +73,7 @@ if TYPE_CHECKING:  # torch is imported by the functions that compute: results an
     import torch
 
 from ..errors import VicParaformerError
+from ..geo import great_circle_km
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,6 @@ DEFAULT_N_QUANTILES: int = 21
 CDF_MIN_OBS: int = 10
 #: Two cells closer than this (degrees in lat and lon) are the same place.
 SAME_PLACE_DEG: float = 1e-6
-EARTH_RADIUS_KM = 6371.0
 _EPS_SPREAD = 1e-9
 
 
@@ -293,13 +293,6 @@ def _operator_options(kind: str, options: Mapping[str, Any]) -> dict[str, Any]:
     return operator_map(kind).check_options(options)
 
 
-def _great_circle_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlmb = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
-    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-
-
 # ---------------------------------------------------------------------- the stored operator
 class ObservationOperator:
     """A fitted observation operator at known cells (see the module docstring).
@@ -382,7 +375,7 @@ class ObservationOperator:
         has = same.any(axis=1)
         out[has] = np.argmax(same[has], axis=1)
         if self.new_cells == "nearest" and (~has).any():
-            d = _great_circle_km(lat[~has, None], lon[~has, None], self.lat[None], self.lon[None])
+            d = great_circle_km(lat[~has, None], lon[~has, None], self.lat[None], self.lon[None])
             out[~has] = np.argmin(d, axis=1)
         return out
 

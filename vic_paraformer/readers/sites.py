@@ -22,21 +22,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ObservationError
+from ..geo import great_circle_km
 from .base import QC_COLUMNS, CellTarget, Observations, ReadOptions, SiteSeries
 from .timeaxis import daily_means
 
 log = logging.getLogger(__name__)
-
-EARTH_RADIUS_KM = 6371.0
-
-
-def great_circle_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Haversine distance in km (broadcasting)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def match_site(site: SiteSeries, target: CellTarget, options: ReadOptions) -> tuple[int | None, str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import RoutingError
+from ..geo import EARTH_RADIUS_KM, great_circle_km
 
 #: Earth radius (m) of VIC domain files' cell areas (checked against the Stehekin domain file).
-EARTH_RADIUS = 6371000.0
+EARTH_RADIUS = EARTH_RADIUS_KM * 1000.0
 
 
 def grid_spacing(values: np.ndarray) -> float | None:
@@ -46,10 +47,7 @@ def cell_areas(ds, what: str = "Region") -> np.ndarray:
 
 def haversine(lat1, lon1, lat2, lon2) -> np.ndarray:
     """Great-circle distance (m) between points (degrees)."""
-    p1, p2 = np.deg2rad(lat1), np.deg2rad(lat2)
-    dp, dl = p2 - p1, np.deg2rad(np.asarray(lon2, float) - np.asarray(lon1, float))
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+    return great_circle_km(lat1, lon1, lat2, lon2) * 1000.0
 
 
 def match_cells(lat, lon, cell_lat, cell_lon, tol_deg: float) -> tuple[np.ndarray, np.ndarray]:

@@ -27,6 +27,10 @@ SNOW_COVER_SWE = 10.0      # SWE (mm) at which the snowpack fully covers the cel
 WCR_FRACTION = 0.7         # critical moisture W_cr = 0.7 W_fc as in VIC (no transpiration stress above)
 N_LAYERS = 3
 
+#: The full parameter vector of the core, in order (:func:`run_waterbalance` also accepts the first
+#: four plus one tied ``expt``): layer depths in m, ``Ksat_mult`` scales every layer's ``ksat``.
+FULL_PARAMETERS = ("infilt", "Ds", "Dsmax", "Ws", "expt1", "expt2", "expt3", "depth2", "depth3", "Ksat_mult")
+
 #: Order of the daily forcing variables along the last axis (``vic_paraformer.region.FORCING_VARS``).
 FORCING_ORDER = ("prec", "air_temp", "swdown", "lwdown", "pressure", "vp", "wind")
 
@@ -81,6 +85,19 @@ class SoilInputs:
         return cls(**{n: torch.as_tensor(soil[n]) for n in names})
 
 
+def _with_depths(soil: SoilInputs, depths_m: torch.Tensor, ksat_mult: torch.Tensor) -> SoilInputs:
+    """``soil`` with layers 2 and 3 ``depths_m`` thick (m, ``(B, 2)``) and ``ksat`` times ``ksat_mult``.
+
+    Every layer store is a volumetric content times the depth, so each is scaled by the new depth over
+    the old one (layer 1 keeps its depth)."""
+    old = soil.depth_mm
+    new = torch.cat([old[:, :1], depths_m * 1000.0], dim=1)
+    factor = new / old
+    return SoilInputs(depth_mm=new, wmax=soil.wmax * factor, wfc=soil.wfc * factor, wwp=soil.wwp * factor,
+                      wres=soil.wres * factor, ksat=soil.ksat * ksat_mult.unsqueeze(1),
+                      veg_fraction=soil.veg_fraction, root_fraction=soil.root_fraction)
+
+
 def snowpack(forcing: torch.Tensor, swe0: torch.Tensor | None = None):
     """Degree-day snowpack. Returns ``(liquid_input, swe)`` each ``(B, T)`` in mm/day and mm.
 
@@ -128,7 +145,11 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
     soil
         :class:`SoilInputs` (or mapping of its fields) with batch ``B``.
     theta
-        ``(B, 5)`` physical parameter values ``infilt, Ds, Dsmax, Ws, expt``; gradients flow back.
+        ``(B, 5)`` physical parameter values ``infilt, Ds, Dsmax, Ws, expt`` (one exponent for every
+        layer, the soil's own layer depths), or ``(B, 10)`` in :data:`FULL_PARAMETERS` order (an exponent
+        per layer, the depths of layers 2 and 3 in m, a multiplier of ``ksat``); gradients flow back.
+        Changed depths scale every layer store of ``soil`` (porosity, field capacity, wilting point and
+        residual water are volumetric contents times the depth), so the initial state follows them.
     state0
         Optional initial layer water ``(B, 3)`` mm (default :func:`initial_state`).
     return_state
@@ -147,10 +168,16 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
     soil = SoilInputs.coerce(soil).to(device=device, dtype=dtype)
     theta = theta.to(device=device, dtype=dtype)
     B, T, _ = forcing.shape
-    if theta.shape != (B, 5):
-        raise SimulatorError(f"theta must have shape ({B}, 5) (infilt, Ds, Dsmax, Ws, expt), got {tuple(theta.shape)}")
+    if theta.shape not in ((B, 5), (B, len(FULL_PARAMETERS))):
+        raise SimulatorError(f"theta must have shape ({B}, 5) (infilt, Ds, Dsmax, Ws, expt) or ({B}, "
+                             f"{len(FULL_PARAMETERS)}) ({', '.join(FULL_PARAMETERS)}), got {tuple(theta.shape)}")
     if soil.batch != B:
         raise SimulatorError(f"soil inputs have batch {soil.batch}; forcing has {B}")
+    if theta.shape[1] == 5:
+        expt_layers = theta[:, 4:5].expand(B, N_LAYERS)
+    else:
+        expt_layers = theta[:, 4:7]
+        soil = _with_depths(soil, theta[:, 7:9], theta[:, 9])
 
     with torch.no_grad():
         liquid, swe = snowpack(forcing)
@@ -158,7 +185,7 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
         pet = potential_et(forcing) * (1.0 - cover)
 
     b = theta[:, 0]
-    ds, dsmax, ws, expt = theta[:, 1], theta[:, 2], theta[:, 3], theta[:, 4]
+    ds, dsmax, ws = theta[:, 1], theta[:, 2], theta[:, 3]
 
     # ---- per-run constants (B,) / (B, 3) and per-day inputs (T, B) precomputed outside the day loop
     wmax, wres, wwp = soil.wmax, soil.wres, soil.wwp
@@ -171,7 +198,7 @@ def run_waterbalance(forcing: torch.Tensor, soil: "SoilInputs | Mapping[str, tor
     inv_im = inv_wmax_top / b1                          # 1 / maximum point infiltration capacity i_m
     inv_range = 1.0 / (wmax - wres)                     # (B, 3)
     drain_range = (wmax - wres)[:, :2]                  # (B, 2)
-    c1 = (expt - 1.0).unsqueeze(1)                      # Brooks-Corey exponent minus one, all layers
+    c1 = expt_layers[:, :2] - 1.0                       # Brooks-Corey exponent minus one, draining layers
     c1k = c1 * soil.ksat[:, :2] / drain_range           # (c - 1) Ksat / (Wmax - Wres), 1/day
     inv_c1 = -1.0 / c1
     wm3 = wmax[:, 2]

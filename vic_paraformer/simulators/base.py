@@ -95,6 +95,15 @@ def simulator_class(name: str | None) -> type[Simulator]:
         return Simulator
 
 
+def params_space(params: xr.Dataset) -> ParameterSpace:
+    """The calibratable parameters a parameter Dataset sets (the paper's five when it sets none), as a
+    space of unit bounds for :func:`check_params`."""
+    from ..parameters import CALIBRATABLE_BY_NAME, PARAMETER_NAMES
+
+    names = tuple(str(n) for n in params.data_vars if str(n) in CALIBRATABLE_BY_NAME) or PARAMETER_NAMES
+    return ParameterSpace(names, (0,) * len(names), (1,) * len(names))
+
+
 def check_params(region: Region, params: xr.Dataset, space: ParameterSpace | None = None) -> ParameterSpace:
     """Validate a parameter Dataset against ``region``; returns the space it was checked against."""
     space = ParameterSpace.resolve(space)

@@ -71,7 +71,7 @@ from ..vic.importer import global_file_of
 from ..vic.params import write_parameters
 from ..vic.requirements import check_parameter_file
 from ..vic.runner import RunDir, cleanup, find_executable, kill_all, read_outputs, run_vic
-from .base import Simulator, check_params, select_period, spinup_years_option
+from .base import Simulator, check_params, params_space, select_period, spinup_years_option
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class VICSimulator(Simulator):
     variables:
         ``${NAME}`` values for the global file (default: those stored on import).
     expt_layers:
-        Soil layers (0-based) that receive the calibrated ``expt``.
+        Soil layers (0-based) that get a calibrated tied ``expt`` (None: all; :mod:`..vic.params`).
     keep_user_outputs:
         Keep the user's own output streams in the per-run global file (off by default: they
         only cost time; the run writes its own daily stream).
@@ -133,7 +133,7 @@ class VICSimulator(Simulator):
     def __init__(self, exe: str | os.PathLike | None = None, mpi_procs: int | None = None, timeout: float = 3600.0,
                  keep_runs: bool = False, workdir: str | os.PathLike | None = None,
                  global_param_file: str | os.PathLike | None = None, template_params: str | os.PathLike | None = None,
-                 variables: dict | None = None, expt_layers: Sequence[int] = (0,),
+                 variables: dict | None = None, expt_layers: Sequence[int] | None = None,
                  keep_user_outputs: bool = False, only_region_cells: bool = True, mpiexec: str | None = None,
                  progress: bool | None = None, spinup_years: int = DEFAULT_SPINUP_YEARS, **unknown: Any) -> None:
         if "n_workers" in unknown:
@@ -147,7 +147,7 @@ class VICSimulator(Simulator):
         spinup_years = spinup_years_option(spinup_years, VICError)
         super().__init__(exe=exe, mpi_procs=mpi_procs, timeout=timeout, keep_runs=keep_runs, workdir=workdir,
                          global_param_file=global_param_file, template_params=template_params, variables=variables,
-                         expt_layers=tuple(expt_layers), keep_user_outputs=keep_user_outputs,
+                         expt_layers=None if expt_layers is None else tuple(expt_layers), keep_user_outputs=keep_user_outputs,
                          only_region_cells=only_region_cells, mpiexec=mpiexec, progress=progress,
                          spinup_years=int(spinup_years))
         self.spinup_years = int(spinup_years)
@@ -159,7 +159,7 @@ class VICSimulator(Simulator):
         self.global_param_file = global_param_file
         self.template_params = template_params
         self.variables = variables
-        self.expt_layers = tuple(expt_layers)
+        self.expt_layers = None if expt_layers is None else tuple(expt_layers)
         self.keep_user_outputs = bool(keep_user_outputs)
         self.only_region_cells = bool(only_region_cells)
         self.mpiexec = mpiexec
@@ -304,7 +304,7 @@ class VICSimulator(Simulator):
     # ------------------------------------------------------------------ API
     def simulate(self, region: Region, params: xr.Dataset, *, period=None) -> xr.Dataset:
         """Run VIC once per parameter set (see the module docstring)."""
-        space = check_params(region, params)
+        space = check_params(region, params, params_space(params))
         setup = self.setup(region)
         values = {n: np.asarray(params[n].values, float) for n in space.names}
         samples = params.sizes["sample"] if "sample" in params.dims else None

@@ -77,9 +77,10 @@ import torch
 import xarray as xr
 
 from ..errors import SimulatorError
-from ..parameters import PARAMETER_NAMES, ParameterSpace
+from ..parameters import (CALIBRATABLE_BY_NAME, MULTIPLIERS, PARAMETER_NAMES, TYPICAL_VIC_DEFAULTS,
+                          WATERBALANCE_MULTIPLIERS, ParameterSpace, own_values)
 from ..region import Region
-from ._wb_core import FORCING_ORDER, SoilInputs, initial_state, run_waterbalance, snowpack
+from ._wb_core import FULL_PARAMETERS, FORCING_ORDER, SoilInputs, initial_state, run_waterbalance, snowpack
 from .base import SPINUP_DAYS, OUTPUT_VARS, Simulator, check_params, select_period, spinup_days, spinup_years_option
 from .meteorology import potential_et
 
@@ -210,21 +211,29 @@ class WaterBalanceSimulator(Simulator):
         pre = forcing[:, :n].repeat(1, self.spinup_years, 1)
         return torch.cat([pre, forcing], dim=1), n * self.spinup_years
 
-    def run_arrays(self, region: Region, theta: np.ndarray) -> dict[str, np.ndarray]:
-        """Run parameter sets ``theta`` of shape ``(cell, 5)`` or ``(sample, cell, 5)``.
+    def run_arrays(self, region: Region, theta: np.ndarray, names: Sequence[str] = PARAMETER_NAMES
+                   ) -> dict[str, np.ndarray]:
+        """Run parameter sets ``theta`` of shape ``(cell, p)`` or ``(sample, cell, p)``, its last axis the
+        parameters ``names`` (default the paper's five); a parameter not named keeps the region's own
+        value (:func:`~vic_paraformer.parameters.own_values`, else the typical VIC value).
 
         Returns numpy arrays ``(cell, time)`` or ``(sample, cell, time)`` per output variable.
         """
         theta = np.asarray(theta, dtype=float)
+        names = tuple(names)
         single = theta.ndim == 2
         th = theta[None] if single else theta
-        if th.ndim != 3 or th.shape[1] != region.n_cells or th.shape[2] != 5:
-            raise SimulatorError(f"parameter array of shape {theta.shape} does not match (sample, {region.n_cells}, 5)")
+        p = len(names)
+        if th.ndim != 3 or th.shape[1] != region.n_cells or th.shape[2] != p:
+            raise SimulatorError(f"parameter array of shape {theta.shape} does not match (sample, {region.n_cells}, "
+                                 f"{p}) ({', '.join(names)})")
+        if names != PARAMETER_NAMES:
+            th = _full_theta(region, th, names)
         n_s, n_c = th.shape[:2]
         forcing, n_pre = self.spinup_forcing(self.forcing_tensor(region))
         soil = soil_from_region(region, dtype=self.dtype, device=self.device)
         out = {k: np.empty((n_s, n_c, region.n_days), dtype=np.float32) for k in OUTPUT_VARS}
-        flat = th.reshape(n_s * n_c, 5)
+        flat = th.reshape(n_s * n_c, th.shape[2])
         chunk = self.max_batch
         with torch.no_grad():
             for start in range(0, n_s * n_c, chunk):
@@ -241,11 +250,12 @@ class WaterBalanceSimulator(Simulator):
 
     def simulate(self, region: Region, params: xr.Dataset, *, period: tuple | slice | None = None) -> xr.Dataset:
         """Run every cell of ``region`` with ``params`` over ``(cell)`` or ``(sample, cell)``."""
-        space = check_params(region, params, ParameterSpace(PARAMETER_NAMES, (0,) * 5, (1,) * 5))
+        names = simulated_names(params)
+        space = check_params(region, params, ParameterSpace(names, (0,) * len(names), (1,) * len(names)))
         dims = params[space.names[0]].dims
-        theta = np.stack([np.asarray(params[n].transpose(*dims).values, dtype=float) for n in PARAMETER_NAMES], axis=-1)
-        _check_theta(theta)
-        arrays = self.run_arrays(region, theta)
+        theta = np.stack([np.asarray(params[n].transpose(*dims).values, dtype=float) for n in names], axis=-1)
+        _check_theta(theta, names)
+        arrays = self.run_arrays(region, theta, names)
         out_dims = dims + ("time",)
         coords: dict[str, Any] = {"cell": region.cells, "time": region.times,
                                   "lat": ("cell", region.ds["lat"].values), "lon": ("cell", region.ds["lon"].values)}
@@ -256,15 +266,52 @@ class WaterBalanceSimulator(Simulator):
         return select_period(ds, period)
 
 
-def _check_theta(theta: np.ndarray) -> None:
+def simulated_names(params: xr.Dataset) -> tuple[str, ...]:
+    """The calibratable parameters a parameter Dataset sets, in its order; the paper's five when it sets
+    none of the others (so a Dataset lacking one of those five is an error naming it)."""
+    names = tuple(str(n) for n in params.data_vars if str(n) in CALIBRATABLE_BY_NAME)
+    others = [n for n in names if n not in PARAMETER_NAMES]
+    if not others:
+        return PARAMETER_NAMES
+    unknown = [n for n in names if n in MULTIPLIERS and n not in WATERBALANCE_MULTIPLIERS]
+    if unknown:
+        raise SimulatorError(f"parameter(s) {unknown} have no counterpart in the water balance; it honours "
+                             f"the multipliers {list(WATERBALANCE_MULTIPLIERS)}")
+    if "expt" in names and any(n in names for n in ("expt1", "expt2", "expt3")):
+        raise SimulatorError("parameter set has both expt (tied across layers) and expt1..expt3 (per layer)")
+    return names
+
+
+def _full_theta(region: Region, th: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """``th`` ``(sample, cell, p)`` over ``names`` as the core's full vector ``(sample, cell, 10)``: the
+    parameters not named take the region's own values (the typical VIC values where it has none)."""
+    n_s, n_c = th.shape[:2]
+    full = np.empty((n_s, n_c, len(FULL_PARAMETERS)))
+    given = dict(zip(names, np.moveaxis(th, -1, 0)))
+    if "expt" in given:
+        for k in (1, 2, 3):
+            given[f"expt{k}"] = given["expt"]
+    for j, name in enumerate(FULL_PARAMETERS):
+        if name in given:
+            full[..., j] = given[name]
+            continue
+        own = own_values(region, name)
+        if name in ("depth2", "depth3"):
+            own = np.asarray(region.attribute(f"soil_{name}", SOIL_ATTRIBUTES[f"soil_{name}"]), float)
+        full[..., j] = own if own is not None else TYPICAL_VIC_DEFAULTS[name]
+    return full
+
+
+def _check_theta(theta: np.ndarray, names: Sequence[str] = PARAMETER_NAMES) -> None:
     """Reject parameter values the equations cannot use (named by parameter)."""
-    checks = {
-        "infilt": theta[..., 0] > 0, "Ds": (theta[..., 1] >= 0) & (theta[..., 1] <= 1),
-        "Dsmax": theta[..., 2] >= 0, "Ws": (theta[..., 3] > 0) & (theta[..., 3] < 1), "expt": theta[..., 4] > 1,
-    }
-    need = {"infilt": "> 0", "Ds": "in [0, 1]", "Dsmax": ">= 0", "Ws": "in (0, 1)", "expt": "> 1"}
-    for name, ok in checks.items():
+    need = {"infilt": (lambda v: v > 0, "> 0"), "Ds": (lambda v: (v >= 0) & (v <= 1), "in [0, 1]"),
+            "Dsmax": (lambda v: v >= 0, ">= 0"), "Ws": (lambda v: (v > 0) & (v < 1), "in (0, 1)"),
+            "expt": (lambda v: v > 1, "> 1"), "depth2": (lambda v: v > 0, "> 0 m"),
+            "depth3": (lambda v: v > 0, "> 0 m"), "Ksat_mult": (lambda v: v > 0, "> 0")}
+    for j, name in enumerate(names):
+        ok_fn, text = need.get(name, need["expt"] if name.startswith("expt") else (lambda v: np.isfinite(v), ""))
+        ok = ok_fn(theta[..., j])
         if not np.all(ok):
-            j = np.argwhere(~ok)[0]
-            raise SimulatorError(f"parameter {name!r} = {theta[tuple(j) + (PARAMETER_NAMES.index(name),)]:g} at index "
-                                 f"{tuple(int(x) for x in j)} is outside what the water balance can use ({need[name]})")
+            idx = np.argwhere(~ok)[0]
+            raise SimulatorError(f"parameter {name!r} = {theta[tuple(idx) + (j,)]:g} at index "
+                                 f"{tuple(int(x) for x in idx)} is outside what the water balance can use ({text})")

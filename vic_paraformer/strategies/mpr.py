@@ -56,7 +56,7 @@ from .transfer import DEFAULT_LOG_ATTRIBUTES, TransferFunctions, choose_attribut
 
 log = logging.getLogger(__name__)
 
-_NOT_USED = ("n_workers", "backend", "scheduler")
+_NOT_USED = ("n_workers", "backend", "scheduler", "lockstep", "uncertainty_tolerance")
 
 
 class MPRCalibrator(SpotpyCellCalibrator):

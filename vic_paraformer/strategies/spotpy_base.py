@@ -12,6 +12,7 @@ The machinery lives in modules with one job each:
 * :mod:`.spotpy_setup`   the spotpy setup class and one cell's run (:func:`run_cell`), with
                          spotpy's traps (evaluation counting, direction, bounds, printing, RNG)
 * :mod:`.cell_mapping`   per-cell seeds and the mapping of cells over processes or Dask
+* :mod:`.lockstep`       every cell's optimiser advancing together, one batched model call per step
 
 The surrogate is resolved with :func:`vic_paraformer.surrogate.resolve.resolve_surrogate`, as
 for the DL strategies.
@@ -41,6 +42,7 @@ from ..result import CalibrationResult
 from .cell_geometry import nearest_trained
 from .cell_mapping import cell_seed, map_cells
 from .cell_models import SimulatorCellModel, SurrogateCellModel
+from .lockstep import can_batch, run_lockstep
 from .spotpy_setup import CellObjective, CellOutcome, CellTask, run_cell
 from ..objective import (OBJECTIVE_OPTION_DEFAULTS, OBJECTIVE_OPTION_HELP, OBJECTIVE_OPTION_TYPES, Objective,
                          ObjectiveOptions, describe_reference, objective_option_problems, pooled_std, reference_et)
@@ -48,6 +50,10 @@ from ..objective import fit_operator
 from ..parameters import default_parameters
 
 log = logging.getLogger(__name__)
+
+#: Default ``uncertainty_tolerance``: candidates whose objective is within 5 % of the cell's best
+#: form its tolerance set (see :mod:`vic_paraformer.uncertainty`).
+DEFAULT_UNCERTAINTY_TOLERANCE = 0.05
 
 #: Warm-up days used with a simulator that runs without spin-up when the ``warmup`` option is not given.
 DEFAULT_SIMULATOR_WARMUP = 365
@@ -79,6 +85,14 @@ class SpotpyCellCalibrator(Calibrator):
         Days at the start excluded from the loss (None: the surrogate's ``warmup``; with a
         simulator 0 when it runs with a spin-up, else :data:`DEFAULT_SIMULATOR_WARMUP` days,
         :func:`simulator_warmup`).
+    ``uncertainty_tolerance``
+        Parameter uncertainty at no extra model runs (default :data:`DEFAULT_UNCERTAINTY_TOLERANCE`,
+        0.05): every candidate the algorithm evaluated for a cell whose objective is within this
+        fraction of the cell's best (``loss <= best + tol * |best|``) joins the cell's tolerance set;
+        the result stores its 5/50/95 % quantiles per cell (the 5-95 % interval widened where needed
+        to hold the best candidate, the point value) and the set's size. None: no uncertainty.
+        Candidates from an optimiser are not a posterior sample: the set describes how flat the
+        objective is around the optimum within the runs made, and it shrinks as the search converges.
     ``n_workers``, ``backend``, ``scheduler``
         Parallel execution over cells through :class:`vic_paraformer.ensemble.EnsembleRunner`:
         ``backend="local"`` with ``n_workers`` processes (default None: all cores; ``1``: in this
@@ -86,6 +100,13 @@ class SpotpyCellCalibrator(Calibrator):
         surrogate from its path, so it must be on a filesystem they share). A surrogate given as an
         object is saved to a temporary checkpoint for local workers. Results do not depend on the
         number of workers (each cell has its own seed).
+    ``lockstep``
+        With the local backend (default True): the cells' optimisers advance together and each step
+        evaluates one candidate of every cell still optimising in one batched model call (one
+        simulator run over those cells, or one surrogate pass), ``n_workers`` groups of cells in
+        parallel (:mod:`vic_paraformer.strategies.lockstep`). Same candidates and results as the
+        per-cell runs for a fixed seed, far fewer simulator processes. False: one model call per
+        candidate per cell.
 
     The objective's options (``obs_operator``, ``obs_operator_l2``, ``obs_operator_new_cells``,
     ``loss``, ``wb_weight``, ``wb_tolerance``, ``wb_reference``, ``prior_weight``, ``objective``,
@@ -114,6 +135,8 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": None,
         "backend": "local",
         "scheduler": None,
+        "uncertainty_tolerance": DEFAULT_UNCERTAINTY_TOLERANCE,
+        "lockstep": True,
         **OBJECTIVE_OPTION_DEFAULTS,
     }
     default_options: ClassVar[Mapping[str, Any]] = common_options
@@ -127,14 +150,20 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": "worker processes over cells (None: all cores; 1: in this process)",
         "backend": "'local' process pool or 'dask'",
         "scheduler": "Dask scheduler address tcp://host:port (with backend 'dask')",
+        "uncertainty_tolerance": "keep the evaluated candidates whose objective is within this fraction of the cell's "
+                                 "best and store their 5/50/95 % quantiles per cell (None: no uncertainty)",
+        "lockstep": "advance every cell's optimiser together: one simulator run (or surrogate pass) evaluates one "
+                    "candidate of every cell (same results; local backend only)",
         **OBJECTIVE_OPTION_HELP,
     }
     option_types: ClassVar[Mapping[str, str]] = {"surrogate": "path", "simulator": "str", "warmup": "int",
                                                  "n_workers": "int", "scheduler": "str",
+                                                 "uncertainty_tolerance": "float",
                                                  **OBJECTIVE_OPTION_TYPES}
 
     _tmpdir = None
     _surrogate_checks: dict | None = None
+    _lockstep_calls: int | None = None
 
     # hooks -----------------------------------------------------------------------------
     def algorithm_kwargs(self) -> dict[str, Any]:
@@ -183,6 +212,9 @@ class SpotpyCellCalibrator(Calibrator):
         w = o.get("warmup")
         if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 0):
             problems.append(f"warmup must be a non-negative number of days, got {w!r}")
+        tol = o.get("uncertainty_tolerance")
+        if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 10):
+            problems.append(f"uncertainty_tolerance must be a number in [0, 10) or None, got {tol!r}")
         problems += objective_option_problems(o)
         return problems
 
@@ -233,6 +265,13 @@ class SpotpyCellCalibrator(Calibrator):
         self._surrogate_checks = resolved.checks
         return resolved.surrogate, resolved.path
 
+    def _lockstep(self, tasks: list[CellTask]) -> bool:
+        """Whether to calibrate ``tasks`` in lockstep (option ``lockstep``, local backend, batchable models)."""
+        self._lockstep_calls = None
+        o = self.options
+        return bool(o.get("lockstep", True)) and o.get("backend", "local") == "local" and len(tasks) > 1 \
+            and can_batch([t.model for t in tasks])
+
     def _in_process(self, n_tasks: int) -> bool:
         o = self.options
         return o.get("backend", "local") == "local" and (o.get("n_workers") == 1 or n_tasks <= 1)
@@ -253,7 +292,8 @@ class SpotpyCellCalibrator(Calibrator):
         obs_all = region.ds["obs_sm"]
         pos = {int(c): i for i, c in enumerate(region.cells)}
         base = dict(space=self.parameter_space, algorithm=self.algorithm, max_evaluations=int(o["repetitions"]),
-                    maximize=self.maximize, algorithm_kwargs=self.algorithm_kwargs(), sample_kwargs=self.sample_kwargs())
+                    maximize=self.maximize, algorithm_kwargs=self.algorithm_kwargs(), sample_kwargs=self.sample_kwargs(),
+                    tolerance=None if o.get("uncertainty_tolerance") is None else float(o["uncertainty_tolerance"]))
         tasks: list[CellTask] = []
         if o.get("surrogate") is not None:
             sur, path = self._surrogate(region)
@@ -346,9 +386,15 @@ class SpotpyCellCalibrator(Calibrator):
             tasks, warmup, mode = self._tasks(region, train)
             log.info("%s: calibrating %d training cell(s) against %s, up to %d runs each",
                      self.name, len(tasks), mode, self.options["repetitions"])
-            outcomes: list[CellOutcome] = map_cells(
-                run_cell, tasks, n_workers=self.options.get("n_workers"), backend=self.options.get("backend", "local"),
-                scheduler=self.options.get("scheduler"), desc=f"{self.name} cells")
+            if self._lockstep(tasks):
+                outcomes, stats = run_lockstep(tasks, n_workers=self.options.get("n_workers"),
+                                               desc=f"{self.name} cell groups")
+                self._lockstep_calls = stats.calls
+            else:
+                outcomes: list[CellOutcome] = map_cells(
+                    run_cell, tasks, n_workers=self.options.get("n_workers"),
+                    backend=self.options.get("backend", "local"), scheduler=self.options.get("scheduler"),
+                    desc=f"{self.name} cells")
         finally:
             if self._tmpdir is not None:
                 import shutil
@@ -373,6 +419,8 @@ class SpotpyCellCalibrator(Calibrator):
             "budget_exhausted_cells": [o.cell for o in outcomes if o.budget_exhausted],
             "spotpy_algorithm": self.algorithm,
         }
+        if self._lockstep_calls is not None:
+            info["lockstep_batched_calls"] = int(self._lockstep_calls)
         if self.options.get("surrogate") is not None and self._surrogate_checks is not None:
             info["surrogate_checks"] = dict(self._surrogate_checks)
         n_eval = int(sum(o.n_evaluations for o in outcomes))
@@ -384,8 +432,23 @@ class SpotpyCellCalibrator(Calibrator):
                                  f"operator, loss {info.get('loss')} (see vic_paraformer.objective), on the days "
                                  "after the warm-up")
         op = self._final_operator(region, train, outcomes, warmup)
-        return self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info,
-                            obs_operator=op, warmup_days=warmup)
+        result = self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info,
+                              obs_operator=op, warmup_days=warmup)
+        if all(oc.tolerance_set is not None for oc in outcomes):
+            from ..uncertainty import ParameterUncertainty
+
+            tol = float(self.options["uncertainty_tolerance"])
+            unc = ParameterUncertainty.from_sets(
+                [oc.tolerance_set for oc in outcomes], "tolerance set",
+                info={"tolerance": tol, "rule": f"evaluated candidates with objective <= best + {tol:g} x |best| per "
+                                                "training cell, 5-95 % interval widened to hold the best candidate; "
+                                                "untrained cells copy the nearest training cell's"})
+            # the best candidate (the point value) belongs to every set but may lie outside its 5-95 %
+            # quantiles (an optimum at the edge of its basin): widen the interval to hold it
+            unc.quantiles[0] = np.minimum(unc.quantiles[0], thetas)
+            unc.quantiles[2] = np.maximum(unc.quantiles[2], thetas)
+            result.uncertainty = unc.take(near)
+        return result
 
     def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int):
         """The operator fitted to the best simulation of each training cell (None: identity)."""

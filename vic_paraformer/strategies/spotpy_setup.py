@@ -134,6 +134,7 @@ class SpotpySetup:
         self.best_loss = float("inf")
         self.best_theta: np.ndarray | None = None
         self.losses: list[float] = []
+        self.thetas: list[np.ndarray] = []  # every evaluated candidate, beside its loss in ``losses``
 
     def parameters(self):
         import spotpy
@@ -150,6 +151,7 @@ class SpotpySetup:
         self.n_evaluations += 1
         value = self.objective.value(out, self.mask, self.obs, theta)
         self.losses.append(value)
+        self.thetas.append(theta.copy())
         if value < self.best_loss or self.best_theta is None:
             self.best_loss, self.best_theta = value, theta.copy()
             self.best_sm = np.asarray(sim, float).copy()
@@ -186,6 +188,7 @@ class CellTask:
     algorithm_kwargs: dict[str, Any] = field(default_factory=dict)
     sample_kwargs: dict[str, Any] = field(default_factory=dict)
     objective: CellObjective | None = None
+    tolerance: float | None = None  # keep the candidates within this relative tolerance of the best
 
     @property
     def mask(self) -> np.ndarray:
@@ -206,6 +209,7 @@ class CellOutcome:
     budget_exhausted: bool
     wall_time: float
     best_sm: np.ndarray | None = None
+    tolerance_set: np.ndarray | None = None  # (n, p) candidates within the task's tolerance of the best
 
 
 class _LogWriter(io.TextIOBase):
@@ -271,8 +275,18 @@ def single_torch_thread():
         torch.set_num_threads(old)
 
 
-def run_cell(task: CellTask) -> CellOutcome:
-    """Calibrate one cell with spotpy's ``task.algorithm`` (top-level, so workers can pickle it)."""
+@contextlib.contextmanager
+def _isolated():
+    with preserved_global_rng(), quiet_spotpy(), single_torch_thread():
+        yield
+
+
+def run_cell(task: CellTask, *, isolate: bool = True) -> CellOutcome:
+    """Calibrate one cell with spotpy's ``task.algorithm`` (top-level, so workers can pickle it).
+
+    ``isolate=False`` leaves out the process-wide settings (global RNG restore, stdout redirection,
+    torch threads): for a caller that sets them once around several cells
+    (:mod:`vic_paraformer.strategies.lockstep`)."""
     import spotpy.algorithms
 
     started = time.perf_counter()
@@ -281,7 +295,7 @@ def run_cell(task: CellTask) -> CellOutcome:
     except AttributeError:
         raise StrategyError(f"spotpy has no algorithm {task.algorithm!r}") from None
     exhausted = False
-    with preserved_global_rng(), quiet_spotpy(), single_torch_thread():
+    with _isolated() if isolate else contextlib.nullcontext():
         # spotpy's parameter objects draw from the global RNG when built, so build them in here
         setup = SpotpySetup(task.model, task.obs, task.mask, task.space, maximize=task.maximize,
                             max_evaluations=task.max_evaluations, objective=task.objective)
@@ -298,6 +312,13 @@ def run_cell(task: CellTask) -> CellOutcome:
     if setup.best_theta is None:
         raise StrategyError(f"{task.algorithm} made no model run for cell {task.cell} (budget {task.max_evaluations})")
     theta = task.space.clip(setup.best_theta)
+    kept = None
+    if task.tolerance is not None:
+        from ..uncertainty import tolerance_mask
+
+        keep = tolerance_mask(np.asarray(setup.losses, float), task.tolerance)
+        kept = task.space.clip(np.stack(setup.thetas)[keep])
     return CellOutcome(cell=int(task.cell), theta=theta, loss=float(setup.best_loss),
                        n_evaluations=int(setup.n_evaluations), algorithm_best_loss=algo_best,
-                       budget_exhausted=exhausted, wall_time=time.perf_counter() - started, best_sm=setup.best_sm)
+                       budget_exhausted=exhausted, wall_time=time.perf_counter() - started, best_sm=setup.best_sm,
+                       tolerance_set=kept)

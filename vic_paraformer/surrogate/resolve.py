@@ -72,7 +72,7 @@ def resolve_surrogate(option: Any, parameter_space: ParameterSpace, *, space_giv
     Raises :class:`SurrogateError` when the option is missing, the file is missing or invalid,
     the object lacks part of :data:`SURROGATE_CONTRACT`, the parameter names differ, ``space_given``
     and the surrogate was trained on other bounds (both are named), or the strategy's ``simulator``
-    is not the one the surrogate imitates. Without ``space_given`` the surrogate's bounds are adopted,
+    is not the one the surrogate imitates. Without ``space_given`` the surrogate's parameter set and bounds are adopted,
     logged and recorded in ``checks``; a region made with another simulator than the surrogate's is
     a logged warning, recorded too.
     """
@@ -88,11 +88,21 @@ def resolve_surrogate(option: Any, parameter_space: ParameterSpace, *, space_giv
             raise SurrogateError(f"option 'surrogate' is a {type(sur).__name__}, not a Surrogate (it lacks {attr!r})")
     src = path or "the surrogate"
     who = f"strategy {strategy!r}" if strategy else "the calibrator"
-    space, checks = parameter_space, {}
+    checks: dict = {}
     sur_space: ParameterSpace = sur.parameter_space
+    if list(sur_space.names) != list(parameter_space.names) and not space_given:
+        from ..parameters import parameter_set_label
+
+        log.info("%s: calibrating the surrogate's parameter set %s", src, parameter_set_label(sur_space.names))
+        checks["adopted_parameter_set"] = list(sur_space.names)
+        parameter_space = sur_space
     if list(sur_space.names) != list(parameter_space.names):
-        raise SurrogateError(f"{src}: surrogate parameters {list(sur_space.names)} differ from {who}'s "
-                             f"{list(parameter_space.names)}")
+        from ..parameters import parameter_set_label
+
+        raise SurrogateError(f"{src}: surrogate covers the parameter set {parameter_set_label(sur_space.names)}; "
+                             f"{who} calibrates {parameter_set_label(parameter_space.names)}; train a surrogate "
+                             "on that set (surrogate train --parameters) or calibrate the surrogate's set")
+    space = parameter_space
     bounds_differ = (tuple(sur_space.lower), tuple(sur_space.upper)) != (tuple(parameter_space.lower),
                                                                          tuple(parameter_space.upper))
     if bounds_differ and space_given:

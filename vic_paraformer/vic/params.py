@@ -2,10 +2,23 @@
 
 :func:`write_parameters` copies the template file byte for byte into a temporary file in the
 output folder, opens the copy with netCDF4 in append mode and assigns only the calibrated
-variables (``infilt``, ``Ds``, ``Dsmax``, ``Ws`` on ``(lat, lon)``; ``expt`` on
-``(nlayer, lat, lon)``, layer 1 only unless ``expt_layers`` says otherwise) on the calibrated
-cells, then renames the copy into place. Every other variable, attribute, dimension, dtype, fill
-value and the file format stay exactly as in the template, and the template is only read.
+variables on the calibrated cells, then renames the copy into place. Which variable and layer each
+parameter sets is the table of :mod:`vic_paraformer.parameters` (:data:`~vic_paraformer.parameters.CALIBRATABLE`):
+
+* ``infilt``, ``Ds``, ``Dsmax``, ``Ws`` on ``(lat, lon)``;
+* ``expt`` (tied across layers) on ``(nlayer, lat, lon)``: **every layer** receives the one calibrated
+  exponent (the ``waterbalance`` simulator uses one exponent for all layers too), unless
+  ``expt_layers`` names the layers (``--expt-layers 1``: the top layer only);
+* ``expt1``, ``expt2``, ``expt3``: ``expt`` of that layer alone;
+* ``depth2``, ``depth3``: ``depth`` of layer 2 or 3 (m); the layer's ``init_moist`` (mm) follows
+  by the rule of :func:`vic_paraformer.parameters.scale_init_moist` (scaled with the thickness, never
+  above porosity x depth x 1000 with porosity ``1 - bulk_density / soil_density``). ``Wcr_FRACT``,
+  ``Wpwp_FRACT`` and ``resid_moist`` are fractions of the layer's pore space or volume, and
+  ``bulk_density``/``soil_density`` are per volume, so they stay consistent with a new depth unchanged;
+* multipliers (``Ksat_mult``) multiply the template's value of their variable in every layer.
+
+Every other variable and layer, attribute, dimension, dtype, fill value and the file format stay
+exactly as in the template, and the template is only read.
 
 Result cells are matched to the grid by their ``lat``/``lon`` (coordinates of the result's
 parameter Dataset, or looked up by cell id in ``region``). Values are clipped to what VIC can use
@@ -29,17 +42,53 @@ import xarray as xr
 from .._io import atomic_path
 from ..errors import VICError
 from ..formats import extent, other_region
-from ..parameters import vic_clip_limits
+from ..parameters import CALIBRATABLE_BY_NAME, scale_init_moist, vic_clip_limits
 from .outofrange import check, enforce, read_cells
 from .dims import check_parameter_dims
 from .grid import VicGrid, open_netcdf
-from .variables import CALIBRATED
 
 log = logging.getLogger(__name__)
 
 #: Calibrated parameter -> (variable in the VIC parameter file, has a layer dimension), from
-#: :data:`vic_paraformer.vic.variables.CALIBRATED`.
-VIC_VARIABLES: dict[str, tuple[str, bool]] = {c.name: (c.vic_var, c.layer is not None) for c in CALIBRATED}
+#: :data:`vic_paraformer.parameters.CALIBRATABLE`.
+VIC_VARIABLES: dict[str, tuple[str, bool]] = {c.name: (c.vic_var, c.layer is not None)
+                                              for c in CALIBRATABLE_BY_NAME.values()}
+
+
+def _layers_of(name: str, nlayer: int, expt_layers: Sequence[int] | None) -> list[int]:
+    """The 0-based layers parameter ``name`` sets in a file of ``nlayer`` layers."""
+    layer = CALIBRATABLE_BY_NAME[name].layer
+    if name == "expt" and expt_layers is not None:
+        return list(expt_layers)
+    if layer == "all":
+        return list(range(nlayer))
+    return [int(layer)]
+
+
+def new_values(template: dict[str, np.ndarray], values: dict[str, np.ndarray], names: Sequence[str],
+               expt_layers: Sequence[int] | None) -> dict[str, np.ndarray]:
+    """The variables the calibrated ``values`` (``(cell,)`` each) change, given the ``template``'s values at
+    the same cells (variable -> array, layer first and the cell last): variable -> new array.
+
+    Layer depths carry ``init_moist`` along (:func:`~vic_paraformer.parameters.scale_init_moist`)."""
+    out: dict[str, np.ndarray] = {}
+    for n in names:
+        vname, layered = VIC_VARIABLES[n]
+        cur = out.get(vname, np.array(template[vname], dtype=np.float64, copy=True))
+        if not layered:
+            cur = values[n].astype(np.float64)
+        else:
+            for k in _layers_of(n, cur.shape[0], expt_layers):
+                cur[k] = cur[k] * values[n] if CALIBRATABLE_BY_NAME[n].multiplier else values[n]
+        out[vname] = cur
+    if "depth" in out and "init_moist" in template:
+        old = np.asarray(template["depth"], np.float64)
+        porosity = (1.0 - np.asarray(template["bulk_density"], np.float64) / np.asarray(template["soil_density"],
+                                                                                        np.float64))
+        moist = scale_init_moist(np.asarray(template["init_moist"], np.float64), old, out["depth"], porosity)
+        changed = out["depth"] != old
+        out["init_moist"] = np.where(changed, moist, template["init_moist"])
+    return out
 
 
 def _params_dataset(result) -> tuple[xr.Dataset, list[str], str | None]:
@@ -70,23 +119,15 @@ def _cell_latlon(params: xr.Dataset, region) -> tuple[np.ndarray, np.ndarray]:
                    "(region=..., or --region on the command line) to match cells to the VIC grid")
 
 
-def _check_written(written: dict[str, np.ndarray], values: dict[str, np.ndarray], names: list[str], grid,
-                   rows: np.ndarray, cols: np.ndarray, expt_layers: Sequence[int], template: Path,
-                   allow: bool) -> list[dict]:
-    """Check the values the new file holds at the simulated cells: the template's, with the calibrated
+def _check_written(written: dict[str, np.ndarray], changed: dict[str, np.ndarray], grid, rows: np.ndarray,
+                   cols: np.ndarray, template: Path, allow: bool) -> list[dict]:
+    """Check the values the new file holds at the simulated cells: the template's, with the ``changed``
     values on their cells (:func:`vic_paraformer.vic.outofrange.check`); the findings' records."""
     index = {(int(r), int(c)): i for i, (r, c) in enumerate(zip(grid.rows, grid.cols))}
     pos = np.array([index[(int(r), int(c))] for r, c in zip(rows, cols)], dtype=int)
-    for n in names:
-        vname, layered = VIC_VARIABLES[n]
-        if vname not in written:
-            continue
-        a = written[vname]
-        if layered:
-            for k in expt_layers:
-                a[k, pos] = values[n]
-        else:
-            a[pos] = values[n]
+    for vname, a in changed.items():
+        if vname in written:
+            written[vname][..., pos] = a
     found = check(written, grid.lat[grid.rows], grid.lon[grid.cols], file=str(template))
     return enforce(found, allow=allow, what=f"parameter file written from {template}")
 
@@ -120,7 +161,7 @@ def check_result_cells(result, grid: VicGrid, *, setup: str) -> None:
 
 
 def write_parameters(result, template_params_nc: str | Path, out_path: str | Path, *,
-                     cells: Iterable[int] | None = None, region=None, expt_layers: Sequence[int] = (0,),
+                     cells: Iterable[int] | None = None, region=None, expt_layers: Sequence[int] | None = None,
                      lat_name: str = "lat", lon_name: str = "lon", allow_out_of_range: bool = False,
                      check_plausibility: bool = True) -> Path:
     """Write ``out_path``: a copy of ``template_params_nc`` with the calibrated values of ``result``.
@@ -139,7 +180,7 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
     region:
         Region (or Dataset) to look up lat/lon by cell id when the result has none.
     expt_layers:
-        0-based soil layers that receive the calibrated ``expt`` (default: the top layer only).
+        0-based soil layers that receive a calibrated tied ``expt`` (default None: every layer).
     allow_out_of_range:
         Write even when the values written (the template's, with the calibrated ones) leave the
         physically plausible ranges at simulated cells (:mod:`vic_paraformer.plausibility`): one
@@ -189,11 +230,19 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
                        mask=mask.astype(int), run_cell=np.asarray(tds["run_cell"].fillna(0).values).astype(int))
         nlayer = tds["expt"].shape[0] if "expt" in tds.variables else 0
         written = read_cells(tds, grid.rows, grid.cols) if check_plausibility else None
+        needed = {VIC_VARIABLES[n][0] for n in names}
+        if "depth" in needed:
+            lacking = [v for v in ("init_moist", "bulk_density", "soil_density") if v not in tds.variables]
+            if lacking:
+                raise VICError(f"{template}: parameter file lacks variable(s) {lacking}, needed to keep init_moist "
+                               "consistent with the calibrated layer depths")
+            needed |= {"init_moist", "bulk_density", "soil_density"}
+        current = {v: np.asarray(tds[v].values, np.float64) for v in needed}
     check_on_grid(lat, lon, grid, result=source, setup=f"the VIC parameter file {template}")
     rows, cols = grid.locate(lat, lon, what=f"result cell (for {template})")
     if len(set(zip(rows.tolist(), cols.tolist()))) != len(rows):
         raise VICError(f"several result cells fall in the same grid cell of {template}")
-    bad_layers = [k for k in expt_layers if not 0 <= k < nlayer]
+    bad_layers = [k for k in (expt_layers or ()) if not 0 <= k < nlayer]
     if "expt" in names and bad_layers:
         raise VICError(f"expt_layers {list(expt_layers)}: {template} has {nlayer} layer(s) (0-based indices)")
     values = {}
@@ -207,23 +256,18 @@ def write_parameters(result, template_params_nc: str | Path, out_path: str | Pat
             log.warning("%s: %d of %d cell(s) clipped into VIC's valid range [%g, %g] before writing",
                         n, int(clipped.sum()), v.size, lo, hi)
         values[n] = np.clip(v, lo, hi)
+    changed = new_values({v: a[..., rows, cols] for v, a in current.items()}, values, names, expt_layers)
     out_of_range: list[dict] = []
     if written is not None:
-        out_of_range = _check_written(written, values, names, grid, rows, cols, expt_layers, template,
-                                      allow_out_of_range)
+        out_of_range = _check_written(written, changed, grid, rows, cols, template, allow_out_of_range)
     with atomic_path(out) as tmp:
         shutil.copyfile(template, tmp)
         with netCDF4.Dataset(tmp, "a") as nc:
-            for n in names:
-                vname, layered = VIC_VARIABLES[n]
+            for vname, a in changed.items():
                 var = nc.variables[vname]
                 var.set_auto_maskandscale(False)
                 data = var[:]
-                if layered:
-                    for k in expt_layers:
-                        data[k, rows, cols] = values[n]
-                else:
-                    data[rows, cols] = values[n]
+                data[..., rows, cols] = a.astype(data.dtype)
                 var[:] = data
             if out_of_range:
                 nc.setncattr("vic_paraformer_out_of_range", json.dumps(out_of_range))

@@ -62,7 +62,7 @@ SCORED = {"sm": "obs_sm", "et": "obs_et"}
 
 
 def verify(global_param_file: str | Path, result, observations: str | Path, out_dir: str | Path, *,
-           variables: Mapping[str, str] | None = None, start=None, end=None, expt_layers=(0,),
+           variables: Mapping[str, str] | None = None, start=None, end=None, expt_layers=None,
            score_period: tuple | None = None, score_start=None, score_end=None, nearest: bool = True,
            allow_out_of_range: bool = False, obs_format: str = "auto", obs_options: Any = None,
            **simulator_options: Any) -> dict:
