@@ -105,7 +105,7 @@ def test_names_and_the_one_options_declaration():
     assert OBJECTIVE_OPTION_DEFAULTS == {
         "obs_operator": "identity", "obs_operator_l2": 1e-4, "obs_operator_new_cells": "nearest", "loss": "wb",
         "wb_weight": 1.0, "prior_weight": 0.0, "wb_tolerance": 0.0, "objective": "sm", "et_weight": 1.0,
-        "wb_reference": "default"}
+        "q_metric": "kge", "wb_reference": "default"}
     o = {"obs_operator": True, "wb_weight": "0.5", "loss": "WB", "wb_reference": "nope", "et_weight": -1}
     problems = objective_option_problems(o)
     assert o["obs_operator"] == "linear" and o["wb_weight"] == 0.5 and o["loss"] == "wb"

@@ -45,6 +45,7 @@ class ToyBucket(Simulator):
         w = 0.5 * wmax * np.ones(th.shape[:2])
         sm = np.empty(th.shape[:2] + (region.n_days,), np.float32)
         et = np.empty_like(sm)
+        ro, bfl = np.empty_like(sm), np.empty_like(sm)
         for t in range(region.n_days):
             p = f[:, t, 0]
             pet = np.maximum(0.0, 0.12 * (f[:, t, 1] + 5)) * (f[:, t, 2] / 200)
@@ -55,9 +56,11 @@ class ToyBucket(Simulator):
             w = np.clip(w + p - runoff - e - bf, 0, wmax)
             sm[..., t] = 0.05 + 0.4 * (w / wmax) ** (1 + expt / 20)
             et[..., t] = e
+            ro[..., t], bfl[..., t] = runoff, bf
         dims = ("cell", "time") if one else ("sample", "cell", "time")
-        sm, et = (sm[0], et[0]) if one else (sm, et)
-        return xr.Dataset({"sm": (dims, sm), "et": (dims, et)}, coords={"cell": region.cells, "time": region.times})
+        out = {"sm": sm, "et": et, "runoff": ro, "baseflow": bfl}
+        return xr.Dataset({k: (dims, v[0] if one else v) for k, v in out.items()},
+                          coords={"cell": region.cells, "time": region.times})
 
 
 class Runner:
@@ -93,7 +96,8 @@ def untrained(region, hidden=16, window=60, warmup=10, seed=0) -> Surrogate:
     torch.manual_seed(seed)
     space = ParameterSpace.preset("vic")
     f = region.forcing()
-    norm = Normalization.fit(f, region.attributes(), np.array([[0.25, 1.5], [0.35, 2.5]]), region.forcing_names)
+    norm = Normalization.fit(f, region.attributes(), np.array([[0.25, 1.5, 0.5, 0.8], [0.35, 2.5, 1.5, 1.2]]),
+                             region.forcing_names)
     cfg = SurrogateConfig(n_forcing=f.shape[-1], n_attributes=len(region.attribute_names), n_parameters=space.n,
                           hidden_size=hidden, window=window, warmup=warmup, dropout=0.3, num_layers=2)
     return Surrogate(cfg, norm, space, region.forcing_names, region.attribute_names, simulator="toy",
@@ -115,7 +119,7 @@ def test_forward_shapes_and_physical_units(region):
     # log1p-normalised forcing is standardised over the data it was fitted on
     assert abs(float(x[..., 0].mean())) < 1e-3 and abs(float(x[..., 0].std()) - 1) < 1e-2
     y = sur(x[:, :50], a, torch.full((region.n_cells, 5), 0.5))
-    assert y.shape == (region.n_cells, 50, 2)
+    assert y.shape == (region.n_cells, 50, 4)
     # outputs are mapped back with the stored output statistics
     yn = sur.forward_normalized(x[:, :50], a, torch.full((region.n_cells, 5), 0.5))
     assert torch.allclose(y, yn * sur.output_std + sur.output_mean)
@@ -157,7 +161,7 @@ def test_predict_tiles_long_series_like_windows(region):
     tu = torch.rand(region.n_cells, 5, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         full = sur.predict_tensor(x, a, tu)
-        assert full.shape == (region.n_cells, region.n_days, 2)
+        assert full.shape == (region.n_cells, region.n_days, 4)
         # the first window is predicted as is; a later day comes from a window where it is past the warm-up
         assert torch.allclose(full[:, :60], sur(x[:, :60], a, tu), atol=1e-6)
         s = sur.tiling_starts(region.n_days)[1]
@@ -165,7 +169,7 @@ def test_predict_tiles_long_series_like_windows(region):
     space = sur.parameter_space
     phys = space.denormalize(tu.numpy().astype(float))
     ds = sur.predict(region, phys, batch_size=5)
-    assert set(ds.data_vars) == {"sm", "et"} and ds["sm"].dims == ("cell", "time")
+    assert set(ds.data_vars) == {"sm", "et", "runoff", "baseflow"} and ds["sm"].dims == ("cell", "time")
     np.testing.assert_allclose(ds["sm"].values, full[..., 0].numpy(), atol=1e-5)
     ds2 = sur.predict(region, space.to_dataset(phys, region.cells))
     np.testing.assert_allclose(ds2["et"].values, ds["et"].values, atol=1e-6)
@@ -196,6 +200,33 @@ def test_presets_budget_in_epochs_never_wall_clock():
     for name, settings in SURROGATE_PRESETS.items():
         assert settings.get("max_time") is None, name
         assert settings["epochs"] >= 1 and settings["steps_per_epoch"] >= 1
+
+
+def test_checkpoint_of_an_sm_et_surrogate_loads_and_says_what_q_needs(region, tmp_path):
+    """A checkpoint written before runoff and baseflow were emulated (2 outputs) still loads and
+    predicts sm and et; asking it for runoff/baseflow names the missing outputs and the remedy."""
+    new = untrained(region)
+    ckpt = new.checkpoint()
+    ckpt["config"]["n_outputs"] = 2
+    ckpt["output_names"] = ["sm", "et"]
+    ckpt["normalization"]["output_mean"] = ckpt["normalization"]["output_mean"][:2]
+    ckpt["normalization"]["output_std"] = ckpt["normalization"]["output_std"][:2]
+    sd = ckpt["state_dict"]
+    sd["head.weight"], sd["head.bias"] = sd["head.weight"][:2], sd["head.bias"][:2]
+    sd["output_mean"], sd["output_std"] = sd["output_mean"][:2], sd["output_std"][:2]
+    torch.save(ckpt, tmp_path / "old.pt")
+    old = Surrogate.load(tmp_path / "old.pt")
+    assert old.output_names == ("sm", "et") and new.output_names == ("sm", "et", "runoff", "baseflow")
+    ds = old.predict(region.sel_time(None, "2015-03-31"), old.parameter_space.denormalize(np.full(old.parameter_space.n, 0.5)))
+    assert set(ds.data_vars) == {"sm", "et"}
+    assert new.output_index("baseflow") == 3
+    with pytest.raises(SurrogateError, match=r"old\.pt predicts sm, et only \(no runoff, baseflow\); a discharge "
+                                             r"\(q\) objective needs .*train a new surrogate"):
+        old.require_outputs(("runoff", "baseflow"), "a discharge (q) objective")
+    # a checkpoint whose output names and head disagree is refused with a message
+    ckpt["output_names"] = ["sm", "et", "runoff"]
+    with pytest.raises(SurrogateError, match="outputs"):
+        Surrogate.from_checkpoint(ckpt)
 
 
 def test_checkpoint_round_trip_and_compatibility(region, tmp_path):
@@ -249,7 +280,7 @@ def test_store_is_chunked_and_resumable(tmp_path):
     manifest = json.loads((tmp_path / "st" / "manifest.json").read_text())
     assert manifest["n_samples"] == 10 and manifest["region_fingerprint"] == reg.fingerprint()
     theta, y = ts.load()
-    assert theta.shape == (10, 4, 5) and y.shape == (10, 4, 80, 2)
+    assert theta.shape == (10, 4, 5) and y.shape == (10, 4, 80, 4)
     ref = sim.simulate(reg, ts.parameter_space.to_dataset(theta[5], reg.cells))
     np.testing.assert_allclose(y[5, :, :, 0], ref["sm"].values, rtol=1e-6)
     t2, y2 = ts.load(np.array([9, 1]))
@@ -283,7 +314,7 @@ def test_store_holds_the_default_run_and_draws_around_it(tmp_path):
     # 3 of 10 around the defaults (the first is the default itself), 7 in the hypercube
     assert ts.n_samples == 7 and ts.n_total == 10 and [a["label"] for a in ts.appended] == ["anchor"]
     theta, y = ts.load()
-    assert theta.shape == (10, 4, 5) and y.shape == (10, 4, 80, 2)
+    assert theta.shape == (10, 4, 5) and y.shape == (10, 4, 80, 4)
     space = ts.parameter_space
     d, _ = default_parameters(reg, space)
     np.testing.assert_allclose(theta[7], d, rtol=1e-6)
@@ -308,14 +339,18 @@ def test_store_holds_the_default_run_and_draws_around_it(tmp_path):
     assert ts0.n_total == 7 and ts1.n_total == 10
     np.testing.assert_array_equal(ts1.load()[1], y)
     # appended runs: a new batch after the others, readable by index
-    lo, hi = ts1.append(theta[:2], y[:2, ..., 0], y[:2, ..., 1], label="refinement round 0")
+    with pytest.raises(SurrogateError, match="lack runoff, baseflow"):
+        ts1.append(theta[:2], y[:2, ..., 0], y[:2, ..., 1], label="refinement round 0")
+    lo, hi = ts1.append(theta[:2], y[:2, ..., 0], y[:2, ..., 1], label="refinement round 0",
+                        outputs={"runoff": y[:2, ..., 2], "baseflow": y[:2, ..., 3]})
     assert (lo, hi) == (10, 12) and TrainingStore.open(tmp_path / "lhs").n_total == 12
     np.testing.assert_array_equal(TrainingStore.open(tmp_path / "lhs").load(np.array([11]))[1][0], y[1])
     with pytest.raises(SurrogateError, match="appended runs must be"):
-        ts1.append(theta[:2], y[:2, :, :10, 0], y[:2, :, :10, 1], label="bad")
+        ts1.append(theta[:2], y[:2, :, :10, 0], y[:2, :, :10, 1], label="bad",
+                   outputs={"runoff": y[:2, :, :10, 2], "baseflow": y[:2, :, :10, 3]})
 
 
-def test_waterbalance_training_data_in_float32_and_only_sm_et(synthetic_tiny, tmp_path):
+def test_waterbalance_training_data_in_float32_with_runoff_and_baseflow(synthetic_tiny, tmp_path):
     from vic_paraformer.simulators.waterbalance import WaterBalanceSimulator
 
     reg = synthetic_tiny.sel_time(None, "2015-06-30")
@@ -329,7 +364,8 @@ def test_waterbalance_training_data_in_float32_and_only_sm_et(synthetic_tiny, tm
                                                                                           dims=("sample", "cell")))
     np.testing.assert_allclose(y[..., 0], ref["sm"].values, atol=1e-5)  # float32 run vs the float64 default
     with xr.open_dataset(ts.chunk_path(0)) as ds:
-        assert set(ds.data_vars) == {"theta", "sm", "et"}
+        assert set(ds.data_vars) == {"theta", "sm", "et", "runoff", "baseflow"}
+    np.testing.assert_allclose(y[..., 3], ref["baseflow"].values, atol=1e-3)  # baseflow (mm/day) kept for routing
     # an explicit dtype is kept
     ts64 = generate_training_data(reg, tmp_path / "wb64", n_samples=3, chunk_size=3, seed=1, progress=False,
                                   simulator_options={"dtype": "float64"}, anchor_share=0)
@@ -400,8 +436,9 @@ def test_trained_surrogate_beats_the_mean_on_held_out_samples(small_surrogate, s
     assert len(hist) <= 16  # the "test" preset's budget is 16 epochs, never wall-clock time
     report = evaluate_surrogate(sur, region, n_samples=2, seed=5)
     for group in ("held_out_samples", "held_out_cells"):
-        for var in ("sm", "et"):
+        for var in ("sm", "et", "baseflow"):
             assert report["summary"][group][var]["nse"]["median"] > 0.5, (group, var, report["summary"][group])
+        assert "runoff" in report["summary"][group]
     paths = write_report(report, tmp_path / "rep")
     data = json.loads(paths["json"].read_text())
     assert data["summary"]["all"]["sm"]["nse"]["n"] == 2 * region.n_cells

@@ -198,7 +198,13 @@ class Calibrator(abc.ABC):
         """The span of the observations the calibration learned from: the first and last day after the
         warm-up on which a training cell has an observation (``obs_sm``; also ``obs_et`` with the
         ``sm+et`` objective). Recorded as ``info["calibration_period"]``."""
-        names = ["obs_sm"] + (["obs_et"] if self.options.get("objective") == "sm+et" and region.has("obs_et") else [])
+        from .objective import ObjectiveError, objective_weights
+
+        try:
+            terms = objective_weights(self.options.get("objective") or "sm")
+        except ObjectiveError:
+            terms = {}
+        names = ["obs_sm"] + (["obs_et"] if "et" in terms and region.has("obs_et") else [])
         train = np.asarray(region.training_cells)
         if not len(train) or not region.has("obs_sm"):
             return None

@@ -69,7 +69,7 @@ import xarray as xr
 from ._io import to_netcdf_atomic, to_plain, write_text_atomic
 from .calibrator import CalibrationResult
 from .ensemble import simulate
-from .errors import VicParaformerError
+from .errors import SurrogateError, VicParaformerError
 from .objective import Objective, ObjectiveOptions, describe_reference, pooled_std, reference_et
 from .objective import fit_operator as fit
 from .parameters import default_parameters
@@ -126,12 +126,16 @@ def verified_loss(result: CalibrationResult, sim_sm: np.ndarray, sim_et: np.ndar
     rows = np.flatnonzero(np.isin(region.cells, result.train_cells))
     obs = region.observations("obs_sm")[rows][:, loss_days]
     obs_et = region.observations("obs_et")[rows][:, loss_days] if region.has("obs_et") else None
-    if opts.objective == "sm+et" and obs_et is None:
-        raise RefineError("the calibration's objective is 'sm+et' but the region has no obs_et to verify it on")
+    if opts.uses_et and obs_et is None:
+        raise RefineError(f"the calibration's objective is {opts.objective!r} but the region has no obs_et to verify "
+                          "it on")
+    if opts.uses_q:
+        raise RefineError(f"the calibration's objective {opts.objective!r} fits discharge; refinement verifies "
+                          "objectives of sm and et only")
     objective = Objective(opts, sm_scale=pooled_std(obs), et_scale=1.0 if obs_et is None else pooled_std(obs_et))
     et = np.asarray(sim_et, float)[rows][:, loss_days]
     kw: dict[str, Any] = {}
-    if opts.objective == "sm+et":
+    if opts.uses_et:
         kw.update(et=et, obs_et=obs_et)
     if ref_et is not None:
         kw.update(wb_et=et, ref_et=np.asarray(ref_et, float)[rows][:, loss_days])
@@ -148,7 +152,8 @@ def verified_loss(result: CalibrationResult, sim_sm: np.ndarray, sim_et: np.ndar
 
 def fine_tune(surrogate, region: Region, theta: np.ndarray, y: np.ndarray, *, steps: int = 200, lr: float = 1e-3,
               batch_size: int = 32, seed: int = 0, store=None, replay: float = 0.5):
-    """A fine-tuned, frozen copy of ``surrogate`` on simulator runs ``theta (S, C, p)`` -> ``y (S, C, T, 2)``.
+    """A fine-tuned, frozen copy of ``surrogate`` on simulator runs ``theta (S, C, p)`` -> ``y (S, C, T, n)``
+    (the surrogate's outputs, in its ``output_names`` order).
 
     Minibatches draw random windows of the surrogate's length (loss after its warm-up days, or from
     day 0 for windows that start on the first day) in the standardised output scale it was trained in;
@@ -173,6 +178,10 @@ def fine_tune(surrogate, region: Region, theta: np.ndarray, y: np.ndarray, *, st
     y_t = torch.as_tensor(np.asarray(y, np.float32), device=dev)
     rep_theta = rep_y = None
     if store is not None and replay > 0:
+        names = tuple(getattr(sur, "output_names", ("sm", "et")))
+        if tuple(store.outputs) != names:
+            raise SurrogateError(f"{store.path}: the training store holds {', '.join(store.outputs)}; the surrogate "
+                                 f"predicts {', '.join(names)} (a store and surrogate of different versions)")
         th, yy = store.load()
         rep_theta = torch.as_tensor(np.asarray(space.normalize(th), np.float32), device=dev)
         rep_y = torch.as_tensor(np.asarray(yy, np.float32), device=dev)
@@ -389,7 +398,8 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
                 out / f"round_{k}" / "runs.nc")
         if store is not None:
             store.append(theta, runs["sm"], runs["et"], label=f"refinement round {k}", times=region.times,
-                         cells=region.cells, parameter_names=space.names, strategy=strategy, seed=int(seed))
+                         cells=region.cells, parameter_names=space.names, strategy=strategy, seed=int(seed),
+                         outputs={v: runs[v] for v in store.outputs[2:]})
         if scores["loss"] < best_loss * (1 - float(min_improvement)):
             best_loss, best_round, stale = scores["loss"], k, 0
         else:
@@ -397,7 +407,7 @@ def refine(region: Region, strategy: str, surrogate, *, simulator: str = "waterb
         if k == int(rounds) or stale >= int(patience):
             break
         data_theta.append(theta)
-        data_y.append(np.stack([runs["sm"], runs["et"]], -1))
+        data_y.append(np.stack([runs[v] for v in getattr(sur, "output_names", ("sm", "et"))], -1))
         sur = fine_tune(sur, region, np.concatenate(data_theta), np.concatenate(data_y), steps=fine_tune_steps,
                         lr=fine_tune_lr, seed=seed + k, store=store)
         result = calibrate(sur)

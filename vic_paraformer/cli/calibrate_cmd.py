@@ -85,8 +85,9 @@ def register(sub) -> None:
                         "(strategy option 'obs_operator'; see the README on satellite or probe SM)")
     p.add_argument("--loss", default=None, choices=["wb", "paper"],
                    help="wb: water-balance-aware (default), paper: RMSE + RBL only (strategy option 'loss')")
-    p.add_argument("--objective", default=None, choices=["sm", "sm+et"],
-                   help="sm (default) or sm+et (needs obs_et; strategy option 'objective')")
+    p.add_argument("--objective", default=None, metavar="TERMS",
+                   help="what is fitted: sm (default), sm+et (needs obs_et), sm+q / sm+et+q (discharge at gauges), or "
+                        "weighted as sm:1,et:0.5,q:1 (strategy option 'objective')")
     p.add_argument("--wb-reference", default=None, choices=["default", "observed"],
                    help="reference ET of the water-balance term: default (the default-parameter run of the same "
                         "surrogate or simulator; the default) or observed (obs_et where a cell has >= 30 values) "

@@ -201,6 +201,9 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
     if o["batches_per_epoch"] is not None and not _positive_int(o["batches_per_epoch"]):
         problems.append(f"batches_per_epoch must be >= 1, got {o['batches_per_epoch']!r}")
     problems += objective_option_problems(o)
+    if not problems and ObjectiveOptions.from_options(o).uses_q:
+        problems.append(f"objective {o['objective']!r} fits discharge at gauges, which the DL strategies do not route "
+                        "yet; use objective 'sm' or 'sm+et'")
     if o["start"] not in ("auto", "prior", "random"):
         problems.append(f"start must be 'auto', 'prior' or 'random', got {o['start']!r}")
     if o["val_scheme"] not in ("blocks", "tail"):

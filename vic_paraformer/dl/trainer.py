@@ -234,9 +234,12 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         prior_t = torch.as_tensor(prior_np.astype(np.float32), device=device)
         objective_info.update(prior_weight=oo.prior_weight, prior="default parameters: " + d_src)
     sm_scale = et_scale = 1.0
-    if oo.objective == "sm+et":
+    if oo.uses_q:
+        raise StrategyError(f"strategy {name!r}: objective {oo.objective!r} fits discharge at gauges, which the DL "
+                            "training does not route yet; use objective 'sm' or 'sm+et'")
+    if oo.uses_et:
         if obs_et_all is None:
-            raise StrategyError(f"strategy {name!r}: objective 'sm+et' needs ET observations ('obs_et')")
+            raise StrategyError(f"strategy {name!r}: objective {oo.objective!r} needs ET observations ('obs_et')")
         et_fit = obs_et_all.copy()
         et_fit[:, held] = np.nan
         obs_et_t = torch.as_tensor(et_fit[train_idx].astype(np.float32), device=device)
@@ -457,7 +460,7 @@ def _validation_loss(objective: Objective, full: np.ndarray, u: np.ndarray, op, 
     """The objective on the held-out days: SM RMSE through the operator fitted on the other days
     (+ ET, scaled, for sm+et) plus the water-balance term over all days after the warm-up and the
     prior term (no range-boundary loss: a training regulariser of the network's raw output)."""
-    kw = _et_inputs(full[..., 1][:, held], None if obs_et is None or objective.options.objective != "sm+et"
+    kw = _et_inputs(full[..., 1][:, held], None if obs_et is None or not objective.options.uses_et
                     else obs_et[:, held], None if ref is None else ref[:, warmup:], full[..., 1][:, warmup:])
     if prior_u is not None:
         kw.update(u=u, prior_u=prior_u)

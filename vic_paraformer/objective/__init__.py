@@ -72,12 +72,14 @@ from .holdout import DEFAULT_BLOCK_DAYS, holdout_blocks, holdout_mask
 from .operators import ObservationOperator, ObservationOperatorError, fit as fit_operator
 from .options import (DEFAULT_ET_WEIGHT, DEFAULT_WB_REFERENCE, DEFAULT_WB_TOLERANCE, DEFAULT_WB_WEIGHT, LOSSES,
                       OBJECTIVE_OPTION_DEFAULTS, OBJECTIVE_OPTION_HELP, OBJECTIVE_OPTION_TYPES, OBJECTIVES,
-                      WB_REFERENCES, ObjectiveError, ObjectiveOptions, check_loss, check_objective,
-                      check_wb_reference, objective_option_problems)
+                      OBJECTIVE_TERMS, Q_METRICS, WB_REFERENCES, ObjectiveError, ObjectiveOptions, check_loss,
+                      check_objective, check_q_metric, check_wb_reference, objective_option_problems,
+                      objective_weights)
 from .reference import MIN_ET_OBS, describe_reference, reference_et
-from .terms import ET_FLOOR, masked_rmse, range_boundary_loss, runoff_ratio_term, wb_term
+from .terms import ET_FLOOR, discharge_term, masked_rmse, range_boundary_loss, runoff_ratio_term, wb_term
 
-__all__ = ["Objective", "ObjectiveOptions", "ObjectiveError", "PROFILE", "LOSSES", "OBJECTIVES", "WB_REFERENCES",
+__all__ = ["Objective", "ObjectiveOptions", "ObjectiveError", "PROFILE", "LOSSES", "OBJECTIVES", "OBJECTIVE_TERMS", "Q_METRICS",
+           "WB_REFERENCES", "objective_weights", "check_q_metric", "discharge_term",
            "DEFAULT_WB_WEIGHT", "DEFAULT_ET_WEIGHT", "DEFAULT_WB_TOLERANCE", "DEFAULT_WB_REFERENCE", "MIN_ET_OBS",
            "DEFAULT_BLOCK_DAYS", "ET_FLOOR", "OBJECTIVE_OPTION_DEFAULTS", "OBJECTIVE_OPTION_HELP",
            "OBJECTIVE_OPTION_TYPES", "check_loss", "check_objective", "check_wb_reference",

@@ -14,7 +14,7 @@ import numpy as np
 
 from .operators import ObservationOperator, apply_torch, fit_apply_torch
 from .options import ObjectiveError, ObjectiveOptions
-from .terms import masked_rmse, prior_term, range_boundary_loss, runoff_ratio_term, wb_term
+from .terms import discharge_term, masked_rmse, prior_term, range_boundary_loss, runoff_ratio_term, wb_term
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +41,8 @@ class Objective:
     """The calibration objective for one calibration's options.
 
     ``sm_scale``/``et_scale`` are the observations' standard deviations (:func:`pooled_std`) that
-    make the two RMSEs of ``sm+et`` unitless; ``range_boundary`` adds the paper's range-boundary
+    make the RMSEs unitless in an objective of more than ``sm`` (``sm+et``, ``sm+q``, ...);
+    ``range_boundary`` adds the paper's range-boundary
     loss on the unclamped normalised parameters ``u`` (DL training).
     """
 
@@ -66,6 +67,7 @@ class Objective:
               wb_et: torch.Tensor | None = None, ref_et: torch.Tensor | None = None,
               runoff: torch.Tensor | None = None, baseflow: torch.Tensor | None = None,
               prec: torch.Tensor | None = None, ref_q_ratio: torch.Tensor | None = None,
+              q: torch.Tensor | None = None, obs_q: torch.Tensor | None = None,
               u: torch.Tensor | None = None, prior_u: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Each term present and their sum ``"total"`` (0-d tensors), for ``(cell, day)`` tensors on the loss days.
 
@@ -75,7 +77,9 @@ class Objective:
         the ET of the ``sm+et`` term (the same days as ``sm``). ``wb_et``/``ref_et``: simulated and
         reference ET of the water-balance term (``wb_et`` defaults to ``et``; no term without
         ``ref_et`` or with loss ``paper``); ``runoff``/``baseflow``/``prec``/``ref_q_ratio`` ``(cell,)``:
-        the runoff-ratio term (simulators). ``u``/``prior_u``: normalised parameters ``(cell, p)``
+        the runoff-ratio term (simulators). ``q``/``obs_q`` ``(gauge, time)``: routed and observed
+        discharge (m3/s) of an objective with ``q``, scored by the ``q_metric`` option
+        (:func:`~vic_paraformer.objective.terms.discharge_term`, as ``"q_loss"``). ``u``/``prior_u``: normalised parameters ``(cell, p)``
         and their prior (prior term; ``u`` also feeds the range-boundary loss).
         """
         o = self.options
@@ -91,11 +95,20 @@ class Objective:
         if self.range_boundary and u is not None:
             out["rbl"] = range_boundary_loss(u, [0.0] * u.shape[-1], [1.0] * u.shape[-1])
         fit = out["sm_rmse"] = masked_rmse(h, obs_sm)
-        if o.objective == "sm+et":
+        weights = o.weights
+        if len(weights) > 1 or weights["sm"] != 1.0:
+            fit = weights["sm"] * fit / self.sm_scale
+        if "et" in weights:
             if et is None or obs_et is None:
-                raise ObjectiveError("objective 'sm+et' needs simulated ET and ET observations ('obs_et')")
+                raise ObjectiveError(f"objective {o.objective!r} needs simulated ET and ET observations ('obs_et')")
             out["et_rmse"] = masked_rmse(et, obs_et)
-            fit = fit / self.sm_scale + o.et_weight * out["et_rmse"] / self.et_scale
+            fit = fit + weights["et"] * o.et_weight * out["et_rmse"] / self.et_scale
+        if "q" in weights:
+            if q is None or obs_q is None:
+                raise ObjectiveError(f"objective {o.objective!r} needs routed discharge and discharge observations "
+                                     "('obs_q' at gauges)")
+            out["q_loss"] = discharge_term(q, obs_q, o.q_metric)
+            fit = fit + weights["q"] * out["q_loss"]
         out["fit"] = fit
         if o.loss == "wb" and ref_et is not None:
             e = et if wb_et is None else wb_et

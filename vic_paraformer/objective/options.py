@@ -15,13 +15,19 @@ from typing import Any, Callable, Mapping, MutableMapping
 from ..errors import VicParaformerError
 from .operators import (DEFAULT_L2, NEW_CELL_RULES, OPERATOR_MAPS, ObservationOperatorError, check_operator_name)
 
-__all__ = ["LOSSES", "OBJECTIVES", "WB_REFERENCES", "DEFAULT_WB_WEIGHT", "DEFAULT_ET_WEIGHT", "DEFAULT_WB_TOLERANCE",
+__all__ = ["LOSSES", "OBJECTIVES", "OBJECTIVE_TERMS", "Q_METRICS", "objective_weights", "check_q_metric", "WB_REFERENCES", "DEFAULT_WB_WEIGHT", "DEFAULT_ET_WEIGHT", "DEFAULT_WB_TOLERANCE",
            "DEFAULT_WB_REFERENCE", "ObjectiveError", "ObjectiveOptions", "check_loss", "check_objective",
            "check_wb_reference", "objective_option_problems", "OBJECTIVE_OPTION_DEFAULTS", "OBJECTIVE_OPTION_HELP",
            "OBJECTIVE_OPTION_TYPES"]
 
 LOSSES: tuple[str, ...] = ("wb", "paper")
-OBJECTIVES: tuple[str, ...] = ("sm", "sm+et")
+#: The plain objectives; any weighted combination of :data:`OBJECTIVE_TERMS` is accepted too
+#: (:func:`check_objective`).
+OBJECTIVES: tuple[str, ...] = ("sm", "sm+et", "sm+q", "sm+et+q")
+#: What an objective can fit: soil moisture, ET and discharge at gauges.
+OBJECTIVE_TERMS: tuple[str, ...] = ("sm", "et", "q")
+#: How discharge at a gauge is scored (each as ``1 - efficiency`` in the objective).
+Q_METRICS: tuple[str, ...] = ("kge", "nse", "lognse")
 #: Where the water-balance term's reference ET comes from (:mod:`vic_paraformer.objective.reference`).
 WB_REFERENCES: tuple[str, ...] = ("default", "observed")
 DEFAULT_WB_WEIGHT: float = 1.0
@@ -42,12 +48,51 @@ def check_loss(name: str) -> str:
     return key
 
 
-def check_objective(name: str, has_obs_et: bool | None = None) -> str:
+def _parse_objective(name: Any) -> dict[str, float]:
+    """``{term: weight}`` of an objective written ``sm+et+q`` (weights 1) or ``sm:1,et:0.5,q:1``."""
     key = str(name).strip().lower().replace(" ", "")
-    if key not in OBJECTIVES:
-        raise ObjectiveError(f"unknown objective {name!r}; choose one of {list(OBJECTIVES)}")
-    if key == "sm+et" and has_obs_et is False:
-        raise ObjectiveError("objective 'sm+et' needs ET observations (variable 'obs_et' in the region)")
+    usage = (f"unknown objective {name!r}; expected terms of {list(OBJECTIVE_TERMS)} joined by '+' (e.g. 'sm+q') or "
+             "with weights 'term:weight' joined by ',' (e.g. 'sm:1,et:0.5,q:1'); sm is always part of it (weight "
+             ">= 0)")
+    weights: dict[str, float] = {}
+    for item in key.replace(",", "+").split("+"):
+        term, _, w = item.partition(":")
+        if term not in OBJECTIVE_TERMS or term in weights or (":" in item and not w):
+            raise ObjectiveError(usage)
+        try:
+            weights[term] = float(w) if w else 1.0
+        except ValueError:
+            raise ObjectiveError(usage) from None
+        if not 0 <= weights[term] < float("inf"):
+            raise ObjectiveError(f"objective {name!r}: the weight of {term} must be a finite number >= 0")
+    if "sm" not in weights:
+        raise ObjectiveError(usage)
+    return weights
+
+
+def check_objective(name: str, has_obs_et: bool | None = None) -> str:
+    """The objective in its canonical form: ``sm``, ``sm+et``, ``sm+q``, ``sm+et+q`` when every weight is 1,
+    else ``term:weight`` items joined by ',' in the order sm, et, q (:func:`objective_weights` reads it)."""
+    weights = _parse_objective(name)
+    if "et" in weights and has_obs_et is False:
+        raise ObjectiveError(f"objective {name!r} needs ET observations (variable 'obs_et' in the region)")
+    ordered = [(t, weights[t]) for t in OBJECTIVE_TERMS if t in weights]
+    if all(w == 1.0 for _, w in ordered):
+        return "+".join(t for t, _ in ordered)
+    return ",".join(f"{t}:{w:g}" for t, w in ordered)
+
+
+def objective_weights(name: str) -> dict[str, float]:
+    """``{term: weight}`` of an objective (any form :func:`check_objective` accepts), e.g. ``{"sm": 1.0,
+    "q": 1.0}`` for ``sm+q``. The ET term's weight is further multiplied by the ``et_weight`` option."""
+    return _parse_objective(name)
+
+
+def check_q_metric(name: str) -> str:
+    key = str(name).strip().lower().replace("-", "").replace("_", "")
+    if key not in Q_METRICS:
+        raise ObjectiveError(f"unknown q_metric {name!r}; choose one of {list(Q_METRICS)} (kge: Kling-Gupta, nse: "
+                             "Nash-Sutcliffe, lognse: NSE of log discharge)")
     return key
 
 
@@ -118,10 +163,15 @@ class ObjectiveOptions:
         DEFAULT_WB_TOLERANCE, "float", "relative ET departure from the reference left free by the water-balance "
         "term (0: none, the default; 0.25: only the excess over 25 % counts)", _non_negative("wb_tolerance"))
     objective: str = _option(
-        "sm", "str", "'sm' or 'sm+et' (needs obs_et; RMSEs scaled by the observations' standard deviation)",
-        check_objective)
+        "sm", "str", "what is fitted: 'sm' (the default), 'sm+et' (needs obs_et), 'sm+q' (discharge at gauges: "
+        "obs_q and a routing file on the region), 'sm+et+q', or weighted as 'sm:1,et:0.5,q:1'; with more than sm "
+        "the RMSEs are scaled by the observations' standard deviation and discharge adds q_weight * mean over "
+        "gauges of (1 - q_metric)", check_objective)
     et_weight: float = _option(
         DEFAULT_ET_WEIGHT, "float", "weight of the ET term for objective 'sm+et'", _non_negative("et_weight"))
+    q_metric: str = _option(
+        "kge", "str", "efficiency scoring discharge at each gauge for objectives with q: 'kge' (the default), "
+        "'nse' or 'lognse'", check_q_metric)
     wb_reference: str = _option(
         DEFAULT_WB_REFERENCE, "str", "reference ET of the water-balance term: 'default' (the default-parameter run "
         "of the same surrogate or simulator, the default) or 'observed' (obs_et where a cell has at least 30 "
@@ -138,6 +188,21 @@ class ObjectiveOptions:
     def from_options(cls, options: Mapping[str, Any]) -> "ObjectiveOptions":
         """The objective's options out of a strategy's options (other keys ignored; missing ones default)."""
         return cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """``{term: weight}`` of :attr:`objective` (:func:`objective_weights`)."""
+        return objective_weights(self.objective)
+
+    @property
+    def uses_et(self) -> bool:
+        """Whether the objective fits ET (needs ``obs_et``)."""
+        return "et" in self.weights
+
+    @property
+    def uses_q(self) -> bool:
+        """Whether the objective fits discharge at gauges (needs ``obs_q`` and the region's routing)."""
+        return "q" in self.weights
 
     @property
     def operator_options(self) -> dict[str, Any]:

@@ -99,3 +99,54 @@ def range_boundary_loss(theta: torch.Tensor, lower, upper, alpha1: float | None 
     below = torch.relu(lower - theta).sum(-1) / (eps + (theta < lower).sum(-1).to(theta.dtype))
     rbl = a1 * above + a2 * below
     return rbl.mean() if rbl.ndim else rbl
+
+
+#: Added to discharge (m3/s) before the logarithm of the ``lognse`` score.
+LOG_Q_FLOOR: float = 1e-3
+#: Added under the square roots of the ``kge`` score when it is differentiated.
+KGE_GRAD_FLOOR: float = 1e-12
+
+
+def discharge_term(q: torch.Tensor, obs_q: torch.Tensor, metric: str = "kge") -> torch.Tensor:
+    """Mean over gauges of ``1 - efficiency`` of simulated discharge ``q`` against ``obs_q`` ``(gauge, time)``.
+
+    The efficiency per gauge, over the steps where ``obs_q`` is finite (a gauge with fewer than 2 such
+    steps, or a constant record, does not count): ``kge`` (Gupta et al. 2009, ``1 - sqrt((r-1)^2 +
+    (alpha-1)^2 + (beta-1)^2)``, as :func:`vic_paraformer.metrics.kge`), ``nse`` or ``lognse`` (NSE of
+    ``log(q + LOG_Q_FLOOR)``). 0 (no term) when no gauge counts. Differentiable in ``q``.
+    """
+    import torch
+
+    if q.shape != obs_q.shape or q.dim() != 2:
+        raise ValueError(f"discharge must be (gauge, time) like its observations; got {tuple(q.shape)} and "
+                         f"{tuple(obs_q.shape)}")
+    valid = torch.isfinite(obs_q)
+    o = torch.nan_to_num(obs_q)
+    if metric == "lognse":
+        q = torch.log(q.clamp_min(0.0) + LOG_Q_FLOOR)
+        o = torch.log(o.clamp_min(0.0) + LOG_Q_FLOOR)
+    zero = torch.zeros_like(q)
+    n = valid.sum(-1).to(q.dtype)
+    nn_ = n.clamp_min(1.0)
+    mo = torch.where(valid, o, zero).sum(-1) / nn_
+    do = torch.where(valid, o - mo[:, None], zero)
+    var_o = (do ** 2).sum(-1) / nn_
+    ok = (n >= 2) & (var_o > 0) & ((mo != 0) if metric == "kge" else True)
+    if metric in ("nse", "lognse"):
+        num = torch.where(valid, (q - o) ** 2, zero).sum(-1)
+        loss = num / (var_o * nn_).clamp_min(1e-30)  # 1 - NSE
+    elif metric == "kge":
+        floor = KGE_GRAD_FLOOR if torch.is_grad_enabled() and q.requires_grad else 0.0
+        ms = torch.where(valid, q, zero).sum(-1) / nn_
+        ds = torch.where(valid, q - ms[:, None], zero)
+        var_s = (ds ** 2).sum(-1) / nn_
+        cov = (ds * do).sum(-1) / nn_
+        r = cov / torch.sqrt(var_s * var_o + floor)
+        alpha = torch.sqrt(var_s + floor) / torch.sqrt(var_o)
+        beta = ms / torch.where(mo != 0, mo, torch.ones_like(mo))
+        loss = torch.sqrt((r - 1) ** 2 + (alpha - 1) ** 2 + (beta - 1) ** 2 + floor)  # 1 - KGE
+    else:
+        raise ValueError(f"unknown discharge metric {metric!r}")
+    if not bool(ok.any()):
+        return q.sum() * 0.0
+    return loss[ok].mean()

@@ -182,6 +182,10 @@ class SpotpyCellCalibrator(Calibrator):
     def option_problems(self) -> list[str]:
         problems = super().option_problems()
         o = self.options
+        if "q" in _objective_terms(o.get("objective")):
+            problems.append(f"objective {o.get('objective')!r} fits discharge at gauges, which {self.name} cannot see: it "
+                            "searches each cell's parameters on its own, and a gauge's discharge is the routed sum of "
+                            "many cells; use objective 'sm' or 'sm+et' with it")
         sur, simname = o.get("surrogate"), o.get("simulator")
         if sur is not None and simname is not None:
             problems.append(f"{self.name} takes surrogate or simulator, not both")
@@ -236,8 +240,8 @@ class SpotpyCellCalibrator(Calibrator):
                     problems.append(str(exc))
         elif w is None:
             w = simulator_warmup(o.get("simulator_options"))
-        if o.get("objective") == "sm+et" and not region.has("obs_et"):
-            problems.append("objective 'sm+et' needs ET observations (variable 'obs_et' in the region)")
+        if "et" in _objective_terms(o.get("objective")) and not region.has("obs_et"):
+            problems.append(f"objective {o.get('objective')!r} needs ET observations (variable 'obs_et' in the region)")
         if isinstance(w, int) and w >= region.n_days:
             problems.append(f"the training cells have no obs_sm after the {w}-day warm-up (set the 'warmup' option "
                             f"to fewer days: the region has only {region.n_days} days)")
@@ -466,3 +470,13 @@ def _numpy(x) -> np.ndarray:
     if hasattr(x, "detach"):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def _objective_terms(objective) -> dict[str, float]:
+    """The terms of an objective option (none for a missing or invalid one: its check reports it)."""
+    from ..objective import ObjectiveError, objective_weights
+
+    try:
+        return objective_weights(objective if objective is not None else "sm")
+    except ObjectiveError:
+        return {}

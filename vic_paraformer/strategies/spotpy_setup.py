@@ -86,9 +86,9 @@ class CellObjective:
         d = np.ones(sm.shape[-1], bool) if self.loss_days is None else self.loss_days
         et = None if "et" not in out else np.asarray(out["et"], float)[d][None]
         kw: dict[str, Any] = {}
-        if o.objective == "sm+et":
+        if o.uses_et:
             if et is None:
-                raise StrategyError("objective 'sm+et' needs a model that simulates ET")
+                raise StrategyError(f"objective {o.objective!r} needs a model that simulates ET")
             kw.update(et=et, obs_et=self.obs_et[d][None])
         if o.loss == "wb" and et is not None and self.ref_et is not None:
             kw.update(wb_et=et, ref_et=self.ref_et[d][None])

@@ -1,4 +1,4 @@
-"""LSTM surrogate of a simulator (surrogate layer): (forcing, attributes, parameters) -> (sm, et).
+"""LSTM surrogate of a simulator (surrogate layer): (forcing, attributes, parameters) -> (sm, et, runoff, baseflow).
 
 ::
 

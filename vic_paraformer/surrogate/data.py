@@ -11,8 +11,10 @@ hypercube, one set shared by all cells or one per cell, seeded), runs them throu
 ``inputs.nc``
     the region's forcing and attributes (the X and A of every sample).
 ``chunk_00000.nc`` ...
-    ``theta(sample, cell, parameter)`` and simulated ``sm``/``et`` ``(sample, cell, time)`` for
-    ``chunk_size`` consecutive samples, each written atomically.
+    ``theta(sample, cell, parameter)`` and the simulated outputs ``(sample, cell, time)`` (the
+    manifest's ``outputs``: ``sm``, ``et``, ``runoff``, ``baseflow``; a store written before runoff and
+    baseflow were kept holds ``sm`` and ``et`` only) for ``chunk_size`` consecutive samples, each
+    written atomically.
 ``extra_00000.nc`` ...
     runs appended after the Latin hypercube (:meth:`TrainingStore.append`), one file per batch,
     listed with a label in the manifest's ``appended`` entry: the samples around the region's own
@@ -71,6 +73,11 @@ DEFAULT_ANCHOR_SHARE: float = 0.2
 DEFAULT_ANCHOR_SD: float = 0.1
 ANCHOR_LABEL = "anchor"
 INPUTS = "inputs.nc"
+#: Outputs kept in a new store, in order (the surrogate's outputs).
+STORE_OUTPUTS: tuple[str, ...] = ("sm", "et", "runoff", "baseflow")
+#: Outputs of a store whose manifest names none (written before runoff and baseflow were kept).
+LEGACY_STORE_OUTPUTS: tuple[str, ...] = ("sm", "et")
+OUTPUT_ATTRS: dict[str, str] = {"sm": "m3 m-3", "et": "mm/day", "runoff": "mm/day", "baseflow": "mm/day"}
 
 
 def training_simulator_options(simulator: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -133,6 +140,11 @@ class TrainingStore:
         return int(self.manifest["n_samples"])
 
     @property
+    def outputs(self) -> tuple[str, ...]:
+        """The simulator outputs the store holds, in the order of the last axis of :meth:`load`."""
+        return tuple(self.manifest.get("outputs") or LEGACY_STORE_OUTPUTS)
+
+    @property
     def appended(self) -> list[dict[str, Any]]:
         """The appended batches: ``{"label", "file", "start", "n", ...}`` in order."""
         return [dict(a) for a in self.manifest.get("appended", [])]
@@ -148,21 +160,30 @@ class TrainingStore:
         return out + [(int(a["start"]), int(a["start"]) + int(a["n"])) for a in self.appended]
 
     def append(self, theta: np.ndarray, sm: np.ndarray, et: np.ndarray, *, label: str, times=None, cells=None,
-               parameter_names=None, **info: Any) -> tuple[int, int]:
+               parameter_names=None, outputs: Mapping[str, np.ndarray] | None = None, **info: Any) -> tuple[int, int]:
         """Add simulator runs ``theta (S, C, p)`` -> ``sm``, ``et`` ``(S, C, T)`` as a batch labelled ``label``.
 
-        Written atomically (the batch's file first, then the manifest); returns the batch's sample
-        range ``[lo, hi)``. ``info`` (plain values) is kept with the batch in the manifest.
+        ``outputs`` holds the store's other outputs (``runoff``, ``baseflow``; each ``(S, C, T)``):
+        every output of :attr:`outputs` is required. Written atomically (the batch's file first, then
+        the manifest); returns the batch's sample range ``[lo, hi)``. ``info`` (plain values) is kept
+        with the batch in the manifest.
         """
         theta = np.asarray(theta, np.float32)
-        sm = np.asarray(sm, np.float32)
-        et = np.asarray(et, np.float32)
+        given = {"sm": sm, "et": et, **dict(outputs or {})}
+        missing = [v for v in self.outputs if v not in given]
+        if missing:
+            raise SurrogateError(f"{self.path}: appended runs ({label}) lack {', '.join(missing)}; the store holds "
+                                 f"{', '.join(self.outputs)}")
+        ys = {v: np.asarray(given[v], np.float32) for v in self.outputs}
         shape = (int(self.manifest["n_cells"]), int(self.manifest["n_days"]))
-        if theta.ndim != 3 or sm.shape != theta.shape[:1] + shape or et.shape != sm.shape:
-            raise SurrogateError(f"{self.path}: appended runs must be theta (S, {shape[0]}, p) and sm/et "
-                                 f"(S, {shape[0]}, {shape[1]}); got {theta.shape}, {sm.shape}, {et.shape}")
-        if not (np.all(np.isfinite(sm)) and np.all(np.isfinite(et))):
-            raise SurrogateError(f"{self.path}: appended runs ({label}) hold non-finite sm or et")
+        bad = [v for v, y in ys.items() if y.shape != theta.shape[:1] + shape]
+        if theta.ndim != 3 or bad:
+            raise SurrogateError(f"{self.path}: appended runs must be theta (S, {shape[0]}, p) and "
+                                 f"{'/'.join(self.outputs)} (S, {shape[0]}, {shape[1]}); got {theta.shape}, "
+                                 + ", ".join(f"{v} {ys[v].shape}" for v in self.outputs))
+        nonfinite = [v for v, y in ys.items() if not np.all(np.isfinite(y))]
+        if nonfinite:
+            raise SurrogateError(f"{self.path}: appended runs ({label}) hold non-finite {', '.join(nonfinite)}")
         lo = self.n_total
         name = f"extra_{len(self.appended):05d}.nc"
         inputs = self.region() if (times is None or cells is None) else None
@@ -171,8 +192,7 @@ class TrainingStore:
                   "time": times if times is not None else inputs.times,
                   "parameter": list(parameter_names or self.parameter_space.names)}
         ds = xr.Dataset({"theta": (("sample", "cell", "parameter"), theta),
-                         "sm": (("sample", "cell", "time"), sm, {"units": "m3 m-3"}),
-                         "et": (("sample", "cell", "time"), et, {"units": "mm/day"})},
+                         **{v: (("sample", "cell", "time"), y, {"units": OUTPUT_ATTRS[v]}) for v, y in ys.items()}},
                         coords=coords, attrs={"sample_start": lo, "label": str(label)})
         to_netcdf_atomic(ds, self.path / name)
         entry = {"label": str(label), "file": name, "start": lo, "n": int(theta.shape[0]), **info}
@@ -222,7 +242,7 @@ class TrainingStore:
             with xr.open_dataset(p) as ds:
                 lo, hi = self.chunk_samples(i)
                 return (ds.sizes.get("sample") == hi - lo and int(ds.attrs.get("sample_start", -1)) == lo
-                        and {"sm", "et", "theta"} <= set(ds.data_vars))
+                        and {*self.outputs, "theta"} <= set(ds.data_vars))
         except (OSError, ValueError):
             return False
 
@@ -242,17 +262,17 @@ class TrainingStore:
         return Region.open(p)
 
     def load_chunk(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """``theta (S, C, p)`` physical parameters and outputs ``y (S, C, T, 2)`` (sm, et) of chunk ``i``."""
+        """``theta (S, C, p)`` physical parameters and outputs ``y (S, C, T, n)`` (:attr:`outputs`) of chunk ``i``."""
         p = self.chunk_path(i)
         if not self.chunk_complete(i):
             raise SurrogateError(f"{p}: chunk missing or incomplete; rerun the generation to complete the store")
         with xr.open_dataset(p) as ds:
             theta = np.asarray(ds["theta"].values, dtype=np.float32)
-            y = np.stack([ds["sm"].values, ds["et"].values], axis=-1).astype(np.float32)
+            y = np.stack([ds[v].values for v in self.outputs], axis=-1).astype(np.float32)
         if not np.all(np.isfinite(y)):
             bad = np.argwhere(~np.isfinite(y))[0]
             raise SurrogateError(f"{p}: simulator output is not finite (sample {bad[0] + self.chunk_samples(i)[0]}, "
-                                 f"cell index {bad[1]}, day {bad[2]}, {'sm' if bad[3] == 0 else 'et'})")
+                                 f"cell index {bad[1]}, day {bad[2]}, {self.outputs[bad[3]]})")
         return theta, y
 
     def _load_extra(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -261,7 +281,7 @@ class TrainingStore:
         try:
             with xr.open_dataset(p) as ds:
                 theta = np.asarray(ds["theta"].values, dtype=np.float32)
-                y = np.stack([ds["sm"].values, ds["et"].values], axis=-1).astype(np.float32)
+                y = np.stack([ds[v].values for v in self.outputs], axis=-1).astype(np.float32)
         except (OSError, ValueError, KeyError) as exc:
             raise SurrogateError(f"{p}: appended runs ({a['label']}) unreadable ({exc})") from None
         if theta.shape[0] != int(a["n"]):
@@ -269,7 +289,7 @@ class TrainingStore:
         return theta, y
 
     def load(self, samples: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``theta (S, C, p)`` and ``y (S, C, T, 2)`` for the given sample indices (default: all, the
+        """``theta (S, C, p)`` and ``y (S, C, T, n)`` (:attr:`outputs`) for the given sample indices (default: all, the
         hypercube's and the appended ones)."""
         samples = np.arange(self.n_total) if samples is None else np.asarray(samples, dtype=int)
         if samples.size and (samples.min() < 0 or samples.max() >= self.n_total):
@@ -311,8 +331,8 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
                            seed: int = 0, per_cell: bool = False, chunk_size: int = 16,
                            parameter_space: ParameterSpace | str | None = None, simulator_options: dict | None = None,
                            runner=None, n_workers: int = 1, progress: bool | None = None,
-                           anchor_share: float = DEFAULT_ANCHOR_SHARE, anchor_sd: float = DEFAULT_ANCHOR_SD
-                           ) -> TrainingStore:
+                           anchor_share: float = DEFAULT_ANCHOR_SHARE, anchor_sd: float = DEFAULT_ANCHOR_SD,
+                           outputs: tuple[str, ...] = STORE_OUTPUTS) -> TrainingStore:
     """Run ``n_samples`` parameter sets per cell through ``simulator`` into the store at ``store``.
 
     ``anchor_share`` of the samples (rounded; 0 for a pure hypercube) are the region's default
@@ -324,7 +344,8 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
     different settings is an error (choose another folder). The runs go through a
     :class:`vic_paraformer.ensemble.EnsembleRunner` with ``n_workers`` processes (1: in this
     process, best for the vectorised ``waterbalance``; more for ``vic``); ``runner`` passes any object
-    with ``run(region, params) -> Dataset`` instead (e.g. a runner on a Dask cluster).
+    with ``run(region, params) -> Dataset`` instead (e.g. a runner on a Dask cluster). ``outputs``:
+    the simulator outputs kept (default :data:`STORE_OUTPUTS`; ``sm`` and ``et`` first).
     """
     from ..provenance import library_versions
 
@@ -336,6 +357,9 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
     if float(anchor_share) > 0 and n_samples >= 3:
         n_anchor = min(n_samples - 2, max(1, int(round(float(anchor_share) * n_samples))))
     n_lhs = int(n_samples) - n_anchor
+    outputs = tuple(outputs)
+    if outputs[:2] != LEGACY_STORE_OUTPUTS or any(v not in OUTPUT_ATTRS for v in outputs) or len(set(outputs)) != len(outputs):
+        raise SurrogateError(f"store outputs must be sm, et, then any of runoff, baseflow; got {list(outputs)}")
     space = ParameterSpace.resolve(parameter_space)
     store = Path(store)
     simulator_options = training_simulator_options(simulator, simulator_options)
@@ -357,6 +381,7 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
         "per_cell": bool(per_cell),
         "method": "lhs",
         "parameter_space": space.to_dict(),
+        "outputs": list(outputs),
     }
     # How the simulator is run (executable, folders, timeouts, workers) does not change its results.
     runtime = {*simulator_class(simulator).run_options, "n_workers"}
@@ -366,6 +391,7 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
         old = dict(TrainingStore.open(store).manifest)
         # a store written before the spin-up was always recorded ran the simulator's own default: none
         old["simulator_options"] = {"spinup_years": 0, **dict(old.get("simulator_options") or {})}
+        old.setdefault("outputs", list(LEGACY_STORE_OUTPUTS))  # written before runoff and baseflow were kept
         diff = [k for k in key_fields if old.get(k) != manifest[k]]
         if diff:
             raise SurrogateError(f"{store}: holds training data generated with other settings ({', '.join(diff)} differ); "
@@ -396,9 +422,10 @@ def generate_training_data(region: Region, store: str | Path, *, simulator: str 
             theta = anchor_parameters(region, space, n_anchor, sd=anchor_sd, seed=seed)
             params = space.to_dataset(theta, region.cells, dims=("sample", "cell"))
             log.info("running the region's default parameters and %d sets around them for the store", n_anchor - 1)
-            out = runner.run(region, params, outputs=("sm", "et")) if _takes_outputs(runner) else runner.run(region, params)
-            sm, et = _outputs(out, simulator, (n_anchor, region.n_cells, region.n_days))
-            ts.append(theta, sm, et, label=ANCHOR_LABEL, times=region.times, cells=region.cells,
+            out = runner.run(region, params, outputs=outputs) if _takes_outputs(runner) else runner.run(region, params)
+            ys = _outputs(out, simulator, (n_anchor, region.n_cells, region.n_days), outputs)
+            ts.append(theta, ys["sm"], ys["et"], label=ANCHOR_LABEL, times=region.times, cells=region.cells,
+                      outputs={v: ys[v] for v in outputs[2:]},
                       parameter_names=space.names, default_sample=0, sd=float(anchor_sd), seed=int(seed),
                       share=float(anchor_share))
     finally:
@@ -433,15 +460,15 @@ def _anchor_entry(ts: TrainingStore, n_anchor: int, sd: float, seed: int) -> dic
     return None
 
 
-def _outputs(out, simulator: str, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    for v in ("sm", "et"):
+def _outputs(out, simulator: str, shape: tuple[int, int, int], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    ys = {}
+    for v in names:
         if v not in out:
             raise SurrogateError(f"simulator {simulator!r} returned no {v!r} output")
-    sm = np.asarray(out["sm"].transpose("sample", "cell", "time").values, dtype=np.float32)
-    et = np.asarray(out["et"].transpose("sample", "cell", "time").values, dtype=np.float32)
-    if sm.shape != shape:
-        raise SurrogateError(f"simulator {simulator!r} returned sm of shape {sm.shape}; expected {shape}")
-    return sm, et
+        ys[v] = np.asarray(out[v].transpose("sample", "cell", "time").values, dtype=np.float32)
+        if ys[v].shape != shape:
+            raise SurrogateError(f"simulator {simulator!r} returned {v} of shape {ys[v].shape}; expected {shape}")
+    return ys
 
 
 def _takes_outputs(runner) -> bool:
@@ -464,12 +491,11 @@ def _generate_chunks(ts: TrainingStore, region: Region, runner, theta_all: np.nd
         lo, hi = ts.chunk_samples(i)
         theta = theta_all[lo:hi]
         params = space.to_dataset(theta, region.cells, dims=("sample", "cell"))
-        out = runner.run(region, params, outputs=("sm", "et")) if _takes_outputs(runner) else runner.run(region, params)
-        sm, et = _outputs(out, simulator, (hi - lo, region.n_cells, region.n_days))
+        out = runner.run(region, params, outputs=ts.outputs) if _takes_outputs(runner) else runner.run(region, params)
+        ys = _outputs(out, simulator, (hi - lo, region.n_cells, region.n_days), ts.outputs)
         ds = xr.Dataset(
             {"theta": (("sample", "cell", "parameter"), theta.astype(np.float32)),
-             "sm": (("sample", "cell", "time"), sm, {"units": "m3 m-3"}),
-             "et": (("sample", "cell", "time"), et, {"units": "mm/day"})},
+             **{v: (("sample", "cell", "time"), y, {"units": OUTPUT_ATTRS[v]}) for v, y in ys.items()}},
             coords={"sample": np.arange(lo, hi), "cell": region.cells, "time": region.times,
                     "parameter": list(space.names)},
             attrs={"sample_start": lo, "simulator": simulator})

@@ -2,8 +2,9 @@
 
 Fresh parameter sets (a Latin hypercube per cell, seeded with a seed the training never used)
 are run through both the simulator and the surrogate; every (sample, cell) series is scored
-with :mod:`vic_paraformer.metrics` (NSE, RMSE, PCC, days after the surrogate's warm-up) for sm
-and et. The scores are summarised (median, 5th percentile, ...) over
+with :mod:`vic_paraformer.metrics` (NSE, RMSE, PCC, days after the surrogate's warm-up) for every
+output the surrogate predicts (sm, et, and runoff and baseflow in mm/day, which a discharge
+objective routes to gauges). The scores are summarised (median, 5th percentile, ...) over
 
 ``held_out_samples``  training cells with the fresh (never trained on) parameter samples;
 ``held_out_cells``    the cells the surrogate held out for validation (when evaluated on its
@@ -30,7 +31,7 @@ from ..cf import flat_attributes
 from ..errors import SurrogateError
 from ..region import Region
 from .data import sample_parameters
-from .model import OUTPUT_NAMES, Surrogate
+from .model import OUTPUT_UNITS, Surrogate
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,9 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
     if len(chunks) > 1:
         log.info("evaluating %d cells in %d chunks of <= %d cells (max_memory_gb=%g)", region.n_cells, len(chunks),
                  chunks[0].stop - chunks[0].start, max_memory_gb)
-    parts: dict[str, dict[str, list[np.ndarray]]] = {v: {} for v in OUTPUT_NAMES}
-    series_sim = np.empty((len(plot_idx), region.n_days, 2), np.float32)
+    names = tuple(sur.output_names)
+    parts: dict[str, dict[str, list[np.ndarray]]] = {v: {} for v in names}
+    series_sim = np.empty((len(plot_idx), region.n_days, len(names)), np.float32)
     series_sur = np.empty_like(series_sim)
     t_sim = t_sur = 0.0
     for sl in chunks:
@@ -100,12 +102,16 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
         t0 = time.perf_counter()
         ref = runner.run(sub, params) if runner is not None else sim.simulate(sub, params)
         t_sim += time.perf_counter() - t0
-        ref_y = np.stack([np.asarray(ref[v].transpose("sample", "cell", "time").values, float) for v in OUTPUT_NAMES], -1)
+        lacking = [v for v in names if v not in ref]
+        if lacking:
+            raise SurrogateError(f"simulator {sim_name!r} returned no {', '.join(lacking)}; the surrogate predicts "
+                                 f"{', '.join(names)}")
+        ref_y = np.stack([np.asarray(ref[v].transpose("sample", "cell", "time").values, float) for v in names], -1)
         del ref
         t0 = time.perf_counter()
         pred_y = sur.predict_ensemble(sub, theta[:, sl], batch_size=batch_size, progress=progress)
         t_sur += time.perf_counter() - t0
-        for k, v in enumerate(OUTPUT_NAMES):
+        for k, v in enumerate(names):
             for m, vals in metrics.all_metrics(pred_y[:, :, w:, k], ref_y[:, :, w:, k]).items():
                 parts[v].setdefault(m, []).append(vals)
         inside = (plot_idx >= sl.start) & (plot_idx < sl.stop)
@@ -118,7 +124,7 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
     if is_val.any():
         groups["held_out_cells"] = is_val
     groups["held_out_samples"] = ~is_val if is_val.any() else np.ones(region.n_cells, bool)
-    summary = {g: {v: {m: metrics.summarize(scores[v][m][:, mask]) for m in scores[v]} for v in OUTPUT_NAMES}
+    summary = {g: {v: {m: metrics.summarize(scores[v][m][:, mask]) for m in scores[v]} for v in names}
                for g, mask in groups.items()}
     cell_days = n_samples * region.n_cells * region.n_days
     report = {
@@ -132,11 +138,12 @@ def evaluate_surrogate(surrogate: Surrogate | str | Path, region: Region, *, sim
         "warmup_days_excluded": w,
         "summary": summary,
         "per_cell": {"cell": region.cells.tolist(), "held_out": is_val.tolist(),
-                     **{f"{v}_{m}": np.nanmedian(scores[v][m], axis=0).tolist() for v in OUTPUT_NAMES for m in scores[v]}},
+                     **{f"{v}_{m}": np.nanmedian(scores[v][m], axis=0).tolist() for v in names for m in scores[v]}},
         "timing": {"simulator_seconds": t_sim, "surrogate_seconds": t_sur,
                    "simulator_cell_days_per_s": cell_days / max(t_sim, 1e-9),
                    "surrogate_cell_days_per_s": cell_days / max(t_sur, 1e-9), "chunks": len(chunks)},
         "_cells": {"lat": np.asarray(region.ds["lat"].values, float), "lon": np.asarray(region.ds["lon"].values, float)},
+        "outputs": list(names),
         "_series": {"time": region.times, "cells": region.cells[plot_idx], "sim": series_sim, "sur": series_sur,
                     "held_out": is_val[plot_idx]},
     }
@@ -152,7 +159,7 @@ def format_report(report: dict[str, Any]) -> str:
             parts = [f"{m.upper()} median {s['median']:.4g} p5 {s['p5']:.4g}" if m != "rmse"
                      else f"RMSE median {s['median']:.4g} p95 {s['p95']:.4g}" for m, s in per_m.items()]
             n = next(iter(per_m.values()))["n"]
-            lines.append(f"  {g:<17} {v:<3} (n={n}): " + "; ".join(parts))
+            lines.append(f"  {g:<17} {v:<8} (n={n}): " + "; ".join(parts))
     t = report["timing"]
     lines.append(f"  throughput: surrogate {t['surrogate_cell_days_per_s']:.4g} cell-days/s, "
                  f"simulator {t['simulator_cell_days_per_s']:.4g} cell-days/s")
@@ -161,7 +168,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 def scores_dataset(report: dict[str, Any]):
     """The per-cell scores of a report as an :class:`xarray.Dataset` over ``cell`` (``held_out`` flag,
-    ``<sm|et>_<rmse|pcc|nse>`` medians over samples; ``lat``/``lon`` when the report has them), the
+    ``<output>_<rmse|pcc|nse>`` medians over samples (sm, et, runoff, baseflow); ``lat``/``lon`` when the report has them), the
     report's settings and summaries as global attributes (``summary_<group>_<var>_<metric>_<stat>``)."""
     import xarray as xr
 
@@ -201,9 +208,10 @@ def write_report(report: dict[str, Any], out_dir: str | Path, n_plot_cells: int 
     held = np.flatnonzero(ser["held_out"])
     rest = np.flatnonzero(~np.asarray(ser["held_out"]))
     pick = list(held[:1]) + list(rest[: max(0, n_plot_cells - len(held[:1]))])
-    fig, axes = plt.subplots(len(pick), 2, figsize=(12, 2.6 * len(pick)), squeeze=False)
+    names = list(report.get("outputs") or ("sm", "et"))
+    fig, axes = plt.subplots(len(pick), len(names), figsize=(6 * len(names), 2.6 * len(pick)), squeeze=False)
     for row, i in enumerate(pick):
-        for k, (v, unit) in enumerate((("sm", "m3 m-3"), ("et", "mm/day"))):
+        for k, (v, unit) in enumerate((v, OUTPUT_UNITS[v]) for v in names):
             ax = axes[row, k]
             ax.plot(ser["time"], ser["sim"][i, :, k], lw=1.0, label=report["simulator"])
             ax.plot(ser["time"], ser["sur"][i, :, k], lw=1.0, ls="--", label="surrogate")
@@ -221,7 +229,7 @@ def write_report(report: dict[str, Any], out_dir: str | Path, n_plot_cells: int 
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    for v in OUTPUT_NAMES:
+    for v in names:
         x, p = metrics.cdf(np.asarray(report["per_cell"][f"{v}_nse"]))
         ax.plot(x, p, label=v)
     ax.set_xlabel("NSE of surrogate vs simulator (per cell, median over samples)")

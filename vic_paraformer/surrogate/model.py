@@ -1,10 +1,14 @@
-"""The LSTM surrogate of a simulator: (forcing X_t, attributes A, parameters theta) -> (sm, et).
+"""The LSTM surrogate of a simulator: (forcing X_t, attributes A, parameters theta) -> (sm, et, runoff, baseflow).
 
 :class:`Surrogate` is an ``nn.Module``. Its forward pass takes *normalised* inputs (forcing and
 attributes normalised with the statistics stored in the model, see :meth:`Surrogate.prepare`;
 parameters normalised to [0, 1] with :meth:`ParameterSpace.normalize`) and returns soil moisture
-(m3 m-3) and ET (mm/day) in *physical* units, so a calibration loss can compare them with
-observations directly.
+(m3 m-3), ET, surface runoff and baseflow (mm/day) in *physical* units, so a calibration loss can
+compare them with observations directly, and runoff + baseflow can be routed to discharge at gauges
+(:mod:`vic_paraformer.routing.torch_route`) with gradients. The outputs' order is
+:attr:`Surrogate.output_names` (sm and et always first); surrogates saved before runoff and baseflow
+were emulated predict ``("sm", "et")`` only and still load (:meth:`Surrogate.require_outputs` says
+what a discharge objective needs).
 
 Frozen use
 ----------
@@ -41,8 +45,11 @@ from ..region import Region
 
 log = logging.getLogger(__name__)
 
-OUTPUT_NAMES: tuple[str, ...] = ("sm", "et")
-OUTPUT_UNITS: dict[str, str] = {"sm": "m3 m-3", "et": "mm/day"}
+#: Outputs of a newly trained surrogate, in order.
+OUTPUT_NAMES: tuple[str, ...] = ("sm", "et", "runoff", "baseflow")
+#: Outputs of surrogates saved before runoff and baseflow were emulated.
+LEGACY_OUTPUT_NAMES: tuple[str, ...] = ("sm", "et")
+OUTPUT_UNITS: dict[str, str] = {"sm": "m3 m-3", "et": "mm/day", "runoff": "mm/day", "baseflow": "mm/day"}
 CHECKPOINT_FORMAT = TORCH_FORMATS["surrogate"]
 CHECKPOINT_VERSION = FORMAT_VERSIONS["surrogate"]
 #: Largest stacked-window input (values) :meth:`Surrogate.predict_tensor` keeps for reuse.
@@ -61,7 +68,7 @@ class SurrogateConfig:
     dropout: float = 0.0
     window: int = 240
     warmup: int = 60
-    n_outputs: int = 2
+    n_outputs: int = len(OUTPUT_NAMES)
 
     def __post_init__(self) -> None:
         if self.hidden_size < 1 or self.num_layers < 1:
@@ -120,8 +127,19 @@ class Surrogate(nn.Module):
 
     def __init__(self, config: SurrogateConfig, normalization: Normalization, parameter_space: ParameterSpace,
                  forcing_names: Sequence[str], attribute_names: Sequence[str], *, simulator: str = "unknown",
-                 region_fingerprint: str | None = None, info: dict[str, Any] | None = None) -> None:
+                 region_fingerprint: str | None = None, info: dict[str, Any] | None = None,
+                 output_names: Sequence[str] | None = None) -> None:
         super().__init__()
+        names = tuple(output_names) if output_names is not None else OUTPUT_NAMES[:config.n_outputs]
+        if len(names) != config.n_outputs or names[:2] != LEGACY_OUTPUT_NAMES \
+                or any(n not in OUTPUT_UNITS for n in names):
+            raise SurrogateError(f"surrogate outputs must be sm, et first and then any of runoff, baseflow "
+                                 f"({config.n_outputs} in all); got {list(names)}")
+        if len(normalization.output_mean) != config.n_outputs or len(normalization.output_std) != config.n_outputs:
+            raise SurrogateError(f"output statistics for {len(normalization.output_mean)} outputs; the config has "
+                                 f"{config.n_outputs}")
+        #: The outputs' names in the order of the last axis of :meth:`forward`.
+        self.output_names: tuple[str, ...] = names
         if len(forcing_names) != config.n_forcing or len(attribute_names) != config.n_attributes \
                 or parameter_space.n != config.n_parameters:
             raise SurrogateError(
@@ -166,9 +184,27 @@ class Surrogate(nn.Module):
     def frozen(self) -> bool:
         return self._frozen
 
+    def output_index(self, name: str) -> int:
+        """Position of output ``name`` on the last axis of :meth:`forward`."""
+        self.require_outputs((name,))
+        return self.output_names.index(name)
+
+    def require_outputs(self, names: Sequence[str], purpose: str = "") -> None:
+        """Raise SurrogateError unless this surrogate predicts every output in ``names``.
+
+        ``purpose`` (e.g. ``"a discharge (q) objective"``) completes the message."""
+        missing = [n for n in names if n not in self.output_names]
+        if missing:
+            src = f"surrogate {self.source}" if self.source else "the surrogate"
+            why = f"; {purpose} needs {', '.join(names)}" if purpose else ""
+            raise SurrogateError(f"{src} predicts {', '.join(self.output_names)} only (no {', '.join(missing)}){why}: "
+                                 "train a new surrogate (vic-paraformer surrogate train), which predicts "
+                                 f"{', '.join(OUTPUT_NAMES)}")
+
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor, a: torch.Tensor, theta_u: torch.Tensor) -> torch.Tensor:
-        """Outputs ``(B, L, 2)`` in physical units (``[..., 0]`` sm in m3 m-3, ``[..., 1]`` et in mm/day).
+        """Outputs ``(B, L, n_outputs)`` in physical units, in :attr:`output_names` order (``[..., 0]`` sm
+        in m3 m-3, ``[..., 1]`` et in mm/day, then runoff and baseflow in mm/day where predicted).
 
         ``x`` ``(B, L, n_forcing)`` normalised forcing, ``a`` ``(B, n_attr)`` normalised attributes,
         ``theta_u`` ``(B, p)`` parameters normalised to [0, 1].
@@ -285,7 +321,7 @@ class Surrogate(nn.Module):
         return xs, a_rep, len(starts)
 
     def predict_tensor(self, x: torch.Tensor, a: torch.Tensor, theta_u: torch.Tensor) -> torch.Tensor:
-        """Outputs ``(B, T, 2)`` over whole series of any length ``T`` (physical units).
+        """Outputs ``(B, T, n_outputs)`` over whole series of any length ``T`` (physical units).
 
         The series is tiled with windows of the training length overlapping by ``warmup`` days;
         each day is taken from a window in which it lies after the warm-up (except the first
@@ -306,7 +342,7 @@ class Surrogate(nn.Module):
         return torch.cat(out, dim=1)
 
     def predict(self, region: Region, params, batch_size: int = 256, *, progress: bool = False) -> xr.Dataset:
-        """Surrogate sm and et ``(cell, time)`` for physical parameters ``params`` (no gradients).
+        """Surrogate outputs (:attr:`output_names`) ``(cell, time)`` for physical parameters ``params`` (no gradients).
 
         ``params``: array ``(C, p)`` in physical units (parameter-space order) or a Dataset over
         ``cell`` with one variable per parameter.
@@ -314,7 +350,7 @@ class Surrogate(nn.Module):
         values = self._param_array(region, params)
         x, a = self.prepare(region)
         theta_u = torch.as_tensor(np.asarray(self.parameter_space.normalize(values), dtype=np.float32), device=self.device)
-        out = np.empty((region.n_cells, region.n_days, 2), dtype=np.float32)
+        out = np.empty((region.n_cells, region.n_days, len(self.output_names)), dtype=np.float32)
         batches = range(0, region.n_cells, max(1, int(batch_size)))
         if progress:
             from tqdm.auto import tqdm
@@ -324,12 +360,13 @@ class Surrogate(nn.Module):
                 sl = slice(i, i + batch_size)
                 out[sl] = self.predict_tensor(x[sl], a[sl], theta_u[sl]).cpu().numpy()
         coords = {"cell": region.cells, "time": region.times}
-        data = {name: (("cell", "time"), out[..., k], {"units": OUTPUT_UNITS[name]}) for k, name in enumerate(OUTPUT_NAMES)}
+        data = {name: (("cell", "time"), out[..., k], {"units": OUTPUT_UNITS[name]}) for k, name in enumerate(self.output_names)}
         return xr.Dataset(data, coords=coords, attrs={"source": f"surrogate of {self.simulator}"})
 
     def predict_ensemble(self, region: Region, theta: np.ndarray, batch_size: int = 512, *,
                          progress: bool = False) -> np.ndarray:
-        """Outputs ``(S, C, T, 2)`` (sm, et; physical units) for physical parameters ``theta (S, C, p)``.
+        """Outputs ``(S, C, T, n_outputs)`` (:attr:`output_names`; physical units) for physical parameters
+        ``theta (S, C, p)``.
 
         Prepares the region once and batches over all (sample, cell) pairs; no gradients.
         """
@@ -341,7 +378,7 @@ class Surrogate(nn.Module):
         n_s, n_c = theta.shape[:2]
         tu = torch.as_tensor(np.asarray(self.parameter_space.normalize(theta.reshape(n_s * n_c, -1)), np.float32),
                              device=self.device)
-        out = np.empty((n_s * n_c, region.n_days, 2), dtype=np.float32)
+        out = np.empty((n_s * n_c, region.n_days, len(self.output_names)), dtype=np.float32)
         batches = range(0, n_s * n_c, max(1, int(batch_size)))
         if progress:
             from tqdm.auto import tqdm
@@ -351,7 +388,7 @@ class Surrogate(nn.Module):
                 idx = torch.arange(i, min(i + batch_size, n_s * n_c), device=self.device)
                 cells = idx % n_c
                 out[i:i + len(idx)] = self.predict_tensor(x[cells], a[cells], tu[idx]).cpu().numpy()
-        return out.reshape(n_s, n_c, region.n_days, 2)
+        return out.reshape(n_s, n_c, region.n_days, len(self.output_names))
 
     def _param_array(self, region: Region, params) -> np.ndarray:
         space = self.parameter_space
@@ -386,7 +423,7 @@ class Surrogate(nn.Module):
             "parameter_space": self.parameter_space.to_dict(),
             "forcing_names": list(self.forcing_names),
             "attribute_names": list(self.attribute_names),
-            "output_names": list(OUTPUT_NAMES),
+            "output_names": list(self.output_names),
             "simulator": self.simulator,
             "region_fingerprint": self.region_fingerprint,
             "versions": library_versions(),
@@ -414,7 +451,8 @@ class Surrogate(nn.Module):
             model = cls(SurrogateConfig(**ckpt["config"]), Normalization(**ckpt["normalization"]),
                         ParameterSpace.from_dict(ckpt["parameter_space"]), ckpt["forcing_names"], ckpt["attribute_names"],
                         simulator=ckpt.get("simulator", "unknown"), region_fingerprint=ckpt.get("region_fingerprint"),
-                        info=dict(ckpt.get("info", {}), versions=ckpt.get("versions", {})))
+                        info=dict(ckpt.get("info", {}), versions=ckpt.get("versions", {})),
+                        output_names=ckpt.get("output_names"))
             model.load_state_dict(ckpt["state_dict"])
         except (KeyError, TypeError, RuntimeError) as exc:
             raise SurrogateError(f"{source}: incomplete or inconsistent surrogate checkpoint ({type(exc).__name__}: {exc})") from None

@@ -6,7 +6,9 @@ out; the model trains on (training sample, training cell) pairs and early-stops 
 validation windows from the held-out samples and held-out cells. Minibatches are random
 (cell, sample, ``window``-day window) triples; the first ``warmup`` days of a window are left out
 of the loss (except in windows starting on the region's first day, where the simulator's own
-spin-up is learned). The loss is the MSE of standardised sm and et.
+spin-up is learned). The loss is the MSE of the standardised outputs (sm, et, runoff and baseflow:
+the store's outputs, :attr:`TrainingStore.outputs <vic_paraformer.surrogate.data.TrainingStore.outputs>`),
+each weighing equally.
 
 Presets (``preset=``) give settings that fit a CPU budget; explicit arguments override them. Their
 budgets are epochs and steps, never wall-clock time, so the same command gives the same surrogate
@@ -294,15 +296,16 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
     # one pass over the store (group by group, each within max_memory_gb): output statistics of the
     # training samples x training cells, and the validation windows' targets
     groups = _sample_groups(ts, region, max_memory_gb)
-    sums = np.zeros(2), np.zeros(2), 0
-    val_y = np.empty((len(val[0]), window, 2), np.float32)
+    n_out = len(ts.outputs)
+    sums = np.zeros(n_out), np.zeros(n_out), 0
+    val_y = np.empty((len(val[0]), window, n_out), np.float32)
     val_theta = np.empty((len(val[0]), space.n), np.float32)
     kept = None
     for g in groups:
         theta, y = ts.load(g)
         for j in np.flatnonzero(np.isin(g, split.train_samples)):
             # one sample at a time, accumulated in float64 without a float64 copy of the outputs
-            yj = y[j, tc].reshape(-1, 2)
+            yj = y[j, tc].reshape(-1, n_out)
             sums = (sums[0] + yj.sum(0, dtype=np.float64),
                     sums[1] + np.einsum("nk,nk->k", yj, yj, dtype=np.float64), sums[2] + len(yj))
             del yj
@@ -325,9 +328,9 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
 
     config = SurrogateConfig(n_forcing=forcing.shape[-1], n_attributes=attrs.shape[-1], n_parameters=space.n,
                              hidden_size=int(s["hidden_size"]), num_layers=int(s["num_layers"]),
-                             dropout=float(s["dropout"]), window=window, warmup=warmup)
+                             dropout=float(s["dropout"]), window=window, warmup=warmup, n_outputs=n_out)
     model = Surrogate(config, norm, space, region.forcing_names, region.attribute_names, simulator=ts.simulator,
-                      region_fingerprint=region.fingerprint()).to(dev)
+                      region_fingerprint=region.fingerprint(), output_names=ts.outputs).to(dev)
     x_n = torch.as_tensor(model.normalize_forcing(forcing), device=dev)
     a_n = torch.as_tensor(model.normalize_attributes(attrs), device=dev)
     val_set = _ValSet(x_n, a_n, torch.as_tensor(np.asarray(space.normalize(val_theta), np.float32), device=dev),
@@ -423,7 +426,7 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
 
 def _sample_groups(ts: TrainingStore, region: Region, max_memory_gb: float) -> list[np.ndarray]:
     """Sample indices in groups of whole chunks whose outputs fit in ``max_memory_gb`` (at least one chunk)."""
-    sample_gb = region.n_cells * region.n_days * 2 * 4 / 1e9
+    sample_gb = region.n_cells * region.n_days * len(ts.outputs) * 4 / 1e9
     out: list[np.ndarray] = []
     lo = hi = 0
     for a, b in ts.units():  # the hypercube's chunks, then the appended batches, in sample order
@@ -478,7 +481,8 @@ def _info(history, split: Split, region: Region, s: dict, seed: int, best_epoch:
 def _snapshot(model: Surrogate, state: dict, history, split, region, s, seed) -> Surrogate:
     snap = Surrogate(model.config, model.normalization, model.parameter_space, model.forcing_names,
                      model.attribute_names, simulator=model.simulator, region_fingerprint=model.region_fingerprint,
-                     info=_info(history, split, region, s, seed, len(history["val_loss"]) - 1, 0.0, "cpu"))
+                     info=_info(history, split, region, s, seed, len(history["val_loss"]) - 1, 0.0, "cpu"),
+                     output_names=model.output_names)
     snap.info["incomplete"] = True  # a best-so-far snapshot: loaders refuse it unless asked
     snap.load_state_dict(state)
     return snap
