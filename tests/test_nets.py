@@ -155,7 +155,7 @@ def test_gradients_reach_paraformer_through_a_frozen_lstm_surrogate():
 
     torch.manual_seed(0)
     cfg = SurrogateConfig(n_forcing=7, n_attributes=4, n_parameters=5, hidden_size=8, window=30, warmup=5)
-    norm = Normalization([0.0] * 7, [1.0] * 7, [0.0] * 4, [1.0] * 4, [0.3, 1.0], [0.1, 1.0])
+    norm = Normalization([0.0] * 7, [1.0] * 7, [0.0] * 4, [1.0] * 4, [0.3, 1.0, 0.5, 0.3], [0.1, 1.0, 0.5, 0.3])
     sur = Surrogate(cfg, norm, ParameterSpace.preset("vic"), list(FORCING_VARS), ["a", "b", "c", "d"]).freeze()
     before = {k: v.clone() for k, v in sur.state_dict().items()}
     net = ParaFormerZ(4, N_SERIES, P, d_model=16, n_heads=4, n_layers=1, dropout=0.0)

@@ -30,7 +30,7 @@ def tiny_surrogate(region, path=None, seed=0):
     torch.manual_seed(seed)
     space = ParameterSpace.preset("vic")
     f = region.forcing()
-    norm = Normalization.fit(f, region.attributes(), np.array([[0.2, 1.5], [0.35, 2.5]]), region.forcing_names)
+    norm = Normalization.fit(f, region.attributes(), np.array([[0.2, 1.5, 0.5, 0.3], [0.35, 2.5, 1.0, 0.6]]), region.forcing_names)
     cfg = SurrogateConfig(n_forcing=f.shape[-1], n_attributes=len(region.attribute_names), n_parameters=space.n,
                           hidden_size=8, window=90, warmup=20)
     sur = Surrogate(cfg, norm, space, region.forcing_names, region.attribute_names, simulator="test",
