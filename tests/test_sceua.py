@@ -274,29 +274,58 @@ def test_prior_weight_keeps_sceua_near_the_default_parameters(region):
 
 
 # ---------------------------------------------------------------- layer depths in the truth of a clean twin
-def test_sceua_recovers_true_layer_depths_on_the_clean_twin():
-    """A clean twin whose truth is the depths of layers 2 and 3 (the other parameters at their typical
-    values, in the truth and in the calibration): SCE-UA with the water balance itself recovers them.
-
-    Tolerance (documented in the README): depth2 with a mean absolute error below 0.15 m, half the a-priori
-    depths' error, and r > 0.9 over the cells (measured here: 0.098 m, r 0.97); depth3 within 0.4 m (measured
-    0.31 m; bounds 0.1-1.5 m). depth3 is only weakly identifiable from top-layer soil moisture and ET: it
-    acts through baseflow and through a wet bottom layer backing water up (1.5 years and 100 runs: depth2
-    0.025 m, r 0.999; depth3 0.2 m, r 0.33).
-    """
+def _depth_twin_calibration(*, sm_noise: float, et_noise: float, repetitions: int):
+    """Calibrate ``depth2, depth3`` by SCE-UA on the water balance itself (objective ``sm+et``) on a clean
+    2 x 2, one-year twin (seed 0) whose truth is those depths; the truth, the estimate and the region."""
     from vic_paraformer.parameters import build_space
     from vic_paraformer.synthetic import synthetic_region
 
     space = build_space("depth2,depth3")
-    region = synthetic_region(ny=2, nx=2, years=1, seed=0, parameter_space=space, difficulty="clean")
+    region = synthetic_region(ny=2, nx=2, years=1, seed=0, parameter_space=space, difficulty="clean",
+                              sm_noise=sm_noise, et_noise=et_noise)
     truth = region.parameters(space, prefix="true_")
-    res = vp.calibrate(region, "sceua", seed=0, parameter_space=space, simulator="waterbalance", repetitions=60,
-                       n_workers=1, warmup=120, objective="sm+et")
+    res = vp.calibrate(region, "sceua", seed=0, parameter_space=space, simulator="waterbalance",
+                       repetitions=repetitions, n_workers=1, warmup=120, objective="sm+et")
     assert res.parameter_space.names == ("depth2", "depth3")
-    est = space.from_dataset(res.params)
+    return truth, space.from_dataset(res.params), region
+
+
+def test_sceua_recovers_both_layer_depths_when_the_observations_carry_them():
+    """depth2 AND depth3 are identifiable from top-layer soil moisture and ET: on the clean twin with exact
+    observations (no observation noise), SCE-UA with 100 runs per cell recovers both.
+
+    Tolerance (documented in the README's ``--parameters`` section): for each depth a mean absolute
+    error below 0.1 m and r > 0.8 over the 4 cells (measured, seeds 0/1/2 of this twin: depth2 0.022,
+    0.021, 0.009 m, r 1.00; depth3 0.056, 0.069, 0.068 m, r 0.97, 0.98, 0.94; with 200 runs depth3 is
+    within 0.016 m, so what is left is the optimiser's budget). depth3 reaches these observations
+    through transpiration from the roots in layer 3 (its storage), which moves daily ET by 0.01-0.09
+    mm/day for a 0.2-0.6 m change of depth3; top-layer soil moisture hardly sees it (below 0.001
+    m3/m3 except in wet cells with a shallow layer 3, through baseflow).
+    """
+    truth, est, region = _depth_twin_calibration(sm_noise=0.0, et_noise=0.0, repetitions=100)
+    err = np.abs(est - truth).mean(axis=0)
+    r = [np.corrcoef(est[:, j], truth[:, j])[0, 1] for j in range(2)]
+    assert err[0] < 0.1 and r[0] > 0.8, ("depth2", est, truth)
+    assert err[1] < 0.1 and r[1] > 0.8, ("depth3", est, truth)
+    assert np.ptp(truth[:, 0]) > 0.3 and np.ptp(truth[:, 1]) > 0.2   # the truth varies: a constant cannot pass
+    prior = np.abs(np.column_stack([region.attribute("soil_depth2"), region.attribute("soil_depth3")]) - truth)
+    assert np.all(err < 0.5 * prior.mean(axis=0)), (err, prior.mean(axis=0))
+
+
+@pytest.mark.slow
+def test_sceua_recovers_depth2_not_depth3_under_the_twins_observation_noise():
+    """With the clean twin's observation noise (top-layer soil moisture 0.01 m3/m3 every 2-3 days, ET
+    0.3 mm/day on about half the days) one year identifies depth2 but not depth3: depth3's ET signal
+    (0.01-0.09 mm/day) is far below the ET noise.
+
+    Tolerance: depth2 with a mean absolute error below 0.15 m, half the a-priori depths' error, and
+    r > 0.9 (measured, 60 runs: seed 0 0.098 m, r 0.97; seed 1 0.032 m, r 1.00). depth3 is not
+    asserted; measured, seed 0: 0.31 m, r -0.19 (3 years: 0.18 m, r -0.56; 1.5 years and 100 runs:
+    0.2 m, r 0.33); seed 1: 0.10 m, r 0.97 (a truth spread over 0.35-1.18 m).
+    """
+    truth, est, region = _depth_twin_calibration(sm_noise=0.01, et_noise=0.3, repetitions=60)
     err = np.abs(est - truth).mean(axis=0)
     prior = np.abs(region.attribute("soil_depth2") - truth[:, 0]).mean()
     assert err[0] < 0.15 and err[0] < 0.5 * prior, (est, truth, prior)
     assert np.corrcoef(est[:, 0], truth[:, 0])[0, 1] > 0.9, (est, truth)
-    assert err[1] < 0.4, (est, truth)
     assert np.ptp(truth[:, 0]) > 0.3    # the truth varies: a constant guess cannot pass
