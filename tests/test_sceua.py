@@ -319,9 +319,10 @@ def test_sceua_recovers_depth2_not_depth3_under_the_twins_observation_noise():
     (0.01-0.09 mm/day) is far below the ET noise.
 
     Tolerance: depth2 with a mean absolute error below 0.15 m, half the a-priori depths' error, and
-    r > 0.9 (measured, 60 runs: seed 0 0.098 m, r 0.97; seed 1 0.032 m, r 1.00). depth3 is not
-    asserted; measured, seed 0: 0.31 m, r -0.19 (3 years: 0.18 m, r -0.56; 1.5 years and 100 runs:
-    0.2 m, r 0.33); seed 1: 0.10 m, r 0.97 (a truth spread over 0.35-1.18 m).
+    r > 0.9 (measured, 60 runs: seed 0 0.098 m, r 0.97; seed 1 0.032 m, r 1.00; seed 2, not asserted
+    here, 0.13 m, r 0.77). depth3 is not asserted; measured, seed 0: 0.31 m, r -0.19 (3 years: 0.18 m,
+    r -0.56; 1.5 years and 100 runs: 0.2 m, r 0.33); seed 1: 0.10 m, r 0.97 (a truth spread over
+    0.35-1.18 m); seed 2: 0.30 m, r 0.86.
     """
     truth, est, region = _depth_twin_calibration(sm_noise=0.01, et_noise=0.3, repetitions=60)
     err = np.abs(est - truth).mean(axis=0)
