@@ -274,29 +274,66 @@ def test_prior_weight_keeps_sceua_near_the_default_parameters(region):
 
 
 # ---------------------------------------------------------------- layer depths in the truth of a clean twin
-def test_sceua_recovers_true_layer_depths_on_the_clean_twin():
-    """A clean twin whose truth is the depths of layers 2 and 3 (the other parameters at their typical
-    values, in the truth and in the calibration): SCE-UA with the water balance itself recovers them.
-
-    Tolerance (documented in the README): depth2 with a mean absolute error below 0.15 m, half the a-priori
-    depths' error, and r > 0.9 over the cells (measured here: 0.098 m, r 0.97); depth3 within 0.4 m (measured
-    0.31 m; bounds 0.1-1.5 m). depth3 is only weakly identifiable from top-layer soil moisture and ET: it
-    acts through baseflow and through a wet bottom layer backing water up (1.5 years and 100 runs: depth2
-    0.025 m, r 0.999; depth3 0.2 m, r 0.33).
-    """
+def _depth_twin_calibration(*, sm_noise: float, et_noise: float, repetitions: int):
+    """Calibrate ``depth2, depth3`` by SCE-UA on the water balance itself (objective ``sm+et``) on a clean
+    2 x 2, one-year twin (seed 0) whose truth is those depths: the truth, the estimate, the region and
+    the root fraction of layer 3 at the true depths."""
     from vic_paraformer.parameters import build_space
+    from vic_paraformer.simulators._wb_core import root_fractions_for_depths
+    from vic_paraformer.simulators.waterbalance import soil_from_region
     from vic_paraformer.synthetic import synthetic_region
 
     space = build_space("depth2,depth3")
-    region = synthetic_region(ny=2, nx=2, years=1, seed=0, parameter_space=space, difficulty="clean")
+    region = synthetic_region(ny=2, nx=2, years=1, seed=0, parameter_space=space, difficulty="clean",
+                              sm_noise=sm_noise, et_noise=et_noise)
     truth = region.parameters(space, prefix="true_")
-    res = vp.calibrate(region, "sceua", seed=0, parameter_space=space, simulator="waterbalance", repetitions=60,
-                       n_workers=1, warmup=120, objective="sm+et")
+    res = vp.calibrate(region, "sceua", seed=0, parameter_space=space, simulator="waterbalance",
+                       repetitions=repetitions, n_workers=1, warmup=120, objective="sm+et")
     assert res.parameter_space.names == ("depth2", "depth3")
-    est = space.from_dataset(res.params)
+    soil = soil_from_region(region)
+    true_mm = torch.cat([soil.depth_mm[:, :1], torch.as_tensor(truth * 1000.0)], dim=1)
+    roots3 = root_fractions_for_depths(soil.root_fraction, soil.depth_mm, true_mm)[:, 2].numpy()
+    return truth, space.from_dataset(res.params), region, roots3
+
+
+@pytest.mark.slow
+def test_sceua_recovers_both_layer_depths_when_the_observations_carry_them():
+    """depth2 and depth3 recovered on the clean twin with exact observations (no observation noise):
+    SCE-UA, 200 runs per cell, objective ``sm+et``.
+
+    Tolerance (documented in the README's ``--parameters`` section): depth2 with a mean absolute error
+    below 0.1 m and r > 0.8 over the 4 cells; depth3 with a mean absolute error below 0.1 m over the
+    cells whose layer 3 holds at least 5 % of the roots at the true depths (3 of 4 here). Measured,
+    seeds 0/1 of this twin: depth2 0.003, 0.009 m, r 1.00; depth3 on those cells 0.042, 0.052 m (100
+    runs: 0.083, 0.13 m; the optimiser's budget). depth3 reaches these observations through
+    transpiration by the roots in layer 3 (its storage); where a deep layer 2 takes every root (as VIC
+    redistributes them), top-layer soil moisture and ET are blind to depth3 and the estimate there is
+    not asserted (measured errors 0.04, 0.15 m).
+    """
+    truth, est, region, roots3 = _depth_twin_calibration(sm_noise=0.0, et_noise=0.0, repetitions=200)
+    err = np.abs(est - truth)
+    assert err[:, 0].mean() < 0.1 and np.corrcoef(est[:, 0], truth[:, 0])[0, 1] > 0.8, ("depth2", est, truth)
+    rooted = roots3 >= 0.05
+    assert rooted.sum() >= 2, roots3
+    assert err[rooted, 1].mean() < 0.1, ("depth3", est, truth, roots3)
+    assert np.ptp(truth[:, 0]) > 0.3 and np.ptp(truth[rooted, 1]) > 0.2   # a constant cannot pass
+    prior = np.abs(region.attribute("soil_depth3") - truth[:, 1])[rooted].mean()
+    assert err[rooted, 1].mean() < 0.5 * prior, (err[rooted, 1], prior)
+
+
+def test_sceua_recovers_depth2_not_depth3_under_the_twins_observation_noise():
+    """With the clean twin's observation noise (top-layer soil moisture 0.01 m3/m3 every 2-3 days, ET
+    0.3 mm/day on about half the days) one year identifies depth2 but not depth3: depth3's ET signal
+    (at most 0.01-0.09 mm/day, none where layer 3 holds no roots) is far below the ET noise.
+
+    Tolerance: depth2 with a mean absolute error below 0.15 m, half the a-priori depths' error, and
+    r > 0.9 (measured, 60 runs: seed 0 0.069 m, r 0.99; seed 1 0.032 m, r 1.00; seed 2, not asserted
+    here, 0.124 m, r 0.78). depth3 is not asserted; measured: seeds 0/1/2 0.30, 0.17, 0.36 m, r -0.15,
+    0.90, 0.77.
+    """
+    truth, est, region, _ = _depth_twin_calibration(sm_noise=0.01, et_noise=0.3, repetitions=60)
     err = np.abs(est - truth).mean(axis=0)
     prior = np.abs(region.attribute("soil_depth2") - truth[:, 0]).mean()
     assert err[0] < 0.15 and err[0] < 0.5 * prior, (est, truth, prior)
     assert np.corrcoef(est[:, 0], truth[:, 0])[0, 1] > 0.9, (est, truth)
-    assert err[1] < 0.4, (est, truth)
     assert np.ptp(truth[:, 0]) > 0.3    # the truth varies: a constant guess cannot pass

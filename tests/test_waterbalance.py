@@ -273,6 +273,48 @@ def test_depths_change_the_simulation_and_default_to_the_region(sim, synthetic_t
     np.testing.assert_allclose(out["sm"].values, ref["sm"], atol=1e-6)
 
 
+def test_changed_depths_redistribute_the_roots_as_vic_does():
+    """VIC's calc_root_fractions with the region's layers as root zones (roots even within each): a
+    layer gets the roots of the depths it spans, the bottom layer those below the column too."""
+    from vic_paraformer.simulators._wb_core import root_fractions_for_depths
+
+    t = lambda *v: torch.tensor([v], dtype=torch.float64)  # noqa: E731
+    roots, old = t(0.3, 0.5, 0.2), t(100.0, 300.0, 600.0)
+    cases = [((100.0, 300.0, 600.0), (0.3, 0.5, 0.2)),        # unchanged
+             ((100.0, 600.0, 300.0), (0.3, 0.6, 0.1)),        # layer 2 reaches half of zone 3
+             ((100.0, 150.0, 100.0), (0.3, 0.25, 0.45)),      # column 0.35 m: roots below it go to layer 3
+             ((100.0, 1200.0, 500.0), (0.3, 0.7, 0.0))]       # layer 2 holds every root below layer 1
+    for new, want in cases:
+        got = root_fractions_for_depths(roots, old, t(*new))
+        np.testing.assert_allclose(got.numpy(), [want], atol=1e-12)
+    batch = root_fractions_for_depths(roots.repeat(4, 1), old.repeat(4, 1), torch.cat([t(*c[0]) for c in cases]))
+    np.testing.assert_allclose(batch.numpy(), [c[1] for c in cases], atol=1e-12)
+
+
+def test_depth3_reaches_et_through_the_roots_in_layer_3(sim, synthetic_tiny, truth):
+    """Layer 3 holds water for transpiration by its roots, as in VIC: a deeper layer 3 (1.5 m against
+    0.5 m) raises the mean ET (measured: 0.036 mm/day averaged over the cells). It does not when layer 3
+    holds no roots: none in the region (measured: -0.006 mm/day, through baseflow alone), or a 1.5 m
+    layer 2 reaching below the region's root zone, so that it takes every root below layer 1
+    (measured: -0.004 mm/day). This is the only signal through which ET observations can identify
+    depth3 (README, ``--parameters``)."""
+    names = ("infilt", "Ds", "Dsmax", "Ws", "expt", "depth2", "depth3")
+    ds = synthetic_tiny.ds.copy(deep=True)
+    ds["attributes"].loc[{"attribute": "root_fraction3"}] = 0.0
+    rootless = Region(ds)
+
+    def et_gain(region, depth2=None):
+        n = region.n_cells
+        d2 = region.attribute("soil_depth2") if depth2 is None else np.full(n, depth2)
+        th = [np.column_stack([truth, d2, np.full(n, d3)]) for d3 in (0.5, 1.5)]
+        shallow, deep = (sim.run_arrays(region, t, names)["et"].mean(axis=1) for t in th)
+        return float(np.mean(deep - shallow))
+
+    with_roots, without, deep2 = et_gain(synthetic_tiny), et_gain(rootless), et_gain(synthetic_tiny, 1.5)
+    assert with_roots > 0.02 and with_roots - without > 0.02, (with_roots, without)
+    assert with_roots - deep2 > 0.02, (with_roots, deep2)
+
+
 def test_expt_per_layer_and_ksat_multiplier(sim, synthetic_tiny, truth):
     region = synthetic_tiny
     names = ("infilt", "Ds", "Dsmax", "Ws", "expt1", "expt2", "expt3", "Ksat_mult")

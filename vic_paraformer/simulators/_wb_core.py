@@ -85,17 +85,37 @@ class SoilInputs:
         return cls(**{n: torch.as_tensor(soil[n]) for n in names})
 
 
+def root_fractions_for_depths(root_fraction: torch.Tensor, old_mm: torch.Tensor, new_mm: torch.Tensor
+                              ) -> torch.Tensor:
+    """Root fractions ``(B, 3)`` of layers ``new_mm`` thick, from ``root_fraction`` of layers ``old_mm`` thick.
+
+    VIC's rule (``calc_root_fractions``): roots are spread evenly within each root zone, a layer gets the
+    roots of the depths it spans, and the bottom layer also gets any roots below the soil column. The
+    root zones are the layers at their old thicknesses. Unchanged thicknesses give ``root_fraction``
+    back; the fractions keep summing to 1."""
+    top_old = torch.cumsum(old_mm, dim=1)
+    bottom_new = torch.cumsum(new_mm, dim=1)
+    density = root_fraction / old_mm                                   # roots per mm within each zone
+    upper = bottom_new[:, :2].unsqueeze(2)                             # (B, new layer 1..2, zone)
+    lower = (bottom_new - new_mm)[:, :2].unsqueeze(2)
+    overlap = (torch.minimum(upper, top_old.unsqueeze(1)) - torch.maximum(lower, (top_old - old_mm).unsqueeze(1)))
+    first_two = (overlap.clamp_min(0.0) * density.unsqueeze(1)).sum(dim=2)
+    return torch.cat([first_two, (1.0 - first_two.sum(dim=1, keepdim=True)).clamp_min(0.0)], dim=1)
+
+
 def _with_depths(soil: SoilInputs, depths_m: torch.Tensor, ksat_mult: torch.Tensor) -> SoilInputs:
     """``soil`` with layers 2 and 3 ``depths_m`` thick (m, ``(B, 2)``) and ``ksat`` times ``ksat_mult``.
 
     Every layer store is a volumetric content times the depth, so each is scaled by the new depth over
-    the old one (layer 1 keeps its depth)."""
+    the old one (layer 1 keeps its depth); the roots are redistributed over the new layers as VIC does
+    (:func:`root_fractions_for_depths`)."""
     old = soil.depth_mm
     new = torch.cat([old[:, :1], depths_m * 1000.0], dim=1)
     factor = new / old
     return SoilInputs(depth_mm=new, wmax=soil.wmax * factor, wfc=soil.wfc * factor, wwp=soil.wwp * factor,
                       wres=soil.wres * factor, ksat=soil.ksat * ksat_mult.unsqueeze(1),
-                      veg_fraction=soil.veg_fraction, root_fraction=soil.root_fraction)
+                      veg_fraction=soil.veg_fraction,
+                      root_fraction=root_fractions_for_depths(soil.root_fraction, old, new))
 
 
 def snowpack(forcing: torch.Tensor, swe0: torch.Tensor | None = None):

@@ -30,6 +30,10 @@ and volumetric porosity / field capacity / wilting point / residual content of t
    Transpiration from layer ``i``: ``f_v r_i PET beta_i``, ``beta_i = min((W_i - Wwp_i)/(Wcr_i - Wwp_i), 1)``
    with VIC's critical point ``Wcr = 0.7 Wfc``, limited by ``W_i - Wwp_i``; bare-soil evaporation from
    layer 1: ``(1 - f_v) PET min((W_1 - Wres_1)/(Wfc_1 - Wres_1), 1)``, limited by ``W_1 - Wres_1``.
+   The root fractions ``r_i`` are the region's for its own layer depths; with calibrated depths the
+   roots are redistributed as VIC's ``calc_root_fractions`` does, the region's layers taken as the root
+   zones: roots spread evenly within each zone, a layer gets the roots of the depths it spans and the
+   bottom layer also those below the soil column (a thicker layer 2 takes roots from layer 3).
 4. **Drainage** 1->2 and 2->3 by gravity with Brooks-Corey conductivity
    ``K(W) = Ksat S^c``, ``S = (W - Wres)/(Wmax - Wres)``, ``c = expt``. The layer's drainage over the day
    is the exact solution of ``dW/dt = -K(W)``: ``S_1 = S_0 [1 + (c-1) (Ksat/(Wmax-Wres)) S_0^{c-1}]^{-1/(c-1)}``,
