@@ -9,7 +9,9 @@ Two steps around the ``vic-paraformer`` commands (see docs/sensitivity.md for th
 ``compare``  two ``indices.nc`` written by ``vic-paraformer sensitivity`` (one through VIC, one
              through a surrogate): per term and parameter the region medians both ways, and the
              agreement over cells x parameters (Spearman rank correlation, the share of cells whose
-             most influential parameter is the same, the mean absolute difference).
+             most influential parameter is the same, the median over cells of the Spearman rank
+             correlation across parameters, and the share of cells x parameters whose flag
+             ``ST > 0.05`` -- the identifiability threshold -- agrees).
 
 ::
 
@@ -68,8 +70,9 @@ def compare(args: argparse.Namespace) -> None:
     params = list(ref["parameter"].values)
     print(f"{len(cells)} cells, index {index}{' and ' + first if first else ''}; medians over cells: "
           f"reference / other")
-    print("| term | index | " + " | ".join(params) + " | Spearman (cells x parameters) | same top parameter |")
-    print("|---|---|" + "---|" * len(params) + "---|---|")
+    print("| term | index | " + " | ".join(params) + " | Spearman (cells x parameters) | same top parameter | "
+          "Spearman per cell (median) | same flag ST > 0.05 |")
+    print("|---|---|" + "---|" * len(params) + "---|---|---|---|")
     for term in terms:
         for name in [index] + ([first] if first else []):
             a = ref["indices"].sel(term=term, index=name, cell=cells).transpose("cell", "parameter").values
@@ -79,7 +82,10 @@ def compare(args: argparse.Namespace) -> None:
             med = " | ".join(f"{np.nanmedian(a[:, j]):.2f} / {np.nanmedian(b[:, j]):.2f}" for j in range(len(params)))
             ok = np.isfinite(a).all(1) & np.isfinite(b).all(1)
             top = float(np.mean(np.argmax(a[ok], 1) == np.argmax(b[ok], 1))) if ok.any() else float("nan")
-            print(f"| {term} | {name} | {med} | {_spearman(a.ravel(), b.ravel()):.2f} | {top:.0%} |")
+            per_cell = np.nanmedian([_spearman(a[i], b[i]) for i in range(len(cells))])
+            flags = f"{np.mean((a[ok] > 0.05) == (b[ok] > 0.05)):.0%}" if name == "ST" and ok.any() else ""
+            print(f"| {term} | {name} | {med} | {_spearman(a.ravel(), b.ravel()):.2f} | {top:.0%} | {per_cell:.2f} | "
+                  f"{flags} |")
 
 
 def main() -> None:
