@@ -744,6 +744,11 @@ CASES: dict[str, tuple[str, int, str]] = {
                                      "--member -1", 2, "--member must be 'median', 'point' or a member number"),
     "write-params-member-without-ensemble": ("vic write-params --template {template} --result {result} "
                                              "--out {out}/p.nc --member 0", 1, "the result has no parameter uncertainty"),
+    # ensemble spread: evaluate / vic verify --ensemble need a result with a parameter ensemble
+    "evaluate-ensemble-without-one": ("evaluate --region {region} --result {result} --ensemble --out {out}/m.json", 1,
+                                      "result.nc: no parameter ensemble to run"),
+    "vic-verify-ensemble-without-one": ("vic verify --global {global} --result {result} --obs {obs_csv} --out {out}/v "
+                                        "--ensemble", 1, "result.nc: no parameter ensemble to run"),
     # Dask clusters: the scheduler address
     "scheduler-not-an-address": ("--scheduler localhost calibrate --region {region} --strategy sceua --out {out}/r.nc",
                                  2, "argument --scheduler: expected a Dask scheduler address like tcp://host:8786, "

@@ -25,7 +25,7 @@ Layers, lowest first (a module belongs to the first entry whose prefix matches i
 3. surrogate   surrogate/
 4. strategies  calibrator (the strategy plugin interface), dl/, strategies/
 5. evaluation  evaluation, budget (water balance of a simulation), sensitivity (sensitivity indices and
-               identifiability), refine (surrogate refinement
+               identifiability), spread (SM and ET across a result's parameter ensemble), refine (surrogate refinement
                against the simulator), synthetic (the twin with known parameters), station_twin (the
                twin written as a station network's files)
 6. workflow    workflow (the calibration run the command line and the library share)
@@ -56,7 +56,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("simulators", ["simulators", "ensemble", "cluster", "_dask_plugin", "_dask_worker", "vic.*", "stations"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
-    ("evaluation", ["evaluation", "budget", "refine", "synthetic", "station_twin", "sensitivity"]),
+    ("evaluation", ["evaluation", "budget", "refine", "synthetic", "station_twin", "sensitivity", "spread"]),
     ("workflow", ["workflow"]),
     ("top", ["benchmark", "vic", "vic.verify", "vic.twin", "cli", ""]),
 ]

@@ -3,7 +3,8 @@
 ::
 
     vic-paraformer evaluate --region R --result result.nc --simulator waterbalance|vic
-                            [--test-period START END] [--variables sm et] [--max-memory GB] --out metrics.json
+                            [--test-period START END] [--variables sm et] [--max-memory GB] [--ensemble]
+                            --out metrics.json
 
 Runs the simulator (never the surrogate) with the result's parameters from the region's first
 day, scores RMSE/PCC/NSE per cell against obs_sm (and obs_et if present) for the training and the
@@ -19,12 +20,19 @@ rule (``sm through H``; "default + H" is the do-nothing baseline), with a verdic
 cell group: better / no detectable change / worse, with the 95 % interval of the median paired
 difference (``--no-baseline`` skips the baselines), and the water balance of both runs over whole
 water years with warnings naming cells whose calibrated ET or runoff look wrong.
+
+``--ensemble`` also runs the result's parameter ensemble (every stored member, or the 5/50/95 %
+quantile sets when only quantiles are stored: :mod:`vic_paraformer.spread`) and reports, per cell
+and as medians over cells, the 5-95 % band of SM and ET across the runs and the 5/50/95 % of each
+metric across them (``"ensemble"`` in the JSON), with a figure of the band for a few cells
+(``<out>_ensemble_band.png``). A result without parameter uncertainty is an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from ..config import parse_options
 from ._checks import check_evaluate
@@ -58,6 +66,9 @@ def register(sub) -> None:
                    help="memory budget: the region is read, simulated and scored in chunks of cells that fit "
                         "(default 1; the scores do not depend on it)")
     p.add_argument("--out", required=True, help="metrics JSON to write")
+    p.add_argument("--ensemble", action="store_true",
+                   help="also run the result's parameter ensemble (its members, else its 5/50/95 %% quantile sets) "
+                        "and report the spread of SM and ET and of the metrics across the runs, with a figure")
     add_obs_options(p, obs_help="observations to score against, read and attached to the region first (replacing "
                                 "its obs_sm / obs_et)")
     add_overwrite(p)
@@ -85,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
 
         region = attach_observations(region, args.obs, args.obs_format, obs_kwargs(args))
     result = CalibrationResult.open(args.result)
+    if args.ensemble:
+        from ..spread import ensemble_sets
+
+        ensemble_sets(result, args.result)  # a result without an ensemble fails before any run
     period = tuple(args.period) if args.period else None
     window = result.info.get("calibration_period")
     if period is None and window:
@@ -96,13 +111,29 @@ def run(args: argparse.Namespace) -> int:
     budget_log = logging.getLogger("vic_paraformer.budget")
     in_table = _InTable()
     budget_log.addFilter(in_table)
+    simulator_options = with_spinup({**parse_options(args.simulator_option, flag="--simulator-option"),
+                                     **vic_simulator_options(args, args.simulator)}, args, args.simulator)
+    band = None
     try:
         metrics = evaluate(region, result, simulator=args.simulator, period=period,
-                           variables=tuple(args.variables),
-                           simulator_options=with_spinup({**parse_options(args.simulator_option, flag="--simulator-option"),
-                                                          **vic_simulator_options(args, args.simulator)},
-                                                         args, args.simulator),
+                           variables=tuple(args.variables), simulator_options=simulator_options,
                            baseline=not args.no_baseline)
+        if args.ensemble:
+            from ..evaluation import json_clean
+            from ..spread import evaluate_ensemble
+
+            block, band = evaluate_ensemble(region, result, args.simulator, period, tuple(args.variables),
+                                            simulator_options=simulator_options, source=args.result)
+            metrics["ensemble"] = json_clean(block)
+            if band.data_vars:
+                from ..spread import plot_band, plot_cells
+
+                cells = plot_cells(region, result)
+                figure = Path(args.out).with_name(Path(args.out).stem + "_ensemble_band.png")
+                plot_band(region, band, cells, figure, title=f"{args.result}: {block['n_runs']} {block['kind']} "
+                                                            f"through {args.simulator}",
+                          train_cells=result.train_cells)
+                metrics["ensemble"]["figure"] = str(figure)
     finally:
         budget_log.removeFilter(in_table)
         region.close()  # the lazily opened file
@@ -113,5 +144,10 @@ def run(args: argparse.Namespace) -> int:
 
         wb = metrics["water_balance"]
         print(format_budget(wb["cells"], max_rows=10, label=f"water balance per cell, {wb['window']['label']}"))
+    if "ensemble" in metrics:
+        from ..spread import format_spread
+
+        print(format_spread(metrics["ensemble"]))
+        print(f"written {metrics['ensemble'].get('figure', '')}")
     print(f"written {args.out}")
     return 0

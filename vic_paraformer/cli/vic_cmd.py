@@ -7,12 +7,16 @@ Sub-commands::
     vic write-params --template params.nc --result result.nc --out new_params.nc [--region region.nc]
     vic run          --global G --out sim.nc [--result result.nc] [--start D --end D]
     vic verify       --global G --result result.nc --obs obs.nc --out report_dir
-                     [--start D --end D] [--score-start D --score-end D]
+                     [--start D --end D] [--score-start D --score-end D] [--ensemble]
     vic export       --region R --template params.nc --domain domain.nc --out DIR
 
 Parameter-file values outside the physically plausible ranges (docs/vic-parameter-ranges.md) stop
 import, run, verify, write-params and export with one line naming the file, variable, cell and
 allowed range; ``--allow-out-of-range`` accepts them with a warning and records them in the output.
+
+``vic verify --ensemble`` also runs VIC once per member of the result's parameter ensemble (or per
+5/50/95 % quantile set when only quantiles are stored) and reports the spread of SM and ET and of
+the metrics across those runs (``ensemble_per_cell.csv``, ``ensemble_band.nc``, ``ensemble_band.png``).
 
 ``--var NAME=VALUE`` (repeatable) substitutes ``${NAME}`` in the global file (the environment is
 used for names not given). The VIC executable comes from ``--exe``, ``$VIC_IMAGE_EXE`` or
@@ -168,6 +172,9 @@ def register(sub) -> None:
     q.add_argument("--score-start", type=date, help="first day to score (default: the result's calibration period, then the "
                                          "period after it, both reported)")
     q.add_argument("--score-end", type=date, help="last day to score")
+    q.add_argument("--ensemble", action="store_true",
+                   help="also run VIC once per member of the result's parameter ensemble (else per 5/50/95 %% "
+                        "quantile set) and report the spread of SM and ET and of the metrics across the runs")
     _add_allow(q, "original parameter values")
     q.set_defaults(func=run_verify, check=check_vic)
 
@@ -260,7 +267,7 @@ def run_verify(args) -> int:
     report = verify(args.global_file, args.result, args.obs, args.out, variables=_variables(args.var),
                     start=args.start, end=args.end, score_start=args.score_start, score_end=args.score_end,
                     expt_layers=_layers(args.expt_layers), allow_out_of_range=args.allow_out_of_range,
-                    obs_format=args.obs_format, obs_options=read_options(args),
+                    obs_format=args.obs_format, obs_options=read_options(args), ensemble=args.ensemble,
                     **_sim_options(args))
     print(format_table(report))
     print(f"report: {Path(args.out) / 'report.json'}")

@@ -23,6 +23,17 @@ Files written to ``out_dir`` (each atomically):
 ``per_cell.csv``          one row per cell: ids, lat/lon, each metric for both runs
 ``water_balance.csv``     one row per cell: annual budget terms of both runs (mm/yr), first period
 
+With ``ensemble``, VIC also runs once per set of the result's parameter ensemble (every stored
+member, else the 5/50/95 % quantile sets: :func:`vic_paraformer.spread.ensemble_sets`), each one
+batched image-driver run over every cell, and the report gains ``"ensemble"``
+(:func:`vic_paraformer.spread.spread_report`: the 5-95 % band of SM and ET across the runs and the
+5/50/95 % of each metric across them, per cell and over cells), with the files
+
+``params.<set>.nc``, ``ensemble_band.nc``  each set's parameter file; the 5/50/95 % of sm and et
+                          across the runs over (cell, time)
+``ensemble_per_cell.csv`` one row per cell: band width and median of SM and ET, metric quantiles
+``ensemble_band.png``     the band of a few cells (training and untrained) with the observations
+
 A result made for another region or grid than the setup (its cells' lat/lon, or cell ids, outside
 the setup's grid) is an error naming both, before anything else is read or run.
 
@@ -65,7 +76,7 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
            variables: Mapping[str, str] | None = None, start=None, end=None, expt_layers=None,
            score_period: tuple | None = None, score_start=None, score_end=None, nearest: bool = True,
            allow_out_of_range: bool = False, obs_format: str = "auto", obs_options: Any = None,
-           **simulator_options: Any) -> dict:
+           ensemble: bool = False, **simulator_options: Any) -> dict:
     """Run VIC with the original and the calibrated parameters and compare both with observations.
 
     ``result`` is a CalibrationResult or the path of a saved one; ``simulator_options`` go to
@@ -78,8 +89,9 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     "original" would make any calibration look good -- unless ``allow_out_of_range``: then one
     warning, and the report's ``out_of_range`` lists the findings (variable, cells, an example).
     ``obs_format`` and ``obs_options`` (a :class:`~vic_paraformer.readers.ReadOptions`) choose how
-    ``observations`` is read (:mod:`vic_paraformer.readers`). Returns the report (also written to
-    ``out_dir/report.json``).
+    ``observations`` is read (:mod:`vic_paraformer.readers`). ``ensemble`` also runs the result's
+    parameter ensemble (see the module docstring; a result without one is a ParameterError before
+    anything runs). Returns the report (also written to ``out_dir/report.json``).
     """
     from ..calibrator import CalibrationResult
     from ..simulators.vic import VICSimulator
@@ -90,6 +102,11 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
         result = CalibrationResult.open(result)
     else:
         result_path = None
+    sets = None
+    if ensemble:
+        from ..spread import ensemble_sets
+
+        sets = ensemble_sets(result, result_path)  # a result without an ensemble fails before anything runs
     # a result made for another region fails here, before any period is derived from it or VIC runs
     setup = GlobalParamFile.read(global_param_file, variables)
     setup.validate()
@@ -144,6 +161,8 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
         to_netcdf_atomic(ds, out_dir / f"sim_{name}.nc", kind="simulation")
     report = score_runs(region, result, runs, period=period, variables=tuple(scored), simulator_name="vic",
                         default_source=f"the setup's parameter file {template}")
+    if sets is not None:
+        report["ensemble"] = _ensemble(region, result, sets, sim, template, out_dir, period, scored, expt_layers)
     report.update({
         "global_param_file": str(Path(global_param_file).resolve()), "result": result_path,
         "observations": str(observations), "parameter_files": files,
@@ -161,11 +180,40 @@ def verify(global_param_file: str | Path, result, observations: str | Path, out_
     report = to_plain(report)
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=1))
     write_text_atomic(out_dir / "per_cell.csv", per_cell_table(region, report).to_csv(index=False))
+    if sets is not None:
+        from ..spread import per_cell_table as spread_table
+
+        write_text_atomic(out_dir / "ensemble_per_cell.csv",
+                          spread_table(report["ensemble"], region).to_csv(index=False))
     wb = report.get("water_balance")
     if wb:
         write_text_atomic(out_dir / "water_balance.csv", pd.DataFrame(wb["cells"]).to_csv(index=False))
     log.info("verification report written to %s", out_dir)
     return report
+
+
+def _ensemble(region, result, sets, sim, template, out_dir: Path, period, scored, expt_layers) -> dict:
+    """Run VIC once per set of the parameter ensemble (one image-driver run over every cell each), write
+    the parameter files, the band netCDF and figure; the :func:`~vic_paraformer.spread.spread_report`."""
+    from ..spread import band_dataset, plot_band, plot_cells, spread_report
+
+    labels, results, kind = sets
+    runs, files, wall = [], {}, {}
+    for label, res in zip(labels, results):
+        name = label.replace(" ", "_")
+        files[label] = str(write_parameters(res, template, out_dir / f"params.{name}.nc", region=region,
+                                            expt_layers=expt_layers, check_plausibility=False))
+        log.info("VIC run of the parameter ensemble's %s (%d of %d)", label, len(runs) + 1, len(labels))
+        runs.append(sim.run_parameter_file(region, files[label]))
+        wall[label] = float(runs[-1].attrs.get("vic_wall_time_s", float("nan")))
+    block = spread_report(region, result, labels, runs, kind, period=period, variables=tuple(scored),
+                          simulator_name="vic")
+    band = band_dataset(region, runs)
+    to_netcdf_atomic(band, out_dir / "ensemble_band.nc", kind="simulation")
+    figure = plot_band(region, band, plot_cells(region, result), out_dir / "ensemble_band.png",
+                       title=f"VIC, {len(runs)} {kind} of the parameter ensemble", train_cells=result.train_cells)
+    block.update({"parameter_files": files, "wall_time_s": wall, "figure": str(figure)})
+    return block
 
 
 def _nearest_result(region, result):
@@ -218,4 +266,8 @@ def format_table(report: dict) -> str:
     if report.get("out_of_range"):
         tail += ("\nthe original parameters hold values outside the physically plausible ranges (accepted): "
                  + summary(report["out_of_range"]))
+    if report.get("ensemble"):
+        from ..spread import format_spread
+
+        tail += "\n" + format_spread(report["ensemble"])
     return head + "\n" + evaluation_table(report) + tail
