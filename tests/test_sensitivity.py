@@ -100,10 +100,11 @@ def test_morris_also_gives_zero_to_a_parameter_that_enters_nothing(synthetic_tin
     assert np.allclose(norm.sum(-1), 1.0)
 
 
-def test_through_the_surrogate_indices_of_sm_et_and_objective(small_surrogate, synthetic_small, tmp_path):
+def test_through_the_surrogate_indices_of_every_output_and_the_objective(small_surrogate, synthetic_small, tmp_path):
     cells = synthetic_small.cells[[5, 40]]
     ds = compute_indices(synthetic_small, surrogate=small_surrogate, cells=cells, samples=8, seed=0)
-    assert list(ds["term"].values) == ["sm_obs", "sm_raw", "et", "objective"]  # no runoff/baseflow from it
+    assert small_surrogate.output_names == ("sm", "et", "runoff", "baseflow")
+    assert list(ds["term"].values) == ["sm_obs", "sm_raw", "et", "runoff", "baseflow", "objective"]
     assert ds.attrs["model"] == "surrogate of waterbalance"
     assert ds.attrs["warmup_days"] == small_surrogate.warmup
     assert np.isfinite(ds["indices"].values).all()

@@ -12,8 +12,8 @@ morris``, Morris elementary effects (``mu_star``, ``sigma``) for small budgets -
 moisture through the observation operator ``sm_obs`` and raw ``sm_raw``, mean ``et``, ``runoff``,
 ``baseflow``, and the calibration ``objective``) to each calibrated parameter over the parameter
 space's bounds. Through the surrogate by default (batched, cheap); ``--simulator`` runs the
-simulator instead (ensemble runner; the surrogate predicts sm and et only, so runoff and baseflow
-need a simulator). ``--samples`` base samples (sobol, default 64, a power of two; ``N (p + 2) + 1``
+simulator instead (ensemble runner; a surrogate saved before surrogates predicted runoff and
+baseflow gives sm and et only). ``--samples`` base samples (sobol, default 64, a power of two; ``N (p + 2) + 1``
 model runs per cell) or trajectories (morris, default 16; ``N (p + 1) + 1`` runs). ``--option``
 sets the objective's options (``loss``, ``objective``, ``obs_operator``...), as for ``calibrate``.
 ``--cells``: ``all`` (default), ``train`` (the region's training cells), or a selection as for

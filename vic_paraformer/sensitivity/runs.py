@@ -7,7 +7,8 @@ Besides the design's sets, each cell is run once at those default values: the wa
 reference of the calibration objective (the same model at the default parameters).
 
 ``surrogate``: :meth:`Surrogate.predict_ensemble` (batched over every (set, cell) pair, no
-gradients; ``sm`` and ``et`` only). ``simulator``: :class:`~vic_paraformer.ensemble.EnsembleRunner`
+gradients; every output it predicts: ``sm``, ``et`` and, for surrogates trained since they predict
+them, ``runoff`` and ``baseflow``). ``simulator``: :class:`~vic_paraformer.ensemble.EnsembleRunner`
 (``sm``, ``et``, ``runoff``, ``baseflow``).
 """
 
@@ -68,7 +69,7 @@ def run_sets(region: Region, space: ParameterSpace, x: np.ndarray, *, surrogate=
     theta = np.concatenate([_full_sets(space, model_space, x, defaults), defaults[None]], axis=0)
     if surrogate is not None:
         out = surrogate.predict_ensemble(region, theta, batch_size=batch_size, progress=progress)
-        runs = {"sm": out[..., 0], "et": out[..., 1]}
+        runs = {name: out[..., i] for i, name in enumerate(surrogate.output_names) if name in OUTPUTS}
     else:
         import xarray as xr
 

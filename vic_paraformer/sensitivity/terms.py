@@ -6,8 +6,8 @@
                as in a calibration; the identity by default)
 ``sm_raw``     RMSE of the raw top-layer soil moisture against ``obs_sm`` (no operator)
 ``et``         mean evapotranspiration (mm/day)
-``runoff``     mean surface runoff (mm/day; simulators only, the surrogate predicts sm and et)
-``baseflow``   mean baseflow (mm/day; simulators only)
+``runoff``     mean surface runoff (mm/day; from a surrogate only if it predicts runoff)
+``baseflow``   mean baseflow (mm/day; likewise)
 ``objective``  the calibration objective of the cell (:class:`~vic_paraformer.objective.Objective`
                with the given options, exactly as a per-cell calibration scores a candidate:
                water-balance term against the same model's default run, ``sm+et`` scales pooled
