@@ -8,7 +8,8 @@ reference of the calibration objective (the same model at the default parameters
 
 ``surrogate``: :meth:`Surrogate.predict_ensemble` (batched over every (set, cell) pair, no
 gradients; every output it predicts: ``sm``, ``et`` and, for surrogates trained since they predict
-them, ``runoff`` and ``baseflow``). ``simulator``: :class:`~vic_paraformer.ensemble.EnsembleRunner`
+them, ``runoff`` and ``baseflow``; the default run's runoff and baseflow are not returned, so that
+the objective leaves out the runoff ratio as a calibration through a surrogate does). ``simulator``: :class:`~vic_paraformer.ensemble.EnsembleRunner`
 (``sm``, ``et``, ``runoff``, ``baseflow``).
 """
 
@@ -84,4 +85,9 @@ def run_sets(region: Region, space: ParameterSpace, x: np.ndarray, *, surrogate=
             ds = runner.run(region, params, outputs=list(OUTPUTS), desc="sensitivity runs")
         runs = {k: np.asarray(ds[k].transpose("sample", "cell", "time").values, dtype=np.float32)
                 for k in OUTPUTS if k in ds}
-    return {k: v[:-1] for k, v in runs.items()}, {k: v[-1] for k, v in runs.items()}
+    default = {k: v[-1] for k, v in runs.items()}
+    if surrogate is not None:
+        # the objective is scored as a calibration through the surrogate scores it: SCE-UA and DDS with
+        # a surrogate leave the water-balance term's runoff ratio out, so its reference is not given
+        default = {k: v for k, v in default.items() if k not in ("runoff", "baseflow")}
+    return {k: v[:-1] for k, v in runs.items()}, default
