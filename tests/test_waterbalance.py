@@ -286,3 +286,21 @@ def test_expt_per_layer_and_ksat_multiplier(sim, synthetic_tiny, truth):
                      coords={"cell": region.cells})
     with pytest.raises(SimulatorError, match="'depth2' = -0.1"):
         sim.simulate(region, bad)
+
+
+def test_a_subset_of_the_paper_parameters_keeps_the_regions_own_values_for_the_others(synthetic_tiny):
+    """`--parameters expt` (what `auto` picks on the clean twin): the water balance runs with the four
+    others at the region's own values, as if they had been given."""
+    from vic_paraformer.parameters import ParameterSpace, default_parameters
+    from vic_paraformer.simulators.waterbalance import WaterBalanceSimulator
+
+    region = synthetic_tiny.subset(synthetic_tiny.cells[:3]).sel_time("2015-04-01", "2015-07-31")
+    five = ParameterSpace.preset("vic")
+    values, _ = default_parameters(region, five)
+    values[:, five.names.index("expt")] = [6.0, 9.0, 14.0]
+    only = ParameterSpace.preset("vic", names=("expt",))
+    sim = WaterBalanceSimulator()
+    full = sim.simulate(region, five.to_dataset(values, region.cells))
+    part = sim.simulate(region, only.to_dataset(values[:, [five.names.index("expt")]], region.cells))
+    np.testing.assert_allclose(part["sm"].values, full["sm"].values)
+    np.testing.assert_allclose(part["et"].values, full["et"].values)

@@ -267,11 +267,10 @@ class WaterBalanceSimulator(Simulator):
 
 
 def simulated_names(params: xr.Dataset) -> tuple[str, ...]:
-    """The calibratable parameters a parameter Dataset sets, in its order; the paper's five when it sets
-    none of the others (so a Dataset lacking one of those five is an error naming it)."""
+    """The calibratable parameters a parameter Dataset sets, in its order (any subset: the others take the
+    region's own values, as with VIC); the paper's five when it sets none (an error naming them)."""
     names = tuple(str(n) for n in params.data_vars if str(n) in CALIBRATABLE_BY_NAME)
-    others = [n for n in names if n not in PARAMETER_NAMES]
-    if not others:
+    if not names:
         return PARAMETER_NAMES
     unknown = [n for n in names if n in MULTIPLIERS and n not in WATERBALANCE_MULTIPLIERS]
     if unknown:
