@@ -304,3 +304,13 @@ def test_a_subset_of_the_paper_parameters_keeps_the_regions_own_values_for_the_o
     part = sim.simulate(region, only.to_dataset(values[:, [five.names.index("expt")]], region.cells))
     np.testing.assert_allclose(part["sm"].values, full["sm"].values)
     np.testing.assert_allclose(part["et"].values, full["et"].values)
+    # the same through the ensemble runner (surrogate training data, sensitivity samples)
+    from vic_paraformer.ensemble import EnsembleRunner
+
+    runner = EnsembleRunner(simulator=sim, n_workers=1, chunk_size=2, progress=False)
+    sampled = only.to_dataset(values[None, :, [five.names.index("expt")]], region.cells, dims=("sample", "cell"))
+    out = runner.run(region, sampled)
+    np.testing.assert_allclose(out["sm"].values[0], full["sm"].values, rtol=1e-5, atol=1e-6)
+    # a Dataset that merely lacks one of the five (no declared set) is still an error naming it
+    with pytest.raises(SimulatorError, match="expt"):
+        sim.simulate(region, five.to_dataset(values, region.cells).drop_vars("expt"))

@@ -187,6 +187,13 @@ def parameter_set_label(names: Sequence[str]) -> str:
 PARAMETER_SET_ATTR = "parameter_set"
 
 
+def parameter_set_attrs(names: Sequence[str]) -> dict[str, str]:
+    """The attributes of a parameter Dataset setting ``names``: :data:`PARAMETER_SET_ATTR` when they are
+    some but not all of the paper's five (empty otherwise)."""
+    names = tuple(str(n) for n in names)
+    return {PARAMETER_SET_ATTR: ",".join(names)} if set(names) < set(PARAMETER_NAMES) else {}
+
+
 def resolve_parameter_names(spec: "str | Sequence[str] | None", *, region=None, surrogate=None, simulator=None,
                             space: "ParameterSpace | None" = None, objective_options=None, threshold=None,
                             seed: int = 0, option: str = "--parameters", selector=None) -> tuple[str, ...]:
@@ -479,10 +486,7 @@ class ParameterSpace:
                                            "lower_bound": lo, "upper_bound": hi})
             for j, (name, lo, hi) in enumerate(zip(self.names, self.lower, self.upper))
         }
-        attrs = {}
-        if set(self.names) < set(PARAMETER_NAMES):
-            attrs[PARAMETER_SET_ATTR] = ",".join(self.names)
-        return xr.Dataset(data, coords=coords, attrs=attrs)
+        return xr.Dataset(data, coords=coords, attrs=parameter_set_attrs(self.names))
 
     def from_dataset(self, ds, prefix: str = "") -> np.ndarray:
         """Stack the parameter variables of ``ds`` into an array ``(..., p)``.
