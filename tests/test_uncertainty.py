@@ -257,3 +257,42 @@ def test_write_params_median_by_default_and_member_on_request(tmp_path, capsys):
     assert main(base + ["--out", str(tmp_path / "x.nc"), "--member", "7"]) == 1
     assert "member 7 does not exist" in capsys.readouterr().err
     assert main(base + ["--out", str(tmp_path / "x.nc"), "--member", "first"]) == 2
+
+
+class _LinearSurrogate:
+    """SM = 0.3 + 0.1 u_expt (normalised expt) + a season, blind to every other parameter."""
+
+    def __init__(self, space):
+        self.space = space
+
+    def predict(self, region, values):
+        u = np.asarray(self.space.normalize(np.asarray(values, float)), float)
+        season = 0.05 * np.sin(np.arange(region.n_days) / 20.0)
+        sm = 0.3 + 0.1 * u[:, [self.space.names.index("expt")]] + season[None, :]
+        return xr.Dataset({"sm": (("cell", "time"), sm)})
+
+
+def test_model_error_term_is_the_mismatch_over_the_sensitivity(synthetic_tiny):
+    from scipy.stats import norm
+
+    from vic_paraformer.dl.error_term import error_halfwidth, widen
+
+    region = synthetic_tiny.subset(synthetic_tiny.cells[:4]).sel_time("2015-04-01", "2015-12-31")
+    space = ParameterSpace.preset("vic")
+    sur = _LinearSurrogate(space)
+    values = np.tile(space.midpoint(), (4, 1))
+    sm = sur.predict(region, values)["sm"].values
+    rng = np.random.default_rng(0)
+    obs = sm + 0.02 * rng.standard_normal(sm.shape) * (np.arange(sm.shape[1]) % 2 == 0)  # noise 0.02 every 2nd day
+    obs[:, 1::2] = np.nan
+    region.ds["obs_sm"] = (("cell", "time"), obs)
+    half, facts = error_halfwidth(region, sur, space, values, np.arange(2), warmup=10)
+    assert facts["sigma"] == pytest.approx(0.02, rel=0.15)
+    j = space.names.index("expt")
+    np.testing.assert_allclose(half[:, j], norm.ppf(0.95) * facts["sigma"] / 0.1, rtol=1e-4)  # sigma is rounded
+    assert np.all(np.isinf(np.delete(half, j, axis=1)))  # SM cannot see them: the whole range
+    q = np.array([[[0.40]], [[0.45]], [[0.50]]])  # an ensemble interval of half-width 0.05 around 0.45
+    wide = widen(q, np.array([[0.12]]))
+    assert wide[0, 0, 0] == pytest.approx(0.45 - 0.13) and wide[2, 0, 0] == pytest.approx(0.45 + 0.13)
+    assert widen(q, np.array([[np.inf]]))[[0, 2], 0, 0].tolist() == [0.0, 1.0]
+    assert widen(q, np.zeros((1, 1)))[:, 0, 0].tolist() == [0.40, 0.45, 0.50]  # never narrower than the members

@@ -60,7 +60,7 @@ def error_halfwidth(region, sur, space, median: np.ndarray, train_rows: np.ndarr
         if ok.sum() < 3:
             continue
         x, y = base[r][ok], obs[r][ok]
-        if np.std(x) > 0:
+        if np.std(x) > 1e-9:
             slope, icpt = np.polyfit(x, y, 1)
             res.append(y - (slope * x + icpt))
         else:

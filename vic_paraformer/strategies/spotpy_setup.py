@@ -360,7 +360,7 @@ def _confidence_region(task: CellTask, setup: SpotpySetup) -> tuple[np.ndarray, 
     obs = setup.obs
     sim = setup.min_fit_sm
     r1 = 0.0
-    if sim is not None and np.std(sim) > 0:
+    if sim is not None and np.std(sim) > 1e-9:
         slope, icpt = np.polyfit(sim, obs, 1)  # residuals of the observations around a linear fit
         r1 = lag1_autocorrelation(obs - (slope * sim + icpt))
     n = int(obs.size)
