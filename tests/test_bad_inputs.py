@@ -744,6 +744,16 @@ CASES: dict[str, tuple[str, int, str]] = {
                                      "--member -1", 2, "--member must be 'median', 'point' or a member number"),
     "write-params-member-without-ensemble": ("vic write-params --template {template} --result {result} "
                                              "--out {out}/p.nc --member 0", 1, "the result has no parameter uncertainty"),
+    # parameter uncertainty of the per-cell optimisers: the confidence-region options
+    "uncertainty-method-unknown": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --option "
+                                   "simulator=waterbalance --option uncertainty=posterior", 2,
+                                   "uncertainty must be one of ['confidence', 'tolerance'] or None, got 'posterior'"),
+    "uncertainty-level-one": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --option "
+                              "simulator=waterbalance --option uncertainty_level=1", 2,
+                              "uncertainty_level must be a number in (0, 1), got 1"),
+    "uncertainty-directions-negative": ("calibrate --region {region} --strategy dds --out {out}/r.nc --option "
+                                        "simulator=waterbalance --option uncertainty_directions=-2", 2,
+                                        "uncertainty_directions must be a non-negative integer or None, got -2"),
     # Dask clusters: the scheduler address
     "scheduler-not-an-address": ("--scheduler localhost calibrate --region {region} --strategy sceua --out {out}/r.nc",
                                  2, "argument --scheduler: expected a Dask scheduler address like tcp://host:8786, "
