@@ -749,6 +749,16 @@ CASES: dict[str, tuple[str, int, str]] = {
                                       "result.nc: no parameter ensemble to run"),
     "vic-verify-ensemble-without-one": ("vic verify --global {global} --result {result} --obs {obs_csv} --out {out}/v "
                                         "--ensemble", 1, "result.nc: no parameter ensemble to run"),
+    # parameter uncertainty of the per-cell optimisers: the confidence-region options
+    "uncertainty-method-unknown": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --option "
+                                   "simulator=waterbalance --option uncertainty=posterior", 2,
+                                   "uncertainty must be one of ['confidence', 'tolerance'] or None, got 'posterior'"),
+    "uncertainty-level-one": ("calibrate --region {region} --strategy sceua --out {out}/r.nc --option "
+                              "simulator=waterbalance --option uncertainty_level=1", 2,
+                              "uncertainty_level must be a number in (0, 1), got 1"),
+    "uncertainty-directions-negative": ("calibrate --region {region} --strategy dds --out {out}/r.nc --option "
+                                        "simulator=waterbalance --option uncertainty_directions=-2", 2,
+                                        "uncertainty_directions must be a non-negative integer or None, got -2"),
     # Dask clusters: the scheduler address
     "scheduler-not-an-address": ("--scheduler localhost calibrate --region {region} --strategy sceua --out {out}/r.nc",
                                  2, "argument --scheduler: expected a Dask scheduler address like tcp://host:8786, "

@@ -78,11 +78,13 @@ def test_sceua_against_simulator_beats_midpoint_and_counts_real_runs(region, mon
     monkeypatch.setattr("vic_paraformer.registry.get_simulator", lambda name, **kw: CountingWaterBalance(**kw))
     CountingWaterBalance.calls = CountingWaterBalance.cell_runs = 0
     rng_before = np.random.get_state()[1].copy()
-    res = vp.calibrate(region, strategy="sceua", seed=1, repetitions=25, **SIM_KW)
+    # no line searches of the confidence region (they come on top of the budget): the optimiser's runs alone
+    res = vp.calibrate(region, strategy="sceua", seed=1, repetitions=25, uncertainty_directions=0, **SIM_KW)
     monkeypatch.undo()
 
     # every model run is counted: our count equals the simulator's real calls (spotpy's own count does not)
     assert res.n_evaluations == CountingWaterBalance.cell_runs == 2 * 25
+    assert res.info["uncertainty_runs"] == 0 and res.uncertainty.method == "confidence region"
     assert CountingWaterBalance.calls == 25  # lockstep: one run over both cells per candidate pair
     assert res.history["evaluations"] == [25.0, 25.0]
     assert res.info["budget_exhausted_cells"] == TRAIN  # 25 < burn-in (22) + one evolution loop: hard cap hit

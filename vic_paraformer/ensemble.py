@@ -63,7 +63,7 @@ from ._procs import die_with_parent, ignore_interrupts, start_forkserver
 from .outputs import estimate_bytes
 from .scratch import adopt_folder
 from .errors import SimulatorError
-from .parameters import CALIBRATABLE_BY_NAME, PARAMETER_NAMES, ParameterSpace
+from .parameters import CALIBRATABLE_BY_NAME, PARAMETER_NAMES, ParameterSpace, parameter_set_attrs
 from .progress import show_progress
 from .region import Period, Region, parse_period
 from .simulators.base import OUTPUT_VARS, Simulator, check_params
@@ -123,7 +123,7 @@ def _run_chunk(simulator: Simulator, region: Region, cell_ids: np.ndarray, theta
     of the ``outputs`` asked for (default: every output the simulator produces)."""
     sub = _cell_subset(region, cell_ids)
     params = xr.Dataset({n: (("sample", "cell"), theta[..., j]) for j, n in enumerate(names)},
-                        coords={"cell": sub.cells})
+                        coords={"cell": sub.cells}, attrs=parameter_set_attrs(names))
     out = simulator.simulate(sub, params, period=period)
     keep = OUTPUT_VARS if outputs is None else outputs
     return {k: np.asarray(out[k].transpose("sample", "cell", "time").values, dtype=np.float32)

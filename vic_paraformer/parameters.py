@@ -182,6 +182,18 @@ def parameter_set_label(names: Sequence[str]) -> str:
     return f"{label} ({', '.join(names)})"
 
 
+#: Attribute of a parameter Dataset that declares it sets only these of the paper's five
+#: (:meth:`ParameterSpace.to_dataset`); the simulators run the others at the region's own values.
+PARAMETER_SET_ATTR = "parameter_set"
+
+
+def parameter_set_attrs(names: Sequence[str]) -> dict[str, str]:
+    """The attributes of a parameter Dataset setting ``names``: :data:`PARAMETER_SET_ATTR` when they are
+    some but not all of the paper's five (empty otherwise)."""
+    names = tuple(str(n) for n in names)
+    return {PARAMETER_SET_ATTR: ",".join(names)} if set(names) < set(PARAMETER_NAMES) else {}
+
+
 def resolve_parameter_names(spec: "str | Sequence[str] | None", *, region=None, surrogate=None, simulator=None,
                             space: "ParameterSpace | None" = None, objective_options=None, threshold=None,
                             seed: int = 0, option: str = "--parameters", selector=None) -> tuple[str, ...]:
@@ -457,7 +469,9 @@ class ParameterSpace:
         """Wrap an array ``(..., p)`` as an xarray Dataset with one variable per parameter.
 
         ``dims`` names the leading axes (``("cell",)`` or ``("sample", "cell")``); ``cells`` gives
-        the ``cell`` coordinate.
+        the ``cell`` coordinate. A space of some of the paper's five (``--parameters expt``) marks the
+        Dataset with the attribute ``parameter_set`` (its names), so that a simulator runs the others at
+        the region's own values instead of rejecting the Dataset as incomplete.
         """
         import xarray as xr
 
@@ -472,7 +486,7 @@ class ParameterSpace:
                                            "lower_bound": lo, "upper_bound": hi})
             for j, (name, lo, hi) in enumerate(zip(self.names, self.lower, self.upper))
         }
-        return xr.Dataset(data, coords=coords)
+        return xr.Dataset(data, coords=coords, attrs=parameter_set_attrs(self.names))
 
     def from_dataset(self, ds, prefix: str = "") -> np.ndarray:
         """Stack the parameter variables of ``ds`` into an array ``(..., p)``.

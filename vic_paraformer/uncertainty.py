@@ -4,14 +4,41 @@ Every strategy can hand back, beside its point values, a set of plausible parame
 
 * the DL strategies train an ensemble of networks (option ``ensemble``: members differing by seed
   and by a bootstrap of the training cells and windows, a deep ensemble);
-* the per-cell spotpy strategies (SCE-UA, DDS) keep the candidates they evaluated anyway whose
-  objective lies within a tolerance of the cell's best (option ``uncertainty_tolerance``);
+* the per-cell spotpy strategies (SCE-UA, DDS) return, by default, the cell's **90 % confidence
+  region** (option ``uncertainty="confidence"``, below); on request the older **tolerance set**
+  (``uncertainty="tolerance"``): the candidates they evaluated anyway whose objective lies within
+  a relative tolerance of the cell's best (option ``uncertainty_tolerance``);
 * the mpr strategy keeps its transfer-coefficient candidates within the same kind of tolerance.
 
 From that set the result stores the 5, 50 and 95 % quantiles per cell and parameter
 (:data:`QUANTILES`), and the members themselves when there are at most
 :data:`MAX_STORED_MEMBERS` of them (a deep ensemble; the tolerance sets differ in size from cell
 to cell and are summarised by their quantiles and their size only).
+
+**The confidence region** (the classical nonlinear-regression region of Beale, 1960; Bates &
+Watts, *Nonlinear Regression Analysis*, 1988, ch. 6) is what the data cannot tell apart from the
+best fit. With ``S(theta)`` the sum of squared errors of the objective's data-fit term (the RMSE of
+soil moisture, through the operator when there is one; for objectives of several terms their
+weighted sum of scaled RMSEs, read as one RMSE), ``p`` calibrated parameters and ``n``
+observations, the parameter sets with
+
+    S(theta) <= S_min * (1 + p / (n_eff - p) * F(p, n_eff - p; 0.90))
+
+form a 90 % joint confidence region (:func:`confidence_ratio`). Serially correlated residuals carry
+less information than ``n`` independent ones: ``n_eff = n (1 - r1) / (1 + r1)`` with ``r1`` the
+lag-1 autocorrelation of the best fit's residuals (:func:`effective_sample_size`; ``r1 <= 0`` keeps
+``n``). The threshold is set by the data-fit term alone, so penalties that are not a likelihood
+(the water-balance term, a prior) move the point value but not the region. The region is sampled
+beyond the optimiser's trajectory, whose candidates crowd around the optimum: from the best
+candidate, line searches along each parameter's axis (both ways) and along random directions in
+the normalised space (option ``uncertainty_directions``, default ``4 p``) bisect to the region's
+edge or stop at the bounds, about six model runs each. Every evaluated candidate inside the
+region joins the cell's set; the interval stored is the set's **projection** onto each parameter
+(lowest and highest member, in the ``q05``/``q95`` slots; ``q50`` is the set's median): the
+projection of a joint 90 % region is a conservative 90 % interval for each parameter. Its
+assumptions: the model can reproduce the observations (a model error larger than the noise
+shifts the optimum and the region with it), residuals of roughly constant variance, and a region
+the line searches reach (a region of several separate pieces may be under-sampled).
 
 In a result file (:meth:`vic_paraformer.result.CalibrationResult.save`) the quantiles are the
 variables ``<param>_q05``, ``<param>_q50`` and ``<param>_q95`` over ``cell`` beside the point
@@ -97,6 +124,17 @@ class ParameterUncertainty:
         q = np.stack([np.quantile(np.asarray(s, float), QUANTILES, axis=0) for s in sets], axis=1)
         return cls(quantiles=q, method=method, set_size=np.array([len(s) for s in sets]), info=dict(info or {}))
 
+    @classmethod
+    def from_regions(cls, sets: list[np.ndarray], method: str, *, info: dict[str, Any] | None = None
+                     ) -> "ParameterUncertainty":
+        """From one ``(n_i, p)`` sample of a confidence region per cell: the interval slots hold the region's
+        projection (lowest and highest member per parameter), the middle one the members' median."""
+        if not sets:
+            raise ParameterError("no parameter sets to summarise")
+        arrays = [np.asarray(s, float) for s in sets]
+        q = np.stack([np.stack([a.min(0), np.median(a, 0), a.max(0)]) for a in arrays], axis=1)
+        return cls(quantiles=q, method=method, set_size=np.array([len(a) for a in arrays]), info=dict(info or {}))
+
     # ------------------------------------------------------------------ reading
     @property
     def n_members(self) -> int:
@@ -177,6 +215,53 @@ class ParameterUncertainty:
         for k in ("quantiles", "n_members"):
             meta.pop(k, None)
         return cls(quantiles=q, method=method, members=members, set_size=size, info=meta)
+
+
+#: The confidence level of the spotpy strategies' confidence regions (option ``uncertainty_level``).
+CONFIDENCE_LEVEL: float = 0.90
+
+
+def lag1_autocorrelation(residuals: np.ndarray) -> float:
+    """Lag-1 autocorrelation of a residual series (non-finite values dropped; 0 with fewer than 3 values
+    or no variance). Consecutive values are those of consecutive observations."""
+    r = np.asarray(residuals, float)
+    r = r[np.isfinite(r)]
+    if r.size < 3:
+        return 0.0
+    r = r - r.mean()
+    den = float(np.dot(r, r))
+    return 0.0 if den <= 0 else float(np.dot(r[:-1], r[1:]) / den)
+
+
+def effective_sample_size(n: int, r1: float) -> float:
+    """``n (1 - r1) / (1 + r1)`` for a lag-1 autocorrelation ``r1 > 0`` (an AR(1) residual), else ``n``."""
+    r1 = float(np.clip(r1, 0.0, 0.999))
+    return float(n) * (1.0 - r1) / (1.0 + r1)
+
+
+def confidence_ratio(n_eff: float, p: int, level: float = CONFIDENCE_LEVEL) -> float:
+    """``1 + p / (n_eff - p) * F(p, n_eff - p; level)``: the factor on the best sum of squared errors that
+    bounds the joint ``level`` confidence region of ``p`` parameters fitted to ``n_eff`` independent
+    observations; ``inf`` when ``n_eff <= p + 1`` (the data cannot bound the region)."""
+    from scipy.stats import f as f_dist
+
+    if not 0 < level < 1:
+        raise ParameterError(f"confidence level must lie in (0, 1), got {level!r}")
+    dof = float(n_eff) - int(p)
+    if int(p) < 1 or dof <= 1:
+        return float("inf")
+    return 1.0 + int(p) / dof * float(f_dist.ppf(level, int(p), dof))
+
+
+def confidence_mask(fits: np.ndarray, ratio: float) -> np.ndarray:
+    """Which candidates lie in the confidence region: ``fit**2 <= min(fit)**2 * ratio`` for RMSE-like data-fit
+    values ``fits`` (non-finite never)."""
+    fits = np.asarray(fits, float)
+    ok = np.isfinite(fits)
+    if not ok.any():
+        return ok
+    best = float(fits[ok].min())
+    return ok & (fits ** 2 <= best ** 2 * float(ratio) + 1e-15)
 
 
 def tolerance_mask(losses: np.ndarray, tolerance: float) -> np.ndarray:

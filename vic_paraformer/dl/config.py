@@ -45,6 +45,7 @@ COMMON_OPTIONS: dict[str, Any] = {
     "threads": None,
     "ensemble": 1,
     "bootstrap": True,
+    "ensemble_error": True,
 }
 #: Extra options of the networks that read the observed series (Z models).
 SERIES_OPTIONS: dict[str, Any] = {"z_dropout": 0.1, "param_windows": 4, "untrained_cell_obs": "hide"}
@@ -85,6 +86,9 @@ COMMON_OPTION_HELP: dict[str, str] = {
                 "starts; the result stores per-cell 5/50/95 % quantiles (and the members, up to 16)",
     "bootstrap": "members 1..K-1 of an ensemble draw their minibatches from a bootstrap resample of the training "
                  "cells and window start days (False: they differ by seed only)",
+    "ensemble_error": "widen an ensemble's 90 % intervals by the model-error term (the parameter change whose SM "
+                      "effect through the surrogate equals the training cells' model-data mismatch, added in "
+                      "quadrature to the members' spread; see vic_paraformer.dl.error_term); False: the spread alone",
 }
 SERIES_OPTION_HELP: dict[str, str] = {
     "z_dropout": "share of training windows with the observed series hidden, so that the network learns the "
@@ -219,6 +223,8 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
         problems.append(f"ensemble must be a positive integer (networks trained), got {o.get('ensemble')!r}")
     if not isinstance(o.get("bootstrap", True), bool):
         problems.append(f"bootstrap must be true or false, got {o.get('bootstrap')!r}")
+    if not isinstance(o.get("ensemble_error", True), bool):
+        problems.append(f"ensemble_error must be true or false, got {o.get('ensemble_error')!r}")
     if o["threads"] is not None and not _positive_int(o["threads"]):
         problems.append(f"threads must be a positive integer or None, got {o['threads']!r}")
     if not _in(o["lr"], 0.0, float("inf"), low_open=True):

@@ -75,7 +75,7 @@ class DLCalibrator(Calibrator):
             types = {"surrogate": "path", "epochs": "int", "batch_size": "int", "batches_per_epoch": "int",
                      "patience": "int", "lr": "float", "model_out": "path", "threads": "int", "window": "int",
                      "val_fraction": "float", "progress": "bool",
-                     "ensemble": "int", "bootstrap": "bool"}
+                     "ensemble": "int", "bootstrap": "bool", "ensemble_error": "bool"}
             cls.option_types = {**types, **{k: t.__name__ for k, t in hyperparameters.items()}}
 
     def __init__(self, *, seed: int = 0, parameter_space=None, **options: Any) -> None:
@@ -176,9 +176,32 @@ class DLCalibrator(Calibrator):
         result = self._result(region, values, started=started, history=history, n_evaluations=n_evaluations,
                               info=info, obs_operator=out.obs_operator, warmup_days=int(out.info["warmup_days"]))
         if members is not None:
-            result.uncertainty = unc.clip(self.parameter_space.lower, self.parameter_space.upper)
+            unc = unc.clip(self.parameter_space.lower, self.parameter_space.upper)
+            if o.get("ensemble_error", True):
+                unc = self._with_error_term(region, sur, unc, int(out.info["warmup_days"]))
+                info["ensemble"]["error_term"] = unc.info["error_term"]
+            result.uncertainty = unc
         result.options = plain
         return result
+
+    def _with_error_term(self, region: Region, sur, unc, warmup: int):
+        """The ensemble's intervals widened by the model-error term (:mod:`vic_paraformer.dl.error_term`)."""
+        from ..uncertainty import ParameterUncertainty
+        from .error_term import error_halfwidth, widen
+
+        space = self.parameter_space
+        pos = {int(c): i for i, c in enumerate(region.cells)}
+        rows = np.array([pos[int(c)] for c in region.training_cells], int)
+        half, facts = error_halfwidth(region, sur, space, unc.median(), rows, warmup)
+        q_u = widen(np.asarray(space.normalize(unc.quantiles), float), half)
+        q = space.clip(space.denormalize(q_u))
+        q[1] = unc.quantiles[1]
+        log.info("%s: ensemble intervals widened by the model-error term (mismatch %.4g)", self.name, facts["sigma"])
+        info = {**unc.info, "error_term": facts,
+                "rule": unc.info.get("rule", "") + "; 5-95 % interval widened in quadrature by the model-error term "
+                        "z * sigma / s_j (vic_paraformer.dl.error_term)"}
+        return ParameterUncertainty(quantiles=q, method="deep ensemble + model-error term", members=unc.members,
+                                    set_size=unc.set_size, info=info)
 
     def _values(self, out) -> np.ndarray:
         """Physical parameters ``(cell, p)`` of a training outcome (clamped to the bounds)."""

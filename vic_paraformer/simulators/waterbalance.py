@@ -81,8 +81,8 @@ import torch
 import xarray as xr
 
 from ..errors import SimulatorError
-from ..parameters import (CALIBRATABLE_BY_NAME, MULTIPLIERS, PARAMETER_NAMES, TYPICAL_VIC_DEFAULTS,
-                          WATERBALANCE_MULTIPLIERS, ParameterSpace, own_values)
+from ..parameters import (CALIBRATABLE_BY_NAME, MULTIPLIERS, PARAMETER_NAMES, PARAMETER_SET_ATTR,
+                          TYPICAL_VIC_DEFAULTS, WATERBALANCE_MULTIPLIERS, ParameterSpace, own_values)
 from ..region import Region
 from ._wb_core import FULL_PARAMETERS, FORCING_ORDER, SoilInputs, initial_state, run_waterbalance, snowpack
 from .base import SPINUP_DAYS, OUTPUT_VARS, Simulator, check_params, select_period, spinup_days, spinup_years_option
@@ -272,9 +272,14 @@ class WaterBalanceSimulator(Simulator):
 
 def simulated_names(params: xr.Dataset) -> tuple[str, ...]:
     """The calibratable parameters a parameter Dataset sets, in its order; the paper's five when it sets
-    none of the others (so a Dataset lacking one of those five is an error naming it)."""
+    none of the others (so a Dataset lacking one of those five is an error naming it), unless it declares
+    that it sets only some of them (attribute :data:`~vic_paraformer.parameters.PARAMETER_SET_ATTR`,
+    written by ``ParameterSpace.to_dataset`` for such a space): the others then take the region's own values."""
     names = tuple(str(n) for n in params.data_vars if str(n) in CALIBRATABLE_BY_NAME)
     others = [n for n in names if n not in PARAMETER_NAMES]
+    declared = params.attrs.get(PARAMETER_SET_ATTR)
+    if not others and declared:
+        return tuple(n for n in str(declared).split(",") if n)
     if not others:
         return PARAMETER_NAMES
     unknown = [n for n in names if n in MULTIPLIERS and n not in WATERBALANCE_MULTIPLIERS]

@@ -56,7 +56,8 @@ from .transfer import DEFAULT_LOG_ATTRIBUTES, TransferFunctions, choose_attribut
 
 log = logging.getLogger(__name__)
 
-_NOT_USED = ("n_workers", "backend", "scheduler", "lockstep", "uncertainty_tolerance")
+_NOT_USED = ("n_workers", "backend", "scheduler", "lockstep", "uncertainty_tolerance", "uncertainty",
+             "uncertainty_level", "uncertainty_directions")
 
 
 class MPRCalibrator(SpotpyCellCalibrator):

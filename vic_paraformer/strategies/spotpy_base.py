@@ -52,8 +52,10 @@ from ..parameters import default_parameters
 log = logging.getLogger(__name__)
 
 #: Default ``uncertainty_tolerance``: candidates whose objective is within 5 % of the cell's best
-#: form its tolerance set (see :mod:`vic_paraformer.uncertainty`).
+#: form its tolerance set (``uncertainty="tolerance"``, see :mod:`vic_paraformer.uncertainty`).
 DEFAULT_UNCERTAINTY_TOLERANCE = 0.05
+#: The ``uncertainty`` methods: the confidence region (default) or the tolerance set.
+UNCERTAINTY_METHODS = ("confidence", "tolerance")
 
 #: Warm-up days used with a simulator that runs without spin-up when the ``warmup`` option is not given.
 DEFAULT_SIMULATOR_WARMUP = 365
@@ -80,19 +82,31 @@ class SpotpyCellCalibrator(Calibrator):
     ``simulator_options``
         Keyword arguments for that simulator.
     ``repetitions``
-        Maximum number of model runs per training cell (a hard cap, counted by us).
+        Maximum number of the optimiser's model runs per training cell (a hard cap, counted by us; the
+        confidence region's line searches, ``uncertainty_directions``, come on top and are reported in
+        the result's ``info["uncertainty_runs"]``).
     ``warmup``
         Days at the start excluded from the loss (None: the surrogate's ``warmup``; with a
         simulator 0 when it runs with a spin-up, else :data:`DEFAULT_SIMULATOR_WARMUP` days,
         :func:`simulator_warmup`).
+    ``uncertainty``
+        How the per-cell parameter uncertainty is made (None: none). ``"confidence"`` (default): the
+        cell's joint confidence region at level ``uncertainty_level`` (default 0.90) by the classical
+        nonlinear-regression F test on the data-fit term, with the number of observations corrected
+        for the residuals' lag-1 autocorrelation, sampled by ``uncertainty_directions`` line searches
+        from the best candidate (default None: ``4 p``; about 6 extra model runs each, on top of
+        ``repetitions``); the result stores per cell the region's projection onto each parameter
+        (``q05``/``q95``) and its members' median (see :mod:`vic_paraformer.uncertainty`).
+        ``"tolerance"``: the tolerance set below, at no extra model runs.
     ``uncertainty_tolerance``
-        Parameter uncertainty at no extra model runs (default :data:`DEFAULT_UNCERTAINTY_TOLERANCE`,
-        0.05): every candidate the algorithm evaluated for a cell whose objective is within this
-        fraction of the cell's best (``loss <= best + tol * |best|``) joins the cell's tolerance set;
-        the result stores its 5/50/95 % quantiles per cell (the 5-95 % interval widened where needed
-        to hold the best candidate, the point value) and the set's size. None: no uncertainty.
+        With ``uncertainty="tolerance"`` (default :data:`DEFAULT_UNCERTAINTY_TOLERANCE`, 0.05): every
+        candidate the algorithm evaluated for a cell whose objective is within this fraction of the
+        cell's best (``loss <= best + tol * |best|``) joins the cell's tolerance set; the result stores
+        its 5/50/95 % quantiles per cell (the 5-95 % interval widened where needed to hold the best
+        candidate, the point value) and the set's size. None: no uncertainty (either method).
         Candidates from an optimiser are not a posterior sample: the set describes how flat the
-        objective is around the optimum within the runs made, and it shrinks as the search converges.
+        objective is around the optimum within the runs made, and it shrinks as the search converges
+        (measured on the clean twin: it covers the truth far less often than 90 %).
     ``n_workers``, ``backend``, ``scheduler``
         Parallel execution over cells through :class:`vic_paraformer.ensemble.EnsembleRunner`:
         ``backend="local"`` with ``n_workers`` processes (default None: all cores; ``1``: in this
@@ -135,6 +149,9 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": None,
         "backend": "local",
         "scheduler": None,
+        "uncertainty": "confidence",
+        "uncertainty_level": 0.90,
+        "uncertainty_directions": None,
         "uncertainty_tolerance": DEFAULT_UNCERTAINTY_TOLERANCE,
         "lockstep": True,
         **OBJECTIVE_OPTION_DEFAULTS,
@@ -150,15 +167,23 @@ class SpotpyCellCalibrator(Calibrator):
         "n_workers": "worker processes over cells (None: all cores; 1: in this process)",
         "backend": "'local' process pool or 'dask'",
         "scheduler": "Dask scheduler address tcp://host:port (with backend 'dask')",
-        "uncertainty_tolerance": "keep the evaluated candidates whose objective is within this fraction of the cell's "
-                                 "best and store their 5/50/95 % quantiles per cell (None: no uncertainty)",
+        "uncertainty": "per-cell parameter uncertainty: 'confidence' (the joint confidence region of the data-fit "
+                       "term by the F test, sampled by line searches) or 'tolerance' (evaluated candidates within "
+                       "uncertainty_tolerance of the best); None: none",
+        "uncertainty_level": "confidence level of the region (uncertainty 'confidence')",
+        "uncertainty_directions": "line searches sampling the confidence region, about 6 model runs each (None: 4 x "
+                                  "the number of parameters; 0: the optimiser's candidates only)",
+        "uncertainty_tolerance": "with uncertainty 'tolerance': keep the evaluated candidates whose objective is within "
+                                 "this fraction of the cell's best and store their 5/50/95 % quantiles per cell "
+                                 "(None: no uncertainty)",
         "lockstep": "advance every cell's optimiser together: one simulator run (or surrogate pass) evaluates one "
                     "candidate of every cell (same results; local backend only)",
         **OBJECTIVE_OPTION_HELP,
     }
     option_types: ClassVar[Mapping[str, str]] = {"surrogate": "path", "simulator": "str", "warmup": "int",
                                                  "n_workers": "int", "scheduler": "str",
-                                                 "uncertainty_tolerance": "float",
+                                                 "uncertainty_tolerance": "float", "uncertainty": "str",
+                                                 "uncertainty_level": "float", "uncertainty_directions": "int",
                                                  **OBJECTIVE_OPTION_TYPES}
 
     _tmpdir = None
@@ -215,6 +240,14 @@ class SpotpyCellCalibrator(Calibrator):
         tol = o.get("uncertainty_tolerance")
         if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 10):
             problems.append(f"uncertainty_tolerance must be a number in [0, 10) or None, got {tol!r}")
+        if "uncertainty" in o and o["uncertainty"] not in (None, *UNCERTAINTY_METHODS):
+            problems.append(f"uncertainty must be one of {list(UNCERTAINTY_METHODS)} or None, got {o['uncertainty']!r}")
+        lvl = o.get("uncertainty_level", 0.9)
+        if isinstance(lvl, bool) or not isinstance(lvl, (int, float)) or not 0 < lvl < 1:
+            problems.append(f"uncertainty_level must be a number in (0, 1), got {lvl!r}")
+        nd = o.get("uncertainty_directions")
+        if nd is not None and (isinstance(nd, bool) or not isinstance(nd, int) or nd < 0):
+            problems.append(f"uncertainty_directions must be a non-negative integer or None, got {nd!r}")
         problems += objective_option_problems(o)
         return problems
 
@@ -293,7 +326,7 @@ class SpotpyCellCalibrator(Calibrator):
         pos = {int(c): i for i, c in enumerate(region.cells)}
         base = dict(space=self.parameter_space, algorithm=self.algorithm, max_evaluations=int(o["repetitions"]),
                     maximize=self.maximize, algorithm_kwargs=self.algorithm_kwargs(), sample_kwargs=self.sample_kwargs(),
-                    tolerance=None if o.get("uncertainty_tolerance") is None else float(o["uncertainty_tolerance"]))
+                    **self._uncertainty_task_options())
         tasks: list[CellTask] = []
         if o.get("surrogate") is not None:
             sur, path = self._surrogate(region)
@@ -424,6 +457,8 @@ class SpotpyCellCalibrator(Calibrator):
         if self.options.get("surrogate") is not None and self._surrogate_checks is not None:
             info["surrogate_checks"] = dict(self._surrogate_checks)
         n_eval = int(sum(o.n_evaluations for o in outcomes))
+        if any(o.region is not None for o in outcomes):
+            info["uncertainty_runs"] = int(sum(o.region["runs"] for o in outcomes if o.region is not None))
         log.info("%s: %d model runs, median best objective %.4g", self.name, n_eval,
                  float(np.median(history["best_objective"])))
         info.update(getattr(self, "_objective_info", {}))
@@ -438,17 +473,41 @@ class SpotpyCellCalibrator(Calibrator):
             from ..uncertainty import ParameterUncertainty
 
             tol = float(self.options["uncertainty_tolerance"])
-            unc = ParameterUncertainty.from_sets(
-                [oc.tolerance_set for oc in outcomes], "tolerance set",
-                info={"tolerance": tol, "rule": f"evaluated candidates with objective <= best + {tol:g} x |best| per "
-                                                "training cell, 5-95 % interval widened to hold the best candidate; "
-                                                "untrained cells copy the nearest training cell's"})
+            if all(oc.region is not None for oc in outcomes):
+                level = float(self.options.get("uncertainty_level", 0.9))
+                stats = {k: [round(oc.region[k], 4) for oc in outcomes] for k in ("n", "r1", "n_eff", "ratio", "runs")}
+                unc = ParameterUncertainty.from_regions(
+                    [oc.tolerance_set for oc in outcomes], "confidence region",
+                    info={"level": level, **{f"region_{k}": v for k, v in stats.items()},
+                          "rule": f"{level:.0%} joint confidence region of the data-fit term per training cell "
+                                  "(SSE <= SSE_min (1 + p/(n_eff - p) F(p, n_eff - p)), n_eff from the residuals' "
+                                  "lag-1 autocorrelation), sampled by line searches from the best candidate; "
+                                  "q05/q95 are its projection onto each parameter, widened to hold the point value; "
+                                  "untrained cells copy the nearest training cell's"})
+            else:
+                unc = ParameterUncertainty.from_sets(
+                    [oc.tolerance_set for oc in outcomes], "tolerance set",
+                    info={"tolerance": tol, "rule": f"evaluated candidates with objective <= best + {tol:g} x |best| "
+                                                    "per training cell, 5-95 % interval widened to hold the best "
+                                                    "candidate; untrained cells copy the nearest training cell's"})
             # the best candidate (the point value) belongs to every set but may lie outside its 5-95 %
             # quantiles (an optimum at the edge of its basin): widen the interval to hold it
             unc.quantiles[0] = np.minimum(unc.quantiles[0], thetas)
             unc.quantiles[2] = np.maximum(unc.quantiles[2], thetas)
             result.uncertainty = unc.take(near)
         return result
+
+    def _uncertainty_task_options(self) -> dict[str, Any]:
+        """The CellTask fields of the ``uncertainty*`` options."""
+        o = self.options
+        method = o.get("uncertainty", "confidence")
+        tol = o.get("uncertainty_tolerance")
+        if tol is None or method is None:
+            method = tol = None  # uncertainty_tolerance=None: the older way of switching it off
+        nd = o.get("uncertainty_directions")
+        return dict(uncertainty=method, tolerance=None if tol is None else float(tol),
+                    level=float(o.get("uncertainty_level", 0.9)),
+                    directions=4 * self.parameter_space.n if nd is None else int(nd))
 
     def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int):
         """The operator fitted to the best simulation of each training cell (None: identity)."""

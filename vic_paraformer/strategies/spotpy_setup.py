@@ -79,9 +79,15 @@ class CellObjective:
     def value(self, out: dict[str, np.ndarray], mask: np.ndarray, obs: np.ndarray,
               theta: np.ndarray | None = None) -> float:
         """The objective for one candidate's outputs ``out`` (``(T,)`` each); ``obs`` = obs_sm on ``mask``."""
+        return self.evaluate(out, mask, obs, theta)[0]
+
+    def evaluate(self, out: dict[str, np.ndarray], mask: np.ndarray, obs: np.ndarray,
+                 theta: np.ndarray | None = None) -> tuple[float, float]:
+        """``(objective, data fit)`` for one candidate: the total and its data-fit term (the RMSE part
+        without penalties, what a confidence region is judged on); ``inf`` for a broken run."""
         sm = np.asarray(out["sm"], float)
         if not np.all(np.isfinite(sm)):
-            return float("inf")
+            return float("inf"), float("inf")
         o = self.objective.options
         d = np.ones(sm.shape[-1], bool) if self.loss_days is None else self.loss_days
         et = None if "et" not in out else np.asarray(out["et"], float)[d][None]
@@ -98,7 +104,9 @@ class CellObjective:
         if o.prior_weight > 0 and theta is not None and self.prior_u is not None and self.space is not None:
             kw.update(u=np.asarray(self.space.normalize(np.asarray(theta, float)), float)[None],
                       prior_u=self.prior_u[None])
-        return self.objective.value(sm[mask][None], obs[None], **kw)
+        terms = self.objective.evaluate(sm[mask][None], obs[None], **kw)
+        fit = terms["fit"] if np.isfinite(terms["fit"]) else float("inf")
+        return terms["total"], fit
 
 
 class SpotpySetup:
@@ -134,7 +142,10 @@ class SpotpySetup:
         self.best_loss = float("inf")
         self.best_theta: np.ndarray | None = None
         self.losses: list[float] = []
+        self.fits: list[float] = []  # each candidate's data-fit term, beside its loss
         self.thetas: list[np.ndarray] = []  # every evaluated candidate, beside its loss in ``losses``
+        self.min_fit = float("inf")
+        self.min_fit_sm: np.ndarray | None = None  # SM of the best-fitting candidate (its residuals' correlation)
 
     def parameters(self):
         import spotpy
@@ -149,8 +160,11 @@ class SpotpySetup:
         out = self.model.simulate_outputs(theta)
         sim = out["sm"]
         self.n_evaluations += 1
-        value = self.objective.value(out, self.mask, self.obs, theta)
+        value, fit = self.objective.evaluate(out, self.mask, self.obs, theta)
         self.losses.append(value)
+        self.fits.append(fit)
+        if fit < self.min_fit:
+            self.min_fit, self.min_fit_sm = fit, np.asarray(sim, float)[self.mask].copy()
         self.thetas.append(theta.copy())
         if value < self.best_loss or self.best_theta is None:
             self.best_loss, self.best_theta = value, theta.copy()
@@ -189,6 +203,11 @@ class CellTask:
     sample_kwargs: dict[str, Any] = field(default_factory=dict)
     objective: CellObjective | None = None
     tolerance: float | None = None  # keep the candidates within this relative tolerance of the best
+    #: "confidence": the cell's confidence region (level ``level``, ``directions`` line searches);
+    #: "tolerance": the candidates within ``tolerance``; None: no uncertainty
+    uncertainty: str | None = None
+    level: float = 0.90
+    directions: int = 0
 
     @property
     def mask(self) -> np.ndarray:
@@ -199,7 +218,8 @@ class CellTask:
 
 @dataclass
 class CellOutcome:
-    """Result of :func:`run_cell`."""
+    """Result of :func:`run_cell`: ``n_evaluations`` counts the optimiser's model runs (the confidence
+    region's line searches, on top of them, are ``region["runs"]``)."""
 
     cell: int
     theta: np.ndarray
@@ -209,7 +229,8 @@ class CellOutcome:
     budget_exhausted: bool
     wall_time: float
     best_sm: np.ndarray | None = None
-    tolerance_set: np.ndarray | None = None  # (n, p) candidates within the task's tolerance of the best
+    tolerance_set: np.ndarray | None = None  # (n, p) the cell's set: tolerance set or confidence-region members
+    region: dict[str, float] | None = None  # the confidence region's statistics (n, r1, n_eff, ratio, runs)
 
 
 class _LogWriter(io.TextIOBase):
@@ -312,13 +333,52 @@ def run_cell(task: CellTask, *, isolate: bool = True) -> CellOutcome:
     if setup.best_theta is None:
         raise StrategyError(f"{task.algorithm} made no model run for cell {task.cell} (budget {task.max_evaluations})")
     theta = task.space.clip(setup.best_theta)
-    kept = None
-    if task.tolerance is not None:
+    # the point value and the run count are the optimiser's (the region's line searches come on top)
+    best_loss, best_sm, n_runs = float(setup.best_loss), setup.best_sm, int(setup.n_evaluations)
+    kept = region = None
+    method = task.uncertainty if task.uncertainty is not None else ("tolerance" if task.tolerance is not None else None)
+    if method == "tolerance":
         from ..uncertainty import tolerance_mask
 
         keep = tolerance_mask(np.asarray(setup.losses, float), task.tolerance)
         kept = task.space.clip(np.stack(setup.thetas)[keep])
-    return CellOutcome(cell=int(task.cell), theta=theta, loss=float(setup.best_loss),
-                       n_evaluations=int(setup.n_evaluations), algorithm_best_loss=algo_best,
-                       budget_exhausted=exhausted, wall_time=time.perf_counter() - started, best_sm=setup.best_sm,
-                       tolerance_set=kept)
+    elif method == "confidence":
+        with _isolated() if isolate else contextlib.nullcontext():
+            kept, region = _confidence_region(task, setup)
+    return CellOutcome(cell=int(task.cell), theta=theta, loss=best_loss,
+                       n_evaluations=n_runs, algorithm_best_loss=algo_best,
+                       budget_exhausted=exhausted, wall_time=time.perf_counter() - started, best_sm=best_sm,
+                       tolerance_set=kept, region=region)
+
+
+def _confidence_region(task: CellTask, setup: SpotpySetup) -> tuple[np.ndarray, dict[str, float]]:
+    """The cell's confidence-region members (see :mod:`vic_paraformer.uncertainty`): line searches from the
+    best candidate (extra model runs beyond the budget), then every candidate inside the region."""
+    from ..uncertainty import confidence_mask, confidence_ratio, effective_sample_size, lag1_autocorrelation
+    from .confidence_region import explore_region
+
+    obs = setup.obs
+    sim = setup.min_fit_sm
+    r1 = 0.0
+    if sim is not None and np.std(sim) > 1e-9:
+        slope, icpt = np.polyfit(sim, obs, 1)  # residuals of the observations around a linear fit
+        r1 = lag1_autocorrelation(obs - (slope * sim + icpt))
+    n = int(obs.size)
+    n_eff = effective_sample_size(n, r1)
+    ratio = confidence_ratio(n_eff, task.space.n, task.level)
+    before = setup.n_evaluations
+    setup.max_evaluations = None  # the search is on top of the optimiser's budget
+
+    def fit(theta: np.ndarray) -> float:
+        setup.loss(task.space.clip(theta))
+        return setup.fits[-1]
+
+    def inside(value: float) -> bool:
+        return bool(np.isfinite(value) and value ** 2 <= setup.min_fit ** 2 * ratio + 1e-15)
+
+    best = np.stack(setup.thetas)[int(np.nanargmin(np.asarray(setup.fits, float)))]
+    explore_region(fit, best, task.space, inside, task.directions, np.random.default_rng(task.seed))
+    keep = confidence_mask(np.asarray(setup.fits, float), ratio)
+    kept = task.space.clip(np.stack(setup.thetas)[keep])
+    return kept, {"n": float(n), "r1": float(r1), "n_eff": float(n_eff), "ratio": float(ratio),
+                  "runs": float(setup.n_evaluations - before)}
