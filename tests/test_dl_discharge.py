@@ -33,6 +33,9 @@ class RunoffFakeSurrogate(FakeSurrogate):
     def require_outputs(self, names, purpose=""):
         pass
 
+    def predict_tensor(self, x, a, theta_u):
+        return self(x, a, theta_u)
+
     def forward(self, x, a, theta_u):
         z = torch.tanh(x @ self.w)
         u = theta_u.unsqueeze(1)
@@ -213,3 +216,26 @@ def test_discharge_moves_dsmax_towards_the_truth(name, qtwin, qsur):
     smq = get_calibrator(name, surrogate=qsur, objective="sm+q", seed=0, **opts).calibrate(qtwin)
     e_sm, e_q = _dsmax_error(sm, qtwin), _dsmax_error(smq, qtwin)
     assert e_q < 0.6 * e_sm, (e_sm, e_q)
+
+
+MPR = dict(repetitions=300, attributes=["clay", "elev"], loss="paper", log_attributes=[])
+
+
+def test_mpr_calibrates_on_discharge_and_moves_dsmax_towards_the_truth(qtwin, qsur):
+    """MPR scores every candidate's routed discharge at the gauges: Dsmax, which the fake surrogate's
+    soil moisture does not see, comes closer to the truth with sm+q (normalised RMSE over the cells
+    measured 0.556 -> 0.087 with 300 evaluations; threshold below 0.6 times sm-only's)."""
+    sm = get_calibrator("mpr", surrogate=qsur, objective="sm", seed=0, **MPR).calibrate(qtwin)
+    smq = get_calibrator("mpr", surrogate=qsur, objective="sm+q", seed=0, **MPR).calibrate(qtwin)
+    assert smq.info["discharge"]["gauges"] == ["g0", "g1", "g2", "g3"]
+    e_sm, e_q = _dsmax_error(sm, qtwin), _dsmax_error(smq, qtwin)
+    assert e_q < 0.6 * e_sm, (e_sm, e_q)
+
+
+def test_mpr_without_gauges_is_a_clear_error(qsur):
+    region = twin_region(ny=3, nx=3, days=80)
+    region.source = "plain.nc"
+    with pytest.raises(StrategyError) as err:
+        get_calibrator("mpr", surrogate=qsur, objective="sm:1,q:0.5", **MPR).calibrate(region)
+    msg = str(err.value)
+    assert "\n" not in msg and "'mpr'" in msg and "'plain.nc'" in msg and "no gauges" in msg

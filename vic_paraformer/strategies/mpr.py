@@ -29,6 +29,14 @@ Options (besides the objective's, ``surrogate``, ``simulator``, ``simulator_opti
 ``intercept_bound`` search range of each intercept, +- logits (6)
 ``r``, ``ngs``      DDS perturbation size (0.2); SCE-UA complexes (2)
 
+Discharge (objectives with ``q``: ``sm+q``, ``sm+et+q``, weighted forms): the region needs gauges
+(``obs_q``) and its routing kernel (:mod:`vic_paraformer.dl.basins`). Every candidate's transfer
+functions give parameters to every source cell of the gauged basins too; their whole-period runoff +
+baseflow (one more batched surrogate call, or simulator run, over the basin cells) is routed to the
+gauges with the numpy convolution evaluation uses and scored from day ``warmup + kernel length - 1``
+on. The discharge term (``q`` weight times the mean over gauges of ``1 - q_metric``) enters every
+training cell's objective, so the mean over the cells adds it once: one objective, as for the others.
+
 The result's ``info["transfer_functions"]`` holds the fitted coefficients and standardisation and
 ``info["transfer_functions_text"]`` the functions in a readable form; :func:`apply_transfer_functions`
 gives parameters for any region with the same attributes.
@@ -47,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StrategyError
+from ..objective import ObjectiveOptions
 from ..parameters import ParameterSpace, default_parameters
 from ..region import Region
 from ..result import CalibrationResult
@@ -84,7 +93,7 @@ class MPRCalibrator(SpotpyCellCalibrator):
                    "ngs": "SCE-UA complexes"}
     option_types = {**SpotpyCellCalibrator.option_types, "attributes": "list of str", "log_attributes": "list of str"}
 
-    def option_problems(self) -> list[str]:
+    def _option_problems(self) -> list[str]:
         problems = super().option_problems()
         o = self.options
         if o.get("optimizer") not in ("dds", "sceua"):
@@ -103,6 +112,21 @@ class MPRCalibrator(SpotpyCellCalibrator):
             v = o.get(key)
             if v is not None and (isinstance(v, str) or not all(isinstance(a, str) for a in v)):
                 problems.append(f"{key} must be a list of attribute names, got {v!r}")
+        return problems
+
+    def option_problems(self) -> list[str]:
+        # the per-cell searches cannot fit discharge; MPR's joint search over every basin cell can
+        refused = f"fits discharge at gauges, which {self.name} cannot see"
+        return [p for p in self._option_problems() if refused not in p]
+
+    def validate(self, region: Region) -> list[str]:
+        problems = super().validate(region)
+        o = self.options
+        if not problems and ObjectiveOptions.from_options(o).uses_q:
+            from ..dl.basins import discharge_problem
+
+            if (msg := discharge_problem(region, o["objective"])) is not None:
+                problems.append(msg)
         return problems
 
     def _in_process(self, n_tasks: int) -> bool:
@@ -128,12 +152,19 @@ class MPRCalibrator(SpotpyCellCalibrator):
                         "attributes with the 'attributes' option or train on more cells", self.name,
                         tf.n_coefficients, len(train))
         batch = _BatchModel(tasks, region, rows, space, o)
+        discharge = None
+        if ObjectiveOptions.from_options(o).uses_q:
+            discharge = _Discharge(region, batch, tf, names, space, warmup, self.name)
+            for t in tasks:
+                t.objective.objective = discharge.wrap(t.objective.objective)
+            self._objective_info = {**getattr(self, "_objective_info", {}), "discharge": discharge.describe()}
         start = self._start(region, tf)
         log.info("%s: %d coefficients (%d parameters x (1 + %d attributes: %s)) over %d training cells against %s, "
                  "%s, up to %d joint evaluations", self.name, tf.n_coefficients, space.n, len(names), ", ".join(names),
                  len(train), mode, o["optimizer"], o["repetitions"])
         setup = _JointSetup(batch, tasks, tf, attrs_train, space, start, float(o["coef_bound"]),
-                            float(o["intercept_bound"]), int(o["repetitions"]), maximize=o["optimizer"] == "dds")
+                            float(o["intercept_bound"]), int(o["repetitions"]), maximize=o["optimizer"] == "dds",
+                            discharge=discharge)
         exhausted = _optimise(setup, o, self.seed)
         tf.coef = setup.best_coef.reshape(tf.coef.shape)
         values = tf.apply(region.attributes(names), space)
@@ -167,7 +198,7 @@ class _BatchModel:
 
     def __init__(self, tasks: list[CellTask], region: Region, rows: np.ndarray, space: ParameterSpace,
                  options: dict[str, Any]) -> None:
-        self.tasks, self.space = tasks, space
+        self.tasks, self.space, self.options = tasks, space, options
         self.surrogate = None
         if options.get("surrogate") is not None:
             import torch
@@ -196,6 +227,36 @@ class _BatchModel:
         arrays = {k: np.asarray(out[k].values, float) for k in ("sm", "et", "runoff", "baseflow") if k in out}
         return [{k: v[i] for k, v in arrays.items()} for i in range(len(self.tasks))]
 
+    def basin_model(self, region: Region, rows: np.ndarray, name: str):
+        """``theta (cells, p) -> runoff + baseflow (cells, days)`` (mm/day) of the region's cells at ``rows``:
+        one batched surrogate call or one simulator run."""
+        if self.surrogate is not None:
+            import torch
+
+            from ..errors import SurrogateError
+
+            try:
+                self.surrogate.require_outputs(("runoff", "baseflow"), f"objective {self.options['objective']!r}")
+            except SurrogateError as exc:
+                raise StrategyError(f"strategy {name!r}: {exc}") from None
+            r, b = self.surrogate.output_index("runoff"), self.surrogate.output_index("baseflow")
+            dev = getattr(self.surrogate, "device", None) or "cpu"
+            x, a = self.surrogate.prepare(region.load_cells(rows))
+            x, a = x.to(dev), a.to(dev)
+
+            def run(theta: np.ndarray) -> np.ndarray:
+                u = torch.as_tensor(np.asarray(self.space.normalize(theta), np.float32)).clamp(0.0, 1.0).to(dev)
+                with torch.no_grad():
+                    y = self.surrogate.predict_tensor(x, a, u)
+                return (y[..., r] + y[..., b]).cpu().numpy().astype(float)
+            return run
+        sub = region.subset(region.cells[rows])
+
+        def simulate(theta: np.ndarray) -> np.ndarray:
+            out = self.sim.simulate(sub, self.space.to_dataset(theta, sub.cells))
+            return np.asarray(out["runoff"].values, float) + np.asarray(out["baseflow"].values, float)
+        return simulate
+
     def outcomes(self, setup: "_JointSetup"):
         """Per training cell, an object with ``cell`` and ``best_sm`` (for the final operator fit)."""
         from .spotpy_setup import CellOutcome
@@ -213,10 +274,11 @@ class _JointSetup:
 
     def __init__(self, batch: _BatchModel, tasks: list[CellTask], tf: TransferFunctions, attrs: np.ndarray,
                  space: ParameterSpace, start: np.ndarray, coef_bound: float, intercept_bound: float,
-                 max_evaluations: int, *, maximize: bool) -> None:
+                 max_evaluations: int, *, maximize: bool, discharge: "_Discharge | None" = None) -> None:
         import spotpy
 
         self.batch, self.tasks, self.tf, self.attrs, self.space = batch, tasks, tf, attrs, space
+        self.discharge = discharge
         self.max_evaluations, self.maximize = max_evaluations, maximize
         n_attr = len(tf.attributes)
         self.lower, self.upper = [], []
@@ -250,6 +312,8 @@ class _JointSetup:
         coef = np.asarray(coef, float)
         theta = self.tf.apply(self.attrs, self.space, coef)
         outs = self.batch.outputs(theta)
+        if self.discharge is not None:
+            self.discharge.update(coef)
         self.n_evaluations += 1
         losses = []
         for t, out, th in zip(self.tasks, outs, theta):
@@ -271,6 +335,52 @@ class _JointSetup:
 
     def objectivefunction(self, simulation, evaluation, params=None) -> float:
         return -self._last if self.maximize else self._last
+
+
+class _WithDischarge:
+    """The calibration's Objective with the current candidate's routed discharge passed to every call
+    (what a training cell's objective needs for the ``q`` term)."""
+
+    def __init__(self, objective, source: "_Discharge") -> None:
+        self.objective, self.source = objective, source
+
+    @property
+    def options(self):
+        return self.objective.options
+
+    def value(self, sm, obs_sm, **kw) -> float:
+        return self.objective.value(sm, obs_sm, q=self.source.q, obs_q=self.source.obs_q, **kw)
+
+
+class _Discharge:
+    """The gauged basins of the region and the current candidate's discharge at them (module docstring)."""
+
+    def __init__(self, region: Region, batch: _BatchModel, tf: TransferFunctions, names: list[str],
+                 space: ParameterSpace, warmup: int, name: str) -> None:
+        from ..dl.basins import GaugedBasins
+
+        self.basins = GaugedBasins.of(region, objective=str(batch.options["objective"]))
+        self.tf, self.space = tf, space
+        self.attrs = region.attributes(names)[self.basins.rows]
+        self.lo = int(warmup) + self.basins.n_lags - 1
+        if self.lo + 2 > region.n_days:
+            raise StrategyError(f"strategy {name!r}: discharge needs the {warmup}-day warm-up, the routing kernel's "
+                                f"{self.basins.n_lags - 1} days and at least 2 scored days; the region has "
+                                f"{region.n_days} days")
+        self.obs_q = self.basins.obs_q[:, self.lo:]
+        self.model = batch.basin_model(region, self.basins.rows, name)
+        self.q = None
+
+    def wrap(self, objective) -> _WithDischarge:
+        return _WithDischarge(objective, self)
+
+    def update(self, coef: np.ndarray) -> None:
+        """Route the discharge of the candidate coefficients ``coef``."""
+        total = self.model(self.tf.apply(self.attrs, self.space, coef))
+        self.q = self.basins.route(total)[:, self.lo:]
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.basins.describe(), "scored_from_day": self.lo}
 
 
 def _optimise(setup: _JointSetup, options: dict[str, Any], seed: int) -> bool:
