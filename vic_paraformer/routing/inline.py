@@ -45,7 +45,11 @@ def with_kernel(region, kernel: RoutingKernel, *, flow_direction=None):
     docstring), replacing any kernel it carried; ``flow_direction`` (one per cell) is stored too."""
     from ..region import Region
 
-    ds = region.ds
+    return Region(kernel_dataset(region.ds, kernel, flow_direction=flow_direction), source=region.source)
+
+
+def kernel_dataset(ds, kernel: RoutingKernel, *, flow_direction=None):
+    """``ds`` (a Dataset with a ``cell`` coordinate) with ``kernel`` stored inline, as :func:`with_kernel`."""
     ids = np.asarray(ds["cell"].values)
     if kernel.source_cell.size and kernel.source_cell.max() >= ids.size:
         raise RoutingError(f"{kernel.origin}: the kernel's sources reach cell position {int(kernel.source_cell.max())} "
@@ -70,7 +74,7 @@ def with_kernel(region, kernel: RoutingKernel, *, flow_direction=None):
                                                           "S, SW, W, NW; 0 = sink"})
     ds.attrs["routing_kind"] = str(kernel.info.get("kind", "kernel"))
     ds.attrs.pop("routing_file", None)
-    return Region(ds, source=region.source)
+    return ds
 
 
 def kernel_of(region) -> RoutingKernel:
