@@ -764,6 +764,11 @@ CASES: dict[str, tuple[str, int, str]] = {
                                            "--parameters 'bogus': unknown parameter(s) bogus"),
     "parameters-benchmark-unknown": ("benchmark --out {out}/b --parameters Ksat", 2,
                                      "--parameters 'Ksat': unknown parameter(s) Ksat"),
+    # ---- discharge objectives of the regional DL strategies and MPR: a region without gauges ----
+    "dl-discharge-without-gauges": ("calibrate --region {region} --strategy ffn_a --surrogate {surrogate} "
+                                    "--objective sm+q --out {out}/r.nc", 1, "has no gauges (no 'obs_q'"),
+    "mpr-discharge-without-gauges": ("calibrate --region {region} --strategy mpr --surrogate {surrogate} "
+                                     "--objective sm:1,q:0.5 --out {out}/r.nc", 1, "has no gauges (no 'obs_q'"),
 }
 
 # quiet and tidy: case id -> (argv, exit code, text stderr must hold exactly once, texts it must not hold)
