@@ -77,7 +77,6 @@ def qsur():
 
 def _trainer_parts(region, sur, objective="sm:0,q:1", q_cells=256, **kw):
     """The training run's discharge step, built as the trainer builds it."""
-    from vic_paraformer.dl.config import TrainConfig
     from vic_paraformer.dl.inputs import InputNormalization
     from vic_paraformer.dl.trainer import _discharge_training
 

@@ -69,7 +69,8 @@ class DischargeTraining:
                  runoff_index: int, baseflow_index: int, device) -> None:
         self.basins, self.x_sur, self.a_sur, self.a_net, self.s_net = basins, x_sur, a_sur, a_net, s_net
         self.obs_q = torch.as_tensor(obs_q.astype(np.float32), device=device)
-        self.warmup, self.window, self.q_cells, self.z_dropout = int(warmup), int(window), int(q_cells), float(z_dropout)
+        self.warmup, self.window = int(warmup), int(window)
+        self.q_cells, self.z_dropout = int(q_cells), float(z_dropout)
         self.r, self.b, self.device = int(runoff_index), int(baseflow_index), device
         lags = basins.n_lags
         self.length = min(self.window + lags - 1, int(fit_days))
