@@ -112,3 +112,22 @@ def test_scores_are_those_of_the_metrics_on_the_scored_days(gauged):
     np.testing.assert_allclose(s["kge"], metrics.kge(q[:, days], obs))
     np.testing.assert_allclose(s["bias"], 100 * (q[:, days].sum(1) - obs.sum(1)) / obs.sum(1))
     assert s["n"] == [60, 60]
+
+
+def test_basin_calibration_is_the_same_in_lockstep_and_one_basin_at_a_time():
+    import vic_paraformer as vp
+
+    region = synthetic_region(3, 3, years=0.4, seed=4, gauges=3)  # two sibling basins inside the third
+    kw = dict(strategy="sceua", simulator="waterbalance", objective="sm+q", repetitions=24, ngs=1, warmup=20,
+              n_workers=1, seed=5, loss="paper")
+    a = vp.calibrate(region, lockstep=True, **kw)
+    b = vp.calibrate(region, lockstep=False, **kw)
+    np.testing.assert_array_equal(a.values(), b.values())
+    basins = a.info["gauged_basins"]
+    assert [g["level"] for g in basins] == [0, 0, 1] and basins[-1]["gauge"] == "G1"  # the nested gauges first
+    assert sum(len(g["cells"]) for g in basins) == 9 and a.info["ungauged_training_cells"] == []
+    for g in basins:  # one parameter set per basin
+        rows = np.isin(region.cells, g["cells"])
+        assert np.unique(a.values()[rows], axis=0).shape[0] == 1
+    assert a.info["lockstep_batched_calls"] > 0 and "lockstep_batched_calls" not in b.info
+    assert len(a.history["best_objective"]) == 3
