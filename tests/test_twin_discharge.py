@@ -63,3 +63,71 @@ def test_twin_discharge_conserves_the_truths_runoff_and_baseflow(tmp_path):
     obs = region.ds["obs_q"].values
     ratio = obs / region.ds["true_q"].values
     assert 0.02 < np.std(np.log(ratio)) < 0.08  # the clean twin's 5 % gauge error
+
+
+@pytest.fixture(scope="module")
+def gauged():
+    """A 4 x 4 clean twin of half a year with two nested gauges."""
+    return synthetic_region(4, 4, years=0.5, seed=2, gauges=2)
+
+
+def _result(region, values):
+    from vic_paraformer.calibrator import CalibrationResult
+    from vic_paraformer.parameters import ParameterSpace
+
+    space = ParameterSpace.preset()
+    return CalibrationResult(params=space.to_dataset(values, region.cells), strategy="test", parameter_space=space,
+                             train_cells=region.cells, info={"calibration_period": ["2015-04-01", "2015-07-31"]})
+
+
+def test_evaluation_reports_discharge_at_each_gauge_and_identical_parameters_score_identically(gauged, tmp_path):
+    from vic_paraformer.evaluation import evaluate, format_table
+    from vic_paraformer.parameters import ParameterSpace, default_parameters
+
+    values, _ = default_parameters(gauged, ParameterSpace.preset())
+    same = evaluate(gauged, _result(gauged, values), hydrograph=tmp_path / "h.png")
+    assert (tmp_path / "h.png").stat().st_size > 1000
+    for entry in same["periods"].values():
+        d = entry["discharge"]
+        assert d["gauges"] == ["G1", "G2"] and set(d["rows"]) == {"calibrated", "default"}
+        assert d["rows"]["calibrated"] == d["rows"]["default"]  # identical parameters: identical scores
+        assert all(n > 20 for n in d["rows"]["default"]["n"])
+    truth = evaluate(gauged, _result(gauged, gauged.parameters(prefix="true_")))
+    held = truth["periods"]["held_out"]["discharge"]["rows"]
+    assert min(held["calibrated"]["kge"]) > 0.9 and max(abs(b) for b in held["calibrated"]["bias"]) < 3.0
+    assert min(held["calibrated"]["kge"]) > max(held["default"]["kge"])  # the truth beats the defaults
+    table = format_table(truth)
+    assert "q at gauge    G1" in table and "KGE" in table
+
+
+def test_scores_are_those_of_the_metrics_on_the_scored_days(gauged):
+    from vic_paraformer import metrics
+    from vic_paraformer.gauge_scores import routed, score, scored_days
+
+    out = WaterBalanceSimulator().run_arrays(gauged, gauged.parameters(prefix="true_"))
+    q = routed(gauged, out["runoff"].astype(float) + out["baseflow"].astype(float))
+    days = scored_days(gauged, ("2015-08-01", "2015-09-29"), 10)
+    s = score(q, gauged.ds["obs_q"].values, days)
+    obs = gauged.ds["obs_q"].values[:, days]
+    np.testing.assert_allclose(s["kge"], metrics.kge(q[:, days], obs))
+    np.testing.assert_allclose(s["bias"], 100 * (q[:, days].sum(1) - obs.sum(1)) / obs.sum(1))
+    assert s["n"] == [60, 60]
+
+
+def test_basin_calibration_is_the_same_in_lockstep_and_one_basin_at_a_time():
+    import vic_paraformer as vp
+
+    region = synthetic_region(3, 3, years=0.4, seed=4, gauges=3)  # two sibling basins inside the third
+    kw = dict(strategy="sceua", simulator="waterbalance", objective="sm+q", repetitions=24, ngs=1, warmup=20,
+              n_workers=1, seed=5, loss="paper")
+    a = vp.calibrate(region, lockstep=True, **kw)
+    b = vp.calibrate(region, lockstep=False, **kw)
+    np.testing.assert_array_equal(a.values(), b.values())
+    basins = a.info["gauged_basins"]
+    assert [g["level"] for g in basins] == [0, 0, 1] and basins[-1]["gauge"] == "G1"  # the nested gauges first
+    assert sum(len(g["cells"]) for g in basins) == 9 and a.info["ungauged_training_cells"] == []
+    for g in basins:  # one parameter set per basin
+        rows = np.isin(region.cells, g["cells"])
+        assert np.unique(a.values()[rows], axis=0).shape[0] == 1
+    assert a.info["lockstep_batched_calls"] > 0 and "lockstep_batched_calls" not in b.info
+    assert len(a.history["best_objective"]) == 3

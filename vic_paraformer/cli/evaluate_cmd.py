@@ -58,6 +58,10 @@ def register(sub) -> None:
                    help="memory budget: the region is read, simulated and scored in chunks of cells that fit "
                         "(default 1; the scores do not depend on it)")
     p.add_argument("--out", required=True, help="metrics JSON to write")
+    p.add_argument("--hydrograph", default=None, metavar="PNG",
+                   help="with a region that has gauges (obs_q and a routing kernel): draw the observed and routed "
+                        "discharge of every row at each gauge into this PNG (the KGE, NSE and bias per gauge are in "
+                        "the table and the metrics either way)")
     add_obs_options(p, obs_help="observations to score against, read and attached to the region first (replacing "
                                 "its obs_sm / obs_et)")
     add_overwrite(p)
@@ -102,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                            simulator_options=with_spinup({**parse_options(args.simulator_option, flag="--simulator-option"),
                                                           **vic_simulator_options(args, args.simulator)},
                                                          args, args.simulator),
-                           baseline=not args.no_baseline)
+                           baseline=not args.no_baseline, hydrograph=args.hydrograph)
     finally:
         budget_log.removeFilter(in_table)
         region.close()  # the lazily opened file

@@ -3,7 +3,9 @@
 A per-cell strategy optimises each training cell on its own: it minimises the RMSE between
 simulated and observed top-layer soil moisture on the observed days after a warm-up, against
 either a trained surrogate (the default) or a real simulator (``waterbalance`` or ``vic``).
-Untrained cells get the parameters of the nearest trained cell.
+Untrained cells get the parameters of the nearest trained cell. With an objective holding ``q``
+(discharge at gauges) the cells of each gauged basin share one parameter set searched against
+their SM (and ET) and the gauge's discharge (:mod:`.basins`).
 
 The machinery lives in modules with one job each:
 
@@ -13,6 +15,7 @@ The machinery lives in modules with one job each:
                          spotpy's traps (evaluation counting, direction, bounds, printing, RNG)
 * :mod:`.cell_mapping`   per-cell seeds and the mapping of cells over processes or Dask
 * :mod:`.lockstep`       every cell's optimiser advancing together, one batched model call per step
+* :mod:`.basins`         one parameter set per gauged basin for objectives with discharge
 
 The surrogate is resolved with :func:`vic_paraformer.surrogate.resolve.resolve_surrogate`, as
 for the DL strategies.
@@ -182,10 +185,6 @@ class SpotpyCellCalibrator(Calibrator):
     def option_problems(self) -> list[str]:
         problems = super().option_problems()
         o = self.options
-        if "q" in _objective_terms(o.get("objective")):
-            problems.append(f"objective {o.get('objective')!r} fits discharge at gauges, which {self.name} cannot see: it "
-                            "searches each cell's parameters on its own, and a gauge's discharge is the routed sum of "
-                            "many cells; use objective 'sm' or 'sm+et' with it")
         sur, simname = o.get("surrogate"), o.get("simulator")
         if sur is not None and simname is not None:
             problems.append(f"{self.name} takes surrogate or simulator, not both")
@@ -240,6 +239,13 @@ class SpotpyCellCalibrator(Calibrator):
                     problems.append(str(exc))
         elif w is None:
             w = simulator_warmup(o.get("simulator_options"))
+        if "q" in _objective_terms(o.get("objective")):
+            from .basins import plan_basins
+
+            try:
+                plan_basins(region)
+            except VicParaformerError as exc:
+                problems.append(str(exc))
         if "et" in _objective_terms(o.get("objective")) and not region.has("obs_et"):
             problems.append(f"objective {o.get('objective')!r} needs ET observations (variable 'obs_et' in the region)")
         if isinstance(w, int) and w >= region.n_days:
@@ -267,10 +273,23 @@ class SpotpyCellCalibrator(Calibrator):
 
     def _lockstep(self, tasks: list[CellTask]) -> bool:
         """Whether to calibrate ``tasks`` in lockstep (option ``lockstep``, local backend, batchable models)."""
-        self._lockstep_calls = None
         o = self.options
         return bool(o.get("lockstep", True)) and o.get("backend", "local") == "local" and len(tasks) > 1 \
             and can_batch([t.model for t in tasks])
+
+    def _run_units(self, tasks: list[CellTask]) -> list[CellOutcome]:
+        """Optimise ``tasks`` (cells, or gauged basins): in lockstep where :meth:`_lockstep` allows, else one
+        by one over the workers; outcomes in task order."""
+        if not tasks:
+            return []
+        if self._lockstep(tasks):
+            outcomes, stats = run_lockstep(tasks, n_workers=self.options.get("n_workers"),
+                                           desc=f"{self.name} cell groups")
+            self._lockstep_calls = (self._lockstep_calls or 0) + stats.calls
+            return outcomes
+        return map_cells(run_cell, tasks, n_workers=self.options.get("n_workers"),
+                         backend=self.options.get("backend", "local"), scheduler=self.options.get("scheduler"),
+                         desc=f"{self.name} cells")
 
     def _in_process(self, n_tasks: int) -> bool:
         o = self.options
@@ -381,20 +400,20 @@ class SpotpyCellCalibrator(Calibrator):
         """Calibrate every training cell independently; untrained cells copy the nearest trained cell."""
         started = time.perf_counter()
         self.check(region)
+        self._lockstep_calls = None
         train = np.asarray(region.training_cells)
+        basins = None
         try:
             tasks, warmup, mode = self._tasks(region, train)
             log.info("%s: calibrating %d training cell(s) against %s, up to %d runs each",
                      self.name, len(tasks), mode, self.options["repetitions"])
-            if self._lockstep(tasks):
-                outcomes, stats = run_lockstep(tasks, n_workers=self.options.get("n_workers"),
-                                               desc=f"{self.name} cell groups")
-                self._lockstep_calls = stats.calls
+            if ObjectiveOptions.from_options(self.options).uses_q:
+                from .basins import calibrate_basins
+
+                basins = calibrate_basins(self, region, tasks, warmup, self._run_units)
+                outcomes = basins.units
             else:
-                outcomes: list[CellOutcome] = map_cells(
-                    run_cell, tasks, n_workers=self.options.get("n_workers"),
-                    backend=self.options.get("backend", "local"), scheduler=self.options.get("scheduler"),
-                    desc=f"{self.name} cells")
+                outcomes = self._run_units(tasks)
         finally:
             if self._tmpdir is not None:
                 import shutil
@@ -403,7 +422,13 @@ class SpotpyCellCalibrator(Calibrator):
                 self._tmpdir = None
         thetas = np.stack([o.theta for o in outcomes])
         near = nearest_trained(region, train)
-        values = thetas[near]
+        # the unit (calibrated cell, or gauged basin) whose parameters each cell receives
+        unit_of_train = np.arange(len(train)) if basins is None else basins.unit_of_train
+        unit_of_cell = unit_of_train[near]
+        if basins is not None:
+            for cells, u in zip(basins.basin_cells, basins.basin_unit):
+                unit_of_cell[cells] = u
+        values = thetas[unit_of_cell]
         history = {
             "best_objective": [o.loss for o in outcomes],
             "evaluations": [float(o.n_evaluations) for o in outcomes],
@@ -419,6 +444,8 @@ class SpotpyCellCalibrator(Calibrator):
             "budget_exhausted_cells": [o.cell for o in outcomes if o.budget_exhausted],
             "spotpy_algorithm": self.algorithm,
         }
+        if basins is not None:
+            info.update(basins.info)
         if self._lockstep_calls is not None:
             info["lockstep_batched_calls"] = int(self._lockstep_calls)
         if self.options.get("surrogate") is not None and self._surrogate_checks is not None:
@@ -431,7 +458,8 @@ class SpotpyCellCalibrator(Calibrator):
             info["objective"] = (f"{info.get('objective', 'sm')} through the {info.get('obs_operator_kind')} observation "
                                  f"operator, loss {info.get('loss')} (see vic_paraformer.objective), on the days "
                                  "after the warm-up")
-        op = self._final_operator(region, train, outcomes, warmup)
+        sims = None if basins is None else basins.train_sm
+        op = self._final_operator(region, train, outcomes, warmup, sims=sims)
         result = self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info,
                               obs_operator=op, warmup_days=warmup)
         if all(oc.tolerance_set is not None for oc in outcomes):
@@ -447,19 +475,23 @@ class SpotpyCellCalibrator(Calibrator):
             # quantiles (an optimum at the edge of its basin): widen the interval to hold it
             unc.quantiles[0] = np.minimum(unc.quantiles[0], thetas)
             unc.quantiles[2] = np.maximum(unc.quantiles[2], thetas)
-            result.uncertainty = unc.take(near)
+            result.uncertainty = unc.take(unit_of_cell)
         return result
 
-    def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int):
-        """The operator fitted to the best simulation of each training cell (None: identity)."""
+    def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int,
+                        sims: np.ndarray | None = None):
+        """The operator fitted to the best simulation of each training cell (``sims``, one row per
+        training cell; default the outcomes' best ones) (None: identity)."""
         o = self.options
-        if o["obs_operator"] == "identity" or any(oc.best_sm is None for oc in outcomes):
+        if o["obs_operator"] == "identity" or (sims is None and any(oc.best_sm is None for oc in outcomes)):
             return None
         pos = {int(c): i for i, c in enumerate(region.cells)}
-        rows = np.array([pos[int(oc.cell)] for oc in outcomes])
+        rows = np.array([pos[int(c)] for c in train]) if sims is not None else \
+            np.array([pos[int(oc.cell)] for oc in outcomes])
         obs = region.observations("obs_sm")[rows].copy()
         obs[:, :warmup] = np.nan
-        sims = np.stack([oc.best_sm for oc in outcomes])
+        if sims is None:
+            sims = np.stack([oc.best_sm for oc in outcomes])
         opts = ObjectiveOptions.from_options(o)
         return fit_operator(opts.obs_operator, sims, obs, cells=region.cells[rows], lat=region.ds["lat"].values[rows],
                             lon=region.ds["lon"].values[rows], new_cells=opts.obs_operator_new_cells,
