@@ -768,7 +768,7 @@ CASES: dict[str, tuple[str, int, str]] = {
     "dl-discharge-without-gauges": ("calibrate --region {region} --strategy ffn_a --surrogate {surrogate} "
                                     "--objective sm+q --out {out}/r.nc", 1, "has no gauges (no 'obs_q'"),
     "mpr-discharge-without-gauges": ("calibrate --region {region} --strategy mpr --surrogate {surrogate} "
-                                     "--objective sm:1,q:0.5 --out {out}/r.nc", 1, "has no gauges (no 'obs_q'"),
+                                     "--objective sm:1,q:0.5 --out {out}/r.nc", 1, "needs discharge at gauges (obs_q"),
 }
 
 # quiet and tidy: case id -> (argv, exit code, text stderr must hold exactly once, texts it must not hold)

@@ -93,7 +93,7 @@ class MPRCalibrator(SpotpyCellCalibrator):
                    "ngs": "SCE-UA complexes"}
     option_types = {**SpotpyCellCalibrator.option_types, "attributes": "list of str", "log_attributes": "list of str"}
 
-    def _option_problems(self) -> list[str]:
+    def option_problems(self) -> list[str]:
         problems = super().option_problems()
         o = self.options
         if o.get("optimizer") not in ("dds", "sceua"):
@@ -112,21 +112,6 @@ class MPRCalibrator(SpotpyCellCalibrator):
             v = o.get(key)
             if v is not None and (isinstance(v, str) or not all(isinstance(a, str) for a in v)):
                 problems.append(f"{key} must be a list of attribute names, got {v!r}")
-        return problems
-
-    def option_problems(self) -> list[str]:
-        # the per-cell searches cannot fit discharge; MPR's joint search over every basin cell can
-        refused = f"fits discharge at gauges, which {self.name} cannot see"
-        return [p for p in self._option_problems() if refused not in p]
-
-    def validate(self, region: Region) -> list[str]:
-        problems = super().validate(region)
-        o = self.options
-        if not problems and ObjectiveOptions.from_options(o).uses_q:
-            from ..dl.basins import discharge_problem
-
-            if (msg := discharge_problem(region, o["objective"])) is not None:
-                problems.append(msg)
         return problems
 
     def _in_process(self, n_tasks: int) -> bool:
