@@ -139,7 +139,10 @@ class MPRCalibrator(SpotpyCellCalibrator):
         batch = _BatchModel(tasks, region, rows, space, o)
         discharge = None
         if ObjectiveOptions.from_options(o).uses_q:
-            discharge = _Discharge(region, batch, tf, names, space, warmup, self.name)
+            from .mpr_discharge import JointDischarge
+
+            discharge = JointDischarge(region, batch.basin_model, batch.options["objective"], tf, names, space, warmup,
+                                       self.name)
             for t in tasks:
                 t.objective.objective = discharge.wrap(t.objective.objective)
             self._objective_info = {**getattr(self, "_objective_info", {}), "discharge": discharge.describe()}
@@ -259,7 +262,7 @@ class _JointSetup:
 
     def __init__(self, batch: _BatchModel, tasks: list[CellTask], tf: TransferFunctions, attrs: np.ndarray,
                  space: ParameterSpace, start: np.ndarray, coef_bound: float, intercept_bound: float,
-                 max_evaluations: int, *, maximize: bool, discharge: "_Discharge | None" = None) -> None:
+                 max_evaluations: int, *, maximize: bool, discharge=None) -> None:
         import spotpy
 
         self.batch, self.tasks, self.tf, self.attrs, self.space = batch, tasks, tf, attrs, space
@@ -320,52 +323,6 @@ class _JointSetup:
 
     def objectivefunction(self, simulation, evaluation, params=None) -> float:
         return -self._last if self.maximize else self._last
-
-
-class _WithDischarge:
-    """The calibration's Objective with the current candidate's routed discharge passed to every call
-    (what a training cell's objective needs for the ``q`` term)."""
-
-    def __init__(self, objective, source: "_Discharge") -> None:
-        self.objective, self.source = objective, source
-
-    @property
-    def options(self):
-        return self.objective.options
-
-    def value(self, sm, obs_sm, **kw) -> float:
-        return self.objective.value(sm, obs_sm, q=self.source.q, obs_q=self.source.obs_q, **kw)
-
-
-class _Discharge:
-    """The gauged basins of the region and the current candidate's discharge at them (module docstring)."""
-
-    def __init__(self, region: Region, batch: _BatchModel, tf: TransferFunctions, names: list[str],
-                 space: ParameterSpace, warmup: int, name: str) -> None:
-        from ..dl.basins import GaugedBasins
-
-        self.basins = GaugedBasins.of(region, objective=str(batch.options["objective"]))
-        self.tf, self.space = tf, space
-        self.attrs = region.attributes(names)[self.basins.rows]
-        self.lo = int(warmup) + self.basins.n_lags - 1
-        if self.lo + 2 > region.n_days:
-            raise StrategyError(f"strategy {name!r}: discharge needs the {warmup}-day warm-up, the routing kernel's "
-                                f"{self.basins.n_lags - 1} days and at least 2 scored days; the region has "
-                                f"{region.n_days} days")
-        self.obs_q = self.basins.obs_q[:, self.lo:]
-        self.model = batch.basin_model(region, self.basins.rows, name)
-        self.q = None
-
-    def wrap(self, objective) -> _WithDischarge:
-        return _WithDischarge(objective, self)
-
-    def update(self, coef: np.ndarray) -> None:
-        """Route the discharge of the candidate coefficients ``coef``."""
-        total = self.model(self.tf.apply(self.attrs, self.space, coef))
-        self.q = self.basins.route(total)[:, self.lo:]
-
-    def describe(self) -> dict[str, Any]:
-        return {**self.basins.describe(), "scored_from_day": self.lo}
 
 
 def _optimise(setup: _JointSetup, options: dict[str, Any], seed: int) -> bool:
