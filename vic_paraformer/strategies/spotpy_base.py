@@ -185,6 +185,10 @@ class SpotpyCellCalibrator(Calibrator):
     def option_problems(self) -> list[str]:
         problems = super().option_problems()
         o = self.options
+        if "q" in _objective_terms(o.get("objective")) and type(self).calibrate is not SpotpyCellCalibrator.calibrate:
+            # a subclass with a calibration of its own does not go through the per-basin search
+            problems.append(f"objective {o.get('objective')!r} fits discharge at gauges, which {self.name} cannot see "
+                            "(its search does not route the cells to the gauges); use objective 'sm' or 'sm+et' with it")
         sur, simname = o.get("surrogate"), o.get("simulator")
         if sur is not None and simname is not None:
             problems.append(f"{self.name} takes surrogate or simulator, not both")
