@@ -114,20 +114,25 @@ def test_scores_are_those_of_the_metrics_on_the_scored_days(gauged):
     assert s["n"] == [60, 60]
 
 
+@pytest.mark.slow
 def test_basin_calibration_is_the_same_in_lockstep_and_one_basin_at_a_time():
     import vic_paraformer as vp
 
-    region = synthetic_region(3, 3, years=0.4, seed=4, gauges=3)  # two sibling basins inside the third
-    kw = dict(strategy="sceua", simulator="waterbalance", objective="sm+q", repetitions=24, ngs=1, warmup=20,
+    region = synthetic_region(3, 3, years=0.3, seed=4, gauges=3)  # two sibling basins inside the third
+    kw = dict(strategy="sceua", simulator="waterbalance", objective="sm+q", repetitions=16, ngs=1, warmup=20,
               n_workers=1, seed=5, loss="paper")
     a = vp.calibrate(region, lockstep=True, **kw)
     b = vp.calibrate(region, lockstep=False, **kw)
     np.testing.assert_array_equal(a.values(), b.values())
     basins = a.info["gauged_basins"]
     assert [g["level"] for g in basins] == [0, 0, 1] and basins[-1]["gauge"] == "G1"  # the nested gauges first
-    assert sum(len(g["cells"]) for g in basins) == 9 and a.info["ungauged_training_cells"] == []
-    for g in basins:  # one parameter set per basin
+    assert sum(len(g["cells"]) for g in basins) == 9 and a.info["ungauged_cells"] == []
+    assert a.info["basin_parameters"] == ["Ds", "Dsmax", "Ws"]
+    for g in basins:  # the baseflow parameters shared per basin, infilt and expt per cell
         rows = np.isin(region.cells, g["cells"])
-        assert np.unique(a.values()[rows], axis=0).shape[0] == 1
+        assert np.unique(a.values()[rows][:, 1:4], axis=0).shape[0] == 1
+        assert np.unique(a.values()[rows][:, [0, 4]], axis=0).shape[0] == rows.sum()
     assert a.info["lockstep_batched_calls"] > 0 and "lockstep_batched_calls" not in b.info
-    assert len(a.history["best_objective"]) == 3
+    assert len(a.history["best_objective"]) == 9 + 3  # the cells, then the basins
+    lo, hi = a.uncertainty.interval()
+    assert np.all(lo <= a.values() + 1e-12) and np.all(a.values() <= hi + 1e-12)

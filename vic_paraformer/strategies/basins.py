@@ -1,29 +1,33 @@
 """Per-basin calibration of the spotpy strategies with discharge at gauges (objectives with ``q``).
 
 A gauge sees the routed sum of its basin's cells, so a per-cell search cannot fit it. With an
-objective holding ``q`` the spotpy strategies (SCE-UA, DDS) calibrate **one parameter set per gauged
-basin** (lumped over the basin's cells):
+objective holding ``q`` the spotpy strategies (SCE-UA, DDS) work in two stages:
+
+1. **Per cell**, every training cell is calibrated as without discharge, on the objective's other
+   terms (``sm``, ``et``): soil moisture identifies ``infilt`` and ``expt`` per cell.
+2. **Per gauged basin**, the baseflow parameters that soil moisture hardly sees
+   (:data:`BASIN_PARAMETERS`: ``Ds``, ``Dsmax``, ``Ws`` where the space has them; every parameter
+   when it has none of them) are searched as **one set for all the basin's cells** (lumped), the
+   other parameters keeping each cell's value from stage 1 (an untrained cell: its nearest training
+   cell's), against the objective: the ``sm`` (and ``et``) terms pooled over the basin's training
+   cells plus ``q_weight * (1 - q_metric)`` at its gauge, on the days after the warm-up and the
+   unit hydrographs' length (the channels start empty). A basin without training cells is fitted on
+   discharge alone (its cells keep the parameters of their nearest training cell otherwise).
 
 * **Basins.** From the Region's routing kernel (:func:`vic_paraformer.routing.routing_of`), each cell
   belongs to the smallest gauged basin containing it (its incremental basin; nested gauges split a
-  basin), :func:`vic_paraformer.routing.network.gauge_basins`. Cells in no gauged basin are calibrated
-  per cell as without discharge, on the objective's other terms (``sm``, ``et``).
+  basin), :func:`vic_paraformer.routing.network.gauge_basins`. Cells in no gauged basin keep their
+  stage-1 parameters.
 * **Order.** Basins are calibrated upstream first, by levels: a basin's level is one more than the
   highest level of the gauged basins nested in it (0 without any). The basins of one level are
   independent and are optimised together (in lockstep with the local backend, one batched model call
   per step). While a basin is optimised, the cells of the basins nested in it keep their calibrated
   parameters: their routed discharge is computed once and added to the basin's own.
-* **Objective** of a basin's candidate (one parameter set for all its cells): the calibration's
-  :class:`~vic_paraformer.objective.Objective` over the basin's training cells (``sm`` and ``et``
-  RMSEs pooled over them, the water-balance, runoff-ratio and prior terms of those cells) plus
-  ``q_weight * (1 - q_metric)`` at its gauge on the days after the warm-up and the kernel's length
-  (the channels start empty). A basin without training cells is fitted on discharge alone.
 * **Models.** A simulator runs the basin's cells (all of them, trained or not: they all feed the
   gauge); a surrogate predicts their runoff and baseflow (a surrogate without those outputs cannot
   fit discharge: a clear error).
-
-Every cell of a gauged basin (trained or not) receives the basin's parameters; the other untrained
-cells copy the nearest calibrated training cell's, as without discharge.
+* **Uncertainty.** A basin cell's tolerance set is its stage-1 set with the basin parameters replaced
+  by the basin's own tolerance set (candidates within the tolerance of the basin's best).
 """
 
 from __future__ import annotations
@@ -40,6 +44,21 @@ from .cell_models import CellModel
 from .spotpy_setup import CellObjective
 
 log = logging.getLogger(__name__)
+
+#: The parameters a gauged basin shares (searched against discharge); the others stay per cell.
+BASIN_PARAMETERS: tuple[str, ...] = ("Ds", "Dsmax", "Ws")
+
+
+def basin_columns(space: ParameterSpace) -> np.ndarray:
+    """Columns of ``space`` a basin shares (:data:`BASIN_PARAMETERS` present, else all)."""
+    cols = [j for j, n in enumerate(space.names) if n in BASIN_PARAMETERS]
+    return np.array(cols if cols else range(space.n), int)
+
+
+def sub_space(space: ParameterSpace, cols: np.ndarray) -> ParameterSpace:
+    """The parameters ``cols`` of ``space`` as a space of their own."""
+    return ParameterSpace(tuple(space.names[j] for j in cols), tuple(space.lower[j] for j in cols),
+                          tuple(space.upper[j] for j in cols), space.preset_name)
 
 
 # ------------------------------------------------------------------ rows of cells run with one parameter set each
@@ -77,7 +96,7 @@ class RowRunner:
 
         first = runners[0]
         if first.cell_ds is not None:
-            ds = xr.concat([r.cell_ds for r in runners], dim="cell", combine_attrs="override")
+            ds = xr.concat([r.cell_ds for r in runners], dim="cell", data_vars="all", combine_attrs="override")
             return cls(first.space, cell_ds=ds, simulator=first.simulator, simulator_options=first.simulator_options)
         return cls(first.space, x=np.concatenate([r.x for r in runners]), a=np.concatenate([r.a for r in runners]),
                    surrogate_path=first.surrogate_path, surrogate=first._surrogate)
@@ -137,18 +156,28 @@ class BasinRouting:
 
 
 class BasinModel(CellModel):
-    """One gauged basin: a parameter set ``(p,)`` -> every basin cell's outputs ``(rows, T)`` and the
-    discharge ``q`` ``(T,)`` at its gauge."""
+    """One gauged basin: the shared parameters ``(len(cols),)`` -> every basin cell's outputs ``(rows, T)``
+    and the discharge ``q`` ``(T,)`` at its gauge. ``base`` ``(rows, p)`` holds each cell's own
+    parameters; ``cols`` are the columns the basin shares."""
 
-    def __init__(self, runner: RowRunner, routing: BasinRouting) -> None:
+    def __init__(self, runner: RowRunner, routing: BasinRouting, base: np.ndarray, cols: np.ndarray) -> None:
         self.runner, self.routing = runner, routing
+        self.base, self.cols = np.asarray(base, float), np.asarray(cols, int)
+
+    def rows_theta(self, theta: np.ndarray) -> np.ndarray:
+        """Every basin cell's full parameter set with the shared ones ``theta``."""
+        th = self.base.copy()
+        th[:, self.cols] = np.asarray(theta, float)[None]
+        return th
 
     def simulate(self, theta: np.ndarray) -> np.ndarray:
         return self.simulate_outputs(theta)["sm"]
 
     def simulate_outputs(self, theta: np.ndarray) -> dict[str, np.ndarray]:
-        out = self.runner.run(np.repeat(np.asarray(theta, float)[None], self.runner.n_rows, axis=0))
-        return self.with_discharge(out)
+        th = self.rows_theta(theta)
+        out = self.with_discharge(self.runner.run(th))
+        out["cell_theta"] = th
+        return out
 
     def with_discharge(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``rows`` (the basin cells' outputs) as ``cell_<name>``, with ``q`` the gauge's discharge; ``sm``
@@ -200,9 +229,9 @@ class BasinObjective:
                 kw.update(runoff=out["cell_runoff"][rows][:, d], baseflow=out["cell_baseflow"][rows][:, d],
                           prec=np.stack([c.prec[d] for c in self.cells]),
                           ref_q_ratio=[c.ref_q_ratio for c in self.cells])
-        if rows.size and o.prior_weight > 0 and theta is not None and all(c.prior_u is not None for c in self.cells):
-            u = np.asarray(t.space.normalize(np.asarray(theta, float)), float)
-            kw.update(u=np.repeat(u[None], rows.size, axis=0), prior_u=np.stack([c.prior_u for c in self.cells]))
+        if rows.size and o.prior_weight > 0 and "cell_theta" in out and all(c.prior_u is not None for c in self.cells):
+            u = np.asarray(t.space.normalize(np.asarray(out["cell_theta"], float)[rows]), float)
+            kw.update(u=u, prior_u=np.stack([c.prior_u for c in self.cells]))
         return t.objective.value(sm, self.obs_sm[:, d], **kw)
 
 
@@ -286,15 +315,14 @@ def without_q(objective):
 # ------------------------------------------------------------------ driving the calibration
 @dataclass
 class BasinCalibration:
-    """What :func:`calibrate_basins` found: ``units`` the outcomes (ungauged training cells first, then
-    the basins upstream first), ``unit_of_train`` the unit of each training cell, ``basin_cells`` the
-    Region positions of each basin's cells with ``basin_unit`` its unit, ``train_sm`` the training
-    cells' soil moisture at their final parameters, ``info`` what to record."""
+    """What :func:`calibrate_basins` found: ``values`` ``(cell, p)`` for every Region cell; ``units`` the
+    outcomes (the training cells of stage 1, then the basins upstream first); ``sets`` every Region
+    cell's tolerance set (None without uncertainty); ``train_sm`` the training cells' soil moisture at
+    their final parameters; ``info`` what to record."""
 
+    values: np.ndarray
     units: list
-    unit_of_train: np.ndarray
-    basin_cells: list[np.ndarray]
-    basin_unit: list[int]
+    sets: list | None
     train_sm: np.ndarray
     info: dict
 
@@ -310,27 +338,34 @@ def _runner(cal, region, cells: np.ndarray, prepared) -> RowRunner:
 
 
 def calibrate_basins(cal, region, tasks: list, warmup: int, run_units) -> BasinCalibration:
-    """Calibrate ``region`` per gauged basin (module docstring). ``tasks`` are the per-cell tasks of the
-    training cells (with their objectives), ``run_units(tasks)`` the calibrator's way of running a list
-    of tasks (lockstep or one by one) returning their outcomes in order."""
+    """Calibrate ``region`` in the two stages of the module docstring. ``tasks`` are the per-cell tasks
+    of the training cells (with their objectives), ``run_units(tasks)`` the calibrator's way of running
+    a list of tasks (lockstep or one by one) returning their outcomes in order."""
+    from .cell_geometry import nearest_trained
     from .cell_mapping import cell_seed
 
     if not tasks:
         raise StrategyError(f"{cal.name}: no training cells to calibrate")
+    space = cal.parameter_space
     plan = plan_basins(region)
     n, n_days = region.n_cells, region.n_days
     pos = {int(c): i for i, c in enumerate(region.cells)}
-    task_at = {pos[t.cell]: k for k, t in enumerate(tasks)}
-    owner = np.full(n, -1)
-    for b, cells in enumerate(plan.cells):
-        owner[cells] = b
-    free = [t for t in tasks if owner[pos[t.cell]] < 0]
-    for t in free:
+    train = np.array([t.cell for t in tasks])
+    task_at = {pos[int(t.cell)]: k for k, t in enumerate(tasks)}
+    full = tasks[0].objective.objective   # the calibration's Objective, with its q term
+    # stage 1: every training cell on its own, without discharge
+    for t in tasks:
         t.objective = replace(t.objective, objective=without_q(t.objective.objective))
-    units = list(run_units(free)) if free else []
-    unit_of_train = np.full(len(tasks), -1)
-    for j, t in enumerate(free):
-        unit_of_train[task_at[pos[t.cell]]] = j
+    units = list(run_units(tasks))
+    near = nearest_trained(region, train)
+    values = np.stack([units[j].theta for j in near])
+    sets = None
+    if all(u.tolerance_set is not None for u in units):
+        sets = [units[j].tolerance_set for j in near]
+    train_sm = np.stack([u.best_sm if u.best_sm is not None else np.full(n_days, np.nan) for u in units])
+    # stage 2: the basins' shared parameters against discharge, upstream first
+    cols = basin_columns(space)
+    sub = sub_space(space, cols)
     prepared = None
     if cal.options.get("surrogate") is not None:
         sur, path = cal._surrogate(region)
@@ -346,49 +381,50 @@ def calibrate_basins(cal, region, tasks: list, warmup: int, run_units) -> BasinC
     outlets = np.asarray(region.ds["gauge_outlet"].values, int)
     q_start = max(int(warmup), plan.kernel.n_lags - 1)
     fixed = np.zeros((n, n_days))
-    train_sm = np.full((len(tasks), n_days), np.nan)
-    basin_unit = [-1] * len(plan.cells)
     described = []
     for level in plan.levels:
-        level_tasks, runners = [], []
+        level_tasks, models = [], []
         for b in level:
             g = plan.gauge[b]
             cells = plan.cells[b]
             runner = _runner(cal, region, cells, prepared)
-            model = BasinModel(runner, basin_routing(plan, b, int(outlets[g]), fixed, n_days))
+            model = BasinModel(runner, basin_routing(plan, b, int(outlets[g]), fixed, n_days), values[cells], cols)
             rows = np.array([j for j, c in enumerate(cells) if int(c) in task_at], int)
             members = [tasks[task_at[int(cells[j])]].objective for j in rows]
+            template = replace(tasks[0].objective, objective=full)
             obj = BasinObjective(cells=members, rows=rows, obs_sm=obs_sm[cells[rows]] if rows.size else
                                  np.zeros((0, n_days)), obs_q=obs_q_all[g], q_days=np.arange(n_days) >= q_start,
-                                 template=tasks[0].objective)
+                                 template=template)
             q_obs = obs_q_all[g].copy()
             if not np.isfinite(q_obs[q_start:]).any():
                 raise StrategyError(f"gauge {gauge_ids[g]!r} has no discharge after the {q_start}-day warm-up "
                                     f"(warm-up and unit-hydrograph length)")
             first = int(region.cells[cells[0]])
-            level_tasks.append(replace(tasks[0], cell=first, model=model, obs=q_obs, warmup=q_start,
+            level_tasks.append(replace(tasks[0], cell=first, model=model, obs=q_obs, warmup=q_start, space=sub,
                                        seed=cell_seed(cal.seed, first), objective=obj))
-            runners.append(runner)
+            models.append(model)
             described.append({"gauge": gauge_ids[g], "cells": [int(region.cells[c]) for c in cells],
                               "training_cells": int(rows.size), "level": int(plan.level[b]),
                               "nested_cells": int(plan.nested[b].size)})
-        log.info("%s: %d gauged basin(s) at level %d", cal.name, len(level_tasks), plan.level[level[0]])
+        log.info("%s: %d gauged basin(s) at level %d: %s shared per basin", cal.name, len(level_tasks),
+                 plan.level[level[0]], ", ".join(sub.names))
         outcomes = list(run_units(level_tasks))
-        for b, runner, oc in zip(level, runners, outcomes):
+        for b, model, oc in zip(level, models, outcomes):
             cells = plan.cells[b]
-            basin_unit[b] = len(units)
             units.append(oc)
-            final = runner.run(np.repeat(oc.theta[None], cells.size, axis=0))
+            th = model.rows_theta(oc.theta)
+            values[cells] = th
+            final = model.runner.run(th)
             fixed[cells] = final["runoff"] + final["baseflow"]
             for j, c in enumerate(cells):
                 if int(c) in task_at:
-                    unit_of_train[task_at[int(c)]] = basin_unit[b]
                     train_sm[task_at[int(c)]] = final["sm"][j]
-    for j, t in enumerate(free):
-        if units[j].best_sm is not None:
-            train_sm[task_at[pos[t.cell]]] = units[j].best_sm
-    info = {"calibration_units": "one parameter set per gauged basin (its incremental cells), per cell elsewhere",
-            "gauged_basins": described, "ungauged_training_cells": [int(t.cell) for t in free],
-            "discharge_days_from": int(q_start)}
-    return BasinCalibration(units=units, unit_of_train=unit_of_train, basin_cells=list(plan.cells),
-                            basin_unit=basin_unit, train_sm=train_sm, info=info)
+                if sets is not None and oc.tolerance_set is not None:
+                    own = np.repeat(th[j][None], len(oc.tolerance_set), axis=0)
+                    own[:, cols] = oc.tolerance_set
+                    sets[int(c)] = np.concatenate([own, th[j][None]])
+    info = {"calibration_units": f"stage 1 per training cell without discharge; stage 2 {', '.join(sub.names)} "
+                                 "shared per gauged basin (its incremental cells) against its gauge",
+            "basin_parameters": list(sub.names), "gauged_basins": described,
+            "ungauged_cells": [int(region.cells[c]) for c in plan.ungauged], "discharge_days_from": int(q_start)}
+    return BasinCalibration(values=values, units=units, sets=sets, train_sm=train_sm, info=info)

@@ -143,8 +143,8 @@ class SurrogateBatchModel(BatchModel):
 
 class BasinBatchModel(BatchModel):
     """Gauged basins (:class:`~.basins.BasinModel`) run together: one simulator run (or surrogate pass) over
-    the cells of every requested basin, each basin's parameter set on all its cells, then each basin's
-    discharge routed to its gauge."""
+    the cells of every requested basin, each basin's shared parameters on all its cells, then each
+    basin's discharge routed to its gauge."""
 
     def __init__(self, models: Sequence[BasinModel]) -> None:
         self.models = list(models)
@@ -158,10 +158,12 @@ class BasinBatchModel(BatchModel):
             self._runners = {key: RowRunner.concat([self.models[i].runner for i in key])}
             runner = self._runners[key]
         sizes = [self.models[i].runner.n_rows for i in key]
-        out = runner.run(np.repeat(np.asarray(thetas, float), sizes, axis=0))
+        rows = [self.models[i].rows_theta(th) for i, th in zip(key, np.asarray(thetas, float))]
+        out = runner.run(np.concatenate(rows))
         self.calls += 1
         edges = np.cumsum([0] + sizes)
-        return [self.models[i].with_discharge({k: v[edges[j]:edges[j + 1]] for k, v in out.items()})
+        return [{**self.models[i].with_discharge({k: v[edges[j]:edges[j + 1]] for k, v in out.items()}),
+                 "cell_theta": rows[j]}
                 for j, i in enumerate(key)]
 
 

@@ -185,6 +185,10 @@ class SpotpyCellCalibrator(Calibrator):
     def option_problems(self) -> list[str]:
         problems = super().option_problems()
         o = self.options
+        if "q" in _objective_terms(o.get("objective")) and type(self).calibrate is not SpotpyCellCalibrator.calibrate:
+            # a subclass with a calibration of its own does not go through the per-basin search
+            problems.append(f"objective {o.get('objective')!r} fits discharge at gauges, which {self.name} cannot see "
+                            "(its search does not route the cells to the gauges); use objective 'sm' or 'sm+et' with it")
         sur, simname = o.get("surrogate"), o.get("simulator")
         if sur is not None and simname is not None:
             problems.append(f"{self.name} takes surrogate or simulator, not both")
@@ -397,7 +401,8 @@ class SpotpyCellCalibrator(Calibrator):
         return info
 
     def calibrate(self, region: Region) -> CalibrationResult:
-        """Calibrate every training cell independently; untrained cells copy the nearest trained cell."""
+        """Calibrate every training cell independently; untrained cells copy the nearest trained cell. With
+        an objective holding ``q`` the gauged basins then share their baseflow parameters (:mod:`.basins`)."""
         started = time.perf_counter()
         self.check(region)
         self._lockstep_calls = None
@@ -420,15 +425,12 @@ class SpotpyCellCalibrator(Calibrator):
 
                 shutil.rmtree(self._tmpdir, ignore_errors=True)
                 self._tmpdir = None
-        thetas = np.stack([o.theta for o in outcomes])
         near = nearest_trained(region, train)
-        # the unit (calibrated cell, or gauged basin) whose parameters each cell receives
-        unit_of_train = np.arange(len(train)) if basins is None else basins.unit_of_train
-        unit_of_cell = unit_of_train[near]
-        if basins is not None:
-            for cells, u in zip(basins.basin_cells, basins.basin_unit):
-                unit_of_cell[cells] = u
-        values = thetas[unit_of_cell]
+        if basins is None:
+            thetas = np.stack([o.theta for o in outcomes])
+            values = thetas[near]
+        else:
+            values = basins.values
         history = {
             "best_objective": [o.loss for o in outcomes],
             "evaluations": [float(o.n_evaluations) for o in outcomes],
@@ -459,23 +461,31 @@ class SpotpyCellCalibrator(Calibrator):
                                  f"operator, loss {info.get('loss')} (see vic_paraformer.objective), on the days "
                                  "after the warm-up")
         sims = None if basins is None else basins.train_sm
-        op = self._final_operator(region, train, outcomes, warmup, sims=sims)
+        op = self._final_operator(region, train, outcomes[:len(train)], warmup, sims=sims)
         result = self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info,
                               obs_operator=op, warmup_days=warmup)
-        if all(oc.tolerance_set is not None for oc in outcomes):
-            from ..uncertainty import ParameterUncertainty
+        from ..uncertainty import ParameterUncertainty
 
-            tol = float(self.options["uncertainty_tolerance"])
-            unc = ParameterUncertainty.from_sets(
-                [oc.tolerance_set for oc in outcomes], "tolerance set",
-                info={"tolerance": tol, "rule": f"evaluated candidates with objective <= best + {tol:g} x |best| per "
-                                                "training cell, 5-95 % interval widened to hold the best candidate; "
-                                                "untrained cells copy the nearest training cell's"})
-            # the best candidate (the point value) belongs to every set but may lie outside its 5-95 %
-            # quantiles (an optimum at the edge of its basin): widen the interval to hold it
-            unc.quantiles[0] = np.minimum(unc.quantiles[0], thetas)
-            unc.quantiles[2] = np.maximum(unc.quantiles[2], thetas)
-            result.uncertainty = unc.take(unit_of_cell)
+        tol = self.options.get("uncertainty_tolerance")
+        if tol is None:
+            return result
+        tol = float(tol)
+        rule = {"tolerance": tol, "rule": f"evaluated candidates with objective <= best + {tol:g} x |best| per "
+                                          "training cell, 5-95 % interval widened to hold the best candidate; "
+                                          "untrained cells copy the nearest training cell's"}
+        if basins is not None and basins.sets is not None:
+            rule["rule"] += "; in a gauged basin the shared parameters take the basin's own set"
+            unc = ParameterUncertainty.from_sets(basins.sets, "tolerance set", info=rule)
+        elif basins is None and all(oc.tolerance_set is not None for oc in outcomes):
+            unc = ParameterUncertainty.from_sets([oc.tolerance_set for oc in outcomes], "tolerance set",
+                                                 info=rule).take(near)
+        else:
+            return result
+        # the best candidate (the point value) belongs to every set but may lie outside its 5-95 %
+        # quantiles (an optimum at the edge of its basin): widen the interval to hold it
+        unc.quantiles[0] = np.minimum(unc.quantiles[0], values)
+        unc.quantiles[2] = np.maximum(unc.quantiles[2], values)
+        result.uncertainty = unc
         return result
 
     def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int,
