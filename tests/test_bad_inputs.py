@@ -779,6 +779,19 @@ CASES: dict[str, tuple[str, int, str]] = {
                                            "--parameters 'bogus': unknown parameter(s) bogus"),
     "parameters-benchmark-unknown": ("benchmark --out {out}/b --parameters Ksat", 2,
                                      "--parameters 'Ksat': unknown parameter(s) Ksat"),
+    # discharge at gauges: the twin's river network, basin calibration, the benchmark's objective
+    "synth-gauges-negative": ("synth --out {out}/r.nc --gauges -1", 2, "argument --gauges: expected an integer >= 0"),
+    "synth-gauges-grid-too-small": ("synth --out {out}/r.nc --ny 2 --nx 2 --years 0.1 --gauges 2", 1,
+                                    "a twin with gauges needs at least 3 x 3 cells"),
+    "calibrate-q-without-gauges": ("calibrate --region {region} --strategy sceua -o simulator=waterbalance "
+                                   "-o warmup=30 --objective sm+q --out {out}/r.nc", 1,
+                                   "an objective with q needs discharge at gauges (obs_q and gauge_outlet"),
+    "benchmark-objective-unknown": ("benchmark --out {out}/b --objective sm+z", 2, "--objective: unknown objective 'sm+z'"),
+    # ---- discharge objectives of the regional DL strategies and MPR: a region without gauges ----
+    "dl-discharge-without-gauges": ("calibrate --region {region} --strategy ffn_a --surrogate {surrogate} "
+                                    "--objective sm+q --out {out}/r.nc", 1, "has no gauges (no 'obs_q'"),
+    "mpr-discharge-without-gauges": ("calibrate --region {region} --strategy mpr --surrogate {surrogate} "
+                                     "--objective sm:1,q:0.5 --out {out}/r.nc", 1, "needs discharge at gauges (obs_q"),
 }
 
 # quiet and tidy: case id -> (argv, exit code, text stderr must hold exactly once, texts it must not hold)

@@ -268,3 +268,25 @@ def test_benchmark_with_the_vic_classic_set(tmp_path):
 
     with xr.open_dataset(tmp_path / "b" / "region.nc") as ds:
         assert "true_depth2" in ds and "true_depth3" in ds and "true_expt" not in ds
+
+
+@pytest.mark.slow
+def test_benchmark_with_discharge_compares_recovery_with_and_without_q(tmp_path):
+    """--objective sm+q: every strategy runs without and with discharge (through the surrogate's runoff and
+    baseflow), and the report has the recovery of Ds, Dsmax, Ws for both."""
+    from vic_paraformer.benchmark.protocol import strategy_variants
+
+    assert strategy_variants(["sceua"], "sm:1,et:0.5,q:2") == [("sceua", "sceua", "sm:1,et:0.5"),
+                                                              ("sceua+q", "sceua", "sm:1,et:0.5,q:2")]
+    config = BenchmarkConfig.quick(ny=5, nx=5, splits=(2,), neighbour_split=2, strategies=["sceua"], seeds=[0],
+                                   surrogate_options={"preset": "test"}, objective="sm+q", gauges=2,
+                                   strategy_options={"sceua": {"repetitions": 30, "ngs": 2, "n_workers": 1}})
+    results = run_benchmark(config, tmp_path, command="pytest discharge benchmark")
+    dr = results["discharge_recovery"]
+    assert set(dr) == {"default", "sceua", "sceua+q"} and set(dr["sceua"]) == {"Ds", "Dsmax", "Ws"}
+    assert all(np.isfinite(m["mean"]) and m["n"] == 1 for k in ("sceua", "sceua+q") for m in dr[k].values())
+    with_q = vp.CalibrationResult.open(tmp_path / "results" / "sceua+q_S2_seed0.nc")
+    assert with_q.options["objective"] == "sm+q" and len(with_q.info["gauged_basins"]) == 2
+    assert vp.CalibrationResult.open(tmp_path / "results" / "sceua_S2_seed0.nc").options["objective"] == "sm:1"
+    report = (tmp_path / "report.md").read_text()
+    assert "## Recovery with and without discharge" in report and "| sceua+q |" in report

@@ -123,9 +123,13 @@ def test_gradients_reach_the_parameter_network_through_the_routed_surrogate():
     assert all(p.grad is None for p in sur.parameters())  # the surrogate stays frozen
 
 
-def test_per_cell_search_refuses_a_discharge_objective():
+def test_basin_search_refuses_a_discharge_objective_without_gauges():
     from vic_paraformer.errors import StrategyError
     from vic_paraformer.registry import get_calibrator
+    from vic_paraformer.synthetic import synthetic_region
 
-    with pytest.raises(StrategyError, match=r"objective 'sm\+q' fits discharge at gauges, which sceua cannot see"):
-        get_calibrator("sceua", objective="sm+q", simulator="waterbalance")
+    cal = get_calibrator("sceua", objective="sm+q", simulator="waterbalance")  # accepted: per gauged basin
+    get_calibrator("dds", objective="sm+q", simulator="waterbalance")
+    get_calibrator("mpr", objective="sm+q", simulator="waterbalance")  # its joint search routes the basins
+    with pytest.raises(StrategyError, match=r"an objective with q needs discharge at gauges \(obs_q and gauge_outlet"):
+        cal.calibrate(synthetic_region(3, 3, years=0.2))

@@ -56,7 +56,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("simulators", ["simulators", "ensemble", "cluster", "_dask_plugin", "_dask_worker", "vic.*", "stations"]),
     ("surrogate", ["surrogate"]),
     ("strategies", ["calibrator", "dl", "strategies"]),
-    ("evaluation", ["evaluation", "budget", "refine", "synthetic", "station_twin", "sensitivity", "spread"]),
+    ("evaluation", ["evaluation", "gauge_scores", "budget", "refine", "synthetic", "station_twin", "sensitivity", "spread"]),
     ("workflow", ["workflow"]),
     ("top", ["benchmark", "vic", "vic.verify", "vic.twin", "cli", ""]),
 ]

@@ -189,3 +189,27 @@ def test_kernel_step_must_divide_the_runoff_step():
     assert daily.n_lags == 2
     with pytest.raises(RoutingError, match="unit-hydrograph step 86400 s does not fit the runoff step 3600 s"):
         daily.at_step(3600.0)
+
+
+def test_a_region_carries_its_own_kernel_through_netcdf(tmp_path):
+    from vic_paraformer.region import Region
+    from vic_paraformer.routing import routing_of, with_kernel
+    from vic_paraformer.synthetic import synthetic_region
+
+    region = synthetic_region(3, 3, years=0.1, seed=1)
+    fdir = np.array([[3, 3, 0], [3, 3, 5], [3, 3, 5]]).ravel()
+    lat, lon = region.ds["lat"].values, region.ds["lon"].values
+    k = lohmann_kernel(region, [("mouth", lat[2], lon[2]), ("inner", lat[5], lon[5])], fdir, max_days=10)
+    with pytest.raises(RoutingError, match="no routing kernel stored and no routing file recorded"):
+        routing_of(region)
+    back = routing_of(Region.open(with_kernel(region, k, flow_direction=fdir).save(tmp_path / "r.nc")))
+    for name in ("uh", "source_cell", "source_area", "source_outlet", "outlet_lat", "outlet_lon"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(k, name))
+    assert back.outlet_name == ["mouth", "inner"] and back.dt == k.dt and back.info["kind"] == "lohmann"
+    runoff = np.random.default_rng(0).gamma(1.0, 2.0, (9, 40))
+    np.testing.assert_array_equal(route(back, runoff), route(k, runoff))
+    # the kernel follows cell ids: reordering the cells routes the same water
+    shuffled = Region.open(tmp_path / "r.nc").subset(region.cells[::-1])
+    np.testing.assert_allclose(route(routing_of(shuffled), runoff[::-1]), route(k, runoff), rtol=1e-12)
+    with pytest.raises(RoutingError, match=r"routing source \d+ drains cell id \d+, which is not a cell of the Region"):
+        routing_of(Region.open(tmp_path / "r.nc").subset(region.cells[:4]))

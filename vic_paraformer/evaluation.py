@@ -41,6 +41,9 @@ budget of the default and calibrated runs over the whole water years of the scor
 total over the days, labelled, when there is none: :mod:`vic_paraformer.budget`) and warnings,
 each labelled with what it compares against (the default run; observed ET separately).
 
+Discharge: a Region with gauges (``obs_q`` and a routing kernel) gets ``"discharge"`` per period,
+every row routed and scored at each gauge by one rule (KGE, NSE, bias; :mod:`vic_paraformer.gauge_scores`).
+
 Periods: with no ``period``, the days after the result's fitting window (``"held_out"``) and the
 window itself (``"calibration"``, in-sample) are both scored under ``"periods"``; the top level
 repeats the first. Every period carries its label (``"scored"``: held-out, in-sample, partly).
@@ -411,7 +414,10 @@ def _plan(region: Region, result: CalibrationResult, period, variables: Sequence
         _require_scored_observations(region, {v: OBSERVATION_OF[v] for v in available}, p)
     cells = region.cells
     is_train = np.isin(cells, result.train_cells)
+    from .gauge_scores import has_gauges
+
     return {"available": available, "periods": periods, "fit_period": fit_period, "is_train": is_train,
+            "gauges": has_gauges(region),
             "groups": {"train": cells[is_train], "untrained": cells[~is_train], "all": cells},
             "rule": OperatorRule.for_result(result, region) if "sm" in available and is_train.any() else None,
             "skipped": {v: f"region has no {OBSERVATION_OF[v]}" for v in variables if v not in available}}
@@ -427,6 +433,7 @@ class _Accumulator:
         self.parts: dict[str, dict[str, list]] = {pn: {row: [] for row in rows} for pn in periods}
         self.sums: dict[str, dict[tuple[str, str], list]] = {pn: {} for pn in periods}
         self.wb: dict[str, list] = {pn: [] for pn in periods}
+        self.runoff: dict[str, dict[int, np.ndarray]] = {row: {} for row in rows}
 
     def add(self, part: Region, sims: Mapping[str, xr.Dataset]) -> None:
         from .verdict import BLOCK_DAYS, BLOCK_REGION_MAX, block_sums
@@ -435,6 +442,12 @@ class _Accumulator:
 
         g = _in_chunk(self.plan["groups"], part.cells)
         available = self.plan["available"]
+        if self.plan.get("gauges"):
+            for row in self.rows:
+                ds = sims[row].sel(cell=part.cells)
+                total = np.asarray(ds["runoff"].transpose("cell", ...).values, float) + \
+                    np.asarray(ds["baseflow"].transpose("cell", ...).values, float)
+                self.runoff[row].update({int(c): total[j] for j, c in enumerate(part.cells)})
         for pn, per in self.plan["periods"].items():
             for row in self.rows:
                 values = _row_values(part, sims[row], per, self.operators.get(row), available, self.sim_name)
@@ -465,6 +478,11 @@ class _Accumulator:
                   "seed": result.seed, "n_evaluations": int(result.n_evaluations),
                   "calibration_wall_time": float(result.wall_time)}
         reports = {}
+        discharge = None
+        if plan.get("gauges"):
+            from .gauge_scores import discharge_report
+
+            discharge = discharge_report(region, self.routed_runoff(region), plan["periods"])
         for pn, per in plan["periods"].items():
             label = period_label(per, plan["fit_period"])
             scored = {row: _merge_scores(pp) for row, pp in self.parts[pn].items()}
@@ -481,9 +499,16 @@ class _Accumulator:
                 rep["comparisons"] = _comparisons(merged, plan["groups"], cells, result.obs_operator.is_identity, label)
             if self.budgets:
                 rep["water_balance"] = _water_balance(region, self.wb[pn], per)
+            if discharge is not None:
+                rep["discharge"] = discharge[pn]
             reports[pn] = rep
         first = next(iter(reports.values()))
         return json_clean({**common, **first, "periods": reports})
+
+
+    def routed_runoff(self, region: Region) -> dict[str, np.ndarray]:
+        """Every row's runoff + baseflow ``(cell, time)`` in the Region's cell order (gauged regions)."""
+        return {row: np.stack([per_cell[int(c)] for c in region.cells]) for row, per_cell in self.runoff.items()}
 
 
 def _operators_from_runs(region: Region, plan: Mapping[str, Any], runs: Mapping[str, xr.Dataset]) -> dict:
@@ -514,7 +539,8 @@ def score_runs(region: Region, result: CalibrationResult, runs: Mapping[str, xr.
 def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: str | Simulator = "waterbalance",
              period=None, variables: Sequence[str] = ("sm", "et"), *,
              simulator_options: Mapping[str, Any] | None = None, baseline: bool = True,
-             chunk_cells: int | None = None, nearest: bool = True) -> dict[str, Any]:
+             chunk_cells: int | None = None, nearest: bool = True,
+             hydrograph: str | Path | None = None) -> dict[str, Any]:
     """Score a calibration result with a real simulator (see the module docstring for the output).
 
     ``result`` is a CalibrationResult or the path of one saved with ``CalibrationResult.save``.
@@ -529,6 +555,10 @@ def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: 
     lazily opened region, ``Region.open(path, max_memory_gb=...)``, else all cells at once); only
     per-cell scores, block sums and budgets are kept, and the report does not depend on the chunking.
     With several chunks, the training cells are simulated once more to fit the operators first.
+
+    A Region with gauges (``obs_q`` and a routing kernel) also gets ``"discharge"`` per period: every
+    row routed and scored at each gauge (KGE, NSE, bias; :mod:`vic_paraformer.gauge_scores`);
+    ``hydrograph`` names a PNG to draw the observed and routed discharge into.
     """
     if not isinstance(result, CalibrationResult):
         result = CalibrationResult.open(result)
@@ -565,7 +595,12 @@ def evaluate(region: Region, result: CalibrationResult | str | Path, simulator: 
         sims = kept if kept is not None else {row: simulate(sim_obj, part, p.isel(cell=sl)) for row, p in params.items()}
         acc.add(part, sims)
         del sims
-    return acc.report(region, result, base_src)
+    report = acc.report(region, result, base_src)
+    if hydrograph is not None and plan.get("gauges"):
+        from .gauge_scores import plot_hydrographs
+
+        plot_hydrographs(region, acc.routed_runoff(region), hydrograph, period=next(iter(plan["periods"].values())))
+    return report
 
 
 def _budget_piece(part: Region, runs: Mapping[str, xr.Dataset], period) -> dict[str, Any]:
@@ -674,6 +709,10 @@ def format_table(metrics: Mapping[str, Any]) -> str:
         lines.append(f"scored on {name.replace('_', ' ')} {entry['period'][0]}..{entry['period'][1]} "
                      f"({entry['n_days']} days, {entry.get('scored', '')})")
         lines += format_rows(entry)
+        if entry.get("discharge"):
+            from .gauge_scores import format_discharge
+
+            lines += format_discharge(entry["discharge"])
         verdicts = format_verdicts(entry)
         if verdicts:
             lines.append("  verdicts (median paired difference over cells, 95 % interval):")

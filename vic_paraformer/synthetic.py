@@ -62,6 +62,29 @@ The same arguments give identical arrays (everything derives from ``numpy`` Gene
 ``seed``; the realistic perturbations come from a second generator seeded with ``(seed, 1)``, so
 the true world of both presets is the same; the simulation runs in float64 on CPU).
 
+River network and discharge (``gauges=N``, 0 by default: the twin without it is unchanged)
+-------------------------------------------------------------------------------------------
+With ``gauges > 0`` the twin gets a river network and true discharge, stored on the Region so that
+it is self-contained (:mod:`vic_paraformer.routing.inline`):
+
+* ``flow_direction(cell)``: D8 directions (VIC numbering) by priority flood on the true
+  ``elevation`` attribute from its lowest edge cell
+  (:func:`vic_paraformer.routing.network.d8_priority_flood` with ``mouths="lowest"``: the grid is one
+  catchment, every cell drains to that mouth along the least-climbing way, pits filled);
+* ``N`` gauges placed by :func:`~vic_paraformer.routing.network.place_gauges` (the outlet of the
+  largest basin, then nested gauges each splitting the largest incremental basin in two), named
+  ``G1..GN``, coordinates ``gauge``, ``gauge_outlet``, ``gauge_outlet_name``, ``gauge_lat``,
+  ``gauge_lon`` as :func:`~vic_paraformer.routing.gauges.attach_discharge` stores them;
+* the routing kernel: Lohmann et al. unit hydrographs from every cell to each gauge
+  (:func:`~vic_paraformer.routing.lohmann_kernel`, RVIC's velocity 1.5 m/s and diffusion 800 m2/s,
+  1-day within-cell reservoir, :data:`TWIN_ROUTING_DAYS` days long), stored inline;
+* ``true_q(gauge, time)``: the truth's runoff + baseflow (true forcing, true parameters) routed, m3/s;
+* ``obs_q(gauge, time)``: what a gauge records. ``clean``: ``true_q`` times a white multiplicative
+  error ``exp(0.05 z - 0.05^2/2)`` (5 %); ``realistic``: a rating-curve bias per gauge
+  ``exp(N(0, 0.05))`` times an AR(1) multiplicative error (lag-1 correlation 0.7, 10 %), and 5 %
+  of the days missing at random. The draws come from a generator seeded ``(seed, 3)``, so the rest
+  of the twin is the same with or without gauges.
+
 Regions larger than memory: :func:`write_synthetic_region` (the ``synth`` command) writes the
 same twin to netCDF a chunk of cells at a time within a memory budget. The static fields of the
 whole grid are small and made first; the daily spatial fields (temperature anomaly, storms, wind,
@@ -147,6 +170,12 @@ REALISTIC = TwinDifficulty(
     attribute_noise=0.3, n_irrelevant=3, et_fraction=1 / 16, et_obs_prob=0.8, et_closure=(0.85, 1.0))
 #: The difficulty presets by name.
 DIFFICULTIES: dict[str, TwinDifficulty] = {"clean": CLEAN, "realistic": REALISTIC}
+#: Length (days) of the twin's unit hydrographs.
+TWIN_ROUTING_DAYS = 10
+#: Discharge error per preset: (white log-sd, AR(1) log-sd, AR(1) lag-1 correlation, per-gauge bias log-sd,
+#: fraction of days missing); see the module docstring.
+Q_NOISE: dict[str, tuple[float, float, float, float, float]] = {"clean": (0.05, 0.0, 0.0, 0.0, 0.0),
+                                                                 "realistic": (0.0, 0.10, 0.7, 0.05, 0.05)}
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
@@ -385,8 +414,10 @@ class _Twin:
     """
 
     def __init__(self, ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et, space, lat0, lon0,
-                 d: TwinDifficulty, folder: str | None, block_cells: int) -> None:
+                 d: TwinDifficulty, folder: str | None, block_cells: int, gauges: int = 0) -> None:
         self.ny, self.nx, self.seed, self.space, self.d = ny, nx, seed, space, d
+        self.gauges = int(gauges)
+        self.total_runoff = np.empty((ny * nx, int(round(365.25 * years)))) if self.gauges else None
         self.sm_noise, self.et_noise, self.with_et = sm_noise, et_noise, with_et
         self.realistic = realistic = d != CLEAN
         n_days = self.n_days = int(round(365.25 * years))
@@ -520,6 +551,8 @@ class _Twin:
                            attribute_names=ATTRIBUTE_NAMES, row=self.row[sl], col=self.col[sl])
         out = self.sim.run_arrays(base, truth, self.space.names)   # the truth, true forcing, float64, CPU
         del base
+        if self.total_runoff is not None:
+            self.total_runoff[sl] = np.asarray(out["runoff"], float) + np.asarray(out["baseflow"], float)
         mask = self.mask[sl].copy()
         porosity = a["porosity"][:, None]
         series: dict[str, np.ndarray] = {}
@@ -584,6 +617,39 @@ class _Twin:
                       for j, name in enumerate(self.space.names)})
         return att, extra
 
+    def rivers(self):
+        """``(flow_direction (cell,), kernel, gauge names, true_q, obs_q)`` once every chunk is done
+        (module docstring, "River network and discharge")."""
+        from .routing import lohmann_kernel, route
+        from .routing.network import d8_priority_flood, place_gauges
+
+        if self._next != self.n:
+            raise RegionError(f"twin rivers need every chunk first ({self._next} of {self.n} cells done)")
+        fdir = d8_priority_flood(self.attrs["elevation"], mouths="lowest").reshape(-1)
+        cells = place_gauges(fdir.reshape(self.ny, self.nx), self.gauges)
+        if len(cells) < self.gauges:
+            raise RegionError(f"a {self.ny} x {self.nx} twin has room for {len(cells)} gauge(s), {self.gauges} asked")
+        names = [f"G{k + 1}" for k in range(len(cells))]
+        grid = xr.Dataset(coords={"cell": np.arange(self.n), "lat": ("cell", self.lat), "lon": ("cell", self.lon)})
+        kernel = lohmann_kernel(grid, [(nm, self.lat[c], self.lon[c]) for nm, c in zip(names, cells)], fdir,
+                                max_days=TWIN_ROUTING_DAYS)
+        true_q = route(kernel, self.total_runoff)
+        white, ar_sd, rho, bias_sd, missing = Q_NOISE["realistic" if self.realistic else "clean"]
+        rng = np.random.default_rng([self.seed, 3])
+        g, t = true_q.shape
+        log_err = white * rng.standard_normal((g, t)) - white ** 2 / 2
+        if ar_sd > 0:
+            e = rng.standard_normal((g, t))
+            ar = np.empty((g, t))
+            ar[:, 0] = e[:, 0]
+            for k in range(1, t):
+                ar[:, k] = rho * ar[:, k - 1] + math.sqrt(1 - rho ** 2) * e[:, k]
+            log_err = log_err + ar_sd * ar - ar_sd ** 2 / 2 + bias_sd * rng.standard_normal((g, 1))
+        obs_q = true_q * np.exp(log_err)
+        if missing > 0:
+            obs_q[rng.random((g, t)) < missing] = np.nan
+        return fdir, kernel, names, true_q, obs_q
+
     def series_attrs(self) -> dict[str, dict]:
         """netCDF attributes of the time-series variables."""
         out = {k: {"units": FORCING_VARS[k]} for k in FORCING_VARS}
@@ -604,11 +670,13 @@ class _Twin:
                    difficulty=d.name)
         if self.realistic:
             out.update(d.as_attrs())
+        if self.gauges:
+            out["gauges"] = int(self.gauges)
         return out
 
 
 def _twin(ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et, parameter_space, lat0, lon0,
-          difficulty, folder, block_cells) -> _Twin:
+          difficulty, folder, block_cells, gauges: int = 0) -> _Twin:
     """The checked arguments as a :class:`_Twin` (RegionError naming the bad argument)."""
     d = _resolve_difficulty(difficulty)
     if ny < 1 or nx < 1:
@@ -631,15 +699,20 @@ def _twin(ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et,
     if problems:
         raise RegionError("synthetic_region draws its truth inside the parameter space, which must stay in the "
                           "range the simulator can use: " + "; ".join(problems))
+    if int(gauges) < 0 or int(gauges) != gauges:
+        raise RegionError(f"gauges must be a whole number >= 0, got {gauges}")
+    if gauges and min(ny, nx) < 3:
+        raise RegionError(f"a twin with gauges needs at least 3 x 3 cells (a river inside the edge), got {ny} x {nx}")
     return _Twin(ny, nx, years, seed, start, (lo, hi), sm_noise, et_noise, with_et, space, lat0, lon0, d, folder,
-                 block_cells)
+                 block_cells, int(gauges))
 
 
 def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, start: str = "2015-04-01",
                      obs_interval: tuple[int, int] = (2, 3), sm_noise: float = 0.01, et_noise: float = 0.3,
                      with_et: bool = True, parameter_space: ParameterSpace | str | None = None,
                      lat0: float = 35.0, lon0: float = -98.0,
-                     difficulty: "str | TwinDifficulty" = "clean", chunk_cells: int | None = None) -> Region:
+                     difficulty: "str | TwinDifficulty" = "clean", chunk_cells: int | None = None,
+                     gauges: int = 0) -> Region:
     """A synthetic twin :class:`Region` with true parameters ``true_<param>`` and observations.
 
     Parameters
@@ -672,13 +745,16 @@ def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, 
         Generate the time series this many cells at a time (default: all at once). The values do
         not depend on it; the region is held in memory either way (:func:`write_synthetic_region`
         streams to a file instead).
+    gauges
+        Number of gauged outlets of a river network with true and observed discharge (module
+        docstring, "River network and discharge"); 0 (the default) adds none.
     """
     if chunk_cells is not None and int(chunk_cells) < 1:
         raise RegionError(f"chunk_cells must be >= 1, got {chunk_cells}")
     n = ny * nx
     step = int(chunk_cells or max(n, 1))
     tw = _twin(ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et, parameter_space, lat0, lon0,
-               difficulty, None, step)
+               difficulty, None, step, gauges)
     parts = [tw.chunk(slice(c0, min(n, c0 + step))) for c0 in range(0, n, step)]
     series = {k: np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in parts[0]}
     del parts
@@ -691,8 +767,40 @@ def synthetic_region(ny: int = 8, nx: int = 8, years: float = 3, seed: int = 0, 
                          attributes=att, attribute_names=tw.names, row=tw.row, col=tw.col,
                          obs_sm=series["obs_sm"], obs_et=series.get("obs_et"), extra=_ordered(extra))
     region.ds.attrs.update(tw.global_attrs())
+    if tw.gauges:
+        region = _with_rivers(region, tw)
     log.info("synthetic region (%s): %d x %d cells, %d days, seed %d", tw.d.name, ny, nx, tw.n_days, seed)
     return region
+
+
+def _river_dataset(tw: _Twin) -> tuple[xr.Dataset, dict]:
+    """The river network's variables (gauge coordinates, ``true_q``, ``obs_q``, the inline kernel and
+    ``flow_direction``) as a Dataset over their own dimensions, and the global attributes to add."""
+    from .routing.inline import kernel_dataset
+
+    fdir, kernel, names, true_q, obs_q = tw.rivers()
+    cells = xr.Dataset(coords={"cell": np.arange(tw.n), "lat": ("cell", tw.lat), "lon": ("cell", tw.lon)})
+    base = kernel_dataset(cells, kernel, flow_direction=fdir)
+    out = base.drop_vars(["lat", "lon", "cell"]).drop_dims("cell", errors="ignore")
+    o = np.arange(len(names))
+    out = out.assign_coords(gauge=("gauge", np.array(names, dtype=str)), gauge_outlet=("gauge", o),
+                            gauge_outlet_name=("gauge", np.array(names, dtype=str)),
+                            gauge_lat=("gauge", kernel.outlet_lat), gauge_lon=("gauge", kernel.outlet_lon))
+    out["true_q"] = (("gauge", "time"), true_q, {"units": "m3 s-1", "long_name": "true daily mean discharge of the "
+                                                                                 "synthetic twin"})
+    out["obs_q"] = (("gauge", "time"), obs_q, {"units": "m3 s-1", "long_name": "observed daily mean discharge"})
+    out = out.assign_coords(time=tw.times)
+    fd = base["flow_direction"]
+    return out, {"fdir": fd, "attrs": {"routing_kind": "lohmann", "discharge_file": "synthetic twin"}}
+
+
+def _with_rivers(region: Region, tw: _Twin) -> Region:
+    rivers, extra = _river_dataset(tw)
+    ds = region.ds.assign(flow_direction=("cell", extra["fdir"].values, extra["fdir"].attrs))
+    ds = xr.merge([ds, rivers], combine_attrs="override")
+    ds.attrs.update(region.ds.attrs)
+    ds.attrs.update(extra["attrs"])
+    return Region(ds, source=region.source)
 
 
 def _ordered(extra: dict) -> dict:
@@ -723,7 +831,7 @@ def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: fl
                            parameter_space: ParameterSpace | str | None = None, lat0: float = 35.0,
                            lon0: float = -98.0, difficulty: "str | TwinDifficulty" = "clean",
                            train_k: int | None = None, max_memory_gb: float = 1.0,
-                           chunk_cells: int | None = None) -> TwinSummary:
+                           chunk_cells: int | None = None, gauges: int = 0) -> TwinSummary:
     """Write the twin :func:`synthetic_region` would build to ``path``, chunk of cells by chunk.
 
     The static fields of the whole grid are made first; then the time series (forcing, its
@@ -734,6 +842,8 @@ def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: fl
     validated chunk by chunk before it replaces ``path`` (written to a temporary name first).
     The values are those of ``synthetic_region`` with the same arguments, whatever the chunk
     size; the daily spatial fields of the whole grid wait in scratch files beside ``path``.
+    With ``gauges`` the river network and discharge are added last (the truth's runoff + baseflow of
+    the whole grid is held in memory until routed, 8 bytes per cell-day).
     """
     import netCDF4
 
@@ -755,7 +865,7 @@ def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: fl
     with tempfile.TemporaryDirectory(prefix=f".{target.name}.scratch-", dir=target.parent) as scratch, \
             atomic_path(target) as tmp:
         tw = _twin(ny, nx, years, seed, start, obs_interval, sm_noise, et_noise, with_et, parameter_space, lat0, lon0,
-                   difficulty, scratch if n > step else None, step)
+                   difficulty, scratch if n > step else None, step, gauges)
         coords = Region(xr.Dataset(coords={"cell": np.arange(n), "lat": ("cell", tw.lat), "lon": ("cell", tw.lon),
                                            "row": ("cell", tw.row), "col": ("cell", tw.col)}), validate=False)
         train = coords.spatial_split(int(train_k)).train if train_k is not None else None
@@ -798,6 +908,12 @@ def write_synthetic_region(path: str | Path, ny: int = 8, nx: int = 8, years: fl
                 v[:] = values
             if train is not None:
                 nc["train_cell"][:] = np.isin(np.arange(n), train).astype(np.int8)
+        if tw.gauges:
+            rivers, extra = _river_dataset(tw)
+            rivers = rivers.drop_vars("time").assign(flow_direction=("cell", extra["fdir"].values, extra["fdir"].attrs))
+            rivers.to_netcdf(tmp, mode="a")
+            with netCDF4.Dataset(tmp, "a") as nc:
+                nc.setncatts(extra["attrs"])
         check = Region.open(tmp, chunks=step)   # validated one chunk at a time
         n_train = len(check.training_cells)
         del check

@@ -83,6 +83,12 @@ class BenchmarkConfig:
     #: The calibrated parameters (``--parameters``: a set or comma-separated names; None: ``paper``): the
     #: synthetic twin's truth, the surrogate and every strategy cover them.
     parameters: str | list[str] | None = None
+    #: The strategies' objective (``--objective``; None: each strategy's default, ``sm``). With ``q`` every
+    #: strategy runs twice, without discharge (the objective's other terms, row ``<name>``) and with it
+    #: (row ``<name>+q``), the synthetic twin gets ``gauges`` gauged outlets, and the report compares
+    #: the recovery of the baseflow parameters (:data:`DISCHARGE_PARAMETERS`) with and without discharge.
+    objective: str | None = None
+    gauges: int = 3
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchmarkConfig":
@@ -121,6 +127,47 @@ FULL_STRATEGY_OPTIONS: dict[str, dict[str, Any]] = {
     "dds": {"repetitions": 2000},
     **{name: dict(_DL_FULL) for name in ("ffn_a", "lstm_z", "paraformer_a", "paraformer_z")},
 }
+
+
+#: The parameters discharge constrains that soil moisture hardly sees (the report's with/without table).
+DISCHARGE_PARAMETERS: tuple[str, ...] = ("Ds", "Dsmax", "Ws")
+
+
+def strategy_variants(names: list[str], objective: str | None) -> list[tuple[str, str, str | None]]:
+    """``(row label, strategy name, objective option)`` of every calibration to run (see
+    :attr:`BenchmarkConfig.objective`)."""
+    from ..objective import objective_weights
+
+    if objective is None:
+        return [(n, n, None) for n in names]
+    weights = objective_weights(objective)
+    if "q" not in weights:
+        return [(n, n, objective) for n in names]
+    rest = ",".join(f"{k}:{v:g}" for k, v in weights.items() if k != "q") or "sm"
+    return [v for n in names for v in ((n, n, rest), (f"{n}+q", n, objective))]
+
+
+def _uses_q(objective: str | None) -> bool:
+    from ..objective import objective_weights
+
+    return objective is not None and "q" in objective_weights(objective)
+
+
+def discharge_recovery(runs: list[dict], params: tuple[str, ...] = DISCHARGE_PARAMETERS) -> dict[str, dict[str, Any]]:
+    """Per row label: mean (and s.d.) over seeds and splits of the recovery correlation of ``params`` (a
+    constant map, e.g. the default row's, has none: NaN with n 0)."""
+    out: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        corr = run.get("correlation")
+        if not corr or run["strategy"] in ("oracle",):
+            continue
+        slot = out.setdefault(run["strategy"], {p: [] for p in params})
+        for p in params:
+            if p in corr and corr[p] is not None and np.isfinite(corr[p]):
+                slot[p].append(float(corr[p]))
+    return {label: {p: {"mean": float(np.mean(v)) if v else float("nan"),
+                        "sd": float(np.std(v)) if len(v) > 1 else float("nan"), "n": len(v)}
+                    for p, v in slot.items()} for label, slot in out.items()}
 
 
 def periods(region: Region, train_years: int) -> tuple[tuple[pd.Timestamp, pd.Timestamp], tuple[pd.Timestamp, pd.Timestamp]]:
@@ -289,8 +336,10 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                                      "name its parameters before the identifiable ones can be chosen)")
         say(f"generating the {config.difficulty} synthetic twin region ({config.ny} x {config.nx} cells, "
             f"{config.years} years, seed {config.region_seed})")
+        with_q = _uses_q(config.objective)
         region = synthetic_region(ny=config.ny, nx=config.nx, years=config.years, seed=config.region_seed,
-                                  difficulty=config.difficulty, parameter_space=bench_space)
+                                  difficulty=config.difficulty, parameter_space=bench_space,
+                                  gauges=int(config.gauges) if with_q else 0)
     region.save(out / "region.nc")
     train_p, test_p = periods(region, config.train_years)
     train_region = region.sel_time(*train_p)
@@ -387,11 +436,15 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     identifiability = sensitivity(simulator, oracle_region, sens_base, space, test_p, sens_cells)
 
     classes = {}
-    for name in names:
+    for label, name, objective in strategy_variants(list(names), config.objective):
         try:
-            classes[name] = get_calibrator_class(name)
+            cls = get_calibrator_class(name)
+            if objective is not None:
+                cls(parameter_space=space, **{**_options_for(cls, name, config, sur_path), "objective": objective})
+            classes[label] = (name, cls, objective)
         except VicParaformerError as exc:
-            log.warning("skipping strategy %s: %s", name, exc)
+            log.warning("skipping %s: %s", label, exc)
+            say(f"skipping {label}: {exc}")
     cal_regions = {k: train_region.with_training_cells(sp.train) for k, sp in splits.items()}
     evaluators = {k: _Evaluator(region, simulator, space, train_p, test_p, datasets_per_split[k], truth_wb,
                                 fit_cells=fit_cells) for k in splits}
@@ -404,7 +457,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
         sp = splits[k]
         cal_region, evaluator_k = cal_regions[k], evaluators[k]
         for seed in config.seeds:
-            for name, cls in classes.items():
+            for name, (strategy, cls, objective) in classes.items():
                 result_path = out / "results" / f"{name}_S{k}_seed{seed}.nc"
                 cpu_path = result_path.with_suffix(".cpu.json")
                 if report_only and not result_path.is_file():
@@ -417,7 +470,10 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                     cpu = json.loads(cpu_path.read_text())["cpu_seconds"] if cpu_path.is_file() else float("nan")
                 else:
                     say(f"[DAS-S{k}] calibrating with {name} (seed {seed})")
-                    calibrator = cls(seed=seed, parameter_space=space, **_options_for(cls, name, config, sur_path))
+                    options = _options_for(cls, strategy, config, sur_path)
+                    if objective is not None:
+                        options["objective"] = objective
+                    calibrator = cls(seed=seed, parameter_space=space, **options)
                     with CpuClock() as clock:
                         result = calibrator.calibrate(cal_region)
                     cpu = clock.seconds
@@ -452,6 +508,8 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     results["identifiability"] = {"cells": [int(c) for c in sens_cells], "step": 0.1,
                                   "around": "truth" if truth is not None else "default", "by_parameter": identifiability}
     results["default_source"] = default_source
+    if _uses_q(config.objective):
+        results["discharge_recovery"] = discharge_recovery(runs)
     if truth is not None and region.has_grid:
         for k, sp in splits.items():
             results["recovery"][f"truth|S{k}"] = {"roughness_map": roughness(truth, *region.grid(), space),

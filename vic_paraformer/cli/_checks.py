@@ -165,6 +165,13 @@ def check_benchmark(args: argparse.Namespace) -> None:
     if args.surrogate_samples is not None:
         _check_samples(args.surrogate_samples, "--surrogate-samples", _src(args, "surrogate_samples"))
     check_parameters(getattr(args, "parameters", None), config=_src(args, "parameters"))
+    if getattr(args, "objective", None):
+        from ..objective import ObjectiveError, objective_weights
+
+        try:
+            objective_weights(args.objective)
+        except ObjectiveError as exc:
+            raise OptionError(f"--objective: {exc}") from None
 
 
 def check_synth(args: argparse.Namespace) -> None:

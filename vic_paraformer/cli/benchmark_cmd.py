@@ -40,6 +40,12 @@ def register(sub) -> None:
     p.add_argument("--parameters", default=None, metavar="SET|NAMES",
                    help="parameters calibrated (and the synthetic twin's truth): paper (default), vic-classic, all, "
                         "auto (with --region) or comma-separated names")
+    p.add_argument("--objective", default=None, metavar="TERMS",
+                   help="the strategies' objective (default: sm), e.g. sm+et; with q (sm+q, sm+et+q) every strategy "
+                        "also runs without discharge, the twin gets --gauges gauged outlets, and the report compares "
+                        "the recovery of Ds, Dsmax, Ws with and without discharge")
+    p.add_argument("--gauges", type=positive_int, default=3, metavar="N",
+                   help="gauged outlets of the synthetic twin with an objective holding q (default 3)")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) for the ensemble work")
     add_vic_options(p, workers_help="worker processes for ensembles and per-cell strategies (with --simulator vic: "
                                     "VIC runs at once)")
@@ -68,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         overrides["scheduler"] = args.scheduler
     if args.parameters:
         overrides["parameters"] = args.parameters
+    if args.objective:
+        overrides["objective"] = args.objective
+        overrides["gauges"] = args.gauges
     sim_options = with_spinup(vic_simulator_options(args, args.simulator, progress=False), args, args.simulator)
     if args.simulator != "waterbalance" or sim_options.get("spinup_years"):
         overrides["simulator_options"] = sim_options

@@ -69,6 +69,10 @@ def register(sub) -> None:
     p.add_argument("--ensemble", action="store_true",
                    help="also run the result's parameter ensemble (its members, else its 5/50/95 %% quantile sets) "
                         "and report the spread of SM and ET and of the metrics across the runs, with a figure")
+    p.add_argument("--hydrograph", default=None, metavar="PNG",
+                   help="with a region that has gauges (obs_q and a routing kernel): draw the observed and routed "
+                        "discharge of every row at each gauge into this PNG (the KGE, NSE and bias per gauge are in "
+                        "the table and the metrics either way)")
     add_obs_options(p, obs_help="observations to score against, read and attached to the region first (replacing "
                                 "its obs_sm / obs_et)")
     add_overwrite(p)
@@ -117,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics = evaluate(region, result, simulator=args.simulator, period=period,
                            variables=tuple(args.variables), simulator_options=simulator_options,
-                           baseline=not args.no_baseline)
+                           baseline=not args.no_baseline, hydrograph=args.hydrograph)
         if args.ensemble:
             from ..evaluation import json_clean
             from ..spread import evaluate_ensemble

@@ -5,7 +5,7 @@
     vic-paraformer synth --out region.nc [--ny 8] [--nx 8] [--years 3] [--seed 0] [--start 2015-04-01]
                          [--obs-interval 2 3] [--sm-noise 0.01] [--et-noise 0.3] [--no-et]
                          [--parameter-space vic] [--difficulty clean|realistic] [--train-k K]
-                         [--max-memory GB]
+                         [--max-memory GB] [--gauges N]
 
 ``--station-network`` writes the twin as a station network instead (one station per cell, into
 the folder ``--out``: meteorology CSVs with a stuck shortwave sensor and gaps, stations and soil
@@ -62,6 +62,10 @@ def register(sub) -> None:
     p.add_argument("--max-memory", type=positive_float, default=1.0, metavar="GB",
                    help="memory budget of the time series: generated and written in chunks of cells that fit "
                         "(default 1; the values do not depend on it)")
+    p.add_argument("--gauges", type=non_negative_int, default=0, metavar="N",
+                   help="add a river network (D8 flow directions from the elevation, one catchment) with N nested "
+                        "gauges, the routing kernel and true and observed discharge obs_q (default 0: none; 3 is "
+                        "a sensible choice for calibrating on discharge; see vic_paraformer.synthetic)")
     p.add_argument("--station-network", action="store_true",
                    help="write a station network into the folder --out instead (met/*.csv, stations.csv, soil.csv, "
                         "obs.csv, truth.csv: the input of 'vic-paraformer stations')")
@@ -84,11 +88,11 @@ def run(args: argparse.Namespace) -> int:
                                obs_interval=tuple(args.obs_interval), sm_noise=args.sm_noise, et_noise=args.et_noise,
                                with_et=not args.no_et, parameter_space=args.parameter_space,
                                lat0=args.lat, lon0=args.lon, difficulty=args.difficulty, train_k=args.train_k,
-                               max_memory_gb=args.max_memory)
+                               max_memory_gb=args.max_memory, gauges=args.gauges)
     print(f"wrote {s.path}: {s.n_cells} cells x {s.n_days} days ({s.first_day}..{s.last_day}), {s.n_attributes} "
           f"attributes, obs_sm on {s.obs_sm_fraction:.0%} of cell-days, {s.n_training_cells} training cells, "
-          f"{args.difficulty} twin, seed {args.seed}, {s.n_chunks} chunk(s) of <= {s.chunk_cells} cells "
-          f"({time.perf_counter() - t0:.1f} s)")
+          f"{args.difficulty} twin, seed {args.seed}, {s.n_chunks} chunk(s) of <= {s.chunk_cells} cells"
+          f"{f', {args.gauges} gauge(s) with discharge' if args.gauges else ''} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
 

@@ -46,6 +46,7 @@ COMMON_OPTIONS: dict[str, Any] = {
     "ensemble": 1,
     "bootstrap": True,
     "ensemble_error": True,
+    "q_cells": 256,
 }
 #: Extra options of the networks that read the observed series (Z models).
 SERIES_OPTIONS: dict[str, Any] = {"z_dropout": 0.1, "param_windows": 4, "untrained_cell_obs": "hide"}
@@ -84,6 +85,9 @@ COMMON_OPTION_HELP: dict[str, str] = {
     "ensemble": "networks trained (a deep ensemble; K times the cost): member 0 is the ordinary run and gives the "
                 "point values, members 1..K-1 use seed+k and (bootstrap) a resample of the training cells and window "
                 "starts; the result stores per-cell 5/50/95 % quantiles (and the members, up to 16)",
+    "q_cells": "objectives with q: the most cells of the gauged basins run with gradients at once in a discharge "
+               "step (gauges are grouped up to it; a larger basin is routed in two passes of this many cells, "
+               "bounding memory; vic_paraformer.dl.discharge_step)",
     "bootstrap": "members 1..K-1 of an ensemble draw their minibatches from a bootstrap resample of the training "
                  "cells and window start days (False: they differ by seed only)",
     "ensemble_error": "widen an ensemble's 90 % intervals by the model-error term (the parameter change whose SM "
@@ -173,6 +177,7 @@ class TrainConfig:
     z_dropout: float = 0.0
     param_windows: int = 1
     untrained_cell_obs: str = "hide"
+    q_cells: int = 256
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], network_kind: str, uses_series: bool,
@@ -205,9 +210,8 @@ def option_problems(o: Mapping[str, Any], *, uses_series: bool) -> list[str]:
     if o["batches_per_epoch"] is not None and not _positive_int(o["batches_per_epoch"]):
         problems.append(f"batches_per_epoch must be >= 1, got {o['batches_per_epoch']!r}")
     problems += objective_option_problems(o)
-    if not problems and ObjectiveOptions.from_options(o).uses_q:
-        problems.append(f"objective {o['objective']!r} fits discharge at gauges, which the DL strategies do not route "
-                        "yet; use objective 'sm' or 'sm+et'")
+    if not _positive_int(o.get("q_cells", 1)):
+        problems.append(f"q_cells must be a positive integer (cells per discharge pass), got {o.get('q_cells')!r}")
     if o["start"] not in ("auto", "prior", "random"):
         problems.append(f"start must be 'auto', 'prior' or 'random', got {o['start']!r}")
     if o["val_scheme"] not in ("blocks", "tail"):

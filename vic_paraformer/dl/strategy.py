@@ -23,6 +23,7 @@ import numpy as np
 from .._io import to_plain
 from ..calibrator import Calibrator
 from ..errors import StrategyError, SurrogateError
+from ..objective import ObjectiveOptions
 from ..progress import show_progress
 from .config import (COMMON_OPTION_HELP, COMMON_OPTIONS, DEFAULT_LR, HYPERPARAMETER_HELP, SERIES_OPTION_HELP,
                      SERIES_OPTIONS, TrainConfig, option_problems, resolve_device)
@@ -75,7 +76,7 @@ class DLCalibrator(Calibrator):
             types = {"surrogate": "path", "epochs": "int", "batch_size": "int", "batches_per_epoch": "int",
                      "patience": "int", "lr": "float", "model_out": "path", "threads": "int", "window": "int",
                      "val_fraction": "float", "progress": "bool",
-                     "ensemble": "int", "bootstrap": "bool", "ensemble_error": "bool"}
+                     "ensemble": "int", "bootstrap": "bool", "ensemble_error": "bool", "q_cells": "int"}
             cls.option_types = {**types, **{k: t.__name__ for k, t in hyperparameters.items()}}
 
     def __init__(self, *, seed: int = 0, parameter_space=None, **options: Any) -> None:
@@ -122,6 +123,11 @@ class DLCalibrator(Calibrator):
             problems.append("option 'surrogate' is required (a trained surrogate file or object)")
         elif (msg := surrogate_file_problem(self.options["surrogate"])) is not None:
             problems.append(msg)
+        if not problems and ObjectiveOptions.from_options(self.options).uses_q:
+            from .basins import discharge_problem
+
+            if (msg := discharge_problem(region, self.options["objective"])) is not None:
+                problems.append(msg)
         return problems
 
     # ------------------------------------------------------------------ calibration

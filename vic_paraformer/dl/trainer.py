@@ -24,6 +24,15 @@ operator of :mod:`.obs_operator`) is updated; the surrogate's weights never chan
   (:func:`~vic_paraformer.parameters.default_parameters`) or ``obs_et`` where a cell has enough of
   it; ``"paper"`` is eq. 14 alone. ``objective="sm+et"`` adds the ET RMSE (both scaled by the
   observations' standard deviation, weighted by ``et_weight``).
+* Discharge (objectives with ``q``, e.g. ``sm+q``, ``sm+et+q``, ``sm:1,q:0.5``): each minibatch also
+  routes one group of gauged basins over one window (:mod:`vic_paraformer.dl.discharge_step`): every
+  source cell of the group's gauges gets its parameters from the network, the surrogate's runoff +
+  baseflow is routed to the gauges (m3/s) and scored against ``obs_q`` by the one objective (weights
+  and ``q_metric`` from the options; the SM RMSE scaled by the observations' standard deviation as in
+  ``sm+et``). Cells upstream of gauges train the network through discharge; training cells keep
+  their SM (and ET) terms; every cell, gauged or not, gets its parameters from the network. The
+  validation loss adds the whole-period routed discharge on the held-out days. Memory per step is
+  bounded by the ``q_cells`` option (cells run with gradients at once).
 * Observation operator (``obs_operator``: ``identity``, ``linear``, ``cdf``;
   :mod:`vic_paraformer.observation`): the SM misfit compares ``H(sm)`` with the observations. ``H``
   is refitted in closed form to the whole-period simulation of every training cell before the first
@@ -234,16 +243,18 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
         prior_t = torch.as_tensor(prior_np.astype(np.float32), device=device)
         objective_info.update(prior_weight=oo.prior_weight, prior="default parameters: " + d_src)
     sm_scale = et_scale = 1.0
-    if oo.uses_q:
-        raise StrategyError(f"strategy {name!r}: objective {oo.objective!r} fits discharge at gauges, which the DL "
-                            "training does not route yet; use objective 'sm' or 'sm+et'")
+    if len(oo.weights) > 1:
+        sm_scale = pooled_std(obs_fit[train_idx][:, warmup:])
+    qt = _discharge_training(whole, sur, c, norm, train_cells, held, warmup, window, fit_days, name, device) \
+        if oo.uses_q else None
+    if qt is not None:
+        objective_info["discharge"] = qt.describe()
     if oo.uses_et:
         if obs_et_all is None:
             raise StrategyError(f"strategy {name!r}: objective {oo.objective!r} needs ET observations ('obs_et')")
         et_fit = obs_et_all.copy()
         et_fit[:, held] = np.nan
         obs_et_t = torch.as_tensor(et_fit[train_idx].astype(np.float32), device=device)
-        sm_scale = pooled_std(obs_fit[train_idx][:, warmup:])
         et_scale = pooled_std(obs_et_all[train_idx][:, warmup:])
     # the one objective: the minibatch loss (with the paper's range-boundary loss) and the validation loss
     objective = Objective(oo, sm_scale=sm_scale, et_scale=et_scale, range_boundary=True)
@@ -303,7 +314,7 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                 days = torch.as_tensor(t0[:, None] + np.arange(window)[None, :], device=device)
                 ci_t = torch.as_tensor(ci, device=device)
                 y_obs = obs[ci_t[:, None], days]
-                if not torch.isfinite(y_obs[:, warmup:]).any():
+                if not torch.isfinite(y_obs[:, warmup:]).any() and qt is None:
                     continue
                 s_b = None
                 if s_net is not None:
@@ -314,11 +325,13 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                         s_b[hide, :, -N_SERIES_EXTRA:] = 0.0
                 u = net(a_net[ci_t], s_b)
                 y = sur(x_sur[ci_t[:, None], days], a_sur[ci_t], u.clamp(0.0, 1.0))
+                qb = qt.step(net, sur, rng) if qt is not None else None
                 loss = objective(y[:, warmup:, 0], y_obs[:, warmup:], operator=obs_op, positions=ci, u=u,
                                  **_et_inputs(y[:, warmup:, 1], None if obs_et_t is None else
                                               obs_et_t[ci_t[:, None], days][:, warmup:],
                                               None if ref_t is None else ref_t[ci_t[:, None], days][:, warmup:]),
-                                 prior_u=None if prior_t is None else prior_t[ci_t])
+                                 prior_u=None if prior_t is None else prior_t[ci_t],
+                                 **({} if qb is None else {"q": qb.q, "obs_q": qb.obs_q}))
                 if not torch.isfinite(loss):
                     bad = sorted({int(cells[train_idx[i]]) for i in ci.tolist()})
                     raise StrategyError(
@@ -327,6 +340,10 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                         "cells' forcing and attributes, or lower the learning rate 'lr'")
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
+                if qb is not None:
+                    qb.backward()
+                    n_eval += qb.cells
+                    cell_days += qb.cells * qb.days
                 optim.step()
                 losses.append(float(loss.detach()))
                 n_eval += bs
@@ -338,8 +355,14 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
             cell_days += n_train * n_days
             epoch_op = refit(full[..., 0])
             if n_val:
+                q_val = None
+                if qt is not None:
+                    q_val = qt.whole_period(net, sur, int(c.batch_size), c.param_windows)
+                    n_eval += qt.basins.rows.size
+                    cell_days += qt.basins.rows.size * n_days
                 val_loss = _validation_loss(objective, full, u_full, epoch_op, obs_all[train_idx], held, warmup, ref_np,
-                                            None if obs_et_all is None else obs_et_all[train_idx], prior_np)
+                                            None if obs_et_all is None else obs_et_all[train_idx], prior_np,
+                                            q_val, None if qt is None else qt.obs_q_all)
             else:
                 val_loss = train_loss
             if n_val and not math.isfinite(val_loss):
@@ -413,6 +436,43 @@ def _train(region: Region, sur, c: TrainConfig, p: int, seed: int, name: str, de
                         train_cells=train_cells, window=window, history=history, n_evaluations=n_eval, info=info)
 
 
+def _discharge_training(whole: Region, sur, c: TrainConfig, norm: InputNormalization, train_cells: np.ndarray,
+                        held: np.ndarray, warmup: int, window: int, fit_days: int, name: str, device):
+    """The discharge step of an objective with q (:mod:`vic_paraformer.dl.discharge_step`): the gauged
+    basins of ``whole``, their cells' inputs and the observed discharge with the held-out days hidden."""
+    from ..errors import SurrogateError
+    from .basins import GaugedBasins
+    from .discharge_step import DischargeTraining
+
+    try:
+        sur.require_outputs(("runoff", "baseflow"), f"objective {c.objective_options.objective!r} (discharge)")
+    except SurrogateError as exc:
+        raise StrategyError(f"strategy {name!r}: {exc}") from None
+    basins = GaugedBasins.of(whole, objective=c.objective_options.objective)
+    part = whole.load_cells(basins.rows)
+    x_q, a_q = sur.prepare(part)
+    a_net = torch.as_tensor(norm.attributes(part), device=device)
+    trained = np.isin(part.cells, train_cells)
+    s_net = None
+    if c.uses_series:
+        fit = part
+        if held.any() and part.has("obs_sm"):
+            o = part.observations("obs_sm")
+            o[:, held] = np.nan
+            fit = Region(part.ds.assign(obs_sm=(("cell", "time"), o.astype(np.float32))), validate=False)
+        use = trained if c.untrained_cell_obs == "hide" else np.ones(part.n_cells, bool)
+        s_net = torch.as_tensor(norm.series(fit, use), device=device)
+    obs_q = basins.obs_q.copy()
+    obs_q[:, held] = np.nan
+    qt = DischargeTraining(basins, x_q.to(device), a_q.to(device), a_net, s_net, obs_q, warmup=warmup, window=window,
+                           fit_days=fit_days, q_cells=int(c.q_cells), z_dropout=float(c.z_dropout), name=name,
+                           runoff_index=sur.output_index("runoff"), baseflow_index=sur.output_index("baseflow"),
+                           device=device)
+    log.info("%s: discharge at %d gauge(s) from %d basin cell(s) (%d training cells), %d-day discharge windows",
+             name, basins.n_gauges, basins.rows.size, int(trained.sum()), qt.length)
+    return qt
+
+
 def _predict(sur, x, a, theta_u, bs: int) -> torch.Tensor:
     """Surrogate outputs ``(C, T, 2)`` over the whole series for normalised parameters (no gradients)."""
     out = []
@@ -456,14 +516,19 @@ def _et_inputs(et, obs_et, ref_et, wb_et=None) -> dict[str, Any]:
 
 
 def _validation_loss(objective: Objective, full: np.ndarray, u: np.ndarray, op, obs: np.ndarray, held: np.ndarray,
-                     warmup: int, ref, obs_et, prior_u) -> float:
+                     warmup: int, ref, obs_et, prior_u, q=None, obs_q=None) -> float:
     """The objective on the held-out days: SM RMSE through the operator fitted on the other days
-    (+ ET, scaled, for sm+et) plus the water-balance term over all days after the warm-up and the
-    prior term (no range-boundary loss: a training regulariser of the network's raw output)."""
+    (+ ET, scaled, for sm+et; + discharge at the gauges, ``q``/``obs_q`` ``(gauge, day)`` whole-period
+    routed and observed, for objectives with q, on the held-out days after the surrogate's warm-up and
+    the routing kernel, :meth:`~vic_paraformer.dl.discharge_step.DischargeTraining.scored`) plus the
+    water-balance term over all days after the warm-up and the prior term (no range-boundary loss: a
+    training regulariser of the network's raw output)."""
     kw = _et_inputs(full[..., 1][:, held], None if obs_et is None or not objective.options.uses_et
                     else obs_et[:, held], None if ref is None else ref[:, warmup:], full[..., 1][:, warmup:])
     if prior_u is not None:
         kw.update(u=u, prior_u=prior_u)
+    if q is not None:
+        kw.update(q=q[:, held], obs_q=obs_q[:, held])
     return objective.without_range_boundary().evaluate(full[..., 0][:, held], obs[:, held], operator=op, **kw)["total"]
 
 

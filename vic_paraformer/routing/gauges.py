@@ -11,6 +11,11 @@ Storage on the Region (what :func:`attach_discharge` adds):
 * ``obs_q(gauge, time)`` observed discharge in m3/s on the Region's days (NaN where missing);
 * attributes ``routing_file`` (the RVIC file, absolute path), ``routing_kind`` and
   ``discharge_file``; the routing kernel is read again from ``routing_file`` when needed.
+  A kernel that does not come from a file (Lohmann or linear-reservoir, built from flow
+  directions) is stored on the Region instead (:mod:`.inline`), so the Region is self-contained.
+
+:func:`routing_of` gives the kernel of a Region: the one stored on it when there is one, else the
+RVIC file named by ``routing_file``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import xarray as xr
 
 from ..errors import ObservationError, RoutingError
 from .discharge import DischargeRecord
+from .inline import INLINE_VARS, has_inline_kernel, kernel_of, with_kernel
 from .kernel import RoutingKernel
 
 log = logging.getLogger(__name__)
@@ -78,16 +84,23 @@ def attach_discharge(region, record: DischargeRecord, kernel: RoutingKernel, *, 
                           gauge_lat=("gauge", kernel.outlet_lat[outlets]), gauge_lon=("gauge", kernel.outlet_lon[outlets]))
     ds["obs_q"] = (("gauge", "time"), values.astype(np.float64), {"units": "m3 s-1",
                                                                    "long_name": "observed daily mean discharge"})
-    ds.attrs.update({"routing_file": kernel.info.get("file", kernel.origin),
-                     "routing_kind": kernel.info.get("kind", "kernel"), "discharge_file": record.source})
+    ds.attrs["discharge_file"] = record.source
+    if "file" not in kernel.info:  # built, not read: the Region carries it
+        return with_kernel(Region(ds, source=region.source), kernel)
+    ds = ds.drop_vars([v for v in INLINE_VARS if v in ds.variables])
+    ds.attrs.update({"routing_file": kernel.info["file"], "routing_kind": kernel.info.get("kind", "rvic")})
     return Region(ds, source=region.source)
 
 
 def routing_of(region) -> RoutingKernel:
-    """The routing kernel a Region's gauges were attached with (its ``routing_file``)."""
+    """The routing kernel of a Region: the one stored on it (:mod:`.inline`), else the RVIC file
+    named by its ``routing_file`` attribute; RoutingError when it has neither."""
     from .rvic import read_rvic
 
+    if has_inline_kernel(region):
+        return kernel_of(region)
     path = region.ds.attrs.get("routing_file")
     if not path:
-        raise RoutingError(f"{region.source or 'Region'}: no routing file recorded (import with --rvic)")
+        raise RoutingError(f"{region.source or 'Region'}: no routing kernel stored and no routing file recorded "
+                           f"(import with --rvic, or build the twin with gauges)")
     return read_rvic(path, region)

@@ -6,7 +6,8 @@ candidate per cell. In lockstep, all cells of a group advance together: each ste
 candidate of every cell still optimising and evaluates them in **one** batched call of the model
 (:class:`BatchModel`): one simulator run over those cells with a per-cell parameter set, or one
 surrogate forward pass over the stacked cells. Cells that have finished drop out and the batch
-shrinks.
+shrinks. Gauged basins (objectives with discharge, :mod:`.basins`) advance the same way, each
+basin's parameter set on all its cells and the batch one run over the cells of every basin.
 
 How the optimisers are driven
 -----------------------------
@@ -53,6 +54,7 @@ import numpy as np
 
 from ..errors import StrategyError
 from ..parameters import ParameterSpace
+from .basins import BasinModel, RowRunner
 from .cell_models import CellModel, SimulatorCellModel, SurrogateCellModel
 from .spotpy_setup import CellOutcome, CellTask, preserved_global_rng, quiet_spotpy, run_cell, single_torch_thread
 
@@ -139,6 +141,32 @@ class SurrogateBatchModel(BatchModel):
                 for j in range(len(index))]
 
 
+class BasinBatchModel(BatchModel):
+    """Gauged basins (:class:`~.basins.BasinModel`) run together: one simulator run (or surrogate pass) over
+    the cells of every requested basin, each basin's shared parameters on all its cells, then each
+    basin's discharge routed to its gauge."""
+
+    def __init__(self, models: Sequence[BasinModel]) -> None:
+        self.models = list(models)
+        self._runners: dict[tuple[int, ...], RowRunner] = {}
+        self.calls = 0
+
+    def simulate_batch(self, index: Sequence[int], thetas: np.ndarray) -> list[dict[str, np.ndarray]]:
+        key = tuple(int(i) for i in index)
+        runner = self._runners.get(key)
+        if runner is None:  # the batch only shrinks: the last one kept
+            self._runners = {key: RowRunner.concat([self.models[i].runner for i in key])}
+            runner = self._runners[key]
+        sizes = [self.models[i].runner.n_rows for i in key]
+        rows = [self.models[i].rows_theta(th) for i, th in zip(key, np.asarray(thetas, float))]
+        out = runner.run(np.concatenate(rows))
+        self.calls += 1
+        edges = np.cumsum([0] + sizes)
+        return [{**self.models[i].with_discharge({k: v[edges[j]:edges[j + 1]] for k, v in out.items()}),
+                 "cell_theta": rows[j]}
+                for j, i in enumerate(key)]
+
+
 def batch_model_for(models: Sequence[CellModel]) -> BatchModel:
     """The batched model of several cells' models (all :class:`SimulatorCellModel` of one simulator, or all
     :class:`SurrogateCellModel` of one surrogate)."""
@@ -152,6 +180,8 @@ def batch_model_for(models: Sequence[CellModel]) -> BatchModel:
         return SimulatorBatchModel(ds, first.simulator, first.space, first.simulator_options)
     if all(isinstance(m, SurrogateCellModel) for m in models):
         return SurrogateBatchModel(models)
+    if all(isinstance(m, BasinModel) for m in models):
+        return BasinBatchModel(models)
     kinds = sorted({type(m).__name__ for m in models})
     raise StrategyError(f"lockstep calibration cannot batch cell models of kind(s) {kinds}")
 
@@ -159,7 +189,8 @@ def batch_model_for(models: Sequence[CellModel]) -> BatchModel:
 def can_batch(models: Sequence[CellModel]) -> bool:
     """Whether :func:`batch_model_for` can batch these models."""
     return bool(models) and (all(isinstance(m, SimulatorCellModel) for m in models)
-                             or all(isinstance(m, SurrogateCellModel) for m in models))
+                             or all(isinstance(m, SurrogateCellModel) for m in models)
+                             or all(isinstance(m, BasinModel) for m in models))
 
 
 # ------------------------------------------------------------------ the cooperative optimiser threads

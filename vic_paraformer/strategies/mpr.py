@@ -29,6 +29,14 @@ Options (besides the objective's, ``surrogate``, ``simulator``, ``simulator_opti
 ``intercept_bound`` search range of each intercept, +- logits (6)
 ``r``, ``ngs``      DDS perturbation size (0.2); SCE-UA complexes (2)
 
+Discharge (objectives with ``q``: ``sm+q``, ``sm+et+q``, weighted forms): the region needs gauges
+(``obs_q``) and its routing kernel (:mod:`vic_paraformer.dl.basins`). Every candidate's transfer
+functions give parameters to every source cell of the gauged basins too; their whole-period runoff +
+baseflow (one more batched surrogate call, or simulator run, over the basin cells) is routed to the
+gauges with the numpy convolution evaluation uses and scored from day ``warmup + kernel length - 1``
+on. The discharge term (``q`` weight times the mean over gauges of ``1 - q_metric``) enters every
+training cell's objective, so the mean over the cells adds it once: one objective, as for the others.
+
 The result's ``info["transfer_functions"]`` holds the fitted coefficients and standardisation and
 ``info["transfer_functions_text"]`` the functions in a readable form; :func:`apply_transfer_functions`
 gives parameters for any region with the same attributes.
@@ -47,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StrategyError
+from ..objective import ObjectiveOptions
 from ..parameters import ParameterSpace, default_parameters
 from ..region import Region
 from ..result import CalibrationResult
@@ -86,7 +95,10 @@ class MPRCalibrator(SpotpyCellCalibrator):
     option_types = {**SpotpyCellCalibrator.option_types, "attributes": "list of str", "log_attributes": "list of str"}
 
     def option_problems(self) -> list[str]:
-        problems = super().option_problems()
+        # the base class refuses discharge for subclasses with a search of their own: MPR's routes the
+        # gauged basins of every candidate (JointDischarge), so that refusal does not apply
+        refused = f"fits discharge at gauges, which {self.name} cannot see"
+        problems = [p for p in super().option_problems() if refused not in p]
         o = self.options
         if o.get("optimizer") not in ("dds", "sceua"):
             problems.append(f"optimizer must be 'dds' or 'sceua', got {o.get('optimizer')!r}")
@@ -129,12 +141,22 @@ class MPRCalibrator(SpotpyCellCalibrator):
                         "attributes with the 'attributes' option or train on more cells", self.name,
                         tf.n_coefficients, len(train))
         batch = _BatchModel(tasks, region, rows, space, o)
+        discharge = None
+        if ObjectiveOptions.from_options(o).uses_q:
+            from .mpr_discharge import JointDischarge
+
+            discharge = JointDischarge(region, batch.basin_model, batch.options["objective"], tf, names, space, warmup,
+                                       self.name)
+            for t in tasks:
+                t.objective.objective = discharge.wrap(t.objective.objective)
+            self._objective_info = {**getattr(self, "_objective_info", {}), "discharge": discharge.describe()}
         start = self._start(region, tf)
         log.info("%s: %d coefficients (%d parameters x (1 + %d attributes: %s)) over %d training cells against %s, "
                  "%s, up to %d joint evaluations", self.name, tf.n_coefficients, space.n, len(names), ", ".join(names),
                  len(train), mode, o["optimizer"], o["repetitions"])
         setup = _JointSetup(batch, tasks, tf, attrs_train, space, start, float(o["coef_bound"]),
-                            float(o["intercept_bound"]), int(o["repetitions"]), maximize=o["optimizer"] == "dds")
+                            float(o["intercept_bound"]), int(o["repetitions"]), maximize=o["optimizer"] == "dds",
+                            discharge=discharge)
         exhausted = _optimise(setup, o, self.seed)
         tf.coef = setup.best_coef.reshape(tf.coef.shape)
         values = tf.apply(region.attributes(names), space)
@@ -168,7 +190,7 @@ class _BatchModel:
 
     def __init__(self, tasks: list[CellTask], region: Region, rows: np.ndarray, space: ParameterSpace,
                  options: dict[str, Any]) -> None:
-        self.tasks, self.space = tasks, space
+        self.tasks, self.space, self.options = tasks, space, options
         self.surrogate = None
         if options.get("surrogate") is not None:
             import torch
@@ -197,6 +219,36 @@ class _BatchModel:
         arrays = {k: np.asarray(out[k].values, float) for k in ("sm", "et", "runoff", "baseflow") if k in out}
         return [{k: v[i] for k, v in arrays.items()} for i in range(len(self.tasks))]
 
+    def basin_model(self, region: Region, rows: np.ndarray, name: str):
+        """``theta (cells, p) -> runoff + baseflow (cells, days)`` (mm/day) of the region's cells at ``rows``:
+        one batched surrogate call or one simulator run."""
+        if self.surrogate is not None:
+            import torch
+
+            from ..errors import SurrogateError
+
+            try:
+                self.surrogate.require_outputs(("runoff", "baseflow"), f"objective {self.options['objective']!r}")
+            except SurrogateError as exc:
+                raise StrategyError(f"strategy {name!r}: {exc}") from None
+            r, b = self.surrogate.output_index("runoff"), self.surrogate.output_index("baseflow")
+            dev = getattr(self.surrogate, "device", None) or "cpu"
+            x, a = self.surrogate.prepare(region.load_cells(rows))
+            x, a = x.to(dev), a.to(dev)
+
+            def run(theta: np.ndarray) -> np.ndarray:
+                u = torch.as_tensor(np.asarray(self.space.normalize(theta), np.float32)).clamp(0.0, 1.0).to(dev)
+                with torch.no_grad():
+                    y = self.surrogate.predict_tensor(x, a, u)
+                return (y[..., r] + y[..., b]).cpu().numpy().astype(float)
+            return run
+        sub = region.subset(region.cells[rows])
+
+        def simulate(theta: np.ndarray) -> np.ndarray:
+            out = self.sim.simulate(sub, self.space.to_dataset(theta, sub.cells))
+            return np.asarray(out["runoff"].values, float) + np.asarray(out["baseflow"].values, float)
+        return simulate
+
     def outcomes(self, setup: "_JointSetup"):
         """Per training cell, an object with ``cell`` and ``best_sm`` (for the final operator fit)."""
         from .spotpy_setup import CellOutcome
@@ -214,10 +266,11 @@ class _JointSetup:
 
     def __init__(self, batch: _BatchModel, tasks: list[CellTask], tf: TransferFunctions, attrs: np.ndarray,
                  space: ParameterSpace, start: np.ndarray, coef_bound: float, intercept_bound: float,
-                 max_evaluations: int, *, maximize: bool) -> None:
+                 max_evaluations: int, *, maximize: bool, discharge=None) -> None:
         import spotpy
 
         self.batch, self.tasks, self.tf, self.attrs, self.space = batch, tasks, tf, attrs, space
+        self.discharge = discharge
         self.max_evaluations, self.maximize = max_evaluations, maximize
         n_attr = len(tf.attributes)
         self.lower, self.upper = [], []
@@ -251,6 +304,8 @@ class _JointSetup:
         coef = np.asarray(coef, float)
         theta = self.tf.apply(self.attrs, self.space, coef)
         outs = self.batch.outputs(theta)
+        if self.discharge is not None:
+            self.discharge.update(coef)
         self.n_evaluations += 1
         losses = []
         for t, out, th in zip(self.tasks, outs, theta):

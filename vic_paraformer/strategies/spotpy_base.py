@@ -3,7 +3,9 @@
 A per-cell strategy optimises each training cell on its own: it minimises the RMSE between
 simulated and observed top-layer soil moisture on the observed days after a warm-up, against
 either a trained surrogate (the default) or a real simulator (``waterbalance`` or ``vic``).
-Untrained cells get the parameters of the nearest trained cell.
+Untrained cells get the parameters of the nearest trained cell. With an objective holding ``q``
+(discharge at gauges) the cells of each gauged basin share one parameter set searched against
+their SM (and ET) and the gauge's discharge (:mod:`.basins`).
 
 The machinery lives in modules with one job each:
 
@@ -13,6 +15,7 @@ The machinery lives in modules with one job each:
                          spotpy's traps (evaluation counting, direction, bounds, printing, RNG)
 * :mod:`.cell_mapping`   per-cell seeds and the mapping of cells over processes or Dask
 * :mod:`.lockstep`       every cell's optimiser advancing together, one batched model call per step
+* :mod:`.basins`         one parameter set per gauged basin for objectives with discharge
 
 The surrogate is resolved with :func:`vic_paraformer.surrogate.resolve.resolve_surrogate`, as
 for the DL strategies.
@@ -207,10 +210,10 @@ class SpotpyCellCalibrator(Calibrator):
     def option_problems(self) -> list[str]:
         problems = super().option_problems()
         o = self.options
-        if "q" in _objective_terms(o.get("objective")):
-            problems.append(f"objective {o.get('objective')!r} fits discharge at gauges, which {self.name} cannot see: it "
-                            "searches each cell's parameters on its own, and a gauge's discharge is the routed sum of "
-                            "many cells; use objective 'sm' or 'sm+et' with it")
+        if "q" in _objective_terms(o.get("objective")) and type(self).calibrate is not SpotpyCellCalibrator.calibrate:
+            # a subclass with a calibration of its own does not go through the per-basin search
+            problems.append(f"objective {o.get('objective')!r} fits discharge at gauges, which {self.name} cannot see "
+                            "(its search does not route the cells to the gauges); use objective 'sm' or 'sm+et' with it")
         sur, simname = o.get("surrogate"), o.get("simulator")
         if sur is not None and simname is not None:
             problems.append(f"{self.name} takes surrogate or simulator, not both")
@@ -273,6 +276,13 @@ class SpotpyCellCalibrator(Calibrator):
                     problems.append(str(exc))
         elif w is None:
             w = simulator_warmup(o.get("simulator_options"))
+        if "q" in _objective_terms(o.get("objective")):
+            from .basins import plan_basins
+
+            try:
+                plan_basins(region)
+            except VicParaformerError as exc:
+                problems.append(str(exc))
         if "et" in _objective_terms(o.get("objective")) and not region.has("obs_et"):
             problems.append(f"objective {o.get('objective')!r} needs ET observations (variable 'obs_et' in the region)")
         if isinstance(w, int) and w >= region.n_days:
@@ -300,10 +310,23 @@ class SpotpyCellCalibrator(Calibrator):
 
     def _lockstep(self, tasks: list[CellTask]) -> bool:
         """Whether to calibrate ``tasks`` in lockstep (option ``lockstep``, local backend, batchable models)."""
-        self._lockstep_calls = None
         o = self.options
         return bool(o.get("lockstep", True)) and o.get("backend", "local") == "local" and len(tasks) > 1 \
             and can_batch([t.model for t in tasks])
+
+    def _run_units(self, tasks: list[CellTask]) -> list[CellOutcome]:
+        """Optimise ``tasks`` (cells, or gauged basins): in lockstep where :meth:`_lockstep` allows, else one
+        by one over the workers; outcomes in task order."""
+        if not tasks:
+            return []
+        if self._lockstep(tasks):
+            outcomes, stats = run_lockstep(tasks, n_workers=self.options.get("n_workers"),
+                                           desc=f"{self.name} cell groups")
+            self._lockstep_calls = (self._lockstep_calls or 0) + stats.calls
+            return outcomes
+        return map_cells(run_cell, tasks, n_workers=self.options.get("n_workers"),
+                         backend=self.options.get("backend", "local"), scheduler=self.options.get("scheduler"),
+                         desc=f"{self.name} cells")
 
     def _in_process(self, n_tasks: int) -> bool:
         o = self.options
@@ -411,32 +434,36 @@ class SpotpyCellCalibrator(Calibrator):
         return info
 
     def calibrate(self, region: Region) -> CalibrationResult:
-        """Calibrate every training cell independently; untrained cells copy the nearest trained cell."""
+        """Calibrate every training cell independently; untrained cells copy the nearest trained cell. With
+        an objective holding ``q`` the gauged basins then share their baseflow parameters (:mod:`.basins`)."""
         started = time.perf_counter()
         self.check(region)
+        self._lockstep_calls = None
         train = np.asarray(region.training_cells)
+        basins = None
         try:
             tasks, warmup, mode = self._tasks(region, train)
             log.info("%s: calibrating %d training cell(s) against %s, up to %d runs each",
                      self.name, len(tasks), mode, self.options["repetitions"])
-            if self._lockstep(tasks):
-                outcomes, stats = run_lockstep(tasks, n_workers=self.options.get("n_workers"),
-                                               desc=f"{self.name} cell groups")
-                self._lockstep_calls = stats.calls
+            if ObjectiveOptions.from_options(self.options).uses_q:
+                from .basins import calibrate_basins
+
+                basins = calibrate_basins(self, region, tasks, warmup, self._run_units)
+                outcomes = basins.units
             else:
-                outcomes: list[CellOutcome] = map_cells(
-                    run_cell, tasks, n_workers=self.options.get("n_workers"),
-                    backend=self.options.get("backend", "local"), scheduler=self.options.get("scheduler"),
-                    desc=f"{self.name} cells")
+                outcomes = self._run_units(tasks)
         finally:
             if self._tmpdir is not None:
                 import shutil
 
                 shutil.rmtree(self._tmpdir, ignore_errors=True)
                 self._tmpdir = None
-        thetas = np.stack([o.theta for o in outcomes])
         near = nearest_trained(region, train)
-        values = thetas[near]
+        if basins is None:
+            thetas = np.stack([o.theta for o in outcomes])
+            values = thetas[near]
+        else:
+            values = basins.values
         history = {
             "best_objective": [o.loss for o in outcomes],
             "evaluations": [float(o.n_evaluations) for o in outcomes],
@@ -452,6 +479,8 @@ class SpotpyCellCalibrator(Calibrator):
             "budget_exhausted_cells": [o.cell for o in outcomes if o.budget_exhausted],
             "spotpy_algorithm": self.algorithm,
         }
+        if basins is not None:
+            info.update(basins.info)
         if self._lockstep_calls is not None:
             info["lockstep_batched_calls"] = int(self._lockstep_calls)
         if self.options.get("surrogate") is not None and self._surrogate_checks is not None:
@@ -466,13 +495,24 @@ class SpotpyCellCalibrator(Calibrator):
             info["objective"] = (f"{info.get('objective', 'sm')} through the {info.get('obs_operator_kind')} observation "
                                  f"operator, loss {info.get('loss')} (see vic_paraformer.objective), on the days "
                                  "after the warm-up")
-        op = self._final_operator(region, train, outcomes, warmup)
+        sims = None if basins is None else basins.train_sm
+        op = self._final_operator(region, train, outcomes[:len(train)], warmup, sims=sims)
         result = self._result(region, values, started=started, history=history, n_evaluations=n_eval, info=info,
                               obs_operator=op, warmup_days=warmup)
-        if all(oc.tolerance_set is not None for oc in outcomes):
-            from ..uncertainty import ParameterUncertainty
+        from ..uncertainty import ParameterUncertainty
 
-            tol = float(self.options["uncertainty_tolerance"])
+        tol = self.options.get("uncertainty_tolerance")
+        if tol is None or self.options.get("uncertainty", "confidence") is None:
+            return result
+        tol = float(tol)
+        rule = {"tolerance": tol, "rule": f"evaluated candidates with objective <= best + {tol:g} x |best| per "
+                                          "training cell, 5-95 % interval widened to hold the best candidate; "
+                                          "untrained cells copy the nearest training cell's"}
+        if basins is not None and basins.sets is not None:
+            rule["rule"] += "; in a gauged basin the shared parameters take the basin's own set"
+            kind = "confidence region" if self.options.get("uncertainty", "confidence") == "confidence" else "tolerance set"
+            unc = ParameterUncertainty.from_sets(basins.sets, kind, info=rule)
+        elif basins is None and all(oc.tolerance_set is not None for oc in outcomes):
             if all(oc.region is not None for oc in outcomes):
                 level = float(self.options.get("uncertainty_level", 0.9))
                 stats = {k: [round(oc.region[k], 4) for oc in outcomes] for k in ("n", "r1", "n_eff", "ratio", "runs")}
@@ -483,18 +523,17 @@ class SpotpyCellCalibrator(Calibrator):
                                   "(SSE <= SSE_min (1 + p/(n_eff - p) F(p, n_eff - p)), n_eff from the residuals' "
                                   "lag-1 autocorrelation), sampled by line searches from the best candidate; "
                                   "q05/q95 are its projection onto each parameter, widened to hold the point value; "
-                                  "untrained cells copy the nearest training cell's"})
+                                  "untrained cells copy the nearest training cell's"}).take(near)
             else:
-                unc = ParameterUncertainty.from_sets(
-                    [oc.tolerance_set for oc in outcomes], "tolerance set",
-                    info={"tolerance": tol, "rule": f"evaluated candidates with objective <= best + {tol:g} x |best| "
-                                                    "per training cell, 5-95 % interval widened to hold the best "
-                                                    "candidate; untrained cells copy the nearest training cell's"})
-            # the best candidate (the point value) belongs to every set but may lie outside its 5-95 %
-            # quantiles (an optimum at the edge of its basin): widen the interval to hold it
-            unc.quantiles[0] = np.minimum(unc.quantiles[0], thetas)
-            unc.quantiles[2] = np.maximum(unc.quantiles[2], thetas)
-            result.uncertainty = unc.take(near)
+                unc = ParameterUncertainty.from_sets([oc.tolerance_set for oc in outcomes], "tolerance set",
+                                                     info=rule).take(near)
+        else:
+            return result
+        # the best candidate (the point value) belongs to every set but may lie outside its 5-95 %
+        # quantiles (an optimum at the edge of its basin): widen the interval to hold it
+        unc.quantiles[0] = np.minimum(unc.quantiles[0], values)
+        unc.quantiles[2] = np.maximum(unc.quantiles[2], values)
+        result.uncertainty = unc
         return result
 
     def _uncertainty_task_options(self) -> dict[str, Any]:
@@ -509,16 +548,20 @@ class SpotpyCellCalibrator(Calibrator):
                     level=float(o.get("uncertainty_level", 0.9)),
                     directions=4 * self.parameter_space.n if nd is None else int(nd))
 
-    def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int):
-        """The operator fitted to the best simulation of each training cell (None: identity)."""
+    def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int,
+                        sims: np.ndarray | None = None):
+        """The operator fitted to the best simulation of each training cell (``sims``, one row per
+        training cell; default the outcomes' best ones) (None: identity)."""
         o = self.options
-        if o["obs_operator"] == "identity" or any(oc.best_sm is None for oc in outcomes):
+        if o["obs_operator"] == "identity" or (sims is None and any(oc.best_sm is None for oc in outcomes)):
             return None
         pos = {int(c): i for i, c in enumerate(region.cells)}
-        rows = np.array([pos[int(oc.cell)] for oc in outcomes])
+        rows = np.array([pos[int(c)] for c in train]) if sims is not None else \
+            np.array([pos[int(oc.cell)] for oc in outcomes])
         obs = region.observations("obs_sm")[rows].copy()
         obs[:, :warmup] = np.nan
-        sims = np.stack([oc.best_sm for oc in outcomes])
+        if sims is None:
+            sims = np.stack([oc.best_sm for oc in outcomes])
         opts = ObjectiveOptions.from_options(o)
         return fit_operator(opts.obs_operator, sims, obs, cells=region.cells[rows], lat=region.ds["lat"].values[rows],
                             lon=region.ds["lon"].values[rows], new_cells=opts.obs_operator_new_cells,
