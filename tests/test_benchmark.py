@@ -287,6 +287,6 @@ def test_benchmark_with_discharge_compares_recovery_with_and_without_q(tmp_path)
     assert all(np.isfinite(m["mean"]) and m["n"] == 1 for k in ("sceua", "sceua+q") for m in dr[k].values())
     with_q = vp.CalibrationResult.open(tmp_path / "results" / "sceua+q_S2_seed0.nc")
     assert with_q.options["objective"] == "sm+q" and len(with_q.info["gauged_basins"]) == 2
-    assert vp.CalibrationResult.open(tmp_path / "results" / "sceua_S2_seed0.nc").options["objective"] == "sm:1"
+    assert vp.CalibrationResult.open(tmp_path / "results" / "sceua_S2_seed0.nc").options["objective"] == "sm"
     report = (tmp_path / "report.md").read_text()
     assert "## Recovery with and without discharge" in report and "| sceua+q |" in report

@@ -611,7 +611,7 @@ def write_all(out: Path, results: dict[str, Any], per_cell, histories, maps, sca
     if dr:
         report += ["## Recovery with and without discharge\n",
                    f"Objective `{cfg.get('objective')}`: each strategy without discharge (its row) and with it (row "
-                   "`+q`, SCE-UA/DDS one parameter set per gauged basin); Pearson r of the calibrated and true maps "
+                   "`+q`; SCE-UA/DDS share infilt, Ds, Dsmax, Ws per gauged basin, vic_paraformer.strategies.basins); Pearson r of the calibrated and true maps "
                    "over the cells (mean ± s.d. over seeds and splits; n runs).\n",
                    "| row | " + " | ".join(f"r {p}" for p in next(iter(dr.values()))) + " |",
                    "|---|" + "---|" * len(next(iter(dr.values())))]

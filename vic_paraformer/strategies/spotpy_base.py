@@ -4,8 +4,8 @@ A per-cell strategy optimises each training cell on its own: it minimises the RM
 simulated and observed top-layer soil moisture on the observed days after a warm-up, against
 either a trained surrogate (the default) or a real simulator (``waterbalance`` or ``vic``).
 Untrained cells get the parameters of the nearest trained cell. With an objective holding ``q``
-(discharge at gauges) the cells of each gauged basin share one parameter set searched against
-their SM (and ET) and the gauge's discharge (:mod:`.basins`).
+(discharge at gauges) the cells of each gauged basin then share their runoff parameters (infilt, Ds,
+Dsmax, Ws), searched against their SM (and ET) and the gauge's discharge (:mod:`.basins`).
 
 The machinery lives in modules with one job each:
 
@@ -15,7 +15,7 @@ The machinery lives in modules with one job each:
                          spotpy's traps (evaluation counting, direction, bounds, printing, RNG)
 * :mod:`.cell_mapping`   per-cell seeds and the mapping of cells over processes or Dask
 * :mod:`.lockstep`       every cell's optimiser advancing together, one batched model call per step
-* :mod:`.basins`         one parameter set per gauged basin for objectives with discharge
+* :mod:`.basins`         runoff parameters shared per gauged basin for objectives with discharge
 
 The surrogate is resolved with :func:`vic_paraformer.surrogate.resolve.resolve_surrogate`, as
 for the DL strategies.
@@ -435,7 +435,7 @@ class SpotpyCellCalibrator(Calibrator):
 
     def calibrate(self, region: Region) -> CalibrationResult:
         """Calibrate every training cell independently; untrained cells copy the nearest trained cell. With
-        an objective holding ``q`` the gauged basins then share their baseflow parameters (:mod:`.basins`)."""
+        an objective holding ``q`` the gauged basins then share their runoff parameters (:mod:`.basins`)."""
         started = time.perf_counter()
         self.check(region)
         self._lockstep_calls = None
