@@ -31,6 +31,9 @@ objective holding ``q`` the spotpy strategies (SCE-UA, DDS) work in two stages:
   fit discharge: a clear error).
 * **Uncertainty.** A basin cell's tolerance set is its stage-1 set with the basin parameters replaced
   by the basin's own tolerance set (candidates within the tolerance of the basin's best).
+
+Long module (over 400 lines): the two stages, the basins' order and their batched optimisation
+belong together.
 """
 
 from __future__ import annotations
