@@ -31,8 +31,11 @@ class WithDischarge:
     def options(self):
         return self.objective.options
 
+    def evaluate(self, sm, obs_sm, **kw) -> dict[str, float]:
+        return self.objective.evaluate(sm, obs_sm, q=self.source.q, obs_q=self.source.obs_q, **kw)
+
     def value(self, sm, obs_sm, **kw) -> float:
-        return self.objective.value(sm, obs_sm, q=self.source.q, obs_q=self.source.obs_q, **kw)
+        return self.evaluate(sm, obs_sm, **kw)["total"]
 
 
 class JointDischarge:
