@@ -190,7 +190,8 @@ def test_lockstep_with_vic_follows_the_per_cell_trajectories_in_one_run_per_step
     processes = []
     real = vic_mod.run_vic
     monkeypatch.setattr(vic_mod, "run_vic", lambda *a, **kw: processes.append(1) or real(*a, **kw))
-    kw = dict(simulator="vic", simulator_options=opts, repetitions=14, ngs=1, n_workers=1, loss="paper", seed=0)
+    kw = dict(simulator="vic", simulator_options=opts, repetitions=14, ngs=1, n_workers=1, loss="paper", seed=0,
+              uncertainty_directions=0)  # the confidence region's line searches come on top of the search
     per_cell = vp.calibrate(region, strategy="sceua", lockstep=False, **kw)
     n_per_cell, processes[:] = len(processes), []
     batched = vp.calibrate(region, strategy="sceua", lockstep=True, **kw)
