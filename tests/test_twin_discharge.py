@@ -114,6 +114,25 @@ def test_scores_are_those_of_the_metrics_on_the_scored_days(gauged):
     assert s["n"] == [60, 60]
 
 
+def test_sceua_with_discharge_shares_the_runoff_parameters_per_basin_with_intervals():
+    """The quick version of the slow tests below, for the default suite: SCE-UA with ``sm+q`` on a
+    3 x 3 twin with three gauges runs both stages (cells, then basins), shares the runoff parameters
+    per basin, keeps expt per cell, and attaches intervals that hold the point values."""
+    import vic_paraformer as vp
+
+    region = synthetic_region(3, 3, years=0.3, seed=4, gauges=3)
+    res = vp.calibrate(region, strategy="sceua", simulator="waterbalance", objective="sm+q", repetitions=8, ngs=1,
+                       warmup=20, n_workers=1, seed=5, uncertainty_directions=2)
+    basins = res.info["gauged_basins"]
+    assert len(basins) == 3 and len(res.history["best_objective"]) == 9 + 3
+    for g in basins:
+        rows = np.isin(region.cells, g["cells"])
+        assert np.unique(res.values()[rows][:, :4], axis=0).shape[0] == 1
+    assert np.all(np.isfinite(res.history["best_objective"]))
+    lo, hi = res.uncertainty.interval()
+    assert np.all(lo <= res.values() + 1e-12) and np.all(res.values() <= hi + 1e-12)
+
+
 @pytest.mark.slow
 def test_basin_calibration_is_the_same_in_lockstep_and_one_basin_at_a_time():
     import vic_paraformer as vp

@@ -216,9 +216,16 @@ class BasinObjective:
 
     def value(self, out: dict[str, np.ndarray], mask: np.ndarray, obs: np.ndarray,
               theta: np.ndarray | None = None) -> float:
+        """The basin's objective for one candidate (:meth:`evaluate`'s total)."""
+        return self.evaluate(out, mask, obs, theta)[0]
+
+    def evaluate(self, out: dict[str, np.ndarray], mask: np.ndarray, obs: np.ndarray,
+                 theta: np.ndarray | None = None) -> tuple[float, float]:
+        """``(objective, data fit)`` for one candidate, as :meth:`CellObjective.evaluate`; ``inf`` for a
+        broken run."""
         sm_all = np.asarray(out["cell_sm"], float)
         if not np.all(np.isfinite(sm_all)) or not np.all(np.isfinite(out["q"])):
-            return float("inf")
+            return float("inf"), float("inf")
         t = self.template
         o = t.objective.options
         d = np.ones(sm_all.shape[-1], bool) if t.loss_days is None else t.loss_days
@@ -240,7 +247,9 @@ class BasinObjective:
         if rows.size and o.prior_weight > 0 and "cell_theta" in out and all(c.prior_u is not None for c in self.cells):
             u = np.asarray(t.space.normalize(np.asarray(out["cell_theta"], float)[rows]), float)
             kw.update(u=u, prior_u=np.stack([c.prior_u for c in self.cells]))
-        return t.objective.value(sm, self.obs_sm[:, d], **kw)
+        terms = t.objective.evaluate(sm, self.obs_sm[:, d], **kw)
+        fit = terms["fit"] if np.isfinite(terms["fit"]) else float("inf")
+        return terms["total"], fit
 
 
 # ------------------------------------------------------------------ the plan
