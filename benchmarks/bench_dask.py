@@ -46,10 +46,8 @@ from vic_paraformer.ensemble import EnsembleRunner
 from vic_paraformer.parameters import ParameterSpace
 from vic_paraformer.simulators.vic import VICSimulator
 from vic_paraformer.vic.importer import region_from_vic
-from vic_paraformer.vic.runner import find_executable
+from _walnutgulch import add_options, open_setup  # noqa: E402
 
-DEFAULT_SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" /
-                      "vic-sample-data")
 DASK = Path(sys.executable).with_name("dask")
 
 
@@ -140,20 +138,14 @@ def timed(runner: EnsembleRunner, region, ens, warm, name: str | None = None) ->
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--exe", help="vic_image.exe (default: $VIC_IMAGE_EXE, then PATH)")
-    ap.add_argument("--sample-data", type=Path, default=DEFAULT_SAMPLE)
-    ap.add_argument("--end", default="2008-12-31", help="last day of the runs (default 2008-12-31)")
+    add_options(ap)
     ap.add_argument("--samples", type=int, default=6, help="ensemble size (default 6)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    os.environ["OMP_NUM_THREADS"] = "1"
-    gfile = args.sample_data / "image/WalnutGulch/parameters/global_param.WalnutGulch.MOD_IGBP.txt"
-    if not gfile.is_file():
-        print(f"sample global file not found: {gfile}", file=sys.stderr)
+    setup = open_setup(args)
+    if setup is None:
         return 1
-    exe = find_executable(args.exe)
-    variables = {"VIC_SAMPLE_DATA": str(args.sample_data)}
-    region = region_from_vic(gfile, variables=variables, end=args.end)
+    gfile, variables, exe, region = setup.gfile, setup.variables, setup.exe, setup.region
     space = ParameterSpace.preset("vic")
     sets = space.sample(args.samples, seed=args.seed)
     ens = space.to_dataset(np.broadcast_to(sets[:, None, :], (args.samples, region.n_cells, space.n)), region.cells,

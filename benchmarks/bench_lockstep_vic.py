@@ -33,12 +33,11 @@ import resource
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-DEFAULT_SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" /
-                      "vic-sample-data")
+from _walnutgulch import add_options, open_setup  # noqa: E402
+
 
 
 def _cpu() -> tuple[float, float]:
@@ -50,30 +49,23 @@ def _cpu() -> tuple[float, float]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--exe", help="vic_image.exe (default: $VIC_IMAGE_EXE, then PATH)")
-    ap.add_argument("--sample-data", type=Path, default=DEFAULT_SAMPLE)
-    ap.add_argument("--end", default="2008-12-31", help="last day of the runs (default 2008-12-31)")
+    add_options(ap)
     ap.add_argument("--repetitions", type=int, default=200, help="most VIC runs per cell (default 200)")
     ap.add_argument("--ngs", type=int, default=5, help="SCE-UA complexes (default 5)")
     ap.add_argument("--per-cell-cells", type=int, default=15,
                     help="cells the per-cell baseline calibrates (default all 15)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    os.environ["OMP_NUM_THREADS"] = "1"
 
     import vic_paraformer as vp
     from vic_paraformer.parameters import ParameterSpace
     from vic_paraformer.simulators import vic as vic_mod
     from vic_paraformer.simulators.vic import VICSimulator
-    from vic_paraformer.vic.importer import region_from_vic
-    from vic_paraformer.vic.runner import find_executable
 
-    gfile = args.sample_data / "image/WalnutGulch/parameters/global_param.WalnutGulch.MOD_IGBP.txt"
-    if not gfile.is_file():
-        print(f"sample global file not found: {gfile}", file=sys.stderr)
+    setup = open_setup(args)
+    if setup is None:
         return 1
-    exe = str(find_executable(args.exe))
-    region = region_from_vic(gfile, variables={"VIC_SAMPLE_DATA": str(args.sample_data)}, end=args.end)
+    exe, region = str(setup.exe), setup.region
     space = ParameterSpace.preset("vic")
     processes = [0]
     real_run_vic = vic_mod.run_vic

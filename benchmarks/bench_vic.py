@@ -31,31 +31,24 @@ import numpy as np
 from vic_paraformer.ensemble import EnsembleRunner
 from vic_paraformer.parameters import ParameterSpace
 from vic_paraformer.simulators.vic import VICSimulator
-from vic_paraformer.vic.importer import region_from_vic
-from vic_paraformer.vic.runner import RunDir, find_executable, run_vic
+from vic_paraformer.vic.runner import RunDir, run_vic
 
-DEFAULT_SAMPLE = Path(os.environ.get("VIC_SAMPLE_DATA") or Path(__file__).resolve().parents[2] / "shared" /
-                      "vic-sample-data")
+from _walnutgulch import add_options, open_setup  # noqa: E402
+
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--exe", help="vic_image.exe (default: $VIC_IMAGE_EXE, then PATH)")
-    ap.add_argument("--sample-data", type=Path, default=DEFAULT_SAMPLE)
-    ap.add_argument("--end", default="2008-12-31", help="last day of the runs (default 2008-12-31)")
+    add_options(ap)
     ap.add_argument("--repeats", type=int, default=5, help="direct-run repeats (median reported)")
     ap.add_argument("--samples", type=int, default=8, help="ensemble size")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    os.environ["OMP_NUM_THREADS"] = "1"
-
-    gfile = args.sample_data / "image/WalnutGulch/parameters/global_param.WalnutGulch.MOD_IGBP.txt"
-    if not gfile.is_file():
-        print(f"sample global file not found: {gfile}", file=sys.stderr)
+    setup = open_setup(args)
+    if setup is None:
         return 1
-    exe = find_executable(args.exe)
-    region = region_from_vic(gfile, variables={"VIC_SAMPLE_DATA": str(args.sample_data)}, end=args.end)
+    exe, region = setup.exe, setup.region
     print(f"region: {region.n_cells} cells x {region.n_days} days; VIC {exe}; cpu count {os.cpu_count()}; "
           f"load average {os.getloadavg()[0]:.2f}")
     space = ParameterSpace.preset("vic")
