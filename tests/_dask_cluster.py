@@ -123,19 +123,15 @@ class DaskProcesses:
             except Exception:  # noqa: BLE001 - the signals below stop it anyway
                 pass
         for group in (self.procs[1:], self.procs[:1]):
-            deadline = time.monotonic() + 3
-            for proc in group:
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    _signal(proc, signal.SIGTERM)
-            deadline = time.monotonic() + 3
-            for proc in group:
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    _signal(proc, signal.SIGKILL)
-                    proc.wait(timeout=10)
+            for sig in (signal.SIGTERM, signal.SIGKILL):  # 3 s to exit, then the signal
+                deadline = time.monotonic() + 3
+                for proc in group:
+                    try:
+                        proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                    except subprocess.TimeoutExpired:
+                        _signal(proc, sig)
+                        if sig == signal.SIGKILL:
+                            proc.wait(timeout=10)
 
     def __exit__(self, *exc) -> None:
         self.close()
