@@ -290,3 +290,17 @@ def test_benchmark_with_discharge_compares_recovery_with_and_without_q(tmp_path)
     assert vp.CalibrationResult.open(tmp_path / "results" / "sceua_S2_seed0.nc").options["objective"] == "sm"
     report = (tmp_path / "report.md").read_text()
     assert "## Recovery with and without discharge" in report and "| sceua+q |" in report
+
+
+def test_ensemble_option_reaches_the_dl_strategies_only(tmp_path):
+    """``--ensemble K`` (config ``ensemble``) gives the DL strategies deep ensembles of K members, so their
+    interval rows exist; strategies without an ``ensemble`` option are left alone; the full preset uses 4."""
+    from vic_paraformer.benchmark.protocol import BenchmarkConfig, _options_for
+    from vic_paraformer.registry import get_calibrator_class
+
+    sur = tmp_path / "sur.pt"
+    cfg = BenchmarkConfig.quick(ensemble=3)
+    assert _options_for(get_calibrator_class("ffn_a"), "ffn_a", cfg, sur)["ensemble"] == 3
+    assert "ensemble" not in _options_for(get_calibrator_class("sceua"), "sceua", cfg, sur)
+    assert "ensemble" not in _options_for(get_calibrator_class("ffn_a"), "ffn_a", BenchmarkConfig.quick(), sur)
+    assert BenchmarkConfig.full().ensemble == 4

@@ -13,9 +13,9 @@ import vic_paraformer as vp
 from vic_paraformer.strategies import lockstep
 
 TRAIN = [0, 2, 4, 8]
-# uncertainty_directions=0: the candidates are the optimisers' alone (the confidence region's line searches come on top)
+# no line searches, no model-error runs: the candidates are the optimisers' alone (the uncertainty runs come on top)
 SIM_KW = dict(simulator="waterbalance", warmup=30, ngs=2, n_workers=1, loss="paper", repetitions=40, seed=3,
-              uncertainty_directions=0)
+              uncertainty_directions=0, uncertainty_model_error=False)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_lockstep_through_a_surrogate_makes_one_forward_pass_per_step(region, mo
 
     monkeypatch.setattr(type(sur), "predict_tensor", counting)
     kw = dict(surrogate=sur, repetitions=40, ngs=2, n_workers=1, seed=2, warmup=20, loss="paper",
-              uncertainty_directions=0)
+              uncertainty_directions=0, uncertainty_model_error=False)
     per_cell = vp.calibrate(region, strategy="sceua", lockstep=False, **kw)
     n_per_cell = len(passes)
     passes.clear()
@@ -191,7 +191,7 @@ def test_lockstep_with_vic_follows_the_per_cell_trajectories_in_one_run_per_step
     real = vic_mod.run_vic
     monkeypatch.setattr(vic_mod, "run_vic", lambda *a, **kw: processes.append(1) or real(*a, **kw))
     kw = dict(simulator="vic", simulator_options=opts, repetitions=14, ngs=1, n_workers=1, loss="paper", seed=0,
-              uncertainty_directions=0)  # the confidence region's line searches come on top of the search
+              uncertainty_directions=0, uncertainty_model_error=False)  # the uncertainty runs come on top of the search
     per_cell = vp.calibrate(region, strategy="sceua", lockstep=False, **kw)
     n_per_cell, processes[:] = len(processes), []
     batched = vp.calibrate(region, strategy="sceua", lockstep=True, **kw)

@@ -79,7 +79,8 @@ def test_sceua_against_simulator_beats_midpoint_and_counts_real_runs(region, mon
     CountingWaterBalance.calls = CountingWaterBalance.cell_runs = 0
     rng_before = np.random.get_state()[1].copy()
     # no line searches of the confidence region (they come on top of the budget): the optimiser's runs alone
-    res = vp.calibrate(region, strategy="sceua", seed=1, repetitions=25, uncertainty_directions=0, **SIM_KW)
+    res = vp.calibrate(region, strategy="sceua", seed=1, repetitions=25, uncertainty_directions=0,
+                       uncertainty_model_error=False, **SIM_KW)
     monkeypatch.undo()
 
     # every model run is counted: our count equals the simulator's real calls (spotpy's own count does not)

@@ -253,6 +253,71 @@ def confidence_ratio(n_eff: float, p: int, level: float = CONFIDENCE_LEVEL) -> f
     return 1.0 + int(p) / dof * float(f_dist.ppf(level, int(p), dof))
 
 
+#: The central-difference step of the model-error term's sensitivities, as a fraction of each
+#: parameter's normalised range (:func:`model_error_halfwidth`).
+SENSITIVITY_STEP: float = 0.05
+
+
+def linear_fit_residuals(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """Residuals of the observations around a least-squares line on the simulation (the line stands in
+    for any observation operator); around their mean when the simulation has no variance. Only the
+    days where both are finite; empty with fewer than 3 of them."""
+    sim, obs = np.asarray(sim, float), np.asarray(obs, float)
+    ok = np.isfinite(sim) & np.isfinite(obs)
+    if ok.sum() < 3:
+        return np.empty(0)
+    x, y = sim[ok], obs[ok]
+    if np.std(x) <= 1e-9:
+        return y - y.mean()
+    slope, icpt = np.polyfit(x, y, 1)
+    return y - (slope * x + icpt)
+
+
+def z_value(level: float) -> float:
+    """The standard normal quantile of a two-sided ``level`` (1.645 for 0.90)."""
+    from scipy.stats import norm
+
+    if not 0 < level < 1:
+        raise ParameterError(f"confidence level must lie in (0, 1), got {level!r}")
+    return float(norm.ppf(0.5 + level / 2.0))
+
+
+def model_error_halfwidth(sigma: float, sensitivity: np.ndarray, level: float = CONFIDENCE_LEVEL) -> np.ndarray:
+    """Half-widths, in normalised units, of the **model-error term**: ``z * sigma / s_j``.
+
+    ``sigma``: the model-data mismatch as the calibration's objective sees it (the root mean square
+    of the observations' residuals around the simulated soil moisture through the objective's
+    observation operator, m3/m3); ``sensitivity``: ``s_j``, the root mean square
+    change of the simulated soil moisture per unit of parameter ``j``'s normalised range (any shape);
+    ``z``: the standard normal quantile of ``level`` (1.645 for 90 %). The mismatch is treated as
+    systematic (a shift that does not average out over the days: a forcing error, a surrogate's
+    bias, a structural error of the model), so the term is how far a parameter can move before the
+    change it makes is as large as that mismatch. A parameter the soil moisture does not respond to
+    gets an infinite half-width (its whole range); a non-finite ``sigma`` gives infinity everywhere.
+    """
+    sens = np.asarray(sensitivity, float)
+    z = z_value(level)
+    if not np.isfinite(sigma):
+        return np.full(sens.shape, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sens > 0, z * float(sigma) / sens, np.inf)
+
+
+def widen(quantiles_u: np.ndarray, half: np.ndarray, centre_u: np.ndarray | None = None) -> np.ndarray:
+    """Intervals ``(3, cell, p)`` in normalised units widened by a model-error half-width ``(cell, p)``.
+
+    The interval's own half-width and ``half`` add in quadrature around ``centre_u`` (default the
+    middle quantile: an ensemble's median; a calibration's point value otherwise); the result is
+    never narrower than the interval it widens, and is clipped to [0, 1]. The middle slot is kept."""
+    q = np.asarray(quantiles_u, float).copy()
+    lo, mid, hi = q
+    centre = mid if centre_u is None else np.asarray(centre_u, float)
+    total = np.sqrt(((hi - lo) / 2.0) ** 2 + np.asarray(half, float) ** 2)
+    q[0] = np.clip(np.minimum(lo, centre - total), 0.0, 1.0)
+    q[2] = np.clip(np.maximum(hi, centre + total), 0.0, 1.0)
+    return q
+
+
 def confidence_mask(fits: np.ndarray, ratio: float) -> np.ndarray:
     """Which candidates lie in the confidence region: ``fit**2 <= min(fit)**2 * ratio`` for RMSE-like data-fit
     values ``fits`` (non-finite never)."""

@@ -89,6 +89,9 @@ class BenchmarkConfig:
     #: the recovery of the baseflow parameters (:data:`DISCHARGE_PARAMETERS`) with and without discharge.
     objective: str | None = None
     gauges: int = 3
+    #: Members of the DL strategies' deep ensembles (option ``ensemble``; 0 or 1: none, so their interval
+    #: rows are missing). Each member is a full training run: the DL strategies cost this many times more.
+    ensemble: int = 0
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchmarkConfig":
@@ -108,7 +111,7 @@ class BenchmarkConfig:
 
     @classmethod
     def full(cls, **overrides: Any) -> "BenchmarkConfig":
-        base = dict(strategy_options=FULL_STRATEGY_OPTIONS)
+        base = dict(strategy_options=FULL_STRATEGY_OPTIONS, ensemble=4)
         base.update(overrides)
         return cls(**base)
 
@@ -191,6 +194,8 @@ def _options_for(calibrator_cls, name: str, config: BenchmarkConfig, surrogate_p
         wanted["scheduler"] = config.scheduler
     if config.n_workers and "n_workers" in accepted:
         wanted["n_workers"] = config.n_workers
+    if config.ensemble > 1 and "ensemble" in accepted:
+        wanted["ensemble"] = int(config.ensemble)
     dropped = sorted(set(wanted) - accepted)
     if dropped:
         log.info("strategy %s does not take option(s) %s; using its defaults", name, dropped)

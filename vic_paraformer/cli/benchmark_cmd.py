@@ -9,7 +9,7 @@ import sys
 from ._checks import SAMPLES_HELP, check_benchmark
 from ._outputs import guard
 from ._runconfig import add_config_argument, apply_config, write_settings
-from ._types import positive_int
+from ._types import non_negative_int, positive_int
 from ._spinup import add_spinup_argument, with_spinup
 from ._vic_options import add_vic_options, vic_simulator_options, workers
 
@@ -46,6 +46,9 @@ def register(sub) -> None:
                         "the recovery of Ds, Dsmax, Ws with and without discharge")
     p.add_argument("--gauges", type=positive_int, default=3, metavar="N",
                    help="gauged outlets of the synthetic twin with an objective holding q (default 3)")
+    p.add_argument("--ensemble", type=non_negative_int, default=None, metavar="K",
+                   help="members of the DL strategies' deep ensembles, for their interval rows (default 4; 0 with "
+                        "--quick); each member is a full training run")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) for the ensemble work")
     add_vic_options(p, workers_help="worker processes for ensembles and per-cell strategies (with --simulator vic: "
                                     "VIC runs at once)")
@@ -72,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         overrides["ny"], overrides["nx"] = args.grid
     if args.scheduler:
         overrides["scheduler"] = args.scheduler
+    if args.ensemble is not None:
+        overrides["ensemble"] = args.ensemble
     if args.parameters:
         overrides["parameters"] = args.parameters
     if args.objective:

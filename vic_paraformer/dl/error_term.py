@@ -7,9 +7,9 @@ error term estimates, per cell and parameter, how far the parameter can move bef
 makes to the simulated soil moisture is as large as the mismatch between the model and the
 observations:
 
-* ``sigma``: the model-data mismatch, the root mean square of the training cells' residuals of
-  the observations around a linear fit on the surrogate's soil moisture at the ensemble median
-  (days after the warm-up; the linear fit stands in for any observation operator);
+* ``sigma``: the model-data mismatch as the calibration's objective sees it, the root mean square
+  of the training cells' residuals of the observations around the surrogate's soil moisture at the
+  ensemble median, through the calibration's fitted observation operator (days after the warm-up);
 * ``s_j(c)``: the soil moisture's sensitivity to parameter ``j`` at cell ``c``, the root mean
   square over the days after the warm-up of the central difference of the surrogate's soil
   moisture for a step of :data:`STEP` of the normalised range around the ensemble median;
@@ -21,7 +21,8 @@ out over the days), which makes the term conservative for random errors and righ
 surrogate's bias; sensitivities are taken one parameter at a time, so parameters that compensate
 for each other get no extra width from it. A parameter the soil moisture barely responds to
 gets an interval over its whole range; an identifiable one an interval as wide as the mismatch
-allows. :class:`~vic_paraformer.dl.strategy.DLCalibrator` adds it to the ensemble's spread in
+allows (:func:`vic_paraformer.uncertainty.model_error_halfwidth`, the rule the SCE-UA/DDS
+confidence regions share). :class:`~vic_paraformer.dl.strategy.DLCalibrator` adds it to the ensemble's spread in
 quadrature around the median (``ensemble_error`` option).
 """
 
@@ -31,8 +32,7 @@ from typing import Any
 
 import numpy as np
 
-#: The central-difference step, as a fraction of each parameter's normalised range.
-STEP: float = 0.05
+from ..uncertainty import SENSITIVITY_STEP as STEP  # the central-difference step (fraction of the range)
 
 
 def _sm(sur, region, space, u: np.ndarray) -> np.ndarray:
@@ -41,31 +41,27 @@ def _sm(sur, region, space, u: np.ndarray) -> np.ndarray:
 
 
 def error_halfwidth(region, sur, space, median: np.ndarray, train_rows: np.ndarray, warmup: int,
-                    level: float = 0.90) -> tuple[np.ndarray, dict[str, Any]]:
+                    level: float = 0.90, operator=None) -> tuple[np.ndarray, dict[str, Any]]:
     """Half-widths ``(cell, p)`` of the error term in normalised units, and facts for the result's info.
 
     ``region``: the calibration's region (every cell); ``median``: the ensemble median ``(cell, p)``
     in physical units; ``train_rows``: positions of the training cells (those with observations);
-    ``warmup``: days left out at the start.
+    ``warmup``: days left out at the start; ``operator``: the calibration's fitted
+    :class:`~vic_paraformer.observation.ObservationOperator` (None: identity), through which the
+    mismatch is measured as the objective measures it.
     """
-    from scipy.stats import norm
+    from ..uncertainty import model_error_halfwidth, z_value
 
     u = np.clip(np.asarray(space.normalize(np.asarray(median, float)), float), 0.0, 1.0)
     days = slice(int(warmup), None)
-    base = _sm(sur, region, space, u)[:, days]
+    base = _sm(sur, region, space, u)
+    seen = base if operator is None or operator.is_identity else operator.apply_region(base, region)
     obs = region.observations("obs_sm")[:, days]
-    res = []
-    for r in np.asarray(train_rows, int):
-        ok = np.isfinite(obs[r]) & np.isfinite(base[r])
-        if ok.sum() < 3:
-            continue
-        x, y = base[r][ok], obs[r][ok]
-        if np.std(x) > 1e-9:
-            slope, icpt = np.polyfit(x, y, 1)
-            res.append(y - (slope * x + icpt))
-        else:
-            res.append(y - y.mean())
-    sigma = float(np.sqrt(np.mean(np.concatenate(res) ** 2))) if res else float("nan")
+    rows = np.asarray(train_rows, int)
+    res = (obs[rows] - seen[rows][:, days]).ravel()
+    res = res[np.isfinite(res)]
+    sigma = float(np.sqrt(np.mean(res ** 2))) if res.size >= 3 else float("nan")
+    base = base[:, days]
     sens = np.empty_like(u)
     for j in range(space.n):
         up, dn = u.copy(), u.copy()
@@ -73,23 +69,7 @@ def error_halfwidth(region, sur, space, median: np.ndarray, train_rows: np.ndarr
         dn[:, j] = np.maximum(u[:, j] - STEP, 0.0)
         diff = (_sm(sur, region, space, up) - _sm(sur, region, space, dn))[:, days]
         sens[:, j] = np.sqrt(np.mean(diff ** 2, axis=1)) / np.maximum(up[:, j] - dn[:, j], 1e-12)
-    z = float(norm.ppf(0.5 + level / 2.0))
-    with np.errstate(divide="ignore"):
-        half = np.where(sens > 0, z * sigma / sens, np.inf)
-    if not np.isfinite(sigma):
-        half = np.full_like(u, np.inf)
-    info = {"sigma": round(sigma, 6), "z": round(z, 4), "step": STEP,
+    half = model_error_halfwidth(sigma, sens, level)
+    info = {"sigma": round(sigma, 6), "z": round(z_value(level), 4), "step": STEP,
             "median_sensitivity": {n: round(float(np.median(sens[:, j])), 6) for j, n in enumerate(space.names)}}
     return half, info
-
-
-def widen(quantiles_u: np.ndarray, half: np.ndarray) -> np.ndarray:
-    """Ensemble quantiles ``(3, cell, p)`` (normalised) widened by an error half-width ``(cell, p)`` in
-    quadrature with the ensemble's own half-width, around the median; never narrower than the
-    ensemble's interval; clipped to [0, 1]."""
-    q = np.asarray(quantiles_u, float).copy()
-    lo, med, hi = q
-    total = np.sqrt(((hi - lo) / 2.0) ** 2 + np.asarray(half, float) ** 2)
-    q[0] = np.clip(np.minimum(lo, med - total), 0.0, 1.0)
-    q[2] = np.clip(np.maximum(hi, med + total), 0.0, 1.0)
-    return q

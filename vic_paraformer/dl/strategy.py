@@ -192,13 +192,13 @@ class DLCalibrator(Calibrator):
 
     def _with_error_term(self, region: Region, sur, unc, warmup: int):
         """The ensemble's intervals widened by the model-error term (:mod:`vic_paraformer.dl.error_term`)."""
-        from ..uncertainty import ParameterUncertainty
-        from .error_term import error_halfwidth, widen
+        from ..uncertainty import ParameterUncertainty, widen
+        from .error_term import error_halfwidth
 
         space = self.parameter_space
         pos = {int(c): i for i, c in enumerate(region.cells)}
         rows = np.array([pos[int(c)] for c in region.training_cells], int)
-        half, facts = error_halfwidth(region, sur, space, unc.median(), rows, warmup)
+        half, facts = error_halfwidth(region, sur, space, unc.median(), rows, warmup, operator=self.obs_operator)
         q_u = widen(np.asarray(space.normalize(unc.quantiles), float), half)
         q = space.clip(space.denormalize(q_u))
         q[1] = unc.quantiles[1]

@@ -66,7 +66,7 @@ from .transfer import DEFAULT_LOG_ATTRIBUTES, TransferFunctions, choose_attribut
 log = logging.getLogger(__name__)
 
 _NOT_USED = ("n_workers", "backend", "scheduler", "lockstep", "uncertainty_tolerance", "uncertainty",
-             "uncertainty_level", "uncertainty_directions")
+             "uncertainty_level", "uncertainty_directions", "uncertainty_model_error")
 
 
 class MPRCalibrator(SpotpyCellCalibrator):

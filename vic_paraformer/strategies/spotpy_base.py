@@ -100,7 +100,13 @@ class SpotpyCellCalibrator(Calibrator):
         from the best candidate (default None: ``4 p``; about 6 extra model runs each, on top of
         ``repetitions``); the result stores per cell the region's projection onto each parameter
         (``q05``/``q95``) and its members' median (see :mod:`vic_paraformer.uncertainty`).
-        ``"tolerance"``: the tolerance set below, at no extra model runs.
+        With ``uncertainty_model_error`` (default True) the interval is then widened, in quadrature
+        around the point value, by the model-error term ``z * sigma / s_j`` that the DL ensembles use
+        too (:func:`vic_paraformer.uncertainty.model_error_halfwidth`: ``sigma`` the cell's
+        model-data mismatch, ``s_j`` its soil moisture's sensitivity to parameter ``j`` at the point
+        value, 2 p more model runs): the region alone assumes the model reproduces the observations
+        up to noise, which a forcing error, a surrogate's bias or an unknown observation operator
+        break. ``"tolerance"``: the tolerance set below, at no extra model runs.
     ``uncertainty_tolerance``
         With ``uncertainty="tolerance"`` (default :data:`DEFAULT_UNCERTAINTY_TOLERANCE`, 0.05): every
         candidate the algorithm evaluated for a cell whose objective is within this fraction of the
@@ -155,6 +161,7 @@ class SpotpyCellCalibrator(Calibrator):
         "uncertainty": "confidence",
         "uncertainty_level": 0.90,
         "uncertainty_directions": None,
+        "uncertainty_model_error": True,
         "uncertainty_tolerance": DEFAULT_UNCERTAINTY_TOLERANCE,
         "lockstep": True,
         **OBJECTIVE_OPTION_DEFAULTS,
@@ -176,6 +183,9 @@ class SpotpyCellCalibrator(Calibrator):
         "uncertainty_level": "confidence level of the region (uncertainty 'confidence')",
         "uncertainty_directions": "line searches sampling the confidence region, about 6 model runs each (None: 4 x "
                                   "the number of parameters; 0: the optimiser's candidates only)",
+        "uncertainty_model_error": "with uncertainty 'confidence': widen each interval by the model-error term "
+                                   "z * sigma / s_j (the parameter change whose SM change equals the cell's model-data "
+                                   "mismatch; 2 x the number of parameters more runs per cell)",
         "uncertainty_tolerance": "with uncertainty 'tolerance': keep the evaluated candidates whose objective is within "
                                  "this fraction of the cell's best and store their 5/50/95 % quantiles per cell "
                                  "(None: no uncertainty)",
@@ -187,7 +197,7 @@ class SpotpyCellCalibrator(Calibrator):
                                                  "n_workers": "int", "scheduler": "str",
                                                  "uncertainty_tolerance": "float", "uncertainty": "str",
                                                  "uncertainty_level": "float", "uncertainty_directions": "int",
-                                                 **OBJECTIVE_OPTION_TYPES}
+                                                 "uncertainty_model_error": "bool", **OBJECTIVE_OPTION_TYPES}
 
     _tmpdir = None
     _surrogate_checks: dict | None = None
@@ -251,6 +261,8 @@ class SpotpyCellCalibrator(Calibrator):
         nd = o.get("uncertainty_directions")
         if nd is not None and (isinstance(nd, bool) or not isinstance(nd, int) or nd < 0):
             problems.append(f"uncertainty_directions must be a non-negative integer or None, got {nd!r}")
+        if not isinstance(o.get("uncertainty_model_error", True), bool):
+            problems.append(f"uncertainty_model_error must be true or false, got {o.get('uncertainty_model_error')!r}")
         problems += objective_option_problems(o)
         return problems
 
@@ -515,15 +527,24 @@ class SpotpyCellCalibrator(Calibrator):
         elif basins is None and all(oc.tolerance_set is not None for oc in outcomes):
             if all(oc.region is not None for oc in outcomes):
                 level = float(self.options.get("uncertainty_level", 0.9))
-                stats = {k: [round(oc.region[k], 4) for oc in outcomes] for k in ("n", "r1", "n_eff", "ratio", "runs")}
+                stats = {k: [round(oc.region[k], 4) for oc in outcomes]
+                         for k in ("n", "r1", "n_eff", "ratio", "sigma", "runs")}
+                with_error = all("half" in oc.region for oc in outcomes)
                 unc = ParameterUncertainty.from_regions(
-                    [oc.tolerance_set for oc in outcomes], "confidence region",
+                    [oc.tolerance_set for oc in outcomes], "confidence region" + (" + model-error term" if with_error
+                                                                                  else ""),
                     info={"level": level, **{f"region_{k}": v for k, v in stats.items()},
                           "rule": f"{level:.0%} joint confidence region of the data-fit term per training cell "
                                   "(SSE <= SSE_min (1 + p/(n_eff - p) F(p, n_eff - p)), n_eff from the residuals' "
                                   "lag-1 autocorrelation), sampled by line searches from the best candidate; "
-                                  "q05/q95 are its projection onto each parameter, widened to hold the point value; "
-                                  "untrained cells copy the nearest training cell's"}).take(near)
+                                  "q05/q95 are its projection onto each parameter, widened to hold the point value"
+                                  + ("; then widened in quadrature around the point value by the model-error term "
+                                     "z * sigma / s_j (vic_paraformer.uncertainty.model_error_halfwidth)"
+                                     if with_error else "") + "; untrained cells copy the nearest training cell's"})
+                if with_error:
+                    unc = self._with_model_error(unc, np.stack([oc.region["half"] for oc in outcomes]),
+                                                 np.stack([oc.theta for oc in outcomes]))
+                unc = unc.take(near)
             else:
                 unc = ParameterUncertainty.from_sets([oc.tolerance_set for oc in outcomes], "tolerance set",
                                                      info=rule).take(near)
@@ -536,6 +557,20 @@ class SpotpyCellCalibrator(Calibrator):
         result.uncertainty = unc
         return result
 
+    def _with_model_error(self, unc, half: np.ndarray, points: np.ndarray):
+        """``unc`` (one row per training cell) widened by the model-error half-widths ``half`` (normalised)
+        around the cells' point values ``points`` (:func:`vic_paraformer.uncertainty.widen`)."""
+        from ..uncertainty import widen
+
+        space = self.parameter_space
+        centre = np.asarray(space.normalize(points), float)
+        q = np.asarray(space.normalize(unc.quantiles), float)
+        q[0], q[2] = np.minimum(q[0], centre), np.maximum(q[2], centre)  # the interval holds its point value
+        wide = space.clip(space.denormalize(widen(q, half, centre)))
+        wide[1] = unc.quantiles[1]
+        unc.quantiles = wide
+        return unc
+
     def _uncertainty_task_options(self) -> dict[str, Any]:
         """The CellTask fields of the ``uncertainty*`` options."""
         o = self.options
@@ -546,7 +581,8 @@ class SpotpyCellCalibrator(Calibrator):
         nd = o.get("uncertainty_directions")
         return dict(uncertainty=method, tolerance=None if tol is None else float(tol),
                     level=float(o.get("uncertainty_level", 0.9)),
-                    directions=4 * self.parameter_space.n if nd is None else int(nd))
+                    directions=4 * self.parameter_space.n if nd is None else int(nd),
+                    model_error=bool(o.get("uncertainty_model_error", True)) and method == "confidence")
 
     def _final_operator(self, region: Region, train: np.ndarray, outcomes: list[CellOutcome], warmup: int,
                         sims: np.ndarray | None = None):

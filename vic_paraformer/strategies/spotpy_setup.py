@@ -75,6 +75,8 @@ class CellObjective:
     obs_et: np.ndarray | None = None
     prior_u: np.ndarray | None = None
     space: ParameterSpace | None = None
+    #: the SM RMSE through the operator of the last candidate evaluated (the model-data mismatch)
+    last_sm_rmse: float = float("nan")
 
     def value(self, out: dict[str, np.ndarray], mask: np.ndarray, obs: np.ndarray,
               theta: np.ndarray | None = None) -> float:
@@ -105,6 +107,7 @@ class CellObjective:
             kw.update(u=np.asarray(self.space.normalize(np.asarray(theta, float)), float)[None],
                       prior_u=self.prior_u[None])
         terms = self.objective.evaluate(sm[mask][None], obs[None], **kw)
+        self.last_sm_rmse = terms["sm_rmse"]
         fit = terms["fit"] if np.isfinite(terms["fit"]) else float("inf")
         return terms["total"], fit
 
@@ -146,6 +149,7 @@ class SpotpySetup:
         self.thetas: list[np.ndarray] = []  # every evaluated candidate, beside its loss in ``losses``
         self.min_fit = float("inf")
         self.min_fit_sm: np.ndarray | None = None  # SM of the best-fitting candidate (its residuals' correlation)
+        self.min_fit_sm_rmse = float("nan")  # its SM RMSE through the objective's operator (the mismatch)
 
     def parameters(self):
         import spotpy
@@ -165,6 +169,7 @@ class SpotpySetup:
         self.fits.append(fit)
         if fit < self.min_fit:
             self.min_fit, self.min_fit_sm = fit, np.asarray(sim, float)[self.mask].copy()
+            self.min_fit_sm_rmse = float(getattr(self.objective, "last_sm_rmse", float("nan")))
         self.thetas.append(theta.copy())
         if value < self.best_loss or self.best_theta is None:
             self.best_loss, self.best_theta = value, theta.copy()
@@ -208,6 +213,8 @@ class CellTask:
     uncertainty: str | None = None
     level: float = 0.90
     directions: int = 0
+    #: confidence regions only: also the model-error term's sensitivities (2 p runs at the point value)
+    model_error: bool = False
 
     @property
     def mask(self) -> np.ndarray:
@@ -351,18 +358,19 @@ def run_cell(task: CellTask, *, isolate: bool = True) -> CellOutcome:
                        tolerance_set=kept, region=region)
 
 
-def _confidence_region(task: CellTask, setup: SpotpySetup) -> tuple[np.ndarray, dict[str, float]]:
+def _confidence_region(task: CellTask, setup: SpotpySetup) -> tuple[np.ndarray, dict[str, Any]]:
     """The cell's confidence-region members (see :mod:`vic_paraformer.uncertainty`): line searches from the
-    best candidate (extra model runs beyond the budget), then every candidate inside the region."""
-    from ..uncertainty import confidence_mask, confidence_ratio, effective_sample_size, lag1_autocorrelation
+    best candidate (extra model runs beyond the budget), then every candidate inside the region; with
+    ``task.model_error`` also the model-error term's half-widths at the point value (``"half"``)."""
+    from ..uncertainty import (confidence_mask, confidence_ratio, effective_sample_size, lag1_autocorrelation,
+                               linear_fit_residuals)
     from .confidence_region import explore_region
 
     obs = setup.obs
     sim = setup.min_fit_sm
-    r1 = 0.0
-    if sim is not None and np.std(sim) > 1e-9:
-        slope, icpt = np.polyfit(sim, obs, 1)  # residuals of the observations around a linear fit
-        r1 = lag1_autocorrelation(obs - (slope * sim + icpt))
+    res = linear_fit_residuals(sim, obs) if sim is not None else np.empty(0)
+    r1 = lag1_autocorrelation(res) if sim is not None and np.std(sim) > 1e-9 else 0.0
+    sigma = setup.min_fit_sm_rmse  # the mismatch as the objective sees it: SM RMSE through its operator
     n = int(obs.size)
     n_eff = effective_sample_size(n, r1)
     ratio = confidence_ratio(n_eff, task.space.n, task.level)
@@ -376,9 +384,34 @@ def _confidence_region(task: CellTask, setup: SpotpySetup) -> tuple[np.ndarray, 
     def inside(value: float) -> bool:
         return bool(np.isfinite(value) and value ** 2 <= setup.min_fit ** 2 * ratio + 1e-15)
 
+    point = task.space.clip(setup.best_theta)
     best = np.stack(setup.thetas)[int(np.nanargmin(np.asarray(setup.fits, float)))]
     explore_region(fit, best, task.space, inside, task.directions, np.random.default_rng(task.seed))
+    info: dict[str, Any] = {"n": float(n), "r1": float(r1), "n_eff": float(n_eff), "ratio": float(ratio),
+                            "sigma": sigma}
+    if task.model_error:
+        info["half"] = _model_error_half(task, setup, point, sigma)
     keep = confidence_mask(np.asarray(setup.fits, float), ratio)
     kept = task.space.clip(np.stack(setup.thetas)[keep])
-    return kept, {"n": float(n), "r1": float(r1), "n_eff": float(n_eff), "ratio": float(ratio),
-                  "runs": float(setup.n_evaluations - before)}
+    info["runs"] = float(setup.n_evaluations - before)
+    return kept, info
+
+
+def _model_error_half(task: CellTask, setup: SpotpySetup, point: np.ndarray, sigma: float) -> np.ndarray:
+    """The model-error term's half-widths (normalised) at the point value: the observed days' soil
+    moisture sensitivity to each parameter by central differences (2 p model runs, which join the
+    candidates), then :func:`vic_paraformer.uncertainty.model_error_halfwidth`."""
+    from ..uncertainty import SENSITIVITY_STEP, model_error_halfwidth
+
+    u = np.clip(np.asarray(task.space.normalize(point), float), 0.0, 1.0)
+    sens = np.zeros(task.space.n)
+    for j in range(task.space.n):
+        up, dn = u.copy(), u.copy()
+        up[j], dn[j] = min(u[j] + SENSITIVITY_STEP, 1.0), max(u[j] - SENSITIVITY_STEP, 0.0)
+        sims = []
+        for v in (up, dn):
+            setup.loss(task.space.clip(task.space.denormalize(v)))
+            sims.append(setup._last_sim)
+        diff = sims[0] - sims[1]
+        sens[j] = float(np.sqrt(np.nanmean(diff ** 2))) / max(up[j] - dn[j], 1e-12)
+    return model_error_halfwidth(sigma, sens, task.level)
