@@ -19,17 +19,17 @@ def _nse(metrics, group: str) -> float:
 def test_auto_keeps_the_skill_of_all_and_recovers_expt_no_worse(synthetic_tiny):
     """SCE-UA with the water balance in the loop, default objective, the same budget for both runs.
 
-    `auto` calibrates what the objective's total Sobol index marks identifiable (the others keep the
-    region's own values) and must score within 0.01 of `all` (median NSE of SM through the operator,
-    held-out days, training cells and untrained neighbours) and recover `expt` no worse (mean absolute
-    error, within 2 % of its range: the noise of two optimiser runs).
+    `auto` calibrates what the objective's total Sobol index marks identifiable with confidence (the
+    lower end of the index's bootstrap interval above the threshold; the others keep the region's own
+    values) and must score within 0.01 of `all` (median NSE of SM through the operator, held-out
+    days, training cells and untrained neighbours) and recover every parameter it calibrates no
+    worse (mean absolute error, within 2 % of its range: the noise of two optimiser runs).
 
-    Measured: on this 4 x 4 twin `auto` picks `Ds`, `Dsmax` and `expt`, and `Ds` comes out worse than with
-    `all` (mean error 0.44 of its range against 0.20): `Ds` sits at the threshold (total index about
-    0.05) and neither run constrains it, so "never worse recovery" does not hold for such a borderline
-    parameter; it is not asserted. On the 8 x 8 twin (seed 0, 8 training cells, 150 runs) `auto` picks
-    `expt` alone: NSE through the operator 0.884 vs 0.818 (training cells), -0.40 vs -0.74
-    (neighbours), `expt` error 0.326 vs 0.325 of its range.
+    Measured: on this 4 x 4 twin `auto` picks `expt` alone; NSE 0.958 vs 0.898 (training cells),
+    0.845 vs 0.622 (neighbours); `expt` error 0.18 vs 0.39 of its range. With the threshold on the
+    index itself (not its interval's lower end) `auto` also took `Ds` and `Dsmax`, whose indices sit
+    at the threshold within the estimator's noise, and `Ds` came out worse than with `all` (0.44 vs
+    0.20 of its range).
     """
     from vic_paraformer.sensitivity import select_identifiable
 
@@ -47,7 +47,8 @@ def test_auto_keeps_the_skill_of_all_and_recovers_expt_no_worse(synthetic_tiny):
     scores = {label: evaluate(full, res, "waterbalance", period=test) for label, res in runs.items()}
     for group in ("train", "untrained"):
         assert _nse(scores["auto"], group) >= _nse(scores["all"], group) - 0.01, group
-    truth = full.ds["true_expt"].values
-    span = np.diff(space_all.bounds("expt"))[0]
-    err = {label: np.mean(np.abs(res.params["expt"].values - truth)) / span for label, res in runs.items()}
-    assert err["auto"] <= err["all"] + 0.02, err
+    for name in names:
+        truth = full.ds[f"true_{name}"].values
+        span = np.diff(space_all.bounds(name))[0]
+        err = {label: np.mean(np.abs(res.params[name].values - truth)) / span for label, res in runs.items()}
+        assert err["auto"] <= err["all"] + 0.02, (name, err)

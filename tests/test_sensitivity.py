@@ -213,8 +213,9 @@ def test_calibrate_records_identifiability_per_cell_and_parameter(synthetic_tiny
     assert rec["threshold"] == IDENTIFIABLE_THRESHOLD and rec["term"] == "objective"
     flags = np.asarray(rec["identifiable"])
     total = np.asarray(rec["total_index"], float)
-    assert flags.shape == (2, 5)
-    np.testing.assert_array_equal(flags, total > IDENTIFIABLE_THRESHOLD)
+    half = np.asarray(rec["total_index_halfwidth"], float)
+    assert flags.shape == (2, 5) and np.all(half >= 0)
+    np.testing.assert_array_equal(flags, total - half > IDENTIFIABLE_THRESHOLD)  # the interval's lower end
     assert flags[:, 4].all()  # expt
     assert outcome.config["identifiability"] is True
 

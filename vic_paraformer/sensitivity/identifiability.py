@@ -1,10 +1,13 @@
 """Which parameters can the data tell apart: the ``identifiable`` flag and :func:`select_identifiable`.
 
 A parameter is *identifiable* at a cell when its total Sobol index for the calibration objective
-(term ``objective``) exceeds :data:`IDENTIFIABLE_THRESHOLD`: varying it over its bounds, with every
-other parameter varying too, explains more than that share of the objective's variance. Below it
-the objective is nearly flat along the parameter, so any value the calibration returns there is
-set by the start, the prior or noise, not by the observations.
+(term ``objective``) exceeds :data:`IDENTIFIABLE_THRESHOLD` with confidence: the lower end of the
+index's bootstrap 95 % interval (``ST - ST_conf``) lies above it. Varying the parameter over its
+bounds, with every other parameter varying too, then explains more than that share of the
+objective's variance. Below it the objective is nearly flat along the parameter, so any value the
+calibration returns there is set by the start, the prior or noise, not by the observations; a
+parameter whose index straddles the threshold within the estimator's noise is not counted as
+identifiable (more base samples narrow the interval and may let it in).
 
 The threshold, 0.05, is the usual screening level for total indices. Measured on 5 cells of the
 8 x 8-cell clean synthetic twin (waterbalance, 64 base samples, default objective): the objective's
@@ -43,13 +46,27 @@ IDENTIFIABILITY_SAMPLES: int = DEFAULT_SAMPLES["sobol"]
 MAX_CELLS: int = 256
 
 
+def total_and_halfwidth(ds: xr.Dataset, term: str = "objective") -> tuple[xr.DataArray, xr.DataArray]:
+    """The total index of ``term`` (``ST``; Morris: ``mu_star_norm``) and its bootstrap 95 % half-width
+    (``ST_conf``; Morris: ``mu_star_conf`` scaled like ``mu_star_norm``), each ``(cell, parameter)``."""
+    method = ds.attrs.get("method", "sobol")
+    idx = ds["indices"].sel(term=term)
+    total = idx.sel(index=TOTAL_KIND[method], drop=True)
+    if method == "sobol":
+        conf = idx.sel(index="ST_conf", drop=True)
+    else:
+        mu = idx.sel(index="mu_star", drop=True)
+        conf = (idx.sel(index="mu_star_conf", drop=True) * total / mu.where(mu > 0)).fillna(0.0)
+    return total, conf
+
+
 def identifiable(ds: xr.Dataset, threshold: float | None = None, term: str = "objective") -> xr.DataArray:
-    """``(cell, parameter)`` booleans: the total index of ``term`` in ``ds`` (:func:`compute_indices`)
-    above ``threshold`` (default :data:`IDENTIFIABLE_THRESHOLD`); a NaN index (no observations) is False."""
+    """``(cell, parameter)`` booleans: the lower end of the 95 % bootstrap interval of the total index of
+    ``term`` in ``ds`` (:func:`compute_indices`), ``ST - ST_conf``, above ``threshold`` (default
+    :data:`IDENTIFIABLE_THRESHOLD`); a NaN index (no observations) is False."""
     thr = IDENTIFIABLE_THRESHOLD if threshold is None else float(threshold)
-    kind = TOTAL_KIND[ds.attrs.get("method", "sobol")]
-    total = ds["indices"].sel(term=term, index=kind)
-    return (total > thr).fillna(False)
+    total, conf = total_and_halfwidth(ds, term)
+    return (total - conf.fillna(0.0).clip(min=0.0) > thr).fillna(False)
 
 
 def _cells(region: Region) -> np.ndarray:
@@ -83,7 +100,8 @@ def select_identifiable(region: Region, *, surrogate=None, simulator=None, space
     flags = identifiable(ds, threshold)
     share = flags.mean("cell").values
     names = [str(n) for n, s in zip(ds["parameter"].values, share) if s >= 0.5]
-    log.info("identifiable parameters (total index of the objective > %g at >= half of %d training cells): %s",
+    log.info("identifiable parameters (total index of the objective > %g with 95 %% confidence at >= half of %d "
+             "training cells): %s",
              IDENTIFIABLE_THRESHOLD if threshold is None else threshold, ds.sizes["cell"], names or "none")
     return names
 
@@ -92,14 +110,18 @@ def identifiability_record(ds: xr.Dataset, threshold: float | None = None) -> di
     """The JSON-able record a result stores: per cell and parameter the objective's total index and the flag."""
     thr = IDENTIFIABLE_THRESHOLD if threshold is None else float(threshold)
     kind = TOTAL_KIND[ds.attrs.get("method", "sobol")]
-    total = ds["indices"].sel(term="objective", index=kind).transpose("cell", "parameter").values
+    total_da, conf_da = total_and_halfwidth(ds)
+    total = total_da.transpose("cell", "parameter").values
+    conf = conf_da.transpose("cell", "parameter").values
     flags = identifiable(ds, thr).transpose("cell", "parameter").values
     return {
         "threshold": thr, "term": "objective", "index": kind, "method": ds.attrs.get("method"),
         "base_samples": int(ds.attrs.get("base_samples", 0)), "model": ds.attrs.get("model"),
         "parameters": [str(p) for p in ds["parameter"].values],
         "cells": [int(c) for c in ds["cell"].values],
+        "rule": "identifiable where the lower end of the total index's bootstrap 95 % interval exceeds the threshold",
         "total_index": [[None if not np.isfinite(v) else round(float(v), 4) for v in row] for row in total],
+        "total_index_halfwidth": [[None if not np.isfinite(v) else round(float(v), 4) for v in row] for row in conf],
         "identifiable": [[bool(v) for v in row] for row in flags],
         "share_identifiable": {str(p): round(float(s), 3) for p, s in zip(ds["parameter"].values, flags.mean(0))},
     }
