@@ -60,6 +60,10 @@ def test_results_json_layout(reduced):
     assert abs(wb["oracle|all"]["et_bias"]["mean"]) < 1e-9 and wb["sceua|S4"]["et_mae"]["mean"] >= 0
     assert set(res["recovery"]["sceua|S4"]["error"]) == set(vp.PARAMETER_NAMES)
     assert "truth|S4" in res["recovery"]
+    # SCE-UA's intervals, split by the benchmark's own identifiability flags (its results record none)
+    rec = res["recovery"]["sceua|S4"]
+    assert {"coverage_identifiable", "coverage_not_identifiable"} <= set(rec)
+    assert "expt" in rec["coverage_identifiable"]
 
 
 def test_table_has_paper_layout(reduced):

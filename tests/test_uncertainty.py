@@ -169,7 +169,7 @@ def test_sceua_confidence_region_by_default_on_the_clean_twin(synthetic_small):
               warmup=120, uncertainty_directions=10)
     res = vp.calibrate(region, **kw)
     unc = res.uncertainty
-    assert unc.method == "confidence region" and unc.info["level"] == 0.9
+    assert unc.method == "confidence region + model-error term" and unc.info["level"] == 0.9
     assert res.info["uncertainty_runs"] > 0 and res.n_evaluations <= 4 * 80
     assert all(1 < r < 2 for r in unc.info["region_ratio"]) and all(n > 5 for n in unc.info["region_n_eff"])
     space = res.parameter_space
@@ -192,19 +192,21 @@ def test_sceua_confidence_region_by_default_on_the_clean_twin(synthetic_small):
 def test_dl_deep_ensemble_intervals_on_the_clean_twin(twin16, small_surrogate):
     """ffn_a with ensemble=4 on the clean twin (waterbalance surrogate).
 
-    Measured (this setup, 5 members): only expt is recovered (r 0.98 between the median map and the
-    truth); the members' own 90 % intervals are narrow (about 0.1 of the bounds) and hold the truth
-    of expt at 3 of 16 cells (a deep ensemble shows the spread between training runs, not the
-    surrogate's bias: expt's median map is off by 0.18 of the bounds on average, the surrogate's SM
-    error at the truth is 0.022 against 0.01 noise). With the model-error term (the default) expt's
-    interval is 0.43 of the bounds and holds the truth at 12 of 16 cells; the other four span their
+    Measured (this setup): only expt is recovered (r 0.98 between the median map and the truth); the
+    members' own 90 % intervals are narrow (about 0.1 of the bounds) and hold the truth of expt at 3
+    of 16 cells (a deep ensemble shows the spread between training runs, not the surrogate's bias:
+    expt's median map is off by 0.2 of the bounds on average, the surrogate's SM error at the truth
+    is 0.022 against 0.01 noise). With the model-error term (the default; the mismatch measured
+    through the calibration's own operator, here the identity, so the surrogate's bias counts) expt's
+    interval is 0.56 of the bounds and holds the truth at 14 of 16 cells; the other four span their
     whole range. Tested: member 0 is the run without ensemble, the members differ for every
-    parameter and the median recovers expt.
+    parameter, the median recovers expt and the interval holds expt's truth at 80 % of cells or more.
     """
     one = get_calibrator("ffn_a", surrogate=small_surrogate, seed=0, **DL).calibrate(twin16)
     res = get_calibrator("ffn_a", surrogate=small_surrogate, seed=0, ensemble=4, **DL).calibrate(twin16)
     unc = res.uncertainty
-    assert unc.method == "deep ensemble" and unc.n_members == 4 and res.info["ensemble"]["members"] == 4
+    assert unc.method == "deep ensemble + model-error term" and unc.n_members == 4
+    assert res.info["ensemble"]["members"] == 4
     np.testing.assert_allclose(res.values(), one.values(), atol=1e-6)  # member 0 is the ordinary run
     np.testing.assert_allclose(unc.members[0], one.values(), atol=1e-6)
     assert res.n_evaluations > 3 * one.n_evaluations
@@ -218,6 +220,7 @@ def test_dl_deep_ensemble_intervals_on_the_clean_twin(twin16, small_surrogate):
     err = np.abs(unc.median() - truth).mean(0) / span
     print({n: (round(rec["coverage"][n], 2), round(rec["width"][n], 3), round(float(err[j]), 3))
            for j, n in enumerate(space.names)})
+    assert rec["coverage"]["expt"] >= 0.8
 
 
 def test_interval_recovery_and_identifiability_split():

@@ -185,6 +185,19 @@ def periods(region: Region, train_years: int) -> tuple[tuple[pd.Timestamp, pd.Ti
     return (t0, train_end), (train_end + pd.Timedelta(days=1), test_end)
 
 
+def _split_identifiability(cal_region: Region, surrogate, space, config: BenchmarkConfig) -> dict[str, Any]:
+    """``{"identifiability": record}`` for a split whose results record none: the Sobol analysis of the
+    objective (the benchmark's, default ``sm``) on the split's training cells through the benchmark's
+    surrogate (:func:`vic_paraformer.sensitivity.identifiability_record`), so that every strategy's
+    interval rows are split by the same flags."""
+    from ..sensitivity.identifiability import identifiability_record, training_indices
+
+    options = {"objective": config.objective} if config.objective else None
+    ds = training_indices(cal_region, surrogate=surrogate, space=space, objective_options=options,
+                          seed=config.region_seed)
+    return {"identifiability": identifiability_record(ds)}
+
+
 def _options_for(calibrator_cls, name: str, config: BenchmarkConfig, surrogate_path: Path) -> dict[str, Any]:
     wanted = dict(config.strategy_options.get(name, {}))
     accepted = set(getattr(calibrator_cls, "default_options", {}))
@@ -458,6 +471,7 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
     order = sorted(splits, key=lambda k: (k != config.neighbour_split, k))
     reused = 0
     skipped: list[str] = []
+    split_flags: dict[int, dict[str, Any]] = {}
     for k in order:
         sp = splits[k]
         cal_region, evaluator_k = cal_regions[k], evaluators[k]
@@ -494,9 +508,14 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                     row["correlation"] = recovery_correlation(values, truth, space)
                     if result.uncertainty is not None:
                         lo, hi = result.uncertainty.interval()
-                        row["interval"] = interval_recovery(
-                            lo, hi, values, truth, space,
-                            identifiable_mask(result.info, result.cells, space.names))
+                        mask = identifiable_mask(result.info, result.cells, space.names)
+                        if mask is None:  # the result records none: the benchmark's own flags for the split
+                            if k not in split_flags:
+                                say(f"[DAS-S{k}] identifiability of the objective on the training cells (Sobol, "
+                                    "through the benchmark's surrogate)")
+                                split_flags[k] = _split_identifiability(cal_region, surrogate, space, config)
+                            mask = identifiable_mask(split_flags[k], result.cells, space.names)
+                        row["interval"] = interval_recovery(lo, hi, values, truth, space, mask)
                     if region.has_grid:
                         row["roughness_map"] = roughness(values, *region.grid(), space)
                         row["roughness_trained"] = _trained_roughness(region, values, sp.train, k, space)
