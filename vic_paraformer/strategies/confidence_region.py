@@ -5,11 +5,13 @@ describe the region of good fits only near that point. :func:`explore_region` ad
 from the best candidate: along each parameter's axis (both ways), then along random directions of
 the normalised parameter space, each bisecting towards the edge of the region (or stopping at the
 bounds when the edge lies beyond them). See :mod:`vic_paraformer.uncertainty` for the region itself.
+:func:`confidence_region` runs them for one cell's finished search and, on request, the model-error
+term's sensitivities at the point value.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -66,3 +68,62 @@ def explore_region(fit: Callable[[np.ndarray], float], best_theta: np.ndarray, s
             else:
                 hi = mid
     return runs
+
+
+def confidence_region(task, setup) -> tuple[np.ndarray, dict[str, Any]]:
+    """The confidence-region members of one cell's finished search (``task``: its
+    :class:`~.spotpy_setup.CellTask`; ``setup``: its :class:`~.spotpy_setup.SpotpySetup`, every
+    candidate evaluated; see :mod:`vic_paraformer.uncertainty`): line searches from the
+    best candidate (extra model runs beyond the budget), then every candidate inside the region; with
+    ``task.model_error`` also the model-error term's half-widths at the point value (``"half"``)."""
+    from ..uncertainty import (confidence_mask, confidence_ratio, effective_sample_size, lag1_autocorrelation,
+                               linear_fit_residuals)
+    obs = setup.obs
+    sim = setup.min_fit_sm
+    res = linear_fit_residuals(sim, obs) if sim is not None else np.empty(0)
+    r1 = lag1_autocorrelation(res) if sim is not None and np.std(sim) > 1e-9 else 0.0
+    sigma = setup.min_fit_sm_rmse  # the mismatch as the objective sees it: SM RMSE through its operator
+    n = int(obs.size)
+    n_eff = effective_sample_size(n, r1)
+    ratio = confidence_ratio(n_eff, task.space.n, task.level)
+    before = setup.n_evaluations
+    setup.max_evaluations = None  # the search is on top of the optimiser's budget
+
+    def fit(theta: np.ndarray) -> float:
+        setup.loss(task.space.clip(theta))
+        return setup.fits[-1]
+
+    def inside(value: float) -> bool:
+        return bool(np.isfinite(value) and value ** 2 <= setup.min_fit ** 2 * ratio + 1e-15)
+
+    point = task.space.clip(setup.best_theta)
+    best = np.stack(setup.thetas)[int(np.nanargmin(np.asarray(setup.fits, float)))]
+    explore_region(fit, best, task.space, inside, task.directions, np.random.default_rng(task.seed))
+    info: dict[str, Any] = {"n": float(n), "r1": float(r1), "n_eff": float(n_eff), "ratio": float(ratio),
+                            "sigma": sigma}
+    if task.model_error:
+        info["half"] = _model_error_half(task, setup, point, sigma)
+    keep = confidence_mask(np.asarray(setup.fits, float), ratio)
+    kept = task.space.clip(np.stack(setup.thetas)[keep])
+    info["runs"] = float(setup.n_evaluations - before)
+    return kept, info
+
+
+def _model_error_half(task, setup, point: np.ndarray, sigma: float) -> np.ndarray:
+    """The model-error term's half-widths (normalised) at the point value: the observed days' soil
+    moisture sensitivity to each parameter by central differences (2 p model runs, which join the
+    candidates), then :func:`vic_paraformer.uncertainty.model_error_halfwidth`."""
+    from ..uncertainty import SENSITIVITY_STEP, model_error_halfwidth
+
+    u = np.clip(np.asarray(task.space.normalize(point), float), 0.0, 1.0)
+    sens = np.zeros(task.space.n)
+    for j in range(task.space.n):
+        up, dn = u.copy(), u.copy()
+        up[j], dn[j] = min(u[j] + SENSITIVITY_STEP, 1.0), max(u[j] - SENSITIVITY_STEP, 0.0)
+        sims = []
+        for v in (up, dn):
+            setup.loss(task.space.clip(task.space.denormalize(v)))
+            sims.append(setup._last_sim)
+        diff = sims[0] - sims[1]
+        sens[j] = float(np.sqrt(np.nanmean(diff ** 2))) / max(up[j] - dn[j], 1e-12)
+    return model_error_halfwidth(sigma, sens, task.level)
