@@ -337,3 +337,37 @@ def test_model_error_term_widens_the_confidence_region_where_the_model_is_biased
                 lo, hi = np.minimum(lo, point - total), np.maximum(hi, point + total)
             hits[me] += int(np.all((lo <= truth) & (truth <= hi)))
     assert hits[False] <= 10 and hits[True] >= 17
+
+
+def test_transfer_term_is_the_leave_one_out_error_of_the_nearest_copy():
+    """Three training cells on a line of latitude: each one's nearest other cell is its neighbour, so the
+    term is z times the RMS of the differences to it (hand-computed); one cell alone gives infinity."""
+    from vic_paraformer.uncertainty import transfer_halfwidth, z_value
+
+    u = np.array([[0.1, 0.5], [0.3, 0.5], [0.9, 0.5]])
+    lat, lon = np.zeros(3), np.array([0.0, 1.0, 3.0])
+    half = transfer_halfwidth(u, lat, lon)
+    # nearest: 0 -> 1, 1 -> 0, 2 -> 1: differences 0.2, 0.2, 0.6 in the first parameter, none in the second
+    np.testing.assert_allclose(half, [z_value(0.9) * np.sqrt((0.04 + 0.04 + 0.36) / 3), 0.0])
+    assert np.all(np.isinf(transfer_halfwidth(u[:1], lat[:1], lon[:1])))
+
+
+def test_sceua_widens_untrained_cells_by_the_transfer_term(synthetic_tiny):
+    """SCE-UA on 4 training cells of the 4 x 4 twin: a training cell's interval is its own; an untrained
+    cell's holds its nearest training cell's interval and is wider by the transfer term."""
+    region = synthetic_tiny.sel_time("2015-04-01", "2015-12-31").with_training_cells(synthetic_tiny.cells[[0, 3, 12, 15]])
+    res = vp.calibrate(region, strategy="sceua", seed=0, simulator="waterbalance", repetitions=30, ngs=2,
+                       n_workers=1, loss="paper", warmup=60, uncertainty_directions=2)
+    unc = res.uncertainty
+    assert "transfer_halfwidth" in unc.info and "transfer term" in unc.info["rule"]
+    lo, hi = unc.interval()
+    near = res.info["nearest_trained_cell"]
+    pos = {int(c): i for i, c in enumerate(res.cells)}
+    width = hi - lo
+    for i, c in enumerate(res.cells):
+        t = pos[int(near[i])]
+        assert np.all(lo[i] <= lo[t] + 1e-9) and np.all(hi[i] >= hi[t] - 1e-9)
+        if int(c) not in set(int(x) for x in region.training_cells):
+            j = res.parameter_space.names.index("expt")
+            if unc.info["transfer_halfwidth"]["expt"] > 0 and width[t, j] < 0.999 * np.ptp(res.parameter_space.bounds("expt")):
+                assert width[i, j] > width[t, j]

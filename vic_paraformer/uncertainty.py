@@ -303,6 +303,33 @@ def model_error_halfwidth(sigma: float, sensitivity: np.ndarray, level: float = 
         return np.where(sens > 0, z * float(sigma) / sens, np.inf)
 
 
+def transfer_halfwidth(values_u: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                       level: float = CONFIDENCE_LEVEL) -> np.ndarray:
+    """Half-widths ``(p,)``, in normalised units, of the **transfer term** of untrained cells.
+
+    A cell without observations gets its parameters from the calibrated ones (the nearest training
+    cell's for a per-cell optimiser, the network's prediction from its attributes for a DL
+    strategy), so besides the training cells' own uncertainty its value carries the error of that
+    transfer. Estimated by leaving each training cell out: ``z`` times the root mean square, over the
+    training cells ``values_u`` ``(n, p)`` at ``lat``/``lon``, of the difference between a cell's value
+    and its nearest other training cell's (great-circle distance). For a per-cell optimiser that is
+    the leave-one-out error of its copy rule; a network that transfers better than a copy is
+    given the same, conservative, width. Infinite with fewer than two training cells (nothing to
+    learn the transfer error from)."""
+    from .geo import great_circle_km
+
+    u = np.asarray(values_u, float)
+    if u.ndim != 2:
+        raise ParameterError(f"training-cell values must be (cell, parameter), got shape {u.shape}")
+    if u.shape[0] < 2:
+        return np.full(u.shape[1], np.inf)
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    d = great_circle_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+    np.fill_diagonal(d, np.inf)
+    nn = np.argmin(d, axis=1)
+    return z_value(level) * np.sqrt(np.mean((u - u[nn]) ** 2, axis=0))
+
+
 def widen(quantiles_u: np.ndarray, half: np.ndarray, centre_u: np.ndarray | None = None) -> np.ndarray:
     """Intervals ``(3, cell, p)`` in normalised units widened by a model-error half-width ``(cell, p)``.
 

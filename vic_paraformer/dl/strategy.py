@@ -192,20 +192,29 @@ class DLCalibrator(Calibrator):
 
     def _with_error_term(self, region: Region, sur, unc, warmup: int):
         """The ensemble's intervals widened by the model-error term (:mod:`vic_paraformer.dl.error_term`)."""
-        from ..uncertainty import ParameterUncertainty, widen
+        from ..uncertainty import ParameterUncertainty, transfer_halfwidth, widen
         from .error_term import error_halfwidth
 
         space = self.parameter_space
         pos = {int(c): i for i, c in enumerate(region.cells)}
         rows = np.array([pos[int(c)] for c in region.training_cells], int)
         half, facts = error_halfwidth(region, sur, space, unc.median(), rows, warmup, operator=self.obs_operator)
+        untrained = np.ones(region.n_cells, bool)
+        untrained[rows] = False
+        if untrained.any():  # cells without observations: also the transfer term, in quadrature
+            med_u = np.asarray(space.normalize(unc.median()[rows]), float)
+            half_t = transfer_halfwidth(med_u, region.ds["lat"].values[rows], region.ds["lon"].values[rows])
+            half = half.copy()
+            half[untrained] = np.sqrt(half[untrained] ** 2 + half_t ** 2)
+            facts["transfer_halfwidth"] = {n: round(float(h), 4) for n, h in zip(space.names, half_t)}
         q_u = widen(np.asarray(space.normalize(unc.quantiles), float), half)
         q = space.clip(space.denormalize(q_u))
         q[1] = unc.quantiles[1]
         log.info("%s: ensemble intervals widened by the model-error term (mismatch %.4g)", self.name, facts["sigma"])
         info = {**unc.info, "error_term": facts,
                 "rule": unc.info.get("rule", "") + "; 5-95 % interval widened in quadrature by the model-error term "
-                        "z * sigma / s_j (vic_paraformer.dl.error_term)"}
+                        "z * sigma / s_j (vic_paraformer.dl.error_term) and, at untrained cells, the transfer term "
+                        "(vic_paraformer.uncertainty.transfer_halfwidth of the training cells' medians)"}
         return ParameterUncertainty(quantiles=q, method="deep ensemble + model-error term", members=unc.members,
                                     set_size=unc.set_size, info=info)
 

@@ -106,7 +106,9 @@ class SpotpyCellCalibrator(Calibrator):
         model-data mismatch, ``s_j`` its soil moisture's sensitivity to parameter ``j`` at the point
         value, 2 p more model runs): the region alone assumes the model reproduces the observations
         up to noise, which a forcing error, a surrogate's bias or an unknown observation operator
-        break. ``"tolerance"``: the tolerance set below, at no extra model runs.
+        break. Untrained cells, which copy the nearest training cell, are widened as well by the
+        transfer term (:func:`vic_paraformer.uncertainty.transfer_halfwidth`: the leave-one-out error
+        of that copy over the training cells). ``"tolerance"``: the tolerance set below, at no extra model runs.
     ``uncertainty_tolerance``
         With ``uncertainty="tolerance"`` (default :data:`DEFAULT_UNCERTAINTY_TOLERANCE`, 0.05): every
         candidate the algorithm evaluated for a cell whose objective is within this fraction of the
@@ -185,7 +187,8 @@ class SpotpyCellCalibrator(Calibrator):
                                   "the number of parameters; 0: the optimiser's candidates only)",
         "uncertainty_model_error": "with uncertainty 'confidence': widen each interval by the model-error term "
                                    "z * sigma / s_j (the parameter change whose SM change equals the cell's model-data "
-                                   "mismatch; 2 x the number of parameters more runs per cell)",
+                                   "mismatch; 2 x the number of parameters more runs per cell) and, at untrained "
+                                   "cells, by the transfer term (the copy rule's leave-one-out error)",
         "uncertainty_tolerance": "with uncertainty 'tolerance': keep the evaluated candidates whose objective is within "
                                  "this fraction of the cell's best and store their 5/50/95 % quantiles per cell "
                                  "(None: no uncertainty)",
@@ -540,11 +543,16 @@ class SpotpyCellCalibrator(Calibrator):
                                   "q05/q95 are its projection onto each parameter, widened to hold the point value"
                                   + ("; then widened in quadrature around the point value by the model-error term "
                                      "z * sigma / s_j (vic_paraformer.uncertainty.model_error_halfwidth)"
-                                     if with_error else "") + "; untrained cells copy the nearest training cell's"})
+                                     if with_error else "") + "; untrained cells copy the nearest training cell's"
+                                  + (", widened in quadrature by the transfer term (vic_paraformer.uncertainty."
+                                     "transfer_halfwidth)" if with_error else "")})
                 if with_error:
-                    unc = self._with_model_error(unc, np.stack([oc.region["half"] for oc in outcomes]),
-                                                 np.stack([oc.theta for oc in outcomes]))
+                    unc = self._widened(unc, np.stack([oc.region["half"] for oc in outcomes]),
+                                        np.stack([oc.theta for oc in outcomes]))
                 unc = unc.take(near)
+                if with_error:
+                    unc = self._with_transfer_term(region, unc, train, np.stack([oc.theta for oc in outcomes]),
+                                                   values, level)
             else:
                 unc = ParameterUncertainty.from_sets([oc.tolerance_set for oc in outcomes], "tolerance set",
                                                      info=rule).take(near)
@@ -557,9 +565,27 @@ class SpotpyCellCalibrator(Calibrator):
         result.uncertainty = unc
         return result
 
-    def _with_model_error(self, unc, half: np.ndarray, points: np.ndarray):
-        """``unc`` (one row per training cell) widened by the model-error half-widths ``half`` (normalised)
-        around the cells' point values ``points`` (:func:`vic_paraformer.uncertainty.widen`)."""
+    def _with_transfer_term(self, region: Region, unc, train: np.ndarray, train_values: np.ndarray,
+                            values: np.ndarray, level: float):
+        """``unc`` (every cell of ``region``) with the untrained cells' intervals widened by the transfer
+        term (:func:`vic_paraformer.uncertainty.transfer_halfwidth` of the training cells' point values)."""
+        from ..uncertainty import transfer_halfwidth
+
+        space = self.parameter_space
+        pos = {int(c): i for i, c in enumerate(region.cells)}
+        rows = np.array([pos[int(c)] for c in train], int)
+        lat, lon = region.ds["lat"].values[rows], region.ds["lon"].values[rows]
+        half_t = transfer_halfwidth(np.asarray(space.normalize(train_values), float), lat, lon, level)
+        half = np.zeros((region.n_cells, space.n))
+        untrained = np.ones(region.n_cells, bool)
+        untrained[rows] = False
+        half[untrained] = half_t
+        unc.info["transfer_halfwidth"] = {n: round(float(h), 4) for n, h in zip(space.names, half_t)}
+        return self._widened(unc, half, values)
+
+    def _widened(self, unc, half: np.ndarray, points: np.ndarray):
+        """``unc`` widened by the half-widths ``half`` (normalised, one row per row of ``unc``) in
+        quadrature around the point values ``points`` (:func:`vic_paraformer.uncertainty.widen`)."""
         from ..uncertainty import widen
 
         space = self.parameter_space
