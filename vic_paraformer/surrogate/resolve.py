@@ -4,7 +4,9 @@ Both the DL strategies and the per-cell spotpy strategies take ``surrogate=`` as
 path or an in-memory object. :func:`resolve_surrogate` loads a path (once per process, see
 :func:`load_surrogate_cached`), checks that the object follows the surrogate contract
 (:data:`SURROGATE_CONTRACT`) and settles the parameter space: a calibrator built without an
-explicit ``parameter_space`` adopts the surrogate's; one built with a different space is an error.
+explicit ``parameter_space`` adopts the surrogate's; one built with a subset of the surrogate's
+parameters gets the surrogate wrapped so the others stay at each cell's own value
+(:class:`~.fixed.FixedParameterSurrogate`); any other different space is an error.
 """
 
 from __future__ import annotations
@@ -96,6 +98,17 @@ def resolve_surrogate(option: Any, parameter_space: ParameterSpace, *, space_giv
         log.info("%s: calibrating the surrogate's parameter set %s", src, parameter_set_label(sur_space.names))
         checks["adopted_parameter_set"] = list(sur_space.names)
         parameter_space = sur_space
+    if (space_given and list(sur_space.names) != list(parameter_space.names)
+            and set(parameter_space.names) < set(sur_space.names)):
+        from ..parameters import parameter_set_label
+        from .fixed import FixedParameterSurrogate
+
+        sur = FixedParameterSurrogate(sur, parameter_space)
+        log.info("%s: surrogate of %s; %s calibrates %s, the others (%s) stay at each cell's own value", src,
+                 parameter_set_label(sur_space.names), who, ", ".join(parameter_space.names),
+                 ", ".join(sur.fixed_names))
+        checks["fixed_parameters"] = list(sur.fixed_names)
+        sur_space = sur.parameter_space
     if list(sur_space.names) != list(parameter_space.names):
         from ..parameters import parameter_set_label
 

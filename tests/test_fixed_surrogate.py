@@ -1,0 +1,68 @@
+"""A calibration of a subset of the surrogate's parameters: the others stay at each cell's own value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import vic_paraformer as vp
+from vic_paraformer.parameters import ParameterSpace, default_parameters
+from vic_paraformer.surrogate.fixed import FixedParameterSurrogate
+from vic_paraformer.surrogate.resolve import resolve_surrogate
+
+
+@pytest.fixture(scope="module")
+def setup(synthetic_tiny):
+    from vic_paraformer.surrogate import train_surrogate
+
+    region = synthetic_tiny.sel_time("2015-04-01", "2016-03-31").with_training_cells(synthetic_tiny.cells[::3])
+    # the cells' own values differ from cell to cell, as a VIC parameter file's would
+    rng = np.random.default_rng(0)
+    region.ds["Ws"] = ("cell", rng.uniform(0.5, 0.9, region.n_cells))
+    sur = train_surrogate(region, "waterbalance", preset="test", seed=0, num_threads=1, progress=False)
+    return region, sur
+
+
+def test_the_fixed_parameters_are_the_cells_own_and_gradients_reach_the_varied_ones(setup):
+    region, sur = setup
+    sub = ParameterSpace.preset("vic", names=["expt", "infilt"])
+    wrapped = FixedParameterSurrogate(sur, sub)
+    assert wrapped.parameter_space.names == ("expt", "infilt") and wrapped.fixed_names == ("Ds", "Dsmax", "Ws")
+    full, _ = default_parameters(region, sur.parameter_space)
+    values = np.column_stack([np.linspace(3, 20, region.n_cells), np.linspace(0.01, 0.5, region.n_cells)])
+    full[:, sur.parameter_space.names.index("expt")] = values[:, 0]
+    full[:, sur.parameter_space.names.index("infilt")] = values[:, 1]
+    assert np.ptp(full[:, sur.parameter_space.names.index("Ws")]) > 0.1  # per-cell own values
+    np.testing.assert_allclose(wrapped.predict(region, values)["sm"].values, sur.predict(region, full)["sm"].values)
+    # the tensor path: attributes carry the fixed values, gradients reach the varied parameters only
+    x, a = wrapped.prepare(region)
+    assert a.shape[1] == sur.prepare(region)[1].shape[1] + 3
+    u = torch.as_tensor(np.asarray(sub.normalize(values), float), dtype=torch.float32).requires_grad_(True)
+    y = wrapped.predict_tensor(x, a, u)
+    y_full = sur.predict_tensor(*sur.prepare(region), torch.as_tensor(sur.parameter_space.normalize(full),
+                                                                     dtype=torch.float32))
+    torch.testing.assert_close(y, y_full, rtol=1e-5, atol=1e-6)
+    y[..., 0].mean().backward()
+    assert u.grad is not None and torch.all(torch.isfinite(u.grad)) and u.grad.abs().sum() > 0
+
+
+def test_a_subset_with_the_full_surrogate_calibrates_and_says_what_is_fixed(setup):
+    region, sur = setup
+    sub = ParameterSpace.preset("vic", names=["infilt", "expt"])
+    res = vp.calibrate(region, strategy="sceua", surrogate=sur, seed=0, parameter_space=sub, repetitions=20, ngs=2,
+                       n_workers=1, uncertainty=None)
+    assert res.parameter_space.names == ("infilt", "expt")
+    assert res.info["surrogate_checks"]["fixed_parameters"] == ["Ds", "Dsmax", "Ws"]
+    dl = vp.calibrate(region, strategy="ffn_a", surrogate=sur, seed=0, parameter_space=sub, preset="small", epochs=1,
+                      batches_per_epoch=2, progress=False)
+    assert dl.parameter_space.names == ("infilt", "expt") and np.all(np.isfinite(dl.values()))
+
+
+def test_a_parameter_the_surrogate_lacks_is_still_an_error(setup):
+    region, sur = setup
+    from vic_paraformer.parameters import build_space
+
+    space = build_space("infilt,depth2")
+    with pytest.raises(Exception, match="surrogate covers the parameter set"):
+        resolve_surrogate(sur, space, space_given=True)
