@@ -339,17 +339,21 @@ def test_model_error_term_widens_the_confidence_region_where_the_model_is_biased
     assert hits[False] <= 10 and hits[True] >= 17
 
 
-def test_transfer_term_is_the_leave_one_out_error_of_the_nearest_copy():
-    """Three training cells on a line of latitude: each one's nearest other cell is its neighbour, so the
-    term is z times the RMS of the differences to it (hand-computed); one cell alone gives infinity."""
+def test_transfer_term_is_the_copy_error_at_the_target_distance():
+    """Training cells on a line of latitude whose values drift with longitude: a target next to a
+    training cell gets the RMS difference of the closest pairs, a far one that of the farthest pairs
+    (hand-computed); a parameter that does not vary gets 0; one training cell gives infinity."""
     from vic_paraformer.uncertainty import transfer_halfwidth, z_value
 
-    u = np.array([[0.1, 0.5], [0.3, 0.5], [0.9, 0.5]])
-    lat, lon = np.zeros(3), np.array([0.0, 1.0, 3.0])
-    half = transfer_halfwidth(u, lat, lon)
-    # nearest: 0 -> 1, 1 -> 0, 2 -> 1: differences 0.2, 0.2, 0.6 in the first parameter, none in the second
-    np.testing.assert_allclose(half, [z_value(0.9) * np.sqrt((0.04 + 0.04 + 0.36) / 3), 0.0])
-    assert np.all(np.isinf(transfer_halfwidth(u[:1], lat[:1], lon[:1])))
+    lon = np.arange(6.0)
+    u = np.column_stack([0.1 * lon, np.full(6, 0.5)])  # the first parameter changes by 0.1 per degree
+    lat = np.zeros(6)
+    half = transfer_halfwidth(u, lat, lon, np.zeros(2), np.array([0.0, 15.0]))
+    # 15 pairs; the 3 nearest in distance to a target on a training cell (d = 0) are 1 degree apart
+    # (difference 0.1); a target 10 degrees beyond the last cell takes the 3 widest pairs (5, 4, 4 degrees)
+    np.testing.assert_allclose(half[0], [z_value(0.9) * 0.1, 0.0], atol=1e-12)
+    np.testing.assert_allclose(half[1], [z_value(0.9) * np.sqrt((0.25 + 0.16 + 0.16) / 3), 0.0], atol=1e-12)
+    assert np.all(np.isinf(transfer_halfwidth(u[:1], lat[:1], lon[:1], np.zeros(1), np.zeros(1))))
 
 
 def test_sceua_widens_untrained_cells_by_the_transfer_term(synthetic_tiny):
@@ -359,7 +363,7 @@ def test_sceua_widens_untrained_cells_by_the_transfer_term(synthetic_tiny):
     res = vp.calibrate(region, strategy="sceua", seed=0, simulator="waterbalance", repetitions=30, ngs=2,
                        n_workers=1, loss="paper", warmup=60, uncertainty_directions=2)
     unc = res.uncertainty
-    assert "transfer_halfwidth" in unc.info and "transfer term" in unc.info["rule"]
+    assert "transfer_halfwidth_median" in unc.info and "transfer term" in unc.info["rule"]
     lo, hi = unc.interval()
     near = res.info["nearest_trained_cell"]
     pos = {int(c): i for i, c in enumerate(res.cells)}
@@ -369,5 +373,5 @@ def test_sceua_widens_untrained_cells_by_the_transfer_term(synthetic_tiny):
         assert np.all(lo[i] <= lo[t] + 1e-9) and np.all(hi[i] >= hi[t] - 1e-9)
         if int(c) not in set(int(x) for x in region.training_cells):
             j = res.parameter_space.names.index("expt")
-            if unc.info["transfer_halfwidth"]["expt"] > 0 and width[t, j] < 0.999 * np.ptp(res.parameter_space.bounds("expt")):
+            if unc.info["transfer_halfwidth_median"]["expt"] > 0 and width[t, j] < 0.999 * np.ptp(res.parameter_space.bounds("expt")):
                 assert width[i, j] > width[t, j]

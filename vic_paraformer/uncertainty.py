@@ -303,31 +303,49 @@ def model_error_halfwidth(sigma: float, sensitivity: np.ndarray, level: float = 
         return np.where(sens > 0, z * float(sigma) / sens, np.inf)
 
 
-def transfer_halfwidth(values_u: np.ndarray, lat: np.ndarray, lon: np.ndarray,
-                       level: float = CONFIDENCE_LEVEL) -> np.ndarray:
-    """Half-widths ``(p,)``, in normalised units, of the **transfer term** of untrained cells.
+#: Training cells the transfer term's variogram uses at most (evenly spread when there are more).
+TRANSFER_MAX_CELLS: int = 400
+
+
+def transfer_halfwidth(values_u: np.ndarray, lat: np.ndarray, lon: np.ndarray, target_lat: np.ndarray,
+                       target_lon: np.ndarray, level: float = CONFIDENCE_LEVEL) -> np.ndarray:
+    """Half-widths ``(target, p)``, in normalised units, of the **transfer term** of cells without observations.
 
     A cell without observations gets its parameters from the calibrated ones (the nearest training
     cell's for a per-cell optimiser, the network's prediction from its attributes for a DL
     strategy), so besides the training cells' own uncertainty its value carries the error of that
-    transfer. Estimated by leaving each training cell out: ``z`` times the root mean square, over the
-    training cells ``values_u`` ``(n, p)`` at ``lat``/``lon``, of the difference between a cell's value
-    and its nearest other training cell's (great-circle distance). For a per-cell optimiser that is
-    the leave-one-out error of its copy rule; a network that transfers better than a copy is
-    given the same, conservative, width. Infinite with fewer than two training cells (nothing to
-    learn the transfer error from)."""
+    transfer, which grows with the distance to the cells that were calibrated. Estimated from the
+    training cells ``values_u`` ``(n, p)`` at ``lat``/``lon`` as an empirical variogram: for a
+    target cell whose nearest training cell lies ``d`` km away, ``z`` times the root mean square
+    difference of the pairs of training cells whose distance is closest to ``d`` (the nearest
+    ``max(3, 10 %)`` of the pairs in distance). That is the error of copying a value across ``d``; a
+    network that transfers better than a copy is given the same, conservative, width; a target
+    farther away than any pair gets the widest pairs' value. Infinite with fewer than two training
+    cells (nothing to learn the transfer error from)."""
     from .geo import great_circle_km
 
     u = np.asarray(values_u, float)
     if u.ndim != 2:
         raise ParameterError(f"training-cell values must be (cell, parameter), got shape {u.shape}")
+    t_lat, t_lon = np.asarray(target_lat, float), np.asarray(target_lon, float)
     if u.shape[0] < 2:
-        return np.full(u.shape[1], np.inf)
+        return np.full((t_lat.size, u.shape[1]), np.inf)
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
-    d = great_circle_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
-    np.fill_diagonal(d, np.inf)
-    nn = np.argmin(d, axis=1)
-    return z_value(level) * np.sqrt(np.mean((u - u[nn]) ** 2, axis=0))
+    if u.shape[0] > TRANSFER_MAX_CELLS:
+        keep = np.linspace(0, u.shape[0] - 1, TRANSFER_MAX_CELLS).round().astype(int)
+        u, lat, lon = u[keep], lat[keep], lon[keep]
+    i, j = np.triu_indices(u.shape[0], k=1)
+    pair_d = great_circle_km(lat[i], lon[i], lat[j], lon[j])
+    pair_sq = (u[i] - u[j]) ** 2
+    order = np.argsort(pair_d)
+    pair_d, pair_sq = pair_d[order], pair_sq[order]
+    k = max(3, pair_d.size // 10)
+    d = great_circle_km(t_lat[:, None], t_lon[:, None], lat[None, :], lon[None, :]).min(axis=1)
+    out = np.empty((t_lat.size, u.shape[1]))
+    for r, dist in enumerate(d):
+        lo = int(np.clip(np.searchsorted(pair_d, dist) - k // 2, 0, max(pair_d.size - k, 0)))
+        out[r] = np.sqrt(pair_sq[lo:lo + k].mean(axis=0))
+    return z_value(level) * out
 
 
 def widen(quantiles_u: np.ndarray, half: np.ndarray, centre_u: np.ndarray | None = None) -> np.ndarray:

@@ -203,10 +203,12 @@ class DLCalibrator(Calibrator):
         untrained[rows] = False
         if untrained.any():  # cells without observations: also the transfer term, in quadrature
             med_u = np.asarray(space.normalize(unc.median()[rows]), float)
-            half_t = transfer_halfwidth(med_u, region.ds["lat"].values[rows], region.ds["lon"].values[rows])
+            lat, lon = region.ds["lat"].values, region.ds["lon"].values
+            half_t = transfer_halfwidth(med_u, lat[rows], lon[rows], lat[untrained], lon[untrained])
             half = half.copy()
             half[untrained] = np.sqrt(half[untrained] ** 2 + half_t ** 2)
-            facts["transfer_halfwidth"] = {n: round(float(h), 4) for n, h in zip(space.names, half_t)}
+            facts["transfer_halfwidth_median"] = {n: round(float(np.median(half_t[:, j])), 4)
+                                                  for j, n in enumerate(space.names)}
         q_u = widen(np.asarray(space.normalize(unc.quantiles), float), half)
         q = space.clip(space.denormalize(q_u))
         q[1] = unc.quantiles[1]

@@ -107,8 +107,10 @@ class SpotpyCellCalibrator(Calibrator):
         value, 2 p more model runs): the region alone assumes the model reproduces the observations
         up to noise, which a forcing error, a surrogate's bias or an unknown observation operator
         break. Untrained cells, which copy the nearest training cell, are widened as well by the
-        transfer term (:func:`vic_paraformer.uncertainty.transfer_halfwidth`: the leave-one-out error
-        of that copy over the training cells). ``"tolerance"``: the tolerance set below, at no extra model runs.
+        transfer term (:func:`vic_paraformer.uncertainty.transfer_halfwidth`: the error of copying a
+        calibrated value across the cell's distance to its training cell, from the training cells'
+        own differences at that distance). ``"tolerance"``: the tolerance set below, at no extra
+        model runs.
     ``uncertainty_tolerance``
         With ``uncertainty="tolerance"`` (default :data:`DEFAULT_UNCERTAINTY_TOLERANCE`, 0.05): every
         candidate the algorithm evaluated for a cell whose objective is within this fraction of the
@@ -188,7 +190,7 @@ class SpotpyCellCalibrator(Calibrator):
         "uncertainty_model_error": "with uncertainty 'confidence': widen each interval by the model-error term "
                                    "z * sigma / s_j (the parameter change whose SM change equals the cell's model-data "
                                    "mismatch; 2 x the number of parameters more runs per cell) and, at untrained "
-                                   "cells, by the transfer term (the copy rule's leave-one-out error)",
+                                   "cells, by the transfer term (the error of copying a value across that distance)",
         "uncertainty_tolerance": "with uncertainty 'tolerance': keep the evaluated candidates whose objective is within "
                                  "this fraction of the cell's best and store their 5/50/95 % quantiles per cell "
                                  "(None: no uncertainty)",
@@ -574,13 +576,15 @@ class SpotpyCellCalibrator(Calibrator):
         space = self.parameter_space
         pos = {int(c): i for i, c in enumerate(region.cells)}
         rows = np.array([pos[int(c)] for c in train], int)
-        lat, lon = region.ds["lat"].values[rows], region.ds["lon"].values[rows]
-        half_t = transfer_halfwidth(np.asarray(space.normalize(train_values), float), lat, lon, level)
+        lat, lon = region.ds["lat"].values, region.ds["lon"].values
         half = np.zeros((region.n_cells, space.n))
         untrained = np.ones(region.n_cells, bool)
         untrained[rows] = False
-        half[untrained] = half_t
-        unc.info["transfer_halfwidth"] = {n: round(float(h), 4) for n, h in zip(space.names, half_t)}
+        if untrained.any():
+            half[untrained] = transfer_halfwidth(np.asarray(space.normalize(train_values), float), lat[rows],
+                                                 lon[rows], lat[untrained], lon[untrained], level)
+            unc.info["transfer_halfwidth_median"] = {n: round(float(np.median(half[untrained, j])), 4)
+                                                     for j, n in enumerate(space.names)}
         return self._widened(unc, half, values)
 
     def _widened(self, unc, half: np.ndarray, points: np.ndarray):
