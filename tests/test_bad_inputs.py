@@ -785,13 +785,13 @@ CASES: dict[str, tuple[str, int, str]] = {
                                     "a twin with gauges needs at least 3 x 3 cells"),
     "calibrate-q-without-gauges": ("calibrate --region {region} --strategy sceua -o simulator=waterbalance "
                                    "-o warmup=30 --objective sm+q --out {out}/r.nc", 1,
-                                   "an objective with q needs discharge at gauges (obs_q and gauge_outlet"),
+                                   "has no gauges (no 'obs_q'"),
     "benchmark-objective-unknown": ("benchmark --out {out}/b --objective sm+z", 2, "--objective: unknown objective 'sm+z'"),
     # ---- discharge objectives of the regional DL strategies and MPR: a region without gauges ----
     "dl-discharge-without-gauges": ("calibrate --region {region} --strategy ffn_a --surrogate {surrogate} "
                                     "--objective sm+q --out {out}/r.nc", 1, "has no gauges (no 'obs_q'"),
     "mpr-discharge-without-gauges": ("calibrate --region {region} --strategy mpr --surrogate {surrogate} "
-                                     "--objective sm:1,q:0.5 --out {out}/r.nc", 1, "needs discharge at gauges (obs_q"),
+                                     "--objective sm:1,q:0.5 --out {out}/r.nc", 1, "has no gauges (no 'obs_q'"),
 }
 
 # quiet and tidy: case id -> (argv, exit code, text stderr must hold exactly once, texts it must not hold)

@@ -241,4 +241,4 @@ def test_mpr_without_gauges_is_a_clear_error(qsur):
     with pytest.raises(StrategyError) as err:
         get_calibrator("mpr", surrogate=qsur, objective="sm:1,q:0.5", **MPR).calibrate(region)
     msg = str(err.value)
-    assert "\n" not in msg and "'mpr'" in msg and "plain.nc" in msg and "needs discharge at gauges (obs_q" in msg
+    assert "\n" not in msg and "'mpr'" in msg and "plain.nc" in msg and "has no gauges (no 'obs_q'" in msg

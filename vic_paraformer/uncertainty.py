@@ -40,6 +40,22 @@ assumptions: the model can reproduce the observations (a model error larger than
 shifts the optimum and the region with it), residuals of roughly constant variance, and a region
 the line searches reach (a region of several separate pieces may be under-sampled).
 
+**Two error terms** widen the intervals where those assumptions fail, by one rule for every
+strategy (SCE-UA/DDS option ``uncertainty_model_error``, DL option ``ensemble_error``; both on by
+default), each added in quadrature to the interval's own half-width around the point value:
+
+* the **model-error term** (:func:`model_error_halfwidth`), ``z * sigma / s_j``: ``sigma`` the
+  model-data mismatch as the objective sees it (the SM RMSE through its observation operator),
+  ``s_j`` the simulated SM's sensitivity to parameter ``j`` (central differences of
+  :data:`SENSITIVITY_STEP`). A forcing error, a surrogate's bias or an operator the calibration
+  does not know shift the optimum by up to about that much while the residuals look like noise;
+* the **transfer term** (:func:`transfer_halfwidth`), for cells without observations: the error of
+  carrying calibrated values across the distance to the nearest training cell, from the training
+  cells' own differences at that distance (an empirical variogram).
+
+Measured on the quick realistic twin and the clean twin: see ``docs/benchmark.md`` ("Parameter
+intervals").
+
 In a result file (:meth:`vic_paraformer.result.CalibrationResult.save`) the quantiles are the
 variables ``<param>_q05``, ``<param>_q50`` and ``<param>_q95`` over ``cell`` beside the point
 variable ``<param>``, and the members ``<param>_members`` over ``(member, cell)``: a file without

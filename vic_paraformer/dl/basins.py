@@ -26,31 +26,13 @@ import numpy as np
 
 from ..errors import StrategyError
 from ..routing.convolve import route
+from ..routing.gauges import _label, discharge_problem  # noqa: F401  (discharge_problem: the strategies' check)
 from ..routing.kernel import RoutingKernel
 
 log = logging.getLogger(__name__)
 
 #: The step (seconds) of the Region's series that routing works at.
 DAY_SECONDS = 86400.0
-
-
-def _label(region) -> str:
-    return f"region {region.source!r}" if getattr(region, "source", None) else "the region"
-
-
-def discharge_problem(region, objective: str) -> str | None:
-    """Why ``region`` cannot be calibrated on discharge (objective ``objective``), or None when it can:
-    it needs gauges with observed discharge (``obs_q``) and their outlets (``gauge_outlet``)."""
-    if not region.has("obs_q") or "gauge" not in region.ds.dims:
-        return (f"objective {objective!r} fits discharge at gauges, but {_label(region)} has no gauges (no 'obs_q' "
-                "discharge observations on gauges); attach them with 'vic import --discharge PATH --rvic PATH' or use "
-                "objective 'sm' or 'sm+et'")
-    if "gauge_outlet" not in region.ds.variables:
-        return (f"objective {objective!r}: the gauges of {_label(region)} have no outlet ('gauge_outlet'); attach "
-                "the discharge with its routing ('vic import --discharge PATH --rvic PATH')")
-    if not np.isfinite(np.asarray(region.ds["obs_q"].values, float)).any():
-        return f"objective {objective!r}: {_label(region)} has no finite discharge observation ('obs_q' is all missing)"
-    return None
 
 
 @dataclass

@@ -15,7 +15,8 @@ Storage on the Region (what :func:`attach_discharge` adds):
   directions) is stored on the Region instead (:mod:`.inline`), so the Region is self-contained.
 
 :func:`routing_of` gives the kernel of a Region: the one stored on it when there is one, else the
-RVIC file named by ``routing_file``.
+RVIC file named by ``routing_file``. :func:`discharge_problem` says, in one line, why a Region
+cannot be calibrated on discharge (every strategy's check).
 """
 
 from __future__ import annotations
@@ -104,3 +105,22 @@ def routing_of(region) -> RoutingKernel:
         raise RoutingError(f"{region.source or 'Region'}: no routing kernel stored and no routing file recorded "
                            f"(import with --rvic, or build the twin with gauges)")
     return read_rvic(path, region)
+
+
+def _label(region) -> str:
+    return f"region {region.source!r}" if getattr(region, "source", None) else "the region"
+
+
+def discharge_problem(region, objective: str) -> str | None:
+    """Why ``region`` cannot be calibrated on discharge (objective ``objective``), or None when it can:
+    it needs gauges with observed discharge (``obs_q``) and their outlets (``gauge_outlet``)."""
+    if not region.has("obs_q") or "gauge" not in region.ds.dims:
+        return (f"objective {objective!r} fits discharge at gauges, but {_label(region)} has no gauges (no 'obs_q' "
+                "discharge observations on gauges); attach them with 'vic import --discharge PATH --rvic PATH' or use "
+                "objective 'sm' or 'sm+et'")
+    if "gauge_outlet" not in region.ds.variables:
+        return (f"objective {objective!r}: the gauges of {_label(region)} have no outlet ('gauge_outlet'); attach "
+                "the discharge with its routing ('vic import --discharge PATH --rvic PATH')")
+    if not np.isfinite(np.asarray(region.ds["obs_q"].values, float)).any():
+        return f"objective {objective!r}: {_label(region)} has no finite discharge observation ('obs_q' is all missing)"
+    return None

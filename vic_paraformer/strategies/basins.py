@@ -271,14 +271,16 @@ class BasinPlan:
         return [[b for b, lv in enumerate(self.level) if lv == k] for k in range(top + 1)]
 
 
-def plan_basins(region) -> BasinPlan:
-    """The basins of ``region``'s gauges on its routing kernel (daily step)."""
+def plan_basins(region, objective: str = "sm+q") -> BasinPlan:
+    """The basins of ``region``'s gauges on its routing kernel (daily step); a one-line error naming the
+    ``objective`` when the region has no gauged discharge to fit."""
     from ..routing import routing_of
     from ..routing.network import gauge_basins
 
-    if "obs_q" not in region.ds or "gauge_outlet" not in region.ds.variables:
-        raise StrategyError(f"{region.source or 'the region'}: an objective with q needs discharge at gauges "
-                            "(obs_q and gauge_outlet: 'vic import --rvic --discharge', or 'synth --gauges N')")
+    from ..routing.gauges import discharge_problem
+
+    if (msg := discharge_problem(region, objective)) is not None:
+        raise StrategyError(msg)
     kernel = routing_of(region).at_step(86400.0)
     outlets = np.asarray(region.ds["gauge_outlet"].values, int)
     gb = gauge_basins(kernel, outlets, region.n_cells)
@@ -364,7 +366,7 @@ def calibrate_basins(cal, region, tasks: list, warmup: int, run_units) -> BasinC
     if not tasks:
         raise StrategyError(f"{cal.name}: no training cells to calibrate")
     space = cal.parameter_space
-    plan = plan_basins(region)
+    plan = plan_basins(region, str(cal.options.get("objective")))
     n, n_days = region.n_cells, region.n_days
     pos = {int(c): i for i, c in enumerate(region.cells)}
     train = np.array([t.cell for t in tasks])

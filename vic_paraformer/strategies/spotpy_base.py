@@ -297,7 +297,7 @@ class SpotpyCellCalibrator(Calibrator):
             from .basins import plan_basins
 
             try:
-                plan_basins(region)
+                plan_basins(region, str(o.get("objective")))
             except VicParaformerError as exc:
                 problems.append(str(exc))
         if "et" in _objective_terms(o.get("objective")) and not region.has("obs_et"):
