@@ -64,6 +64,7 @@ def test_results_json_layout(reduced):
     rec = res["recovery"]["sceua|S4"]
     assert {"coverage_identifiable", "coverage_not_identifiable"} <= set(rec)
     assert "expt" in rec["coverage_identifiable"]
+    assert {"coverage_trained", "width_untrained"} <= set(rec)  # and by cell: training cells, untrained ones
 
 
 def test_table_has_paper_layout(reduced):

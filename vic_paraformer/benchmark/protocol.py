@@ -515,7 +515,8 @@ def run_benchmark(config: BenchmarkConfig, out_dir: str | Path, region: Region |
                                     "through the benchmark's surrogate)")
                                 split_flags[k] = _split_identifiability(cal_region, surrogate, space, config)
                             mask = identifiable_mask(split_flags[k], result.cells, space.names)
-                        row["interval"] = interval_recovery(lo, hi, values, truth, space, mask)
+                        row["interval"] = interval_recovery(lo, hi, values, truth, space, mask,
+                                                            trained=np.isin(result.cells, sp.train))
                     if region.has_grid:
                         row["roughness_map"] = roughness(values, *region.grid(), space)
                         row["roughness_trained"] = _trained_roughness(region, values, sp.train, k, space)

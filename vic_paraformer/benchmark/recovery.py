@@ -59,7 +59,8 @@ def recovery_correlation(values: np.ndarray, truth: np.ndarray, space: Parameter
 #: ``_not_identifiable`` ones only when the result records identifiability.
 INTERVAL_FIELDS: tuple[str, ...] = (
     "coverage", "width", "coverage_identifiable", "coverage_not_identifiable", "width_identifiable",
-    "width_not_identifiable", "correlation_identifiable", "correlation_not_identifiable")
+    "width_not_identifiable", "correlation_identifiable", "correlation_not_identifiable",
+    "coverage_trained", "width_trained", "coverage_untrained", "width_untrained")
 
 
 def identifiable_mask(info: dict, cells: np.ndarray, names: list[str] | tuple[str, ...]) -> np.ndarray | None:
@@ -102,14 +103,17 @@ def identifiable_mask(info: dict, cells: np.ndarray, names: list[str] | tuple[st
 
 
 def interval_recovery(lower: np.ndarray, upper: np.ndarray, values: np.ndarray, truth: np.ndarray,
-                      space: ParameterSpace, identifiable: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+                      space: ParameterSpace, identifiable: np.ndarray | None = None,
+                      trained: np.ndarray | None = None) -> dict[str, dict[str, float]]:
     """Coverage of the truth by the 90 % intervals, their width and the recovery correlation, per parameter.
 
     ``lower``/``upper``/``values``/``truth`` are ``(cell, p)`` in physical units. ``coverage``: the
     fraction of cells whose interval holds the true value (an honest 90 % interval holds it in about
     90 % of the cells); ``width``: the mean interval width as a fraction of the bounds. With
     ``identifiable`` ``(cell, p)`` the same (and the correlation) are also given over the identifiable
-    and the not identifiable cells of each parameter (NaN where a group is empty).
+    and the not identifiable cells of each parameter (NaN where a group is empty); with ``trained``
+    ``(cell,)`` coverage and width over the training cells and over the others (``_trained`` /
+    ``_untrained``), whose intervals also carry the transfer to cells without observations.
     """
     from ..uncertainty import interval_scores
 
@@ -119,6 +123,13 @@ def interval_recovery(lower: np.ndarray, upper: np.ndarray, values: np.ndarray, 
     out: dict[str, dict[str, float]] = {
         "coverage": {n: float(sc["coverage"][j]) for j, n in enumerate(space.names)},
         "width": {n: float(width[:, j].mean()) for j, n in enumerate(space.names)}}
+    if trained is not None:
+        trained = np.asarray(trained, bool)
+        for label, rows in (("trained", trained), ("untrained", ~trained)):
+            out[f"coverage_{label}"] = {n: float(sc["inside"][rows, j].mean()) if rows.any() else float("nan")
+                                        for j, n in enumerate(space.names)}
+            out[f"width_{label}"] = {n: float(width[rows, j].mean()) if rows.any() else float("nan")
+                                     for j, n in enumerate(space.names)}
     if identifiable is None:
         return out
     u, t = space.normalize(values), space.normalize(truth)

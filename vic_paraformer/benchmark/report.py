@@ -399,6 +399,20 @@ def _interval_table(fitted: dict[str, Any], names: list[str], seeds: str) -> lis
                      + " | ".join(_fmt(r["coverage"].get(p, {}), 2, row=s) for p in names) + " | "
                      + " | ".join(_fmt(r["width"].get(p, {}), 2, row=s) for p in names) + " |")
     lines.append("")
+    if any("coverage_trained" in r for r in rows.values()):
+        lines.append("By cell: coverage / width over the training cells, then over the untrained cells (their "
+                     "intervals also carry the transfer from the training cells).\n")
+        lines.append("| strategy | training set | parameter | coverage (training cells) | width (training cells) | "
+                     "coverage (untrained) | width (untrained) |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for key in sorted(rows):
+            r = rows[key]
+            s, k = key.split("|")
+            for p in names:
+                cells = [r.get(f"{f}_{g}", {}).get(p, {}) for g in ("trained", "untrained") for f in ("coverage", "width")]
+                lines.append(f"| {s} | {'-' if k == 'all' else 'DAS-' + k} | {p} | "
+                             + " | ".join(_fmt(c, 2, row=s) for c in cells) + " |")
+        lines.append("")
     if split:
         lines.append("By identifiability (as recorded in each result; for a result that records none, the total "
                      "Sobol index of the objective on the split's training cells through the benchmark's surrogate, "
