@@ -13,19 +13,21 @@ from vic_paraformer.surrogate.resolve import resolve_surrogate
 
 
 @pytest.fixture(scope="module")
-def setup(synthetic_tiny):
+def setup(synthetic_tiny, tmp_path_factory):
     from vic_paraformer.surrogate import train_surrogate
 
     region = synthetic_tiny.sel_time("2015-04-01", "2016-03-31").with_training_cells(synthetic_tiny.cells[::3])
     # the cells' own values differ from cell to cell, as a VIC parameter file's would
     rng = np.random.default_rng(0)
     region.ds["Ws"] = ("cell", rng.uniform(0.5, 0.9, region.n_cells))
+    path = tmp_path_factory.mktemp("sur") / "sur.pt"
     sur = train_surrogate(region, "waterbalance", preset="test", seed=0, num_threads=1, progress=False)
-    return region, sur
+    sur.save(path)
+    return region, sur, str(path)
 
 
 def test_the_fixed_parameters_are_the_cells_own_and_gradients_reach_the_varied_ones(setup):
-    region, sur = setup
+    region, sur, _ = setup
     sub = ParameterSpace.preset("vic", names=["expt", "infilt"])
     wrapped = FixedParameterSurrogate(sur, sub)
     assert wrapped.parameter_space.names == ("expt", "infilt") and wrapped.fixed_names == ("Ds", "Dsmax", "Ws")
@@ -48,21 +50,43 @@ def test_the_fixed_parameters_are_the_cells_own_and_gradients_reach_the_varied_o
 
 
 def test_a_subset_with_the_full_surrogate_calibrates_and_says_what_is_fixed(setup):
-    region, sur = setup
+    region, sur, _ = setup
     sub = ParameterSpace.preset("vic", names=["infilt", "expt"])
     res = vp.calibrate(region, strategy="sceua", surrogate=sur, seed=0, parameter_space=sub, repetitions=20, ngs=2,
                        n_workers=1, uncertainty=None)
     assert res.parameter_space.names == ("infilt", "expt")
     assert res.info["surrogate_checks"]["fixed_parameters"] == ["Ds", "Dsmax", "Ws"]
+    # worker processes load the checkpoint by path and rebuild the same subset
+    path = setup[2]
+    two = vp.calibrate(region, strategy="sceua", surrogate=path, seed=0, parameter_space=sub, repetitions=20, ngs=2,
+                       n_workers=2, lockstep=False, uncertainty=None)
+    np.testing.assert_allclose(two.values(), res.values(), rtol=1e-5)
     dl = vp.calibrate(region, strategy="ffn_a", surrogate=sur, seed=0, parameter_space=sub, preset="small", epochs=1,
                       batches_per_epoch=2, progress=False)
     assert dl.parameter_space.names == ("infilt", "expt") and np.all(np.isfinite(dl.values()))
 
 
 def test_a_parameter_the_surrogate_lacks_is_still_an_error(setup):
-    region, sur = setup
+    region, sur, _ = setup
     from vic_paraformer.parameters import build_space
 
     space = build_space("infilt,depth2")
     with pytest.raises(Exception, match="surrogate covers the parameter set"):
         resolve_surrogate(sur, space, space_given=True)
+
+
+def test_parameters_auto_with_a_surrogate_file_screens_and_calibrates_through_it(setup, tmp_path):
+    """What ``calibrate --parameters auto --surrogate s.pt`` does: the identifiability analysis runs
+    through the surrogate file (the candidates are its parameters), and the chosen subset is
+    calibrated through the same surrogate, the others at the cells' own values."""
+    from vic_paraformer.result import CalibrationResult
+    from vic_paraformer.workflow import CalibrationSpec, run_calibration
+
+    region, _, path = setup
+    spec = CalibrationSpec(region=region, strategy="sceua", out=tmp_path / "r.nc", seed=0, parameters="auto",
+                           surrogate=path, options={"repetitions": 20, "n_workers": 1, "uncertainty": None})
+    run_calibration(spec)
+    res = CalibrationResult.open(tmp_path / "r.nc")
+    assert "expt" in res.parameter_space.names and res.parameter_space.n < 5
+    assert set(res.info["surrogate_checks"]["fixed_parameters"]) == {"infilt", "Ds", "Dsmax", "Ws", "expt"} - set(
+        res.parameter_space.names)

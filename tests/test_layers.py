@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 #: (layer name, module-name prefixes relative to the package). Longest prefix wins.
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["errors", "parameters", "region", "selection", "observation", "objective", "result", "normalizer",
-              "uncertainty",
+              "uncertainty", "error_terms",
               "formats",
               "scoring", "verdict",
               "provenance", "progress", "units", "cf", "outputs", "_io", "_procs", "_forkserver", "_logs", "scratch",

@@ -281,7 +281,7 @@ def test_model_error_term_is_the_mismatch_over_the_sensitivity(synthetic_tiny):
     from scipy.stats import norm
 
     from vic_paraformer.dl.error_term import error_halfwidth
-    from vic_paraformer.uncertainty import widen
+    from vic_paraformer.error_terms import widen
 
     region = synthetic_tiny.subset(synthetic_tiny.cells[:4]).sel_time("2015-04-01", "2015-12-31")
     space = ParameterSpace.preset("vic")
@@ -311,7 +311,7 @@ def test_model_error_term_widens_the_confidence_region_where_the_model_is_biased
     the truth in most draws; with the model-error term (``z * sigma / s_j``, the rule the DL ensembles
     use too) the interval holds it in at least 17 of 20 draws. The term is exactly the mismatch over
     the sensitivity: ``s_j`` is the RMS of the linear model's basis column ``j``."""
-    from vic_paraformer.uncertainty import z_value
+    from vic_paraformer.error_terms import z_value
 
     space = ParameterSpace(("infilt", "expt"), (0.0, 3.0), (0.9, 20.0))
     model = _Linear(space)
@@ -343,7 +343,7 @@ def test_transfer_term_is_the_copy_error_at_the_target_distance():
     """Training cells on a line of latitude whose values drift with longitude: a target next to a
     training cell gets the RMS difference of the closest pairs, a far one that of the farthest pairs
     (hand-computed); a parameter that does not vary gets 0; one training cell gives infinity."""
-    from vic_paraformer.uncertainty import transfer_halfwidth, z_value
+    from vic_paraformer.error_terms import transfer_halfwidth, z_value
 
     lon = np.arange(6.0)
     u = np.column_stack([0.1 * lon, np.full(6, 0.5)])  # the first parameter changes by 0.1 per degree

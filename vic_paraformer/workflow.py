@@ -362,8 +362,20 @@ def spec_space(spec: CalibrationSpec, region=None):
 
     if spec.parameters == AUTO and region is None:
         return build_space(None, spec.parameter_space)
-    return build_space(spec.parameters, spec.parameter_space, region=region, surrogate=spec.surrogate,
-                       seed=0 if spec.seed is None else int(spec.seed), selector=identifiable_selector())
+    auto: dict[str, Any] = {}
+    if spec.parameters == AUTO:
+        # the model the calibration runs: the surrogate (loaded once, also from the options), else its simulator
+        sur = spec.surrogate if spec.surrogate is not None else spec.options.get("surrogate")
+        if isinstance(sur, (str, Path)):
+            from .surrogate.resolve import load_surrogate_cached
+
+            sur = load_surrogate_cached(sur)
+        auto = {"surrogate": sur,
+                "simulator": None if sur is not None else (spec.options.get("simulator") or "waterbalance")}
+        if sur is not None and spec.parameter_space is None:
+            auto["space"] = sur.parameter_space  # the candidates: the parameters the surrogate can vary
+    return build_space(spec.parameters, spec.parameter_space, region=region,
+                       seed=0 if spec.seed is None else int(spec.seed), selector=identifiable_selector(), **auto)
 
 
 def identifiable_selector():

@@ -93,7 +93,7 @@ COMMON_OPTION_HELP: dict[str, str] = {
     "ensemble_error": "widen an ensemble's 90 % intervals by the model-error term (the parameter change whose SM "
                       "effect through the surrogate equals the training cells' model-data mismatch, added in "
                       "quadrature to the members' spread; see vic_paraformer.dl.error_term) and, at untrained cells, "
-                      "the transfer term (vic_paraformer.uncertainty.transfer_halfwidth); False: the spread alone",
+                      "the transfer term (vic_paraformer.error_terms.transfer_halfwidth); False: the spread alone",
 }
 SERIES_OPTION_HELP: dict[str, str] = {
     "z_dropout": "share of training windows with the observed series hidden, so that the network learns the "

@@ -21,7 +21,7 @@ out over the days), which makes the term conservative for random errors and righ
 surrogate's bias; sensitivities are taken one parameter at a time, so parameters that compensate
 for each other get no extra width from it. A parameter the soil moisture barely responds to
 gets an interval over its whole range; an identifiable one an interval as wide as the mismatch
-allows (:func:`vic_paraformer.uncertainty.model_error_halfwidth`, the rule the SCE-UA/DDS
+allows (:func:`vic_paraformer.error_terms.model_error_halfwidth`, the rule the SCE-UA/DDS
 confidence regions share). :class:`~vic_paraformer.dl.strategy.DLCalibrator` adds it to the ensemble's spread in
 quadrature around the median (``ensemble_error`` option).
 """
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..uncertainty import SENSITIVITY_STEP as STEP  # the central-difference step (fraction of the range)
+from ..error_terms import SENSITIVITY_STEP as STEP  # the central-difference step (fraction of the range)
 
 
 def _sm(sur, region, space, u: np.ndarray) -> np.ndarray:
@@ -50,7 +50,7 @@ def error_halfwidth(region, sur, space, median: np.ndarray, train_rows: np.ndarr
     :class:`~vic_paraformer.observation.ObservationOperator` (None: identity), through which the
     mismatch is measured as the objective measures it.
     """
-    from ..uncertainty import model_error_halfwidth, z_value
+    from ..error_terms import model_error_halfwidth, z_value
 
     u = np.clip(np.asarray(space.normalize(np.asarray(median, float)), float), 0.0, 1.0)
     days = slice(int(warmup), None)

@@ -192,7 +192,8 @@ class DLCalibrator(Calibrator):
 
     def _with_error_term(self, region: Region, sur, unc, warmup: int):
         """The ensemble's intervals widened by the model-error term (:mod:`vic_paraformer.dl.error_term`)."""
-        from ..uncertainty import ParameterUncertainty, transfer_halfwidth, widen
+        from ..error_terms import transfer_halfwidth, widen
+        from ..uncertainty import ParameterUncertainty
         from .error_term import error_halfwidth
 
         space = self.parameter_space
@@ -216,7 +217,7 @@ class DLCalibrator(Calibrator):
         info = {**unc.info, "error_term": facts,
                 "rule": unc.info.get("rule", "") + "; 5-95 % interval widened in quadrature by the model-error term "
                         "z * sigma / s_j (vic_paraformer.dl.error_term) and, at untrained cells, the transfer term "
-                        "(vic_paraformer.uncertainty.transfer_halfwidth of the training cells' medians)"}
+                        "(vic_paraformer.error_terms.transfer_halfwidth of the training cells' medians)"}
         return ParameterUncertainty(quantiles=q, method="deep ensemble + model-error term", members=unc.members,
                                     set_size=unc.set_size, info=info)
 

@@ -137,7 +137,9 @@ class RowRunner:
         if self._surrogate is None:
             from ..surrogate.resolve import load_surrogate_cached
 
-            self._surrogate = load_surrogate_cached(self.surrogate_path)
+            from ..surrogate.fixed import for_space
+
+            self._surrogate = for_space(load_surrogate_cached(self.surrogate_path), self.space)
         return self._surrogate
 
 

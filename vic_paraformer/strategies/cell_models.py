@@ -69,7 +69,9 @@ class SurrogateCellModel(CellModel):
         if self._surrogate is None:
             from ..surrogate.resolve import load_surrogate_cached  # here: the strategy module loads without torch
 
-            self._surrogate = load_surrogate_cached(self.surrogate_path)
+            from ..surrogate.fixed import for_space
+
+            self._surrogate = for_space(load_surrogate_cached(self.surrogate_path), self.space)
         return self._surrogate
 
     def simulate(self, theta: np.ndarray) -> np.ndarray:

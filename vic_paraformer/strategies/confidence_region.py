@@ -76,8 +76,9 @@ def confidence_region(task, setup) -> tuple[np.ndarray, dict[str, Any]]:
     candidate evaluated; see :mod:`vic_paraformer.uncertainty`): line searches from the
     best candidate (extra model runs beyond the budget), then every candidate inside the region; with
     ``task.model_error`` also the model-error term's half-widths at the point value (``"half"``)."""
-    from ..uncertainty import (confidence_mask, confidence_ratio, effective_sample_size, lag1_autocorrelation,
-                               linear_fit_residuals)
+    from ..error_terms import linear_fit_residuals
+    from ..uncertainty import confidence_mask, confidence_ratio, effective_sample_size, lag1_autocorrelation
+
     obs = setup.obs
     sim = setup.min_fit_sm
     res = linear_fit_residuals(sim, obs) if sim is not None else np.empty(0)
@@ -112,8 +113,8 @@ def confidence_region(task, setup) -> tuple[np.ndarray, dict[str, Any]]:
 def _model_error_half(task, setup, point: np.ndarray, sigma: float) -> np.ndarray:
     """The model-error term's half-widths (normalised) at the point value: the observed days' soil
     moisture sensitivity to each parameter by central differences (2 p model runs, which join the
-    candidates), then :func:`vic_paraformer.uncertainty.model_error_halfwidth`."""
-    from ..uncertainty import SENSITIVITY_STEP, model_error_halfwidth
+    candidates), then :func:`vic_paraformer.error_terms.model_error_halfwidth`."""
+    from ..error_terms import SENSITIVITY_STEP, model_error_halfwidth
 
     u = np.clip(np.asarray(task.space.normalize(point), float), 0.0, 1.0)
     sens = np.zeros(task.space.n)

@@ -102,12 +102,12 @@ class SpotpyCellCalibrator(Calibrator):
         (``q05``/``q95``) and its members' median (see :mod:`vic_paraformer.uncertainty`).
         With ``uncertainty_model_error`` (default True) the interval is then widened, in quadrature
         around the point value, by the model-error term ``z * sigma / s_j`` that the DL ensembles use
-        too (:func:`vic_paraformer.uncertainty.model_error_halfwidth`: ``sigma`` the cell's
+        too (:func:`vic_paraformer.error_terms.model_error_halfwidth`: ``sigma`` the cell's
         model-data mismatch, ``s_j`` its soil moisture's sensitivity to parameter ``j`` at the point
         value, 2 p more model runs): the region alone assumes the model reproduces the observations
         up to noise, which a forcing error, a surrogate's bias or an unknown observation operator
         break. Untrained cells, which copy the nearest training cell, are widened as well by the
-        transfer term (:func:`vic_paraformer.uncertainty.transfer_halfwidth`: the error of copying a
+        transfer term (:func:`vic_paraformer.error_terms.transfer_halfwidth`: the error of copying a
         calibrated value across the cell's distance to its training cell, from the training cells'
         own differences at that distance). ``"tolerance"``: the tolerance set below, at no extra
         model runs.
@@ -544,7 +544,7 @@ class SpotpyCellCalibrator(Calibrator):
                                   "lag-1 autocorrelation), sampled by line searches from the best candidate; "
                                   "q05/q95 are its projection onto each parameter, widened to hold the point value"
                                   + ("; then widened in quadrature around the point value by the model-error term "
-                                     "z * sigma / s_j (vic_paraformer.uncertainty.model_error_halfwidth)"
+                                     "z * sigma / s_j (vic_paraformer.error_terms.model_error_halfwidth)"
                                      if with_error else "") + "; untrained cells copy the nearest training cell's"
                                   + (", widened in quadrature by the transfer term (vic_paraformer.uncertainty."
                                      "transfer_halfwidth)" if with_error else "")})
@@ -570,8 +570,8 @@ class SpotpyCellCalibrator(Calibrator):
     def _with_transfer_term(self, region: Region, unc, train: np.ndarray, train_values: np.ndarray,
                             values: np.ndarray, level: float):
         """``unc`` (every cell of ``region``) with the untrained cells' intervals widened by the transfer
-        term (:func:`vic_paraformer.uncertainty.transfer_halfwidth` of the training cells' point values)."""
-        from ..uncertainty import transfer_halfwidth
+        term (:func:`vic_paraformer.error_terms.transfer_halfwidth` of the training cells' point values)."""
+        from ..error_terms import transfer_halfwidth
 
         space = self.parameter_space
         pos = {int(c): i for i, c in enumerate(region.cells)}
@@ -589,8 +589,8 @@ class SpotpyCellCalibrator(Calibrator):
 
     def _widened(self, unc, half: np.ndarray, points: np.ndarray):
         """``unc`` widened by the half-widths ``half`` (normalised, one row per row of ``unc``) in
-        quadrature around the point values ``points`` (:func:`vic_paraformer.uncertainty.widen`)."""
-        from ..uncertainty import widen
+        quadrature around the point values ``points`` (:func:`vic_paraformer.error_terms.widen`)."""
+        from ..error_terms import widen
 
         space = self.parameter_space
         centre = np.asarray(space.normalize(points), float)

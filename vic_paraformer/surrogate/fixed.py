@@ -98,3 +98,12 @@ class FixedParameterSurrogate:
     def __repr__(self) -> str:
         return (f"<FixedParameterSurrogate varying {', '.join(self.parameter_space.names)}; "
                 f"{', '.join(self.fixed_names)} at the region's own values>")
+
+
+def for_space(surrogate: Any, space: ParameterSpace) -> Any:
+    """``surrogate`` itself when it covers exactly ``space``'s parameters (in order), else wrapped in a
+    :class:`FixedParameterSurrogate` for that subset (a worker process that loads the checkpoint by
+    path rebuilds what the calibrating process resolved)."""
+    if isinstance(surrogate, FixedParameterSurrogate) or list(surrogate.parameter_space.names) == list(space.names):
+        return surrogate
+    return FixedParameterSurrogate(surrogate, space)

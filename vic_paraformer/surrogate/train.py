@@ -409,6 +409,10 @@ def train_from_store(ts: TrainingStore, region: Region, *, settings: dict[str, A
             bar.close()
     model.load_state_dict(best_state)
     model.info.update(_info(history, split, region, s, seed, best_epoch, time.perf_counter() - t0, dev))
+    # the surrogate's own error against its simulator on held-out cells and parameter sets, per output
+    # (a calibration through it cannot pin parameters down more finely than this: see vic_paraformer.uncertainty)
+    model.info["validation_rmse"] = {name: round(float(v), 6) for name, v in
+                                     zip(model.output_names, val_set.rmse(model, out_std))}
     model.info["training_diagnostics"] = diagnostics = training_diagnostics(history, best_epoch)
     for d in diagnostics:
         log.warning("%s", d["message"])
@@ -461,6 +465,23 @@ class _ValSet:
                 tot += float(_masked_mse(pred, self.y[i:i + chunk], self.mask[i:i + chunk])) * len(c)
                 n += len(c)
         return tot / max(n, 1)
+
+    def rmse(self, model: Surrogate, out_std: np.ndarray, chunk: int = 128) -> np.ndarray:
+        """Root mean square error per output over the validation windows, in physical units."""
+        model.eval()
+        sq, cnt = None, 0.0
+        with torch.no_grad():
+            for i in range(0, len(self.c), chunk):
+                c, t = self.c[i:i + chunk], self.t[i:i + chunk]
+                xb = self.x[c[:, None], t[:, None] + self.ar[None, :]]
+                pred = model.forward_normalized(xb, self.a[c], self.theta_u[i:i + chunk])
+                m = self.mask[i:i + chunk].unsqueeze(-1).to(pred.dtype)
+                part = (((pred - self.y[i:i + chunk]) ** 2) * m).sum(dim=(0, 1))
+                sq = part if sq is None else sq + part
+                cnt += float(m.sum())
+        if sq is None:
+            return np.full(len(out_std), np.nan)
+        return np.sqrt(sq.double().cpu().numpy() / max(cnt, 1.0)) * np.asarray(out_std, float).reshape(-1)
 
 
 def _info(history, split: Split, region: Region, s: dict, seed: int, best_epoch: int, seconds: float, dev) -> dict:
