@@ -90,3 +90,28 @@ def test_parameters_auto_with_a_surrogate_file_screens_and_calibrates_through_it
     assert "expt" in res.parameter_space.names and res.parameter_space.n < 5
     assert set(res.info["surrogate_checks"]["fixed_parameters"]) == {"infilt", "Ds", "Dsmax", "Ws", "expt"} - set(
         res.parameter_space.names)
+
+
+def test_a_trained_surrogate_records_its_own_error_and_the_intervals_use_it(setup):
+    """Training stores the surrogate's validation RMSE per output (physical units); SCE-UA through it
+    adds that SM error in quadrature to each cell's mismatch in the model-error term, so its intervals
+    are at least as wide as without it."""
+    from vic_paraformer.error_terms import surrogate_sm_error
+
+    region, sur, _ = setup
+    rmse = sur.info["validation_rmse"]
+    assert set(rmse) == set(sur.output_names) and 0 < rmse["sm"] < 0.2
+    assert surrogate_sm_error(sur) == pytest.approx(rmse["sm"]) and surrogate_sm_error(object()) == 0.0
+    kw = dict(strategy="sceua", seed=0, repetitions=20, ngs=2, n_workers=1, uncertainty_directions=2)
+    res = vp.calibrate(region, surrogate=sur, **kw)
+    assert res.uncertainty.info["sigma_model"] == pytest.approx(rmse["sm"], rel=1e-4)
+    info = dict(sur.info)
+    sur.info = {k: v for k, v in info.items() if k != "validation_rmse"}  # an older file: no recorded error
+    try:
+        plain = vp.calibrate(region, surrogate=sur, **kw)
+    finally:
+        sur.info = info
+    assert plain.uncertainty.info["sigma_model"] == 0.0
+    lo, hi = res.uncertainty.interval()
+    lo0, hi0 = plain.uncertainty.interval()
+    assert np.all(hi - lo >= hi0 - lo0 - 1e-9)

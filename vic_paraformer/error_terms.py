@@ -127,3 +127,13 @@ def widen(quantiles_u: np.ndarray, half: np.ndarray, centre_u: np.ndarray | None
     q[0] = np.clip(np.minimum(lo, centre - total), 0.0, 1.0)
     q[2] = np.clip(np.maximum(hi, centre + total), 0.0, 1.0)
     return q
+
+
+def surrogate_sm_error(surrogate) -> float:
+    """A surrogate's own soil-moisture error against its simulator: the validation RMSE (m3/m3) it
+    recorded when trained (held-out cells and parameter sets), 0 for a model that records none (a
+    simulator, an older surrogate file). A calibration through the surrogate cannot place a parameter
+    more finely than this error allows, so the model-error term adds it to the mismatch."""
+    info = getattr(surrogate, "info", None) or {}
+    value = (info.get("validation_rmse") or {}).get("sm")
+    return float(value) if value is not None and np.isfinite(value) else 0.0

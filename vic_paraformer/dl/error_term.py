@@ -41,14 +41,15 @@ def _sm(sur, region, space, u: np.ndarray) -> np.ndarray:
 
 
 def error_halfwidth(region, sur, space, median: np.ndarray, train_rows: np.ndarray, warmup: int,
-                    level: float = 0.90, operator=None) -> tuple[np.ndarray, dict[str, Any]]:
+                    level: float = 0.90, operator=None, model_sigma: float = 0.0) -> tuple[np.ndarray, dict[str, Any]]:
     """Half-widths ``(cell, p)`` of the error term in normalised units, and facts for the result's info.
 
     ``region``: the calibration's region (every cell); ``median``: the ensemble median ``(cell, p)``
     in physical units; ``train_rows``: positions of the training cells (those with observations);
     ``warmup``: days left out at the start; ``operator``: the calibration's fitted
     :class:`~vic_paraformer.observation.ObservationOperator` (None: identity), through which the
-    mismatch is measured as the objective measures it.
+    mismatch is measured as the objective measures it; ``model_sigma``: the surrogate's own SM error
+    against its simulator (:func:`vic_paraformer.error_terms.surrogate_sm_error`), added in quadrature.
     """
     from ..error_terms import model_error_halfwidth, z_value
 
@@ -69,7 +70,7 @@ def error_halfwidth(region, sur, space, median: np.ndarray, train_rows: np.ndarr
         dn[:, j] = np.maximum(u[:, j] - STEP, 0.0)
         diff = (_sm(sur, region, space, up) - _sm(sur, region, space, dn))[:, days]
         sens[:, j] = np.sqrt(np.mean(diff ** 2, axis=1)) / np.maximum(up[:, j] - dn[:, j], 1e-12)
-    half = model_error_halfwidth(sigma, sens, level)
-    info = {"sigma": round(sigma, 6), "z": round(z_value(level), 4), "step": STEP,
+    half = model_error_halfwidth(float(np.hypot(sigma, model_sigma)), sens, level)
+    info = {"sigma": round(sigma, 6), "sigma_model": round(float(model_sigma), 6), "z": round(z_value(level), 4), "step": STEP,
             "median_sensitivity": {n: round(float(np.median(sens[:, j])), 6) for j, n in enumerate(space.names)}}
     return half, info

@@ -192,14 +192,15 @@ class DLCalibrator(Calibrator):
 
     def _with_error_term(self, region: Region, sur, unc, warmup: int):
         """The ensemble's intervals widened by the model-error term (:mod:`vic_paraformer.dl.error_term`)."""
-        from ..error_terms import transfer_halfwidth, widen
+        from ..error_terms import surrogate_sm_error, transfer_halfwidth, widen
         from ..uncertainty import ParameterUncertainty
         from .error_term import error_halfwidth
 
         space = self.parameter_space
         pos = {int(c): i for i, c in enumerate(region.cells)}
         rows = np.array([pos[int(c)] for c in region.training_cells], int)
-        half, facts = error_halfwidth(region, sur, space, unc.median(), rows, warmup, operator=self.obs_operator)
+        half, facts = error_halfwidth(region, sur, space, unc.median(), rows, warmup, operator=self.obs_operator,
+                                      model_sigma=surrogate_sm_error(sur))
         untrained = np.ones(region.n_cells, bool)
         untrained[rows] = False
         if untrained.any():  # cells without observations: also the transfer term, in quadrature

@@ -103,7 +103,9 @@ def confidence_region(task, setup) -> tuple[np.ndarray, dict[str, Any]]:
     info: dict[str, Any] = {"n": float(n), "r1": float(r1), "n_eff": float(n_eff), "ratio": float(ratio),
                             "sigma": sigma}
     if task.model_error:
-        info["half"] = _model_error_half(task, setup, point, sigma)
+        # the model's own error against the simulator it imitates (a surrogate's), in quadrature
+        info["sigma_model"] = float(task.model_sigma)
+        info["half"] = _model_error_half(task, setup, point, float(np.hypot(sigma, task.model_sigma)))
     keep = confidence_mask(np.asarray(setup.fits, float), ratio)
     kept = task.space.clip(np.stack(setup.thetas)[keep])
     info["runs"] = float(setup.n_evaluations - before)

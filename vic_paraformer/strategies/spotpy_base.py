@@ -369,7 +369,10 @@ class SpotpyCellCalibrator(Calibrator):
                     **self._uncertainty_task_options())
         tasks: list[CellTask] = []
         if o.get("surrogate") is not None:
+            from ..error_terms import surrogate_sm_error
+
             sur, path = self._surrogate(region)
+            base["model_sigma"] = surrogate_sm_error(sur)
             warmup = int(o["warmup"]) if o.get("warmup") is not None else int(getattr(sur, "warmup", 0))
             in_process = self._in_process(len(cells))
             mode = f"surrogate {path or '<in memory>'}"
@@ -549,6 +552,7 @@ class SpotpyCellCalibrator(Calibrator):
                                   + (", widened in quadrature by the transfer term (vic_paraformer.uncertainty."
                                      "transfer_halfwidth)" if with_error else "")})
                 if with_error:
+                    unc.info["sigma_model"] = round(float(outcomes[0].region.get("sigma_model", 0.0)), 6)
                     unc = self._widened(unc, np.stack([oc.region["half"] for oc in outcomes]),
                                         np.stack([oc.theta for oc in outcomes]))
                 unc = unc.take(near)

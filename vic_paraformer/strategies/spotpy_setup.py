@@ -215,6 +215,9 @@ class CellTask:
     directions: int = 0
     #: confidence regions only: also the model-error term's sensitivities (2 p runs at the point value)
     model_error: bool = False
+    #: the model's own SM error against the simulator it stands for (a surrogate's validation RMSE, m3/m3),
+    #: added in quadrature to the cell's mismatch in the model-error term
+    model_sigma: float = 0.0
 
     @property
     def mask(self) -> np.ndarray:
