@@ -207,7 +207,13 @@ def main(argv=None) -> int:
           f"local pool 2 over local 1: {w['local, 1 worker'] / w['local pool, 2 workers']:.2f}x")
 
     # VIC cost per cell-day: a short and the full run in this process (CPU incl. the reaped VIC process)
-    short = region_from_vic(gfile, variables=variables, end=str(region.times[min(90, region.n_days - 1)].date()))
+    # the short run: 91 days, or half the period when that is shorter, so the two lengths differ
+    if region.n_days < 4:
+        print(f"VIC cost per cell-day: not measured (the period has {region.n_days} days; it needs two run "
+              "lengths, give at least 4 days)")
+        return 0
+    short_days = min(91, region.n_days // 2)
+    short = region_from_vic(gfile, variables=variables, end=str(region.times[short_days - 1].date()))
     cost = {}
     with EnsembleRunner(sim, n_workers=1) as r:
         for reg in (short, region):
