@@ -114,6 +114,20 @@ def transfer_halfwidth(values_u: np.ndarray, lat: np.ndarray, lon: np.ndarray, t
     return z_value(level) * out
 
 
+def region_transfer_halfwidth(values_u: np.ndarray, lat: np.ndarray, lon: np.ndarray, train_rows: np.ndarray,
+                              level: float = CONFIDENCE_LEVEL) -> np.ndarray:
+    """:func:`transfer_halfwidth` for every cell of a region ``(cell, p)``: 0 at the training cells (rows
+    ``train_rows``, whose normalised values ``values_u`` are ``(n_train, p)``), the transfer term at the others."""
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    rows = np.asarray(train_rows, int)
+    half = np.zeros((lat.size, np.asarray(values_u).shape[-1]))
+    untrained = np.ones(lat.size, bool)
+    untrained[rows] = False
+    if untrained.any():
+        half[untrained] = transfer_halfwidth(values_u, lat[rows], lon[rows], lat[untrained], lon[untrained], level)
+    return half
+
+
 def widen(quantiles_u: np.ndarray, half: np.ndarray, centre_u: np.ndarray | None = None) -> np.ndarray:
     """Intervals ``(3, cell, p)`` in normalised units widened by a model-error half-width ``(cell, p)``.
 

@@ -377,6 +377,20 @@ def _markdown_tables(results: dict[str, Any], lines: list[str], seeds: str) -> s
     return "\n".join(lines)
 
 
+def _group_rows(rows: dict[str, Any], names: list[str], groups: tuple[str, ...], fields: tuple[str, ...]) -> list[str]:
+    """The separator and one line per strategy, split and parameter of a split interval table: each field
+    ``<field>_<group>`` for each group in turn, then a blank line."""
+    lines = ["|" + "---|" * (3 + len(groups) * len(fields))]
+    for key in sorted(rows):
+        r = rows[key]
+        s, k = key.split("|")
+        for p in names:
+            cells = [r.get(f"{f}_{g}", {}).get(p, {}) for g in groups for f in fields]
+            lines.append(f"| {s} | {'-' if k == 'all' else 'DAS-' + k} | {p} | "
+                         + " | ".join(_fmt(c, 2, row=s) for c in cells) + " |")
+    return lines + [""]
+
+
 def _interval_table(fitted: dict[str, Any], names: list[str], seeds: str) -> list[str]:
     """The parameter-uncertainty table: coverage of the truth by the 90 % intervals and their width, per
     parameter, and split by identifiability where the results record it (empty when no result has intervals)."""
@@ -404,15 +418,7 @@ def _interval_table(fitted: dict[str, Any], names: list[str], seeds: str) -> lis
                      "intervals also carry the transfer from the training cells).\n")
         lines.append("| strategy | training set | parameter | coverage (training cells) | width (training cells) | "
                      "coverage (untrained) | width (untrained) |")
-        lines.append("|---|---|---|---|---|---|---|")
-        for key in sorted(rows):
-            r = rows[key]
-            s, k = key.split("|")
-            for p in names:
-                cells = [r.get(f"{f}_{g}", {}).get(p, {}) for g in ("trained", "untrained") for f in ("coverage", "width")]
-                lines.append(f"| {s} | {'-' if k == 'all' else 'DAS-' + k} | {p} | "
-                             + " | ".join(_fmt(c, 2, row=s) for c in cells) + " |")
-        lines.append("")
+        lines += _group_rows(rows, names, ("trained", "untrained"), ("coverage", "width"))
     if split:
         lines.append("By identifiability (as recorded in each result; for a result that records none, the total "
                      "Sobol index of the objective on the split's training cells through the benchmark's surrogate, "
@@ -421,16 +427,7 @@ def _interval_table(fitted: dict[str, Any], names: list[str], seeds: str) -> lis
                      "cells, then over the others.\n")
         lines.append("| strategy | training set | parameter | coverage (id.) | width (id.) | r (id.) | coverage (not) "
                      "| width (not) | r (not) |")
-        lines.append("|---|---|---|---|---|---|---|---|---|")
-        for key in sorted(rows):
-            r = rows[key]
-            s, k = key.split("|")
-            for p in names:
-                cells = [r.get(f"{f}_{g}", {}).get(p, {}) for g in ("identifiable", "not_identifiable")
-                         for f in ("coverage", "width", "correlation")]
-                lines.append(f"| {s} | {'-' if k == 'all' else 'DAS-' + k} | {p} | "
-                             + " | ".join(_fmt(c, 2, row=s) for c in cells) + " |")
-        lines.append("")
+        lines += _group_rows(rows, names, ("identifiable", "not_identifiable"), ("coverage", "width", "correlation"))
     return lines
 
 

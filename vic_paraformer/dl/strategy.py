@@ -192,7 +192,7 @@ class DLCalibrator(Calibrator):
 
     def _with_error_term(self, region: Region, sur, unc, warmup: int):
         """The ensemble's intervals widened by the model-error term (:mod:`vic_paraformer.dl.error_term`)."""
-        from ..error_terms import surrogate_sm_error, transfer_halfwidth, widen
+        from ..error_terms import region_transfer_halfwidth, surrogate_sm_error, widen
         from ..uncertainty import ParameterUncertainty
         from .error_term import error_halfwidth
 
@@ -204,12 +204,10 @@ class DLCalibrator(Calibrator):
         untrained = np.ones(region.n_cells, bool)
         untrained[rows] = False
         if untrained.any():  # cells without observations: also the transfer term, in quadrature
-            med_u = np.asarray(space.normalize(unc.median()[rows]), float)
-            lat, lon = region.ds["lat"].values, region.ds["lon"].values
-            half_t = transfer_halfwidth(med_u, lat[rows], lon[rows], lat[untrained], lon[untrained])
-            half = half.copy()
-            half[untrained] = np.sqrt(half[untrained] ** 2 + half_t ** 2)
-            facts["transfer_halfwidth_median"] = {n: round(float(np.median(half_t[:, j])), 4)
+            half_t = region_transfer_halfwidth(np.asarray(space.normalize(unc.median()[rows]), float),
+                                               region.ds["lat"].values, region.ds["lon"].values, rows)
+            half = np.hypot(half, half_t)
+            facts["transfer_halfwidth_median"] = {n: round(float(np.median(half_t[untrained, j])), 4)
                                                   for j, n in enumerate(space.names)}
         q_u = widen(np.asarray(space.normalize(unc.quantiles), float), half)
         q = space.clip(space.denormalize(q_u))

@@ -575,18 +575,16 @@ class SpotpyCellCalibrator(Calibrator):
                             values: np.ndarray, level: float):
         """``unc`` (every cell of ``region``) with the untrained cells' intervals widened by the transfer
         term (:func:`vic_paraformer.error_terms.transfer_halfwidth` of the training cells' point values)."""
-        from ..error_terms import transfer_halfwidth
+        from ..error_terms import region_transfer_halfwidth
 
         space = self.parameter_space
         pos = {int(c): i for i, c in enumerate(region.cells)}
         rows = np.array([pos[int(c)] for c in train], int)
-        lat, lon = region.ds["lat"].values, region.ds["lon"].values
-        half = np.zeros((region.n_cells, space.n))
+        half = region_transfer_halfwidth(np.asarray(space.normalize(train_values), float), region.ds["lat"].values,
+                                         region.ds["lon"].values, rows, level)
         untrained = np.ones(region.n_cells, bool)
         untrained[rows] = False
         if untrained.any():
-            half[untrained] = transfer_halfwidth(np.asarray(space.normalize(train_values), float), lat[rows],
-                                                 lon[rows], lat[untrained], lon[untrained], level)
             unc.info["transfer_halfwidth_median"] = {n: round(float(np.median(half[untrained, j])), 4)
                                                      for j, n in enumerate(space.names)}
         return self._widened(unc, half, values)

@@ -43,7 +43,6 @@ class FixedParameterSurrogate:
         self._cols = cols
         self.fixed_names = tuple(n for n in full.names if n not in space.names)
         self._fixed_cols = [full.names.index(n) for n in self.fixed_names]
-        self.fixed_source = ""
 
     def __getattr__(self, name: str) -> Any:  # everything else is the wrapped surrogate's
         if name == "base":
@@ -53,8 +52,7 @@ class FixedParameterSurrogate:
     # ------------------------------------------------------------------ the fixed values
     def _full_physical(self, region: Region, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, float)
-        full, self.fixed_source = default_parameters(region, self.full_space)
-        full = np.array(full, float)
+        full = np.array(default_parameters(region, self.full_space)[0], float)
         full[:, self._cols] = values
         return full
 
@@ -75,8 +73,7 @@ class FixedParameterSurrogate:
     def prepare(self, region: Region) -> tuple[torch.Tensor, torch.Tensor]:
         """The wrapped surrogate's forcing and attributes, the fixed parameters (normalised) appended to the latter."""
         x, a = self.base.prepare(region)
-        full, self.fixed_source = default_parameters(region, self.full_space)
-        u = np.asarray(self.full_space.normalize(full), float)
+        u = np.asarray(self.full_space.normalize(default_parameters(region, self.full_space)[0]), float)
         fixed = torch.as_tensor(u[:, self._fixed_cols], dtype=a.dtype, device=a.device)
         return x, torch.cat([a, fixed], dim=-1)
 
