@@ -90,6 +90,12 @@ def test_parameters_auto_with_a_surrogate_file_screens_and_calibrates_through_it
     assert "expt" in res.parameter_space.names and res.parameter_space.n < 5
     assert set(res.info["surrogate_checks"]["fixed_parameters"]) == {"infilt", "Ds", "Dsmax", "Ws", "expt"} - set(
         res.parameter_space.names)
+    choice = res.info["parameter_choice"]  # the result says why: the regional means behind the choice
+    assert choice["calibrated"] == list(res.parameter_space.names)
+    assert set(choice["fixed"]) == set(res.info["surrogate_checks"]["fixed_parameters"])
+    means = choice["mean_total_index"]
+    assert all(means[n] >= choice["threshold"] for n in choice["calibrated"])
+    assert all(means[n] is None or means[n] < choice["threshold"] for n in choice["fixed"])
 
 
 def test_a_trained_surrogate_records_its_own_error_and_the_intervals_use_it(setup):

@@ -91,6 +91,36 @@ def test_a_parameter_that_enters_nothing_has_zero_total_index_and_is_not_identif
     assert names == [n for n in ParameterSpace.preset("vic").names if n in names]  # space order
 
 
+def _indices(st: np.ndarray, conf: np.ndarray) -> xr.Dataset:
+    """A Sobol indices Dataset (cell x parameter) with the objective's ST and ST_conf as given."""
+    n_cells, n_par = st.shape
+    vals = np.zeros((n_cells, n_par, 1, 4))
+    vals[:, :, 0, 2], vals[:, :, 0, 3] = st, conf
+    ds = xr.Dataset({"indices": (("cell", "parameter", "term", "index"), vals)},
+                    coords={"cell": np.arange(n_cells), "parameter": ["a", "b", "c"], "term": ["objective"],
+                            "index": ["S1", "S1_conf", "ST", "ST_conf"]})
+    ds.attrs["method"] = "sobol"
+    return ds
+
+
+def test_auto_keeps_what_matters_on_average_while_the_flag_needs_confidence():
+    """The per-cell flag needs the interval's lower end above the threshold; ``auto`` drops a parameter
+    only when its total index averaged over the cells stays below it (dropping claims it is negligible)."""
+    from vic_paraformer.sensitivity import choose_parameters, parameter_choice_record
+
+    st = np.array([[0.9, 0.12, 0.02], [0.8, 0.09, 0.06], [0.85, 0.15, 0.03]])
+    conf = np.array([[0.1, 0.2, 0.05], [0.1, 0.2, 0.05], [0.1, 0.2, 0.05]])
+    ds = _indices(st, conf)
+    assert identifiable(ds).values.tolist() == [[True, False, False]] * 3  # b straddles 0.05 at every cell
+    assert choose_parameters(ds) == ["a", "b"]  # b's mean 0.12 matters; c's mean 0.037 does not
+    assert choose_parameters(ds, threshold=0.2) == ["a"]
+    rec = parameter_choice_record(ds, ["a", "b"])
+    assert rec["calibrated"] == ["a", "b"] and rec["fixed"] == ["c"]
+    assert rec["mean_total_index"] == {"a": 0.85, "b": 0.12, "c": pytest.approx(0.0367, abs=1e-4)}
+    assert rec["share_identifiable"] == {"a": 1.0, "b": 0.0, "c": 0.0}
+    assert rec["mean_halfwidth"]["b"] == pytest.approx(0.2)
+
+
 def test_morris_also_gives_zero_to_a_parameter_that_enters_nothing(synthetic_tiny):
     ds = compute_indices(synthetic_tiny, simulator=IgnoresDs(), cells=synthetic_tiny.cells[:2], method="morris",
                          samples=6, warmup=WARMUP, seed=1)

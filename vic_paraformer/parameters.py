@@ -202,7 +202,7 @@ def resolve_parameter_names(spec: "str | Sequence[str] | None", *, region=None, 
 
     ``auto`` calls ``selector`` -- :func:`vic_paraformer.sensitivity.select_identifiable`, which the
     layers above pass in (this core module does not import the sensitivity analysis) -- on ``region``
-    (required) with ``space`` (default: every calibratable parameter, ``vic`` bounds) and the other
+    (required) with ``space`` (the candidates; default: the paper's five, ``vic`` bounds) and the other
     keywords.
     Raises :class:`ParameterError` naming ``option`` and what was expected.
     """
@@ -242,7 +242,8 @@ def _auto_names(region, *, surrogate, simulator, space, objective_options, thres
     select_identifiable = selector
     if region is None:
         raise ParameterError(f"{option} auto needs the region to choose the identifiable parameters of")
-    space = space if space is not None else ParameterSpace.preset("vic", names=PARAMETER_SETS["all"])
+    # the candidates: the paper's five (what the sensitivity analysis can vary through the simulators)
+    space = space if space is not None else ParameterSpace.preset("vic", names=PARAMETER_NAMES)
     names = tuple(select_identifiable(region, surrogate=surrogate, simulator=simulator, space=space,
                                       objective_options=objective_options, threshold=threshold, seed=seed))
     if not names:

@@ -54,6 +54,7 @@ share, so they stay together.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import asdict, dataclass, field, fields
@@ -352,10 +353,11 @@ def check_spec(spec: CalibrationSpec) -> tuple[dict[str, Any], Any]:
     return options, calibrator
 
 
-def spec_space(spec: CalibrationSpec, region=None):
+def spec_space(spec: CalibrationSpec, region=None, record: dict[str, Any] | None = None):
     """The parameter space of ``spec``: ``parameters`` (which) with ``parameter_space`` (the bounds), or
     ``parameter_space`` alone (None: the strategy's default). ``auto`` needs ``region`` (before it is
-    loaded, the ``paper`` set stands in for the checks)."""
+    loaded, the ``paper`` set stands in for the checks); ``record``, a dict, then receives the record of
+    the choice (:func:`vic_paraformer.sensitivity.parameter_choice_record`)."""
     if spec.parameters is None:
         return spec.parameter_space
     from .parameters import AUTO, build_space
@@ -375,17 +377,20 @@ def spec_space(spec: CalibrationSpec, region=None):
         if sur is not None and spec.parameter_space is None:
             auto["space"] = sur.parameter_space  # the candidates: the parameters the surrogate can vary
     return build_space(spec.parameters, spec.parameter_space, region=region,
-                       seed=0 if spec.seed is None else int(spec.seed), selector=identifiable_selector(), **auto)
+                       seed=0 if spec.seed is None else int(spec.seed), selector=identifiable_selector(record), **auto)
 
 
-def identifiable_selector():
+def identifiable_selector(record: dict[str, Any] | None = None):
     """:func:`vic_paraformer.sensitivity.select_identifiable` (what ``--parameters auto`` calls), or None
-    when the sensitivity analysis cannot be imported (SALib missing)."""
+    when the sensitivity analysis cannot be imported (SALib missing); ``record``, a dict, receives the
+    record of the choice."""
     try:
         from .sensitivity import select_identifiable
     except ImportError:
         return None
-    return select_identifiable
+    if record is None:
+        return select_identifiable
+    return functools.partial(select_identifiable, record=record)
 
 
 def make_calibrator(strategy: str, *, seed: int, parameter_space=None, options: Mapping[str, Any]):
@@ -520,10 +525,12 @@ def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
             full = _attach(full, spec)
         region, split = split_region(full, spec.train_period, spec.test_period, spec.train_cells,
                                      seed=calibrator.seed)
+        choice: dict[str, Any] = {}
         if spec.parameters == "auto":
-            calibrator = make_calibrator(calibrator.name, seed=calibrator.seed, parameter_space=spec_space(spec, region),
-                                         options=options)
-            log.info("--parameters auto: calibrating %s", ", ".join(calibrator.parameter_space.names))
+            calibrator = make_calibrator(calibrator.name, seed=calibrator.seed,
+                                         parameter_space=spec_space(spec, region, choice), options=options)
+            log.info("--parameters auto: calibrating %s%s", ", ".join(calibrator.parameter_space.names),
+                     f"; fixed at the region's own values: {', '.join(choice['fixed'])}" if choice.get("fixed") else "")
         problems = calibrator.validate(region)
         if problems:
             raise StrategyError(f"strategy {calibrator.name!r} cannot calibrate {spec.region}: " + "; ".join(problems))
@@ -535,6 +542,8 @@ def run_calibration(spec: CalibrationSpec) -> CalibrationOutcome:
             if sur is not None:
                 log.info("%s", why)
             result = calibrator.calibrate(region)
+        if choice:
+            result.info["parameter_choice"] = choice
         if spec.identifiability:
             result.info["identifiability"] = _identifiability(region, calibrator, options)
     finally:

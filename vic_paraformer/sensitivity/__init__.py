@@ -15,12 +15,14 @@ median table), :mod:`.identifiability` (the ``identifiable`` flag, :func:`select
 from __future__ import annotations
 
 from .design import DEFAULT_SAMPLES, INDEX_KINDS, METHODS, TOTAL_KIND, SensitivityError
-from .identifiability import (IDENTIFIABLE_THRESHOLD, identifiability_record, identifiable, select_identifiable,
+from .identifiability import (IDENTIFIABLE_THRESHOLD, choose_parameters, identifiability_record, identifiable,
+                              parameter_choice_record, select_identifiable,
                               training_indices)
 from .indices import compute_indices
 from .report import median_table, open_indices, plot_maps, write_indices, write_table
 from .terms import TERMS
 
 __all__ = ["DEFAULT_SAMPLES", "INDEX_KINDS", "METHODS", "TOTAL_KIND", "SensitivityError", "IDENTIFIABLE_THRESHOLD",
-           "identifiability_record", "identifiable", "select_identifiable", "training_indices", "compute_indices",
+           "identifiability_record", "identifiable", "select_identifiable", "choose_parameters",
+           "parameter_choice_record", "training_indices", "compute_indices",
            "median_table", "open_indices", "plot_maps", "write_indices", "write_table", "TERMS"]
