@@ -172,6 +172,24 @@ def test_model_file_roundtrip_and_apply(name, extra, twin, sur, tmp_path):
     assert again.exists()
 
 
+@pytest.mark.parametrize("name", ["ffn_a", "lstm_z"])
+def test_a_deep_ensemble_writes_and_saves_its_members_median(name, twin, sur, tmp_path):
+    """With ``ensemble=K`` the point values are the members' per-cell median (what ``write-params`` writes
+    and ``evaluate`` scores), and the model file holds every member and gives that median again."""
+    out = tmp_path / "model.pt"
+    res = get_calibrator(name, surrogate=sur, seed=1, model_out=str(out), ensemble=3, ensemble_error=False,
+                         **{**FAST, "epochs": 2}).calibrate(twin)
+    members = res.uncertainty.members
+    assert members.shape[0] == 3 and np.ptp(members, axis=0).max() > 0  # the members differ
+    np.testing.assert_allclose(res.values(), np.median(members, axis=0), atol=1e-9)
+    np.testing.assert_allclose(res.choose("median").values(), res.values(), atol=1e-9)
+    payload = torch.load(out, weights_only=True)
+    assert len(payload["member_state_dicts"]) == 2  # members 1 and 2 beside member 0's state_dict
+    model = load_model(out)
+    assert len(model.members) == 2
+    np.testing.assert_allclose(apply_model(out, twin).values(), res.values(), rtol=1e-5, atol=1e-6)
+
+
 def test_apply_model_errors(tmp_path):
     with pytest.raises(StrategyError, match="not found"):
         apply_model(tmp_path / "x.pt", twin_region(days=30))

@@ -34,7 +34,8 @@ candidate, line searches along each parameter's axis (both ways) and along rando
 the normalised space (option ``uncertainty_directions``, default ``4 p``) bisect to the region's
 edge or stop at the bounds, about six model runs each. Every evaluated candidate inside the
 region joins the cell's set; the interval stored is the set's **projection** onto each parameter
-(lowest and highest member, in the ``q05``/``q95`` slots; ``q50`` is the set's median): the
+(lowest and highest member, in the ``q05``/``q95`` slots; a calibration stores its point value,
+the best candidate, in ``q50``): the
 projection of a joint 90 % region is a conservative 90 % interval for each parameter. Its
 assumptions: the model can reproduce the observations (a model error larger than the noise
 shifts the optimum and the region with it), residuals of roughly constant variance, and a region

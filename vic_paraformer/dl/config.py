@@ -82,8 +82,8 @@ COMMON_OPTION_HELP: dict[str, str] = {
     "model_out": "where to save the trained model (.pt), for 'calibrate --apply' on new cells",
     "progress": "show a progress bar over epochs (None: off in library calls, on in the CLI)",
     "threads": "torch CPU threads for the run, restored afterwards (None: torch's setting; the CLI's default is 1)",
-    "ensemble": "networks trained (a deep ensemble; K times the cost): member 0 is the ordinary run and gives the "
-                "point values, members 1..K-1 use seed+k and (bootstrap) a resample of the training cells and window "
+    "ensemble": "networks trained (a deep ensemble; K times the cost): member 0 is the ordinary run, the point values "
+                "are the members' per-cell median, members 1..K-1 use seed+k and (bootstrap) a resample of the training cells and window "
                 "starts; the result stores per-cell 5/50/95 % quantiles (and the members, up to 16)",
     "q_cells": "objectives with q: the most cells of the gauged basins run with gradients at once in a discharge "
                "step (gauges are grouped up to it; a larger basin is routed in two passes of this many cells, "

@@ -3,7 +3,9 @@
 A model file is a plain dict written atomically with ``torch.save`` and loadable with
 ``torch.load(weights_only=True)``: ``format``/``version``, strategy name, network config and
 ``state_dict``, input normalisation statistics, parameter space, options, seed, training cells,
-the observation operator (if any) and library versions. :func:`apply_model` gives parameters for
+the observation operator (if any) and library versions; a deep ensemble's file also holds members
+1..K-1 (``member_state_dicts``; ``state_dict`` is member 0) and gives the members' per-cell median,
+the values its calibration wrote. :func:`apply_model` gives parameters for
 any region with the same attributes (and forcing, for series networks) without retraining; it
 feeds every observation the new region has to a series network, since there is no training set
 there.
@@ -60,10 +62,18 @@ def payload(*, strategy: str, network_config: Mapping[str, Any], uses_series: bo
     }
 
 
-def save(path: str | Path, network: torch.nn.Module, model_payload: Mapping[str, Any]) -> Path:
-    """Write ``model_payload`` plus the network's ``state_dict`` to ``path`` atomically."""
+def _weights(network: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
+
+
+def save(path: str | Path, network: torch.nn.Module, model_payload: Mapping[str, Any],
+         members: list[torch.nn.Module] | tuple[torch.nn.Module, ...] = ()) -> Path:
+    """Write ``model_payload`` plus the network's ``state_dict`` (and those of a deep ensemble's other
+    ``members``) to ``path`` atomically."""
     data = dict(model_payload)
-    data["state_dict"] = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
+    data["state_dict"] = _weights(network)
+    if members:
+        data["member_state_dicts"] = [_weights(m) for m in members]
     with atomic_path(path) as tmp:
         torch.save(data, tmp)
     log.info("saved %s model to %s", data.get("strategy"), path)
@@ -82,6 +92,8 @@ class DLModel:
     window: int
     param_windows: int
     payload: dict[str, Any]
+    #: A deep ensemble's members 1..K-1 (``network`` is member 0); the parameters are then the members' median.
+    members: tuple[torch.nn.Module, ...] = ()
 
     def parameters(self, region: Region, device: str | torch.device = "cpu", batch_size: int | None = None,
                    chunk_cells: int | None = None, *, observations: bool = True) -> np.ndarray:
@@ -97,10 +109,20 @@ class DLModel:
         (``chunk_cells``; default: the chunks of a lazily opened region, else
         :data:`APPLY_CHUNK_CELLS`), each read, normalised and passed through the network in batches
         with all their windows at once, so memory stays bounded by the chunk whatever the region's
-        size. ``chunk_cells`` does not change the values.
+        size. ``chunk_cells`` does not change the values. A deep ensemble's file gives the per-cell
+        median of its members' parameters.
         """
+        if self.members:
+            runs = [self._one(net, region, device, batch_size, chunk_cells, observations)
+                    for net in (self.network, *self.members)]
+            return self.parameter_space.clip(np.median(np.stack(runs), axis=0))
+        return self._one(self.network, region, device, batch_size, chunk_cells, observations)
+
+    def _one(self, net: torch.nn.Module, region: Region, device, batch_size: int | None, chunk_cells: int | None,
+             observations: bool) -> np.ndarray:
+        """The parameters of one network (see :meth:`parameters`)."""
         dev = resolve_device(device)
-        net = self.network.to(dev).eval()
+        net = net.to(dev).eval()
         bs = int(batch_size or APPLY_BATCH_CELLS[self.uses_series])
         window = min(self.window, region.n_days)
         if not self.uses_series:
@@ -143,6 +165,11 @@ def load(path: str | Path) -> DLModel:
     try:
         net = build_network(data["network"])
         net.load_state_dict(data["state_dict"])
+        members = []
+        for weights in data.get("member_state_dicts") or ():
+            members.append(build_network(data["network"]))
+            members[-1].load_state_dict(weights)
+            members[-1].eval()
         norm = InputNormalization(**data["normalization"])
         space = ParameterSpace.from_dict(data["parameter_space"])
     except (KeyError, TypeError, RuntimeError) as exc:
@@ -150,7 +177,7 @@ def load(path: str | Path) -> DLModel:
     net.eval()
     return DLModel(strategy=str(data["strategy"]), network=net, normalization=norm, parameter_space=space,
                    uses_series=bool(data["uses_series"]), window=int(data["window"]),
-                   param_windows=int(data.get("param_windows", 1)), payload=data)
+                   param_windows=int(data.get("param_windows", 1)), payload=data, members=tuple(members))
 
 
 def _check_region(path: str | Path, model: DLModel, region: Region) -> None:

@@ -83,6 +83,8 @@ class DLCalibrator(Calibrator):
         self._space_given = parameter_space is not None
         super().__init__(seed=seed, parameter_space=parameter_space, **options)
         self.network: torch.nn.Module | None = None
+        #: Members 1..K-1 of a deep ensemble (``self.network`` is member 0); saved with the model.
+        self._member_networks: list[torch.nn.Module] = []
         self.obs_operator: ObservationOperator | None = None
         self._model_payload: dict[str, Any] | None = None
 
@@ -150,7 +152,10 @@ class DLCalibrator(Calibrator):
         out = train(region, sur, config, n_params=self.parameter_space.n, seed=self.seed, name=self.name)
         self.network, self.obs_operator = out.network, out.obs_operator
         values = self._values(out)
-        members, member_info = self._ensemble(region, sur, config, values)
+        members, member_info, nets = self._ensemble(region, sur, config, values)
+        self._member_networks = nets
+        if members is not None:  # a deep ensemble's estimate is its members' median, the values written and scored
+            values = self.parameter_space.clip(np.median(np.stack(members), axis=0))
         o = self.options
         info: dict[str, Any] = {
             "surrogate": str(o["surrogate"]) if isinstance(o["surrogate"], (str, Path)) else repr(o["surrogate"]),
@@ -172,7 +177,8 @@ class DLCalibrator(Calibrator):
             history["ensemble_best_val_loss"] = [float(out.info["best_val_loss"])] + [m["best_val_loss"]
                                                                                        for m in member_info]
             info["ensemble"] = {"members": len(members), "bootstrap": bool(o["bootstrap"]),
-                                "point_values": "member 0 (the run without ensemble)", "runs": member_info}
+                                "point_values": "per-cell median of the members (member 0 is the run without ensemble)",
+                                "runs": member_info}
             unc = ParameterUncertainty.from_members(
                 np.stack(members), "deep ensemble",
                 info={"members": len(members), "bootstrap": bool(o["bootstrap"]),
@@ -226,16 +232,16 @@ class DLCalibrator(Calibrator):
         return self.parameter_space.clip(values)
 
     def _ensemble(self, region: Region, sur, config: TrainConfig, first: np.ndarray
-                  ) -> tuple[list[np.ndarray] | None, list[dict[str, Any]]]:
-        """Members 1..K-1 of a deep ensemble (option ``ensemble``; None when 1): ``[first, ...]`` and
-        per-member facts. Member k trains with seed ``seed + k`` and, with ``bootstrap``, a resample of
-        the training cells and window starts seeded from ``(seed, k)``."""
+                  ) -> tuple[list[np.ndarray] | None, list[dict[str, Any]], list[torch.nn.Module]]:
+        """Members 1..K-1 of a deep ensemble (option ``ensemble``; None when 1): ``[first, ...]``,
+        per-member facts and the members' networks (1..K-1). Member k trains with seed ``seed + k`` and,
+        with ``bootstrap``, a resample of the training cells and window starts seeded from ``(seed, k)``."""
         from .trainer import train
 
         k_total = int(self.options.get("ensemble") or 1)
         if k_total <= 1:
-            return None, []
-        members, facts = [first], []
+            return None, [], []
+        members, facts, nets = [first], [], []
         for k in range(1, k_total):
             boot = (int(np.random.SeedSequence([int(self.seed) & 0xFFFFFFFF, k]).generate_state(1)[0])
                     if self.options.get("bootstrap", True) else None)
@@ -243,10 +249,11 @@ class DLCalibrator(Calibrator):
             out = train(region, sur, config, n_params=self.parameter_space.n, seed=int(self.seed) + k, name=self.name,
                         bootstrap_seed=boot)
             members.append(self._values(out))
+            nets.append(out.network)
             facts.append({"member": k, "seed": int(self.seed) + k, "bootstrap_seed": boot,
                           "best_epoch": int(out.info["best_epoch"]), "best_val_loss": float(out.info["best_val_loss"]),
                           "n_evaluations": int(out.n_evaluations)})
-        return members, facts
+        return members, facts, nets
 
     # ------------------------------------------------------------------ model files
     def save_model(self, path: str | Path) -> Path:
@@ -255,4 +262,4 @@ class DLCalibrator(Calibrator):
 
         if self.network is None or self._model_payload is None:
             raise StrategyError(f"strategy {self.name!r}: no trained model to save; run calibrate() first")
-        return model_file.save(path, self.network, self._model_payload)
+        return model_file.save(path, self.network, self._model_payload, members=self._member_networks)

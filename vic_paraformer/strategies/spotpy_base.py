@@ -568,6 +568,9 @@ class SpotpyCellCalibrator(Calibrator):
         # quantiles (an optimum at the edge of its basin): widen the interval to hold it
         unc.quantiles[0] = np.minimum(unc.quantiles[0], values)
         unc.quantiles[2] = np.maximum(unc.quantiles[2], values)
+        # the middle slot is the point value, the centre of the set: the set's per-parameter median is no
+        # fitted parameter set, and the values written by default must be the values calibrated and scored
+        unc.quantiles[1] = values
         result.uncertainty = unc
         return result
 
