@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from vic_paraformer import ParameterError, ParameterSpace
+from vic_paraformer.parameters import PARAMETER_NAMES
 
 
 def test_vic_preset_is_default_and_valid():
@@ -95,11 +96,14 @@ def test_auto_needs_the_sensitivity_module(monkeypatch):
     def select_identifiable(region, *, surrogate=None, simulator=None, space, objective_options=None,
                             threshold=None, seed=0):
         calls.update(region=region, space=space, seed=seed)
-        return ["depth2", "infilt"]
+        return ["infilt", "expt"]
 
-    assert resolve_parameter_names("auto", region="R", seed=3, selector=select_identifiable) == ("depth2", "infilt")
+    assert resolve_parameter_names("auto", region="R", seed=3, selector=select_identifiable) == ("infilt", "expt")
     from vic_paraformer.sensitivity import select_identifiable as real
     from vic_paraformer.workflow import identifiable_selector
 
     assert identifiable_selector() is real
-    assert calls["region"] == "R" and calls["seed"] == 3 and "depth3" in calls["space"].names
+    record: dict = {}
+    assert identifiable_selector(record).keywords == {"record": record}  # receives the choice's record
+    # the default candidates: the paper's five, what the sensitivity analysis varies through the simulators
+    assert calls["region"] == "R" and calls["seed"] == 3 and calls["space"].names == PARAMETER_NAMES
