@@ -6,7 +6,7 @@ every strategy; see :mod:`vic_paraformer.uncertainty` for the intervals themselv
 * :func:`transfer_halfwidth` -- the error of carrying calibrated values to a cell without
   observations, from the training cells' own differences at that distance;
 * :func:`widen` -- an interval widened by such half-widths, in quadrature around its point value;
-* :func:`linear_fit_residuals`, :func:`z_value` -- the small pieces they share.
+* :func:`sm_sensitivity`, :func:`linear_fit_residuals`, :func:`z_value` -- the pieces they are made of.
 """
 
 from __future__ import annotations
@@ -67,6 +67,23 @@ def model_error_halfwidth(sigma: float, sensitivity: np.ndarray, level: float = 
         return np.full(sens.shape, np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(sens > 0, z * float(sigma) / sens, np.inf)
+
+
+def sm_sensitivity(simulate, u: np.ndarray, step: float = SENSITIVITY_STEP) -> np.ndarray:
+    """``s_j`` of :func:`model_error_halfwidth`: the root mean square change of the simulated soil
+    moisture per unit of each parameter's normalised range, by central differences of ``step``
+    around ``u`` (``(..., p)``, normalised; the step is cut at the bounds). ``simulate(v)`` gives the
+    soil moisture ``(..., days)`` at normalised parameters ``v``; it is called at the upper, then the
+    lower point of each parameter in turn. Returns ``(..., p)``."""
+    u = np.asarray(u, float)
+    sens = np.empty_like(u)
+    for j in range(u.shape[-1]):
+        up, dn = u.copy(), u.copy()
+        up[..., j] = np.minimum(u[..., j] + step, 1.0)
+        dn[..., j] = np.maximum(u[..., j] - step, 0.0)
+        diff = np.asarray(simulate(up), float) - np.asarray(simulate(dn), float)
+        sens[..., j] = np.sqrt(np.nanmean(diff ** 2, axis=-1)) / np.maximum(up[..., j] - dn[..., j], 1e-12)
+    return sens
 
 
 #: Training cells the transfer term's variogram uses at most (evenly spread when there are more).

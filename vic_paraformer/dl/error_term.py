@@ -51,7 +51,7 @@ def error_halfwidth(region, sur, space, median: np.ndarray, train_rows: np.ndarr
     mismatch is measured as the objective measures it; ``model_sigma``: the surrogate's own SM error
     against its simulator (:func:`vic_paraformer.error_terms.surrogate_sm_error`), added in quadrature.
     """
-    from ..error_terms import model_error_halfwidth, z_value
+    from ..error_terms import model_error_halfwidth, sm_sensitivity, z_value
 
     u = np.clip(np.asarray(space.normalize(np.asarray(median, float)), float), 0.0, 1.0)
     days = slice(int(warmup), None)
@@ -62,14 +62,7 @@ def error_halfwidth(region, sur, space, median: np.ndarray, train_rows: np.ndarr
     res = (obs[rows] - seen[rows][:, days]).ravel()
     res = res[np.isfinite(res)]
     sigma = float(np.sqrt(np.mean(res ** 2))) if res.size >= 3 else float("nan")
-    base = base[:, days]
-    sens = np.empty_like(u)
-    for j in range(space.n):
-        up, dn = u.copy(), u.copy()
-        up[:, j] = np.minimum(u[:, j] + STEP, 1.0)
-        dn[:, j] = np.maximum(u[:, j] - STEP, 0.0)
-        diff = (_sm(sur, region, space, up) - _sm(sur, region, space, dn))[:, days]
-        sens[:, j] = np.sqrt(np.mean(diff ** 2, axis=1)) / np.maximum(up[:, j] - dn[:, j], 1e-12)
+    sens = sm_sensitivity(lambda v: _sm(sur, region, space, v)[:, days], u, STEP)
     half = model_error_halfwidth(float(np.hypot(sigma, model_sigma)), sens, level)
     info = {"sigma": round(sigma, 6), "sigma_model": round(float(model_sigma), 6), "z": round(z_value(level), 4), "step": STEP,
             "median_sensitivity": {n: round(float(np.median(sens[:, j])), 6) for j, n in enumerate(space.names)}}

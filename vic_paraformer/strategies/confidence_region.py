@@ -116,17 +116,11 @@ def _model_error_half(task, setup, point: np.ndarray, sigma: float) -> np.ndarra
     """The model-error term's half-widths (normalised) at the point value: the observed days' soil
     moisture sensitivity to each parameter by central differences (2 p model runs, which join the
     candidates), then :func:`vic_paraformer.error_terms.model_error_halfwidth`."""
-    from ..error_terms import SENSITIVITY_STEP, model_error_halfwidth
+    from ..error_terms import model_error_halfwidth, sm_sensitivity
+
+    def simulate(v: np.ndarray) -> np.ndarray:
+        setup.loss(task.space.clip(task.space.denormalize(v)))
+        return setup._last_sim
 
     u = np.clip(np.asarray(task.space.normalize(point), float), 0.0, 1.0)
-    sens = np.zeros(task.space.n)
-    for j in range(task.space.n):
-        up, dn = u.copy(), u.copy()
-        up[j], dn[j] = min(u[j] + SENSITIVITY_STEP, 1.0), max(u[j] - SENSITIVITY_STEP, 0.0)
-        sims = []
-        for v in (up, dn):
-            setup.loss(task.space.clip(task.space.denormalize(v)))
-            sims.append(setup._last_sim)
-        diff = sims[0] - sims[1]
-        sens[j] = float(np.sqrt(np.nanmean(diff ** 2))) / max(up[j] - dn[j], 1e-12)
-    return model_error_halfwidth(sigma, sens, task.level)
+    return model_error_halfwidth(sigma, sm_sensitivity(simulate, u), task.level)
