@@ -366,18 +366,24 @@ def spec_space(spec: CalibrationSpec, region=None, record: dict[str, Any] | None
         return build_space(None, spec.parameter_space)
     auto: dict[str, Any] = {}
     if spec.parameters == AUTO:
-        # the model the calibration runs: the surrogate (loaded once, also from the options), else its simulator
-        sur = spec.surrogate if spec.surrogate is not None else spec.options.get("surrogate")
-        if isinstance(sur, (str, Path)):
-            from .surrogate.resolve import load_surrogate_cached
-
-            sur = load_surrogate_cached(sur)
-        auto = {"surrogate": sur,
-                "simulator": None if sur is not None else (spec.options.get("simulator") or "waterbalance")}
+        given = spec.surrogate if spec.surrogate is not None else spec.options.get("surrogate")
+        sur, simulator = _screening_model(given, spec.options)
+        auto = {"surrogate": sur, "simulator": simulator}
         if sur is not None and spec.parameter_space is None:
             auto["space"] = sur.parameter_space  # the candidates: the parameters the surrogate can vary
     return build_space(spec.parameters, spec.parameter_space, region=region,
                        seed=0 if spec.seed is None else int(spec.seed), selector=identifiable_selector(record), **auto)
+
+
+def _screening_model(surrogate, options: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The model a calibration's sensitivity analysis runs through, as ``(surrogate, simulator)`` (one of them
+    None): the model it calibrates against, its ``surrogate`` (a path is loaded once per process), else the
+    simulator of its ``options`` (default ``waterbalance``)."""
+    if isinstance(surrogate, (str, Path)):
+        from .surrogate.resolve import load_surrogate_cached
+
+        surrogate = load_surrogate_cached(surrogate)
+    return surrogate, None if surrogate is not None else (options.get("simulator") or "waterbalance")
 
 
 def identifiable_selector(record: dict[str, Any] | None = None):
@@ -493,13 +499,8 @@ def _identifiability(region, calibrator, options: Mapping[str, Any]) -> dict[str
     """The per-cell, per-parameter identifiability record of a calibration: Sobol indices of its objective
     on the training cells through the model it calibrated against (its surrogate, else its simulator)."""
     from .sensitivity import identifiability_record, training_indices
-    from .surrogate import Surrogate
-    from .surrogate.resolve import load_surrogate_cached
 
-    sur = options.get("surrogate")
-    if sur is not None and not isinstance(sur, Surrogate):
-        sur = load_surrogate_cached(sur)
-    simulator = None if sur is not None else (options.get("simulator") or "waterbalance")
+    sur, simulator = _screening_model(options.get("surrogate"), options)
     ds = training_indices(region, surrogate=sur, simulator=simulator, space=calibrator.parameter_space,
                           objective_options=options, seed=calibrator.seed,
                           simulator_options=None if simulator is None else options.get("simulator_options"))
