@@ -454,31 +454,32 @@ class _ValSet:
         self.ar = torch.arange(length, device=dev)
         self.mask = (self.ar[None, :] >= warmup) | (self.t[:, None] == 0)
 
-    def loss(self, model: Surrogate, chunk: int = 128) -> float:
+    def _batches(self, model: Surrogate, chunk: int):
+        """``(prediction, target, mask)`` of the validation windows, ``chunk`` at a time (normalised units,
+        no gradients, the model in eval mode)."""
         model.eval()
-        tot, n = 0.0, 0
         with torch.no_grad():
             for i in range(0, len(self.c), chunk):
                 c, t = self.c[i:i + chunk], self.t[i:i + chunk]
                 xb = self.x[c[:, None], t[:, None] + self.ar[None, :]]
-                pred = model.forward_normalized(xb, self.a[c], self.theta_u[i:i + chunk])
-                tot += float(_masked_mse(pred, self.y[i:i + chunk], self.mask[i:i + chunk])) * len(c)
-                n += len(c)
+                yield (model.forward_normalized(xb, self.a[c], self.theta_u[i:i + chunk]), self.y[i:i + chunk],
+                       self.mask[i:i + chunk])
+
+    def loss(self, model: Surrogate, chunk: int = 128) -> float:
+        tot, n = 0.0, 0
+        for pred, y, mask in self._batches(model, chunk):
+            tot += float(_masked_mse(pred, y, mask)) * len(pred)
+            n += len(pred)
         return tot / max(n, 1)
 
     def rmse(self, model: Surrogate, out_std: np.ndarray, chunk: int = 128) -> np.ndarray:
         """Root mean square error per output over the validation windows, in physical units."""
-        model.eval()
         sq, cnt = None, 0.0
-        with torch.no_grad():
-            for i in range(0, len(self.c), chunk):
-                c, t = self.c[i:i + chunk], self.t[i:i + chunk]
-                xb = self.x[c[:, None], t[:, None] + self.ar[None, :]]
-                pred = model.forward_normalized(xb, self.a[c], self.theta_u[i:i + chunk])
-                m = self.mask[i:i + chunk].unsqueeze(-1).to(pred.dtype)
-                part = (((pred - self.y[i:i + chunk]) ** 2) * m).sum(dim=(0, 1))
-                sq = part if sq is None else sq + part
-                cnt += float(m.sum())
+        for pred, y, mask in self._batches(model, chunk):
+            m = mask.unsqueeze(-1).to(pred.dtype)
+            part = (((pred - y) ** 2) * m).sum(dim=(0, 1))
+            sq = part if sq is None else sq + part
+            cnt += float(m.sum())
         if sq is None:
             return np.full(len(out_std), np.nan)
         return np.sqrt(sq.double().cpu().numpy() / max(cnt, 1.0)) * np.asarray(out_std, float).reshape(-1)
