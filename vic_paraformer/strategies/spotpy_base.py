@@ -549,7 +549,7 @@ class SpotpyCellCalibrator(Calibrator):
                                   + ("; then widened in quadrature around the point value by the model-error term "
                                      "z * sigma / s_j (vic_paraformer.error_terms.model_error_halfwidth)"
                                      if with_error else "") + "; untrained cells copy the nearest training cell's"
-                                  + (", widened in quadrature by the transfer term (vic_paraformer.uncertainty."
+                                  + (", widened in quadrature by the transfer term (vic_paraformer.error_terms."
                                      "transfer_halfwidth)" if with_error else "")})
                 if with_error:
                     unc.info["sigma_model"] = round(float(outcomes[0].region.get("sigma_model", 0.0)), 6)
